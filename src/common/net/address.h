@@ -1,0 +1,40 @@
+#pragma once
+// Socket addresses and CIDR ranges, IPv4 and IPv6.
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace weft::net {
+
+struct Address {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+
+  static std::optional<Address> parse(std::string_view ip, uint16_t port);
+  static Address fromSockaddr(const sockaddr* sa, socklen_t len);
+  int family() const { return storage.ss_family; }
+  uint16_t port() const;
+  void setPort(uint16_t port);
+  std::string ip() const;
+  std::string toString() const;  // "1.2.3.4:80" or "[::1]:80"
+  const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  bool operator==(const Address& o) const;
+};
+
+class CidrRange {
+ public:
+  static std::optional<CidrRange> parse(std::string_view ip, uint32_t prefix_len);
+  bool contains(const Address& a) const;
+  uint32_t prefixLength() const { return prefix_len_; }
+  std::string toString() const;
+
+ private:
+  int family_ = 0;
+  uint8_t bytes_[16]{};
+  uint32_t prefix_len_ = 0;
+};
+
+}  // namespace weft::net

@@ -1,0 +1,112 @@
+#pragma once
+// A non-blocking TCP connection on a Reactor: an input and an output buffer, readiness
+// tracked per socket (edge-triggered epoll: a short read or a partial write means "not
+// ready until the next edge", so no syscall is made just to learn EAGAIN), backpressure
+// through a read limit, half-close, and close-after-flush.
+#include <cstdint>
+#include <memory>
+
+#include "common/buffer.h"
+#include "common/event/reactor.h"
+#include "common/net/address.h"
+
+namespace weft::net {
+
+class Connection;
+
+enum class ConnectionEvent {
+  Connected,         // outbound connect finished
+  ConnectFailed,     // outbound connect failed; the connection is closed
+  RemoteHalfClosed,  // peer sent FIN; we may still write
+  Closed,            // closed by an error, or by a close-after-flush finishing
+};
+
+class ConnectionCallbacks {
+ public:
+  virtual ~ConnectionCallbacks() = default;
+  // New bytes are in input() (or the peer half-closed: see remoteHalfClosed()).
+  virtual void onData(Connection& conn) = 0;
+  virtual void onEvent(Connection& conn, ConnectionEvent event) = 0;
+  // output() fell to empty after having been over the write limit.
+  virtual void onWriteDrained(Connection&) {}
+};
+
+class Connection final : public event::IoHandler, public event::Deferrable {
+ public:
+  // Takes an accepted, non-blocking socket.
+  static std::unique_ptr<Connection> adopt(event::Reactor& reactor, int fd, const Address& local,
+                                           const Address& remote);
+  // Starts a non-blocking connect. Never fails synchronously: a failure is reported as
+  // ConnectFailed from the loop. `bind_source` binds the local side first when set.
+  static std::unique_ptr<Connection> connect(event::Reactor& reactor, const Address& remote,
+                                             const Address* bind_source = nullptr, int mark = 0);
+  ~Connection() override;
+
+  void setCallbacks(ConnectionCallbacks* cb) { callbacks_ = cb; }
+  Buffer& input() { return input_; }
+  Buffer& output() { return output_; }
+
+  // Writes as much of output() as the socket takes now.
+  void flush();
+  // Input stops being read once it holds this many bytes (backpressure upstream of us).
+  void setReadLimit(size_t bytes) { read_limit_ = bytes; }
+  // Output above this many bytes means our peer reads slower than we produce.
+  void setWriteLimit(size_t bytes) { write_limit_ = bytes; }
+  bool aboveWriteLimit() const { return output_.size() > write_limit_; }
+  void readDisable(bool disable);
+  bool readDisabled() const { return read_disabled_; }
+  // Call after draining input() so reading resumes if it was stopped by the read limit.
+  void resumeReading();
+
+  void shutdownWrite();  // FIN once output is flushed
+  enum class CloseMode { FlushWrite, Abort };
+  void close(CloseMode mode = CloseMode::Abort);
+
+  bool connected() const { return connected_; }
+  bool closed() const { return fd_ < 0; }
+  bool closing() const { return close_after_flush_; }
+  bool remoteHalfClosed() const { return remote_half_closed_; }
+  const Address& localAddress() const { return local_; }
+  const Address& remoteAddress() const { return remote_; }
+  int fd() const { return fd_; }
+  uint64_t bytesRead() const { return bytes_read_; }
+  uint64_t bytesWritten() const { return bytes_written_; }
+  int connectError() const { return connect_error_; }
+
+  void onIoEvent(uint32_t events) override;
+
+ private:
+  Connection(event::Reactor& reactor, int fd);
+  void doRead();
+  void doWrite();
+  void closeSocket();
+  void raise(ConnectionEvent e) {
+    if (callbacks_) callbacks_->onEvent(*this, e);
+  }
+
+  event::Reactor& reactor_;
+  int fd_;
+  ConnectionCallbacks* callbacks_ = nullptr;
+  Buffer input_;
+  Buffer output_;
+  Address local_;
+  Address remote_;
+  size_t read_limit_ = 1024 * 1024;
+  size_t write_limit_ = 1024 * 1024;
+  uint64_t bytes_read_ = 0;
+  uint64_t bytes_written_ = 0;
+  int connect_error_ = 0;
+  bool readable_ = false;
+  bool writable_ = false;
+  bool connected_ = false;
+  bool peer_fin_seen_ = false;  // EPOLLRDHUP: read to EOF instead of stopping at a short read
+  bool remote_half_closed_ = false;
+  bool read_disabled_ = false;
+  bool shutdown_pending_ = false;
+  bool write_shut_ = false;
+  bool close_after_flush_ = false;
+  bool was_above_write_limit_ = false;
+  bool in_read_ = false;
+};
+
+}  // namespace weft::net

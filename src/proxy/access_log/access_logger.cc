@@ -1,0 +1,129 @@
+#include "proxy/access_log/access_logger.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "common/config/error.h"
+#include "common/stats/stats.h"
+#include "envoy/extensions/access_loggers/file/v3/file.pb.h"
+#include "envoy/extensions/access_loggers/stream/v3/stream.pb.h"
+
+namespace weft::proxy::access_log {
+
+Sink::Sink(int fd, bool owns_fd, uint32_t rows) : fd_(fd), owns_fd_(owns_fd), rows_(rows) {}
+
+Sink::~Sink() {
+  for (auto& r : rows_) {
+    if (!r.pending.empty()) {
+      ssize_t n = ::write(fd_, r.pending.data(), r.pending.size());
+      (void)n;
+    }
+  }
+  if (owns_fd_) ::close(fd_);
+}
+
+bool Sink::append(const std::string& line) {
+  Row& r = rows_[stats::tls_row];
+  bool was_empty = r.pending.empty();
+  r.pending += line;
+  return was_empty;
+}
+
+bool Sink::rowNeedsFlushNow() const { return rows_[stats::tls_row].pending.size() >= 64 * 1024; }
+
+void Sink::flushRow() {
+  Row& r = rows_[stats::tls_row];
+  size_t off = 0;
+  while (off < r.pending.size()) {
+    ssize_t n = ::write(fd_, r.pending.data() + off, r.pending.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // a full disk must not stop traffic: the lines are dropped
+    off += static_cast<size_t>(n);
+  }
+  r.pending.clear();
+}
+
+namespace {
+
+std::string formatFrom(const envoy::config::core::v3::SubstitutionFormatString& f, const std::string& path) {
+  using F = envoy::config::core::v3::SubstitutionFormatString;
+  switch (f.format_case()) {
+    case F::kTextFormat:
+      return f.text_format();
+    case F::kTextFormatSource:
+      if (f.text_format_source().specifier_case() != envoy::config::core::v3::DataSource::kInlineString) {
+        throw ConfigError(path + ".text_format_source: only inline_string is supported by weft-proxy");
+      }
+      return f.text_format_source().inline_string();
+    case F::kJsonFormat:
+      throw ConfigError(path + ".json_format: not supported by weft-proxy");
+    default:
+      return Formatter::defaultFormat();
+  }
+}
+
+// One Sink per path for the whole process, so two listeners logging to one file share it.
+std::shared_ptr<Sink> fileSink(const std::string& file, const std::string& path, uint32_t rows) {
+  static std::mutex mu;
+  static std::map<std::string, std::weak_ptr<Sink>> sinks;
+  std::lock_guard<std::mutex> lock(mu);
+  if (auto existing = sinks[file].lock()) return existing;
+  int fd;
+  bool owns = true;
+  if (file == "/dev/stdout") {
+    fd = 1;
+    owns = false;
+  } else if (file == "/dev/stderr") {
+    fd = 2;
+    owns = false;
+  } else {
+    fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw ConfigError(path + ".path: cannot open '" + file + "' for writing: " + strerror(errno));
+  }
+  auto sink = std::make_shared<Sink>(fd, owns, rows);
+  sinks[file] = sink;
+  return sink;
+}
+
+}  // namespace
+
+AccessLoggers compileAccessLogs(const google::protobuf::RepeatedPtrField<envoy::config::accesslog::v3::AccessLog>& logs,
+                                const std::string& path, uint32_t rows, CaptureList& capture) {
+  AccessLoggers out;
+  for (int i = 0; i < logs.size(); ++i) {
+    const auto& log = logs[i];
+    std::string p = path + "[" + std::to_string(i) + "]";
+    const auto& any = log.typed_config();
+    std::string format = Formatter::defaultFormat();
+    std::shared_ptr<Sink> sink;
+    if (any.Is<envoy::extensions::access_loggers::file::v3::FileAccessLog>()) {
+      envoy::extensions::access_loggers::file::v3::FileAccessLog f;
+      any.UnpackTo(&f);
+      if (f.path().empty()) throw ConfigError(p + ".typed_config.path: must not be empty");
+      if (!f.format().empty()) format = f.format();
+      if (f.has_log_format()) format = formatFrom(f.log_format(), p + ".typed_config.log_format");
+      sink = fileSink(f.path(), p + ".typed_config", rows);
+    } else if (any.Is<envoy::extensions::access_loggers::stream::v3::StdoutAccessLog>()) {
+      envoy::extensions::access_loggers::stream::v3::StdoutAccessLog f;
+      any.UnpackTo(&f);
+      if (f.has_log_format()) format = formatFrom(f.log_format(), p + ".typed_config.log_format");
+      sink = fileSink("/dev/stdout", p, rows);
+    } else if (any.Is<envoy::extensions::access_loggers::stream::v3::StderrAccessLog>()) {
+      envoy::extensions::access_loggers::stream::v3::StderrAccessLog f;
+      any.UnpackTo(&f);
+      if (f.has_log_format()) format = formatFrom(f.log_format(), p + ".typed_config.log_format");
+      sink = fileSink("/dev/stderr", p, rows);
+    } else {
+      throw ConfigError(p + ".typed_config: access logger type '" + any.type_url() + "' is not supported by weft-proxy");
+    }
+    out.push_back(std::make_shared<AccessLogger>(sink, Formatter(format, p + ".log_format", capture)));
+  }
+  return out;
+}
+
+}  // namespace weft::proxy::access_log

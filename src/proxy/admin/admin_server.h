@@ -1,0 +1,53 @@
+#pragma once
+// Envoy's admin interface on the main thread: /ready, /server_info, /stats,
+// /stats/prometheus, /clusters, /config_dump, /listeners, /memory and the POST-only
+// /healthcheck/fail|ok, /drain_listeners, /quitquitquit.
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/event/reactor.h"
+#include "common/net/address.h"
+
+namespace weft::proxy::admin {
+
+struct AdminRequest {
+  std::string method;
+  std::string path;   // without the query
+  std::string query;  // without '?'
+  std::string queryParam(const std::string& name) const;
+  bool hasParam(const std::string& name) const;
+};
+
+struct AdminResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=UTF-8";
+  std::string body;
+};
+
+class AdminServer {
+ public:
+  using Handler = std::function<AdminResponse(const AdminRequest&)>;
+  AdminServer(event::Reactor& reactor, const net::Address& address);
+  ~AdminServer();
+  // `mutates` handlers answer 405 to anything but POST.
+  void add(const std::string& path, const std::string& help, bool mutates, Handler handler);
+  const net::Address& address() const { return address_; }
+  AdminResponse handle(const AdminRequest& req) const;
+
+ private:
+  class Listener;
+  class Session;
+  struct Entry {
+    std::string help;
+    bool mutates;
+    Handler handler;
+  };
+  event::Reactor& reactor_;
+  net::Address address_;
+  std::map<std::string, Entry> handlers_;
+  std::unique_ptr<Listener> listener_;
+};
+
+}  // namespace weft::proxy::admin

@@ -1,0 +1,111 @@
+#include "proxy/admin/stats_render.h"
+
+#include <re2/re2.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+namespace weft::proxy::admin {
+
+namespace {
+
+bool keep(const stats::Store::Sample& s, const RE2* re, bool used_only) {
+  if (used_only && s.value == 0) return false;
+  return re == nullptr || RE2::PartialMatch(s.name, *re);
+}
+
+std::unique_ptr<RE2> compileFilter(const std::string& filter) {
+  if (filter.empty()) return nullptr;
+  auto re = std::make_unique<RE2>(filter, RE2::Quiet);
+  return re->ok() ? std::move(re) : nullptr;
+}
+
+std::string sanitize(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '_') ? c : '_';
+  return out;
+}
+
+std::string escapeLabel(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string renderStatsText(const stats::Store& store, const std::string& filter, bool used_only) {
+  auto re = compileFilter(filter);
+  std::string out;
+  for (const auto& s : store.samples()) {
+    if (!keep(s, re.get(), used_only)) continue;
+    out += s.name;
+    out += ": ";
+    out += std::to_string(s.value);
+    out += '\n';
+  }
+  return out;
+}
+
+std::string renderStatsJson(const stats::Store& store, const std::string& filter, bool used_only) {
+  auto re = compileFilter(filter);
+  nlohmann::json arr = nlohmann::json::array();
+  for (const auto& s : store.samples()) {
+    if (!keep(s, re.get(), used_only)) continue;
+    arr.push_back({{"name", s.name}, {"value", s.value}});
+  }
+  return nlohmann::json{{"stats", arr}}.dump(2) + "\n";
+}
+
+std::string renderPrometheus(const stats::Store& store) {
+  struct Family {
+    stats::Kind kind;
+    std::vector<std::pair<std::string, int64_t>> samples;  // rendered labels, value
+  };
+  std::map<std::string, Family> families;
+  for (const auto& s : store.samples()) {
+    std::string metric;
+    std::vector<std::pair<std::string, std::string>> labels;
+    if (s.scope != nullptr) {
+      std::string_view prefix = s.scope->prefix();
+      std::string_view category = prefix.substr(0, prefix.find('.'));
+      std::string stat = s.stat;
+      // Envoy's response-code-class tag: downstream_rq_2xx -> downstream_rq_xx{class="2"}.
+      if (stat.size() >= 4 && stat.substr(stat.size() - 2) == "xx" && std::isdigit(static_cast<unsigned char>(stat[stat.size() - 3])) &&
+          stat[stat.size() - 4] == '_') {
+        labels.emplace_back("envoy_response_code_class", std::string(1, stat[stat.size() - 3]));
+        stat = stat.substr(0, stat.size() - 3) + "xx";
+      }
+      metric = "envoy_" + sanitize(category) + "_" + sanitize(stat);
+      for (const auto& t : s.scope->tags()) labels.push_back(t);
+    } else {
+      metric = "envoy_" + sanitize(s.name);
+    }
+    std::string rendered;
+    for (const auto& [k, v] : labels) {
+      rendered += rendered.empty() ? "{" : ",";
+      rendered += k + "=\"" + escapeLabel(v) + "\"";
+    }
+    if (!rendered.empty()) rendered += "}";
+    auto& fam = families[metric];
+    fam.kind = s.kind;
+    fam.samples.emplace_back(rendered, s.value);
+  }
+  std::string out;
+  for (const auto& [name, fam] : families) {
+    out += "# TYPE " + name + (fam.kind == stats::Kind::Counter ? " counter\n" : " gauge\n");
+    for (const auto& [labels, value] : fam.samples) out += name + labels + " " + std::to_string(value) + "\n";
+  }
+  return out;
+}
+
+}  // namespace weft::proxy::admin

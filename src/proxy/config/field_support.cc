@@ -1,0 +1,92 @@
+#include "proxy/config/field_support.h"
+
+#include <google/protobuf/any.pb.h>
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/dynamic_message.h>
+
+#include <memory>
+
+#include "common/config/error.h"
+#include "proxy/config/supported_fields.h"
+
+namespace weft::proxy::config {
+
+namespace pb = google::protobuf;
+
+namespace {
+
+void walk(const pb::Message& msg, const std::string& path, std::vector<std::string>& errors);
+
+void walkAny(const pb::Any& any, const std::string& path, std::vector<std::string>& errors) {
+  std::string type = any.type_url();
+  auto slash = type.rfind('/');
+  if (slash != std::string::npos) type = type.substr(slash + 1);
+  const pb::Descriptor* desc = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(type);
+  if (desc == nullptr || supportedFields().count(desc->full_name()) == 0) {
+    errors.push_back(path + ": type '" + type + "' is not supported by weft-proxy");
+    return;
+  }
+  std::unique_ptr<pb::Message> inner(pb::MessageFactory::generated_factory()->GetPrototype(desc)->New());
+  if (!any.UnpackTo(inner.get())) {
+    errors.push_back(path + ": cannot decode a " + type);
+    return;
+  }
+  walk(*inner, path, errors);
+}
+
+void walkField(const pb::Message& value, const std::string& path, std::vector<std::string>& errors) {
+  if (value.GetDescriptor()->full_name() == "google.protobuf.Any") {
+    walkAny(static_cast<const pb::Any&>(value), path, errors);
+  } else {
+    walk(value, path, errors);
+  }
+}
+
+void walk(const pb::Message& msg, const std::string& path, std::vector<std::string>& errors) {
+  const auto& table = supportedFields();
+  const std::string& type = msg.GetDescriptor()->full_name();
+  auto it = table.find(type);
+  if (it == table.end()) {
+    errors.push_back(path + ": " + type + " is not supported by weft-proxy");
+    return;
+  }
+  if (it->second.count("*")) return;
+  const pb::Reflection* refl = msg.GetReflection();
+  std::vector<const pb::FieldDescriptor*> fields;
+  refl->ListFields(msg, &fields);
+  for (const pb::FieldDescriptor* f : fields) {
+    std::string field_path = path.empty() ? f->name() : path + "." + f->name();
+    if (it->second.count(f->name()) == 0) {
+      errors.push_back(field_path + ": not supported by weft-proxy");
+      continue;
+    }
+    if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    if (f->is_map()) continue;
+    if (f->is_repeated()) {
+      int n = refl->FieldSize(msg, f);
+      for (int i = 0; i < n; ++i) {
+        walkField(refl->GetRepeatedMessage(msg, f, i), field_path + "[" + std::to_string(i) + "]", errors);
+      }
+    } else {
+      walkField(refl->GetMessage(msg, f), field_path, errors);
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> unsupportedFields(const pb::Message& msg, const std::string& path) {
+  std::vector<std::string> errors;
+  walk(msg, path, errors);
+  return errors;
+}
+
+void requireSupportedFields(const pb::Message& msg, const std::string& path) {
+  auto errors = unsupportedFields(msg, path);
+  if (errors.empty()) return;
+  std::string text;
+  for (const auto& e : errors) text += (text.empty() ? "" : "\n") + e;
+  throw ConfigError(text);
+}
+
+}  // namespace weft::proxy::config

@@ -1,0 +1,13 @@
+#pragma once
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace weft::proxy::config {
+
+// Message full name -> fields weft-proxy implements. A message absent from the table is
+// not supported at all; "*" accepts every field (pure data such as metadata).
+using FieldTable = std::unordered_map<std::string_view, std::unordered_set<std::string_view>>;
+const FieldTable& supportedFields();
+
+}  // namespace weft::proxy::config

@@ -1,0 +1,79 @@
+#include "proxy/http/hcm_config.h"
+
+#include "common/config/error.h"
+#include "envoy/extensions/filters/http/router/v3/router.pb.h"
+
+namespace weft::proxy::http {
+
+namespace hcmv3 = envoy::extensions::filters::network::http_connection_manager::v3;
+using std::chrono::milliseconds;
+
+namespace {
+milliseconds toMillis(const google::protobuf::Duration& d) {
+  return milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+}
+}  // namespace
+
+std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& hcm, const std::string& path,
+                                            stats::Store& store) {
+  auto c = std::make_shared<HcmConfig>();
+  if (hcm.stat_prefix().empty()) throw ConfigError(path + ".stat_prefix: must not be empty");
+  c->stat_prefix = hcm.stat_prefix();
+  c->stats = store.scope("http." + c->stat_prefix + ".", HcmStats::kDefs, HcmStats::kCount,
+                         {{"envoy_http_conn_manager_prefix", c->stat_prefix}});
+  if (hcm.codec_type() == hcmv3::HttpConnectionManager::HTTP2 || hcm.codec_type() == hcmv3::HttpConnectionManager::HTTP3) {
+    throw ConfigError(path + ".codec_type: " + hcmv3::HttpConnectionManager::CodecType_Name(hcm.codec_type()) +
+                      " is not supported by weft-proxy yet (AUTO and HTTP1 are; AUTO serves HTTP/1.1)");
+  }
+  if (!hcm.has_route_config()) {
+    throw ConfigError(path + ": route_config is required (RDS is not supported by weft-proxy yet)");
+  }
+  c->routes = RouteTable::compile(hcm.route_config(), path + ".route_config");
+
+  if (hcm.http_filters_size() == 0) throw ConfigError(path + ".http_filters: must end with envoy.filters.http.router");
+  for (int i = 0; i < hcm.http_filters_size(); ++i) {
+    const auto& f = hcm.http_filters(i);
+    std::string fpath = path + ".http_filters[" + std::to_string(i) + "]";
+    bool is_router = f.typed_config().Is<envoy::extensions::filters::http::router::v3::Router>() ||
+                     (!f.has_typed_config() && f.name() == "envoy.filters.http.router");
+    if (!is_router) {
+      throw ConfigError(fpath + ": HTTP filter '" + f.name() + "' (" + f.typed_config().type_url() +
+                        ") is not supported by weft-proxy");
+    }
+    if (i != hcm.http_filters_size() - 1) throw ConfigError(fpath + ": the router must be the last HTTP filter");
+    envoy::extensions::filters::http::router::v3::Router router;
+    f.typed_config().UnpackTo(&router);
+    c->suppress_envoy_headers = router.suppress_envoy_headers();
+  }
+
+  c->use_remote_address = hcm.has_use_remote_address() && hcm.use_remote_address().value();
+  c->skip_xff_append = hcm.skip_xff_append();
+  c->generate_request_id = !hcm.has_generate_request_id() || hcm.generate_request_id().value();
+  c->preserve_external_request_id = hcm.preserve_external_request_id();
+  c->accept_http_10 = hcm.http_protocol_options().accept_http_10();
+  if (!hcm.server_name().empty()) c->server_name = hcm.server_name();
+  if (hcm.strip_matching_host_port()) c->strip_port = HcmConfig::StripPort::Matching;
+  if (hcm.strip_any_host_port()) c->strip_port = HcmConfig::StripPort::Any;
+  if (hcm.has_stream_idle_timeout()) c->stream_idle_timeout = toMillis(hcm.stream_idle_timeout());
+  if (hcm.has_request_timeout()) c->request_timeout = toMillis(hcm.request_timeout());
+  if (hcm.common_http_protocol_options().has_idle_timeout()) {
+    c->idle_timeout = toMillis(hcm.common_http_protocol_options().idle_timeout());
+  }
+  if (hcm.has_drain_timeout()) c->drain_timeout = toMillis(hcm.drain_timeout());
+  if (hcm.has_max_request_headers_kb()) {
+    uint32_t kb = hcm.max_request_headers_kb().value();
+    if (kb == 0 || kb > 8192) throw ConfigError(path + ".max_request_headers_kb: must be in [1, 8192]");
+    c->max_request_headers_bytes = kb * 1024;
+  }
+  for (int i = 0; i < hcm.upgrade_configs_size(); ++i) {
+    const auto& u = hcm.upgrade_configs(i);
+    if (u.upgrade_type().empty()) {
+      throw ConfigError(path + ".upgrade_configs[" + std::to_string(i) + "].upgrade_type: must not be empty");
+    }
+    if (!u.has_enabled() || u.enabled().value()) c->upgrade_types.push_back(u.upgrade_type());
+  }
+  c->access_logs = access_log::compileAccessLogs(hcm.access_log(), path + ".access_log", store.rows(), c->capture);
+  return c;
+}
+
+}  // namespace weft::proxy::http

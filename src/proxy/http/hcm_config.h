@@ -1,0 +1,61 @@
+#pragma once
+// A compiled envoy.filters.network.http_connection_manager.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/stats/stats.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "proxy/access_log/access_logger.h"
+#include "proxy/http/route_table.h"
+
+namespace weft::proxy::http {
+
+#define WEFT_HCM_STATS(COUNTER, GAUGE)                                                                  \
+  COUNTER(downstream_cx_total) GAUGE(downstream_cx_active) COUNTER(downstream_cx_http1_total)           \
+  COUNTER(downstream_cx_destroy) COUNTER(downstream_cx_protocol_error) COUNTER(downstream_cx_rx_bytes_total) \
+  COUNTER(downstream_cx_tx_bytes_total) COUNTER(downstream_cx_upgrades_total) GAUGE(downstream_cx_upgrades_active) \
+  COUNTER(downstream_cx_idle_timeout) COUNTER(downstream_cx_drain_close) COUNTER(downstream_rq_total)   \
+  COUNTER(downstream_rq_http1_total) GAUGE(downstream_rq_active) COUNTER(downstream_rq_completed)       \
+  COUNTER(downstream_rq_1xx) COUNTER(downstream_rq_2xx) COUNTER(downstream_rq_3xx) COUNTER(downstream_rq_4xx) \
+  COUNTER(downstream_rq_5xx) COUNTER(downstream_rq_timeout) COUNTER(downstream_rq_idle_timeout)          \
+  COUNTER(downstream_rq_rx_reset) COUNTER(downstream_rq_tx_reset) COUNTER(no_route) COUNTER(no_cluster)  \
+  COUNTER(rq_redirect) COUNTER(rq_direct_response)
+WEFT_STATS_STRUCT(HcmStats, WEFT_HCM_STATS)
+
+struct HcmConfig {
+  std::string stat_prefix;
+  std::shared_ptr<stats::Scope> stats;
+  std::shared_ptr<const RouteTable> routes;
+  bool use_remote_address = false;
+  bool skip_xff_append = false;
+  bool generate_request_id = true;
+  bool preserve_external_request_id = false;
+  bool accept_http_10 = false;
+  bool suppress_envoy_headers = false;
+  enum class StripPort { None, Matching, Any } strip_port = StripPort::None;
+  std::string server_name = "envoy";
+  std::chrono::milliseconds stream_idle_timeout{300000};
+  std::chrono::milliseconds request_timeout{0};
+  std::chrono::milliseconds idle_timeout{3600000};
+  std::chrono::milliseconds drain_timeout{5000};
+  size_t max_request_headers_bytes = 60 * 1024;
+  std::vector<std::string> upgrade_types;  // lower case, enabled ones
+  access_log::CaptureList capture;
+  access_log::AccessLoggers access_logs;
+
+  bool upgradeAllowed(std::string_view type) const {
+    for (const auto& t : upgrade_types) {
+      if (equalsIgnoreCase(t, type)) return true;
+    }
+    return false;
+  }
+};
+
+// Throws ConfigError naming `path`.
+std::shared_ptr<const HcmConfig> compileHcm(
+    const envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager& hcm,
+    const std::string& path, stats::Store& store);
+
+}  // namespace weft::proxy::http

@@ -1,0 +1,111 @@
+#include "proxy/http/http1_parser.h"
+
+#include <boost/beast/http/error.hpp>
+
+namespace weft::proxy::http {
+
+namespace {
+std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
+
+bool onlyChunked(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return equalsIgnoreCase(v, "chunked");
+}
+}  // namespace
+
+RequestParser::RequestParser(RequestHead& head, BodySink& sink, size_t max_header_bytes) : head_(head), sink_(sink) {
+  header_limit(static_cast<std::uint32_t>(max_header_bytes));
+  body_limit(boost::none);
+}
+
+size_t RequestParser::feed(const char* data, size_t len, ParseError& ec) {
+  return put(boost::asio::const_buffer(data, len), ec);
+}
+
+void RequestParser::on_request_impl(beast_http::verb, boost::beast::string_view method,
+                                    boost::beast::string_view target, int version, ParseError& ec) {
+  head_.method = sv(method);
+  head_.target = sv(target);
+  auto q = head_.target.find('?');
+  head_.path = head_.target.substr(0, q);
+  head_.query = q == std::string_view::npos ? std::string_view() : head_.target.substr(q + 1);
+  head_.version = version;
+  if (version != 10 && version != 11) ec = beast_http::error::bad_version;
+}
+
+void RequestParser::on_field_impl(beast_http::field f, boost::beast::string_view name,
+                                  boost::beast::string_view value, ParseError&) {
+  if (in_trailers_) return;  // HTTP/1 trailers are not forwarded (as Envoy by default)
+  if (f == beast_http::field::host) {
+    head_.host = sv(value);
+  } else if (f == beast_http::field::transfer_encoding) {
+    // Beast treats a final "chunked" as chunked and anything else as no framing; a request
+    // with another coding is refused rather than guessed at (request smuggling).
+    if (!onlyChunked(sv(value))) bad_te_ = true;
+  } else if (f == beast_http::field::expect) {
+    head_.expect_continue = equalsIgnoreCase(sv(value), "100-continue");
+  }
+  head_.headers.push_back({sv(name), sv(value)});
+}
+
+void RequestParser::on_header_impl(ParseError&) {
+  in_trailers_ = true;
+  head_.keep_alive = keep_alive();
+  head_.chunked = chunked();
+  if (auto cl = content_length()) head_.content_length = *cl;
+  head_.upgrade = upgrade();
+  if (head_.version == 10) head_.expect_continue = false;
+}
+
+std::size_t RequestParser::on_body_impl(boost::beast::string_view body, ParseError&) {
+  sink_.onBodyData(sv(body));
+  return body.size();
+}
+
+std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, boost::beast::string_view body, ParseError&) {
+  sink_.onBodyData(sv(body));
+  return body.size();
+}
+
+ResponseParser::ResponseParser(ResponseHead& head, BodySink& sink, bool head_request) : head_(head), sink_(sink) {
+  header_limit(96 * 1024);
+  body_limit(boost::none);
+  skip(head_request);
+}
+
+size_t ResponseParser::feed(const char* data, size_t len, ParseError& ec) {
+  return put(boost::asio::const_buffer(data, len), ec);
+}
+
+void ResponseParser::on_response_impl(int code, boost::beast::string_view reason, int version, ParseError& ec) {
+  head_.status = code;
+  head_.reason = sv(reason);
+  head_.version = version;
+  if (version != 10 && version != 11) ec = beast_http::error::bad_version;
+}
+
+void ResponseParser::on_field_impl(beast_http::field, boost::beast::string_view name,
+                                   boost::beast::string_view value, ParseError&) {
+  if (in_trailers_) return;
+  head_.headers.push_back({sv(name), sv(value)});
+}
+
+void ResponseParser::on_header_impl(ParseError&) {
+  in_trailers_ = true;
+  head_.keep_alive = keep_alive();
+  head_.chunked = chunked();
+  if (auto cl = content_length()) head_.content_length = *cl;
+}
+
+std::size_t ResponseParser::on_body_impl(boost::beast::string_view body, ParseError&) {
+  sink_.onBodyData(sv(body));
+  return body.size();
+}
+
+std::size_t ResponseParser::on_chunk_body_impl(std::uint64_t, boost::beast::string_view body, ParseError&) {
+  sink_.onBodyData(sv(body));
+  return body.size();
+}
+
+}  // namespace weft::proxy::http

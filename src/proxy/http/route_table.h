@@ -1,0 +1,101 @@
+#pragma once
+// A compiled envoy.config.route.v3.RouteConfiguration: virtual hosts found by Host, routes
+// matched in order, each with a prebuilt action. Immutable once built; shared by workers.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "envoy/config/route/v3/route.pb.h"
+#include "proxy/http/header_mutations.h"
+#include "proxy/http/matchers.h"
+
+namespace weft::proxy::http {
+
+struct WeightedTarget {
+  std::string cluster;
+  uint32_t weight;
+  HeaderMutations request_mutations;
+  HeaderMutations response_mutations;
+};
+
+struct Redirect {
+  std::string scheme;  // empty: keep
+  std::string host;
+  uint32_t port = 0;
+  std::string path;
+  std::string prefix_rewrite;
+  bool has_prefix_rewrite = false;
+  bool strip_query = false;
+  int status = 301;
+};
+
+struct Route {
+  enum class PathKind { Prefix, Path, Regex, SeparatedPrefix };
+  enum class ActionKind { Cluster, Redirect, DirectResponse };
+
+  std::string name;
+  PathKind path_kind = PathKind::Prefix;
+  std::string path_value;
+  std::shared_ptr<const RE2> path_regex;
+  bool case_sensitive = true;
+  std::vector<HeaderMatcher> headers;
+  std::vector<QueryMatcher> query;
+
+  ActionKind action = ActionKind::Cluster;
+  std::vector<WeightedTarget> targets;  // one entry for a plain `cluster`
+  uint64_t total_weight = 0;
+  std::string prefix_rewrite;
+  bool has_prefix_rewrite = false;
+  std::string host_rewrite;
+  std::chrono::milliseconds timeout{15000};  // 0: none
+  Redirect redirect;
+  int direct_status = 200;
+  std::string direct_body;
+  HeaderMutations request_mutations;
+  HeaderMutations response_mutations;
+
+  bool matches(const RequestHead& req, std::string_view scheme) const;
+};
+
+struct VirtualHost {
+  std::string name;
+  std::vector<Route> routes;
+  HeaderMutations request_mutations;
+  HeaderMutations response_mutations;
+};
+
+class RouteTable {
+ public:
+  // Throws ConfigError naming `path` (e.g. "...route_config.virtual_hosts[1].routes[0].match").
+  static std::shared_ptr<const RouteTable> compile(const envoy::config::route::v3::RouteConfiguration& rc,
+                                                   const std::string& path);
+
+  const VirtualHost* findVirtualHost(std::string_view host) const;
+  // The first route of the host's virtual host that matches, or null (Envoy's NR).
+  const Route* route(const RequestHead& req, std::string_view scheme, const VirtualHost** vh_out) const;
+
+  const std::string& name() const { return name_; }
+  const HeaderMutations& requestMutations() const { return request_mutations_; }
+  const HeaderMutations& responseMutations() const { return response_mutations_; }
+  // Every cluster a route may send to, with the config path that names it.
+  std::vector<std::pair<std::string, std::string>> referencedClusters() const { return referenced_; }
+
+ private:
+  std::string name_;
+  std::vector<std::unique_ptr<VirtualHost>> hosts_;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, const VirtualHost*, StringHash, std::equal_to<>> exact_;
+  std::vector<std::pair<std::string, const VirtualHost*>> suffixes_;  // "*.foo.com" -> ".foo.com", longest first
+  std::vector<std::pair<std::string, const VirtualHost*>> prefixes_;  // "foo.*" -> "foo.", longest first
+  const VirtualHost* default_ = nullptr;
+  HeaderMutations request_mutations_;
+  HeaderMutations response_mutations_;
+  std::vector<std::pair<std::string, std::string>> referenced_;
+};
+
+}  // namespace weft::proxy::http

@@ -1,0 +1,171 @@
+#include "proxy/network/listener_config.h"
+
+#include "common/config/error.h"
+
+namespace weft::proxy::network {
+
+namespace lv3 = envoy::config::listener::v3;
+namespace hcmv3 = envoy::extensions::filters::network::http_connection_manager::v3;
+namespace tcpv3 = envoy::extensions::filters::network::tcp_proxy::v3;
+
+namespace {
+
+std::vector<net::CidrRange> compileRanges(const google::protobuf::RepeatedPtrField<envoy::config::core::v3::CidrRange>& in,
+                                          const std::string& path) {
+  std::vector<net::CidrRange> out;
+  for (int i = 0; i < in.size(); ++i) {
+    uint32_t len = in[i].has_prefix_len() ? in[i].prefix_len().value() : (in[i].address_prefix().find(':') != std::string::npos ? 128 : 32);
+    auto r = net::CidrRange::parse(in[i].address_prefix(), len);
+    if (!r) {
+      throw ConfigError(path + "[" + std::to_string(i) + "]: '" + in[i].address_prefix() + "/" + std::to_string(len) +
+                        "' is not a valid CIDR range");
+    }
+    out.push_back(*r);
+  }
+  return out;
+}
+
+FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, stats::Store& store) {
+  FilterChain out;
+  out.name = fc.name();
+  const auto& m = fc.filter_chain_match();
+  if (m.has_destination_port()) out.destination_port = m.destination_port().value();
+  out.prefix_ranges = compileRanges(m.prefix_ranges(), path + ".filter_chain_match.prefix_ranges");
+  out.source_prefix_ranges = compileRanges(m.source_prefix_ranges(), path + ".filter_chain_match.source_prefix_ranges");
+  for (uint32_t p : m.source_ports()) out.source_ports.push_back(p);
+  switch (m.source_type()) {
+    case lv3::FilterChainMatch::ANY:
+      break;
+    case lv3::FilterChainMatch::SAME_IP_OR_LOOPBACK:
+      out.source_type = FilterChain::SourceType::SameIpOrLoopback;
+      break;
+    case lv3::FilterChainMatch::EXTERNAL:
+      out.source_type = FilterChain::SourceType::External;
+      break;
+    default:
+      throw ConfigError(path + ".filter_chain_match.source_type: unknown value");
+  }
+  if (fc.filters_size() != 1) {
+    throw ConfigError(path + ".filters: weft-proxy needs exactly one network filter per chain "
+                      "(envoy.filters.network.http_connection_manager or envoy.filters.network.tcp_proxy), got " +
+                      std::to_string(fc.filters_size()));
+  }
+  const auto& f = fc.filters(0);
+  std::string fpath = path + ".filters[0]";
+  if (f.typed_config().Is<hcmv3::HttpConnectionManager>()) {
+    hcmv3::HttpConnectionManager hcm;
+    f.typed_config().UnpackTo(&hcm);
+    out.hcm = http::compileHcm(hcm, fpath + ".typed_config", store);
+  } else if (f.typed_config().Is<tcpv3::TcpProxy>()) {
+    tcpv3::TcpProxy tcp;
+    f.typed_config().UnpackTo(&tcp);
+    out.tcp = compileTcpProxy(tcp, fpath + ".typed_config", store);
+  } else {
+    throw ConfigError(fpath + ": network filter '" + f.name() + "' (" + f.typed_config().type_url() +
+                      ") is not supported by weft-proxy");
+  }
+  return out;
+}
+
+bool isLoopback(const net::Address& a) {
+  static const auto v4 = *net::CidrRange::parse("127.0.0.0", 8);
+  static const auto v6 = *net::CidrRange::parse("::1", 128);
+  return v4.contains(a) || v6.contains(a);
+}
+
+// Keeps the candidates with the most specific match for one criterion. `score` returns -1
+// for "does not match", 0 for "matches because unset", higher for more specific matches.
+template <typename Score>
+void narrow(std::vector<const FilterChain*>& c, Score score) {
+  int best = -1;
+  for (const auto* fc : c) best = std::max(best, score(*fc));
+  std::vector<const FilterChain*> kept;
+  if (best >= 0) {
+    for (const auto* fc : c) {
+      if (score(*fc) == best) kept.push_back(fc);
+    }
+  }
+  c.swap(kept);
+}
+
+int rangeScore(const std::vector<net::CidrRange>& ranges, const net::Address& a) {
+  if (ranges.empty()) return 0;
+  int best = -1;
+  for (const auto& r : ranges) {
+    if (r.contains(a)) best = std::max(best, static_cast<int>(r.prefixLength()) + 1);
+  }
+  return best;
+}
+
+}  // namespace
+
+const FilterChain* ListenerConfig::match(const net::Address& local, const net::Address& remote) const {
+  if (chains.size() == 1 && !chains[0].destination_port && chains[0].prefix_ranges.empty() &&
+      chains[0].source_prefix_ranges.empty() && chains[0].source_ports.empty() &&
+      chains[0].source_type == FilterChain::SourceType::Any) {
+    return &chains[0];
+  }
+  std::vector<const FilterChain*> c;
+  for (const auto& fc : chains) c.push_back(&fc);
+  narrow(c, [&](const FilterChain& fc) {
+    if (!fc.destination_port) return 0;
+    return *fc.destination_port == local.port() ? 1 : -1;
+  });
+  narrow(c, [&](const FilterChain& fc) { return rangeScore(fc.prefix_ranges, local); });
+  narrow(c, [&](const FilterChain& fc) {
+    bool local_src = isLoopback(remote) || remote.ip() == local.ip();
+    switch (fc.source_type) {
+      case FilterChain::SourceType::Any:
+        return 0;
+      case FilterChain::SourceType::SameIpOrLoopback:
+        return local_src ? 1 : -1;
+      case FilterChain::SourceType::External:
+        return local_src ? -1 : 1;
+    }
+    return 0;
+  });
+  narrow(c, [&](const FilterChain& fc) { return rangeScore(fc.source_prefix_ranges, remote); });
+  narrow(c, [&](const FilterChain& fc) {
+    if (fc.source_ports.empty()) return 0;
+    for (uint32_t p : fc.source_ports) {
+      if (p == remote.port()) return 1;
+    }
+    return -1;
+  });
+  if (!c.empty()) return c.front();
+  return default_chain ? &*default_chain : nullptr;
+}
+
+std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, const std::string& path,
+                                                      stats::Store& store) {
+  auto out = std::make_shared<ListenerConfig>();
+  out->name = l.name();
+  out->source = l;
+  if (!l.address().has_socket_address()) throw ConfigError(path + ".address: a socket_address is required");
+  const auto& sa = l.address().socket_address();
+  if (sa.protocol() != envoy::config::core::v3::SocketAddress::TCP) {
+    throw ConfigError(path + ".address.socket_address.protocol: only TCP listeners are supported by weft-proxy");
+  }
+  if (sa.port_value() > 65535) throw ConfigError(path + ".address.socket_address.port_value: must be 0-65535");
+  auto addr = net::Address::parse(sa.address(), static_cast<uint16_t>(sa.port_value()));
+  if (!addr) {
+    throw ConfigError(path + ".address.socket_address.address: '" + sa.address() + "' is not an IP address");
+  }
+  out->address = *addr;
+  if (out->name.empty()) out->name = addr->toString();
+  if (l.has_per_connection_buffer_limit_bytes()) out->buffer_limit = l.per_connection_buffer_limit_bytes().value();
+  if (out->buffer_limit < 1024) out->buffer_limit = 1024;
+  if (l.filter_chains_size() == 0 && !l.has_default_filter_chain()) {
+    throw ConfigError(path + ".filter_chains: a listener needs at least one filter chain");
+  }
+  for (int i = 0; i < l.filter_chains_size(); ++i) {
+    out->chains.push_back(compileChain(l.filter_chains(i), path + ".filter_chains[" + std::to_string(i) + "]", store));
+  }
+  if (l.has_default_filter_chain()) out->default_chain = compileChain(l.default_filter_chain(), path + ".default_filter_chain", store);
+  std::string stat_name = l.stat_prefix().empty() ? addr->ip() + "_" + std::to_string(addr->port()) : l.stat_prefix();
+  out->stats = store.scope("listener." + stat_name + ".", ListenerStats::kDefs, ListenerStats::kCount,
+                           {{"envoy_listener_address", stat_name}});
+  return out;
+}
+
+}  // namespace weft::proxy::network

@@ -1,0 +1,50 @@
+#pragma once
+// A compiled envoy.config.listener.v3.Listener: address, filter chains and their match rules.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/net/address.h"
+#include "common/stats/stats.h"
+#include "envoy/config/listener/v3/listener.pb.h"
+#include "proxy/http/hcm_config.h"
+#include "proxy/network/tcp_proxy_config.h"
+
+namespace weft::proxy::network {
+
+#define WEFT_LISTENER_STATS(COUNTER, GAUGE)                                                  \
+  COUNTER(downstream_cx_total) GAUGE(downstream_cx_active) COUNTER(downstream_cx_destroy)    \
+  COUNTER(no_filter_chain_match) COUNTER(downstream_cx_overflow)
+WEFT_STATS_STRUCT(ListenerStats, WEFT_LISTENER_STATS)
+
+struct FilterChain {
+  std::string name;
+  std::optional<uint32_t> destination_port;
+  std::vector<net::CidrRange> prefix_ranges;
+  std::vector<net::CidrRange> source_prefix_ranges;
+  std::vector<uint32_t> source_ports;
+  enum class SourceType { Any, SameIpOrLoopback, External } source_type = SourceType::Any;
+  std::shared_ptr<const http::HcmConfig> hcm;      // exactly one of hcm and tcp is set
+  std::shared_ptr<const TcpProxyConfig> tcp;
+};
+
+struct ListenerConfig {
+  std::string name;
+  net::Address address;
+  std::vector<FilterChain> chains;
+  std::optional<FilterChain> default_chain;
+  uint32_t buffer_limit = 1024 * 1024;
+  std::shared_ptr<stats::Scope> stats;
+  envoy::config::listener::v3::Listener source;
+
+  // Envoy's order: destination port, destination IP, source type, source IP, source port;
+  // at each step the most specific match wins. Null when no chain matches.
+  const FilterChain* match(const net::Address& local, const net::Address& remote) const;
+};
+
+// Throws ConfigError naming `path`.
+std::shared_ptr<const ListenerConfig> compileListener(const envoy::config::listener::v3::Listener& l,
+                                                      const std::string& path, stats::Store& store);
+
+}  // namespace weft::proxy::network

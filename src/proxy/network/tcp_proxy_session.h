@@ -1,0 +1,54 @@
+#pragma once
+// envoy.filters.network.tcp_proxy for one downstream connection: picks a cluster (weighted),
+// connects to a host, then relays bytes both ways until both sides are done or idle.
+#include <memory>
+
+#include "common/event/reactor.h"
+#include "common/net/connection.h"
+#include "proxy/network/active_session.h"
+#include "proxy/network/relay.h"
+#include "proxy/network/tcp_proxy_config.h"
+#include "proxy/stream_info.h"
+#include "proxy/upstream/worker_cluster.h"
+
+namespace weft::proxy::server {
+class Worker;
+}
+
+namespace weft::proxy::network {
+
+class TcpProxySession final : public ActiveSession, public net::ConnectionCallbacks, public Relay::Owner {
+ public:
+  TcpProxySession(server::Worker& worker, std::unique_ptr<net::Connection> downstream,
+                  std::shared_ptr<const TcpProxyConfig> config, std::shared_ptr<stats::Scope> listener_stats);
+  ~TcpProxySession() override;
+  void start();
+
+  void drain() override {}  // a TCP session has no request boundary to stop at
+  void closeNow() override { finish(kLocalReset); }
+
+  void onData(net::Connection&) override {}
+  void onEvent(net::Connection& conn, net::ConnectionEvent event) override;
+  void onRelayActivity() override;
+  void onRelayDone() override { finish(0); }
+
+ private:
+  void finish(uint32_t flag);
+  void onIdleTimer();
+
+  server::Worker& worker_;
+  std::unique_ptr<net::Connection> down_;
+  std::unique_ptr<net::Connection> up_;
+  std::shared_ptr<const TcpProxyConfig> config_;
+  std::shared_ptr<stats::Scope> listener_stats_;
+  upstream::WorkerCluster* cluster_ = nullptr;
+  std::shared_ptr<const upstream::Host> host_;
+  std::unique_ptr<Relay> relay_;
+  event::Timer connect_timer_;
+  event::Timer idle_timer_;
+  event::TimePoint last_activity_{};
+  StreamInfo info_;
+  bool done_ = false;
+};
+
+}  // namespace weft::proxy::network

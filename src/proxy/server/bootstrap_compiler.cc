@@ -1,0 +1,68 @@
+#include "proxy/server/bootstrap_compiler.h"
+
+#include <set>
+
+#include "common/config/error.h"
+#include "common/config/yaml_json.h"
+#include "proxy/config/field_support.h"
+
+namespace weft::proxy::server {
+
+envoy::config::bootstrap::v3::Bootstrap loadBootstrap(const std::string& path) {
+  envoy::config::bootstrap::v3::Bootstrap b;
+  weft::config::loadMessageFromFile(path, b);
+  try {
+    config::requireSupportedFields(b, "");
+  } catch (const ConfigError& e) {
+    throw ConfigError(path + ": configuration uses what weft-proxy does not implement:\n" + e.what());
+  }
+  return b;
+}
+
+CompiledBootstrap compileBootstrap(const envoy::config::bootstrap::v3::Bootstrap& b, stats::Store& store) {
+  CompiledBootstrap out;
+  out.bootstrap = b;
+  if (b.has_admin() && b.admin().has_address()) {
+    const auto& sa = b.admin().address().socket_address();
+    auto addr = net::Address::parse(sa.address(), static_cast<uint16_t>(sa.port_value()));
+    if (!addr) throw ConfigError("admin.address.socket_address.address: '" + sa.address() + "' is not an IP address");
+    out.admin_address = addr;
+  }
+  const auto& sr = b.static_resources();
+  std::set<std::string> cluster_names;
+  for (int i = 0; i < sr.clusters_size(); ++i) {
+    std::string path = "static_resources.clusters[" + std::to_string(i) + "]";
+    auto c = upstream::compileCluster(sr.clusters(i), path, store);
+    if (!cluster_names.insert(c->name).second) throw ConfigError(path + ".name: duplicate cluster name '" + c->name + "'");
+    out.clusters.push_back(std::move(c));
+  }
+  std::set<std::string> listener_names;
+  for (int i = 0; i < sr.listeners_size(); ++i) {
+    std::string path = "static_resources.listeners[" + std::to_string(i) + "]";
+    auto l = network::compileListener(sr.listeners(i), path, store);
+    if (!listener_names.insert(l->name).second) throw ConfigError(path + ".name: duplicate listener name '" + l->name + "'");
+    // Clusters named by routes and tcp_proxy must exist in a static configuration.
+    auto check_chain = [&](const network::FilterChain& fc, const std::string& cpath) {
+      if (fc.hcm) {
+        for (const auto& [cluster, where] : fc.hcm->routes->referencedClusters()) {
+          if (!cluster_names.count(cluster)) {
+            throw ConfigError(where + ": unknown cluster '" + cluster + "'");
+          }
+        }
+      }
+      if (fc.tcp) {
+        for (const auto& t : fc.tcp->targets) {
+          if (!cluster_names.count(t.cluster)) {
+            throw ConfigError(cpath + ".filters[0].typed_config: unknown cluster '" + t.cluster + "'");
+          }
+        }
+      }
+    };
+    for (size_t ci = 0; ci < l->chains.size(); ++ci) check_chain(l->chains[ci], path + ".filter_chains[" + std::to_string(ci) + "]");
+    if (l->default_chain) check_chain(*l->default_chain, path + ".default_filter_chain");
+    out.listeners.push_back(std::move(l));
+  }
+  return out;
+}
+
+}  // namespace weft::proxy::server

@@ -1,0 +1,67 @@
+#include "proxy/server/listener_socket.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "proxy/http/http_connection.h"
+#include "proxy/network/tcp_proxy_session.h"
+#include "proxy/server/worker.h"
+
+namespace weft::proxy::server {
+
+ListenerSocket::ListenerSocket(Worker& worker, std::shared_ptr<const network::ListenerConfig> config, int fd)
+    : worker_(worker), config_(std::move(config)), fd_(fd) {
+  worker_.reactor().add(fd_, this);
+}
+
+ListenerSocket::~ListenerSocket() { close(); }
+
+void ListenerSocket::close() {
+  if (fd_ < 0) return;
+  worker_.reactor().remove(fd_);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+void ListenerSocket::onIoEvent(uint32_t) {
+  // Edge-triggered: accept until the queue is empty.
+  while (fd_ >= 0) {
+    sockaddr_storage remote_ss;
+    socklen_t remote_len = sizeof(remote_ss);
+    int fd = accept4(fd_, reinterpret_cast<sockaddr*>(&remote_ss), &remote_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      return;  // EAGAIN, or EMFILE and friends: try again on the next edge
+    }
+    sockaddr_storage local_ss;
+    socklen_t local_len = sizeof(local_ss);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&local_ss), &local_len);
+    auto local = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&local_ss), local_len);
+    auto remote = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&remote_ss), remote_len);
+    auto& stats = *config_->stats;
+    stats.inc(network::ListenerStats::downstream_cx_total);
+    const network::FilterChain* chain = config_->match(local, remote);
+    if (chain == nullptr) {
+      stats.inc(network::ListenerStats::no_filter_chain_match);
+      ::close(fd);
+      continue;
+    }
+    stats.inc(network::ListenerStats::downstream_cx_active);
+    auto conn = net::Connection::adopt(worker_.reactor(), fd, local, remote);
+    conn->setReadLimit(config_->buffer_limit);
+    conn->setWriteLimit(config_->buffer_limit);
+    if (chain->hcm) {
+      auto* session = new http::HttpConnection(worker_, std::move(conn), chain->hcm, config_->stats);
+      worker_.addSession(session);
+      session->start();
+    } else {
+      auto* session = new network::TcpProxySession(worker_, std::move(conn), chain->tcp, config_->stats);
+      worker_.addSession(session);
+      session->start();
+    }
+  }
+}
+
+}  // namespace weft::proxy::server

@@ -1,0 +1,27 @@
+#pragma once
+// A worker's accept socket for one listener: accepts in batches, matches a filter chain and
+// starts the HTTP or TCP session on this worker.
+#include <memory>
+
+#include "common/event/reactor.h"
+#include "proxy/network/listener_config.h"
+
+namespace weft::proxy::server {
+
+class Worker;
+
+class ListenerSocket final : public event::IoHandler {
+ public:
+  ListenerSocket(Worker& worker, std::shared_ptr<const network::ListenerConfig> config, int fd);
+  ~ListenerSocket() override;
+  void onIoEvent(uint32_t events) override;
+  void close();
+  const network::ListenerConfig& config() const { return *config_; }
+
+ private:
+  Worker& worker_;
+  std::shared_ptr<const network::ListenerConfig> config_;
+  int fd_;
+};
+
+}  // namespace weft::proxy::server

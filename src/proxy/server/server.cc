@@ -1,0 +1,348 @@
+#include "proxy/server/server.h"
+
+#include <malloc.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "common/config/error.h"
+#include "common/config/yaml_json.h"
+#include "envoy/admin/v3/config_dump.pb.h"
+#include "envoy/admin/v3/server_info.pb.h"
+#include "proxy/admin/admin_server.h"
+#include "proxy/admin/stats_render.h"
+#include "proxy/server/dns_refresher.h"
+
+namespace weft::proxy::server {
+
+namespace {
+constexpr const char* kVersion = "weft-proxy/0.1.0";
+
+class SignalHandler : public event::IoHandler {
+ public:
+  SignalHandler(int fd, std::function<void()> fn) : fd_(fd), fn_(std::move(fn)) {}
+  void onIoEvent(uint32_t) override {
+    signalfd_siginfo info;
+    while (read(fd_, &info, sizeof(info)) == sizeof(info)) fn_();
+  }
+
+ private:
+  int fd_;
+  std::function<void()> fn_;
+};
+
+google::protobuf::Timestamp timestampOf(std::chrono::system_clock::time_point tp) {
+  google::protobuf::Timestamp ts;
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(tp.time_since_epoch()).count();
+  ts.set_seconds(ns / 1000000000);
+  ts.set_nanos(static_cast<int32_t>(ns % 1000000000));
+  return ts;
+}
+}  // namespace
+
+Server::Server(Options options)
+    : options_(std::move(options)), drain_timer_(reactor_, [this] { checkDrained(); }) {}
+
+Server::~Server() {
+  for (auto& w : workers_) w->stopAndJoin();
+  dns_.reset();
+}
+
+int Server::run() {
+  started_ = std::chrono::system_clock::now();
+  auto bootstrap = loadBootstrap(options_.config_path);
+  uint32_t concurrency = options_.concurrency;
+  if (concurrency == 0) concurrency = std::max(1u, std::thread::hardware_concurrency());
+  options_.concurrency = concurrency;
+  // Rows: one per worker, then the main thread, then helper threads (DNS).
+  store_ = std::make_unique<stats::Store>(concurrency + 2);
+  stats::tls_row = concurrency;
+  config_ = compileBootstrap(bootstrap, *store_);
+  if (options_.validate_only) {
+    printf("configuration '%s' OK\n", options_.config_path.c_str());
+    return 0;
+  }
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);  // before any thread starts: they inherit it
+  signal(SIGPIPE, SIG_IGN);
+  signal_fd_ = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  signal_handler_ = std::make_unique<SignalHandler>(signal_fd_, [this] { onSignal(); });
+  reactor_.add(signal_fd_, signal_handler_.get());
+
+  bindListeners();
+  dns_ = std::make_unique<DnsRefresher>(config_.clusters, store_->rows(),
+                                        [this](const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts) {
+                                          reactor_.post([this, cluster, hosts] {
+                                            dns_hosts_[cluster] = hosts;
+                                            spdlog::info("cluster '{}': DNS now gives {} host(s)", cluster, hosts->hosts.size());
+                                            auto next = std::make_shared<Snapshot>(*snapshot_);
+                                            next->hosts[cluster] = hosts;
+                                            snapshot_ = next;
+                                            for (auto& w : workers_) w->updateHosts(cluster, hosts);
+                                          });
+                                        });
+  for (auto& [name, hosts] : dns_->resolveAll()) {
+    if (hosts->hosts.empty()) spdlog::warn("cluster '{}': DNS resolution gave no hosts (will retry)", name);
+    dns_hosts_[name] = hosts;
+  }
+  for (uint32_t i = 0; i < concurrency; ++i) workers_.push_back(std::make_unique<Worker>(i, state_));
+  for (auto& w : workers_) w->start();
+  publishSnapshot();
+  setupAdmin();
+  dns_->start();
+  live_ = true;
+  for (const auto& l : listeners_) {
+    spdlog::info("listener '{}' on {} ({} worker sockets)", l.config->name, l.config->address.toString(), l.fds.size());
+  }
+  spdlog::info("weft-proxy live: {} worker(s){}", concurrency,
+               admin_ ? ", admin at http://" + admin_->address().toString() : std::string());
+  reactor_.run();
+  shutdown();
+  return 0;
+}
+
+void Server::bindListeners() {
+  for (const auto& l : config_.listeners) {
+    ListenerSockets ls;
+    ls.config = l;
+    net::Address addr = l->address;
+    for (uint32_t i = 0; i < options_.concurrency; ++i) {
+      int fd = socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      int one = 1;
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+      if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+      if (bind(fd, addr.sockaddr_ptr(), addr.length) != 0 || listen(fd, 1024) != 0) {
+        std::string err = strerror(errno);
+        close(fd);
+        for (int f : ls.fds) close(f);
+        throw ConfigError("listener '" + l->name + "': cannot listen on " + addr.toString() + ": " + err);
+      }
+      if (addr.port() == 0) {
+        // Port 0: the first socket picks the port; the other workers' sockets join it.
+        sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+        addr = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+      }
+      ls.fds.push_back(fd);
+    }
+    listeners_.push_back(std::move(ls));
+  }
+}
+
+void Server::publishSnapshot() {
+  auto snap = std::make_shared<Snapshot>();
+  snap->listeners = listeners_;
+  for (const auto& c : config_.clusters) snap->clusters[c->name] = c;
+  snap->hosts = dns_hosts_;
+  snapshot_ = snap;
+  for (auto& w : workers_) w->applySnapshot(snap);
+}
+
+std::string Server::stateName() const {
+  if (state_.draining.load()) return "DRAINING";
+  return live_ ? "LIVE" : "PRE_INITIALIZING";
+}
+
+void Server::refreshServerStats() {
+  auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started_).count();
+  store_->setValue("server.uptime", uptime);
+  store_->setValue("server.live", live_ && !state_.draining.load() ? 1 : 0);
+  store_->setValue("server.state", state_.draining.load() ? 1 : (live_ ? 0 : 2));
+  store_->setValue("server.concurrency", options_.concurrency);
+  size_t sessions = 0;
+  for (const auto& w : workers_) sessions += w->activeSessions();
+  store_->setValue("server.total_connections", static_cast<int64_t>(sessions));
+  struct mallinfo2 mi = mallinfo2();
+  store_->setValue("server.memory_allocated", static_cast<int64_t>(mi.uordblks + mi.hblkhd));
+  store_->setValue("server.memory_heap_size", static_cast<int64_t>(mi.arena + mi.hblkhd));
+}
+
+void Server::setupAdmin() {
+  if (!config_.admin_address) return;
+  admin_ = std::make_unique<admin::AdminServer>(reactor_, *config_.admin_address);
+  using admin::AdminRequest;
+  using admin::AdminResponse;
+  admin_->add("/ready", "whether the server is ready to serve (LIVE)", false, [this](const AdminRequest&) {
+    std::string s = stateName();
+    return AdminResponse{s == "LIVE" ? 200 : 503, "text/plain; charset=UTF-8", s + "\n"};
+  });
+  admin_->add("/server_info", "server version, state, uptime, options and node", false, [this](const AdminRequest&) {
+    envoy::admin::v3::ServerInfo info;
+    info.set_version(kVersion);
+    envoy::admin::v3::ServerInfo::State st = envoy::admin::v3::ServerInfo::LIVE;
+    if (state_.draining.load()) st = envoy::admin::v3::ServerInfo::DRAINING;
+    info.set_state(st);
+    info.set_hot_restart_version("disabled");
+    auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started_).count();
+    info.mutable_uptime_current_epoch()->set_seconds(uptime);
+    info.mutable_uptime_all_epochs()->set_seconds(uptime);
+    auto* opts = info.mutable_command_line_options();
+    opts->set_concurrency(options_.concurrency);
+    opts->set_config_path(options_.config_path);
+    opts->set_log_level(options_.log_level);
+    opts->mutable_drain_time()->set_seconds(options_.drain_time.count());
+    *info.mutable_node() = config_.bootstrap.node();
+    return AdminResponse{200, "application/json", weft::config::messageToJson(info) + "\n"};
+  });
+  admin_->add("/stats", "counters and gauges (?filter=RE2, ?usedonly, ?format=json|prometheus)", false,
+              [this](const AdminRequest& req) {
+                refreshServerStats();
+                std::string format = req.queryParam("format");
+                if (format == "prometheus") return AdminResponse{200, "text/plain; version=0.0.4", admin::renderPrometheus(*store_)};
+                if (format == "json") {
+                  return AdminResponse{200, "application/json",
+                                       admin::renderStatsJson(*store_, req.queryParam("filter"), req.hasParam("usedonly"))};
+                }
+                return AdminResponse{200, "text/plain; charset=UTF-8",
+                                     admin::renderStatsText(*store_, req.queryParam("filter"), req.hasParam("usedonly"))};
+              });
+  admin_->add("/stats/prometheus", "stats in Prometheus text format", false, [this](const AdminRequest&) {
+    refreshServerStats();
+    return AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8", admin::renderPrometheus(*store_)};
+  });
+  admin_->add("/clusters", "upstream clusters and their hosts", false, [this](const AdminRequest&) {
+    std::string out;
+    for (const auto& c : config_.clusters) {
+      const std::string& n = c->name;
+      out += n + "::observability_name::" + n + "\n";
+      out += n + "::default_priority::max_connections::1024\n";
+      out += n + "::added_via_api::false\n";
+      std::shared_ptr<const upstream::HostSet> hosts = c->static_hosts;
+      auto it = snapshot_->hosts.find(n);
+      if (it != snapshot_->hosts.end()) hosts = it->second;
+      if (!hosts) continue;
+      for (const auto& h : hosts->hosts) {
+        std::string p = n + "::" + h->address_string + "::";
+        for (size_t i = 0; i < h->stats->size(); ++i) {
+          out += p + h->stats->def(i).name + "::" + std::to_string(h->stats->gaugeValue(i)) + "\n";
+        }
+        out += p + "hostname::" + h->hostname + "\n";
+        out += p + "health_flags::healthy\n";
+        out += p + "weight::" + std::to_string(h->weight) + "\n";
+        out += p + "region::\n" + p + "zone::\n" + p + "sub_zone::\n" + p + "canary::false\n" + p + "priority::0\n";
+        out += p + "success_rate::-1\n" + p + "local_origin_success_rate::-1\n";
+      }
+    }
+    return AdminResponse{200, "text/plain; charset=UTF-8", out};
+  });
+  admin_->add("/listeners", "listener names and addresses", false, [this](const AdminRequest&) {
+    std::string out;
+    for (const auto& l : listeners_) {
+      // The bound address, which differs from the configured one for port 0.
+      sockaddr_storage ss;
+      socklen_t len = sizeof(ss);
+      std::string addr = l.config->address.toString();
+      if (!l.fds.empty() && getsockname(l.fds[0], reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+        addr = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len).toString();
+      }
+      out += l.config->name + "::" + addr + "\n";
+    }
+    return AdminResponse{200, "text/plain; charset=UTF-8", out};
+  });
+  admin_->add("/config_dump", "the running configuration as Envoy's ConfigDump", false, [this](const AdminRequest&) {
+    envoy::admin::v3::ConfigDump dump;
+    auto updated = timestampOf(started_);
+    envoy::admin::v3::BootstrapConfigDump b;
+    *b.mutable_bootstrap() = config_.bootstrap;
+    *b.mutable_last_updated() = updated;
+    dump.add_configs()->PackFrom(b);
+    envoy::admin::v3::ClustersConfigDump clusters;
+    for (const auto& c : config_.clusters) {
+      auto* sc = clusters.add_static_clusters();
+      sc->mutable_cluster()->PackFrom(c->source);
+      *sc->mutable_last_updated() = updated;
+    }
+    dump.add_configs()->PackFrom(clusters);
+    envoy::admin::v3::ListenersConfigDump listeners;
+    envoy::admin::v3::RoutesConfigDump routes;
+    for (const auto& l : config_.listeners) {
+      auto* sl = listeners.add_static_listeners();
+      sl->mutable_listener()->PackFrom(l->source);
+      *sl->mutable_last_updated() = updated;
+    }
+    dump.add_configs()->PackFrom(listeners);
+    dump.add_configs()->PackFrom(routes);
+    return AdminResponse{200, "application/json", weft::config::messageToJson(dump) + "\n"};
+  });
+  admin_->add("/memory", "heap use of this process", false, [](const AdminRequest&) {
+    struct mallinfo2 mi = mallinfo2();
+    std::string body = "{\n \"allocated\": \"" + std::to_string(mi.uordblks + mi.hblkhd) + "\",\n \"heap_size\": \"" +
+                       std::to_string(mi.arena + mi.hblkhd) + "\"\n}\n";
+    return AdminResponse{200, "application/json", body};
+  });
+  admin_->add("/healthcheck/fail", "fail health checks: every response now closes its connection", true,
+              [this](const AdminRequest&) {
+                state_.healthcheck_failed = true;
+                return AdminResponse{200, "text/plain; charset=UTF-8", "OK\n"};
+              });
+  admin_->add("/healthcheck/ok", "pass health checks again", true, [this](const AdminRequest&) {
+    state_.healthcheck_failed = false;
+    return AdminResponse{200, "text/plain; charset=UTF-8", "OK\n"};
+  });
+  admin_->add("/drain_listeners", "stop accepting and drain connections (the server keeps running)", true,
+              [this](const AdminRequest&) {
+                startDrain(false);
+                return AdminResponse{200, "text/plain; charset=UTF-8", "OK\n"};
+              });
+  admin_->add("/quitquitquit", "exit the server", true, [this](const AdminRequest&) {
+    // Answer first; the loop stops on its next turn.
+    reactor_.post([this] {
+      for (auto& w : workers_) w->closeAll();
+      reactor_.stop();
+    });
+    return AdminResponse{200, "text/plain; charset=UTF-8", "OK\n"};
+  });
+}
+
+void Server::onSignal() {
+  if (exiting_) {
+    spdlog::warn("second signal: exiting now");
+    reactor_.stop();
+    return;
+  }
+  spdlog::info("shutdown requested: draining for at most {}s", options_.drain_time.count());
+  startDrain(true);
+}
+
+void Server::startDrain(bool exit_after) {
+  state_.draining = true;
+  for (auto& w : workers_) w->drain();
+  if (exit_after) {
+    exiting_ = true;
+    drain_deadline_ = reactor_.now() + options_.drain_time;
+    drain_timer_.arm(std::chrono::milliseconds(50));
+  }
+}
+
+void Server::checkDrained() {
+  size_t active = 0;
+  for (const auto& w : workers_) active += w->activeSessions();
+  if (active == 0 || reactor_.now() >= drain_deadline_) {
+    if (active) spdlog::warn("drain time over: closing {} connection(s)", active);
+    for (auto& w : workers_) w->closeAll();
+    reactor_.stop();
+    return;
+  }
+  drain_timer_.arm(std::chrono::milliseconds(50));
+}
+
+void Server::shutdown() {
+  for (auto& w : workers_) w->stopAndJoin();
+  dns_.reset();
+  spdlog::info("weft-proxy exiting");
+}
+
+}  // namespace weft::proxy::server

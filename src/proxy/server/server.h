@@ -1,0 +1,69 @@
+#pragma once
+// weft-proxy's main thread: loads and compiles the bootstrap, binds the listeners, runs the
+// workers, the admin server, DNS refresh and signal handling, and drains on shutdown.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/event/reactor.h"
+#include "common/stats/stats.h"
+#include "proxy/server/bootstrap_compiler.h"
+#include "proxy/server/snapshot.h"
+#include "proxy/server/worker.h"
+
+namespace weft::proxy::admin {
+class AdminServer;
+}
+
+namespace weft::proxy::server {
+
+class DnsRefresher;
+
+struct Options {
+  std::string config_path;
+  uint32_t concurrency = 0;  // 0: number of CPUs
+  bool validate_only = false;
+  std::chrono::seconds drain_time{600};
+  std::string log_level = "info";
+  std::vector<std::string> command_line;
+};
+
+class Server {
+ public:
+  explicit Server(Options options);
+  ~Server();
+  // Returns the process exit code.
+  int run();
+
+ private:
+  void bindListeners();
+  void publishSnapshot();
+  void setupAdmin();
+  void onSignal();
+  void startDrain(bool exit_after);
+  void checkDrained();
+  void shutdown();
+  std::string stateName() const;
+  void refreshServerStats();
+
+  Options options_;
+  std::unique_ptr<stats::Store> store_;
+  CompiledBootstrap config_;
+  event::Reactor reactor_;
+  ServerState state_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<ListenerSockets> listeners_;
+  std::map<std::string, std::shared_ptr<const upstream::HostSet>> dns_hosts_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<DnsRefresher> dns_;
+  std::chrono::system_clock::time_point started_;
+  event::Timer drain_timer_;
+  event::TimePoint drain_deadline_{};
+  bool exiting_ = false;
+  bool live_ = false;
+  int signal_fd_ = -1;
+  std::unique_ptr<event::IoHandler> signal_handler_;
+};
+
+}  // namespace weft::proxy::server

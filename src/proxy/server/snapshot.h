@@ -1,0 +1,26 @@
+#pragma once
+// One immutable configuration as the workers see it. The main thread builds a new Snapshot
+// for every change and posts it; nothing in it is modified afterwards.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/network/listener_config.h"
+#include "proxy/upstream/cluster_config.h"
+
+namespace weft::proxy::server {
+
+struct ListenerSockets {
+  std::shared_ptr<const network::ListenerConfig> config;
+  std::vector<int> fds;  // one SO_REUSEPORT socket per worker, bound by the main thread
+};
+
+struct Snapshot {
+  std::vector<ListenerSockets> listeners;
+  std::map<std::string, std::shared_ptr<const upstream::ClusterConfig>> clusters;
+  // Current hosts of clusters whose membership is discovered at run time (DNS).
+  std::map<std::string, std::shared_ptr<const upstream::HostSet>> hosts;
+};
+
+}  // namespace weft::proxy::server

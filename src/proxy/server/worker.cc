@@ -1,0 +1,223 @@
+#include "proxy/server/worker.h"
+
+#include <ctime>
+#include <unordered_set>
+
+#include "proxy/server/listener_socket.h"
+
+namespace weft::proxy::server {
+
+// Holds connections that are closing with bytes still to write, until the kernel took
+// them (or 5 s passed), so a response is never cut short because its session ended.
+class Worker::Lingerer : public net::ConnectionCallbacks {
+ public:
+  explicit Lingerer(event::Reactor& reactor)
+      : reactor_(reactor), timer_(reactor, [this] { expire(); }) {}
+  ~Lingerer() override {
+    for (auto& [c, deadline] : conns_) {
+      c->setCallbacks(nullptr);
+      c->close();
+      delete c;
+    }
+  }
+  void add(std::unique_ptr<net::Connection> conn) {
+    if (conn->closed() || conn->output().empty()) {
+      conn->close();
+      reactor_.deferDelete(std::move(conn));
+      return;
+    }
+    conn->close(net::Connection::CloseMode::FlushWrite);
+    if (conn->closed()) {
+      reactor_.deferDelete(std::move(conn));
+      return;
+    }
+    conn->setCallbacks(this);
+    conns_.emplace_back(conn.release(), reactor_.now() + std::chrono::seconds(5));
+    if (!timer_.armed()) timer_.arm(std::chrono::seconds(1));
+  }
+  void onData(net::Connection& c) override { c.input().clear(); }
+  void onEvent(net::Connection& c, net::ConnectionEvent) override {
+    if (c.closed()) remove(&c);
+  }
+
+ private:
+  void remove(net::Connection* c) {
+    for (size_t i = 0; i < conns_.size(); ++i) {
+      if (conns_[i].first == c) {
+        c->setCallbacks(nullptr);
+        reactor_.deferDelete(std::unique_ptr<net::Connection>(c));
+        conns_[i] = conns_.back();
+        conns_.pop_back();
+        return;
+      }
+    }
+  }
+  void expire() {
+    auto now = reactor_.now();
+    for (size_t i = 0; i < conns_.size();) {
+      if (conns_[i].second <= now || conns_[i].first->closed()) {
+        auto* c = conns_[i].first;
+        c->setCallbacks(nullptr);
+        c->close();
+        reactor_.deferDelete(std::unique_ptr<net::Connection>(c));
+        conns_[i] = conns_.back();
+        conns_.pop_back();
+      } else {
+        ++i;
+      }
+    }
+    if (!conns_.empty()) timer_.arm(std::chrono::seconds(1));
+  }
+
+  event::Reactor& reactor_;
+  event::Timer timer_;
+  std::vector<std::pair<net::Connection*, event::TimePoint>> conns_;
+};
+
+Worker::Worker(uint32_t index, ServerState& state)
+    : index_(index),
+      state_(state),
+      random_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ (index * 0x9e37ULL)),
+      log_timer_(reactor_, [this] { flushLogs(); }),
+      lingerer_(std::make_unique<Lingerer>(reactor_)) {}
+
+Worker::~Worker() {
+  stopAndJoin();
+}
+
+void Worker::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::run() {
+  stats::tls_row = index_;
+  reactor_.run();
+  // Shutting down: whatever is left is closed here, on the worker's own thread.
+  while (sessions_ != nullptr) {
+    network::ActiveSession* s = sessions_;
+    s->closeNow();
+    if (sessions_ == s) removeSession(s);  // a session that did not unlink itself
+  }
+  reactor_.runDeferredDeletes();
+  listeners_.clear();
+  clusters_.clear();
+  flushLogs();
+  lingerer_.reset();
+  reactor_.runDeferredDeletes();
+}
+
+void Worker::stopAndJoin() {
+  if (!thread_.joinable()) return;
+  reactor_.stop();
+  thread_.join();
+}
+
+void Worker::applySnapshot(std::shared_ptr<const Snapshot> snapshot) {
+  reactor_.post([this, snapshot] {
+    snapshot_ = snapshot;
+    listeners_.clear();
+    for (const auto& l : snapshot->listeners) {
+      if (index_ < l.fds.size()) listeners_.push_back(std::make_unique<ListenerSocket>(*this, l.config, l.fds[index_]));
+    }
+    decltype(clusters_) next;
+    for (const auto& [name, config] : snapshot->clusters) {
+      auto it = clusters_.find(name);
+      if (it != clusters_.end() && it->second->configPtr() == config) {
+        next.emplace(name, std::move(it->second));
+        continue;
+      }
+      std::shared_ptr<const upstream::HostSet> hosts = config->static_hosts;
+      auto h = snapshot->hosts.find(name);
+      if (h != snapshot->hosts.end()) hosts = h->second;
+      next.emplace(name, std::make_unique<upstream::WorkerCluster>(
+                             config, hosts, reactor_, random_,
+                             [this](std::unique_ptr<net::Connection> c) { lingerClose(std::move(c)); }));
+    }
+    clusters_.swap(next);
+  });
+}
+
+void Worker::updateHosts(const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts) {
+  reactor_.post([this, cluster, hosts] {
+    auto it = clusters_.find(cluster);
+    if (it != clusters_.end()) it->second->updateHosts(hosts);
+  });
+}
+
+void Worker::drain() {
+  reactor_.post([this] {
+    draining_ = true;
+    for (auto& l : listeners_) l->close();
+    // drain() may unlink the session; walk with the next pointer taken first.
+    for (network::ActiveSession* s = sessions_; s != nullptr;) {
+      network::ActiveSession* next = s->next_session;
+      s->drain();
+      s = next;
+    }
+  });
+}
+
+void Worker::closeAll() {
+  reactor_.post([this] {
+    for (network::ActiveSession* s = sessions_; s != nullptr;) {
+      network::ActiveSession* next = s->next_session;
+      s->closeNow();
+      s = next;
+    }
+  });
+}
+
+upstream::WorkerCluster* Worker::cluster(std::string_view name) {
+  auto it = clusters_.find(name);
+  return it == clusters_.end() ? nullptr : it->second.get();
+}
+
+std::string_view Worker::httpDate() {
+  time_t now = time(nullptr);
+  if (now != date_second_) {
+    date_second_ = now;
+    tm t{};
+    gmtime_r(&now, &t);
+    char buf[64];
+    size_t n = strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &t);
+    date_.assign(buf, n);
+  }
+  return date_;
+}
+
+void Worker::addSession(network::ActiveSession* s) {
+  s->prev_session = nullptr;
+  s->next_session = sessions_;
+  if (sessions_) sessions_->prev_session = s;
+  sessions_ = s;
+  session_count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Worker::removeSession(network::ActiveSession* s) {
+  if (s->prev_session) s->prev_session->next_session = s->next_session;
+  if (s->next_session) s->next_session->prev_session = s->prev_session;
+  if (sessions_ == s) sessions_ = s->next_session;
+  s->prev_session = s->next_session = nullptr;
+  session_count_.fetch_sub(1, std::memory_order_relaxed);
+  reactor_.deferDelete(std::unique_ptr<event::Deferrable>(s));
+}
+
+void Worker::lingerClose(std::unique_ptr<net::Connection> conn) { lingerer_->add(std::move(conn)); }
+
+void Worker::writeAccessLog(const access_log::AccessLogger& logger, const StreamInfo& info) {
+  log_line_.clear();
+  logger.formatter().format(info, log_line_);
+  if (logger.sink().append(log_line_)) dirty_logs_.push_back(logger.sinkPtr());
+  if (logger.sink().rowNeedsFlushNow()) {
+    logger.sink().flushRow();
+  } else if (!log_timer_.armed()) {
+    log_timer_.arm(std::chrono::milliseconds(100));
+  }
+}
+
+void Worker::flushLogs() {
+  for (auto& sink : dirty_logs_) sink->flushRow();
+  dirty_logs_.clear();
+}
+
+}  // namespace weft::proxy::server

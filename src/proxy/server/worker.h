@@ -1,0 +1,92 @@
+#pragma once
+// One worker thread: its reactor, its listeners (SO_REUSEPORT sockets of its own), its view
+// of every cluster, and the sessions it serves. Configuration arrives as immutable snapshots
+// posted from the main thread; a connection keeps the snapshot it was accepted with.
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/event/reactor.h"
+#include "common/net/connection.h"
+#include "common/random.h"
+#include "proxy/access_log/access_logger.h"
+#include "proxy/network/active_session.h"
+#include "proxy/server/snapshot.h"
+#include "proxy/upstream/worker_cluster.h"
+
+namespace weft::proxy::server {
+
+class ListenerSocket;
+
+// Process-wide switches the admin server flips and workers read.
+struct ServerState {
+  std::atomic<bool> healthcheck_failed{false};
+  std::atomic<bool> draining{false};
+};
+
+class Worker {
+ public:
+  Worker(uint32_t index, ServerState& state);
+  ~Worker();
+
+  void start();  // spawns the thread
+  void stopAndJoin();
+
+  // Main thread -> worker (posted): a new configuration; listeners are opened from the
+  // inherited sockets the main thread bound.
+  void applySnapshot(std::shared_ptr<const Snapshot> snapshot);
+  void updateHosts(const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts);
+  // Stop accepting; finish in-flight requests; close idle connections.
+  void drain();
+  // Close every connection now.
+  void closeAll();
+  size_t activeSessions() const { return session_count_.load(std::memory_order_relaxed); }
+
+  // Worker thread only:
+  event::Reactor& reactor() { return reactor_; }
+  Random& random() { return random_; }
+  uint32_t index() const { return index_; }
+  upstream::WorkerCluster* cluster(std::string_view name);
+  // "date" header value, refreshed once a second.
+  std::string_view httpDate();
+  bool drainClose() const {
+    return draining_ || state_.healthcheck_failed.load(std::memory_order_relaxed);
+  }
+  void addSession(network::ActiveSession* s);
+  void removeSession(network::ActiveSession* s);  // unlinks and defers deletion
+  // Keeps a closing connection alive until its output is flushed (or 5 s pass).
+  void lingerClose(std::unique_ptr<net::Connection> conn);
+  void writeAccessLog(const access_log::AccessLogger& logger, const StreamInfo& info);
+
+ private:
+  void run();
+  void flushLogs();
+
+  uint32_t index_;
+  ServerState& state_;
+  event::Reactor reactor_;
+  Random random_;
+  std::thread thread_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  std::vector<std::unique_ptr<ListenerSocket>> listeners_;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::unique_ptr<upstream::WorkerCluster>, StringHash, std::equal_to<>> clusters_;
+  network::ActiveSession* sessions_ = nullptr;
+  std::atomic<size_t> session_count_{0};
+  bool draining_ = false;
+  int64_t date_second_ = -1;
+  std::string date_;
+  std::vector<std::shared_ptr<access_log::Sink>> dirty_logs_;
+  std::string log_line_;
+  event::Timer log_timer_;
+  class Lingerer;
+  std::unique_ptr<Lingerer> lingerer_;
+};
+
+}  // namespace weft::proxy::server

@@ -1,0 +1,167 @@
+#include "proxy/upstream/cluster_config.h"
+
+#include "common/config/error.h"
+
+namespace weft::proxy::upstream {
+
+namespace cv3 = envoy::config::cluster::v3;
+using std::chrono::milliseconds;
+
+namespace {
+milliseconds toMillis(const google::protobuf::Duration& d) {
+  return milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+}
+}  // namespace
+
+std::shared_ptr<Host> makeHost(const net::Address& addr, uint32_t weight, const std::string& cluster,
+                               const std::string& hostname, uint32_t stat_rows) {
+  auto h = std::make_shared<Host>();
+  h->address = addr;
+  h->address_string = addr.toString();
+  h->hostname = hostname;
+  h->weight = weight;
+  h->stats = std::make_shared<stats::Scope>("cluster." + cluster + ".host." + h->address_string + ".",
+                                            HostStats::kDefs, HostStats::kCount, stat_rows,
+                                            std::vector<std::pair<std::string, std::string>>{});
+  return h;
+}
+
+std::shared_ptr<const HostSet> makeHostSet(std::vector<std::shared_ptr<const Host>> hosts) {
+  auto set = std::make_shared<HostSet>();
+  set->hosts = std::move(hosts);
+  for (const auto& h : set->hosts) {
+    set->total_weight += h->weight;
+    if (h->weight != set->hosts.front()->weight) set->equal_weights = false;
+  }
+  return set;
+}
+
+std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const std::string& path,
+                                                    stats::Store& store) {
+  auto out = std::make_shared<ClusterConfig>();
+  out->name = c.name();
+  out->source = c;
+  if (c.name().empty()) throw ConfigError(path + ".name: must not be empty");
+  switch (c.type()) {
+    case cv3::Cluster::STATIC:
+      out->type = ClusterConfig::Type::Static;
+      break;
+    case cv3::Cluster::STRICT_DNS:
+      out->type = ClusterConfig::Type::StrictDns;
+      break;
+    case cv3::Cluster::LOGICAL_DNS:
+      out->type = ClusterConfig::Type::LogicalDns;
+      break;
+    case cv3::Cluster::ORIGINAL_DST:
+      out->type = ClusterConfig::Type::OriginalDst;
+      break;
+    default:
+      throw ConfigError(path + ".type: " + cv3::Cluster::DiscoveryType_Name(c.type()) +
+                        " is not supported by weft-proxy (STATIC, STRICT_DNS, LOGICAL_DNS, ORIGINAL_DST are)");
+  }
+  switch (c.lb_policy()) {
+    case cv3::Cluster::ROUND_ROBIN:
+      out->lb = ClusterConfig::Lb::RoundRobin;
+      break;
+    case cv3::Cluster::LEAST_REQUEST:
+      out->lb = ClusterConfig::Lb::LeastRequest;
+      break;
+    case cv3::Cluster::RANDOM:
+      out->lb = ClusterConfig::Lb::Random;
+      break;
+    case cv3::Cluster::CLUSTER_PROVIDED:
+      out->lb = ClusterConfig::Lb::ClusterProvided;
+      break;
+    default:
+      throw ConfigError(path + ".lb_policy: " + cv3::Cluster::LbPolicy_Name(c.lb_policy()) +
+                        " is not supported by weft-proxy (ROUND_ROBIN, LEAST_REQUEST, RANDOM are)");
+  }
+  bool original_dst = out->type == ClusterConfig::Type::OriginalDst;
+  if (original_dst != (out->lb == ClusterConfig::Lb::ClusterProvided)) {
+    throw ConfigError(path + ".lb_policy: ORIGINAL_DST clusters need CLUSTER_PROVIDED and only they may use it");
+  }
+  if (c.has_connect_timeout()) out->connect_timeout = toMillis(c.connect_timeout());
+  if (out->connect_timeout.count() <= 0) throw ConfigError(path + ".connect_timeout: must be greater than 0");
+  if (c.has_per_connection_buffer_limit_bytes()) out->buffer_limit = c.per_connection_buffer_limit_bytes().value();
+  if (c.has_dns_refresh_rate()) {
+    out->dns_refresh = toMillis(c.dns_refresh_rate());
+    if (out->dns_refresh.count() < 1) throw ConfigError(path + ".dns_refresh_rate: must be at least 1ms");
+  }
+  switch (c.dns_lookup_family()) {
+    case cv3::Cluster::AUTO:
+      out->dns_family = ClusterConfig::DnsFamily::Auto;
+      break;
+    case cv3::Cluster::V4_ONLY:
+      out->dns_family = ClusterConfig::DnsFamily::V4Only;
+      break;
+    case cv3::Cluster::V6_ONLY:
+      out->dns_family = ClusterConfig::DnsFamily::V6Only;
+      break;
+    case cv3::Cluster::V4_PREFERRED:
+      out->dns_family = ClusterConfig::DnsFamily::V4Preferred;
+      break;
+    case cv3::Cluster::ALL:
+      out->dns_family = ClusterConfig::DnsFamily::All;
+      break;
+    default:
+      throw ConfigError(path + ".dns_lookup_family: unknown value");
+  }
+  if (c.has_original_dst_lb_config()) {
+    if (!original_dst) throw ConfigError(path + ".original_dst_lb_config: only for ORIGINAL_DST clusters");
+    if (c.original_dst_lb_config().use_http_header()) {
+      out->original_dst_header = c.original_dst_lb_config().http_header_name().empty()
+                                     ? "x-envoy-original-dst-host"
+                                     : c.original_dst_lb_config().http_header_name();
+    }
+  }
+
+  std::string stat_name = c.alt_stat_name().empty() ? c.name() : c.alt_stat_name();
+  out->stat_rows = store.rows();
+  out->stats = store.scope("cluster." + stat_name + ".", ClusterStats::kDefs, ClusterStats::kCount,
+                           {{"envoy_cluster_name", stat_name}});
+
+  const auto& la = c.load_assignment();
+  if (original_dst && la.endpoints_size() > 0) {
+    throw ConfigError(path + ".load_assignment: ORIGINAL_DST clusters take no endpoints");
+  }
+  for (int li = 0; li < la.endpoints_size(); ++li) {
+    const auto& loc = la.endpoints(li);
+    std::string lpath = path + ".load_assignment.endpoints[" + std::to_string(li) + "]";
+    if (loc.priority() != 0) throw ConfigError(lpath + ".priority: priorities other than 0 are not supported by weft-proxy");
+    for (int ei = 0; ei < loc.lb_endpoints_size(); ++ei) {
+      const auto& lbe = loc.lb_endpoints(ei);
+      std::string epath = lpath + ".lb_endpoints[" + std::to_string(ei) + "]";
+      const auto& sa = lbe.endpoint().address().socket_address();
+      if (!lbe.endpoint().address().has_socket_address()) {
+        throw ConfigError(epath + ".endpoint.address: a socket_address is required");
+      }
+      if (sa.port_value() == 0 || sa.port_value() > 65535) {
+        throw ConfigError(epath + ".endpoint.address.socket_address.port_value: must be 1-65535");
+      }
+      if (sa.protocol() != envoy::config::core::v3::SocketAddress::TCP) {
+        throw ConfigError(epath + ".endpoint.address.socket_address.protocol: only TCP is supported");
+      }
+      EndpointSpec e{sa.address(), static_cast<uint16_t>(sa.port_value()),
+                     lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1};
+      if (e.weight == 0) throw ConfigError(epath + ".load_balancing_weight: must be at least 1");
+      if (out->type == ClusterConfig::Type::Static && !net::Address::parse(e.address, e.port)) {
+        throw ConfigError(epath + ".endpoint.address.socket_address.address: '" + e.address +
+                          "' is not an IP address (STATIC clusters need IPs; use STRICT_DNS for names)");
+      }
+      out->endpoints.push_back(std::move(e));
+    }
+  }
+  if (out->type == ClusterConfig::Type::LogicalDns && out->endpoints.size() != 1) {
+    throw ConfigError(path + ".load_assignment: LOGICAL_DNS clusters take exactly one endpoint");
+  }
+  if (out->type == ClusterConfig::Type::Static) {
+    std::vector<std::shared_ptr<const Host>> hosts;
+    for (const auto& e : out->endpoints) {
+      hosts.push_back(makeHost(*net::Address::parse(e.address, e.port), e.weight, stat_name, "", store.rows()));
+    }
+    out->static_hosts = makeHostSet(std::move(hosts));
+  }
+  return out;
+}
+
+}  // namespace weft::proxy::upstream

@@ -1,0 +1,79 @@
+#pragma once
+// A compiled envoy.config.cluster.v3.Cluster: its discovery type, load-balancing policy,
+// timeouts and the hosts known at compile time. Immutable; host sets that change later (DNS,
+// EDS) reach workers as new HostSet snapshots.
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/net/address.h"
+#include "common/stats/stats.h"
+#include "envoy/config/cluster/v3/cluster.pb.h"
+
+namespace weft::proxy::upstream {
+
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                          \
+  COUNTER(upstream_cx_total) GAUGE(upstream_cx_active) COUNTER(upstream_cx_connect_fail)             \
+  COUNTER(upstream_cx_connect_timeout) COUNTER(upstream_cx_destroy) COUNTER(upstream_cx_rx_bytes_total) \
+  COUNTER(upstream_cx_tx_bytes_total) COUNTER(upstream_cx_none_healthy) COUNTER(upstream_rq_total)   \
+  GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx)                  \
+  COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx) \
+  COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry)             \
+  GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)
+WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
+
+#define WEFT_HOST_STATS(COUNTER, GAUGE)                                                   \
+  GAUGE(cx_active) COUNTER(cx_total) COUNTER(cx_connect_fail) GAUGE(rq_active) COUNTER(rq_total) \
+  COUNTER(rq_success) COUNTER(rq_error) COUNTER(rq_timeout)
+WEFT_STATS_STRUCT(HostStats, WEFT_HOST_STATS)
+
+struct Host {
+  net::Address address;
+  std::string address_string;  // "10.0.0.1:8080": access logs, /clusters
+  std::string hostname;        // the endpoint's DNS name, if any
+  uint32_t weight = 1;
+  std::shared_ptr<stats::Scope> stats;  // per host, shown by /clusters
+};
+
+struct HostSet {
+  std::vector<std::shared_ptr<const Host>> hosts;
+  uint64_t total_weight = 0;
+  bool equal_weights = true;
+};
+
+struct EndpointSpec {
+  std::string address;  // IP, or DNS name for STRICT_DNS/LOGICAL_DNS
+  uint16_t port = 0;
+  uint32_t weight = 1;
+};
+
+struct ClusterConfig {
+  enum class Type { Static, StrictDns, LogicalDns, OriginalDst };
+  enum class Lb { RoundRobin, LeastRequest, Random, ClusterProvided };
+  enum class DnsFamily { Auto, V4Only, V6Only, V4Preferred, All };
+
+  std::string name;
+  Type type = Type::Static;
+  Lb lb = Lb::RoundRobin;
+  std::chrono::milliseconds connect_timeout{5000};
+  uint32_t buffer_limit = 1024 * 1024;
+  std::chrono::milliseconds dns_refresh{5000};
+  DnsFamily dns_family = DnsFamily::Auto;
+  std::vector<EndpointSpec> endpoints;
+  std::shared_ptr<const HostSet> static_hosts;  // STATIC: known now
+  std::string original_dst_header;              // ORIGINAL_DST with use_http_header
+  std::shared_ptr<stats::Scope> stats;
+  uint32_t stat_rows = 1;  // rows of per-host stats (workers + main thread)
+  envoy::config::cluster::v3::Cluster source;  // for /config_dump
+};
+
+// Compiles a cluster; throws ConfigError naming `path`.
+std::shared_ptr<const ClusterConfig> compileCluster(const envoy::config::cluster::v3::Cluster& c,
+                                                    const std::string& path, stats::Store& store);
+
+std::shared_ptr<Host> makeHost(const net::Address& addr, uint32_t weight, const std::string& cluster,
+                               const std::string& hostname, uint32_t stat_rows);
+std::shared_ptr<const HostSet> makeHostSet(std::vector<std::shared_ptr<const Host>> hosts);
+
+}  // namespace weft::proxy::upstream

@@ -1,0 +1,155 @@
+#include "proxy/upstream/worker_cluster.h"
+
+namespace weft::proxy::upstream {
+
+WorkerCluster::WorkerCluster(std::shared_ptr<const ClusterConfig> config, std::shared_ptr<const HostSet> hosts,
+                             event::Reactor& reactor, Random& random, Linger linger)
+    : config_(std::move(config)), reactor_(reactor), random_(random), linger_(std::move(linger)) {
+  updateHosts(hosts ? std::move(hosts) : std::make_shared<const HostSet>());
+}
+
+WorkerCluster::~WorkerCluster() {
+  for (auto& e : idle_) destroy(*e.host, std::move(e.conn));
+}
+
+void WorkerCluster::updateHosts(std::shared_ptr<const HostSet> hosts) {
+  hosts_ = std::move(hosts);
+  rr_current_.assign(hosts_->hosts.size(), 0);
+  rr_next_ = hosts_->hosts.empty() ? 0 : random_.below(hosts_->hosts.size());
+  // Idle connections to hosts that left the set are closed; in-flight requests finish.
+  for (size_t i = 0; i < idle_.size();) {
+    bool present = false;
+    for (const auto& h : hosts_->hosts) present |= h->address == idle_[i].host->address;
+    if (present || config_->type == ClusterConfig::Type::OriginalDst) {
+      ++i;
+      continue;
+    }
+    destroy(*idle_[i].host, std::move(idle_[i].conn));
+    idle_[i] = std::move(idle_.back());
+    idle_.pop_back();
+  }
+}
+
+const std::shared_ptr<const Host>& WorkerCluster::pickRoundRobin() {
+  const auto& hosts = hosts_->hosts;
+  if (hosts_->equal_weights) return hosts[rr_next_++ % hosts.size()];
+  // Smooth weighted round robin: every pick adds each weight, takes the largest and
+  // subtracts the total, which interleaves hosts in proportion to their weights.
+  size_t best = 0;
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    rr_current_[i] += hosts[i]->weight;
+    if (rr_current_[i] > rr_current_[best]) best = i;
+  }
+  rr_current_[best] -= static_cast<int64_t>(hosts_->total_weight);
+  return hosts[best];
+}
+
+const std::shared_ptr<const Host>& WorkerCluster::pickWeightedRandom() {
+  const auto& hosts = hosts_->hosts;
+  if (hosts_->equal_weights) return hosts[random_.below(hosts.size())];
+  uint64_t r = random_.below(hosts_->total_weight);
+  for (const auto& h : hosts) {
+    if (r < h->weight) return h;
+    r -= h->weight;
+  }
+  return hosts.back();
+}
+
+std::shared_ptr<const Host> WorkerCluster::chooseHost(const net::Address* original_dst,
+                                                      std::string_view override_host) {
+  if (config_->type == ClusterConfig::Type::OriginalDst) {
+    std::optional<net::Address> addr;
+    if (!override_host.empty()) {
+      auto colon = override_host.rfind(':');
+      if (colon != std::string_view::npos) {
+        std::string_view ip = override_host.substr(0, colon);
+        if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+        int port = 0;
+        for (char c : override_host.substr(colon + 1)) port = (c >= '0' && c <= '9' && port < 65536) ? port * 10 + (c - '0') : 70000;
+        if (port > 0 && port < 65536) addr = net::Address::parse(ip, static_cast<uint16_t>(port));
+      }
+    } else if (original_dst != nullptr) {
+      addr = *original_dst;
+    }
+    if (!addr) return nullptr;
+    std::string key = addr->toString();
+    auto it = original_dst_hosts_.find(key);
+    if (it != original_dst_hosts_.end()) return it->second;
+    auto host = makeHost(*addr, 1, config_->name, "", config_->stat_rows);
+    original_dst_hosts_.emplace(key, host);
+    return host;
+  }
+  if (hosts_->hosts.empty()) return nullptr;
+  switch (config_->lb) {
+    case ClusterConfig::Lb::RoundRobin:
+      return pickRoundRobin();
+    case ClusterConfig::Lb::Random:
+      return pickWeightedRandom();
+    case ClusterConfig::Lb::LeastRequest: {
+      // Power of two choices on the requests this worker has in flight to each host.
+      const auto& a = pickWeightedRandom();
+      const auto& b = pickWeightedRandom();
+      return a->stats->localValue(HostStats::rq_active) <= b->stats->localValue(HostStats::rq_active) ? a : b;
+    }
+    case ClusterConfig::Lb::ClusterProvided:
+      return nullptr;
+  }
+  return nullptr;
+}
+
+std::unique_ptr<net::Connection> WorkerCluster::takeIdle(const Host& host) {
+  // Most recently used first: it is the least likely to have been closed by the peer.
+  for (size_t i = idle_.size(); i-- > 0;) {
+    if (idle_[i].host.get() == &host || idle_[i].host->address == host.address) {
+      auto conn = std::move(idle_[i].conn);
+      idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
+      conn->setCallbacks(nullptr);
+      return conn;
+    }
+  }
+  return nullptr;
+}
+
+void WorkerCluster::releaseIdle(std::shared_ptr<const Host> host, std::unique_ptr<net::Connection> conn) {
+  conn->setCallbacks(this);
+  idle_.push_back({std::move(host), std::move(conn)});
+}
+
+std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host) {
+  config_->stats->inc(ClusterStats::upstream_cx_total);
+  config_->stats->inc(ClusterStats::upstream_cx_active);
+  host.stats->inc(HostStats::cx_total);
+  host.stats->inc(HostStats::cx_active);
+  auto conn = net::Connection::connect(reactor_, host.address);
+  conn->setReadLimit(config_->buffer_limit);
+  conn->setWriteLimit(config_->buffer_limit);
+  return conn;
+}
+
+void WorkerCluster::dropIdle(net::Connection& conn) {
+  for (size_t i = 0; i < idle_.size(); ++i) {
+    if (idle_[i].conn.get() != &conn) continue;
+    destroy(*idle_[i].host, std::move(idle_[i].conn));
+    idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
+    return;
+  }
+}
+
+void WorkerCluster::destroy(const Host& host, std::unique_ptr<net::Connection> conn) {
+  if (!conn) return;
+  config_->stats->dec(ClusterStats::upstream_cx_active);
+  config_->stats->inc(ClusterStats::upstream_cx_destroy);
+  config_->stats->add(ClusterStats::upstream_cx_rx_bytes_total, conn->bytesRead());
+  config_->stats->add(ClusterStats::upstream_cx_tx_bytes_total, conn->bytesWritten());
+  host.stats->dec(HostStats::cx_active);
+  conn->setCallbacks(nullptr);
+  if (!conn->closed() && !conn->output().empty() && linger_) {
+    conn->close(net::Connection::CloseMode::FlushWrite);
+    linger_(std::move(conn));
+    return;
+  }
+  conn->close();
+  reactor_.deferDelete(std::move(conn));
+}
+
+}  // namespace weft::proxy::upstream

@@ -1,0 +1,67 @@
+#pragma once
+// A cluster as one worker sees it: the current host set, load-balancer state and the pool of
+// idle keep-alive connections. Owned by exactly one worker thread, so nothing here locks.
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "common/event/reactor.h"
+#include "common/net/connection.h"
+#include "common/random.h"
+#include "proxy/upstream/cluster_config.h"
+
+namespace weft::proxy::upstream {
+
+class WorkerCluster : public net::ConnectionCallbacks {
+ public:
+  // `linger` takes connections that are closing but still have bytes to flush.
+  using Linger = std::function<void(std::unique_ptr<net::Connection>)>;
+  WorkerCluster(std::shared_ptr<const ClusterConfig> config, std::shared_ptr<const HostSet> hosts,
+                event::Reactor& reactor, Random& random, Linger linger);
+  ~WorkerCluster() override;
+
+  const ClusterConfig& config() const { return *config_; }
+  const std::shared_ptr<const ClusterConfig>& configPtr() const { return config_; }
+  stats::Scope& stats() const { return *config_->stats; }
+  void updateHosts(std::shared_ptr<const HostSet> hosts);
+  const HostSet& hosts() const { return *hosts_; }
+
+  // Picks a host, or returns null when there is none (Envoy's UH). For ORIGINAL_DST clusters
+  // `original_dst` (or the override header's value) names the host.
+  std::shared_ptr<const Host> chooseHost(const net::Address* original_dst, std::string_view override_host);
+
+  // An idle keep-alive connection to `host`, or null.
+  std::unique_ptr<net::Connection> takeIdle(const Host& host);
+  // Returns a healthy keep-alive connection to the pool.
+  void releaseIdle(std::shared_ptr<const Host> host, std::unique_ptr<net::Connection> conn);
+  std::unique_ptr<net::Connection> connect(const Host& host);
+  // Closes a connection made by connect() and accounts for it; deletion is deferred.
+  void destroy(const Host& host, std::unique_ptr<net::Connection> conn);
+
+  // ConnectionCallbacks for idle pooled connections: any event means it is no longer usable.
+  void onData(net::Connection& conn) override { dropIdle(conn); }
+  void onEvent(net::Connection& conn, net::ConnectionEvent) override { dropIdle(conn); }
+
+ private:
+  void dropIdle(net::Connection& conn);
+  const std::shared_ptr<const Host>& pickRoundRobin();
+  const std::shared_ptr<const Host>& pickWeightedRandom();
+
+  std::shared_ptr<const ClusterConfig> config_;
+  std::shared_ptr<const HostSet> hosts_;
+  event::Reactor& reactor_;
+  Random& random_;
+  Linger linger_;
+  size_t rr_next_ = 0;
+  std::vector<int64_t> rr_current_;  // smooth weighted round robin state
+  struct IdleEntry {
+    std::shared_ptr<const Host> host;
+    std::unique_ptr<net::Connection> conn;
+  };
+  std::vector<IdleEntry> idle_;
+  std::unordered_map<std::string, std::shared_ptr<const Host>> original_dst_hosts_;
+};
+
+}  // namespace weft::proxy::upstream

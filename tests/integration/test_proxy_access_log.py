@@ -1,0 +1,102 @@
+"""File access log (envoy.access_loggers.file): Envoy's default format and custom format strings."""
+
+import calendar
+import re
+import time
+import types
+
+import pytest
+
+import weft_harness as wh
+from weft_harness import ISO_MS_RE, expect_status
+
+CUSTOM_FORMAT = ("rid=%REQ(X-REQUEST-ID)% code=%RESPONSE_CODE% up=%UPSTREAM_HOST% "
+                 "dur=%DURATION% start=%START_TIME% flags=%RESPONSE_FLAGS% "
+                 "line=%REQ(:METHOD)%,%PROTOCOL%\n")
+
+# Envoy's default format:
+# [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE%
+# %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%
+# "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%"
+# "%UPSTREAM_HOST%"\n
+DEFAULT_RE = re.compile(
+    r'^\[(?P<start>%s)\] "(?P<method>\S+) (?P<path>\S+) (?P<proto>\S+)" (?P<code>\d+) (?P<flags>\S+) '
+    r'(?P<rx>\d+) (?P<tx>\d+) (?P<dur>\d+) (?P<ust>\d+|-) "(?P<xff>[^"]*)" "(?P<ua>[^"]*)" '
+    r'"(?P<rid>[^"]*)" "(?P<authority>[^"]*)" "(?P<upstream>[^"]*)"$' % ISO_MS_RE)
+
+
+@pytest.fixture(scope="module")
+def env(weft_module):
+    h = weft_module
+    echo = h.echo("echo")
+    default_port, custom_port, admin = h.port(), h.port(), h.port()
+    default_log, custom_log = h.path("default-access.log"), h.path("custom-access.log")
+    routes = [wh.direct(200, "direct", prefix="/direct"), wh.route_to("echo")]
+    config = wh.bootstrap(admin, listeners=[
+        wh.http_listener("default_fmt", default_port, [wh.vhost("all", ["*"], routes)],
+                         access_log=[wh.file_access_log(default_log)]),
+        wh.http_listener("custom_fmt", custom_port, [wh.vhost("all", ["*"], routes)],
+                         access_log=[wh.file_access_log(custom_log, CUSTOM_FORMAT)]),
+    ], clusters=[wh.cluster("echo", [echo.port])])
+    proxy = h.start_proxy(config)
+    return types.SimpleNamespace(harness=h, proxy=proxy, echo=echo, default_port=default_port,
+                                 custom_port=custom_port, default_log=default_log,
+                                 custom_log=custom_log)
+
+
+def test_default_format(env):
+    body = b"0123456789"
+    r = wh.http_request(env.default_port, "/logged/path?x=1", method="POST", body=body, headers={
+        "Host": "logtest.example", "User-Agent": "weft-test/1.0", "x-request-id": "rid-default-1"})
+    expect_status(r, 200, "request to be logged", env.proxy)
+    lines = wh.wait_for_log(env.default_log, lambda l: "rid-default-1" in l)
+    assert lines, "no access log line within 3 s; log has %r%s" % (
+        wh.read_lines(env.default_log)[-5:], env.proxy.ctx())
+    line = lines[-1]
+    assert '"POST /logged/path?x=1 HTTP/1.1" 200 - ' in line, (
+        "default format: expected '\"POST /logged/path?x=1 HTTP/1.1\" 200 - ' in %r" % line)
+    m = DEFAULT_RE.match(line)
+    assert m, "line does not follow Envoy's default access log format:\n%r" % line
+    f = m.groupdict()
+    assert (f["rx"], f["tx"]) == (str(len(body)), str(len(r.body))), (
+        "BYTES_RECEIVED/BYTES_SENT: expected %d/%d, got %s/%s" % (len(body), len(r.body), f["rx"], f["tx"]))
+    assert f["xff"] == "-" and f["ua"] == "weft-test/1.0" and f["authority"] == "logtest.example", f
+    assert f["upstream"] == env.echo.address, "UPSTREAM_HOST: expected %s, got %r" % (env.echo.address, f["upstream"])
+
+
+def test_custom_format(env):
+    t_before = time.time()
+    r = wh.http_request(env.custom_port, "/custom", headers={
+        "x-request-id": "rid-custom-1", "x-echo-delay-ms": "200"})
+    expect_status(r, 200, "request to be logged", env.proxy)
+    lines = wh.wait_for_log(env.custom_log, lambda l: l.startswith("rid=rid-custom-1 "))
+    assert lines, "no access log line within 3 s; log has %r%s" % (
+        wh.read_lines(env.custom_log)[-5:], env.proxy.ctx())
+    m = re.match(r"^rid=rid-custom-1 code=200 up=(?P<up>\S+) dur=(?P<dur>\d+) start=(?P<start>%s) "
+                 r"flags=- line=GET,HTTP/1\.1$" % ISO_MS_RE, lines[-1])
+    assert m, "custom format line %r does not match %r" % (lines[-1], CUSTOM_FORMAT)
+    assert m.group("up") == env.echo.address, "UPSTREAM_HOST: expected %s, got %s" % (env.echo.address, m.group("up"))
+    dur = int(m.group("dur"))
+    assert 200 <= dur < 5000, "DURATION should cover the 200 ms upstream delay, got %d ms" % dur
+    start = calendar.timegm(time.strptime(m.group("start")[:19], "%Y-%m-%dT%H:%M:%S"))
+    assert abs(start - t_before) < 60, "START_TIME %s is not the request time (UTC)" % m.group("start")
+
+
+def test_custom_format_generated_request_id_and_no_upstream(env):
+    r = wh.http_request(env.custom_port, "/direct/x")
+    expect_status(r, 200, "direct response", env.proxy)
+    lines = wh.wait_for_log(env.custom_log, lambda l: " up=- " in l and "code=200" in l)
+    assert lines, "expected a line with up=- for a direct response; log has %r%s" % (
+        wh.read_lines(env.custom_log)[-5:], env.proxy.ctx())
+    rid = lines[-1].split()[0][len("rid="):]
+    assert wh.UUID_RE.match(rid), "REQ(X-REQUEST-ID) should be the generated UUID, got %r" % rid
+
+
+def test_one_line_per_request(env):
+    before = len(wh.read_lines(env.custom_log))
+    for i in range(5):
+        wh.http_request(env.custom_port, "/count/%d" % i, headers={"x-request-id": "rid-count-%d" % i})
+    lines = wh.wait_for_log(env.custom_log, lambda l: l.startswith("rid=rid-count-"), count=5)
+    assert sorted(l.split()[0] for l in lines) == ["rid=rid-count-%d" % i for i in range(5)], (
+        "expected exactly one log line per request, got %r" % lines)
+    assert len(wh.read_lines(env.custom_log)) == before + 5, "extra lines in the access log"
