@@ -67,8 +67,9 @@ void loadMessageFromFile(const std::string& path, google::protobuf::Message& msg
   jsonToMessage(yamlToJson(ss.str(), path), msg, path);
 }
 
-std::string messageToJson(const google::protobuf::Message& msg, bool pretty) {
+std::string messageToJson(const google::protobuf::Message& msg, bool pretty, bool defaults) {
   google::protobuf::util::JsonPrintOptions opts;
+  opts.always_print_primitive_fields = defaults;
   opts.add_whitespace = pretty;
   opts.preserve_proto_field_names = true;
   std::string out;

@@ -19,6 +19,7 @@ void jsonToMessage(const std::string& json, google::protobuf::Message& msg, cons
 // Reads a .yaml/.yml/.json file into msg.
 void loadMessageFromFile(const std::string& path, google::protobuf::Message& msg);
 
-std::string messageToJson(const google::protobuf::Message& msg, bool pretty = true);
+// `defaults`: also print fields holding their default value (e.g. an enum's first value).
+std::string messageToJson(const google::protobuf::Message& msg, bool pretty = true, bool defaults = false);
 
 }  // namespace weft::config

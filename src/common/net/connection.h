@@ -52,7 +52,12 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   void setReadLimit(size_t bytes) { read_limit_ = bytes; }
   // Output above this many bytes means our peer reads slower than we produce.
   void setWriteLimit(size_t bytes) { write_limit_ = bytes; }
-  bool aboveWriteLimit() const { return output_.size() > write_limit_; }
+  // A consumer that sees true backs off; it is told by onWriteDrained() when to resume.
+  bool aboveWriteLimit() {
+    if (output_.size() <= write_limit_) return false;
+    was_above_write_limit_ = true;
+    return true;
+  }
   void readDisable(bool disable);
   bool readDisabled() const { return read_disabled_; }
   // Call after draining input() so reading resumes if it was stopped by the read limit.

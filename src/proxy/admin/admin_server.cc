@@ -73,7 +73,10 @@ class AdminServer::Session final : public net::ConnectionCallbacks, public http:
       }
       http::ParseError ec;
       size_t n = parser_->feed(in.data(), in.size(), ec);
-      if (ec == http::beast_http::error::need_more) break;
+      if (ec == http::beast_http::error::need_more) {
+        if (have_request_) in.drain(n);
+        break;
+      }
       if (ec) {
         respond({400, "text/plain", "bad request: " + ec.message() + "\n"}, false);
         return;

@@ -42,6 +42,23 @@ void walkField(const pb::Message& value, const std::string& path, std::vector<st
   }
 }
 
+// For an unsupported field holding named things (filters, listener filters ...), the names:
+// "listener_filters: not supported by weft-proxy (names: 'envoy.filters.listener.foo')".
+std::string describeNames(const pb::Message& msg, const pb::FieldDescriptor* f) {
+  if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) return "";
+  const pb::FieldDescriptor* name = f->message_type()->FindFieldByName("name");
+  if (name == nullptr || name->cpp_type() != pb::FieldDescriptor::CPPTYPE_STRING || name->is_repeated()) return "";
+  const pb::Reflection* refl = msg.GetReflection();
+  std::string names;
+  int n = f->is_repeated() ? refl->FieldSize(msg, f) : 1;
+  for (int i = 0; i < n; ++i) {
+    const pb::Message& m = f->is_repeated() ? refl->GetRepeatedMessage(msg, f, i) : refl->GetMessage(msg, f);
+    std::string v = m.GetReflection()->GetString(m, name);
+    if (!v.empty()) names += (names.empty() ? "'" : ", '") + v + "'";
+  }
+  return names.empty() ? "" : " (names: " + names + ")";
+}
+
 void walk(const pb::Message& msg, const std::string& path, std::vector<std::string>& errors) {
   const auto& table = supportedFields();
   const std::string& type = msg.GetDescriptor()->full_name();
@@ -57,7 +74,7 @@ void walk(const pb::Message& msg, const std::string& path, std::vector<std::stri
   for (const pb::FieldDescriptor* f : fields) {
     std::string field_path = path.empty() ? f->name() : path + "." + f->name();
     if (it->second.count(f->name()) == 0) {
-      errors.push_back(field_path + ": not supported by weft-proxy");
+      errors.push_back(field_path + ": not supported by weft-proxy" + describeNames(msg, f));
       continue;
     }
     if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;

@@ -173,6 +173,7 @@ void HttpConnection::onRequestHeaders() {
   if (req_.expect_continue && req_state_ == RequestState::Body) {
     conn_->output().append("HTTP/1.1 100 Continue\r\n\r\n");
   }
+  generateRequestId();
   std::string_view host = req_.host;
   if (hcm_->strip_port != HcmConfig::StripPort::None && !host.empty() && host.back() != ']') {
     auto colon = host.rfind(':');
@@ -283,26 +284,29 @@ void HttpConnection::routeRequest(std::string_view host) {
     head.path_rewritten = true;
   }
   head.host = route_->host_rewrite.empty() ? std::string_view(req_.host) : std::string_view(route_->host_rewrite);
-  char id_buf[36];
-  const std::string_view* client_id = req_.find("x-request-id");
-  bool regenerate = hcm_->use_remote_address && !hcm_->preserve_external_request_id;
-  if (hcm_->generate_request_id && (client_id == nullptr || client_id->empty() || regenerate)) {
-    head.generated_request_id = uuid4(worker_.random(), id_buf);
-    if (!info_.request_headers.empty()) {
-      for (size_t i = 0; i < hcm_->capture.request.size(); ++i) {
-        if (hcm_->capture.request[i] == "x-request-id") {
-          info_.request_headers[i].present = true;
-          info_.request_headers[i].value.assign(head.generated_request_id);
-        }
-      }
-    }
-  }
-  if (route_->timeout.count() > 0) route_deadline_ = {};  // armed once the request is complete
+  head.generated_request_id = generated_request_id_;
 
   upstream_ = std::make_unique<UpstreamRequest>(*this, *cluster, std::move(chosen), worker_.reactor(), is_head_);
   upstream_->start();
   encodeRequestHead(upstream_->output(), head);
   upstream_->headWritten(req_.hasBody());
+}
+
+// Envoy's x-request-id rules: keep the client's id unless there is none, or this is the edge
+// (use_remote_address) and external ids are not preserved.
+void HttpConnection::generateRequestId() {
+  generated_request_id_ = {};
+  if (!hcm_->generate_request_id) return;
+  const std::string_view* client_id = req_.find("x-request-id");
+  bool regenerate = hcm_->use_remote_address && !hcm_->preserve_external_request_id;
+  if (client_id != nullptr && !client_id->empty() && !regenerate) return;
+  generated_request_id_ = uuid4(worker_.random(), request_id_buf_);
+  for (size_t i = 0; i < hcm_->capture.request.size(); ++i) {
+    if (hcm_->capture.request[i] == "x-request-id") {
+      info_.request_headers[i].present = true;
+      info_.request_headers[i].value.assign(generated_request_id_);
+    }
+  }
 }
 
 void HttpConnection::onBodyData(std::string_view data) {
@@ -551,8 +555,8 @@ void HttpConnection::onUpstreamComplete() {
     parser_.reset();
   }
   finishStream();
+  process();  // a pipelined request may be waiting
   flushBoth();
-  process();
 }
 
 void HttpConnection::releaseUpstream(bool reusable) {
@@ -595,6 +599,7 @@ void HttpConnection::onUpstreamUpgraded(const ResponseHead& head) {
   stats_.inc(HcmStats::downstream_cx_upgrades_active);
   stream_timer_.disarm();
   route_deadline_ = request_deadline_ = {};
+  conn_->flush();
   relay_ = std::make_unique<network::Relay>(*conn_, upstream_->connection(), *this);
   relay_->start();
 }

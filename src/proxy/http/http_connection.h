@@ -66,6 +66,7 @@ class HttpConnection final : public network::ActiveSession,
   bool processOnce();
   void onRequestHeaders();
   void routeRequest(std::string_view host_for_routing);
+  void generateRequestId();
   void onRequestComplete();
   void finishStream();
   void protocolError(int status, std::string_view details);
@@ -109,6 +110,8 @@ class HttpConnection final : public network::ActiveSession,
   int request_version_ = 11;
 
   StreamInfo info_;
+  char request_id_buf_[36];
+  std::string_view generated_request_id_;
   const Route* route_ = nullptr;
   const VirtualHost* vhost_ = nullptr;
   const WeightedTarget* target_ = nullptr;

@@ -115,7 +115,11 @@ void UpstreamRequest::onData(net::Connection& conn) {
     }
     ParseError ec;
     size_t n = parser_->feed(in.data(), in.size(), ec);
-    if (ec == beast_http::error::need_more) break;
+    if (ec == beast_http::error::need_more) {
+      // Beast reports what it consumed (e.g. a whole chunk) along with need_more.
+      if (headers_delivered_) in.drain(n);
+      break;
+    }
     if (ec) {
       closeConnection();
       if (headers_delivered_) {

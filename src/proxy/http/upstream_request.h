@@ -45,7 +45,7 @@ class UpstreamRequest final : public net::ConnectionCallbacks, public BodySink, 
   // Marks the end of the request head in output() (a head-only request can be re-sent).
   void headWritten(bool has_body);
   void flush() { conn_->flush(); }
-  bool aboveWriteLimit() const { return conn_ && conn_->aboveWriteLimit(); }
+  bool aboveWriteLimit() { return conn_ && conn_->aboveWriteLimit(); }
   void readDisable(bool disable) {
     if (conn_) conn_->readDisable(disable);
   }

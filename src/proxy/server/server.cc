@@ -152,7 +152,8 @@ void Server::publishSnapshot() {
 }
 
 std::string Server::stateName() const {
-  if (state_.draining.load()) return "DRAINING";
+  // As Envoy: failing health checks reports DRAINING, so load balancers stop sending.
+  if (state_.draining.load() || state_.healthcheck_failed.load()) return "DRAINING";
   return live_ ? "LIVE" : "PRE_INITIALIZING";
 }
 
@@ -183,7 +184,7 @@ void Server::setupAdmin() {
     envoy::admin::v3::ServerInfo info;
     info.set_version(kVersion);
     envoy::admin::v3::ServerInfo::State st = envoy::admin::v3::ServerInfo::LIVE;
-    if (state_.draining.load()) st = envoy::admin::v3::ServerInfo::DRAINING;
+    if (stateName() == "DRAINING") st = envoy::admin::v3::ServerInfo::DRAINING;
     info.set_state(st);
     info.set_hot_restart_version("disabled");
     auto uptime = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - started_).count();
@@ -195,7 +196,7 @@ void Server::setupAdmin() {
     opts->set_log_level(options_.log_level);
     opts->mutable_drain_time()->set_seconds(options_.drain_time.count());
     *info.mutable_node() = config_.bootstrap.node();
-    return AdminResponse{200, "application/json", weft::config::messageToJson(info) + "\n"};
+    return AdminResponse{200, "application/json", weft::config::messageToJson(info, true, true) + "\n"};
   });
   admin_->add("/stats", "counters and gauges (?filter=RE2, ?usedonly, ?format=json|prometheus)", false,
               [this](const AdminRequest& req) {
