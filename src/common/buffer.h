@@ -88,7 +88,7 @@ class Buffer {
       end_ = used;
       return;
     }
-    size_t new_cap = cap_ == 0 ? kInitial : cap_;
+    size_t new_cap = cap_ == 0 ? kInitial : cap_ * 2;
     while (new_cap - used < at_least) new_cap *= 2;
     char* fresh = static_cast<char*>(std::malloc(new_cap));
     if (fresh == nullptr) throw std::bad_alloc();

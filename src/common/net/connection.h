@@ -50,6 +50,7 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   void flush();
   // Input stops being read once it holds this many bytes (backpressure upstream of us).
   void setReadLimit(size_t bytes) { read_limit_ = bytes; }
+  size_t readLimit() const { return read_limit_; }
   // Output above this many bytes means our peer reads slower than we produce.
   void setWriteLimit(size_t bytes) { write_limit_ = bytes; }
   // A consumer that sees true backs off; it is told by onWriteDrained() when to resume.

@@ -37,11 +37,15 @@ void formatTime(std::chrono::system_clock::time_point tp, const std::string& fmt
       snprintf(buf, sizeof(buf), "%02d.%09lld", t.tm_sec, static_cast<long long>(nanos));
       expanded.append(buf, 3 + static_cast<size_t>(digits));
       i += 3;
-    } else if (fmt[i] == '%' && i + 1 < fmt.size() && fmt[i + 1] == 'f') {
+    } else if (fmt[i] == '%' && i + 1 < fmt.size() &&
+               (fmt[i + 1] == 'f' || (i + 2 < fmt.size() && fmt[i + 1] >= '1' && fmt[i + 1] <= '9' && fmt[i + 2] == 'f'))) {
+      // %f: nanoseconds (9 digits); %Nf: the first N digits.
+      bool sized = fmt[i + 1] != 'f';
+      size_t digits = sized ? static_cast<size_t>(fmt[i + 1] - '0') : 9;
       char buf[16];
-      snprintf(buf, sizeof(buf), "%06lld", static_cast<long long>(nanos / 1000));
-      expanded += buf;
-      i += 1;
+      snprintf(buf, sizeof(buf), "%09lld", static_cast<long long>(nanos));
+      expanded.append(buf, digits);
+      i += sized ? 2 : 1;
     } else {
       expanded += fmt[i];
     }

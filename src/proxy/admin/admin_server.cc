@@ -67,6 +67,10 @@ class AdminServer::Session final : public net::ConnectionCallbacks, public http:
   void onData(net::Connection&) override {
     Buffer& in = conn_->input();
     while (!in.empty() && !closed_) {
+      if (!have_request_ && !http::headComplete(in.view(), scanned_)) {
+        if (in.size() > 64 * 1024) respond({431, "text/plain", "request head too large\n"}, false);
+        break;
+      }
       if (!parser_) {
         head_.clear();
         parser_.emplace(head_, *this, 64 * 1024);
@@ -150,6 +154,7 @@ class AdminServer::Session final : public net::ConnectionCallbacks, public http:
   http::RequestHead head_;
   AdminRequest req_;
   bool have_request_ = false;
+  size_t scanned_ = 0;
   bool keep_alive_ = true;
   bool closed_ = false;
 };

@@ -69,7 +69,7 @@ std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, boost::beast::strin
 }
 
 ResponseParser::ResponseParser(ResponseHead& head, BodySink& sink, bool head_request) : head_(head), sink_(sink) {
-  header_limit(96 * 1024);
+  header_limit(96 * 1024 + 4);
   body_limit(boost::none);
   skip(head_request);
 }

@@ -20,6 +20,21 @@ class BodySink {
 namespace beast_http = boost::beast::http;
 using ParseError = boost::system::error_code;
 
+// Whether data holds a whole message head (up to the blank line). Beast would parse a
+// complete start line and report it consumed while waiting for the fields, leaving the
+// views it handed out pointing into bytes the caller may since have moved; feeding it only
+// complete heads keeps every view valid. `scanned` remembers how far the search got, so a
+// head that trickles in byte by byte is not rescanned from the start each time.
+inline bool headComplete(std::string_view data, size_t& scanned) {
+  size_t from = scanned > 3 ? scanned - 3 : 0;
+  if (data.size() >= 4 && data.find("\r\n\r\n", from) != std::string_view::npos) {
+    scanned = 0;
+    return true;
+  }
+  scanned = data.size();
+  return false;
+}
+
 class RequestParser final : public beast_http::basic_parser<true> {
  public:
   RequestParser(RequestHead& head, BodySink& sink, size_t header_limit);

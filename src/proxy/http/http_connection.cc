@@ -74,13 +74,23 @@ bool HttpConnection::processOnce() {
   switch (req_state_) {
     case RequestState::Headers: {
       if (stream_active_ || in.empty()) return false;
+      if (!headComplete(in.view(), head_scanned_)) {
+        // Too big, or big enough to fill the buffer we read into: it will never complete.
+        if (in.size() > hcm_->max_request_headers_bytes || in.size() >= conn_->readLimit()) {
+          protocolError(431, "request_headers_too_large");
+        }
+        return false;
+      }
       if (!parser_) {
         req_.clear();
         parser_.emplace(req_, *this, hcm_->max_request_headers_bytes);
       }
       ParseError ec;
       size_t n = parser_->feed(in.data(), in.size(), ec);
-      if (ec == beast_http::error::need_more) return false;
+      if (ec == beast_http::error::need_more) {
+        protocolError(400, "incomplete_request_head");
+        return false;
+      }
       if (ec) {
         bool too_large = ec == beast_http::error::header_limit;
         protocolError(too_large ? 431 : 400, too_large ? "request_headers_too_large" : ec.message());
@@ -286,7 +296,7 @@ void HttpConnection::routeRequest(std::string_view host) {
   head.host = route_->host_rewrite.empty() ? std::string_view(req_.host) : std::string_view(route_->host_rewrite);
   head.generated_request_id = generated_request_id_;
 
-  upstream_ = std::make_unique<UpstreamRequest>(*this, *cluster, std::move(chosen), worker_.reactor(), is_head_);
+  upstream_ = std::make_unique<UpstreamRequest>(*this, *cluster, std::move(chosen), worker_.reactor(), is_head_, response_head_);
   upstream_->start();
   encodeRequestHead(upstream_->output(), head);
   upstream_->headWritten(req_.hasBody());

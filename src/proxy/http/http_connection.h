@@ -92,8 +92,10 @@ class HttpConnection final : public network::ActiveSession,
   stats::Scope& stats_;
 
   RequestHead req_;
+  ResponseHead response_head_;  // filled by the UpstreamRequest; reused
   std::optional<RequestParser> parser_;
   RequestState req_state_ = RequestState::Headers;
+  size_t head_scanned_ = 0;
   bool stream_active_ = false;
   bool response_started_ = false;
   bool response_done_ = false;

@@ -155,13 +155,10 @@ bool HeaderMatcher::match(const RequestHead& req, std::string_view scheme) const
   const std::string_view* v = requestHeader(req, name_, scheme);
   static constexpr std::string_view kEmpty;
   if (v == nullptr && missing_as_empty_) v = &kEmpty;
-  bool result;
-  if (present_only_) {
-    result = (v != nullptr) == present_expected_;
-  } else {
-    result = v != nullptr && value_.match(*v);
-  }
-  return result != invert_;
+  if (present_only_) return ((v != nullptr) == present_expected_) != invert_;
+  // Envoy: inverting a value match never makes a missing header match.
+  if (v == nullptr) return false;
+  return value_.match(*v) != invert_;
 }
 
 QueryMatcher QueryMatcher::compile(const envoy::config::route::v3::QueryParameterMatcher& pb,

@@ -51,8 +51,7 @@ void compileMatch(const rv3::RouteMatch& m, Route& r, const std::string& path) {
     case rv3::RouteMatch::kSafeRegex: {
       r.path_kind = Route::PathKind::Regex;
       RE2::Options opts;
-      opts.set_log_errors(false);
-      opts.set_case_sensitive(r.case_sensitive);
+      opts.set_log_errors(false);  // Envoy: case_sensitive does not apply to safe_regex
       auto re = std::make_shared<RE2>(m.safe_regex().regex(), opts);
       if (!re->ok()) {
         throw ConfigError(path + ".safe_regex.regex: invalid regex '" + m.safe_regex().regex() + "': " + re->error());

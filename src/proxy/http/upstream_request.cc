@@ -4,17 +4,22 @@
 
 namespace weft::proxy::http {
 
+namespace {
+constexpr size_t kMaxResponseHead = 96 * 1024;
+}
+
 using upstream::ClusterStats;
 using upstream::HostStats;
 
 UpstreamRequest::UpstreamRequest(Callbacks& cb, upstream::WorkerCluster& cluster,
                                  std::shared_ptr<const upstream::Host> host, event::Reactor& reactor,
-                                 bool head_request)
+                                 bool head_request, ResponseHead& head)
     : cb_(cb),
       cluster_(cluster),
       host_(std::move(host)),
       reactor_(reactor),
       head_request_(head_request),
+      head_(head),
       connect_timer_(reactor, [this] {
         cluster_.stats().inc(ClusterStats::upstream_cx_connect_timeout);
         cluster_.stats().inc(ClusterStats::upstream_cx_connect_fail);
@@ -109,6 +114,14 @@ void UpstreamRequest::onBodyData(std::string_view data) { cb_.onUpstreamBody(dat
 void UpstreamRequest::onData(net::Connection& conn) {
   Buffer& in = conn.input();
   while (!in.empty() && !complete_) {
+    if (!headers_delivered_ && !headComplete(in.view(), head_scanned_)) {
+      if (in.size() > kMaxResponseHead || in.size() >= conn.readLimit()) {
+        closeConnection();
+        failBeforeHeaders(kUpstreamProtocolError, "protocol error");
+        return;
+      }
+      break;
+    }
     if (!parser_) {
       head_.clear();
       parser_.emplace(head_, *this, head_request_);

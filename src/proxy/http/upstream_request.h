@@ -35,8 +35,9 @@ class UpstreamRequest final : public net::ConnectionCallbacks, public BodySink, 
     virtual void onUpstreamDataDone() = 0;
   };
 
+  // `head` is the owner's, reused request after request so its header list keeps its capacity.
   UpstreamRequest(Callbacks& cb, upstream::WorkerCluster& cluster, std::shared_ptr<const upstream::Host> host,
-                  event::Reactor& reactor, bool head_request);
+                  event::Reactor& reactor, bool head_request, ResponseHead& head);
   ~UpstreamRequest() override;
 
   // Obtains a connection; its output() then takes the request bytes.
@@ -72,8 +73,9 @@ class UpstreamRequest final : public net::ConnectionCallbacks, public BodySink, 
   bool head_request_;
   std::unique_ptr<net::Connection> conn_;
   std::optional<ResponseParser> parser_;
-  ResponseHead head_;
+  ResponseHead& head_;
   event::Timer connect_timer_;
+  size_t head_scanned_ = 0;
   bool reused_ = false;
   bool retried_ = false;
   bool headers_delivered_ = false;

@@ -112,29 +112,42 @@ int Server::run() {
   return 0;
 }
 
+namespace {
+int bindSocket(const net::Address& addr, bool reuse_port, std::string* err) {
+  int fd = socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (bind(fd, addr.sockaddr_ptr(), addr.length) != 0 || (reuse_port && listen(fd, 1024) != 0)) {
+    *err = strerror(errno);
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+}  // namespace
+
 void Server::bindListeners() {
   for (const auto& l : config_.listeners) {
     ListenerSockets ls;
     ls.config = l;
     net::Address addr = l->address;
+    std::string err;
+    // SO_REUSEPORT would let us share a port with another process of the same user without
+    // a word; a plain bind first proves the port is ours (and picks it for port 0).
+    int probe = bindSocket(addr, false, &err);
+    if (probe < 0) throw ConfigError("listener '" + l->name + "': cannot listen on " + addr.toString() + ": " + err);
+    sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    getsockname(probe, reinterpret_cast<sockaddr*>(&ss), &len);
+    addr = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+    close(probe);
     for (uint32_t i = 0; i < options_.concurrency; ++i) {
-      int fd = socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      int one = 1;
-      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-      if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-      if (bind(fd, addr.sockaddr_ptr(), addr.length) != 0 || listen(fd, 1024) != 0) {
-        std::string err = strerror(errno);
-        close(fd);
+      int fd = bindSocket(addr, true, &err);
+      if (fd < 0) {
         for (int f : ls.fds) close(f);
         throw ConfigError("listener '" + l->name + "': cannot listen on " + addr.toString() + ": " + err);
-      }
-      if (addr.port() == 0) {
-        // Port 0: the first socket picks the port; the other workers' sockets join it.
-        sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
-        getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-        addr = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
       }
       ls.fds.push_back(fd);
     }

@@ -1,0 +1,142 @@
+#include "proxy/admin/stats_render.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "proxy/http/hcm_config.h"
+#include "proxy/network/listener_config.h"
+#include "proxy/upstream/cluster_config.h"
+
+namespace weft::proxy::admin {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using upstream::ClusterStats;
+
+std::vector<std::string> lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+class StatsRenderTest : public ::testing::Test {
+ protected:
+  StatsRenderTest() {
+    auto x = store_.scope("cluster.x.", ClusterStats::kDefs, ClusterStats::kCount, {{"envoy_cluster_name", "x"}});
+    auto y = store_.scope("cluster.y.", ClusterStats::kDefs, ClusterStats::kCount, {{"envoy_cluster_name", "y"}});
+    x->inc(ClusterStats::upstream_rq_2xx, 3);
+    x->inc(ClusterStats::upstream_rq_5xx);
+    x->inc(ClusterStats::upstream_cx_active);
+    x->inc(ClusterStats::upstream_cx_active);
+    x->inc(ClusterStats::upstream_rq_total, 4);
+    y->inc(ClusterStats::upstream_rq_2xx, 7);
+    auto hcm = store_.scope("http.ingress.", http::HcmStats::kDefs, http::HcmStats::kCount,
+                            {{"envoy_http_conn_manager_prefix", "ingress"}});
+    hcm->inc(http::HcmStats::downstream_rq_4xx, 2);
+    auto listener = store_.scope("listener.0.0.0.0_10000.", network::ListenerStats::kDefs,
+                                 network::ListenerStats::kCount, {{"envoy_listener_address", "0.0.0.0_10000"}});
+    listener->inc(network::ListenerStats::downstream_cx_total, 9);
+    store_.setValue("server.state", 0);
+    store_.setValue("server.live", 1);
+  }
+  stats::Store store_{1};
+};
+
+TEST_F(StatsRenderTest, PrometheusUsesEnvoyNamesAndLabels) {
+  std::string out = renderPrometheus(store_);
+  auto l = lines(out);
+  auto has = [&](const std::string& line) { return std::find(l.begin(), l.end(), line) != l.end(); };
+  EXPECT_TRUE(has("envoy_cluster_upstream_rq_xx{envoy_response_code_class=\"2\",envoy_cluster_name=\"x\"} 3")) << out;
+  EXPECT_TRUE(has("envoy_cluster_upstream_rq_xx{envoy_response_code_class=\"5\",envoy_cluster_name=\"x\"} 1")) << out;
+  EXPECT_TRUE(has("envoy_cluster_upstream_rq_xx{envoy_response_code_class=\"2\",envoy_cluster_name=\"y\"} 7")) << out;
+  EXPECT_TRUE(has("envoy_cluster_upstream_rq_total{envoy_cluster_name=\"x\"} 4")) << out;
+  EXPECT_TRUE(has("envoy_cluster_upstream_cx_active{envoy_cluster_name=\"x\"} 2")) << out;
+  EXPECT_TRUE(has("envoy_http_downstream_rq_xx{envoy_response_code_class=\"4\",envoy_http_conn_manager_prefix=\"ingress\"} 2"))
+      << out;
+  EXPECT_TRUE(has("envoy_listener_downstream_cx_total{envoy_listener_address=\"0.0.0.0_10000\"} 9")) << out;
+  EXPECT_TRUE(has("envoy_server_state 0")) << out;
+  EXPECT_TRUE(has("envoy_server_live 1")) << out;
+  EXPECT_TRUE(has("# TYPE envoy_cluster_upstream_rq_xx counter")) << out;
+  EXPECT_TRUE(has("# TYPE envoy_cluster_upstream_cx_active gauge")) << out;
+  EXPECT_TRUE(has("# TYPE envoy_server_state gauge")) << out;
+  // No Envoy stat name leaks through unconverted.
+  EXPECT_THAT(out, Not(HasSubstr("upstream_rq_2xx")));
+  EXPECT_THAT(out, Not(HasSubstr("cluster.x")));
+}
+
+TEST_F(StatsRenderTest, PrometheusHasOneTypeLinePerFamilyWithItsSamplesTogether) {
+  std::string out = renderPrometheus(store_);
+  std::set<std::string> families;
+  std::string current;
+  size_t samples = 0;
+  for (const auto& line : lines(out)) {
+    ASSERT_FALSE(line.empty());
+    if (line.rfind("# TYPE ", 0) == 0) {
+      std::istringstream in(line.substr(7));
+      std::string name, type;
+      in >> name >> type;
+      EXPECT_TRUE(type == "counter" || type == "gauge") << line;
+      EXPECT_TRUE(families.insert(name).second) << "second TYPE line for " << name;
+      current = name;
+      continue;
+    }
+    ASSERT_NE(line[0], '#') << line;
+    std::string metric = line.substr(0, line.find_first_of("{ "));
+    EXPECT_EQ(metric, current) << "sample outside its family: " << line;
+    ++samples;
+  }
+  // 23 cluster stats x 2 clusters, where upstream_rq_{1..5}xx fold into one family.
+  EXPECT_EQ(samples, store_.samples().size());
+  EXPECT_EQ(families.count("envoy_cluster_upstream_rq_xx"), 1u);
+  EXPECT_EQ(families.count("envoy_cluster_upstream_rq_2xx"), 0u);
+}
+
+TEST(StatsRenderLabelsTest, LabelValuesAreEscapedAndNamesSanitized) {
+  stats::Store store(1);
+  static constexpr stats::StatDef kDefs[] = {{"rq-total", stats::Kind::Counter}};
+  auto s = store.scope("cluster.a.", kDefs, 1, {{"envoy_cluster_name", "we\"ird\\name\nx"}});
+  s->inc(0, 1);
+  store.setValue("server.hot-restart.epoch", 2);
+  std::string out = renderPrometheus(store);
+  EXPECT_THAT(out, HasSubstr("envoy_cluster_rq_total{envoy_cluster_name=\"we\\\"ird\\\\name\\nx\"} 1\n"));
+  EXPECT_THAT(out, HasSubstr("envoy_server_hot_restart_epoch 2\n"));
+}
+
+TEST_F(StatsRenderTest, TextFormat) {
+  std::string out = renderStatsText(store_, "", false);
+  auto l = lines(out);
+  EXPECT_EQ(l.size(), store_.samples().size());
+  EXPECT_TRUE(std::is_sorted(l.begin(), l.end()));
+  EXPECT_EQ(l.front(), "cluster.x.membership_healthy: 0");
+  EXPECT_THAT(out, HasSubstr("\ncluster.x.upstream_rq_2xx: 3\n"));
+  EXPECT_THAT(out, HasSubstr("\ncluster.y.upstream_rq_2xx: 7\n"));
+  EXPECT_THAT(out, HasSubstr("\nlistener.0.0.0.0_10000.downstream_cx_total: 9\n"));
+  EXPECT_EQ(l.back(), "server.state: 0");
+}
+
+TEST_F(StatsRenderTest, TextFilterAndUsedOnly) {
+  EXPECT_EQ(renderStatsText(store_, "upstream_rq_2xx", false),
+            "cluster.x.upstream_rq_2xx: 3\ncluster.y.upstream_rq_2xx: 7\n");
+  EXPECT_EQ(renderStatsText(store_, "^cluster\\.x\\..*_[0-9]xx$", true),
+            "cluster.x.upstream_rq_2xx: 3\ncluster.x.upstream_rq_5xx: 1\n");
+  std::string used = renderStatsText(store_, "", true);
+  EXPECT_EQ(lines(used).size(), 8u);
+  EXPECT_THAT(used, Not(HasSubstr(": 0\n")));
+}
+
+TEST_F(StatsRenderTest, JsonFormat) {
+  auto j = nlohmann::json::parse(renderStatsJson(store_, "cluster\\.y\\.upstream_rq_2xx", false));
+  EXPECT_EQ(j, nlohmann::json::parse(R"({"stats": [{"name": "cluster.y.upstream_rq_2xx", "value": 7}]})"));
+  auto all = nlohmann::json::parse(renderStatsJson(store_, "", true));
+  EXPECT_EQ(all["stats"].size(), 8u);
+}
+
+}  // namespace
+}  // namespace weft::proxy::admin

@@ -1,0 +1,233 @@
+#include "proxy/upstream/worker_cluster.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+
+#include "test_support.h"
+
+namespace weft::proxy::upstream {
+namespace {
+
+std::shared_ptr<const Host> host(const std::string& ip, uint32_t weight = 1) {
+  return makeHost(*net::Address::parse(ip, 80), weight, "c", "", 1);
+}
+
+struct Env {
+  event::Reactor reactor;
+  Random random{42};
+  stats::Store store{1};
+
+  std::shared_ptr<ClusterConfig> config(ClusterConfig::Lb lb, ClusterConfig::Type type = ClusterConfig::Type::Static) {
+    auto c = std::make_shared<ClusterConfig>();
+    c->name = "c";
+    c->type = type;
+    c->lb = lb;
+    c->stats = store.scope("cluster.c.", ClusterStats::kDefs, ClusterStats::kCount, {{"envoy_cluster_name", "c"}});
+    return c;
+  }
+  std::unique_ptr<WorkerCluster> cluster(ClusterConfig::Lb lb, std::vector<std::shared_ptr<const Host>> hosts,
+                                         ClusterConfig::Type type = ClusterConfig::Type::Static) {
+    return std::make_unique<WorkerCluster>(config(lb, type), makeHostSet(std::move(hosts)), reactor, random, nullptr);
+  }
+};
+
+std::map<std::string, int> pickCounts(WorkerCluster& wc, int picks, std::vector<std::string>* order = nullptr) {
+  std::map<std::string, int> counts;
+  for (int i = 0; i < picks; ++i) {
+    auto h = wc.chooseHost(nullptr, "");
+    if (!h) {
+      ADD_FAILURE() << "no host on pick " << i;
+      break;
+    }
+    ++counts[h->address_string];
+    if (order) order->push_back(h->address_string);
+  }
+  return counts;
+}
+
+TEST(WorkerClusterTest, RoundRobinIsEvenAndCycles) {
+  Env env;
+  auto wc = env.cluster(ClusterConfig::Lb::RoundRobin, {host("10.0.0.1"), host("10.0.0.2"), host("10.0.0.3")});
+  std::vector<std::string> order;
+  auto counts = pickCounts(*wc, 300, &order);
+  EXPECT_EQ(counts["10.0.0.1:80"], 100);
+  EXPECT_EQ(counts["10.0.0.2:80"], 100);
+  EXPECT_EQ(counts["10.0.0.3:80"], 100);
+  for (size_t i = 3; i < order.size(); ++i) EXPECT_EQ(order[i], order[i - 3]) << "pick " << i;
+  EXPECT_NE(order[0], order[1]);
+}
+
+TEST(WorkerClusterTest, SmoothWeightedRoundRobinIsExactAndInterleaved) {
+  Env env;
+  auto wc = env.cluster(ClusterConfig::Lb::RoundRobin, {host("10.0.0.1", 1), host("10.0.0.2", 3)});
+  std::vector<std::string> order;
+  auto counts = pickCounts(*wc, 400, &order);
+  EXPECT_EQ(counts["10.0.0.1:80"], 100);
+  EXPECT_EQ(counts["10.0.0.2:80"], 300);
+  // Smooth: every window of 4 picks has exactly one pick of the weight-1 host.
+  for (size_t w = 0; w + 4 <= order.size(); w += 4) {
+    int light = 0;
+    for (size_t i = w; i < w + 4; ++i) light += order[i] == "10.0.0.1:80";
+    EXPECT_EQ(light, 1) << "window at " << w;
+  }
+}
+
+TEST(WorkerClusterTest, WeightedRoundRobinThreeHosts) {
+  Env env;
+  auto wc = env.cluster(ClusterConfig::Lb::RoundRobin, {host("10.0.0.1", 5), host("10.0.0.2", 1), host("10.0.0.3", 1)});
+  std::vector<std::string> order;
+  auto counts = pickCounts(*wc, 700, &order);
+  EXPECT_EQ(counts["10.0.0.1:80"], 500);
+  EXPECT_EQ(counts["10.0.0.2:80"], 100);
+  EXPECT_EQ(counts["10.0.0.3:80"], 100);
+  // Smooth WRR never sends the heavy host more than its share in a row (5 of 7 here: a,a,b,a,c,a,a).
+  int run = 0, longest = 0;
+  for (const auto& a : order) {
+    run = a == "10.0.0.1:80" ? run + 1 : 0;
+    longest = std::max(longest, run);
+  }
+  EXPECT_LE(longest, 4);
+}
+
+TEST(WorkerClusterTest, RandomCoversAllHosts) {
+  Env env;
+  auto wc = env.cluster(ClusterConfig::Lb::Random,
+                        {host("10.0.0.1"), host("10.0.0.2"), host("10.0.0.3"), host("10.0.0.4")});
+  auto counts = pickCounts(*wc, 4000);
+  ASSERT_EQ(counts.size(), 4u);
+  for (const auto& [addr, n] : counts) {
+    EXPECT_GT(n, 800) << addr;
+    EXPECT_LT(n, 1200) << addr;
+  }
+}
+
+TEST(WorkerClusterTest, RandomHonoursWeights) {
+  Env env;
+  auto wc = env.cluster(ClusterConfig::Lb::Random, {host("10.0.0.1", 1), host("10.0.0.2", 3)});
+  auto counts = pickCounts(*wc, 8000);
+  EXPECT_GT(counts["10.0.0.1:80"], 1700);
+  EXPECT_LT(counts["10.0.0.1:80"], 2300);
+  EXPECT_EQ(counts["10.0.0.1:80"] + counts["10.0.0.2:80"], 8000);
+}
+
+TEST(WorkerClusterTest, LeastRequestPrefersTheLessBusyHost) {
+  Env env;
+  auto busy = host("10.0.0.1");
+  auto idle = host("10.0.0.2");
+  for (int i = 0; i < 10; ++i) busy->stats->inc(HostStats::rq_active);
+  auto wc = env.cluster(ClusterConfig::Lb::LeastRequest, {busy, idle});
+  auto counts = pickCounts(*wc, 4000);
+  // Two random choices, the less busy wins: the busy host only when both choices are it (1/4).
+  EXPECT_GT(counts["10.0.0.2:80"], 2700);
+  EXPECT_LT(counts["10.0.0.1:80"], 1300);
+  EXPECT_GT(counts["10.0.0.1:80"], 0);
+}
+
+TEST(WorkerClusterTest, EmptyHostSetGivesNoHost) {
+  Env env;
+  for (auto lb : {ClusterConfig::Lb::RoundRobin, ClusterConfig::Lb::Random, ClusterConfig::Lb::LeastRequest}) {
+    auto wc = env.cluster(lb, {});
+    EXPECT_EQ(wc->chooseHost(nullptr, ""), nullptr);
+  }
+  auto none = std::make_unique<WorkerCluster>(env.config(ClusterConfig::Lb::RoundRobin), nullptr, env.reactor,
+                                              env.random, nullptr);
+  EXPECT_EQ(none->chooseHost(nullptr, ""), nullptr);
+  EXPECT_TRUE(none->hosts().hosts.empty());
+}
+
+TEST(WorkerClusterTest, UpdateHostsReplacesTheSet) {
+  Env env;
+  auto wc = env.cluster(ClusterConfig::Lb::RoundRobin, {host("10.0.0.1")});
+  EXPECT_EQ(wc->chooseHost(nullptr, "")->address_string, "10.0.0.1:80");
+  wc->updateHosts(makeHostSet({host("10.0.0.8"), host("10.0.0.9")}));
+  auto counts = pickCounts(*wc, 10);
+  EXPECT_EQ(counts.count("10.0.0.1:80"), 0u);
+  EXPECT_EQ(counts["10.0.0.8:80"], 5);
+  EXPECT_EQ(counts["10.0.0.9:80"], 5);
+  wc->updateHosts(makeHostSet({}));
+  EXPECT_EQ(wc->chooseHost(nullptr, ""), nullptr);
+}
+
+TEST(WorkerClusterTest, OriginalDstUsesTheDestinationOrTheOverrideHeader) {
+  Env env;
+  auto wc = env.cluster(ClusterConfig::Lb::ClusterProvided, {}, ClusterConfig::Type::OriginalDst);
+  net::Address dst = *net::Address::parse("10.1.2.3", 8080);
+  auto a = wc->chooseHost(&dst, "");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->address_string, "10.1.2.3:8080");
+  EXPECT_EQ(wc->chooseHost(&dst, "").get(), a.get());  // one host per destination
+
+  auto o = wc->chooseHost(&dst, "192.168.1.1:9000");  // the header wins over the socket
+  ASSERT_NE(o, nullptr);
+  EXPECT_EQ(o->address_string, "192.168.1.1:9000");
+  auto v6 = wc->chooseHost(nullptr, "[2001:db8::1]:443");
+  ASSERT_NE(v6, nullptr);
+  EXPECT_EQ(v6->address_string, "[2001:db8::1]:443");
+
+  EXPECT_EQ(wc->chooseHost(nullptr, ""), nullptr);
+  EXPECT_EQ(wc->chooseHost(nullptr, "not-an-address"), nullptr);
+  EXPECT_EQ(wc->chooseHost(nullptr, "10.0.0.1"), nullptr);
+  EXPECT_EQ(wc->chooseHost(nullptr, "10.0.0.1:70000"), nullptr);
+  EXPECT_EQ(wc->chooseHost(nullptr, "10.0.0.1:0"), nullptr);
+  EXPECT_EQ(wc->chooseHost(nullptr, "10.0.0.1:8x"), nullptr);
+  EXPECT_EQ(wc->chooseHost(nullptr, "host.example:80"), nullptr);
+}
+
+TEST(WorkerClusterTest, IdlePoolTakeReleaseAndDropOnPeerClose) {
+  Env env;
+  // A loopback listener for the cluster's host.
+  int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  net::Address any = *net::Address::parse("127.0.0.1", 0);
+  ASSERT_EQ(::bind(lfd, any.sockaddr_ptr(), any.length), 0);
+  ASSERT_EQ(::listen(lfd, 4), 0);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  getsockname(lfd, reinterpret_cast<sockaddr*>(&ss), &len);
+  net::Address addr = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+  auto h = makeHost(addr, 1, "c", "", 1);
+  auto other = host("10.9.9.9");
+  auto wc = env.cluster(ClusterConfig::Lb::RoundRobin, {h});
+  stats::Scope& cs = wc->stats();
+
+  std::unique_ptr<net::Connection> conn = wc->connect(*h);
+  EXPECT_EQ(cs.gaugeValue(ClusterStats::upstream_cx_active), 1);
+  EXPECT_EQ(cs.value(ClusterStats::upstream_cx_total), 1u);
+  EXPECT_EQ(h->stats->gaugeValue(HostStats::cx_active), 1);
+  net::Connection* raw = conn.get();
+  int accepted = -1;
+  bool ok = weft::testing::runSteps(
+      env.reactor,
+      {
+          {"accept",
+           [&] {
+             accepted = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+             return accepted >= 0;
+           },
+           nullptr},
+          {"connected", [&] { return raw->connected(); },
+           [&] {
+             wc->releaseIdle(h, std::move(conn));
+             EXPECT_EQ(wc->takeIdle(*other), nullptr);
+             conn = wc->takeIdle(*h);
+             EXPECT_EQ(conn.get(), raw);
+             EXPECT_EQ(wc->takeIdle(*h), nullptr);  // taken: no longer idle
+             wc->releaseIdle(h, std::move(conn));
+             ::close(accepted);  // the server closes the idle connection
+           }},
+          {"dropped", [&] { return cs.value(ClusterStats::upstream_cx_destroy) == 1; }, nullptr},
+      });
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(wc->takeIdle(*h), nullptr);
+  EXPECT_EQ(cs.gaugeValue(ClusterStats::upstream_cx_active), 0);
+  EXPECT_EQ(h->stats->gaugeValue(HostStats::cx_active), 0);
+  ::close(lfd);
+}
+
+}  // namespace
+}  // namespace weft::proxy::upstream
