@@ -5,15 +5,12 @@
 #include <ctime>
 
 #include "common/config/error.h"
+#include "common/strings.h"
 
 namespace weft::proxy::access_log {
 
 namespace {
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 void appendTruncated(std::string& out, std::string_view v, size_t max_len) {
   if (max_len != 0 && v.size() > max_len) v = v.substr(0, max_len);
@@ -65,7 +62,7 @@ const char* Formatter::defaultFormat() {
 }
 
 int Formatter::headerIndex(std::vector<std::string>& list, std::string name) {
-  name = lower(std::move(name));
+  name = toLower(std::move(name));
   for (size_t i = 0; i < list.size(); ++i) {
     if (list[i] == name) return static_cast<int>(i);
   }

@@ -2,17 +2,13 @@
 
 #include "common/config/error.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
+#include "common/strings.h"
 
 namespace weft::proxy::http {
 
 namespace hcmv3 = envoy::extensions::filters::network::http_connection_manager::v3;
 using std::chrono::milliseconds;
 
-namespace {
-milliseconds toMillis(const google::protobuf::Duration& d) {
-  return milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-}
-}  // namespace
 
 std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& hcm, const std::string& path,
                                             stats::Store& store) {
@@ -54,12 +50,12 @@ std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& 
   if (!hcm.server_name().empty()) c->server_name = hcm.server_name();
   if (hcm.strip_matching_host_port()) c->strip_port = HcmConfig::StripPort::Matching;
   if (hcm.strip_any_host_port()) c->strip_port = HcmConfig::StripPort::Any;
-  if (hcm.has_stream_idle_timeout()) c->stream_idle_timeout = toMillis(hcm.stream_idle_timeout());
-  if (hcm.has_request_timeout()) c->request_timeout = toMillis(hcm.request_timeout());
+  if (hcm.has_stream_idle_timeout()) c->stream_idle_timeout = weft::toMillis(hcm.stream_idle_timeout());
+  if (hcm.has_request_timeout()) c->request_timeout = weft::toMillis(hcm.request_timeout());
   if (hcm.common_http_protocol_options().has_idle_timeout()) {
-    c->idle_timeout = toMillis(hcm.common_http_protocol_options().idle_timeout());
+    c->idle_timeout = weft::toMillis(hcm.common_http_protocol_options().idle_timeout());
   }
-  if (hcm.has_drain_timeout()) c->drain_timeout = toMillis(hcm.drain_timeout());
+  if (hcm.has_drain_timeout()) c->drain_timeout = weft::toMillis(hcm.drain_timeout());
   if (hcm.has_max_request_headers_kb()) {
     uint32_t kb = hcm.max_request_headers_kb().value();
     if (kb == 0 || kb > 8192) throw ConfigError(path + ".max_request_headers_kb: must be in [1, 8192]");

@@ -2,14 +2,11 @@
 
 #include "common/config/error.h"
 #include "proxy/http/headers.h"
+#include "common/strings.h"
 
 namespace weft::proxy::http {
 
 namespace {
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 bool validHeaderValue(const std::string& v) {
   for (unsigned char c : v) {
     if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
@@ -45,7 +42,7 @@ HeaderMutations HeaderMutations::compile(
       throw ConfigError(p + ".header.value: '%' command operators in header values are not supported by weft-proxy");
     }
     if (!validHeaderValue(o.header().value())) throw ConfigError(p + ".header.value: contains control characters");
-    Add a{lower(o.header().key()), o.header().value(), Action::AppendOrAdd};
+    Add a{toLower(o.header().key()), o.header().value(), Action::AppendOrAdd};
     if (o.has_append()) {
       if (o.append_action() != O::APPEND_IF_EXISTS_OR_ADD) {
         throw ConfigError(p + ": append and append_action cannot both be set");
@@ -75,7 +72,7 @@ HeaderMutations HeaderMutations::compile(
     if (to_remove[i].empty()) {
       throw ConfigError(path + "." + remove_field + "[" + std::to_string(i) + "]: must not be empty");
     }
-    m.remove.push_back(lower(to_remove[i]));
+    m.remove.push_back(toLower(to_remove[i]));
   }
   return m;
 }

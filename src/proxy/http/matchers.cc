@@ -1,15 +1,11 @@
 #include "proxy/http/matchers.h"
 
 #include "common/config/error.h"
+#include "common/strings.h"
 
 namespace weft::proxy::http {
 
 namespace {
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 bool startsWith(std::string_view s, std::string_view p, bool ic) {
   return s.size() >= p.size() && (ic ? equalsIgnoreCase(s.substr(0, p.size()), p) : s.substr(0, p.size()) == p);
 }
@@ -65,7 +61,7 @@ StringMatcher StringMatcher::compile(const envoy::type::matcher::v3::StringMatch
     default:
       throw ConfigError(path + ": a string matcher needs one of exact, prefix, suffix, contains, safe_regex");
   }
-  if (m.ignore_case_) m.value_ = lower(m.value_);
+  if (m.ignore_case_) m.value_ = toLower(m.value_);
   return m;
 }
 
@@ -79,7 +75,7 @@ bool StringMatcher::match(std::string_view v) const {
       return endsWith(v, value_, ignore_case_);
     case Kind::Contains:
       if (!ignore_case_) return v.find(value_) != std::string_view::npos;
-      return lower(v).find(value_) != std::string::npos;
+      return toLower(v).find(value_) != std::string::npos;
     case Kind::Regex:
       return RE2::FullMatch(re2::StringPiece(v.data(), v.size()), *re_);
   }
@@ -105,7 +101,7 @@ const std::string_view* requestHeader(const RequestHead& req, std::string_view n
 HeaderMatcher HeaderMatcher::compile(const envoy::config::route::v3::HeaderMatcher& pb, const std::string& path) {
   using P = envoy::config::route::v3::HeaderMatcher;
   HeaderMatcher m;
-  m.name_ = lower(pb.name());
+  m.name_ = toLower(pb.name());
   if (m.name_.empty()) throw ConfigError(path + ".name: must not be empty");
   m.invert_ = pb.invert_match();
   m.missing_as_empty_ = pb.treat_missing_header_as_empty();

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/config/error.h"
+#include "common/strings.h"
 
 namespace weft::proxy::http {
 
@@ -11,14 +12,7 @@ using std::chrono::milliseconds;
 
 namespace {
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
-milliseconds toMillis(const google::protobuf::Duration& d) {
-  return milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-}
 
 int redirectStatus(rv3::RedirectAction::RedirectResponseCode code) {
   switch (code) {
@@ -69,7 +63,7 @@ void compileMatch(const rv3::RouteMatch& m, Route& r, const std::string& path) {
     default:
       throw ConfigError(path + ": a route match needs one of prefix, path, safe_regex, path_separated_prefix");
   }
-  if (!r.case_sensitive) r.path_value = lower(r.path_value);
+  if (!r.case_sensitive) r.path_value = toLower(r.path_value);
   for (int i = 0; i < m.headers_size(); ++i) {
     r.headers.push_back(HeaderMatcher::compile(m.headers(i), path + ".headers[" + std::to_string(i) + "]"));
   }
@@ -123,14 +117,14 @@ void compileRouteAction(const rv3::RouteAction& a, Route& r, const std::string& 
     }
   }
   r.host_rewrite = a.host_rewrite_literal();
-  if (a.has_timeout()) r.timeout = toMillis(a.timeout());
+  if (a.has_timeout()) r.timeout = weft::toMillis(a.timeout());
 }
 
 void compileRedirect(const rv3::RedirectAction& a, Route& r, const std::string& path) {
   r.action = Route::ActionKind::Redirect;
   Redirect& d = r.redirect;
   if (a.https_redirect()) d.scheme = "https";
-  if (!a.scheme_redirect().empty()) d.scheme = lower(a.scheme_redirect());
+  if (!a.scheme_redirect().empty()) d.scheme = toLower(a.scheme_redirect());
   d.host = a.host_redirect();
   d.port = a.port_redirect();
   if (a.path_rewrite_specifier_case() == rv3::RedirectAction::kPathRedirect) d.path = a.path_redirect();
@@ -249,7 +243,7 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
     }
     const VirtualHost* vptr = out.get();
     for (int di = 0; di < vh.domains_size(); ++di) {
-      std::string d = lower(vh.domains(di));
+      std::string d = toLower(vh.domains(di));
       std::string dpath = vpath + ".domains[" + std::to_string(di) + "]";
       bool duplicate = false;
       if (d == "*") {

@@ -1,6 +1,7 @@
 #include "proxy/network/tcp_proxy_config.h"
 
 #include "common/config/error.h"
+#include "common/strings.h"
 
 namespace weft::proxy::network {
 
@@ -27,7 +28,7 @@ std::shared_ptr<const TcpProxyConfig> compileTcpProxy(const envoy::extensions::f
     throw ConfigError(path + ": one of cluster or weighted_clusters is required");
   }
   if (t.has_idle_timeout()) {
-    c->idle_timeout = std::chrono::milliseconds(t.idle_timeout().seconds() * 1000 + t.idle_timeout().nanos() / 1000000);
+    c->idle_timeout = weft::toMillis(t.idle_timeout());
   }
   c->access_logs = access_log::compileAccessLogs(t.access_log(), path + ".access_log", store.rows(), c->capture);
   return c;

@@ -1,17 +1,13 @@
 #include "proxy/upstream/cluster_config.h"
 
 #include "common/config/error.h"
+#include "common/strings.h"
 
 namespace weft::proxy::upstream {
 
 namespace cv3 = envoy::config::cluster::v3;
 using std::chrono::milliseconds;
 
-namespace {
-milliseconds toMillis(const google::protobuf::Duration& d) {
-  return milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
-}
-}  // namespace
 
 std::shared_ptr<Host> makeHost(const net::Address& addr, uint32_t weight, const std::string& cluster,
                                const std::string& hostname, uint32_t stat_rows) {
@@ -80,11 +76,11 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   if (original_dst != (out->lb == ClusterConfig::Lb::ClusterProvided)) {
     throw ConfigError(path + ".lb_policy: ORIGINAL_DST clusters need CLUSTER_PROVIDED and only they may use it");
   }
-  if (c.has_connect_timeout()) out->connect_timeout = toMillis(c.connect_timeout());
+  if (c.has_connect_timeout()) out->connect_timeout = weft::toMillis(c.connect_timeout());
   if (out->connect_timeout.count() <= 0) throw ConfigError(path + ".connect_timeout: must be greater than 0");
   if (c.has_per_connection_buffer_limit_bytes()) out->buffer_limit = c.per_connection_buffer_limit_bytes().value();
   if (c.has_dns_refresh_rate()) {
-    out->dns_refresh = toMillis(c.dns_refresh_rate());
+    out->dns_refresh = weft::toMillis(c.dns_refresh_rate());
     if (out->dns_refresh.count() < 1) throw ConfigError(path + ".dns_refresh_rate: must be at least 1ms");
   }
   switch (c.dns_lookup_family()) {
