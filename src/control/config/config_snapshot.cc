@@ -1,0 +1,83 @@
+#include "control/config/config_snapshot.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace weft::control {
+
+namespace {
+
+template <typename T>
+void store(ConfigSnapshot& out, T&& r) {
+  using U = std::decay_t<T>;
+  if constexpr (std::is_same_v<U, Service>) out.services.push_back(std::forward<T>(r));
+  else if constexpr (std::is_same_v<U, Endpoints>) out.endpoints.push_back(std::forward<T>(r));
+  else if constexpr (std::is_same_v<U, Pod>) out.pods.push_back(std::forward<T>(r));
+  else if constexpr (std::is_same_v<U, Namespace>) out.namespaces.push_back(std::forward<T>(r));
+  else if constexpr (std::is_same_v<U, VirtualService>) out.virtual_services.push_back(std::forward<T>(r));
+  else if constexpr (std::is_same_v<U, DestinationRule>) out.destination_rules.push_back(std::forward<T>(r));
+  else if constexpr (std::is_same_v<U, ServiceEntry>) out.service_entries.push_back(std::forward<T>(r));
+  else if constexpr (std::is_same_v<U, WorkloadEntry>) out.workload_entries.push_back(std::forward<T>(r));
+  else if constexpr (std::is_same_v<U, Sidecar>) out.sidecars.push_back(std::forward<T>(r));
+}
+
+}  // namespace
+
+void addDocuments(const std::string& text, const std::string& source, ConfigSnapshot& out) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    out.rejected.push_back({{source, 0, "", "", ""},
+                            {"YAML error at line " + std::to_string(e.mark.line + 1) + ", column " +
+                             std::to_string(e.mark.column + 1) + ": " + e.msg + " (the whole file is left out)"}});
+    return;
+  }
+  for (size_t i = 0; i < docs.size(); ++i) {
+    if (!docs[i] || docs[i].IsNull()) continue;  // empty document between "---" separators
+    DecodeResult r = decodeResource(docs[i]);
+    SourceRef ref{source, i, r.kind, r.ns, r.name};
+    if (!r.errors.empty()) {
+      out.rejected.push_back({ref, std::move(r.errors)});
+      continue;
+    }
+    bool duplicate = false;
+    for (const auto& a : out.accepted) {
+      duplicate |= a.kind == ref.kind && a.ns == ref.ns && a.name == ref.name && !ref.name.empty();
+    }
+    if (duplicate) {
+      out.rejected.push_back({ref, {"a " + ref.kind + " named " + ref.ns + "/" + ref.name + " was already defined earlier"}});
+      continue;
+    }
+    out.accepted.push_back(ref);
+    std::visit([&](auto&& res) { store(out, std::move(res)); }, std::move(*r.resource));
+  }
+}
+
+ConfigSnapshot loadConfigDir(const std::string& dir) {
+  ConfigSnapshot out;
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file()) continue;
+    auto ext = entry.path().extension().string();
+    if (ext == ".yaml" || ext == ".yml" || ext == ".json") files.push_back(entry.path());
+  }
+  if (ec) {
+    out.rejected.push_back({{dir, 0, "", "", ""}, {"cannot read the config directory: " + ec.message()}});
+    return out;
+  }
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    addDocuments(ss.str(), f.string(), out);
+  }
+  return out;
+}
+
+}  // namespace weft::control

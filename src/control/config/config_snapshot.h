@@ -1,0 +1,45 @@
+#pragma once
+// Everything read from the config sources at one moment: the accepted resources by kind,
+// and the rejected ones with file, document index, name and the reasons.
+#include <string>
+#include <vector>
+
+#include "control/config/decode.h"
+
+namespace weft::control {
+
+struct SourceRef {
+  std::string file;
+  size_t document = 0;  // 0-based index within the file
+  std::string kind;
+  std::string ns;
+  std::string name;
+};
+
+struct Rejected {
+  SourceRef source;
+  std::vector<std::string> errors;
+};
+
+struct ConfigSnapshot {
+  std::vector<Service> services;
+  std::vector<Endpoints> endpoints;
+  std::vector<Pod> pods;
+  std::vector<Namespace> namespaces;
+  std::vector<VirtualService> virtual_services;
+  std::vector<DestinationRule> destination_rules;
+  std::vector<ServiceEntry> service_entries;
+  std::vector<WorkloadEntry> workload_entries;
+  std::vector<Sidecar> sidecars;
+  std::vector<SourceRef> accepted;
+  std::vector<Rejected> rejected;
+};
+
+// Reads every *.yaml, *.yml and *.json file of `dir` (sorted by name; multi-document files).
+// Never throws for bad content: problems land in `rejected`.
+ConfigSnapshot loadConfigDir(const std::string& dir);
+
+// Adds the documents of one YAML text (used by loadConfigDir and tests).
+void addDocuments(const std::string& text, const std::string& source, ConfigSnapshot& out);
+
+}  // namespace weft::control

@@ -1,0 +1,32 @@
+#pragma once
+// YAML document -> typed resource, with validation. This is the one validation path for
+// every kind: the config directory, the Kubernetes watch and the /validate admission
+// webhook all call decodeResource(). Errors name the field path (e.g.
+// "spec.http[0].route[1].weight: must be >= 0"); a resource with any error is not accepted.
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "control/config/kinds.h"
+
+namespace weft::control {
+
+using Resource = std::variant<Service, Endpoints, Pod, Namespace, VirtualService, DestinationRule, ServiceEntry,
+                              WorkloadEntry, Sidecar>;
+
+struct DecodeResult {
+  std::string kind;  // as written in the document
+  std::string name;
+  std::string ns;
+  std::optional<Resource> resource;  // set only when there are no errors
+  std::vector<std::string> errors;
+};
+
+DecodeResult decodeResource(const YAML::Node& doc);
+
+// Kinds weftd knows (networking.istio.io v1/v1beta1/v1alpha3 for the Istio ones).
+bool isKnownKind(const std::string& api_version, const std::string& kind);
+
+}  // namespace weft::control

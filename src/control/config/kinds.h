@@ -1,0 +1,185 @@
+#pragma once
+// The Kubernetes and Istio resources weftd understands, decoded from their YAML into plain
+// structs (Istio's own field names, unchanged). Only what weftd acts on is kept; every field
+// a decoder does not know is rejected by validation, never silently dropped.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace weft::control {
+
+using Labels = std::map<std::string, std::string>;
+
+struct ObjectMeta {
+  std::string name;
+  std::string ns = "default";
+  Labels labels;
+  std::map<std::string, std::string> annotations;
+};
+
+// --- Kubernetes ---------------------------------------------------------------------------
+struct ServicePort {
+  std::string name;
+  uint32_t port = 0;
+  uint32_t target_port = 0;  // 0: same as port
+  std::string protocol = "TCP";
+  std::string app_protocol;
+};
+struct Service {
+  ObjectMeta meta;
+  Labels selector;
+  std::string cluster_ip;
+  std::vector<ServicePort> ports;
+};
+struct EndpointAddress {
+  std::string ip;
+  std::string pod;  // targetRef name when it names a Pod
+};
+struct EndpointPort {
+  std::string name;
+  uint32_t port = 0;
+};
+struct EndpointSubset {
+  std::vector<EndpointAddress> addresses;
+  std::vector<EndpointPort> ports;
+};
+struct Endpoints {
+  ObjectMeta meta;
+  std::vector<EndpointSubset> subsets;
+};
+struct Pod {
+  ObjectMeta meta;
+  std::string ip;
+  std::string service_account = "default";
+};
+struct Namespace {
+  ObjectMeta meta;
+};
+
+// --- Istio networking ------------------------------------------------------------------------
+struct StringMatch {
+  enum class Kind { Exact, Prefix, Regex } kind = Kind::Exact;
+  std::string value;
+};
+struct HttpMatch {
+  std::string name;
+  std::optional<StringMatch> uri;
+  std::optional<StringMatch> method;
+  std::optional<StringMatch> authority;
+  std::map<std::string, StringMatch> headers;
+  std::map<std::string, StringMatch> without_headers;
+  std::map<std::string, StringMatch> query_params;
+  uint32_t port = 0;
+  Labels source_labels;
+  bool ignore_uri_case = false;
+};
+struct Destination {
+  std::string host;
+  std::string subset;
+  uint32_t port = 0;
+};
+struct HeaderOps {
+  std::map<std::string, std::string> set;
+  std::map<std::string, std::string> add;
+  std::vector<std::string> remove;
+};
+struct RouteDestination {
+  Destination destination;
+  int32_t weight = 0;
+  bool weight_set = false;
+  HeaderOps request_headers;
+  HeaderOps response_headers;
+};
+struct HttpRoute {
+  std::string name;
+  std::vector<HttpMatch> match;
+  std::vector<RouteDestination> route;
+  struct Redirect {
+    std::string uri;
+    std::string authority;
+    uint32_t port = 0;
+    std::string scheme;
+    int code = 301;
+  };
+  std::optional<Redirect> redirect;
+  struct DirectResponse {
+    int status = 200;
+    std::string body;
+  };
+  std::optional<DirectResponse> direct_response;
+  struct Rewrite {
+    std::string uri;
+    std::string authority;
+  };
+  std::optional<Rewrite> rewrite;
+  std::optional<int64_t> timeout_ms;
+  HeaderOps request_headers;
+  HeaderOps response_headers;
+};
+struct TcpRoute {
+  std::vector<RouteDestination> route;
+  uint32_t match_port = 0;
+};
+struct VirtualService {
+  ObjectMeta meta;
+  std::vector<std::string> hosts;
+  std::vector<std::string> gateways;
+  std::vector<std::string> export_to;
+  std::vector<HttpRoute> http;
+  std::vector<TcpRoute> tcp;
+};
+struct LoadBalancer {
+  std::string simple;  // ROUND_ROBIN, LEAST_REQUEST, RANDOM (others rejected until implemented)
+};
+struct TrafficPolicy {
+  std::optional<LoadBalancer> load_balancer;
+};
+struct Subset {
+  std::string name;
+  Labels labels;
+  std::optional<TrafficPolicy> traffic_policy;
+};
+struct DestinationRule {
+  ObjectMeta meta;
+  std::string host;
+  std::optional<TrafficPolicy> traffic_policy;
+  std::vector<Subset> subsets;
+  std::vector<std::string> export_to;
+};
+struct ServiceEntryPort {
+  uint32_t number = 0;
+  std::string protocol;
+  std::string name;
+  uint32_t target_port = 0;
+};
+struct WorkloadEntrySpec {
+  std::string address;
+  std::map<std::string, uint32_t> ports;
+  Labels labels;
+  uint32_t weight = 0;
+  std::string service_account;
+};
+struct ServiceEntry {
+  ObjectMeta meta;
+  std::vector<std::string> hosts;
+  std::vector<std::string> addresses;
+  std::vector<ServiceEntryPort> ports;
+  std::string location = "MESH_EXTERNAL";
+  std::string resolution = "NONE";
+  std::vector<WorkloadEntrySpec> endpoints;
+  Labels workload_selector;
+  std::vector<std::string> export_to;
+};
+struct WorkloadEntry {
+  ObjectMeta meta;
+  WorkloadEntrySpec spec;
+};
+struct Sidecar {
+  ObjectMeta meta;
+  Labels workload_selector;
+  std::vector<std::string> egress_hosts;  // "ns/host" forms, as Istio writes them
+};
+
+}  // namespace weft::control

@@ -1,0 +1,25 @@
+#pragma once
+// weftd's debug and monitoring endpoints (Istio's 15014): /debug/syncz, /debug/configz,
+// /metrics, /ready.
+#include <atomic>
+#include <memory>
+
+#include "control/config/config_snapshot.h"
+#include "control/xds/ads_server.h"
+#include "proxy/admin/admin_server.h"
+
+namespace weft::control {
+
+struct DebugState {
+  xds::AdsServer* ads = nullptr;
+  std::atomic<std::shared_ptr<const ConfigSnapshot>> config;
+  std::atomic<uint64_t> config_reloads{0};
+  std::atomic<bool> ready{false};
+};
+
+void addDebugHandlers(proxy::admin::AdminServer& server, DebugState& state);
+
+// The rejected resources as one line each: "FILE#DOC KIND NS/NAME: error; error".
+std::string describeRejected(const ConfigSnapshot& config);
+
+}  // namespace weft::control

@@ -1,0 +1,130 @@
+// weftd: Weft's control plane (Istio's istiod). Reads Istio and Kubernetes YAML from a
+// directory, validates it, and serves Envoy xDS (ADS, state of the world and delta).
+//   weftd --config-dir DIR [--grpc-addr 0.0.0.0:15010] [--http-addr 0.0.0.0:15014]
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include "common/event/reactor.h"
+#include "control/config/dir_watcher.h"
+#include "control/debug/debug_handlers.h"
+#include "control/model/mesh_model.h"
+#include "control/xds/ads_server.h"
+
+namespace {
+
+std::optional<weft::net::Address> parseHostPort(const std::string& s) {
+  auto colon = s.rfind(':');
+  if (colon == std::string::npos) return std::nullopt;
+  std::string host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  try {
+    int port = std::stoi(s.substr(colon + 1));
+    if (port < 0 || port > 65535) return std::nullopt;
+    return weft::net::Address::parse(host, static_cast<uint16_t>(port));
+  } catch (...) {
+    return std::nullopt;
+  }
+}
+
+class SignalHandler : public weft::event::IoHandler {
+ public:
+  SignalHandler(int fd, weft::event::Reactor& r) : fd_(fd), reactor_(r) {}
+  void onIoEvent(uint32_t) override {
+    signalfd_siginfo info;
+    while (read(fd_, &info, sizeof(info)) == sizeof(info)) reactor_.stop();
+  }
+
+ private:
+  int fd_;
+  weft::event::Reactor& reactor_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"weftd: Weft control plane (Istio config in, Envoy xDS out)"};
+  std::string config_dir, grpc_addr = "0.0.0.0:15010", http_addr = "0.0.0.0:15014", log_level = "info";
+  int quiet_ms = 100, max_ms = 10000;
+  app.add_option("--config-dir", config_dir, "directory of Istio/Kubernetes YAML, watched for changes")->required();
+  app.add_option("--grpc-addr", grpc_addr, "xDS (ADS) listen address");
+  app.add_option("--http-addr", http_addr, "debug and metrics listen address");
+  app.add_option("--debounce-ms", quiet_ms, "push after config has been quiet this long");
+  app.add_option("--debounce-max-ms", max_ms, "push at the latest this long after the first change");
+  app.add_option("-l,--log-level", log_level, "trace, debug, info, warn, error");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e][%l] %v");
+
+  auto http = parseHostPort(http_addr);
+  if (!http) {
+    fprintf(stderr, "weftd: --http-addr '%s' is not IP:PORT\n", http_addr.c_str());
+    return 1;
+  }
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  weft::control::xds::AdsServer ads;
+  weft::control::DebugState debug;
+  debug.ads = &ads;
+  auto reload = [&] {
+    auto config = std::make_shared<const weft::control::ConfigSnapshot>(weft::control::loadConfigDir(config_dir));
+    for (const auto& r : config->rejected) {
+      spdlog::warn("rejected {}#{} {} {}/{}: {}", r.source.file, r.source.document, r.source.kind, r.source.ns,
+                   r.source.name, r.errors.empty() ? "" : r.errors.front());
+    }
+    debug.config.store(config);
+    debug.config_reloads++;
+    ads.setModel(weft::control::buildModel(config));
+    spdlog::info("config: {} accepted, {} rejected; pushed", config->accepted.size(), config->rejected.size());
+  };
+  reload();
+
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(grpc_addr, grpc::InsecureServerCredentials(), &bound_port);
+  builder.RegisterService(&ads);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || bound_port == 0) {
+    fprintf(stderr, "weftd: cannot serve xDS on %s\n", grpc_addr.c_str());
+    return 1;
+  }
+
+  weft::control::DirWatcher watcher(config_dir, std::chrono::milliseconds(quiet_ms), std::chrono::milliseconds(max_ms),
+                                    reload);
+  try {
+    watcher.start();
+  } catch (const std::exception& e) {
+    fprintf(stderr, "weftd: %s\n", e.what());
+    return 1;
+  }
+
+  weft::event::Reactor reactor;
+  std::unique_ptr<weft::proxy::admin::AdminServer> admin;
+  try {
+    admin = std::make_unique<weft::proxy::admin::AdminServer>(reactor, *http);
+  } catch (const std::exception& e) {
+    fprintf(stderr, "weftd: %s\n", e.what());
+    return 1;
+  }
+  weft::control::addDebugHandlers(*admin, debug);
+  int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+  SignalHandler signals(sfd, reactor);
+  reactor.add(sfd, &signals);
+  debug.ready = true;
+  spdlog::info("weftd serving xDS on {} (port {}), debug on http://{}", grpc_addr, bound_port, admin->address().toString());
+  reactor.run();
+  spdlog::info("weftd shutting down");
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  return 0;
+}

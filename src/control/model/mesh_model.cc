@@ -1,0 +1,141 @@
+#include "control/model/mesh_model.h"
+
+namespace weft::control {
+
+namespace {
+bool selects(const Labels& selector, const Labels& labels) {
+  if (selector.empty()) return false;
+  for (const auto& [k, v] : selector) {
+    auto it = labels.find(k);
+    if (it == labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+}  // namespace
+
+Protocol protocolFor(const std::string& name, const std::string& app_protocol) {
+  // Istio: appProtocol first, else the port name's prefix up to '-'.
+  std::string p = app_protocol.empty() ? name.substr(0, name.find('-')) : app_protocol;
+  for (char& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (p == "http" || p == "http-web" || p == "kubernetes.io/h2c") return p == "kubernetes.io/h2c" ? Protocol::Http2 : Protocol::Http;
+  if (p == "http2") return Protocol::Http2;
+  if (p == "grpc" || p == "grpc-web") return Protocol::Grpc;
+  return Protocol::Tcp;
+}
+
+bool isHttp(Protocol p) { return p != Protocol::Tcp; }
+
+const MeshPort* MeshService::port(uint32_t number) const {
+  for (const auto& p : ports) {
+    if (p.port == number) return &p;
+  }
+  return nullptr;
+}
+
+std::string MeshModel::qualify(const std::string& host, const std::string& ns) {
+  if (host.find('.') != std::string::npos || host == "*") return host;
+  return host + "." + ns + ".svc.cluster.local";
+}
+
+const MeshService* MeshModel::service(const std::string& host) const {
+  auto it = services.find(host);
+  return it == services.end() ? nullptr : &it->second;
+}
+
+const DestinationRule* MeshModel::destinationRule(const std::string& host) const {
+  auto it = destination_rules.find(host);
+  return it == destination_rules.end() ? nullptr : &it->second;
+}
+
+const Pod* MeshModel::podByIp(const std::string& ip) const {
+  for (const auto& p : pods) {
+    if (p.ip == ip) return &p;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config) {
+  auto m = std::make_shared<MeshModel>();
+  m->config = config;
+  m->pods = config->pods;
+  m->sidecars = config->sidecars;
+  auto podLabels = [&](const std::string& ns, const std::string& pod_name, const std::string& ip) -> Labels {
+    for (const auto& p : config->pods) {
+      if (p.meta.ns == ns && (p.meta.name == pod_name || (pod_name.empty() && p.ip == ip))) return p.meta.labels;
+    }
+    return {};
+  };
+
+  for (const auto& s : config->services) {
+    MeshService ms;
+    ms.name = s.meta.name;
+    ms.ns = s.meta.ns;
+    ms.hostname = s.meta.name + "." + s.meta.ns + ".svc.cluster.local";
+    ms.vip = s.cluster_ip;
+    for (const auto& sp : s.ports) {
+      MeshPort mp{sp.name, sp.port, sp.target_port ? sp.target_port : sp.port, protocolFor(sp.name, sp.app_protocol), {}};
+      for (const auto& e : config->endpoints) {
+        if (e.meta.name != s.meta.name || e.meta.ns != s.meta.ns) continue;
+        for (const auto& sub : e.subsets) {
+          uint32_t ep_port = 0;
+          for (const auto& p : sub.ports) {
+            if (p.name == sp.name || sub.ports.size() == 1) ep_port = p.port;
+          }
+          if (ep_port == 0) continue;
+          for (const auto& a : sub.addresses) mp.endpoints.push_back({a.ip, ep_port, podLabels(s.meta.ns, a.pod, a.ip), 1});
+        }
+      }
+      // WorkloadEntries the Service selects join its endpoints (VMs in the mesh).
+      for (const auto& we : config->workload_entries) {
+        if (we.meta.ns != s.meta.ns || !selects(s.selector, we.spec.labels)) continue;
+        auto named = we.spec.ports.find(sp.name);
+        uint32_t p = named != we.spec.ports.end() ? named->second : mp.target_port;
+        mp.endpoints.push_back({we.spec.address, p, we.spec.labels, we.spec.weight ? we.spec.weight : 1});
+      }
+      ms.ports.push_back(std::move(mp));
+    }
+    m->services[ms.hostname] = std::move(ms);
+  }
+
+  for (const auto& se : config->service_entries) {
+    for (const auto& host : se.hosts) {
+      MeshService ms;
+      ms.hostname = host;
+      ms.ns = se.meta.ns;
+      ms.vip = se.addresses.empty() ? "" : se.addresses.front();
+      ms.external = se.location == "MESH_EXTERNAL";
+      ms.resolution = se.resolution == "DNS" ? MeshService::Resolution::Dns
+                      : se.resolution == "NONE" ? MeshService::Resolution::Passthrough
+                                                : MeshService::Resolution::Endpoints;
+      for (const auto& sp : se.ports) {
+        MeshPort mp{sp.name, sp.number, sp.target_port ? sp.target_port : sp.number, protocolFor(sp.name, sp.protocol), {}};
+        auto add = [&](const WorkloadEntrySpec& w) {
+          auto named = w.ports.find(sp.name);
+          uint32_t p = named != w.ports.end() ? named->second : mp.target_port;
+          mp.endpoints.push_back({w.address, p, w.labels, w.weight ? w.weight : 1});
+        };
+        for (const auto& w : se.endpoints) add(w);
+        if (!se.workload_selector.empty()) {
+          for (const auto& we : config->workload_entries) {
+            if (we.meta.ns == se.meta.ns && selects(se.workload_selector, we.spec.labels)) add(we.spec);
+          }
+        }
+        if (ms.resolution == MeshService::Resolution::Dns && mp.endpoints.empty()) {
+          mp.endpoints.push_back({host, mp.target_port, {}, 1});  // resolve the host itself
+        }
+        ms.ports.push_back(std::move(mp));
+      }
+      m->services[host] = std::move(ms);
+    }
+  }
+
+  for (const auto& vs : config->virtual_services) {
+    for (const auto& h : vs.hosts) m->virtual_services[MeshModel::qualify(h, vs.meta.ns)].push_back(vs);
+  }
+  for (const auto& dr : config->destination_rules) {
+    m->destination_rules[MeshModel::qualify(dr.host, dr.meta.ns)] = dr;
+  }
+  return m;
+}
+
+}  // namespace weft::control

@@ -1,0 +1,62 @@
+#pragma once
+// The mesh as weftd sees it after reading config: services by host name with their ports,
+// protocols and endpoints (labels included, for subsets), and the routing rules that apply to
+// each host. Built from a ConfigSnapshot in one pass; immutable afterwards.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "control/config/config_snapshot.h"
+
+namespace weft::control {
+
+enum class Protocol { Http, Http2, Grpc, Tcp };
+Protocol protocolFor(const std::string& port_name, const std::string& app_protocol);
+bool isHttp(Protocol p);
+
+struct MeshEndpoint {
+  std::string ip;
+  uint32_t port = 0;
+  Labels labels;
+  uint32_t weight = 1;
+};
+
+struct MeshPort {
+  std::string name;
+  uint32_t port = 0;
+  uint32_t target_port = 0;
+  Protocol protocol = Protocol::Tcp;
+  std::vector<MeshEndpoint> endpoints;
+};
+
+struct MeshService {
+  std::string hostname;  // name.ns.svc.cluster.local, or a ServiceEntry host
+  std::string name;      // Kubernetes name (empty for ServiceEntry hosts)
+  std::string ns;
+  std::string vip;
+  enum class Resolution { Endpoints, Dns, Passthrough } resolution = Resolution::Endpoints;
+  bool external = false;
+  std::vector<MeshPort> ports;
+  const MeshPort* port(uint32_t number) const;
+};
+
+struct MeshModel {
+  std::map<std::string, MeshService> services;                       // by host name
+  std::map<std::string, std::vector<VirtualService>> virtual_services;  // by host name they name
+  std::map<std::string, DestinationRule> destination_rules;          // by host name
+  std::vector<Pod> pods;
+  std::vector<Sidecar> sidecars;
+  std::shared_ptr<const ConfigSnapshot> config;
+
+  // Fully qualifies a host as Istio does: "reviews" in namespace "default" is
+  // "reviews.default.svc.cluster.local"; FQDNs stay as they are.
+  static std::string qualify(const std::string& host, const std::string& ns);
+  const MeshService* service(const std::string& host) const;
+  const DestinationRule* destinationRule(const std::string& host) const;
+  const Pod* podByIp(const std::string& ip) const;
+};
+
+std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config);
+
+}  // namespace weft::control

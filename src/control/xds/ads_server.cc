@@ -1,0 +1,234 @@
+#include "control/xds/ads_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <functional>
+#include <sstream>
+
+#include "control/xds/ads_stream.h"
+
+namespace weft::control::xds {
+
+using envoy::service::discovery::v3::DiscoveryRequest;
+using envoy::service::discovery::v3::DiscoveryResponse;
+
+std::string versionOf(const ResourceMap& resources) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a over names and bytes
+  for (const auto& [name, any] : resources) {
+    for (char c : name) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    for (char c : any.value()) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  }
+  char buf[17];
+  snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+void AdsMetrics::observeConvergence(double seconds) {
+  std::lock_guard<std::mutex> lock(mu);
+  convergence_sum += seconds;
+  ++convergence_count;
+  for (size_t i = 0; i < bucket_bounds.size(); ++i) {
+    if (seconds <= bucket_bounds[i]) ++buckets[i];
+  }
+}
+
+std::string AdsMetrics::prometheus() {
+  std::ostringstream o;
+  o << "# TYPE pilot_xds_pushes counter\n";
+  o << "pilot_xds_pushes{type=\"cds\"} " << pushes_cds << "\n";
+  o << "pilot_xds_pushes{type=\"eds\"} " << pushes_eds << "\n";
+  o << "pilot_xds_pushes{type=\"lds\"} " << pushes_lds << "\n";
+  o << "pilot_xds_pushes{type=\"rds\"} " << pushes_rds << "\n";
+  o << "# TYPE pilot_total_xds_rejects counter\npilot_total_xds_rejects " << rejects << "\n";
+  o << "# TYPE pilot_xds gauge\npilot_xds " << connected << "\n";
+  std::lock_guard<std::mutex> lock(mu);
+  o << "# TYPE pilot_proxy_convergence_time histogram\n";
+  for (size_t i = 0; i < bucket_bounds.size(); ++i) {
+    o << "pilot_proxy_convergence_time_bucket{le=\"" << bucket_bounds[i] << "\"} " << buckets[i] << "\n";
+  }
+  o << "pilot_proxy_convergence_time_bucket{le=\"+Inf\"} " << convergence_count << "\n";
+  o << "pilot_proxy_convergence_time_sum " << convergence_sum << "\n";
+  o << "pilot_proxy_convergence_time_count " << convergence_count << "\n";
+  return o.str();
+}
+
+StreamStatus AdsServer::Stream::status() const {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  StreamStatus s{id_, proxy_.id, peer_, {}};
+  for (const auto& [type, ts] : types_) {
+    if (!ts.subscribed) continue;
+    s.types.push_back({type, ts.names, ts.sent_version, ts.acked_version, ts.nack, ts.sent.size()});
+  }
+  return s;
+}
+
+bool AdsServer::Stream::handleAck(TypeState& ts, const std::string& nonce, const std::string& version,
+                                  const std::string* error, const std::string& type_url) {
+  if (nonce != ts.sent_nonce) return false;  // an answer to a response we have since replaced
+  if (error != nullptr) {
+    ts.nack = *error;
+    server_.metrics_.rejects++;
+    spdlog::warn("xDS NACK from {} for {} version {}: {}", proxy_.id, type_url, ts.sent_version, *error);
+  } else {
+    ts.nack.clear();
+    ts.acked_version = version;
+    if (ts.awaiting_ack) {
+      ts.awaiting_ack = false;
+      server_.metrics_.observeConvergence(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - ts.pushed_at).count());
+    }
+  }
+  return true;
+}
+
+void AdsServer::Stream::countPush(const std::string& type_url) {
+  if (type_url == kClusterType) server_.metrics_.pushes_cds++;
+  else if (type_url == kEndpointType) server_.metrics_.pushes_eds++;
+  else if (type_url == kListenerType) server_.metrics_.pushes_lds++;
+  else if (type_url == kRouteType) server_.metrics_.pushes_rds++;
+}
+
+// State of the world: every response carries the complete set of the type's resources the
+// proxy subscribed to (all of them for wildcard LDS/CDS).
+class SotwStream final : public AdsServer::Stream, public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryResponse> {
+ public:
+  SotwStream(AdsServer& server, uint64_t id, std::string peer) : Stream(server, id, std::move(peer)) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (!ok) {
+      if (!finished_) {
+        finished_ = true;
+        Finish(grpc::Status::OK);
+      }
+      return;
+    }
+    handle(request_);
+    if (!finished_) StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    queue_.pop_front();
+    if (!ok || finished_) return;
+    if (!queue_.empty()) StartWrite(&queue_.front());
+    else writing_ = false;
+  }
+
+  void OnDone() override {
+    server_.remove(this);
+    delete this;
+  }
+
+  void pushAll(const MeshModel& model) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (!have_node_ || finished_) return;
+    for (const auto& type : pushOrder()) {
+      auto it = types_.find(type);
+      if (it != types_.end() && it->second.subscribed) push(model, type, it->second, false);
+    }
+  }
+
+ private:
+  void handle(const DiscoveryRequest& req) {
+    if (!have_node_) {
+      if (!req.has_node()) {
+        finished_ = true;
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first DiscoveryRequest must carry a node"));
+        return;
+      }
+      proxy_ = ProxyInfo::fromNode(req.node());
+      have_node_ = true;
+      spdlog::info("xDS stream {} from {} ({})", id_, proxy_.id, peer_);
+    }
+    const std::string& type = req.type_url();
+    if (type != kClusterType && type != kEndpointType && type != kListenerType && type != kRouteType) {
+      spdlog::warn("{} asked for unknown type {}", proxy_.id, type);
+      return;
+    }
+    TypeState& ts = types_[type];
+    std::vector<std::string> names(req.resource_names().begin(), req.resource_names().end());
+    std::sort(names.begin(), names.end());
+    if (!req.response_nonce().empty()) {
+      const std::string* error = req.has_error_detail() ? &req.error_detail().message() : nullptr;
+      if (!handleAck(ts, req.response_nonce(), req.version_info(), error, type)) return;
+      if (names == ts.names) return;  // a plain ACK/NACK
+    }
+    bool first = !ts.subscribed;
+    ts.subscribed = true;
+    ts.names = names;
+    push(*server_.model(), type, ts, first || req.response_nonce().empty());
+  }
+
+  void push(const MeshModel& model, const std::string& type, TypeState& ts, bool force) {
+    ResourceMap resources = generate(type, model, proxy_, ts.names);
+    std::string version = versionOf(resources);
+    if (!force && version == ts.sent_version) return;
+    DiscoveryResponse resp;
+    resp.set_type_url(type);
+    resp.set_version_info(version);
+    resp.set_nonce(std::to_string(++nonce_counter_));
+    ts.sent.clear();
+    for (auto& [name, any] : resources) {
+      ts.sent[name] = any.value();
+      *resp.add_resources() = std::move(any);
+    }
+    ts.sent_version = version;
+    ts.sent_nonce = resp.nonce();
+    ts.pushed_at = std::chrono::steady_clock::now();
+    ts.awaiting_ack = true;
+    countPush(type);
+    queue_.push_back(std::move(resp));
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&queue_.front());
+    }
+  }
+
+  DiscoveryRequest request_;
+  std::deque<DiscoveryResponse> queue_;
+  bool writing_ = false;
+  bool finished_ = false;
+};
+
+AdsServer::AdsServer() : model_(buildModel(std::make_shared<ConfigSnapshot>())) {}
+AdsServer::~AdsServer() = default;
+
+grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryResponse>* AdsServer::StreamAggregatedResources(
+    grpc::CallbackServerContext* context) {
+  auto* s = new SotwStream(*this, next_id_++, context->peer());
+  add(s);
+  return s;
+}
+
+void AdsServer::add(Stream* s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  streams_.insert(s);
+  metrics_.connected++;
+}
+
+void AdsServer::remove(Stream* s) {
+  std::lock_guard<std::mutex> lock(mu_);
+  streams_.erase(s);
+  metrics_.connected--;
+}
+
+void AdsServer::setModel(std::shared_ptr<const MeshModel> model) {
+  model_.store(model);
+  std::lock_guard<std::mutex> lock(mu_);
+  for (Stream* s : streams_) s->pushAll(*model);
+}
+
+std::shared_ptr<const MeshModel> AdsServer::model() const { return model_.load(); }
+
+std::vector<StreamStatus> AdsServer::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<StreamStatus> out;
+  for (Stream* s : streams_) out.push_back(s->status());
+  return out;
+}
+
+}  // namespace weft::control::xds

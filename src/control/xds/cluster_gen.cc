@@ -1,0 +1,135 @@
+#include "control/xds/generator.h"
+#include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
+
+namespace weft::control::xds {
+
+namespace cv3 = envoy::config::cluster::v3;
+
+bool ClusterName::parse(const std::string& name, ClusterName& out) {
+  size_t a = name.find('|');
+  size_t b = a == std::string::npos ? a : name.find('|', a + 1);
+  size_t c = b == std::string::npos ? b : name.find('|', b + 1);
+  if (c == std::string::npos) return false;
+  out.direction = name.substr(0, a);
+  try {
+    out.port = static_cast<uint32_t>(std::stoul(name.substr(a + 1, b - a - 1)));
+  } catch (...) {
+    return false;
+  }
+  out.subset = name.substr(b + 1, c - b - 1);
+  out.host = name.substr(c + 1);
+  return true;
+}
+
+std::string ClusterName::str() const {
+  return direction + "|" + std::to_string(port) + "|" + subset + "|" + host;
+}
+
+namespace {
+
+bool selectedBy(const Sidecar& sc, const ProxyInfo& proxy) {
+  if (sc.meta.ns != proxy.ns) return false;
+  for (const auto& [k, v] : sc.workload_selector) {
+    auto it = proxy.labels.find(k);
+    if (it == proxy.labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+bool egressAllows(const Sidecar& sc, const MeshService& svc) {
+  for (const auto& h : sc.egress_hosts) {
+    auto slash = h.find('/');
+    std::string ns = h.substr(0, slash), host = h.substr(slash + 1);
+    bool ns_ok = ns == "*" || ns == svc.ns || (ns == "." && svc.ns == sc.meta.ns);
+    bool host_ok = host == "*" || host == svc.hostname ||
+                   (host.rfind("*.", 0) == 0 && svc.hostname.size() > host.size() - 1 &&
+                    svc.hostname.compare(svc.hostname.size() - (host.size() - 1), host.size() - 1, host.substr(1)) == 0);
+    if (ns_ok && host_ok) return true;
+  }
+  return false;
+}
+
+cv3::Cluster::LbPolicy lbPolicy(const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr) {
+  std::string simple;
+  if (dr && dr->traffic_policy && dr->traffic_policy->load_balancer) simple = dr->traffic_policy->load_balancer->simple;
+  if (subset_tp && subset_tp->load_balancer) simple = subset_tp->load_balancer->simple;
+  if (simple == "LEAST_REQUEST") return cv3::Cluster::LEAST_REQUEST;
+  if (simple == "RANDOM") return cv3::Cluster::RANDOM;
+  return cv3::Cluster::ROUND_ROBIN;
+}
+
+cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std::string& subset,
+                         const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr) {
+  cv3::Cluster c;
+  ClusterName cn{"outbound", port.port, subset, svc.hostname};
+  c.set_name(cn.str());
+  c.mutable_connect_timeout()->set_seconds(10);
+  c.set_lb_policy(lbPolicy(subset_tp, dr));
+  switch (svc.resolution) {
+    case MeshService::Resolution::Endpoints:
+      c.set_type(cv3::Cluster::EDS);
+      c.mutable_eds_cluster_config()->mutable_eds_config()->mutable_ads();
+      c.mutable_eds_cluster_config()->mutable_eds_config()->set_resource_api_version(envoy::config::core::v3::V3);
+      c.mutable_eds_cluster_config()->set_service_name(cn.str());
+      break;
+    case MeshService::Resolution::Dns: {
+      c.set_type(cv3::Cluster::STRICT_DNS);
+      c.set_dns_lookup_family(cv3::Cluster::V4_ONLY);
+      auto* la = c.mutable_load_assignment();
+      la->set_cluster_name(cn.str());
+      auto* loc = la->add_endpoints();
+      for (const auto& e : port.endpoints) {
+        auto* sa = loc->add_lb_endpoints()->mutable_endpoint()->mutable_address()->mutable_socket_address();
+        sa->set_address(e.ip);
+        sa->set_port_value(e.port);
+      }
+      break;
+    }
+    case MeshService::Resolution::Passthrough:
+      c.set_type(cv3::Cluster::ORIGINAL_DST);
+      c.set_lb_policy(cv3::Cluster::CLUSTER_PROVIDED);
+      break;
+  }
+  return c;
+}
+
+}  // namespace
+
+std::vector<const MeshService*> visibleServices(const MeshModel& model, const ProxyInfo& proxy) {
+  const Sidecar* scope = nullptr;
+  for (const auto& sc : model.sidecars) {
+    if (selectedBy(sc, proxy) && (!scope || scope->workload_selector.empty())) scope = &sc;
+  }
+  std::vector<const MeshService*> out;
+  for (const auto& [host, svc] : model.services) {
+    if (scope == nullptr || egressAllows(*scope, svc)) out.push_back(&svc);
+  }
+  return out;
+}
+
+ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, const std::vector<std::string>& names) {
+  ResourceMap out;
+  auto wanted = [&](const std::string& n) {
+    if (names.empty()) return true;
+    for (const auto& x : names) {
+      if (x == n) return true;
+    }
+    return false;
+  };
+  for (const MeshService* svc : visibleServices(model, proxy)) {
+    const DestinationRule* dr = model.destinationRule(svc->hostname);
+    for (const auto& port : svc->ports) {
+      cv3::Cluster base = makeCluster(*svc, port, "", std::nullopt, dr);
+      if (wanted(base.name())) out[base.name()].PackFrom(base);
+      if (dr == nullptr) continue;
+      for (const auto& subset : dr->subsets) {
+        cv3::Cluster c = makeCluster(*svc, port, subset.name, subset.traffic_policy, dr);
+        if (wanted(c.name())) out[c.name()].PackFrom(c);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace weft::control::xds

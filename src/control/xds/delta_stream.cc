@@ -1,0 +1,150 @@
+#include <spdlog/spdlog.h>
+
+#include <deque>
+
+#include "control/xds/ads_stream.h"
+
+namespace weft::control::xds {
+
+using envoy::service::discovery::v3::DeltaDiscoveryRequest;
+using envoy::service::discovery::v3::DeltaDiscoveryResponse;
+
+// Incremental xDS: a response carries only resources that changed for this proxy, plus the
+// names of those that went away; subscriptions change by name.
+class AdsServer::DeltaStream final : public AdsServer::Stream,
+                                     public grpc::ServerBidiReactor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+ public:
+  DeltaStream(AdsServer& server, uint64_t id, std::string peer) : Stream(server, id, std::move(peer)) {
+    StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (!ok) {
+      if (!finished_) {
+        finished_ = true;
+        Finish(grpc::Status::OK);
+      }
+      return;
+    }
+    handle(request_);
+    if (!finished_) StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    queue_.pop_front();
+    if (!ok || finished_) return;
+    if (!queue_.empty()) StartWrite(&queue_.front());
+    else writing_ = false;
+  }
+
+  void OnDone() override {
+    server_.remove(this);
+    delete this;
+  }
+
+  void pushAll(const MeshModel& model) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (!have_node_ || finished_) return;
+    for (const auto& type : pushOrder()) {
+      auto it = types_.find(type);
+      if (it != types_.end() && it->second.subscribed) push(model, type, it->second, false);
+    }
+  }
+
+ private:
+  void handle(const DeltaDiscoveryRequest& req) {
+    if (!have_node_) {
+      if (!req.has_node()) {
+        finished_ = true;
+        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first DeltaDiscoveryRequest must carry a node"));
+        return;
+      }
+      proxy_ = ProxyInfo::fromNode(req.node());
+      have_node_ = true;
+      spdlog::info("delta xDS stream {} from {} ({})", id_, proxy_.id, peer_);
+    }
+    const std::string& type = req.type_url();
+    if (type != kClusterType && type != kEndpointType && type != kListenerType && type != kRouteType) return;
+    TypeState& ts = types_[type];
+    if (!req.response_nonce().empty()) {
+      const std::string* error = req.has_error_detail() ? &req.error_detail().message() : nullptr;
+      handleAck(ts, req.response_nonce(), ts.sent_version, error, type);
+    }
+    bool first = !ts.subscribed;
+    bool changed = false;
+    if (first) {
+      ts.subscribed = true;
+      // Envoy's rule: a first request naming nothing is a wildcard subscription (LDS/CDS).
+      ts.wildcard = req.resource_names_subscribe().empty() && (type == kClusterType || type == kListenerType);
+      for (const auto& [name, version] : req.initial_resource_versions()) ts.sent[name] = "";  // unknown bytes
+    }
+    for (const auto& n : req.resource_names_subscribe()) {
+      if (n == "*") {
+        ts.wildcard = true;
+      } else if (std::find(ts.names.begin(), ts.names.end(), n) == ts.names.end()) {
+        ts.names.push_back(n);
+      }
+      changed = true;
+    }
+    for (const auto& n : req.resource_names_unsubscribe()) {
+      if (n == "*") ts.wildcard = false;
+      ts.names.erase(std::remove(ts.names.begin(), ts.names.end(), n), ts.names.end());
+      ts.sent.erase(n);
+    }
+    std::sort(ts.names.begin(), ts.names.end());
+    if (first || changed) push(*server_.model(), type, ts, first);
+  }
+
+  void push(const MeshModel& model, const std::string& type, TypeState& ts, bool force) {
+    ResourceMap resources = generate(type, model, proxy_, ts.wildcard ? std::vector<std::string>{} : ts.names);
+    DeltaDiscoveryResponse resp;
+    resp.set_type_url(type);
+    std::string version = versionOf(resources);
+    resp.set_system_version_info(version);
+    for (auto& [name, any] : resources) {
+      auto it = ts.sent.find(name);
+      if (it != ts.sent.end() && it->second == any.value()) continue;
+      ts.sent[name] = any.value();
+      auto* r = resp.add_resources();
+      r->set_name(name);
+      r->set_version(versionOf(ResourceMap{{name, any}}));
+      *r->mutable_resource() = std::move(any);
+    }
+    for (auto it = ts.sent.begin(); it != ts.sent.end();) {
+      if (resources.count(it->first) == 0) {
+        resp.add_removed_resources(it->first);
+        it = ts.sent.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (!force && resp.resources_size() == 0 && resp.removed_resources_size() == 0) return;
+    resp.set_nonce(std::to_string(++nonce_counter_));
+    ts.sent_version = version;
+    ts.sent_nonce = resp.nonce();
+    ts.pushed_at = std::chrono::steady_clock::now();
+    ts.awaiting_ack = true;
+    countPush(type);
+    queue_.push_back(std::move(resp));
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&queue_.front());
+    }
+  }
+
+  DeltaDiscoveryRequest request_;
+  std::deque<DeltaDiscoveryResponse> queue_;
+  bool writing_ = false;
+  bool finished_ = false;
+};
+
+grpc::ServerBidiReactor<DeltaDiscoveryRequest, DeltaDiscoveryResponse>* AdsServer::DeltaAggregatedResources(
+    grpc::CallbackServerContext* context) {
+  auto* s = new DeltaStream(*this, next_id_++, context->peer());
+  add(s);
+  return s;
+}
+
+}  // namespace weft::control::xds

@@ -1,0 +1,34 @@
+#include "control/xds/proxy_info.h"
+
+#include <sstream>
+#include <vector>
+
+namespace weft::control {
+
+ProxyInfo ProxyInfo::fromNode(const envoy::config::core::v3::Node& node) {
+  ProxyInfo p;
+  p.id = node.id();
+  std::vector<std::string> parts;
+  std::stringstream ss(node.id());
+  for (std::string part; std::getline(ss, part, '~');) parts.push_back(part);
+  if (parts.size() == 4) {
+    p.type = parts[0];
+    p.ip = parts[1];
+    auto dot = parts[2].rfind('.');
+    p.pod = dot == std::string::npos ? parts[2] : parts[2].substr(0, dot);
+    if (dot != std::string::npos) p.ns = parts[2].substr(dot + 1);
+  }
+  const auto& md = node.metadata().fields();
+  if (auto it = md.find("NAMESPACE"); it != md.end() && it->second.has_string_value()) p.ns = it->second.string_value();
+  if (auto it = md.find("LABELS"); it != md.end() && it->second.has_struct_value()) {
+    for (const auto& [k, v] : it->second.struct_value().fields()) {
+      if (v.has_string_value()) p.labels[k] = v.string_value();
+    }
+  }
+  if (auto it = md.find("WORKLOAD_NAME"); it != md.end() && it->second.has_string_value() && p.pod.empty()) {
+    p.pod = it->second.string_value();
+  }
+  return p;
+}
+
+}  // namespace weft::control

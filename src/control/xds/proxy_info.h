@@ -1,0 +1,22 @@
+#pragma once
+// Who is asking for configuration, from the xDS Node: Istio's node id
+// "sidecar~IP~POD.NS~NS.svc.cluster.local" and metadata (NAMESPACE, LABELS, WORKLOAD_NAME).
+#include <string>
+
+#include "control/config/kinds.h"
+#include "envoy/config/core/v3/base.pb.h"
+
+namespace weft::control {
+
+struct ProxyInfo {
+  std::string id;
+  std::string type;  // "sidecar", "router", ...
+  std::string ip;
+  std::string pod;
+  std::string ns = "default";
+  Labels labels;
+
+  static ProxyInfo fromNode(const envoy::config::core::v3::Node& node);
+};
+
+}  // namespace weft::control

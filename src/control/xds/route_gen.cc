@@ -1,0 +1,228 @@
+#include <set>
+
+#include "control/xds/generator.h"
+#include "envoy/config/route/v3/route.pb.h"
+
+namespace weft::control::xds {
+
+namespace rv3 = envoy::config::route::v3;
+
+namespace {
+
+void setStringMatcher(const StringMatch& m, envoy::type::matcher::v3::StringMatcher* out) {
+  switch (m.kind) {
+    case StringMatch::Kind::Exact:
+      out->set_exact(m.value);
+      break;
+    case StringMatch::Kind::Prefix:
+      out->set_prefix(m.value);
+      break;
+    case StringMatch::Kind::Regex:
+      out->mutable_safe_regex()->set_regex(m.value);
+      break;
+  }
+}
+
+void addHeaderMatch(rv3::RouteMatch* rm, const std::string& name, const StringMatch& m, bool invert) {
+  auto* h = rm->add_headers();
+  h->set_name(name);
+  setStringMatcher(m, h->mutable_string_match());
+  h->set_invert_match(invert);
+}
+
+template <typename T>
+void applyHeaderOps(const HeaderOps& ops, T* target, bool request) {
+  auto add = [&](const std::string& k, const std::string& v, envoy::config::core::v3::HeaderValueOption::HeaderAppendAction a) {
+    auto* o = request ? target->add_request_headers_to_add() : target->add_response_headers_to_add();
+    o->mutable_header()->set_key(k);
+    o->mutable_header()->set_value(v);
+    o->set_append_action(a);
+  };
+  for (const auto& [k, v] : ops.set) add(k, v, envoy::config::core::v3::HeaderValueOption::OVERWRITE_IF_EXISTS_OR_ADD);
+  for (const auto& [k, v] : ops.add) add(k, v, envoy::config::core::v3::HeaderValueOption::APPEND_IF_EXISTS_OR_ADD);
+  for (const auto& r : ops.remove) {
+    if (request) target->add_request_headers_to_remove(r);
+    else target->add_response_headers_to_remove(r);
+  }
+}
+
+bool sourceMatches(const Labels& want, const ProxyInfo& proxy) {
+  for (const auto& [k, v] : want) {
+    auto it = proxy.labels.find(k);
+    if (it == proxy.labels.end() || it->second != v) return false;
+  }
+  return true;
+}
+
+std::string destinationCluster(const MeshModel& model, const Destination& d, const std::string& vs_ns, uint32_t port) {
+  std::string host = MeshModel::qualify(d.host, vs_ns);
+  uint32_t p = d.port;
+  if (p == 0) {
+    const MeshService* svc = model.service(host);
+    p = (svc && svc->ports.size() == 1) ? svc->ports[0].port : port;
+  }
+  return ClusterName{"outbound", p, d.subset, host}.str();
+}
+
+void setAction(const MeshModel& model, const HttpRoute& hr, const std::string& vs_ns, uint32_t port,
+               const HttpMatch* match, rv3::Route* r) {
+  if (hr.redirect) {
+    auto* red = r->mutable_redirect();
+    if (!hr.redirect->uri.empty()) red->set_path_redirect(hr.redirect->uri);
+    if (!hr.redirect->authority.empty()) red->set_host_redirect(hr.redirect->authority);
+    if (hr.redirect->port) red->set_port_redirect(hr.redirect->port);
+    if (!hr.redirect->scheme.empty()) red->set_scheme_redirect(hr.redirect->scheme);
+    switch (hr.redirect->code) {
+      case 302: red->set_response_code(rv3::RedirectAction::FOUND); break;
+      case 303: red->set_response_code(rv3::RedirectAction::SEE_OTHER); break;
+      case 307: red->set_response_code(rv3::RedirectAction::TEMPORARY_REDIRECT); break;
+      case 308: red->set_response_code(rv3::RedirectAction::PERMANENT_REDIRECT); break;
+      default: red->set_response_code(rv3::RedirectAction::MOVED_PERMANENTLY);
+    }
+    return;
+  }
+  if (hr.direct_response) {
+    auto* dr = r->mutable_direct_response();
+    dr->set_status(static_cast<uint32_t>(hr.direct_response->status));
+    if (!hr.direct_response->body.empty()) dr->mutable_body()->set_inline_string(hr.direct_response->body);
+    return;
+  }
+  auto* ra = r->mutable_route();
+  // Istio's default: no route timeout unless the VirtualService sets one.
+  ra->mutable_timeout()->set_seconds(hr.timeout_ms ? *hr.timeout_ms / 1000 : 0);
+  ra->mutable_timeout()->set_nanos(hr.timeout_ms ? static_cast<int32_t>(*hr.timeout_ms % 1000) * 1000000 : 0);
+  if (hr.rewrite) {
+    bool regex = match && match->uri && match->uri->kind == StringMatch::Kind::Regex;
+    if (!hr.rewrite->uri.empty() && !regex) ra->set_prefix_rewrite(hr.rewrite->uri);
+    if (!hr.rewrite->authority.empty()) ra->set_host_rewrite_literal(hr.rewrite->authority);
+  }
+  std::vector<const RouteDestination*> dests;
+  for (const auto& d : hr.route) {
+    if (d.weight > 0 || hr.route.size() == 1) dests.push_back(&d);
+  }
+  if (dests.size() == 1 && dests[0]->request_headers.set.empty() && dests[0]->request_headers.add.empty() &&
+      dests[0]->request_headers.remove.empty() && dests[0]->response_headers.set.empty() &&
+      dests[0]->response_headers.add.empty() && dests[0]->response_headers.remove.empty()) {
+    ra->set_cluster(destinationCluster(model, dests[0]->destination, vs_ns, port));
+    return;
+  }
+  auto* wc = ra->mutable_weighted_clusters();
+  for (const auto* d : dests) {
+    auto* c = wc->add_clusters();
+    c->set_name(destinationCluster(model, d->destination, vs_ns, port));
+    c->mutable_weight()->set_value(static_cast<uint32_t>(d->weight));
+    applyHeaderOps(d->request_headers, c, true);
+    applyHeaderOps(d->response_headers, c, false);
+  }
+}
+
+void addRoutes(const MeshModel& model, const ProxyInfo& proxy, const VirtualService& vs, uint32_t port,
+               rv3::VirtualHost* vh) {
+  for (const auto& hr : vs.http) {
+    std::vector<const HttpMatch*> matches;
+    for (const auto& m : hr.match) matches.push_back(&m);
+    if (matches.empty()) matches.push_back(nullptr);
+    for (const HttpMatch* m : matches) {
+      if (m && m->port && m->port != port) continue;
+      if (m && !m->source_labels.empty() && !sourceMatches(m->source_labels, proxy)) continue;
+      auto* r = vh->add_routes();
+      r->set_name(hr.name.empty() ? (m && !m->name.empty() ? m->name : "") : hr.name);
+      auto* rm = r->mutable_match();
+      if (m && m->uri) {
+        switch (m->uri->kind) {
+          case StringMatch::Kind::Exact: rm->set_path(m->uri->value); break;
+          case StringMatch::Kind::Prefix: rm->set_prefix(m->uri->value); break;
+          case StringMatch::Kind::Regex: rm->mutable_safe_regex()->set_regex(m->uri->value); break;
+        }
+      } else {
+        rm->set_prefix("/");
+      }
+      if (m) {
+        if (m->ignore_uri_case) rm->mutable_case_sensitive()->set_value(false);
+        for (const auto& [name, sm] : m->headers) addHeaderMatch(rm, name, sm, false);
+        for (const auto& [name, sm] : m->without_headers) addHeaderMatch(rm, name, sm, true);
+        if (m->method) addHeaderMatch(rm, ":method", *m->method, false);
+        if (m->authority) addHeaderMatch(rm, ":authority", *m->authority, false);
+        for (const auto& [name, sm] : m->query_params) {
+          auto* q = rm->add_query_parameters();
+          q->set_name(name);
+          setStringMatcher(sm, q->mutable_string_match());
+        }
+      }
+      setAction(model, hr, vs.meta.ns, port, m, r);
+      applyHeaderOps(hr.request_headers, r, true);
+      applyHeaderOps(hr.response_headers, r, false);
+    }
+  }
+}
+
+}  // namespace
+
+// One virtual host per service port: its names, and either its VirtualService's routes or a
+// default route to outbound|PORT||HOST.
+rv3::VirtualHost buildVirtualHost(const MeshModel& model, const ProxyInfo& proxy, const MeshService& svc,
+                                  const MeshPort& port, std::set<std::string>& used_domains) {
+  rv3::VirtualHost vh;
+  std::string p = std::to_string(port.port);
+  vh.set_name(svc.hostname + ":" + p);
+  std::vector<std::string> names = {svc.hostname};
+  if (!svc.name.empty()) {
+    names.push_back(svc.name + "." + svc.ns);
+    names.push_back(svc.name + "." + svc.ns + ".svc");
+    if (svc.ns == proxy.ns) names.push_back(svc.name);  // short names only resolve in-namespace
+  }
+  if (!svc.vip.empty()) names.push_back(svc.vip);
+  for (const auto& n : names) {
+    for (const std::string& d : {n, n + ":" + p}) {
+      if (used_domains.insert(d).second) vh.add_domains(d);
+    }
+  }
+  auto it = model.virtual_services.find(svc.hostname);
+  if (it != model.virtual_services.end() && !it->second.empty()) {
+    addRoutes(model, proxy, it->second.front(), port.port, &vh);
+  } else {
+    auto* r = vh.add_routes();
+    r->set_name("default");
+    r->mutable_match()->set_prefix("/");
+    r->mutable_route()->set_cluster(ClusterName{"outbound", port.port, "", svc.hostname}.str());
+    r->mutable_route()->mutable_timeout()->set_seconds(0);
+  }
+  return vh;
+}
+
+ResourceMap generateRoutes(const MeshModel& model, const ProxyInfo& proxy, const std::vector<std::string>& names) {
+  ResourceMap out;
+  auto visible = visibleServices(model, proxy);
+  for (const auto& name : names) {
+    rv3::RouteConfiguration rc;
+    rc.set_name(name);
+    rc.mutable_validate_clusters()->set_value(false);
+    std::set<std::string> used;
+    auto colon = name.rfind(':');
+    bool numeric = !name.empty() && name.find_first_not_of("0123456789") == std::string::npos;
+    if (numeric) {
+      uint32_t port = static_cast<uint32_t>(std::stoul(name));
+      for (const MeshService* svc : visible) {
+        const MeshPort* mp = svc->port(port);
+        if (mp && isHttp(mp->protocol)) *rc.add_virtual_hosts() = buildVirtualHost(model, proxy, *svc, *mp, used);
+      }
+    } else if (colon != std::string::npos) {
+      const MeshService* svc = model.service(name.substr(0, colon));
+      const MeshPort* mp = nullptr;
+      try {
+        if (svc) mp = svc->port(static_cast<uint32_t>(std::stoul(name.substr(colon + 1))));
+      } catch (...) {
+      }
+      if (mp == nullptr) continue;
+      auto vh = buildVirtualHost(model, proxy, *svc, *mp, used);
+      vh.add_domains("*");  // proxyless clients dial the listener's own name
+      *rc.add_virtual_hosts() = vh;
+    } else {
+      continue;
+    }
+    out[name].PackFrom(rc);
+  }
+  return out;
+}
+
+}  // namespace weft::control::xds
