@@ -17,7 +17,9 @@
 //     {"mode":"count","calls":N,"counts":{"v1":80,"v2":20},"errors":0,"error_codes":{},
 //      "first_error":null,"elapsed_ms":123}
 //   until mode / "until NAME FRACTION TIMEOUT_S": batches of B (default 20) calls until NAME's
-//   share of the last batch (errors count as "not NAME") is >= FRACTION, or the timeout passes:
+//   share of the last batch (errors count as "not NAME") is >= FRACTION, or the timeout passes
+//   (no call outlives the timeout; a batch it cuts short never converges). calls/counts/errors/
+//   share describe the last complete batch, total_* every call made:
 //     {"mode":"until","converged":true,"name":"v2","fraction":1,"share":1,"batches":4,
 //      "calls":20,"counts":{...last batch...},"errors":0,"error_codes":{},"first_error":null,
 //      "total_calls":80,"total_counts":{...all batches...},"total_errors":0,
@@ -112,9 +114,9 @@ const helloworld = loadGreeter();
 const client = new helloworld.Greeter(opts.target, grpc.credentials.createInsecure());
 const statusName = Object.fromEntries(Object.entries(grpc.status).map(([k, v]) => [v, k]));
 
-function sayHello(i) {
+function sayHello(i, stopAt) {
   return new Promise((resolve) => {
-    const deadline = new Date(Date.now() + opts.deadlineMs);
+    const deadline = new Date(Math.min(Date.now() + opts.deadlineMs, stopAt));
     client.SayHello({ name: `call-${i}` }, { deadline }, (err, reply) => {
       if (err) {
         resolve({ ok: false, code: statusName[err.code] || String(err.code), details: err.details || err.message });
@@ -127,15 +129,17 @@ function sayHello(i) {
 
 let callSeq = 0;
 
-// Makes n calls, `concurrency` at a time; returns the batch summary.
-async function runBatch(n) {
+// Makes n calls, `concurrency` at a time; returns the batch summary. With stopAt (ms since the
+// epoch), no call outlives it and none starts after it: the batch may then be short (calls < n).
+async function runBatch(n, stopAt = Infinity) {
   const started = Date.now();
-  const summary = { calls: n, counts: {}, errors: 0, error_codes: {}, first_error: null };
+  const summary = { calls: 0, counts: {}, errors: 0, error_codes: {}, first_error: null };
   let next = 0;
   async function worker() {
-    while (next < n) {
+    while (next < n && Date.now() < stopAt) {
       next++;
-      const r = await sayHello(callSeq++);
+      summary.calls++;
+      const r = await sayHello(callSeq++, stopAt);
       if (r.ok) {
         summary.counts[r.backend] = (summary.counts[r.backend] || 0) + 1;
       } else {
@@ -161,16 +165,18 @@ async function runUntil(name, fraction, timeoutS) {
   const deadline = started + timeoutS * 1000;
   const total = { calls: 0, counts: {}, errors: 0, first_error: null };
   let batches = 0;
-  let last;
+  let last; // the last complete batch (or, if none completed, the short one)
   let share = 0;
   for (;;) {
-    last = await runBatch(opts.batch);
+    const batch = await runBatch(opts.batch, deadline);
+    if (batch.calls === opts.batch || last === undefined) last = batch;
     batches++;
-    total.calls += last.calls;
-    total.errors += last.errors;
-    for (const [k, v] of Object.entries(last.counts)) total.counts[k] = (total.counts[k] || 0) + v;
-    if (total.first_error === null && last.first_error !== null) total.first_error = last.first_error;
-    share = last.calls ? (last.counts[name] || 0) / last.calls : 0;
+    total.calls += batch.calls;
+    total.errors += batch.errors;
+    for (const [k, v] of Object.entries(batch.counts)) total.counts[k] = (total.counts[k] || 0) + v;
+    if (total.first_error === null && batch.first_error !== null) total.first_error = batch.first_error;
+    // A batch cut short by the timeout never counts as converged.
+    share = batch.calls === opts.batch ? (batch.counts[name] || 0) / batch.calls : 0;
     if (share >= fraction || Date.now() >= deadline) break;
     await sleep(Math.min(opts.pauseMs, Math.max(0, deadline - Date.now())));
   }
@@ -179,7 +185,7 @@ async function runUntil(name, fraction, timeoutS) {
     converged: share >= fraction,
     name,
     fraction,
-    share,
+    share: last.calls ? (last.counts[name] || 0) / last.calls : 0,
     batches,
     calls: last.calls,
     counts: last.counts,

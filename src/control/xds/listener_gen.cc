@@ -65,7 +65,7 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
         lv3::Listener l;
         l.set_name("0.0.0.0_" + std::to_string(port.port));
         setAddress(l, "0.0.0.0", port.port);
-        l.mutable_bind_to_port()->set_value(false);
+        if (!proxy.capture_none) l.mutable_bind_to_port()->set_value(false);
         l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
         auto* f = l.add_filter_chains()->add_filters();
         f->set_name("envoy.filters.network.http_connection_manager");
@@ -77,7 +77,7 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
         l.set_name(ip + "_" + std::to_string(port.port));
         if (out.count(l.name())) continue;
         setAddress(l, ip, port.port);
-        l.mutable_bind_to_port()->set_value(false);
+        if (!proxy.capture_none) l.mutable_bind_to_port()->set_value(false);
         l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
         envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
         tcp.set_stat_prefix(ClusterName{"outbound", port.port, "", svc->hostname}.str());

@@ -15,6 +15,8 @@ struct ProxyInfo {
   std::string pod;
   std::string ns = "default";
   Labels labels;
+  // Istio's INTERCEPTION_MODE=NONE: no traffic capture, so outbound listeners bind their ports.
+  bool capture_none = false;
 
   static ProxyInfo fromNode(const envoy::config::core::v3::Node& node);
 };

@@ -21,10 +21,17 @@ std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& 
     throw ConfigError(path + ".codec_type: " + hcmv3::HttpConnectionManager::CodecType_Name(hcm.codec_type()) +
                       " is not supported by weft-proxy yet (AUTO and HTTP1 are; AUTO serves HTTP/1.1)");
   }
-  if (!hcm.has_route_config()) {
-    throw ConfigError(path + ": route_config is required (RDS is not supported by weft-proxy yet)");
+  if (hcm.has_rds()) {
+    if (hcm.rds().route_config_name().empty()) throw ConfigError(path + ".rds.route_config_name: must not be empty");
+    if (!hcm.rds().config_source().has_ads()) {
+      throw ConfigError(path + ".rds.config_source: only ads is supported by weft-proxy");
+    }
+    c->rds_name = hcm.rds().route_config_name();
+  } else if (hcm.has_route_config()) {
+    c->routes = RouteTable::compile(hcm.route_config(), path + ".route_config");
+  } else {
+    throw ConfigError(path + ": route_config or rds is required");
   }
-  c->routes = RouteTable::compile(hcm.route_config(), path + ".route_config");
 
   if (hcm.http_filters_size() == 0) throw ConfigError(path + ".http_filters: must end with envoy.filters.http.router");
   for (int i = 0; i < hcm.http_filters_size(); ++i) {

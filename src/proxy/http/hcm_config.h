@@ -27,7 +27,8 @@ WEFT_STATS_STRUCT(HcmStats, WEFT_HCM_STATS)
 struct HcmConfig {
   std::string stat_prefix;
   std::shared_ptr<stats::Scope> stats;
-  std::shared_ptr<const RouteTable> routes;
+  std::shared_ptr<const RouteTable> routes;  // inline route_config, or null with RDS
+  std::string rds_name;                      // RDS: the route configuration to look up
   bool use_remote_address = false;
   bool skip_xff_append = false;
   bool generate_request_id = true;

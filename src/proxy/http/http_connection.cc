@@ -200,7 +200,8 @@ void HttpConnection::onRequestHeaders() {
 void HttpConnection::routeRequest(std::string_view host) {
   std::string_view saved_host = req_.host;
   req_.host = host;
-  route_ = hcm_->routes->route(req_, "http", &vhost_);
+  const RouteTable* table = hcm_->routes ? hcm_->routes.get() : worker_.routeTable(hcm_->rds_name);
+  route_ = table ? table->route(req_, "http", &vhost_) : nullptr;
   req_.host = saved_host;
   if (route_ == nullptr) {
     stats_.inc(HcmStats::no_route);
@@ -211,10 +212,10 @@ void HttpConnection::routeRequest(std::string_view host) {
   MutationChain req_mutations;
   req_mutations.sets[1] = &route_->request_mutations;
   req_mutations.sets[2] = &vhost_->request_mutations;
-  req_mutations.sets[3] = &hcm_->routes->requestMutations();
+  req_mutations.sets[3] = &table->requestMutations();
   response_mutations_.sets[1] = &route_->response_mutations;
   response_mutations_.sets[2] = &vhost_->response_mutations;
-  response_mutations_.sets[3] = &hcm_->routes->responseMutations();
+  response_mutations_.sets[3] = &table->responseMutations();
 
   if (route_->action == Route::ActionKind::DirectResponse) {
     stats_.inc(HcmStats::rq_direct_response);
@@ -242,8 +243,8 @@ void HttpConnection::routeRequest(std::string_view host) {
   }
   req_mutations.sets[0] = &target_->request_mutations;
   response_mutations_.sets[0] = &target_->response_mutations;
-  upstream::WorkerCluster* cluster = worker_.cluster(target_->cluster);
-  cluster_ = cluster;
+  cluster_ = worker_.cluster(target_->cluster);
+  upstream::WorkerCluster* cluster = cluster_.get();
   info_.upstream_cluster = target_->cluster;
   if (cluster == nullptr) {
     stats_.inc(HcmStats::no_cluster);
@@ -472,7 +473,7 @@ void HttpConnection::onUpstreamHeaders(const ResponseHead& head) {
   encodeResponseHead(head);
   countResponse(head.status);
   int cls = head.status / 100;
-  if (auto* cluster = cluster_) {
+  if (auto* cluster = cluster_.get()) {
     static constexpr size_t kClass[] = {upstream::ClusterStats::upstream_rq_1xx, upstream::ClusterStats::upstream_rq_1xx,
                                         upstream::ClusterStats::upstream_rq_2xx, upstream::ClusterStats::upstream_rq_3xx,
                                         upstream::ClusterStats::upstream_rq_4xx, upstream::ClusterStats::upstream_rq_5xx};

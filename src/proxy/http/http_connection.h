@@ -117,7 +117,7 @@ class HttpConnection final : public network::ActiveSession,
   const Route* route_ = nullptr;
   const VirtualHost* vhost_ = nullptr;
   const WeightedTarget* target_ = nullptr;
-  upstream::WorkerCluster* cluster_ = nullptr;
+  std::shared_ptr<upstream::WorkerCluster> cluster_;
   MutationChain response_mutations_;
   std::unique_ptr<UpstreamRequest> upstream_;
   std::unique_ptr<network::Relay> relay_;

@@ -153,6 +153,7 @@ std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, co
   }
   out->address = *addr;
   if (out->name.empty()) out->name = addr->toString();
+  out->bind_to_port = !l.has_bind_to_port() || l.bind_to_port().value();
   if (l.has_per_connection_buffer_limit_bytes()) out->buffer_limit = l.per_connection_buffer_limit_bytes().value();
   if (out->buffer_limit < 1024) out->buffer_limit = 1024;
   if (l.filter_chains_size() == 0 && !l.has_default_filter_chain()) {

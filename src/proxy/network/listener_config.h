@@ -35,6 +35,7 @@ struct ListenerConfig {
   std::vector<FilterChain> chains;
   std::optional<FilterChain> default_chain;
   uint32_t buffer_limit = 1024 * 1024;
+  bool bind_to_port = true;  // false: reached only by hand-off from another listener
   std::shared_ptr<stats::Scope> stats;
   envoy::config::listener::v3::Listener source;
 

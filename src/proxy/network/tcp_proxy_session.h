@@ -41,7 +41,7 @@ class TcpProxySession final : public ActiveSession, public net::ConnectionCallba
   std::unique_ptr<net::Connection> up_;
   std::shared_ptr<const TcpProxyConfig> config_;
   std::shared_ptr<stats::Scope> listener_stats_;
-  upstream::WorkerCluster* cluster_ = nullptr;
+  std::shared_ptr<upstream::WorkerCluster> cluster_;
   std::shared_ptr<const upstream::Host> host_;
   std::unique_ptr<Relay> relay_;
   event::Timer connect_timer_;

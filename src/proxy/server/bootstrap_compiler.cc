@@ -43,7 +43,7 @@ CompiledBootstrap compileBootstrap(const envoy::config::bootstrap::v3::Bootstrap
     if (!listener_names.insert(l->name).second) throw ConfigError(path + ".name: duplicate listener name '" + l->name + "'");
     // Clusters named by routes and tcp_proxy must exist in a static configuration.
     auto check_chain = [&](const network::FilterChain& fc, const std::string& cpath) {
-      if (fc.hcm) {
+      if (fc.hcm && fc.hcm->routes) {
         for (const auto& [cluster, where] : fc.hcm->routes->referencedClusters()) {
           if (!cluster_names.count(cluster)) {
             throw ConfigError(where + ": unknown cluster '" + cluster + "'");

@@ -11,9 +11,16 @@
 
 namespace weft::proxy::server {
 
-ListenerSocket::ListenerSocket(Worker& worker, std::shared_ptr<const network::ListenerConfig> config, int fd)
-    : worker_(worker), config_(std::move(config)), fd_(fd) {
+ListenerSocket::ListenerSocket(Worker& worker, std::shared_ptr<const network::ListenerConfig> config,
+                               std::shared_ptr<SocketSet> sockets)
+    : worker_(worker), config_(std::move(config)), sockets_(std::move(sockets)), fd_(sockets_->fds[worker.index()]) {
   worker_.reactor().add(fd_, this);
+  // Connections may have queued while no socket was registered (a config swap): take them.
+  onIoEvent(0);
+}
+
+SocketSet::~SocketSet() {
+  for (int fd : fds) ::close(fd);
 }
 
 ListenerSocket::~ListenerSocket() { close(); }
@@ -21,7 +28,8 @@ ListenerSocket::~ListenerSocket() { close(); }
 void ListenerSocket::close() {
   if (fd_ < 0) return;
   worker_.reactor().remove(fd_);
-  ::close(fd_);
+  // Stop accepting for good (drain): a socket no longer read would still take connections.
+  if (worker_.drainClose()) ::shutdown(fd_, SHUT_RD);
   fd_ = -1;
 }
 

@@ -5,6 +5,7 @@
 
 #include "common/event/reactor.h"
 #include "proxy/network/listener_config.h"
+#include "proxy/server/snapshot.h"
 
 namespace weft::proxy::server {
 
@@ -12,15 +13,17 @@ class Worker;
 
 class ListenerSocket final : public event::IoHandler {
  public:
-  ListenerSocket(Worker& worker, std::shared_ptr<const network::ListenerConfig> config, int fd);
+  ListenerSocket(Worker& worker, std::shared_ptr<const network::ListenerConfig> config, std::shared_ptr<SocketSet> sockets);
   ~ListenerSocket() override;
   void onIoEvent(uint32_t events) override;
   void close();
   const network::ListenerConfig& config() const { return *config_; }
+  const std::shared_ptr<SocketSet>& sockets() const { return sockets_; }
 
  private:
   Worker& worker_;
   std::shared_ptr<const network::ListenerConfig> config_;
+  std::shared_ptr<SocketSet> sockets_;
   int fd_;
 };
 

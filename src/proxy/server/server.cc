@@ -19,6 +19,8 @@
 #include "proxy/admin/admin_server.h"
 #include "proxy/admin/stats_render.h"
 #include "proxy/server/dns_refresher.h"
+#include "proxy/server/dynamic_config.h"
+#include "proxy/xds/ads_client.h"
 
 namespace weft::proxy::server {
 
@@ -101,9 +103,11 @@ int Server::run() {
   publishSnapshot();
   setupAdmin();
   dns_->start();
+  if (config_.bootstrap.has_dynamic_resources()) startXds();
   live_ = true;
   for (const auto& l : listeners_) {
-    spdlog::info("listener '{}' on {} ({} worker sockets)", l.config->name, l.config->address.toString(), l.fds.size());
+    spdlog::info("listener '{}' on {} ({} worker sockets)", l.config->name, l.config->address.toString(),
+                 l.sockets ? l.sockets->fds.size() : 0);
   }
   spdlog::info("weft-proxy live: {} worker(s){}", concurrency,
                admin_ ? ", admin at http://" + admin_->address().toString() : std::string());
@@ -128,31 +132,76 @@ int bindSocket(const net::Address& addr, bool reuse_port, std::string* err) {
 }
 }  // namespace
 
+std::shared_ptr<SocketSet> Server::bindSockets(const network::ListenerConfig& l, std::string* error) {
+  auto set = std::make_shared<SocketSet>();
+  net::Address addr = l.address;
+  std::string err;
+  // SO_REUSEPORT would let us share a port with another process of the same user without
+  // a word; a plain bind first proves the port is ours (and picks it for port 0).
+  int probe = bindSocket(addr, false, &err);
+  if (probe < 0) {
+    *error = "listener '" + l.name + "': cannot listen on " + addr.toString() + ": " + err;
+    return nullptr;
+  }
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  getsockname(probe, reinterpret_cast<sockaddr*>(&ss), &len);
+  addr = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
+  close(probe);
+  for (uint32_t i = 0; i < options_.concurrency; ++i) {
+    int fd = bindSocket(addr, true, &err);
+    if (fd < 0) {
+      *error = "listener '" + l.name + "': cannot listen on " + addr.toString() + ": " + err;
+      return nullptr;
+    }
+    set->fds.push_back(fd);
+  }
+  return set;
+}
+
 void Server::bindListeners() {
   for (const auto& l : config_.listeners) {
-    ListenerSockets ls;
-    ls.config = l;
-    net::Address addr = l->address;
-    std::string err;
-    // SO_REUSEPORT would let us share a port with another process of the same user without
-    // a word; a plain bind first proves the port is ours (and picks it for port 0).
-    int probe = bindSocket(addr, false, &err);
-    if (probe < 0) throw ConfigError("listener '" + l->name + "': cannot listen on " + addr.toString() + ": " + err);
-    sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    getsockname(probe, reinterpret_cast<sockaddr*>(&ss), &len);
-    addr = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-    close(probe);
-    for (uint32_t i = 0; i < options_.concurrency; ++i) {
-      int fd = bindSocket(addr, true, &err);
-      if (fd < 0) {
-        for (int f : ls.fds) close(f);
-        throw ConfigError("listener '" + l->name + "': cannot listen on " + addr.toString() + ": " + err);
-      }
-      ls.fds.push_back(fd);
+    ListenerSockets ls{l, nullptr};
+    if (l->bind_to_port) {
+      std::string err;
+      ls.sockets = bindSockets(*l, &err);
+      if (!ls.sockets) throw ConfigError(err);
     }
     listeners_.push_back(std::move(ls));
   }
+}
+
+void Server::startXds() {
+  const auto& dr = config_.bootstrap.dynamic_resources();
+  const auto& ads = dr.ads_config();
+  if (ads.api_type() != envoy::config::core::v3::ApiConfigSource::GRPC) {
+    throw ConfigError("dynamic_resources.ads_config.api_type: only GRPC (state of the world ADS) is supported by weft-proxy");
+  }
+  if (ads.grpc_services_size() != 1 || !ads.grpc_services(0).has_envoy_grpc()) {
+    throw ConfigError("dynamic_resources.ads_config.grpc_services: exactly one envoy_grpc service is required");
+  }
+  if ((dr.has_cds_config() && !dr.cds_config().has_ads()) || (dr.has_lds_config() && !dr.lds_config().has_ads())) {
+    throw ConfigError("dynamic_resources: cds_config and lds_config must use ads");
+  }
+  const std::string& cluster = ads.grpc_services(0).envoy_grpc().cluster_name();
+  std::shared_ptr<const upstream::HostSet> hosts;
+  for (const auto& c : config_.clusters) {
+    if (c->name == cluster) hosts = c->static_hosts;
+  }
+  if (auto it = dns_hosts_.find(cluster); it != dns_hosts_.end()) hosts = it->second;
+  if (!hosts || hosts->hosts.empty()) {
+    throw ConfigError("dynamic_resources.ads_config.grpc_services[0].envoy_grpc.cluster_name: '" + cluster +
+                      "' must be a static cluster with at least one endpoint");
+  }
+  std::set<std::string> static_clusters, static_listeners;
+  for (const auto& c : config_.clusters) static_clusters.insert(c->name);
+  for (const auto& l : config_.listeners) static_listeners.insert(l->name);
+  dynamic_ = std::make_unique<DynamicConfig>(
+      *store_, [this](const network::ListenerConfig& l, std::string* err) { return bindSockets(l, err); },
+      [this] { publishSnapshot(); }, static_clusters, static_listeners);
+  ads_ = std::make_unique<xds::AdsClient>(reactor_, hosts->hosts.front()->address, config_.bootstrap.node(), *dynamic_);
+  ads_->start();
+  spdlog::info("xDS: ADS to {} (cluster '{}')", hosts->hosts.front()->address_string, cluster);
 }
 
 void Server::publishSnapshot() {
@@ -160,6 +209,7 @@ void Server::publishSnapshot() {
   snap->listeners = listeners_;
   for (const auto& c : config_.clusters) snap->clusters[c->name] = c;
   snap->hosts = dns_hosts_;
+  if (dynamic_) dynamic_->fill(*snap);
   snapshot_ = snap;
   for (auto& w : workers_) w->applySnapshot(snap);
 }
@@ -167,7 +217,9 @@ void Server::publishSnapshot() {
 std::string Server::stateName() const {
   // As Envoy: failing health checks reports DRAINING, so load balancers stop sending.
   if (state_.draining.load() || state_.healthcheck_failed.load()) return "DRAINING";
-  return live_ ? "LIVE" : "PRE_INITIALIZING";
+  // With xDS, LIVE once the first clusters and listeners arrived (Envoy's init manager).
+  bool initialized = !dynamic_ || dynamic_->initialized();
+  return live_ && initialized ? "LIVE" : "PRE_INITIALIZING";
 }
 
 void Server::refreshServerStats() {
@@ -254,12 +306,12 @@ void Server::setupAdmin() {
   });
   admin_->add("/listeners", "listener names and addresses", false, [this](const AdminRequest&) {
     std::string out;
-    for (const auto& l : listeners_) {
+    for (const auto& l : snapshot_->listeners) {
       // The bound address, which differs from the configured one for port 0.
       sockaddr_storage ss;
       socklen_t len = sizeof(ss);
       std::string addr = l.config->address.toString();
-      if (!l.fds.empty() && getsockname(l.fds[0], reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      if (l.sockets && !l.sockets->fds.empty() && getsockname(l.sockets->fds[0], reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
         addr = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len).toString();
       }
       out += l.config->name + "::" + addr + "\n";
@@ -286,6 +338,10 @@ void Server::setupAdmin() {
       auto* sl = listeners.add_static_listeners();
       sl->mutable_listener()->PackFrom(l->source);
       *sl->mutable_last_updated() = updated;
+    }
+    if (dynamic_) {
+      dynamic_->dump(clusters, listeners, routes);
+      dump.mutable_configs(1)->PackFrom(clusters);
     }
     dump.add_configs()->PackFrom(listeners);
     dump.add_configs()->PackFrom(routes);

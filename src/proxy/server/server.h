@@ -14,10 +14,14 @@
 namespace weft::proxy::admin {
 class AdminServer;
 }
+namespace weft::proxy::xds {
+class AdsClient;
+}
 
 namespace weft::proxy::server {
 
 class DnsRefresher;
+class DynamicConfig;
 
 struct Options {
   std::string config_path;
@@ -37,6 +41,8 @@ class Server {
 
  private:
   void bindListeners();
+  std::shared_ptr<SocketSet> bindSockets(const network::ListenerConfig& l, std::string* error);
+  void startXds();
   void publishSnapshot();
   void setupAdmin();
   void onSignal();
@@ -57,6 +63,8 @@ class Server {
   std::shared_ptr<const Snapshot> snapshot_;
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<DnsRefresher> dns_;
+  std::unique_ptr<DynamicConfig> dynamic_;
+  std::unique_ptr<xds::AdsClient> ads_;
   std::chrono::system_clock::time_point started_;
   event::Timer drain_timer_;
   event::TimePoint drain_deadline_{};

@@ -6,14 +6,22 @@
 #include <string>
 #include <vector>
 
+#include "proxy/http/route_table.h"
 #include "proxy/network/listener_config.h"
 #include "proxy/upstream/cluster_config.h"
 
 namespace weft::proxy::server {
 
+// One SO_REUSEPORT socket per worker, bound by the main thread; closed when the last
+// snapshot using them is gone.
+struct SocketSet {
+  std::vector<int> fds;
+  ~SocketSet();
+};
+
 struct ListenerSockets {
   std::shared_ptr<const network::ListenerConfig> config;
-  std::vector<int> fds;  // one SO_REUSEPORT socket per worker, bound by the main thread
+  std::shared_ptr<SocketSet> sockets;  // null: bind_to_port false
 };
 
 struct Snapshot {
@@ -21,6 +29,8 @@ struct Snapshot {
   std::map<std::string, std::shared_ptr<const upstream::ClusterConfig>> clusters;
   // Current hosts of clusters whose membership is discovered at run time (DNS).
   std::map<std::string, std::shared_ptr<const upstream::HostSet>> hosts;
+  // RDS route configurations by name.
+  std::map<std::string, std::shared_ptr<const http::RouteTable>> routes;
 };
 
 }  // namespace weft::proxy::server

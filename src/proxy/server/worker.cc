@@ -115,21 +115,38 @@ void Worker::stopAndJoin() {
 void Worker::applySnapshot(std::shared_ptr<const Snapshot> snapshot) {
   reactor_.post([this, snapshot] {
     snapshot_ = snapshot;
-    listeners_.clear();
+    // Keep the accept socket of a listener whose config is unchanged; re-register the same
+    // socket under a changed config (connections accepted so far keep the old one).
+    std::vector<std::unique_ptr<ListenerSocket>> next_listeners;
     for (const auto& l : snapshot->listeners) {
-      if (index_ < l.fds.size()) listeners_.push_back(std::make_unique<ListenerSocket>(*this, l.config, l.fds[index_]));
+      if (!l.sockets || index_ >= l.sockets->fds.size()) continue;
+      std::unique_ptr<ListenerSocket> kept;
+      for (auto& old : listeners_) {
+        if (old && old->sockets() == l.sockets && &old->config() == l.config.get()) kept = std::move(old);
+      }
+      if (kept) {
+        next_listeners.push_back(std::move(kept));
+        continue;
+      }
+      for (auto& old : listeners_) {
+        if (old && old->sockets() == l.sockets) old.reset();  // unregisters the fd before re-adding
+      }
+      if (!draining_) next_listeners.push_back(std::make_unique<ListenerSocket>(*this, l.config, l.sockets));
     }
+    listeners_ = std::move(next_listeners);
     decltype(clusters_) next;
     for (const auto& [name, config] : snapshot->clusters) {
       auto it = clusters_.find(name);
       if (it != clusters_.end() && it->second->configPtr() == config) {
+        auto h = snapshot->hosts.find(name);
+        if (h != snapshot->hosts.end() && h->second != it->second->hostsPtr()) it->second->updateHosts(h->second);
         next.emplace(name, std::move(it->second));
         continue;
       }
       std::shared_ptr<const upstream::HostSet> hosts = config->static_hosts;
       auto h = snapshot->hosts.find(name);
       if (h != snapshot->hosts.end()) hosts = h->second;
-      next.emplace(name, std::make_unique<upstream::WorkerCluster>(
+      next.emplace(name, std::make_shared<upstream::WorkerCluster>(
                              config, hosts, reactor_, random_,
                              [this](std::unique_ptr<net::Connection> c) { lingerClose(std::move(c)); }));
     }
@@ -167,9 +184,15 @@ void Worker::closeAll() {
   });
 }
 
-upstream::WorkerCluster* Worker::cluster(std::string_view name) {
+std::shared_ptr<upstream::WorkerCluster> Worker::cluster(std::string_view name) {
   auto it = clusters_.find(name);
-  return it == clusters_.end() ? nullptr : it->second.get();
+  return it == clusters_.end() ? nullptr : it->second;
+}
+
+const http::RouteTable* Worker::routeTable(const std::string& name) const {
+  if (!snapshot_) return nullptr;
+  auto it = snapshot_->routes.find(name);
+  return it == snapshot_->routes.end() ? nullptr : it->second.get();
 }
 
 std::string_view Worker::httpDate() {

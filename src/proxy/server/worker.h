@@ -17,6 +17,10 @@
 #include "proxy/server/snapshot.h"
 #include "proxy/upstream/worker_cluster.h"
 
+namespace weft::proxy::http {
+class RouteTable;
+}
+
 namespace weft::proxy::server {
 
 class ListenerSocket;
@@ -49,7 +53,9 @@ class Worker {
   event::Reactor& reactor() { return reactor_; }
   Random& random() { return random_; }
   uint32_t index() const { return index_; }
-  upstream::WorkerCluster* cluster(std::string_view name);
+  std::shared_ptr<upstream::WorkerCluster> cluster(std::string_view name);
+  // An RDS route table of the current snapshot, or null while it has not arrived.
+  const http::RouteTable* routeTable(const std::string& name) const;
   // "date" header value, refreshed once a second.
   std::string_view httpDate();
   bool drainClose() const {
@@ -76,7 +82,9 @@ class Worker {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
-  std::unordered_map<std::string, std::unique_ptr<upstream::WorkerCluster>, StringHash, std::equal_to<>> clusters_;
+  // shared_ptr: a request or TCP session keeps the cluster it started with alive after a
+  // config update removed it from this map.
+  std::unordered_map<std::string, std::shared_ptr<upstream::WorkerCluster>, StringHash, std::equal_to<>> clusters_;
   network::ActiveSession* sessions_ = nullptr;
   std::atomic<size_t> session_count_{0};
   bool draining_ = false;

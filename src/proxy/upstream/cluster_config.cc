@@ -51,9 +51,16 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
     case cv3::Cluster::ORIGINAL_DST:
       out->type = ClusterConfig::Type::OriginalDst;
       break;
+    case cv3::Cluster::EDS:
+      out->type = ClusterConfig::Type::Eds;
+      if (!c.eds_cluster_config().eds_config().has_ads()) {
+        throw ConfigError(path + ".eds_cluster_config.eds_config: only ads is supported by weft-proxy");
+      }
+      out->eds_service_name = c.eds_cluster_config().service_name().empty() ? c.name() : c.eds_cluster_config().service_name();
+      break;
     default:
       throw ConfigError(path + ".type: " + cv3::Cluster::DiscoveryType_Name(c.type()) +
-                        " is not supported by weft-proxy (STATIC, STRICT_DNS, LOGICAL_DNS, ORIGINAL_DST are)");
+                        " is not supported by weft-proxy (STATIC, STRICT_DNS, LOGICAL_DNS, ORIGINAL_DST, EDS are)");
   }
   switch (c.lb_policy()) {
     case cv3::Cluster::ROUND_ROBIN:

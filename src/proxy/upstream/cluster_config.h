@@ -49,7 +49,7 @@ struct EndpointSpec {
 };
 
 struct ClusterConfig {
-  enum class Type { Static, StrictDns, LogicalDns, OriginalDst };
+  enum class Type { Static, StrictDns, LogicalDns, OriginalDst, Eds };
   enum class Lb { RoundRobin, LeastRequest, Random, ClusterProvided };
   enum class DnsFamily { Auto, V4Only, V6Only, V4Preferred, All };
 
@@ -63,6 +63,7 @@ struct ClusterConfig {
   std::vector<EndpointSpec> endpoints;
   std::shared_ptr<const HostSet> static_hosts;  // STATIC: known now
   std::string original_dst_header;              // ORIGINAL_DST with use_http_header
+  std::string eds_service_name;                 // EDS: the ClusterLoadAssignment to subscribe to
   std::shared_ptr<stats::Scope> stats;
   uint32_t stat_rows = 1;  // rows of per-host stats (workers + main thread)
   envoy::config::cluster::v3::Cluster source;  // for /config_dump

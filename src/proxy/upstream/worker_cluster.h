@@ -27,6 +27,7 @@ class WorkerCluster : public net::ConnectionCallbacks {
   stats::Scope& stats() const { return *config_->stats; }
   void updateHosts(std::shared_ptr<const HostSet> hosts);
   const HostSet& hosts() const { return *hosts_; }
+  const std::shared_ptr<const HostSet>& hostsPtr() const { return hosts_; }
 
   // Picks a host, or returns null when there is none (Envoy's UH). For ORIGINAL_DST clusters
   // `original_dst` (or the override header's value) names the host.

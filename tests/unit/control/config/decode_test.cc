@@ -1,0 +1,681 @@
+// decodeResource() through addDocuments(): what each kind keeps, and the exact field path of
+// every validation error (the same messages reach /debug/configz, the logs and /validate).
+#include "control/config/decode.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "control/control_test_support.h"
+
+namespace weft::control {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::StartsWith;
+using testing::rejectedText;
+using testing::snapshotFrom;
+
+// The one rejected resource of `yaml` (which must hold exactly one), its errors checked by callers.
+Rejected rejectOne(const std::string& yaml) {
+  ConfigSnapshot snap = snapshotFrom(yaml);
+  EXPECT_THAT(snap.accepted, IsEmpty());
+  if (snap.rejected.size() != 1) {
+    ADD_FAILURE() << "expected one rejected resource, got " << snap.rejected.size() << "\n" << rejectedText(snap);
+    return {};
+  }
+  return snap.rejected[0];
+}
+
+std::string vs(const std::string& http) {
+  return "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: reviews, namespace: bookinfo}\n"
+         "spec:\n  hosts: [reviews]\n  http:\n" +
+         http;
+}
+
+std::string dr(const std::string& spec) {
+  return "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews, namespace: bookinfo}\n"
+         "spec:\n  host: reviews\n" +
+         spec;
+}
+
+TEST(DecodeTest, VirtualServiceNegativeWeightNamesThePath) {
+  Rejected r = rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews, subset: v1}
+      weight: -1
+    - destination: {host: reviews, subset: v2}
+      weight: 101
+)"));
+  EXPECT_EQ(r.source.file, "f.yaml");
+  EXPECT_EQ(r.source.document, 0u);
+  EXPECT_EQ(r.source.kind, "VirtualService");
+  EXPECT_EQ(r.source.ns, "bookinfo");
+  EXPECT_EQ(r.source.name, "reviews");
+  EXPECT_THAT(r.errors, ElementsAre("spec.http[0].route[0].weight: must be >= 0, got -1"));
+}
+
+TEST(DecodeTest, VirtualServiceAllZeroWeights) {
+  Rejected r = rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews, subset: v1}
+      weight: 0
+    - destination: {host: reviews, subset: v2}
+      weight: 0
+)"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.http[0].route: the weights must not all be zero"));
+}
+
+TEST(DecodeTest, VirtualServiceSeveralDestinationsNeedWeights) {
+  Rejected r = rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews, subset: v1}
+    - destination: {host: reviews, subset: v2}
+)"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.http[0].route: weights are required when there is more than one destination"));
+}
+
+TEST(DecodeTest, VirtualServiceUnknownFieldIsRejectedNotIgnored) {
+  Rejected r = rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews}
+  - fault:
+      abort: {httpStatus: 500, percentage: {value: 10}}
+    route:
+    - destination: {host: reviews}
+)"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.http[1].fault: not supported by weftd"));
+
+  Rejected top = rejectOne(
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
+      "spec:\n  hosts: [reviews]\n  tls: []\n  http:\n  - route:\n    - destination: {host: reviews}\n");
+  EXPECT_THAT(top.errors, ElementsAre("spec.tls: not supported by weftd"));
+
+  Rejected retries = rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews}
+    retries: {attempts: 3}
+)"));
+  EXPECT_THAT(retries.errors, ElementsAre("spec.http[0].retries: not supported by weftd"));
+}
+
+TEST(DecodeTest, VirtualServiceRouteAndRedirectBothSet) {
+  Rejected r = rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews}
+    redirect: {uri: /v2}
+)"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.http[0]: exactly one of route, redirect, directResponse is required"));
+
+  Rejected none = rejectOne(vs("  - name: nothing\n"));
+  EXPECT_THAT(none.errors, ElementsAre("spec.http[0]: exactly one of route, redirect, directResponse is required"));
+
+  Rejected rewrite = rejectOne(vs(R"(
+  - redirect: {uri: /v2}
+    rewrite: {uri: /v3}
+)"));
+  EXPECT_THAT(rewrite.errors, ElementsAre("spec.http[0].rewrite: cannot be used with redirect or directResponse"));
+}
+
+TEST(DecodeTest, VirtualServiceBadHosts) {
+  Rejected r = rejectOne(
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
+      "spec:\n  hosts: [reviews, 'bad_host!']\n  http:\n  - route:\n    - destination: {host: reviews}\n");
+  EXPECT_THAT(r.errors, ElementsAre("spec.hosts[1]: 'bad_host!' is not a valid host"));
+
+  Rejected dest = rejectOne(vs(R"(
+  - route:
+    - destination: {host: "*.example.com"}
+)"));
+  EXPECT_THAT(dest.errors, ElementsAre("spec.http[0].route[0].destination.host: '*.example.com' is not a valid host name"));
+
+  Rejected missing = rejectOne(
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
+      "spec:\n  http:\n  - route:\n    - destination: {host: reviews}\n");
+  EXPECT_THAT(missing.errors, ElementsAre("spec.hosts: at least one host is required"));
+}
+
+TEST(DecodeTest, VirtualServiceBadRegex) {
+  Rejected r = rejectOne(vs(R"(
+  - match:
+    - uri: {regex: "/api/(v1"}
+    route:
+    - destination: {host: reviews}
+)"));
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_THAT(r.errors[0], StartsWith("spec.http[0].match[0].uri.regex: invalid regex '/api/(v1': "));
+
+  Rejected header = rejectOne(vs(R"(
+  - match:
+    - uri: {prefix: /}
+    - headers:
+        x-user: {regex: "[a-"}
+    route:
+    - destination: {host: reviews}
+)"));
+  ASSERT_EQ(header.errors.size(), 1u);
+  EXPECT_THAT(header.errors[0], StartsWith("spec.http[0].match[1].headers.x-user.regex: invalid regex '[a-': "));
+}
+
+TEST(DecodeTest, VirtualServiceStringMatchNeedsExactlyOneKind) {
+  Rejected r = rejectOne(vs(R"(
+  - match:
+    - uri: {exact: /a, prefix: /b}
+    route:
+    - destination: {host: reviews}
+)"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.http[0].match[0].uri: exactly one of exact, prefix, regex is required"));
+}
+
+TEST(DecodeTest, VirtualServiceOtherFieldErrors) {
+  EXPECT_THAT(rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews}
+    timeout: soon
+)")).errors,
+              ElementsAre("spec.http[0].timeout: 'soon' is not a duration (e.g. 500ms, 1.5s, 2m)"));
+  EXPECT_THAT(rejectOne(vs(R"(
+  - redirect: {uri: /x, redirectCode: 304}
+)")).errors,
+              ElementsAre("spec.http[0].redirect.redirectCode: must be 301, 302, 303, 307 or 308"));
+  EXPECT_THAT(rejectOne(vs(R"(
+  - directResponse: {status: 99}
+)")).errors,
+              ElementsAre("spec.http[0].directResponse.status: must be in [200, 599]"));
+  EXPECT_THAT(rejectOne(vs(R"(
+  - match: [{port: 70000}]
+    route:
+    - destination: {host: reviews, port: {number: 0}}
+)")).errors,
+              ElementsAre("spec.http[0].match[0].port: must be a port number in [1, 65535], got 70000",
+                          "spec.http[0].route[0].destination.port.number: must be a port number in [1, 65535], got 0"));
+  EXPECT_THAT(rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews, subset: V_1}
+)")).errors,
+              ElementsAre("spec.http[0].route[0].destination.subset: 'V_1' is not a valid subset name"));
+  EXPECT_THAT(rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews}
+      weight: lots
+)")).errors,
+              ElementsAre("spec.http[0].route[0].weight: must be an integer, got 'lots'"));
+}
+
+TEST(DecodeTest, VirtualServiceGatewaysOtherThanMeshRejected) {
+  Rejected r = rejectOne(
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
+      "spec:\n  hosts: [reviews]\n  gateways: [mesh, istio-system/ingress]\n"
+      "  http:\n  - route:\n    - destination: {host: reviews}\n");
+  EXPECT_THAT(r.errors, ElementsAre("spec.gateways: gateway 'istio-system/ingress': Gateways are not supported by "
+                                    "weftd yet (only 'mesh')"));
+}
+
+TEST(DecodeTest, VirtualServiceFieldsDecoded) {
+  ConfigSnapshot snap = snapshotFrom(vs(R"(
+  - name: canary
+    match:
+    - name: m0
+      uri: {prefix: /api}
+      method: {exact: GET}
+      headers:
+        x-user: {exact: jason}
+      withoutHeaders:
+        x-skip: {prefix: "1"}
+      queryParams:
+        debug: {regex: "t.*"}
+      port: 9080
+      sourceLabels: {app: productpage}
+      ignoreUriCase: true
+    route:
+    - destination: {host: reviews, subset: v1, port: {number: 9080}}
+      weight: 80
+      headers:
+        request:
+          set: {x-a: "1"}
+    - destination: {host: reviews, subset: v2}
+      weight: 20
+    rewrite: {uri: /v2, authority: reviews.internal}
+    timeout: 1.5s
+    headers:
+      request:
+        add: {x-b: "2"}
+      response:
+        remove: [server]
+  - directResponse:
+      status: 503
+      body: {string: unavailable}
+  - redirect: {uri: /new, authority: other, port: 8080, scheme: https, redirectCode: 308}
+)"));
+  ASSERT_TRUE(snap.rejected.empty()) << rejectedText(snap);
+  ASSERT_EQ(snap.virtual_services.size(), 1u);
+  const VirtualService& v = snap.virtual_services[0];
+  EXPECT_EQ(v.meta.ns, "bookinfo");
+  EXPECT_THAT(v.hosts, ElementsAre("reviews"));
+  ASSERT_EQ(v.http.size(), 3u);
+  const HttpRoute& h = v.http[0];
+  EXPECT_EQ(h.name, "canary");
+  ASSERT_EQ(h.match.size(), 1u);
+  const HttpMatch& m = h.match[0];
+  EXPECT_EQ(m.name, "m0");
+  ASSERT_TRUE(m.uri);
+  EXPECT_EQ(m.uri->kind, StringMatch::Kind::Prefix);
+  EXPECT_EQ(m.uri->value, "/api");
+  ASSERT_TRUE(m.method);
+  EXPECT_EQ(m.method->value, "GET");
+  ASSERT_EQ(m.headers.count("x-user"), 1u);
+  EXPECT_EQ(m.headers.at("x-user").value, "jason");
+  ASSERT_EQ(m.without_headers.count("x-skip"), 1u);
+  EXPECT_EQ(m.without_headers.at("x-skip").kind, StringMatch::Kind::Prefix);
+  ASSERT_EQ(m.query_params.count("debug"), 1u);
+  EXPECT_EQ(m.query_params.at("debug").kind, StringMatch::Kind::Regex);
+  EXPECT_EQ(m.port, 9080u);
+  EXPECT_EQ(m.source_labels, (Labels{{"app", "productpage"}}));
+  EXPECT_TRUE(m.ignore_uri_case);
+  ASSERT_EQ(h.route.size(), 2u);
+  EXPECT_EQ(h.route[0].destination.host, "reviews");
+  EXPECT_EQ(h.route[0].destination.subset, "v1");
+  EXPECT_EQ(h.route[0].destination.port, 9080u);
+  EXPECT_EQ(h.route[0].weight, 80);
+  EXPECT_EQ(h.route[0].request_headers.set, (std::map<std::string, std::string>{{"x-a", "1"}}));
+  EXPECT_EQ(h.route[1].weight, 20);
+  ASSERT_TRUE(h.rewrite);
+  EXPECT_EQ(h.rewrite->uri, "/v2");
+  EXPECT_EQ(h.rewrite->authority, "reviews.internal");
+  EXPECT_EQ(h.timeout_ms, 1500);
+  EXPECT_EQ(h.request_headers.add, (std::map<std::string, std::string>{{"x-b", "2"}}));
+  EXPECT_THAT(h.response_headers.remove, ElementsAre("server"));
+  ASSERT_TRUE(v.http[1].direct_response);
+  EXPECT_EQ(v.http[1].direct_response->status, 503);
+  EXPECT_EQ(v.http[1].direct_response->body, "unavailable");
+  ASSERT_TRUE(v.http[2].redirect);
+  EXPECT_EQ(v.http[2].redirect->uri, "/new");
+  EXPECT_EQ(v.http[2].redirect->authority, "other");
+  EXPECT_EQ(v.http[2].redirect->port, 8080u);
+  EXPECT_EQ(v.http[2].redirect->scheme, "https");
+  EXPECT_EQ(v.http[2].redirect->code, 308);
+}
+
+TEST(DecodeTest, SingleDestinationWithoutWeightGetsAllTraffic) {
+  ConfigSnapshot snap = snapshotFrom(vs("  - route:\n    - destination: {host: reviews}\n"));
+  ASSERT_EQ(snap.virtual_services.size(), 1u) << rejectedText(snap);
+  EXPECT_EQ(snap.virtual_services[0].http[0].route[0].weight, 100);
+}
+
+TEST(DecodeTest, DurationUnits) {
+  for (auto [text, ms] : std::vector<std::pair<std::string, int64_t>>{
+           {"250ms", 250}, {"2s", 2000}, {"0.5s", 500}, {"2m", 120000}, {"1h", 3600000}}) {
+    ConfigSnapshot snap =
+        snapshotFrom(vs("  - route:\n    - destination: {host: reviews}\n    timeout: " + text + "\n"));
+    ASSERT_EQ(snap.virtual_services.size(), 1u) << text << "\n" << rejectedText(snap);
+    EXPECT_EQ(snap.virtual_services[0].http[0].timeout_ms, ms) << text;
+  }
+}
+
+TEST(DecodeTest, TcpRoutes) {
+  ConfigSnapshot snap = snapshotFrom(R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: db}
+spec:
+  hosts: [db]
+  tcp:
+  - match: [{port: 3306}]
+    route:
+    - destination: {host: db, port: {number: 3306}}
+)");
+  ASSERT_EQ(snap.virtual_services.size(), 1u) << rejectedText(snap);
+  ASSERT_EQ(snap.virtual_services[0].tcp.size(), 1u);
+  EXPECT_EQ(snap.virtual_services[0].tcp[0].match_port, 3306u);
+
+  Rejected r = rejectOne("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: db}\n"
+                         "spec:\n  hosts: [db]\n  tcp:\n  - match: [{port: 3306}]\n");
+  EXPECT_THAT(r.errors, ElementsAre("spec.tcp[0].route: at least one destination is required"));
+  Rejected empty = rejectOne("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: db}\n"
+                             "spec:\n  hosts: [db]\n");
+  EXPECT_THAT(empty.errors, ElementsAre("spec: http or tcp routes are required"));
+}
+
+TEST(DecodeTest, DestinationRuleDuplicateSubset) {
+  Rejected r = rejectOne(dr(R"(
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v1, labels: {version: v2}}
+)"));
+  EXPECT_EQ(r.source.kind, "DestinationRule");
+  EXPECT_EQ(r.source.ns, "bookinfo");
+  EXPECT_EQ(r.source.name, "reviews");
+  EXPECT_THAT(r.errors, ElementsAre("spec.subsets[1].name: duplicate subset 'v1'"));
+}
+
+TEST(DecodeTest, DestinationRuleBadSubsetName) {
+  Rejected r = rejectOne(dr(R"(
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: Version_2, labels: {version: v2}}
+  - {labels: {version: v3}}
+)"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.subsets[1].name: 'Version_2' is not a valid subset name (RFC 1123 label)",
+                                    "spec.subsets[2].name: is required"));
+}
+
+TEST(DecodeTest, DestinationRuleUnsupportedLoadBalancer) {
+  Rejected r = rejectOne(dr(R"(
+  trafficPolicy:
+    loadBalancer: {simple: PASSTHROUGH}
+)"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.trafficPolicy.loadBalancer.simple: 'PASSTHROUGH' is not supported by weftd "
+                                    "(ROUND_ROBIN, LEAST_REQUEST, RANDOM are)"));
+
+  Rejected sub = rejectOne(dr(R"(
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy:
+      loadBalancer: {simple: PASSTHROUGH}
+)"));
+  EXPECT_THAT(sub.errors, ElementsAre("spec.subsets[0].trafficPolicy.loadBalancer.simple: 'PASSTHROUGH' is not "
+                                      "supported by weftd (ROUND_ROBIN, LEAST_REQUEST, RANDOM are)"));
+
+  Rejected cp = rejectOne(dr(R"(
+  trafficPolicy:
+    connectionPool: {tcp: {maxConnections: 1}}
+)"));
+  EXPECT_THAT(cp.errors, ElementsAre("spec.trafficPolicy.connectionPool: not supported by weftd"));
+}
+
+TEST(DecodeTest, DestinationRuleDecoded) {
+  ConfigSnapshot snap = snapshotFrom(dr(R"(
+  trafficPolicy:
+    loadBalancer: {simple: LEAST_REQUEST}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy:
+      loadBalancer: {simple: RANDOM}
+)"));
+  ASSERT_EQ(snap.destination_rules.size(), 1u) << rejectedText(snap);
+  const DestinationRule& d = snap.destination_rules[0];
+  EXPECT_EQ(d.host, "reviews");
+  ASSERT_TRUE(d.traffic_policy && d.traffic_policy->load_balancer);
+  EXPECT_EQ(d.traffic_policy->load_balancer->simple, "LEAST_REQUEST");
+  ASSERT_EQ(d.subsets.size(), 2u);
+  EXPECT_EQ(d.subsets[0].labels, (Labels{{"version", "v1"}}));
+  ASSERT_TRUE(d.subsets[1].traffic_policy && d.subsets[1].traffic_policy->load_balancer);
+  EXPECT_EQ(d.subsets[1].traffic_policy->load_balancer->simple, "RANDOM");
+}
+
+TEST(DecodeTest, ServiceDuplicatePortNames) {
+  Rejected r = rejectOne(R"(
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: bookinfo}
+spec:
+  ports:
+  - {name: http, port: 9080}
+  - {name: http, port: 9081}
+)");
+  EXPECT_EQ(r.source.kind, "Service");
+  EXPECT_EQ(r.source.ns, "bookinfo");
+  EXPECT_EQ(r.source.name, "reviews");
+  EXPECT_THAT(r.errors, ElementsAre("spec.ports[1].name: duplicate port name 'http'"));
+}
+
+TEST(DecodeTest, ServicePortErrors) {
+  EXPECT_THAT(rejectOne("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports:\n"
+                        "  - {name: http, port: 80}\n  - {port: 81}\n")
+                  .errors,
+              ElementsAre("spec.ports[1].name: is required when a Service has several ports"));
+  EXPECT_THAT(rejectOne("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  ports:\n"
+                        "  - {name: http, port: 0}\n")
+                  .errors,
+              ElementsAre("spec.ports[0].port: must be a port number in [1, 65535], got 0"));
+  EXPECT_THAT(rejectOne("apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: {app: s}\n").errors,
+              ElementsAre("spec.ports: at least one port is required"));
+}
+
+TEST(DecodeTest, ServiceDecoded) {
+  ConfigSnapshot snap = snapshotFrom(R"(
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, labels: {app: reviews}}
+spec:
+  clusterIP: 10.96.0.10
+  selector: {app: reviews}
+  ports:
+  - {name: http, port: 9080, targetPort: 8080, appProtocol: http}
+  - {name: tcp, port: 9000, protocol: TCP}
+)");
+  ASSERT_EQ(snap.services.size(), 1u) << rejectedText(snap);
+  const Service& s = snap.services[0];
+  EXPECT_EQ(s.meta.name, "reviews");
+  EXPECT_EQ(s.meta.ns, "default");
+  EXPECT_EQ(s.cluster_ip, "10.96.0.10");
+  EXPECT_EQ(s.selector, (Labels{{"app", "reviews"}}));
+  ASSERT_EQ(s.ports.size(), 2u);
+  EXPECT_EQ(s.ports[0].port, 9080u);
+  EXPECT_EQ(s.ports[0].target_port, 8080u);
+  EXPECT_EQ(s.ports[0].app_protocol, "http");
+  EXPECT_EQ(s.ports[1].target_port, 0u);
+
+  ConfigSnapshot headless = snapshotFrom(
+      "apiVersion: v1\nkind: Service\nmetadata: {name: h}\nspec:\n  clusterIP: None\n  ports: [{name: http, port: 80}]\n");
+  ASSERT_EQ(headless.services.size(), 1u) << rejectedText(headless);
+  EXPECT_EQ(headless.services[0].cluster_ip, "");
+}
+
+// Kubernetes allows targetPort to name a container port (targetPort: http). weftd does not
+// model container ports, and decode.cc says it takes "the numeric form only": a named
+// targetPort must not make the whole Service invalid (Istio and Kubernetes accept it).
+TEST(DecodeTest, ServiceWithNamedTargetPortIsAccepted) {
+  ConfigSnapshot snap = snapshotFrom(R"(
+apiVersion: v1
+kind: Service
+metadata: {name: reviews}
+spec:
+  selector: {app: reviews}
+  ports:
+  - {name: http, port: 9080, targetPort: http-web}
+)");
+  EXPECT_THAT(snap.rejected, IsEmpty()) << rejectedText(snap);
+  ASSERT_EQ(snap.services.size(), 1u);
+  EXPECT_EQ(snap.services[0].ports[0].port, 9080u);
+}
+
+TEST(DecodeTest, ServiceEntryBadResolution) {
+  Rejected r = rejectOne(R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: egress}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: MAGIC
+)");
+  EXPECT_EQ(r.source.kind, "ServiceEntry");
+  EXPECT_EQ(r.source.ns, "egress");
+  EXPECT_EQ(r.source.name, "ext");
+  EXPECT_THAT(r.errors, ElementsAre("spec.resolution: 'MAGIC' is not supported by weftd (NONE, STATIC, DNS are)"));
+}
+
+TEST(DecodeTest, ServiceEntryOtherErrors) {
+  EXPECT_THAT(rejectOne(R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+)")
+                  .errors,
+              ElementsAre("spec.endpoints: STATIC resolution needs endpoints or a workloadSelector"));
+  EXPECT_THAT(rejectOne(R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext}
+spec:
+  hosts: ["*"]
+  ports: [{number: 80, name: http, protocol: HTTP}, {number: 81, name: http}]
+  location: SOMEWHERE
+)")
+                  .errors,
+              ElementsAre("spec.hosts[0]: '*' is not a valid host", "spec.ports[1].name: duplicate port name 'http'",
+                          "spec.location: must be MESH_EXTERNAL or MESH_INTERNAL"));
+}
+
+TEST(DecodeTest, ServiceEntryDecoded) {
+  ConfigSnapshot snap = snapshotFrom(R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext}
+spec:
+  hosts: [a.example.com, b.example.com]
+  addresses: [240.0.0.1]
+  ports: [{number: 80, name: http, protocol: HTTP, targetPort: 8080}]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  endpoints:
+  - address: 10.3.0.1
+    ports: {http: 8081}
+    labels: {version: v1}
+    weight: 3
+)");
+  ASSERT_EQ(snap.service_entries.size(), 1u) << rejectedText(snap);
+  const ServiceEntry& se = snap.service_entries[0];
+  EXPECT_THAT(se.hosts, ElementsAre("a.example.com", "b.example.com"));
+  EXPECT_THAT(se.addresses, ElementsAre("240.0.0.1"));
+  EXPECT_EQ(se.location, "MESH_INTERNAL");
+  EXPECT_EQ(se.resolution, "STATIC");
+  ASSERT_EQ(se.ports.size(), 1u);
+  EXPECT_EQ(se.ports[0].target_port, 8080u);
+  ASSERT_EQ(se.endpoints.size(), 1u);
+  EXPECT_EQ(se.endpoints[0].address, "10.3.0.1");
+  EXPECT_EQ(se.endpoints[0].ports.at("http"), 8081u);
+  EXPECT_EQ(se.endpoints[0].weight, 3u);
+
+  ConfigSnapshot defaults = snapshotFrom(R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext}
+spec:
+  hosts: [a.example.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+)");
+  ASSERT_EQ(defaults.service_entries.size(), 1u) << rejectedText(defaults);
+  EXPECT_EQ(defaults.service_entries[0].location, "MESH_EXTERNAL");
+  EXPECT_EQ(defaults.service_entries[0].resolution, "NONE");
+}
+
+TEST(DecodeTest, SidecarEgressHostsNeedNamespace) {
+  Rejected r = rejectOne(R"(
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: ns1}
+spec:
+  egress:
+  - hosts: ["./*", "reviews.default.svc.cluster.local"]
+)");
+  EXPECT_THAT(r.errors, ElementsAre("spec.egress[0].hosts: 'reviews.default.svc.cluster.local' must be of the form "
+                                    "namespace/host"));
+}
+
+TEST(DecodeTest, UnknownKind) {
+  Rejected r = rejectOne(R"(
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: ingress, namespace: istio-system}
+spec: {}
+)");
+  EXPECT_EQ(r.source.kind, "Gateway");
+  EXPECT_EQ(r.source.ns, "istio-system");
+  EXPECT_EQ(r.source.name, "ingress");
+  EXPECT_THAT(r.errors, ElementsAre("kind: networking.istio.io/v1 Gateway is not supported by weftd"));
+
+  Rejected v2 = rejectOne("apiVersion: networking.istio.io/v2\nkind: VirtualService\nmetadata: {name: x}\n");
+  EXPECT_THAT(v2.errors, ElementsAre("kind: networking.istio.io/v2 VirtualService is not supported by weftd"));
+
+  Rejected nokind = rejectOne("apiVersion: v1\nmetadata: {name: x}\n");
+  EXPECT_THAT(nokind.errors, ElementsAre("apiVersion and kind: are required"));
+
+  Rejected scalar = rejectOne("just a string\n");
+  EXPECT_THAT(scalar.errors, ElementsAre("document: must be a map with apiVersion, kind, metadata"));
+}
+
+TEST(DecodeTest, MissingNameAndMetadata) {
+  EXPECT_THAT(rejectOne("apiVersion: v1\nkind: Pod\nmetadata: {namespace: x}\n").errors,
+              ElementsAre("metadata.name: is required"));
+  EXPECT_THAT(rejectOne("apiVersion: v1\nkind: Pod\n").errors, ElementsAre("metadata: is required"));
+}
+
+TEST(DecodeTest, IstioNetworkingApiVersions) {
+  for (const char* api : {"networking.istio.io/v1", "networking.istio.io/v1beta1", "networking.istio.io/v1alpha3"}) {
+    EXPECT_TRUE(isKnownKind(api, "VirtualService")) << api;
+    EXPECT_TRUE(isKnownKind(api, "DestinationRule")) << api;
+    EXPECT_TRUE(isKnownKind(api, "ServiceEntry")) << api;
+    EXPECT_TRUE(isKnownKind(api, "WorkloadEntry")) << api;
+    EXPECT_TRUE(isKnownKind(api, "Sidecar")) << api;
+    EXPECT_FALSE(isKnownKind(api, "Gateway")) << api;
+    EXPECT_FALSE(isKnownKind(api, "Service")) << api;
+  }
+  EXPECT_TRUE(isKnownKind("v1", "Service"));
+  EXPECT_TRUE(isKnownKind("v1", "Endpoints"));
+  EXPECT_FALSE(isKnownKind("v1", "VirtualService"));
+  EXPECT_FALSE(isKnownKind("networking.istio.io/v2", "VirtualService"));
+
+  ConfigSnapshot snap = snapshotFrom(R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: a}
+spec: {host: a}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: b}
+spec: {host: b}
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: {name: c}
+spec:
+  hosts: [c]
+  http:
+  - route:
+    - destination: {host: c}
+)");
+  EXPECT_THAT(snap.rejected, IsEmpty()) << rejectedText(snap);
+  EXPECT_EQ(snap.destination_rules.size(), 2u);
+  EXPECT_EQ(snap.virtual_services.size(), 1u);
+}
+
+TEST(DecodeTest, WorkloadEntryDecoded) {
+  ConfigSnapshot snap = snapshotFrom(R"(
+apiVersion: networking.istio.io/v1beta1
+kind: WorkloadEntry
+metadata: {name: vm-1, namespace: default}
+spec:
+  address: 10.5.0.1
+  ports: {http: 8080}
+  labels: {app: reviews, version: vm}
+  weight: 4
+  serviceAccount: reviews-vm
+)");
+  ASSERT_EQ(snap.workload_entries.size(), 1u) << rejectedText(snap);
+  const WorkloadEntry& we = snap.workload_entries[0];
+  EXPECT_EQ(we.spec.address, "10.5.0.1");
+  EXPECT_EQ(we.spec.ports.at("http"), 8080u);
+  EXPECT_EQ(we.spec.labels.at("version"), "vm");
+  EXPECT_EQ(we.spec.weight, 4u);
+  EXPECT_EQ(we.spec.service_account, "reviews-vm");
+
+  EXPECT_THAT(rejectOne("apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: w}\n"
+                        "spec:\n  ports: {http: 99999}\n")
+                  .errors,
+              ElementsAre("spec.address: is required", "spec.ports.http: must be a port number in [1, 65535], got 99999"));
+}
+
+}  // namespace
+}  // namespace weft::control
