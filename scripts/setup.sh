@@ -43,3 +43,4 @@ else
 fi
 
 bash scripts/fetch-envoy-api.sh >/dev/null
+bash tests/interop/install.sh >/dev/null

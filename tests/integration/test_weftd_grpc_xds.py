@@ -33,7 +33,6 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -75,7 +74,7 @@ def weftd_binary():
     if not binary.is_file() or not os.access(binary, os.X_OK):
         pytest.fail("weftd binary not found or not executable at %s: build it "
                     "(bash scripts/build.sh), or set WEFTD_BIN" % binary, pytrace=False)
-    return binary
+    return binary.resolve()  # processes run with cwd = the test's tmp dir
 
 
 def node_binary():
@@ -454,7 +453,8 @@ def client_command(mesh, client, command, timeout):
     try:
         result = json.loads(line)
     except ValueError:
-        raise AssertionError("client answered %r to %r: not JSON%s" % (line, command, mesh.ctx()))
+        raise AssertionError("client answered %r to %r: not JSON%s"
+                             % (line, command, mesh.ctx())) from None
     assert "error" not in result, "client rejected %r: %s%s" % (command, result, mesh.ctx())
     return result
 

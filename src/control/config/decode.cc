@@ -342,6 +342,14 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     int actions = (!r.route.empty()) + r.redirect.has_value() + r.direct_response.has_value();
     if (actions != 1) errs.push_back(p + ": exactly one of route, redirect, directResponse is required");
     if (r.rewrite && (r.redirect || r.direct_response)) errs.push_back(p + ".rewrite: cannot be used with redirect or directResponse");
+    if (r.rewrite && !r.rewrite->uri.empty()) {
+      for (const auto& m : r.match) {
+        if (m.uri && m.uri->kind == StringMatch::Kind::Regex) {
+          errs.push_back(p + ".rewrite.uri: rewriting a path matched by a regex is not supported by weftd yet");
+          break;
+        }
+      }
+    }
     vs.http.push_back(std::move(r));
   }
   YAML::Node tcp = spec["tcp"];
@@ -433,8 +441,12 @@ Service decodeService(const YAML::Node& doc, Errors& errs) {
     if (ports[i]["targetPort"]) {
       // A named targetPort resolves through the Pod's container ports, which weftd does
       // not model: take the numeric form only.
-      auto tp = integer(ports[i], "targetPort", p, errs);
-      if (tp) sp.target_port = static_cast<uint32_t>(*tp);
+      const YAML::Node& tpn = ports[i]["targetPort"];
+      if (tpn.IsScalar() && !tpn.Scalar().empty() && tpn.Scalar().find_first_not_of("0123456789") == std::string::npos) {
+        sp.target_port = port(ports[i], "targetPort", p, errs, true);
+      } else if (!tpn.IsScalar()) {
+        errs.push_back(p + ".targetPort: must be a port number or a port name");
+      }  // a named port: the Endpoints carry the number
     }
     std::string proto = str(ports[i], "protocol", p, errs);
     if (!proto.empty()) sp.protocol = proto;

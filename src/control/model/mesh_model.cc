@@ -47,6 +47,53 @@ const DestinationRule* MeshModel::destinationRule(const std::string& host) const
   return it == destination_rules.end() ? nullptr : &it->second;
 }
 
+bool MeshModel::exported(const std::vector<std::string>& export_to, const std::string& owner_ns, const std::string& ns) {
+  if (export_to.empty()) return true;
+  for (const auto& e : export_to) {
+    if (e == "*" || e == ns || (e == "." && owner_ns == ns)) return true;
+  }
+  return false;
+}
+
+namespace {
+// Exact key first, then the longest "*.suffix" (or "*") key matching the host.
+template <typename Map, typename Pick>
+auto lookupHost(const Map& map, const std::string& host, Pick pick) -> decltype(pick(map.begin()->second)) {
+  auto it = map.find(host);
+  if (it != map.end()) {
+    if (auto* found = pick(it->second)) return found;
+  }
+  decltype(pick(map.begin()->second)) best = nullptr;
+  size_t best_len = 0;
+  for (const auto& [key, value] : map) {
+    if (key.empty() || key[0] != '*') continue;
+    std::string suffix = key.substr(1);
+    bool match = key == "*" || (host.size() > suffix.size() && host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0);
+    if (!match || (best && key.size() <= best_len)) continue;
+    if (auto* found = pick(value)) {
+      best = found;
+      best_len = key.size();
+    }
+  }
+  return best;
+}
+}  // namespace
+
+const DestinationRule* MeshModel::destinationRuleFor(const std::string& host, const std::string& ns) const {
+  return lookupHost(destination_rules, host, [&](const DestinationRule& dr) -> const DestinationRule* {
+    return exported(dr.export_to, dr.meta.ns, ns) ? &dr : nullptr;
+  });
+}
+
+const VirtualService* MeshModel::virtualServiceFor(const std::string& host, const std::string& ns) const {
+  return lookupHost(virtual_services, host, [&](const std::vector<VirtualService>& list) -> const VirtualService* {
+    for (const auto& vs : list) {
+      if (exported(vs.export_to, vs.meta.ns, ns)) return &vs;
+    }
+    return nullptr;
+  });
+}
+
 const Pod* MeshModel::podByIp(const std::string& ip) const {
   for (const auto& p : pods) {
     if (p.ip == ip) return &p;
@@ -104,6 +151,7 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
       ms.ns = se.meta.ns;
       ms.vip = se.addresses.empty() ? "" : se.addresses.front();
       ms.external = se.location == "MESH_EXTERNAL";
+      ms.export_to = se.export_to;
       ms.resolution = se.resolution == "DNS" ? MeshService::Resolution::Dns
                       : se.resolution == "NONE" ? MeshService::Resolution::Passthrough
                                                 : MeshService::Resolution::Endpoints;

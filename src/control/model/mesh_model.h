@@ -37,6 +37,7 @@ struct MeshService {
   std::string vip;
   enum class Resolution { Endpoints, Dns, Passthrough } resolution = Resolution::Endpoints;
   bool external = false;
+  std::vector<std::string> export_to;  // ServiceEntry exportTo; empty: everywhere
   std::vector<MeshPort> ports;
   const MeshPort* port(uint32_t number) const;
 };
@@ -54,6 +55,12 @@ struct MeshModel {
   static std::string qualify(const std::string& host, const std::string& ns);
   const MeshService* service(const std::string& host) const;
   const DestinationRule* destinationRule(const std::string& host) const;
+  // Istio's lookups for a proxy in `ns`: exact host first, then the longest wildcard
+  // ("*.example.com", "*"), among the resources exported to `ns`.
+  const DestinationRule* destinationRuleFor(const std::string& host, const std::string& ns) const;
+  const VirtualService* virtualServiceFor(const std::string& host, const std::string& ns) const;
+  // exportTo semantics: empty or "*" everywhere, "." the owner's namespace, else the names.
+  static bool exported(const std::vector<std::string>& export_to, const std::string& owner_ns, const std::string& ns);
   const Pod* podByIp(const std::string& ip) const;
 };
 

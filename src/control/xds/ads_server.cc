@@ -106,7 +106,15 @@ class SotwStream final : public AdsServer::Stream, public grpc::ServerBidiReacto
       }
       return;
     }
-    handle(request_);
+    try {
+      handle(request_);
+    } catch (const std::exception& e) {
+      // Never leave a stream wedged: an error here ends it with a status the proxy sees.
+      spdlog::error("xDS stream {}: {}", id_, e.what());
+      finished_ = true;
+      Finish(grpc::Status(grpc::StatusCode::INTERNAL, std::string("weftd: ") + e.what()));
+      return;
+    }
     if (!finished_) StartRead(&request_);
   }
 

@@ -103,6 +103,7 @@ std::vector<const MeshService*> visibleServices(const MeshModel& model, const Pr
   }
   std::vector<const MeshService*> out;
   for (const auto& [host, svc] : model.services) {
+    if (!MeshModel::exported(svc.export_to, svc.ns, proxy.ns)) continue;
     if (scope == nullptr || egressAllows(*scope, svc)) out.push_back(&svc);
   }
   return out;
@@ -118,7 +119,7 @@ ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, con
     return false;
   };
   for (const MeshService* svc : visibleServices(model, proxy)) {
-    const DestinationRule* dr = model.destinationRule(svc->hostname);
+    const DestinationRule* dr = model.destinationRuleFor(svc->hostname, proxy.ns);
     for (const auto& port : svc->ports) {
       cv3::Cluster base = makeCluster(*svc, port, "", std::nullopt, dr);
       if (wanted(base.name())) out[base.name()].PackFrom(base);

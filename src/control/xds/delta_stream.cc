@@ -27,7 +27,14 @@ class AdsServer::DeltaStream final : public AdsServer::Stream,
       }
       return;
     }
-    handle(request_);
+    try {
+      handle(request_);
+    } catch (const std::exception& e) {
+      spdlog::error("delta xDS stream {}: {}", id_, e.what());
+      finished_ = true;
+      Finish(grpc::Status(grpc::StatusCode::INTERNAL, std::string("weftd: ") + e.what()));
+      return;
+    }
     if (!finished_) StartRead(&request_);
   }
 
@@ -98,7 +105,9 @@ class AdsServer::DeltaStream final : public AdsServer::Stream,
   }
 
   void push(const MeshModel& model, const std::string& type, TypeState& ts, bool force) {
-    ResourceMap resources = generate(type, model, proxy_, ts.wildcard ? std::vector<std::string>{} : ts.names);
+    // Not wildcard and no names: subscribed to nothing (an empty list means "all" to generate()).
+    ResourceMap resources;
+    if (ts.wildcard || !ts.names.empty()) resources = generate(type, model, proxy_, ts.wildcard ? std::vector<std::string>{} : ts.names);
     DeltaDiscoveryResponse resp;
     resp.set_type_url(type);
     std::string version = versionOf(resources);

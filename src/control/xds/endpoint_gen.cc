@@ -3,7 +3,7 @@
 
 namespace weft::control::xds {
 
-ResourceMap generateEndpoints(const MeshModel& model, const std::vector<std::string>& names) {
+ResourceMap generateEndpoints(const MeshModel& model, const ProxyInfo& proxy, const std::vector<std::string>& names) {
   ResourceMap out;
   for (const auto& name : names) {
     ClusterName cn;
@@ -14,7 +14,7 @@ ResourceMap generateEndpoints(const MeshModel& model, const std::vector<std::str
     if (port == nullptr) continue;
     const Labels* subset_labels = nullptr;
     if (!cn.subset.empty()) {
-      const DestinationRule* dr = model.destinationRule(cn.host);
+      const DestinationRule* dr = model.destinationRuleFor(cn.host, proxy.ns);
       if (dr == nullptr) continue;
       for (const auto& s : dr->subsets) {
         if (s.name == cn.subset) subset_labels = &s.labels;
@@ -24,6 +24,7 @@ ResourceMap generateEndpoints(const MeshModel& model, const std::vector<std::str
     envoy::config::endpoint::v3::ClusterLoadAssignment cla;
     cla.set_cluster_name(name);
     auto* locality = cla.add_endpoints();
+    locality->mutable_locality();  // gRPC's xDS client rejects a LocalityLbEndpoints without one
     uint32_t total = 0;
     for (const auto& e : port->endpoints) {
       if (subset_labels) {

@@ -30,7 +30,7 @@ ResourceMap generate(const std::string& type_url, const MeshModel& model, const 
                      const std::vector<std::string>& names);
 
 ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, const std::vector<std::string>& names);
-ResourceMap generateEndpoints(const MeshModel& model, const std::vector<std::string>& names);
+ResourceMap generateEndpoints(const MeshModel& model, const ProxyInfo& proxy, const std::vector<std::string>& names);
 ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, const std::vector<std::string>& names);
 ResourceMap generateRoutes(const MeshModel& model, const ProxyInfo& proxy, const std::vector<std::string>& names);
 

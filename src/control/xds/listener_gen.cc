@@ -95,7 +95,7 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
 ResourceMap generate(const std::string& type_url, const MeshModel& model, const ProxyInfo& proxy,
                      const std::vector<std::string>& names) {
   if (type_url == kClusterType) return generateClusters(model, proxy, names);
-  if (type_url == kEndpointType) return generateEndpoints(model, names);
+  if (type_url == kEndpointType) return generateEndpoints(model, proxy, names);
   if (type_url == kListenerType) return generateListeners(model, proxy, names);
   if (type_url == kRouteType) return generateRoutes(model, proxy, names);
   return {};

@@ -177,9 +177,8 @@ rv3::VirtualHost buildVirtualHost(const MeshModel& model, const ProxyInfo& proxy
       if (used_domains.insert(d).second) vh.add_domains(d);
     }
   }
-  auto it = model.virtual_services.find(svc.hostname);
-  if (it != model.virtual_services.end() && !it->second.empty()) {
-    addRoutes(model, proxy, it->second.front(), port.port, &vh);
+  if (const VirtualService* vs = model.virtualServiceFor(svc.hostname, proxy.ns)) {
+    addRoutes(model, proxy, *vs, port.port, &vh);
   } else {
     auto* r = vh.add_routes();
     r->set_name("default");
@@ -199,7 +198,7 @@ ResourceMap generateRoutes(const MeshModel& model, const ProxyInfo& proxy, const
     rc.mutable_validate_clusters()->set_value(false);
     std::set<std::string> used;
     auto colon = name.rfind(':');
-    bool numeric = !name.empty() && name.find_first_not_of("0123456789") == std::string::npos;
+    bool numeric = !name.empty() && name.size() <= 5 && name.find_first_not_of("0123456789") == std::string::npos;
     if (numeric) {
       uint32_t port = static_cast<uint32_t>(std::stoul(name));
       for (const MeshService* svc : visible) {

@@ -24,6 +24,8 @@ std::string_view reasonPhrase(int status) {
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 413: return "Payload Too Large";
+    case 418: return "I'm a teapot";
+    case 422: return "Unprocessable Entity";
     case 426: return "Upgrade Required";
     case 429: return "Too Many Requests";
     case 431: return "Request Header Fields Too Large";

@@ -200,7 +200,9 @@ void HttpConnection::onRequestHeaders() {
 void HttpConnection::routeRequest(std::string_view host) {
   std::string_view saved_host = req_.host;
   req_.host = host;
-  const RouteTable* table = hcm_->routes ? hcm_->routes.get() : worker_.routeTable(hcm_->rds_name);
+  // An RDS table is held for the stream: a route update must not free the route in use.
+  if (!hcm_->routes) rds_table_ = worker_.routeTable(hcm_->rds_name);
+  const RouteTable* table = hcm_->routes ? hcm_->routes.get() : rds_table_.get();
   route_ = table ? table->route(req_, "http", &vhost_) : nullptr;
   req_.host = saved_host;
   if (route_ == nullptr) {

@@ -114,6 +114,7 @@ class HttpConnection final : public network::ActiveSession,
   StreamInfo info_;
   char request_id_buf_[36];
   std::string_view generated_request_id_;
+  std::shared_ptr<const RouteTable> rds_table_;
   const Route* route_ = nullptr;
   const VirtualHost* vhost_ = nullptr;
   const WeightedTarget* target_ = nullptr;

@@ -23,7 +23,8 @@ google::protobuf::Timestamp now() {
 
 // One message per rejected resource: "Cluster 'x': path: reason".
 std::string rejection(const std::string& kind, const std::string& name, const std::string& why) {
-  return kind + " '" + name + "': " + why;
+  // Paths inside a resource are compiled from an empty root: ".virtual_hosts[0]..." -> "virtual_hosts[0]...".
+  return kind + " '" + name + "': " + (why.rfind('.', 0) == 0 ? why.substr(1) : why);
 }
 
 std::string firstLines(const std::string& text) {

@@ -189,10 +189,10 @@ std::shared_ptr<upstream::WorkerCluster> Worker::cluster(std::string_view name) 
   return it == clusters_.end() ? nullptr : it->second;
 }
 
-const http::RouteTable* Worker::routeTable(const std::string& name) const {
+std::shared_ptr<const http::RouteTable> Worker::routeTable(const std::string& name) const {
   if (!snapshot_) return nullptr;
   auto it = snapshot_->routes.find(name);
-  return it == snapshot_->routes.end() ? nullptr : it->second.get();
+  return it == snapshot_->routes.end() ? nullptr : it->second;
 }
 
 std::string_view Worker::httpDate() {

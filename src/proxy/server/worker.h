@@ -55,7 +55,7 @@ class Worker {
   uint32_t index() const { return index_; }
   std::shared_ptr<upstream::WorkerCluster> cluster(std::string_view name);
   // An RDS route table of the current snapshot, or null while it has not arrived.
-  const http::RouteTable* routeTable(const std::string& name) const;
+  std::shared_ptr<const http::RouteTable> routeTable(const std::string& name) const;
   // "date" header value, refreshed once a second.
   std::string_view httpDate();
   bool drainClose() const {

@@ -23,7 +23,10 @@ void AdsClient::start() { client_.start(); }
 void AdsClient::onStreamReady() {
   status_.connected = true;
   node_sent_ = false;
-  for (auto& [type, ts] : types_) ts.nonce.clear();
+  for (auto& [type, ts] : types_) {
+    ts.nonce.clear();
+    ts.requested = false;  // a new stream knows none of our subscriptions
+  }
   // Clusters first, then listeners (what Envoy does); EDS and RDS follow from them. After a
   // reconnect, the versions we hold tell the server what we already have.
   request(kClusterType);

@@ -257,11 +257,11 @@ TEST(FieldSupportTest, AnUnsupportedMessageTypeIsNamed) {
 TEST(FieldSupportTest, BootstrapLevelFields) {
   auto b = fromYaml<Bootstrap>(R"(
 stats_flush_interval: 5s
-dynamic_resources: {ads_config: {api_type: GRPC}}
+dynamic_resources: {ads_config: {api_type: GRPC, rate_limit_settings: {}}}
 )");
   EXPECT_THAT(unsupportedFields(b, ""),
               UnorderedElementsAre("stats_flush_interval: not supported by weft-proxy",
-                                   "dynamic_resources: not supported by weft-proxy"));
+                                   "dynamic_resources.ads_config.rate_limit_settings: not supported by weft-proxy"));
 }
 
 TEST(FieldSupportTest, RequireSupportedFieldsListsEveryError) {

@@ -131,10 +131,9 @@ load_assignment:
             "static_resources.clusters[0].load_assignment: LOGICAL_DNS clusters take exactly one endpoint");
 }
 
-TEST(ClusterConfigTest, UnsupportedDiscoveryType) {
+TEST(ClusterConfigTest, EdsNeedsAds) {
   EXPECT_EQ(compileError("name: x\ntype: EDS\n"),
-            "static_resources.clusters[0].type: EDS is not supported by weft-proxy (STATIC, STRICT_DNS, LOGICAL_DNS, "
-            "ORIGINAL_DST are)");
+            "static_resources.clusters[0].eds_cluster_config.eds_config: only ads is supported by weft-proxy");
 }
 
 TEST(ClusterConfigTest, UnsupportedLbPolicy) {

@@ -1,0 +1,386 @@
+// CDS generation: Istio's cluster names, EDS over ADS, load balancing from DestinationRules,
+// ServiceEntry DNS / NONE clusters, named requests, and Sidecar egress scoping.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "control/control_test_support.h"
+#include "envoy/config/cluster/v3/cluster.pb.h"
+
+namespace weft::control::xds {
+namespace {
+
+using envoy::config::cluster::v3::Cluster;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+using testing::kBaseMesh;
+using testing::kDb;
+using testing::kDetails;
+using testing::kRatings;
+using testing::kReviews;
+using testing::modelFrom;
+using testing::namesOf;
+using testing::proxyIn;
+using testing::unpackNamed;
+using testing::withBase;
+
+const char* kReviewsDr = R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {simple: LEAST_REQUEST}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy:
+      loadBalancer: {simple: RANDOM}
+)";
+
+std::string out(uint32_t port, const std::string& host, const std::string& subset = "") {
+  return "outbound|" + std::to_string(port) + "|" + subset + "|" + host;
+}
+
+TEST(ClusterNameTest, ParseAndFormat) {
+  ClusterName cn;
+  ASSERT_TRUE(ClusterName::parse("outbound|9080|v1|reviews.default.svc.cluster.local", cn));
+  EXPECT_EQ(cn.direction, "outbound");
+  EXPECT_EQ(cn.port, 9080u);
+  EXPECT_EQ(cn.subset, "v1");
+  EXPECT_EQ(cn.host, "reviews.default.svc.cluster.local");
+  EXPECT_EQ(cn.str(), "outbound|9080|v1|reviews.default.svc.cluster.local");
+  ASSERT_TRUE(ClusterName::parse("inbound|80||", cn));
+  EXPECT_EQ(cn.direction, "inbound");
+  EXPECT_EQ(cn.subset, "");
+  EXPECT_EQ(cn.host, "");
+  EXPECT_EQ((ClusterName{"outbound", 80, "", "a.b"}).str(), "outbound|80||a.b");
+  EXPECT_FALSE(ClusterName::parse("outbound|80|a.b", cn));
+  EXPECT_FALSE(ClusterName::parse("outbound|http||a.b", cn));
+  EXPECT_FALSE(ClusterName::parse("reviews", cn));
+  EXPECT_FALSE(ClusterName::parse("", cn));
+}
+
+TEST(ClusterGenTest, OneClusterPerServicePortAndSubset) {
+  auto m = modelFrom(withBase(kReviewsDr));
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  EXPECT_THAT(namesOf(clusters),
+              UnorderedElementsAre(out(9080, kReviews), out(9080, kReviews, "v1"), out(9080, kReviews, "v2"),
+                                   out(9080, kRatings), out(3306, kDb), out(9080, kDetails), out(9090, kDetails)));
+  for (const auto& [name, any] : clusters) {
+    EXPECT_EQ(any.type_url(), kClusterType) << name;
+    EXPECT_EQ(testing::unpack<Cluster>(any).name(), name);
+  }
+}
+
+TEST(ClusterGenTest, EdsClusterConfig) {
+  auto m = modelFrom(withBase(kReviewsDr));
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  for (const std::string& name : {out(9080, kReviews), out(9080, kReviews, "v1"), out(3306, kDb)}) {
+    Cluster c = unpackNamed<Cluster>(clusters, name);
+    EXPECT_EQ(c.type(), Cluster::EDS) << name;
+    ASSERT_TRUE(c.has_eds_cluster_config()) << name;
+    EXPECT_TRUE(c.eds_cluster_config().eds_config().has_ads()) << name;
+    EXPECT_EQ(c.eds_cluster_config().eds_config().resource_api_version(), envoy::config::core::v3::V3) << name;
+    EXPECT_EQ(c.eds_cluster_config().service_name(), name);
+    EXPECT_FALSE(c.has_load_assignment()) << name;
+    EXPECT_GT(c.connect_timeout().seconds() * 1000 + c.connect_timeout().nanos() / 1000000, 0) << name;
+  }
+}
+
+TEST(ClusterGenTest, LoadBalancerFromDestinationRule) {
+  auto m = modelFrom(withBase(kReviewsDr));
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  EXPECT_EQ(unpackNamed<Cluster>(clusters, out(9080, kReviews)).lb_policy(), Cluster::LEAST_REQUEST);
+  EXPECT_EQ(unpackNamed<Cluster>(clusters, out(9080, kReviews, "v1")).lb_policy(), Cluster::LEAST_REQUEST);
+  // A subset's own traffic policy overrides the rule's.
+  EXPECT_EQ(unpackNamed<Cluster>(clusters, out(9080, kReviews, "v2")).lb_policy(), Cluster::RANDOM);
+
+  auto rr = modelFrom(withBase(R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings, namespace: default}
+spec:
+  host: ratings.default.svc.cluster.local
+  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+  subsets:
+  - name: fast
+    labels: {}
+    trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}
+)"));
+  auto c2 = generateClusters(*rr, proxyIn("default"), {});
+  EXPECT_EQ(unpackNamed<Cluster>(c2, out(9080, kRatings)).lb_policy(), Cluster::ROUND_ROBIN);
+  EXPECT_EQ(unpackNamed<Cluster>(c2, out(9080, kRatings, "fast")).lb_policy(), Cluster::LEAST_REQUEST);
+}
+
+TEST(ClusterGenTest, DestinationRuleInAnotherNamespaceByFqdn) {
+  auto m = modelFrom(withBase(R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: details, namespace: default}
+spec:
+  host: details.prod.svc.cluster.local
+  subsets: [{name: v1, labels: {version: v1}}]
+)"));
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  EXPECT_EQ(clusters.count(out(9080, kDetails, "v1")), 1u);
+  EXPECT_EQ(clusters.count(out(9090, kDetails, "v1")), 1u);
+}
+
+const char* kServiceEntries = R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: dns, namespace: egress}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: dns-eps, namespace: egress}
+spec:
+  hosts: [db.example.com]
+  ports: [{number: 5432, name: pg, protocol: TCP}]
+  resolution: DNS
+  endpoints:
+  - {address: db1.example.com}
+  - {address: db2.example.com, ports: {pg: 6432}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: none, namespace: egress}
+spec:
+  hosts: [passthrough.example.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: NONE
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: static, namespace: egress}
+spec:
+  hosts: [static.internal]
+  ports: [{number: 8080, name: http, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 10.7.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: none, namespace: egress}
+spec:
+  host: passthrough.example.com
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+)";
+
+TEST(ClusterGenTest, ServiceEntryDnsIsStrictDnsWithEndpoints) {
+  auto m = modelFrom(kServiceEntries);
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  Cluster c = unpackNamed<Cluster>(clusters, out(443, "api.example.com"));
+  EXPECT_EQ(c.type(), Cluster::STRICT_DNS);
+  EXPECT_FALSE(c.has_eds_cluster_config());
+  ASSERT_EQ(c.load_assignment().endpoints_size(), 1);
+  EXPECT_EQ(c.load_assignment().cluster_name(), out(443, "api.example.com"));
+  ASSERT_EQ(c.load_assignment().endpoints(0).lb_endpoints_size(), 1);
+  const auto& sa = c.load_assignment().endpoints(0).lb_endpoints(0).endpoint().address().socket_address();
+  EXPECT_EQ(sa.address(), "api.example.com");
+  EXPECT_EQ(sa.port_value(), 443u);
+
+  Cluster db = unpackNamed<Cluster>(clusters, out(5432, "db.example.com"));
+  EXPECT_EQ(db.type(), Cluster::STRICT_DNS);
+  ASSERT_EQ(db.load_assignment().endpoints_size(), 1);
+  const auto& lbs = db.load_assignment().endpoints(0).lb_endpoints();
+  ASSERT_EQ(lbs.size(), 2);
+  EXPECT_EQ(lbs[0].endpoint().address().socket_address().address(), "db1.example.com");
+  EXPECT_EQ(lbs[0].endpoint().address().socket_address().port_value(), 5432u);
+  EXPECT_EQ(lbs[1].endpoint().address().socket_address().address(), "db2.example.com");
+  EXPECT_EQ(lbs[1].endpoint().address().socket_address().port_value(), 6432u);
+}
+
+TEST(ClusterGenTest, ServiceEntryNoneIsOriginalDst) {
+  auto m = modelFrom(kServiceEntries);
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  Cluster c = unpackNamed<Cluster>(clusters, out(443, "passthrough.example.com"));
+  EXPECT_EQ(c.type(), Cluster::ORIGINAL_DST);
+  // ORIGINAL_DST requires CLUSTER_PROVIDED whatever the DestinationRule says.
+  EXPECT_EQ(c.lb_policy(), Cluster::CLUSTER_PROVIDED);
+  EXPECT_FALSE(c.has_eds_cluster_config());
+  EXPECT_FALSE(c.has_load_assignment());
+
+  Cluster st = unpackNamed<Cluster>(clusters, out(8080, "static.internal"));
+  EXPECT_EQ(st.type(), Cluster::EDS);
+  EXPECT_EQ(st.eds_cluster_config().service_name(), out(8080, "static.internal"));
+}
+
+TEST(ClusterGenTest, NamedRequestReturnsOnlyNamedClusters) {
+  auto m = modelFrom(withBase(kReviewsDr));
+  auto clusters = generateClusters(
+      *m, proxyIn("default"), {out(9080, kReviews, "v2"), out(3306, kDb), "outbound|1||nowhere.example.com", "junk"});
+  EXPECT_THAT(namesOf(clusters), UnorderedElementsAre(out(9080, kReviews, "v2"), out(3306, kDb)));
+  // generate() dispatches by type URL.
+  auto via = generate(kClusterType, *m, proxyIn("default"), {out(3306, kDb)});
+  EXPECT_THAT(namesOf(via), ElementsAre(out(3306, kDb)));
+  EXPECT_THAT(generate("type.googleapis.com/envoy.Unknown", *m, proxyIn("default"), {}), IsEmpty());
+}
+
+TEST(ClusterGenTest, SameInputsGiveSameBytes) {
+  auto m1 = modelFrom(withBase(kReviewsDr));
+  auto m2 = modelFrom(withBase(kReviewsDr));
+  auto a = generateClusters(*m1, proxyIn("default"), {});
+  auto b = generateClusters(*m2, proxyIn("default"), {});
+  ASSERT_EQ(namesOf(a), namesOf(b));
+  for (const auto& [name, any] : a) EXPECT_EQ(any.value(), b.at(name).value()) << name;
+}
+
+// --- Sidecar egress scoping (visibleServices) ---
+
+std::set<std::string> visibleHosts(const MeshModel& m, const ProxyInfo& p) {
+  std::set<std::string> out;
+  for (const MeshService* s : visibleServices(m, p)) out.insert(s->hostname);
+  return out;
+}
+
+const char* kExternal = R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: egress}
+spec:
+  hosts: [api.example.com, www.example.org]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+)";
+
+TEST(SidecarScopeTest, EverythingVisibleWithoutSidecar) {
+  auto m = modelFrom(withBase(kExternal));
+  EXPECT_THAT(visibleHosts(*m, proxyIn("default")),
+              UnorderedElementsAre(kReviews, kRatings, kDb, kDetails, "api.example.com", "www.example.org"));
+}
+
+TEST(SidecarScopeTest, SameNamespaceOnly) {
+  auto m = modelFrom(withBase(std::string(kExternal) + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: default}
+spec:
+  egress:
+  - hosts: ["./*"]
+)"));
+  EXPECT_THAT(visibleHosts(*m, proxyIn("default")), UnorderedElementsAre(kReviews, kRatings, kDb));
+  // The Sidecar of namespace default does not scope proxies of prod.
+  EXPECT_EQ(visibleHosts(*m, proxyIn("prod")).size(), 6u);
+  // Clusters follow the scope.
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  EXPECT_EQ(clusters.count(out(9080, kDetails)), 0u);
+  EXPECT_EQ(clusters.count(out(9080, kReviews)), 1u);
+}
+
+TEST(SidecarScopeTest, NamespaceSlashHostAndWildcards) {
+  auto m = modelFrom(withBase(std::string(kExternal) + R"(
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: default}
+spec:
+  egress:
+  - hosts: ["prod/details.prod.svc.cluster.local", "*/*.example.com", "default/ratings.default.svc.cluster.local"]
+)"));
+  EXPECT_THAT(visibleHosts(*m, proxyIn("default")), UnorderedElementsAre(kDetails, "api.example.com", kRatings));
+
+  auto wrongNs = modelFrom(withBase(R"(
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: default}
+spec:
+  egress:
+  - hosts: ["default/details.prod.svc.cluster.local", "prod/*"]
+)"));
+  EXPECT_THAT(visibleHosts(*wrongNs, proxyIn("default")), UnorderedElementsAre(kDetails));
+}
+
+TEST(SidecarScopeTest, WorkloadSelectorWinsOverNamespaceDefault) {
+  const std::string sidecars = R"(
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: default}
+spec:
+  egress: [{hosts: ["./*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: productpage, namespace: default}
+spec:
+  workloadSelector: {labels: {app: productpage}}
+  egress: [{hosts: ["prod/*"]}]
+)";
+  auto m = modelFrom(withBase(sidecars));
+  EXPECT_THAT(visibleHosts(*m, proxyIn("default", {{"app", "productpage"}})), UnorderedElementsAre(kDetails));
+  EXPECT_THAT(visibleHosts(*m, proxyIn("default", {{"app", "reviews"}})), UnorderedElementsAre(kReviews, kRatings, kDb));
+
+  // The same whatever order the two Sidecars come in.
+  auto second = sidecars.find("---\n");
+  auto reversed = modelFrom(withBase(sidecars.substr(second + 4) + "---\n" + sidecars.substr(0, second)));
+  EXPECT_THAT(visibleHosts(*reversed, proxyIn("default", {{"app", "productpage"}})), UnorderedElementsAre(kDetails));
+  EXPECT_THAT(visibleHosts(*reversed, proxyIn("default", {{"app", "reviews"}})),
+              UnorderedElementsAre(kReviews, kRatings, kDb));
+}
+
+}  // namespace
+}  // namespace weft::control::xds
+
+namespace weft::control::xds {
+namespace {
+
+// Istio: a ServiceEntry with "exportTo: ['.']" is visible only in its own namespace.
+TEST(SidecarScopeTest, ServiceEntryExportToLimitsVisibility) {
+  auto m = modelFrom(R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: private, namespace: team-a}
+spec:
+  hosts: [private.example.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+  exportTo: ["."]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: public, namespace: team-a}
+spec:
+  hosts: [public.example.com]
+  ports: [{number: 443, name: tls, protocol: TLS}]
+  resolution: DNS
+)");
+  EXPECT_THAT(visibleHosts(*m, proxyIn("team-a")), UnorderedElementsAre("private.example.com", "public.example.com"));
+  EXPECT_THAT(visibleHosts(*m, proxyIn("team-b")), UnorderedElementsAre("public.example.com"))
+      << "a ServiceEntry exported only to team-a is visible in team-b";
+  EXPECT_EQ(generateClusters(*m, proxyIn("team-b"), {}).count(out(443, "private.example.com")), 0u);
+}
+
+// Istio: a DestinationRule host may be a wildcard and then applies to the services it matches
+// (the most specific rule wins). decode.cc accepts "*.example.com", so it must take effect.
+TEST(ClusterGenTest, WildcardDestinationRuleHostApplies) {
+  auto m = modelFrom(R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ext, namespace: default}
+spec:
+  hosts: [api.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ext, namespace: default}
+spec:
+  host: "*.example.com"
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+)");
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  EXPECT_EQ(unpackNamed<Cluster>(clusters, out(80, "api.example.com")).lb_policy(), Cluster::RANDOM)
+      << "the *.example.com DestinationRule was not applied";
+}
+
+}  // namespace
+}  // namespace weft::control::xds
