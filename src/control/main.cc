@@ -2,6 +2,7 @@
 // directory, validates it, and serves Envoy xDS (ADS, state of the world and delta).
 //   weftd --config-dir DIR [--grpc-addr 0.0.0.0:15010] [--http-addr 0.0.0.0:15014]
 #include <grpcpp/grpcpp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
@@ -47,6 +48,8 @@ class SignalHandler : public weft::event::IoHandler {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // gRPC's threads would each grow a malloc arena; two keep the heap compact under pushes.
+  mallopt(M_ARENA_MAX, 2);
   CLI::App app{"weftd: Weft control plane (Istio config in, Envoy xDS out)"};
   std::string config_dir, grpc_addr = "0.0.0.0:15010", http_addr = "0.0.0.0:15014", log_level = "info";
   int quiet_ms = 100, max_ms = 10000;

@@ -13,6 +13,37 @@ namespace weft::control::xds {
 using envoy::service::discovery::v3::DiscoveryRequest;
 using envoy::service::discovery::v3::DiscoveryResponse;
 
+uint64_t hashBytes(const std::string& bytes) {
+  uint64_t h = 1469598103934665603ULL;
+  for (char c : bytes) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return h;
+}
+
+std::shared_ptr<const AdsServer::Generated> AdsServer::generated(const std::shared_ptr<const MeshModel>& model,
+                                                                 const std::string& type, const ProxyInfo& proxy,
+                                                                 const std::vector<std::string>& names) {
+  std::string key = type + '\n' + proxy.ns + '\n' + (proxy.capture_none ? "1" : "0") + '\n';
+  for (const auto& [k, v] : proxy.labels) key += k + '=' + v + ',';
+  key += '\n';
+  for (const auto& n : names) key += n + ',';
+  {
+    std::lock_guard<std::mutex> lock(cache_mu_);
+    if (cache_model_ != model.get()) {
+      cache_.clear();
+      cache_model_ = model.get();
+    }
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+  }
+  auto g = std::make_shared<Generated>();
+  g->resources = generate(type, *model, proxy, names);
+  g->version = versionOf(g->resources);
+  for (const auto& [name, any] : g->resources) g->hashes[name] = hashBytes(any.value());
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  if (cache_model_ == model.get()) cache_[key] = g;
+  return g;
+}
+
 std::string versionOf(const ResourceMap& resources) {
   uint64_t h = 1469598103934665603ULL;  // FNV-1a over names and bytes
   for (const auto& [name, any] : resources) {
@@ -58,7 +89,7 @@ StreamStatus AdsServer::Stream::status() const {
   StreamStatus s{id_, proxy_.id, peer_, {}};
   for (const auto& [type, ts] : types_) {
     if (!ts.subscribed) continue;
-    s.types.push_back({type, ts.names, ts.sent_version, ts.acked_version, ts.nack, ts.sent.size()});
+    s.types.push_back({type, ts.names, ts.sent_version, ts.acked_version, ts.nack, ts.sent_count});
   }
   return s;
 }
@@ -131,7 +162,7 @@ class SotwStream final : public AdsServer::Stream, public grpc::ServerBidiReacto
     delete this;
   }
 
-  void pushAll(const MeshModel& model) override {
+  void pushAll(const std::shared_ptr<const MeshModel>& model) override {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     if (!have_node_ || finished_) return;
     for (const auto& type : pushOrder()) {
@@ -165,26 +196,31 @@ class SotwStream final : public AdsServer::Stream, public grpc::ServerBidiReacto
       if (!handleAck(ts, req.response_nonce(), req.version_info(), error, type)) return;
       if (names == ts.names) return;  // a plain ACK/NACK
     }
-    bool first = !ts.subscribed;
     ts.subscribed = true;
     ts.names = names;
-    push(*server_.model(), type, ts, first || req.response_nonce().empty());
+    // A new or changed subscription gets every resource it names, not just changes.
+    push(server_.model(), type, ts, true);
   }
 
-  void push(const MeshModel& model, const std::string& type, TypeState& ts, bool force) {
-    ResourceMap resources = generate(type, model, proxy_, ts.names);
-    std::string version = versionOf(resources);
-    if (!force && version == ts.sent_version) return;
+  void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts, bool force) {
+    auto gen = server_.generated(model, type, proxy_, ts.names);
+    if (!force && gen->version == ts.sent_version) return;
     DiscoveryResponse resp;
     resp.set_type_url(type);
-    resp.set_version_info(version);
+    resp.set_version_info(gen->version);
     resp.set_nonce(std::to_string(++nonce_counter_));
-    ts.sent.clear();
-    for (auto& [name, any] : resources) {
-      ts.sent[name] = any.value();
-      *resp.add_resources() = std::move(any);
+    // LDS and CDS are state of the world; EDS and RDS may name only what changed.
+    bool incremental = !force && ts.last_sent && (type == kEndpointType || type == kRouteType);
+    for (const auto& [name, any] : gen->resources) {
+      if (incremental) {
+        auto prev = ts.last_sent->hashes.find(name);
+        if (prev != ts.last_sent->hashes.end() && prev->second == gen->hashes.at(name)) continue;
+      }
+      *resp.add_resources() = any;
     }
-    ts.sent_version = version;
+    ts.last_sent = gen;
+    ts.sent_count = gen->resources.size();
+    ts.sent_version = gen->version;
     ts.sent_nonce = resp.nonce();
     ts.pushed_at = std::chrono::steady_clock::now();
     ts.awaiting_ack = true;
@@ -227,7 +263,7 @@ void AdsServer::remove(Stream* s) {
 void AdsServer::setModel(std::shared_ptr<const MeshModel> model) {
   model_.store(model);
   std::lock_guard<std::mutex> lock(mu_);
-  for (Stream* s : streams_) s->pushAll(*model);
+  for (Stream* s : streams_) s->pushAll(model);
 }
 
 std::shared_ptr<const MeshModel> AdsServer::model() const { return model_.load(); }

@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "control/model/mesh_model.h"
+#include "control/xds/generator.h"
+#include "control/xds/proxy_info.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 
 namespace weft::control::xds {
@@ -64,6 +66,16 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
   std::vector<StreamStatus> status() const;
   AdsMetrics& metrics() { return metrics_; }
 
+  // Resources generated once per model for every proxy with the same inputs (type, names,
+  // namespace, labels, capture mode): a push to a thousand alike proxies generates once.
+  struct Generated {
+    ResourceMap resources;
+    std::string version;
+    std::map<std::string, uint64_t> hashes;  // per resource, for delta
+  };
+  std::shared_ptr<const Generated> generated(const std::shared_ptr<const MeshModel>& model, const std::string& type,
+                                             const ProxyInfo& proxy, const std::vector<std::string>& names);
+
   class Stream;
   class DeltaStream;
   void add(Stream* s);
@@ -75,6 +87,9 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
   std::set<Stream*> streams_;
   AdsMetrics metrics_;
   std::atomic<uint64_t> next_id_{1};
+  std::mutex cache_mu_;
+  const MeshModel* cache_model_ = nullptr;
+  std::map<std::string, std::shared_ptr<const Generated>> cache_;
 };
 
 }  // namespace weft::control::xds

@@ -28,20 +28,25 @@ struct TypeState {
   std::string sent_nonce;
   std::string acked_version;
   std::string nack;
-  std::map<std::string, std::string> sent;  // name -> serialized resource (what the proxy has)
+  size_t sent_count = 0;
+  // What was last sent (shared with every proxy that got the same): EDS and RDS responses
+  // carry only what changed since then, as the xDS protocol allows for those types.
+  std::shared_ptr<const AdsServer::Generated> last_sent;
+  std::map<std::string, uint64_t> sent_hashes;  // delta: what the proxy holds, by content hash
   std::chrono::steady_clock::time_point pushed_at{};
   bool awaiting_ack = false;
 };
 
 // A short, stable version for a set of resources: equal content, equal version.
 std::string versionOf(const ResourceMap& resources);
+uint64_t hashBytes(const std::string& bytes);
 
 class AdsServer::Stream {
  public:
   Stream(AdsServer& server, uint64_t id, std::string peer) : server_(server), id_(id), peer_(std::move(peer)) {}
   virtual ~Stream() = default;
   // The model changed: send each subscribed type whose resources changed for this proxy.
-  virtual void pushAll(const MeshModel& model) = 0;
+  virtual void pushAll(const std::shared_ptr<const MeshModel>& model) = 0;
   StreamStatus status() const;
 
  protected:

@@ -51,7 +51,7 @@ class AdsServer::DeltaStream final : public AdsServer::Stream,
     delete this;
   }
 
-  void pushAll(const MeshModel& model) override {
+  void pushAll(const std::shared_ptr<const MeshModel>& model) override {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     if (!have_node_ || finished_) return;
     for (const auto& type : pushOrder()) {
@@ -85,7 +85,7 @@ class AdsServer::DeltaStream final : public AdsServer::Stream,
       ts.subscribed = true;
       // Envoy's rule: a first request naming nothing is a wildcard subscription (LDS/CDS).
       ts.wildcard = req.resource_names_subscribe().empty() && (type == kClusterType || type == kListenerType);
-      for (const auto& [name, version] : req.initial_resource_versions()) ts.sent[name] = "";  // unknown bytes
+      for (const auto& [name, version] : req.initial_resource_versions()) ts.sent_hashes[name] = 0;  // unknown content
     }
     for (const auto& n : req.resource_names_subscribe()) {
       if (n == "*") {
@@ -98,37 +98,43 @@ class AdsServer::DeltaStream final : public AdsServer::Stream,
     for (const auto& n : req.resource_names_unsubscribe()) {
       if (n == "*") ts.wildcard = false;
       ts.names.erase(std::remove(ts.names.begin(), ts.names.end(), n), ts.names.end());
-      ts.sent.erase(n);
+      ts.sent_hashes.erase(n);
     }
     std::sort(ts.names.begin(), ts.names.end());
-    if (first || changed) push(*server_.model(), type, ts, first);
+    if (first || changed) push(server_.model(), type, ts, first);
   }
 
-  void push(const MeshModel& model, const std::string& type, TypeState& ts, bool force) {
+  void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts, bool force) {
     // Not wildcard and no names: subscribed to nothing (an empty list means "all" to generate()).
-    ResourceMap resources;
-    if (ts.wildcard || !ts.names.empty()) resources = generate(type, model, proxy_, ts.wildcard ? std::vector<std::string>{} : ts.names);
+    static const auto kNothing = std::make_shared<const Generated>();
+    auto gen = (ts.wildcard || !ts.names.empty())
+                   ? server_.generated(model, type, proxy_, ts.wildcard ? std::vector<std::string>{} : ts.names)
+                   : kNothing;
     DeltaDiscoveryResponse resp;
     resp.set_type_url(type);
-    std::string version = versionOf(resources);
+    std::string version = gen->version.empty() ? versionOf({}) : gen->version;
     resp.set_system_version_info(version);
-    for (auto& [name, any] : resources) {
-      auto it = ts.sent.find(name);
-      if (it != ts.sent.end() && it->second == any.value()) continue;
-      ts.sent[name] = any.value();
+    for (const auto& [name, any] : gen->resources) {
+      uint64_t h = gen->hashes.at(name);
+      auto it = ts.sent_hashes.find(name);
+      if (it != ts.sent_hashes.end() && it->second == h) continue;
+      ts.sent_hashes[name] = h;
       auto* r = resp.add_resources();
       r->set_name(name);
-      r->set_version(versionOf(ResourceMap{{name, any}}));
-      *r->mutable_resource() = std::move(any);
+      char buf[17];
+      snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+      r->set_version(buf);
+      *r->mutable_resource() = any;
     }
-    for (auto it = ts.sent.begin(); it != ts.sent.end();) {
-      if (resources.count(it->first) == 0) {
+    for (auto it = ts.sent_hashes.begin(); it != ts.sent_hashes.end();) {
+      if (gen->resources.count(it->first) == 0) {
         resp.add_removed_resources(it->first);
-        it = ts.sent.erase(it);
+        it = ts.sent_hashes.erase(it);
       } else {
         ++it;
       }
     }
+    ts.sent_count = ts.sent_hashes.size();
     if (!force && resp.resources_size() == 0 && resp.removed_resources_size() == 0) return;
     resp.set_nonce(std::to_string(++nonce_counter_));
     ts.sent_version = version;
