@@ -225,6 +225,12 @@ std::vector<std::string> DynamicConfig::wantedNames(const std::string& type) con
   return {names.begin(), names.end()};
 }
 
+size_t DynamicConfig::warmingClusters() const {
+  size_t n = 0;
+  for (const auto& [name, e] : clusters_) n += !clusterWarm(*e.compiled);
+  return n;
+}
+
 bool DynamicConfig::clusterWarm(const upstream::ClusterConfig& c) const {
   return c.type != upstream::ClusterConfig::Type::Eds || endpoints_.count(c.eds_service_name) > 0;
 }

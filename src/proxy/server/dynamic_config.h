@@ -32,6 +32,7 @@ class DynamicConfig : public xds::XdsApplier {
   void dump(envoy::admin::v3::ClustersConfigDump& clusters, envoy::admin::v3::ListenersConfigDump& listeners,
             envoy::admin::v3::RoutesConfigDump& routes) const;
   bool initialized() const { return got_clusters_ && got_listeners_; }
+  size_t warmingClusters() const;
 
  private:
   std::vector<std::string> applyClusters(const std::vector<const google::protobuf::Any*>& resources, const std::string& version);

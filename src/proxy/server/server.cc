@@ -231,6 +231,9 @@ void Server::refreshServerStats() {
   size_t sessions = 0;
   for (const auto& w : workers_) sessions += w->activeSessions();
   store_->setValue("server.total_connections", static_cast<int64_t>(sessions));
+  store_->setValue("cluster_manager.active_clusters", static_cast<int64_t>(snapshot_ ? snapshot_->clusters.size() : 0));
+  store_->setValue("cluster_manager.warming_clusters", dynamic_ ? static_cast<int64_t>(dynamic_->warmingClusters()) : 0);
+  store_->setValue("listener_manager.total_listeners_active", static_cast<int64_t>(snapshot_ ? snapshot_->listeners.size() : 0));
   struct mallinfo2 mi = mallinfo2();
   store_->setValue("server.memory_allocated", static_cast<int64_t>(mi.uordblks + mi.hblkhd));
   store_->setValue("server.memory_heap_size", static_cast<int64_t>(mi.arena + mi.hblkhd));
