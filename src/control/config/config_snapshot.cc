@@ -15,6 +15,7 @@ void store(ConfigSnapshot& out, T&& r) {
   using U = std::decay_t<T>;
   if constexpr (std::is_same_v<U, Service>) out.services.push_back(std::forward<T>(r));
   else if constexpr (std::is_same_v<U, Endpoints>) out.endpoints.push_back(std::forward<T>(r));
+  else if constexpr (std::is_same_v<U, EndpointSlice>) out.endpoint_slices.push_back(std::forward<T>(r));
   else if constexpr (std::is_same_v<U, Pod>) out.pods.push_back(std::forward<T>(r));
   else if constexpr (std::is_same_v<U, Namespace>) out.namespaces.push_back(std::forward<T>(r));
   else if constexpr (std::is_same_v<U, VirtualService>) out.virtual_services.push_back(std::forward<T>(r));

@@ -24,6 +24,7 @@ struct Rejected {
 struct ConfigSnapshot {
   std::vector<Service> services;
   std::vector<Endpoints> endpoints;
+  std::vector<EndpointSlice> endpoint_slices;
   std::vector<Pod> pods;
   std::vector<Namespace> namespaces;
   std::vector<VirtualService> virtual_services;

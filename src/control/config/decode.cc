@@ -487,6 +487,33 @@ Endpoints decodeEndpoints(const YAML::Node& doc, Errors& errs) {
   return e;
 }
 
+EndpointSlice decodeEndpointSlice(const YAML::Node& doc, Errors& errs) {
+  EndpointSlice es;
+  es.meta = meta(doc, errs);
+  auto svc = es.meta.labels.find("kubernetes.io/service-name");
+  if (svc == es.meta.labels.end()) errs.push_back("metadata.labels: kubernetes.io/service-name is required");
+  else es.service = svc->second;
+  std::string type = str(doc, "addressType", "", errs);
+  if (type != "IPv4" && type != "IPv6") errs.push_back("addressType: '" + type + "' is not supported by weftd (IPv4, IPv6 are)");
+  YAML::Node eps = doc["endpoints"];
+  for (size_t i = 0; eps && eps.IsSequence() && i < eps.size(); ++i) {
+    std::string p = idx("endpoints", i);
+    // Kubernetes: a missing `ready` condition means ready.
+    if (YAML::Node c = eps[i]["conditions"]; c && c["ready"] && c["ready"].IsScalar() && c["ready"].Scalar() == "false") continue;
+    std::string pod;
+    if (YAML::Node ref = eps[i]["targetRef"]; ref && str(ref, "kind", p + ".targetRef", errs) == "Pod") {
+      pod = str(ref, "name", p + ".targetRef", errs);
+    }
+    for (const auto& ip : strings(eps[i], "addresses", p, errs)) es.endpoints.push_back({ip, pod});
+  }
+  YAML::Node ports = doc["ports"];
+  for (size_t i = 0; ports && ports.IsSequence() && i < ports.size(); ++i) {
+    std::string pp = idx("ports", i);
+    es.ports.push_back({str(ports[i], "name", pp, errs), port(ports[i], "port", pp, errs, true)});
+  }
+  return es;
+}
+
 Pod decodePod(const YAML::Node& doc, Errors& errs) {
   Pod p;
   p.meta = meta(doc, errs);
@@ -583,6 +610,7 @@ bool istioNetworking(const std::string& api) {
 }  // namespace
 
 bool isKnownKind(const std::string& api, const std::string& kind) {
+  if (api == "discovery.k8s.io/v1") return kind == "EndpointSlice";
   if (api == "v1") return kind == "Service" || kind == "Endpoints" || kind == "Pod" || kind == "Namespace";
   if (istioNetworking(api)) {
     return kind == "VirtualService" || kind == "DestinationRule" || kind == "ServiceEntry" || kind == "WorkloadEntry" ||
@@ -615,6 +643,7 @@ DecodeResult decodeResource(const YAML::Node& doc) {
   Resource res;
   if (r.kind == "Service") res = decodeService(doc, errs);
   else if (r.kind == "Endpoints") res = decodeEndpoints(doc, errs);
+  else if (r.kind == "EndpointSlice") res = decodeEndpointSlice(doc, errs);
   else if (r.kind == "Pod") res = decodePod(doc, errs);
   else if (r.kind == "Namespace") res = Namespace{meta(doc, errs)};
   else if (r.kind == "VirtualService") res = decodeVirtualService(doc, errs);

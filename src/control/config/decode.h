@@ -13,7 +13,7 @@
 
 namespace weft::control {
 
-using Resource = std::variant<Service, Endpoints, Pod, Namespace, VirtualService, DestinationRule, ServiceEntry,
+using Resource = std::variant<Service, Endpoints, EndpointSlice, Pod, Namespace, VirtualService, DestinationRule, ServiceEntry,
                               WorkloadEntry, Sidecar>;
 
 struct DecodeResult {

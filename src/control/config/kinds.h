@@ -49,6 +49,13 @@ struct Endpoints {
   ObjectMeta meta;
   std::vector<EndpointSubset> subsets;
 };
+// discovery.k8s.io/v1 EndpointSlice: what Kubernetes >= 1.21 publishes instead of Endpoints.
+struct EndpointSlice {
+  ObjectMeta meta;
+  std::string service;  // label kubernetes.io/service-name
+  std::vector<EndpointAddress> endpoints;  // ready ones only
+  std::vector<EndpointPort> ports;
+};
 struct Pod {
   ObjectMeta meta;
   std::string ip;

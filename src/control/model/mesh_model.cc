@@ -132,6 +132,15 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
           for (const auto& a : sub.addresses) mp.endpoints.push_back({a.ip, ep_port, podLabels(s.meta.ns, a.pod, a.ip), 1});
         }
       }
+      for (const auto& es : config->endpoint_slices) {
+        if (es.service != s.meta.name || es.meta.ns != s.meta.ns) continue;
+        uint32_t ep_port = 0;
+        for (const auto& p : es.ports) {
+          if (p.name == sp.name || es.ports.size() == 1) ep_port = p.port;
+        }
+        if (ep_port == 0) continue;
+        for (const auto& a : es.endpoints) mp.endpoints.push_back({a.ip, ep_port, podLabels(s.meta.ns, a.pod, a.ip), 1});
+      }
       // WorkloadEntries the Service selects join its endpoints (VMs in the mesh).
       for (const auto& we : config->workload_entries) {
         if (we.meta.ns != s.meta.ns || !selects(s.selector, we.spec.labels)) continue;

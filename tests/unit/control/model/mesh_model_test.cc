@@ -349,3 +349,52 @@ TEST(MeshModelTest, EmptySnapshotGivesEmptyModel) {
 
 }  // namespace
 }  // namespace weft::control
+
+TEST(MeshModelEndpointSliceTest, ReadySliceEndpointsJoinTheServiceWithPodLabels) {
+  weft::control::ConfigSnapshot snap;
+  weft::control::addDocuments(R"(apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api-1, namespace: shop, labels: {app: api, version: v2}}
+status: {podIP: 10.1.0.5}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: api-abcde, namespace: shop, labels: {kubernetes.io/service-name: api}}
+addressType: IPv4
+ports: [{name: http, port: 8080}]
+endpoints:
+- addresses: [10.1.0.5]
+  targetRef: {kind: Pod, name: api-1}
+- addresses: [10.1.0.6]
+  conditions: {ready: false}
+)", "slices.yaml", snap);
+  ASSERT_TRUE(snap.rejected.empty()) << snap.rejected[0].errors[0];
+  auto m = weft::control::buildModel(std::make_shared<weft::control::ConfigSnapshot>(snap));
+  const auto* svc = m->service("api.shop.svc.cluster.local");
+  ASSERT_NE(svc, nullptr);
+  ASSERT_EQ(svc->ports.size(), 1u);
+  ASSERT_EQ(svc->ports[0].endpoints.size(), 1u) << "the not-ready endpoint must be left out";
+  EXPECT_EQ(svc->ports[0].endpoints[0].ip, "10.1.0.5");
+  EXPECT_EQ(svc->ports[0].endpoints[0].port, 8080u);
+  EXPECT_EQ(svc->ports[0].endpoints[0].labels.at("version"), "v2");
+}
+
+TEST(MeshModelEndpointSliceTest, SliceWithoutServiceNameIsRejected) {
+  weft::control::ConfigSnapshot snap;
+  weft::control::addDocuments(R"(apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: orphan}
+addressType: FQDN
+endpoints: []
+)", "s.yaml", snap);
+  ASSERT_EQ(snap.rejected.size(), 1u);
+  EXPECT_EQ(snap.rejected[0].errors.size(), 2u);
+  EXPECT_EQ(snap.rejected[0].errors[0], "metadata.labels: kubernetes.io/service-name is required");
+  EXPECT_EQ(snap.rejected[0].errors[1], "addressType: 'FQDN' is not supported by weftd (IPv4, IPv6 are)");
+}
