@@ -181,3 +181,32 @@ def test_config_dump_shows_dynamic_resources_with_versions(mesh):
     assert any(l["name"] == "0.0.0.0_%d" % mesh.port and "active_state" in l for l in listeners), listeners
     routes = by_type["RoutesConfigDump"].get("dynamic_route_configs", [])
     assert any(r["route_config"]["name"] == str(mesh.port) for r in routes), routes
+
+
+def test_replaced_listener_drains_open_connections(mesh):
+    assert wait_all(mesh.port, "web-v1")
+    with wh.RawConn(mesh.port) as c:
+        c.request("GET", "/", [("Host", HOST)])
+        first = c.read_response()
+        assert first.status == 200 and not first.connection_close(), first.describe()
+        # A new port on the Service changes the listener set; the listener for this port is
+        # unchanged, so this connection must keep working.
+        text = (mesh.weftd.config_dir / "web.yaml").read_text()
+        mesh.weftd.write("web.yaml", text.replace("ports: [{name: http, port: %d}]" % mesh.port,
+                                                  "ports: [{name: http, port: %d}, {name: http-alt, port: %d}]"
+                                                  % (mesh.port, wh.free_port())))
+        time.sleep(1.0)
+        c.request("GET", "/", [("Host", HOST)])
+        second = c.read_response()
+        assert second.status == 200 and not second.connection_close(), "an unchanged listener must not drain: %s" % second.describe()
+        # Removing the port removes the listener: a request in flight is answered (with
+        # connection: close), and the connection then closes.
+        c.request("GET", "/", [("Host", HOST), ("x-echo-delay-ms", "1500")])
+        time.sleep(0.2)
+        mesh.weftd.write("web.yaml", text.replace("ports: [{name: http, port: %d}]" % mesh.port,
+                                                  "ports: [{name: http-alt, port: %d}]" % wh.free_port()))
+        third = c.read_response()
+        assert third.status == 200 and third.connection_close(), (
+            "the in-flight request on a removed listener must complete, then close: %s" % third.describe())
+        assert c.wait_closed(3), "the drained connection was not closed"
+    assert wh.wait_for(lambda: wh.connect_refused(mesh.port), 5), "the removed listener still accepts connections"

@@ -118,6 +118,30 @@ ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, con
     }
     return false;
   };
+  // Inbound: each port of a service this proxy's workload serves, delivered to the
+  // application on localhost (inbound|PORT||, named by the service port as Istio does).
+  if (!proxy.ip.empty()) {
+    for (const auto& [host, svc] : model.services) {
+      for (const auto& port : svc.ports) {
+        for (const auto& e : port.endpoints) {
+          if (e.ip != proxy.ip) continue;
+          std::string name = "inbound|" + std::to_string(port.port) + "||";
+          if (out.count(name) || !wanted(name)) break;
+          cv3::Cluster c;
+          c.set_name(name);
+          c.set_type(cv3::Cluster::STATIC);
+          c.mutable_connect_timeout()->set_seconds(10);
+          auto* la = c.mutable_load_assignment();
+          la->set_cluster_name(name);
+          auto* sa = la->add_endpoints()->add_lb_endpoints()->mutable_endpoint()->mutable_address()->mutable_socket_address();
+          sa->set_address("127.0.0.1");
+          sa->set_port_value(e.port);
+          out[name].PackFrom(c);
+          break;
+        }
+      }
+    }
+  }
   for (const MeshService* svc : visibleServices(model, proxy)) {
     const DestinationRule* dr = model.destinationRuleFor(svc->hostname, proxy.ns);
     for (const auto& port : svc->ports) {

@@ -13,6 +13,9 @@ class ActiveSession : public event::Deferrable {
   // Close at once (shutdown after the drain time).
   virtual void closeNow() = 0;
 
+  // The listener config that accepted this connection: when an update replaces or removes
+  // it, the worker drains the session (identity only; never dereferenced).
+  const void* listener = nullptr;
   ActiveSession* prev_session = nullptr;
   ActiveSession* next_session = nullptr;
 };

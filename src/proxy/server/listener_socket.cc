@@ -62,10 +62,12 @@ void ListenerSocket::onIoEvent(uint32_t) {
     conn->setWriteLimit(config_->buffer_limit);
     if (chain->hcm) {
       auto* session = new http::HttpConnection(worker_, std::move(conn), chain->hcm, config_->stats);
+      session->listener = config_.get();
       worker_.addSession(session);
       session->start();
     } else {
       auto* session = new network::TcpProxySession(worker_, std::move(conn), chain->tcp, config_->stats);
+      session->listener = config_.get();
       worker_.addSession(session);
       session->start();
     }

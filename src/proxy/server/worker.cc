@@ -134,6 +134,16 @@ void Worker::applySnapshot(std::shared_ptr<const Snapshot> snapshot) {
       if (!draining_) next_listeners.push_back(std::make_unique<ListenerSocket>(*this, l.config, l.sockets));
     }
     listeners_ = std::move(next_listeners);
+    // Connections of a listener that was replaced or removed finish what they are doing and
+    // close (HTTP: after the current response, with "connection: close"); new connections
+    // get the new config.
+    std::unordered_set<const void*> current;
+    for (const auto& l : snapshot->listeners) current.insert(l.config.get());
+    for (network::ActiveSession* s = sessions_; s != nullptr;) {
+      network::ActiveSession* next = s->next_session;
+      if (s->listener != nullptr && current.count(s->listener) == 0) s->drain();
+      s = next;
+    }
     decltype(clusters_) next;
     for (const auto& [name, config] : snapshot->clusters) {
       auto it = clusters_.find(name);

@@ -384,3 +384,34 @@ spec:
 
 }  // namespace
 }  // namespace weft::control::xds
+
+TEST(InboundClusterTest, TheWorkloadsOwnServicePortsGetLocalhostClusters) {
+  weft::control::ConfigSnapshot snap;
+  weft::control::addDocuments(R"(apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: web}
+subsets:
+- addresses: [{ip: 10.0.0.7}, {ip: 10.0.0.8}]
+  ports: [{name: http, port: 8080}]
+)", "web.yaml", snap);
+  auto m = weft::control::buildModel(std::make_shared<weft::control::ConfigSnapshot>(snap));
+  weft::control::ProxyInfo me;
+  me.ip = "10.0.0.7";
+  auto cds = weft::control::xds::generateClusters(*m, me, {});
+  ASSERT_EQ(cds.count("inbound|80||"), 1u);
+  envoy::config::cluster::v3::Cluster c;
+  ASSERT_TRUE(cds.at("inbound|80||").UnpackTo(&c));
+  EXPECT_EQ(c.type(), envoy::config::cluster::v3::Cluster::STATIC);
+  const auto& sa = c.load_assignment().endpoints(0).lb_endpoints(0).endpoint().address().socket_address();
+  EXPECT_EQ(sa.address(), "127.0.0.1");
+  EXPECT_EQ(sa.port_value(), 8080u);
+  weft::control::ProxyInfo other;
+  other.ip = "10.0.0.99";
+  EXPECT_EQ(weft::control::xds::generateClusters(*m, other, {}).count("inbound|80||"), 0u);
+}
