@@ -120,69 +120,14 @@ void AdsServer::Stream::countPush(const std::string& type_url) {
   else if (type_url == kRouteType) server_.metrics_.pushes_rds++;
 }
 
-// State of the world: every response carries the complete set of the type's resources the
-// proxy subscribed to (all of them for wildcard LDS/CDS).
-class SotwStream final : public AdsServer::Stream, public grpc::ServerBidiReactor<DiscoveryRequest, DiscoveryResponse> {
+// State of the world: LDS and CDS responses carry every resource the proxy may see.
+class SotwStream final : public ReactorStream<DiscoveryRequest, DiscoveryResponse> {
  public:
-  SotwStream(AdsServer& server, uint64_t id, std::string peer) : Stream(server, id, std::move(peer)) {
-    StartRead(&request_);
-  }
-
-  void OnReadDone(bool ok) override {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
-    if (!ok) {
-      if (!finished_) {
-        finished_ = true;
-        Finish(grpc::Status::OK);
-      }
-      return;
-    }
-    try {
-      handle(request_);
-    } catch (const std::exception& e) {
-      // Never leave a stream wedged: an error here ends it with a status the proxy sees.
-      spdlog::error("xDS stream {}: {}", id_, e.what());
-      finished_ = true;
-      Finish(grpc::Status(grpc::StatusCode::INTERNAL, std::string("weftd: ") + e.what()));
-      return;
-    }
-    if (!finished_) StartRead(&request_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
-    queue_.pop_front();
-    if (!ok || finished_) return;
-    if (!queue_.empty()) StartWrite(&queue_.front());
-    else writing_ = false;
-  }
-
-  void OnDone() override {
-    server_.remove(this);
-    delete this;
-  }
-
-  void pushAll(const std::shared_ptr<const MeshModel>& model) override {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
-    if (!have_node_ || finished_) return;
-    for (const auto& type : pushOrder()) {
-      auto it = types_.find(type);
-      if (it != types_.end() && it->second.subscribed) push(model, type, it->second, false);
-    }
-  }
+  using ReactorStream::ReactorStream;
 
  private:
-  void handle(const DiscoveryRequest& req) {
-    if (!have_node_) {
-      if (!req.has_node()) {
-        finished_ = true;
-        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first DiscoveryRequest must carry a node"));
-        return;
-      }
-      proxy_ = ProxyInfo::fromNode(req.node());
-      have_node_ = true;
-      spdlog::info("xDS stream {} from {} ({})", id_, proxy_.id, peer_);
-    }
+  void handle(const DiscoveryRequest& req) override {
+    if (!learnNode(req)) return;
     const std::string& type = req.type_url();
     if (type != kClusterType && type != kEndpointType && type != kListenerType && type != kRouteType) {
       spdlog::warn("{} asked for unknown type {}", proxy_.id, type);
@@ -202,13 +147,12 @@ class SotwStream final : public AdsServer::Stream, public grpc::ServerBidiReacto
     push(server_.model(), type, ts, true);
   }
 
-  void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts, bool force) {
+  void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts, bool force) override {
     auto gen = server_.generated(model, type, proxy_, ts.names);
     if (!force && gen->version == ts.sent_version) return;
     DiscoveryResponse resp;
     resp.set_type_url(type);
     resp.set_version_info(gen->version);
-    resp.set_nonce(std::to_string(++nonce_counter_));
     // LDS and CDS are state of the world; EDS and RDS may name only what changed.
     bool incremental = !force && ts.last_sent && (type == kEndpointType || type == kRouteType);
     for (const auto& [name, any] : gen->resources) {
@@ -221,21 +165,8 @@ class SotwStream final : public AdsServer::Stream, public grpc::ServerBidiReacto
     ts.last_sent = gen;
     ts.sent_count = gen->resources.size();
     ts.sent_version = gen->version;
-    ts.sent_nonce = resp.nonce();
-    ts.pushed_at = std::chrono::steady_clock::now();
-    ts.awaiting_ack = true;
-    countPush(type);
-    queue_.push_back(std::move(resp));
-    if (!writing_) {
-      writing_ = true;
-      StartWrite(&queue_.front());
-    }
+    send(std::move(resp), type, ts);
   }
-
-  DiscoveryRequest request_;
-  std::deque<DiscoveryResponse> queue_;
-  bool writing_ = false;
-  bool finished_ = false;
 };
 
 AdsServer::AdsServer() : model_(buildModel(std::make_shared<ConfigSnapshot>())) {}

@@ -1,7 +1,10 @@
 #pragma once
 // What an ADS stream (state of the world or delta) keeps per type URL, and the base class the
 // server uses to push to streams of both kinds.
+#include <spdlog/spdlog.h>
+
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <string>
@@ -63,6 +66,99 @@ class AdsServer::Stream {
   bool have_node_ = false;
   std::map<std::string, TypeState> types_;
   uint64_t nonce_counter_ = 0;
+};
+
+// The grpc++ reactor side both stream kinds share: one read outstanding, a queue of writes
+// with one in flight, errors ending the stream with a status instead of wedging it, and the
+// model push in CDS, EDS, LDS, RDS order. Subclasses implement handle() and push().
+template <typename Request, typename Response>
+class ReactorStream : public AdsServer::Stream, public grpc::ServerBidiReactor<Request, Response> {
+ public:
+  ReactorStream(AdsServer& server, uint64_t id, std::string peer) : Stream(server, id, std::move(peer)) {
+    this->StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (!ok) {
+      finish(grpc::Status::OK);
+      return;
+    }
+    try {
+      handle(request_);
+    } catch (const std::exception& e) {
+      spdlog::error("xDS stream {}: {}", id_, e.what());
+      finish(grpc::Status(grpc::StatusCode::INTERNAL, std::string("weftd: ") + e.what()));
+      return;
+    }
+    if (!finished_) this->StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    queue_.pop_front();
+    if (!ok || finished_) return;
+    if (!queue_.empty()) this->StartWrite(&queue_.front());
+    else writing_ = false;
+  }
+
+  void OnDone() override {
+    server_.remove(this);
+    delete this;
+  }
+
+  void pushAll(const std::shared_ptr<const MeshModel>& model) override {
+    std::lock_guard<std::recursive_mutex> lock(mu_);
+    if (!have_node_ || finished_) return;
+    for (const auto& type : pushOrder()) {
+      auto it = types_.find(type);
+      if (it != types_.end() && it->second.subscribed) push(model, type, it->second, false);
+    }
+  }
+
+ protected:
+  virtual void handle(const Request& req) = 0;
+  virtual void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts,
+                    bool force) = 0;
+
+  // The first request must name the proxy; false (and the stream ended) when it does not.
+  bool learnNode(const Request& req) {
+    if (have_node_) return true;
+    if (!req.has_node()) {
+      finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first request of a stream must carry a node"));
+      return false;
+    }
+    proxy_ = ProxyInfo::fromNode(req.node());
+    have_node_ = true;
+    spdlog::info("xDS stream {} from {} ({})", id_, proxy_.id, peer_);
+    return true;
+  }
+
+  void send(Response&& resp, const std::string& type, TypeState& ts) {
+    resp.set_nonce(std::to_string(++nonce_counter_));
+    ts.sent_nonce = resp.nonce();
+    ts.pushed_at = std::chrono::steady_clock::now();
+    ts.awaiting_ack = true;
+    countPush(type);
+    queue_.push_back(std::move(resp));
+    if (!writing_) {
+      writing_ = true;
+      this->StartWrite(&queue_.front());
+    }
+  }
+
+  void finish(const grpc::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    this->Finish(status);
+  }
+
+  bool finished_ = false;
+
+ private:
+  Request request_;
+  std::deque<Response> queue_;
+  bool writing_ = false;
 };
 
 }  // namespace weft::control::xds

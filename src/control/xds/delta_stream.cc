@@ -11,67 +11,13 @@ using envoy::service::discovery::v3::DeltaDiscoveryResponse;
 
 // Incremental xDS: a response carries only resources that changed for this proxy, plus the
 // names of those that went away; subscriptions change by name.
-class AdsServer::DeltaStream final : public AdsServer::Stream,
-                                     public grpc::ServerBidiReactor<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
+class AdsServer::DeltaStream final : public ReactorStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse> {
  public:
-  DeltaStream(AdsServer& server, uint64_t id, std::string peer) : Stream(server, id, std::move(peer)) {
-    StartRead(&request_);
-  }
-
-  void OnReadDone(bool ok) override {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
-    if (!ok) {
-      if (!finished_) {
-        finished_ = true;
-        Finish(grpc::Status::OK);
-      }
-      return;
-    }
-    try {
-      handle(request_);
-    } catch (const std::exception& e) {
-      spdlog::error("delta xDS stream {}: {}", id_, e.what());
-      finished_ = true;
-      Finish(grpc::Status(grpc::StatusCode::INTERNAL, std::string("weftd: ") + e.what()));
-      return;
-    }
-    if (!finished_) StartRead(&request_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
-    queue_.pop_front();
-    if (!ok || finished_) return;
-    if (!queue_.empty()) StartWrite(&queue_.front());
-    else writing_ = false;
-  }
-
-  void OnDone() override {
-    server_.remove(this);
-    delete this;
-  }
-
-  void pushAll(const std::shared_ptr<const MeshModel>& model) override {
-    std::lock_guard<std::recursive_mutex> lock(mu_);
-    if (!have_node_ || finished_) return;
-    for (const auto& type : pushOrder()) {
-      auto it = types_.find(type);
-      if (it != types_.end() && it->second.subscribed) push(model, type, it->second, false);
-    }
-  }
+  using ReactorStream::ReactorStream;
 
  private:
-  void handle(const DeltaDiscoveryRequest& req) {
-    if (!have_node_) {
-      if (!req.has_node()) {
-        finished_ = true;
-        Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the first DeltaDiscoveryRequest must carry a node"));
-        return;
-      }
-      proxy_ = ProxyInfo::fromNode(req.node());
-      have_node_ = true;
-      spdlog::info("delta xDS stream {} from {} ({})", id_, proxy_.id, peer_);
-    }
+  void handle(const DeltaDiscoveryRequest& req) override {
+    if (!learnNode(req)) return;
     const std::string& type = req.type_url();
     if (type != kClusterType && type != kEndpointType && type != kListenerType && type != kRouteType) return;
     TypeState& ts = types_[type];
@@ -104,7 +50,7 @@ class AdsServer::DeltaStream final : public AdsServer::Stream,
     if (first || changed) push(server_.model(), type, ts, first);
   }
 
-  void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts, bool force) {
+  void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts, bool force) override {
     // Not wildcard and no names: subscribed to nothing (an empty list means "all" to generate()).
     static const auto kNothing = std::make_shared<const Generated>();
     auto gen = (ts.wildcard || !ts.names.empty())
@@ -136,23 +82,9 @@ class AdsServer::DeltaStream final : public AdsServer::Stream,
     }
     ts.sent_count = ts.sent_hashes.size();
     if (!force && resp.resources_size() == 0 && resp.removed_resources_size() == 0) return;
-    resp.set_nonce(std::to_string(++nonce_counter_));
     ts.sent_version = version;
-    ts.sent_nonce = resp.nonce();
-    ts.pushed_at = std::chrono::steady_clock::now();
-    ts.awaiting_ack = true;
-    countPush(type);
-    queue_.push_back(std::move(resp));
-    if (!writing_) {
-      writing_ = true;
-      StartWrite(&queue_.front());
-    }
+    send(std::move(resp), type, ts);
   }
-
-  DeltaDiscoveryRequest request_;
-  std::deque<DeltaDiscoveryResponse> queue_;
-  bool writing_ = false;
-  bool finished_ = false;
 };
 
 grpc::ServerBidiReactor<DeltaDiscoveryRequest, DeltaDiscoveryResponse>* AdsServer::DeltaAggregatedResources(
