@@ -40,7 +40,8 @@ StreamClient::StreamClient(event::Reactor& reactor, net::Address server, std::st
           flushSession();
         }
         ping_timer_.arm(kPingInterval);
-      }) {}
+      }),
+      deadline_timer_(reactor, [this] { fail(4, "deadline exceeded after " + std::to_string(deadline_.count()) + "ms"); }) {}
 
 StreamClient::~StreamClient() {
   if (session_) nghttp2_session_del(session_);
@@ -87,13 +88,16 @@ void StreamClient::openStream() {
   nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings, 2);
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 64 * 1024 * 1024);
   std::string scheme = "http", method = "POST", ct = "application/grpc", te = "trailers", ua = "weft-grpc/0.1";
+  std::string timeout = std::to_string(deadline_.count()) + "m";
   nghttp2_nv hdrs[] = {header(":method", method), header(":scheme", scheme), header(":path", path_),
                        header(":authority", authority_), header("content-type", ct), header("te", te),
-                       header("user-agent", ua)};
+                       header("user-agent", ua), header("grpc-timeout", timeout)};
+  size_t nhdrs = sizeof(hdrs) / sizeof(hdrs[0]) - (deadline_.count() > 0 ? 0 : 1);
+  if (deadline_.count() > 0) deadline_timer_.arm(deadline_);
   nghttp2_data_provider provider;
   provider.source.ptr = this;
   provider.read_callback = &StreamClient::readBody;
-  stream_id_ = nghttp2_submit_request(session_, nullptr, hdrs, sizeof(hdrs) / sizeof(hdrs[0]), &provider, this);
+  stream_id_ = nghttp2_submit_request(session_, nullptr, hdrs, nhdrs, &provider, this);
   grpc_status_ = -1;
   grpc_message_.clear();
   incoming_.clear();
@@ -167,6 +171,7 @@ void StreamClient::deliverMessages() {
       return;
     }
     if (incoming_.size() < 5 + len) return;
+    backoff_ = std::chrono::milliseconds(500);  // the server answers: start over from short waits
     callbacks_.onMessage(std::string_view(incoming_.data() + 5, len));
     incoming_.drain(5 + len);
   }
@@ -203,6 +208,7 @@ int StreamClient::onStreamClose(nghttp2_session*, int32_t stream, uint32_t error
 void StreamClient::fail(int status, const std::string& message) {
   if (!conn_ && session_ == nullptr) return;
   ping_timer_.disarm();
+  deadline_timer_.disarm();
   if (session_) {
     nghttp2_session_del(session_);
     session_ = nullptr;

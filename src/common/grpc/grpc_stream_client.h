@@ -40,6 +40,9 @@ class StreamClient : public net::ConnectionCallbacks {
                Callbacks& callbacks);
   ~StreamClient() override;
 
+  // A deadline for every stream this client opens (0: none, as for ADS): sent as
+  // grpc-timeout and enforced here, ending the stream with DEADLINE_EXCEEDED (4).
+  void setDeadline(std::chrono::milliseconds deadline) { deadline_ = deadline; }
   void start();
   // Queues one message; false when no stream is open (the caller resends on onStreamReady).
   bool send(const google::protobuf::MessageLite& message);
@@ -82,6 +85,8 @@ class StreamClient : public net::ConnectionCallbacks {
   Random random_;
   event::Timer reconnect_timer_;
   event::Timer ping_timer_;
+  event::Timer deadline_timer_;
+  std::chrono::milliseconds deadline_{0};
 };
 
 }  // namespace weft::grpc
