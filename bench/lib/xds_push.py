@@ -158,6 +158,8 @@ def main():
                 result[kind] = times[len(times) // 2]
                 result[kind + "_cpu"] = sorted(cpus)[len(cpus) // 2]
             _, result["rss_after"] = proc_stats(weftd.pid)
+            time.sleep(6)  # weftd returns freed push buffers to the system every 5 s
+            _, result["rss_steady"] = proc_stats(weftd.pid)
             load.stop()
             time.sleep(0.5)
             rows.append(result)
@@ -166,19 +168,20 @@ def main():
         weftd.wait()
         shutil.rmtree(tmp, ignore_errors=True)
     print()
-    print("proxies  initial sync   EDS push (file->all ACKed)  RDS push (file->all ACKed)  weftd RSS  weftd CPU/push (eds, rds)")
+    print("proxies  initial sync   EDS push (file->all ACKed)  RDS push (file->all ACKed)  weftd RSS after pushes / steady  weftd CPU/push (eds, rds)")
     for r in rows:
-        print("%7d  %12s  %26.3fs  %26.3fs  %7.1f MB  %.2fs, %.2fs" % (
+        print("%7d  %12s  %26.3fs  %26.3fs  %14.1f / %5.1f MB  %.2fs, %.2fs" % (
             r["proxies"], r["initial"].replace("synced ", "") + " ms", r["eds"], r["rds"], r["rss_after"],
-            r["eds_cpu"], r["rds_cpu"]))
+            r["rss_steady"], r["eds_cpu"], r["rds_cpu"]))
     print()
     print("goals (project): full push ACKed by all proxies <= %.1fs; weftd <= %.0f MB (istiod needs 1 vCPU and 1.5 GB)"
           % (GOAL_PUSH_S, GOAL_RSS_MB))
     for r in rows:
         worst = max(r["eds"], r["rds"])
-        print("  %d proxies: push %.3fs (%.2fx goal) %s; RSS %.1f MB (%.2fx goal) %s" % (
+        peak = r["rss_after"]
+        print("  %d proxies: push %.3fs (%.2fx goal) %s; RSS after pushes %.1f MB (%.2fx goal) %s" % (
             r["proxies"], worst, worst / GOAL_PUSH_S, "PASS" if worst <= GOAL_PUSH_S else "FAIL",
-            r["rss_after"], r["rss_after"] / GOAL_RSS_MB, "PASS" if r["rss_after"] <= GOAL_RSS_MB else "FAIL"))
+            peak, peak / GOAL_RSS_MB, "PASS" if peak <= GOAL_RSS_MB else "FAIL"))
     print("Note: medians of 3 edits each; includes weftd's 100 ms debounce. No istiod runs here to compare in the same run.")
 
 

@@ -124,6 +124,14 @@ int main(int argc, char** argv) {
   int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   SignalHandler signals(sfd, reactor);
   reactor.add(sfd, &signals);
+  // A push builds a response per stream and frees it once written; give that memory back to
+  // the system every few seconds instead of keeping the high-water mark of the last push.
+  std::unique_ptr<weft::event::Timer> trim;
+  trim = std::make_unique<weft::event::Timer>(reactor, [&] {
+    malloc_trim(0);
+    trim->arm(std::chrono::seconds(5));
+  });
+  trim->arm(std::chrono::seconds(5));
   debug.ready = true;
   spdlog::info("weftd serving xDS on {} (port {}), debug on http://{}", grpc_addr, bound_port, admin->address().toString());
   reactor.run();

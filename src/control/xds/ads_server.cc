@@ -19,13 +19,28 @@ uint64_t hashBytes(const std::string& bytes) {
   return h;
 }
 
+std::shared_ptr<const AdsServer::NameList> AdsServer::intern(std::vector<std::string> names) {
+  std::lock_guard<std::mutex> lock(intern_mu_);
+  auto it = interned_.find(names);
+  if (it != interned_.end()) return it->second;
+  if (interned_.size() >= prune_at_) {
+    // Drop lists no stream holds any more.
+    for (auto i = interned_.begin(); i != interned_.end();) i = i->second.use_count() == 1 ? interned_.erase(i) : std::next(i);
+    prune_at_ = std::max<size_t>(64, interned_.size() * 2);
+  }
+  auto list = std::make_shared<NameList>();
+  list->names = names;
+  list->id = next_list_id_++;
+  interned_.emplace(std::move(names), list);
+  return list;
+}
+
 std::shared_ptr<const AdsServer::Generated> AdsServer::generated(const std::shared_ptr<const MeshModel>& model,
                                                                  const std::string& type, const ProxyInfo& proxy,
-                                                                 const std::vector<std::string>& names) {
+                                                                 const NameList& names) {
   std::string key = type + '\n' + proxy.ns + '\n' + (proxy.capture_none ? "1" : "0") + '\n';
   for (const auto& [k, v] : proxy.labels) key += k + '=' + v + ',';
-  key += '\n';
-  for (const auto& n : names) key += n + ',';
+  key += '\n' + std::to_string(names.id);
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
     if (cache_model_ != model.get()) {
@@ -36,7 +51,7 @@ std::shared_ptr<const AdsServer::Generated> AdsServer::generated(const std::shar
     if (it != cache_.end()) return it->second;
   }
   auto g = std::make_shared<Generated>();
-  g->resources = generate(type, *model, proxy, names);
+  g->resources = generate(type, *model, proxy, names.names);
   g->version = versionOf(g->resources);
   for (const auto& [name, any] : g->resources) g->hashes[name] = hashBytes(any.value());
   std::lock_guard<std::mutex> lock(cache_mu_);
@@ -89,7 +104,8 @@ StreamStatus AdsServer::Stream::status() const {
   StreamStatus s{id_, proxy_.id, peer_, {}};
   for (const auto& [type, ts] : types_) {
     if (!ts.subscribed) continue;
-    s.types.push_back({type, ts.names, ts.sent_version, ts.acked_version, ts.nack, ts.sent_count});
+    s.types.push_back({type, ts.names ? ts.names->names : std::vector<std::string>{}, ts.sent_version, ts.acked_version,
+                       ts.nack, ts.sent_count});
   }
   return s;
 }
@@ -134,12 +150,13 @@ class SotwStream final : public ReactorStream<DiscoveryRequest, DiscoveryRespons
       return;
     }
     TypeState& ts = types_[type];
-    std::vector<std::string> names(req.resource_names().begin(), req.resource_names().end());
-    std::sort(names.begin(), names.end());
+    std::vector<std::string> sorted(req.resource_names().begin(), req.resource_names().end());
+    std::sort(sorted.begin(), sorted.end());
+    auto names = server_.intern(std::move(sorted));
     if (!req.response_nonce().empty()) {
       const std::string* error = req.has_error_detail() ? &req.error_detail().message() : nullptr;
       if (!handleAck(ts, req.response_nonce(), req.version_info(), error, type)) return;
-      if (names == ts.names) return;  // a plain ACK/NACK
+      if (names == ts.names) return;  // a plain ACK/NACK (interned: same list, same pointer)
     }
     ts.subscribed = true;
     ts.names = names;
@@ -148,7 +165,7 @@ class SotwStream final : public ReactorStream<DiscoveryRequest, DiscoveryRespons
   }
 
   void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts, bool force) override {
-    auto gen = server_.generated(model, type, proxy_, ts.names);
+    auto gen = server_.generated(model, type, proxy_, *ts.names);
     if (!force && gen->version == ts.sent_version) return;
     DiscoveryResponse resp;
     resp.set_type_url(type);

@@ -73,8 +73,15 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
     std::string version;
     std::map<std::string, uint64_t> hashes;  // per resource, for delta
   };
+  // Subscribed names, interned: a thousand proxies subscribed to the same two thousand EDS
+  // names share one list, and the generation cache keys on its id, not its text.
+  struct NameList {
+    std::vector<std::string> names;
+    uint64_t id = 0;
+  };
+  std::shared_ptr<const NameList> intern(std::vector<std::string> names);
   std::shared_ptr<const Generated> generated(const std::shared_ptr<const MeshModel>& model, const std::string& type,
-                                             const ProxyInfo& proxy, const std::vector<std::string>& names);
+                                             const ProxyInfo& proxy, const NameList& names);
 
   class Stream;
   class DeltaStream;
@@ -90,6 +97,10 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
   std::mutex cache_mu_;
   const MeshModel* cache_model_ = nullptr;
   std::map<std::string, std::shared_ptr<const Generated>> cache_;
+  std::mutex intern_mu_;
+  std::map<std::vector<std::string>, std::shared_ptr<const NameList>> interned_;
+  uint64_t next_list_id_ = 1;
+  size_t prune_at_ = 64;
 };
 
 }  // namespace weft::control::xds

@@ -26,7 +26,7 @@ inline const std::vector<std::string>& pushOrder() {
 struct TypeState {
   bool subscribed = false;
   bool wildcard = false;
-  std::vector<std::string> names;
+  std::shared_ptr<const AdsServer::NameList> names;  // never null once subscribed
   std::string sent_version;
   std::string sent_nonce;
   std::string acked_version;
@@ -91,6 +91,9 @@ class ReactorStream : public AdsServer::Stream, public grpc::ServerBidiReactor<R
       finish(grpc::Status(grpc::StatusCode::INTERNAL, std::string("weftd: ") + e.what()));
       return;
     }
+    // Protobuf keeps a cleared message's strings for reuse: swap in an empty one so a proxy's
+    // thousands of subscribed names are not held twice per stream between requests.
+    Request().Swap(&request_);
     if (!finished_) this->StartRead(&request_);
   }
 

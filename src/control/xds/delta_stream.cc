@@ -27,6 +27,7 @@ class AdsServer::DeltaStream final : public ReactorStream<DeltaDiscoveryRequest,
     }
     bool first = !ts.subscribed;
     bool changed = false;
+    std::vector<std::string> names = ts.names ? ts.names->names : std::vector<std::string>{};
     if (first) {
       ts.subscribed = true;
       // Envoy's rule: a first request naming nothing is a wildcard subscription (LDS/CDS).
@@ -36,25 +37,27 @@ class AdsServer::DeltaStream final : public ReactorStream<DeltaDiscoveryRequest,
     for (const auto& n : req.resource_names_subscribe()) {
       if (n == "*") {
         ts.wildcard = true;
-      } else if (std::find(ts.names.begin(), ts.names.end(), n) == ts.names.end()) {
-        ts.names.push_back(n);
+      } else if (std::find(names.begin(), names.end(), n) == names.end()) {
+        names.push_back(n);
       }
       changed = true;
     }
     for (const auto& n : req.resource_names_unsubscribe()) {
       if (n == "*") ts.wildcard = false;
-      ts.names.erase(std::remove(ts.names.begin(), ts.names.end(), n), ts.names.end());
+      names.erase(std::remove(names.begin(), names.end(), n), names.end());
       ts.sent_hashes.erase(n);
     }
-    std::sort(ts.names.begin(), ts.names.end());
+    std::sort(names.begin(), names.end());
+    ts.names = server_.intern(std::move(names));
     if (first || changed) push(server_.model(), type, ts, first);
   }
 
   void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts, bool force) override {
     // Not wildcard and no names: subscribed to nothing (an empty list means "all" to generate()).
     static const auto kNothing = std::make_shared<const Generated>();
-    auto gen = (ts.wildcard || !ts.names.empty())
-                   ? server_.generated(model, type, proxy_, ts.wildcard ? std::vector<std::string>{} : ts.names)
+    static const AdsServer::NameList kAll;  // id 0: no names, i.e. everything
+    auto gen = (ts.wildcard || !ts.names->names.empty())
+                   ? server_.generated(model, type, proxy_, ts.wildcard ? kAll : *ts.names)
                    : kNothing;
     DeltaDiscoveryResponse resp;
     resp.set_type_url(type);
