@@ -35,6 +35,21 @@ std::shared_ptr<const AdsServer::NameList> AdsServer::intern(std::vector<std::st
   return list;
 }
 
+std::shared_ptr<const std::vector<std::string>> AdsServer::changedNames(const std::shared_ptr<const Generated>& from,
+                                                                       const std::shared_ptr<const Generated>& to) {
+  std::lock_guard<std::mutex> lock(cache_mu_);
+  auto key = std::make_pair(from.get(), to.get());
+  auto it = diffs_.find(key);
+  if (it != diffs_.end()) return it->second.changed;
+  auto changed = std::make_shared<std::vector<std::string>>();
+  for (const auto& [name, hash] : to->hashes) {
+    auto prev = from->hashes.find(name);
+    if (prev == from->hashes.end() || prev->second != hash) changed->push_back(name);
+  }
+  diffs_[key] = {from, to, changed};
+  return changed;
+}
+
 std::shared_ptr<const AdsServer::Generated> AdsServer::generated(const std::shared_ptr<const MeshModel>& model,
                                                                  const std::string& type, const ProxyInfo& proxy,
                                                                  const NameList& names) {
@@ -45,6 +60,7 @@ std::shared_ptr<const AdsServer::Generated> AdsServer::generated(const std::shar
     std::lock_guard<std::mutex> lock(cache_mu_);
     if (cache_model_ != model.get()) {
       cache_.clear();
+      if (diffs_.size() > 256) diffs_.clear();
       cache_model_ = model.get();
     }
     auto it = cache_.find(key);
@@ -150,9 +166,17 @@ class SotwStream final : public ReactorStream<DiscoveryRequest, DiscoveryRespons
       return;
     }
     TypeState& ts = types_[type];
-    std::vector<std::string> sorted(req.resource_names().begin(), req.resource_names().end());
-    std::sort(sorted.begin(), sorted.end());
-    auto names = server_.intern(std::move(sorted));
+    // Every ACK repeats the subscription; when it names what we already hold (in order, as
+    // clients usually send it), skip copying, sorting and interning thousands of names.
+    std::shared_ptr<const AdsServer::NameList> names;
+    if (ts.names && static_cast<size_t>(req.resource_names_size()) == ts.names->names.size() &&
+        std::equal(req.resource_names().begin(), req.resource_names().end(), ts.names->names.begin())) {
+      names = ts.names;
+    } else {
+      std::vector<std::string> sorted(req.resource_names().begin(), req.resource_names().end());
+      std::sort(sorted.begin(), sorted.end());
+      names = server_.intern(std::move(sorted));
+    }
     if (!req.response_nonce().empty()) {
       const std::string* error = req.has_error_detail() ? &req.error_detail().message() : nullptr;
       if (!handleAck(ts, req.response_nonce(), req.version_info(), error, type)) return;
@@ -172,12 +196,10 @@ class SotwStream final : public ReactorStream<DiscoveryRequest, DiscoveryRespons
     resp.set_version_info(gen->version);
     // LDS and CDS are state of the world; EDS and RDS may name only what changed.
     bool incremental = !force && ts.last_sent && (type == kEndpointType || type == kRouteType);
-    for (const auto& [name, any] : gen->resources) {
-      if (incremental) {
-        auto prev = ts.last_sent->hashes.find(name);
-        if (prev != ts.last_sent->hashes.end() && prev->second == gen->hashes.at(name)) continue;
-      }
-      *resp.add_resources() = any;
+    if (incremental) {
+      for (const auto& name : *server_.changedNames(ts.last_sent, gen)) *resp.add_resources() = gen->resources.at(name);
+    } else {
+      for (const auto& [name, any] : gen->resources) *resp.add_resources() = any;
     }
     ts.last_sent = gen;
     ts.sent_count = gen->resources.size();

@@ -80,6 +80,10 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
     uint64_t id = 0;
   };
   std::shared_ptr<const NameList> intern(std::vector<std::string> names);
+  // Names whose resource differs between two generations (new or changed), computed once
+  // for all the streams that move from `from` to `to`.
+  std::shared_ptr<const std::vector<std::string>> changedNames(const std::shared_ptr<const Generated>& from,
+                                                               const std::shared_ptr<const Generated>& to);
   std::shared_ptr<const Generated> generated(const std::shared_ptr<const MeshModel>& model, const std::string& type,
                                              const ProxyInfo& proxy, const NameList& names);
 
@@ -97,6 +101,11 @@ class AdsServer final : public envoy::service::discovery::v3::AggregatedDiscover
   std::mutex cache_mu_;
   const MeshModel* cache_model_ = nullptr;
   std::map<std::string, std::shared_ptr<const Generated>> cache_;
+  struct Diff {
+    std::shared_ptr<const Generated> from, to;  // held so the pointers in the key stay unique
+    std::shared_ptr<const std::vector<std::string>> changed;
+  };
+  std::map<std::pair<const Generated*, const Generated*>, Diff> diffs_;  // guarded by cache_mu_
   std::mutex intern_mu_;
   std::map<std::vector<std::string>, std::shared_ptr<const NameList>> interned_;
   uint64_t next_list_id_ = 1;
