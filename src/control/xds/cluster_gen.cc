@@ -96,6 +96,15 @@ cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std
 
 }  // namespace
 
+const MeshPort* servicePortByName(const MeshModel& model, const std::string& name, const MeshService** svc) {
+  auto colon = name.rfind(':');
+  if (colon == std::string::npos) return nullptr;
+  std::string port = name.substr(colon + 1);
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return nullptr;
+  *svc = model.service(name.substr(0, colon));
+  return *svc ? (*svc)->port(static_cast<uint32_t>(std::stoul(port))) : nullptr;
+}
+
 std::vector<const MeshService*> visibleServices(const MeshModel& model, const ProxyInfo& proxy) {
   const Sidecar* scope = nullptr;
   for (const auto& sc : model.sidecars) {

@@ -13,15 +13,16 @@
 #include <string>
 #include <vector>
 
+#include "common/xds/type_urls.h"
 #include "control/model/mesh_model.h"
 #include "control/xds/proxy_info.h"
 
 namespace weft::control::xds {
 
-inline constexpr const char* kListenerType = "type.googleapis.com/envoy.config.listener.v3.Listener";
-inline constexpr const char* kClusterType = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-inline constexpr const char* kEndpointType = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-inline constexpr const char* kRouteType = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+using weft::xds::kClusterType;
+using weft::xds::kEndpointType;
+using weft::xds::kListenerType;
+using weft::xds::kRouteType;
 
 using ResourceMap = std::map<std::string, google::protobuf::Any>;
 
@@ -42,6 +43,10 @@ struct ClusterName {
   static bool parse(const std::string& name, ClusterName& out);
   std::string str() const;
 };
+
+// A "HOST:PORT" resource name (proxyless gRPC's listener and route names) -> the service port,
+// or null when there is no such service port.
+const MeshPort* servicePortByName(const MeshModel& model, const std::string& name, const MeshService** svc);
 
 // The services a proxy may reach (Sidecar egress scoping; everything when none applies).
 std::vector<const MeshService*> visibleServices(const MeshModel& model, const ProxyInfo& proxy);

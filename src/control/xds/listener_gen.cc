@@ -40,15 +40,8 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
   if (!names.empty()) {
     // Proxyless gRPC subscribes to "HOST:PORT" by name and gets an api_listener.
     for (const auto& name : names) {
-      auto colon = name.rfind(':');
-      if (colon == std::string::npos) continue;
-      const MeshService* svc = model.service(name.substr(0, colon));
-      const MeshPort* mp = nullptr;
-      try {
-        if (svc) mp = svc->port(static_cast<uint32_t>(std::stoul(name.substr(colon + 1))));
-      } catch (...) {
-      }
-      if (mp == nullptr) continue;
+      const MeshService* svc = nullptr;
+      if (servicePortByName(model, name, &svc) == nullptr) continue;
       lv3::Listener l;
       l.set_name(name);
       l.mutable_api_listener()->mutable_api_listener()->PackFrom(hcmWithRds(name, name));

@@ -206,12 +206,8 @@ ResourceMap generateRoutes(const MeshModel& model, const ProxyInfo& proxy, const
         if (mp && isHttp(mp->protocol)) *rc.add_virtual_hosts() = buildVirtualHost(model, proxy, *svc, *mp, used);
       }
     } else if (colon != std::string::npos) {
-      const MeshService* svc = model.service(name.substr(0, colon));
-      const MeshPort* mp = nullptr;
-      try {
-        if (svc) mp = svc->port(static_cast<uint32_t>(std::stoul(name.substr(colon + 1))));
-      } catch (...) {
-      }
+      const MeshService* svc = nullptr;
+      const MeshPort* mp = servicePortByName(model, name, &svc);
       if (mp == nullptr) continue;
       auto vh = buildVirtualHost(model, proxy, *svc, *mp, used);
       vh.add_domains("*");  // proxyless clients dial the listener's own name

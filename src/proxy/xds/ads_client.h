@@ -11,14 +11,15 @@
 #include <vector>
 
 #include "common/grpc/grpc_stream_client.h"
+#include "common/xds/type_urls.h"
 #include "envoy/config/core/v3/base.pb.h"
 
 namespace weft::proxy::xds {
 
-inline constexpr const char* kListenerType = "type.googleapis.com/envoy.config.listener.v3.Listener";
-inline constexpr const char* kClusterType = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-inline constexpr const char* kEndpointType = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-inline constexpr const char* kRouteType = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+using weft::xds::kClusterType;
+using weft::xds::kEndpointType;
+using weft::xds::kListenerType;
+using weft::xds::kRouteType;
 
 class XdsApplier {
  public:
