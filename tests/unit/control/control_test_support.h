@@ -140,6 +140,30 @@ inline constexpr const char* kRatings = "ratings.default.svc.cluster.local";
 inline constexpr const char* kDb = "db.default.svc.cluster.local";
 inline constexpr const char* kDetails = "details.prod.svc.cluster.local";
 
+// An Istio cluster name: outbound|PORT|SUBSET|HOST.
+inline std::string out(uint32_t port, const std::string& host, const std::string& subset = "") {
+  return "outbound|" + std::to_string(port) + "|" + subset + "|" + host;
+}
+
+// Subsets v1/v2 of reviews, and a VM (WorkloadEntry) labelled version: vm.
+inline const char* kReviewsDr = R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+)";
+
+inline const char* kReviewsVm = R"(
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: vm-1, namespace: default}
+spec: {address: 10.5.0.1, labels: {app: reviews, version: vm}}
+)";
+
 inline std::string withBase(const std::string& extra) { return std::string(kBaseMesh) + "---\n" + extra; }
 
 inline ProxyInfo proxyIn(const std::string& ns, Labels labels = {}) {

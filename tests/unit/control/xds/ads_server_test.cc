@@ -19,28 +19,6 @@ using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 using namespace weft::control::testing;
 
-const char* kReviewsDr = R"(
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-)";
-
-const char* kReviewsVm = R"(
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: vm-1, namespace: default}
-spec: {address: 10.5.0.1, labels: {app: reviews, version: vm}}
-)";
-
-std::string out(uint32_t port, const std::string& host, const std::string& subset = "") {
-  return "outbound|" + std::to_string(port) + "|" + subset + "|" + host;
-}
-
 const std::set<std::string> kBaseClusters = {out(9080, kReviews), out(9080, kRatings), out(3306, kDb),
                                              out(9080, kDetails), out(9090, kDetails)};
 

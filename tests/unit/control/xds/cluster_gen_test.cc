@@ -19,6 +19,7 @@ using testing::kDetails;
 using testing::kRatings;
 using testing::kReviews;
 using testing::modelFrom;
+using testing::out;
 using testing::namesOf;
 using testing::proxyIn;
 using testing::unpackNamed;
@@ -39,10 +40,6 @@ spec:
     trafficPolicy:
       loadBalancer: {simple: RANDOM}
 )";
-
-std::string out(uint32_t port, const std::string& host, const std::string& subset = "") {
-  return "outbound|" + std::to_string(port) + "|" + subset + "|" + host;
-}
 
 TEST(ClusterNameTest, ParseAndFormat) {
   ClusterName cn;

@@ -16,28 +16,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using namespace weft::control::testing;
 
-const char* kReviewsDr = R"(
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: reviews, namespace: default}
-spec:
-  host: reviews
-  subsets:
-  - {name: v1, labels: {version: v1}}
-  - {name: v2, labels: {version: v2}}
-)";
-
-const char* kReviewsVm = R"(
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: vm-1, namespace: default}
-spec: {address: 10.5.0.1, labels: {app: reviews, version: vm}}
-)";
-
-std::string out(uint32_t port, const std::string& host, const std::string& subset = "") {
-  return "outbound|" + std::to_string(port) + "|" + subset + "|" + host;
-}
-
 // The base mesh with `service`'s Service and Endpoints removed, or its Endpoints given one more address.
 std::shared_ptr<const MeshModel> baseWithout(const std::string& service) {
   auto snap = std::make_shared<ConfigSnapshot>(snapshotFrom(kBaseMesh));

@@ -17,6 +17,7 @@ using testing::kBaseMesh;
 using testing::kDetails;
 using testing::kReviews;
 using testing::modelFrom;
+using testing::out;
 using testing::namesOf;
 using testing::unpackNamed;
 using testing::withBase;
@@ -39,10 +40,6 @@ kind: WorkloadEntry
 metadata: {name: vm-1, namespace: default}
 spec: {address: 10.5.0.1, labels: {app: reviews, version: vm}, weight: 5}
 )";
-
-std::string out(uint32_t port, const std::string& host, const std::string& subset = "") {
-  return "outbound|" + std::to_string(port) + "|" + subset + "|" + host;
-}
 
 // "ip:port/weight/health" of each endpoint of the only locality.
 std::vector<std::string> describe(const ClusterLoadAssignment& cla) {

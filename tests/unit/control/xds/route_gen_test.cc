@@ -25,14 +25,11 @@ using testing::kDetails;
 using testing::kRatings;
 using testing::kReviews;
 using testing::modelFrom;
+using testing::out;
 using testing::namesOf;
 using testing::proxyIn;
 using testing::unpackNamed;
 using testing::withBase;
-
-std::string out(uint32_t port, const std::string& host, const std::string& subset = "") {
-  return "outbound|" + std::to_string(port) + "|" + subset + "|" + host;
-}
 
 RouteConfiguration routes(const MeshModel& m, const std::string& name, const ProxyInfo& p = proxyIn("default")) {
   auto rds = generateRoutes(m, p, {name});
