@@ -2,11 +2,13 @@
 
 `weft` is a per-test Harness (tests/integration/weft_harness.py); `weft_module` is one shared by
 a whole test module. Everything they start is stopped at teardown. When a test fails, the tail
-of each weft-proxy's stderr is attached to the report.
+of each weft-proxy's stderr is attached to the report. `pki` is the test PKI of
+tls_certs.py, generated once per session.
 """
 
 import pytest
 
+import tls_certs
 import weft_harness
 
 
@@ -26,6 +28,11 @@ def weft_module(tmp_path_factory, request):
         yield h
     finally:
         h.close()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    return tls_certs.make_pki(tmp_path_factory.mktemp("pki"))
 
 
 def _harnesses(item):

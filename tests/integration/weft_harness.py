@@ -5,7 +5,10 @@
 - Envoy v3 bootstrap builders (plain dicts, written as JSON, which is valid YAML),
 - starting weft-proxy, waiting for admin /ready, admin helpers, always killing it at the end,
 - HTTP clients: `http_request`/`HttpSession` (http.client) for normal traffic and `RawConn`
-  (a raw socket with its own HTTP/1.1 response parser) to send exact bytes.
+  (a raw socket with its own HTTP/1.1 response parser) to send exact bytes,
+- TLS: `TlsConn` / `tls_request` / `tls_attempt` (Python ssl clients), `curl`, `TlsEchoServer`
+  (the echo handler behind TLS, in-process) and the Envoy TLS config builders; the test PKI is
+  tests/integration/tls_certs.py (fixture `pki`).
 
 The binary is $WEFT_PROXY_BIN, default <repo>/build/bin/weft-proxy.
 """
@@ -17,10 +20,12 @@ import os
 import re
 import select
 import socket
+import ssl
 import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -39,6 +44,11 @@ HCM_TYPE = ("type.googleapis.com/envoy.extensions.filters.network."
 ROUTER_TYPE = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
 TCP_PROXY_TYPE = "type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy"
 FILE_ACCESS_LOG_TYPE = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog"
+DOWNSTREAM_TLS_TYPE = ("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+                       "DownstreamTlsContext")
+UPSTREAM_TLS_TYPE = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext"
+TLS_INSPECTOR_TYPE = ("type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3."
+                      "TlsInspector")
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ISO_MS_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
@@ -458,6 +468,226 @@ def connect_refused(port, host=LOOPBACK, timeout=1.0):
 
 
 # ---------------------------------------------------------------------------------------------
+# TLS clients (Python ssl and curl)
+# ---------------------------------------------------------------------------------------------
+
+TLS_VERSIONS = {
+    "1.0": ssl.TLSVersion.TLSv1,
+    "1.1": ssl.TLSVersion.TLSv1_1,
+    "1.2": ssl.TLSVersion.TLSv1_2,
+    "1.3": ssl.TLSVersion.TLSv1_3,
+}
+# what SSLSocket.version() says for each
+TLS_VERSION_NAMES = {"1.0": "TLSv1", "1.1": "TLSv1.1", "1.2": "TLSv1.2", "1.3": "TLSv1.3"}
+
+
+def _set_tls_versions(ctx, minimum=None, maximum=None):
+    with warnings.catch_warnings():   # TLSv1 / TLSv1_1 are deprecated in Python's ssl
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if minimum:
+            ctx.minimum_version = TLS_VERSIONS[minimum]
+        if maximum:
+            ctx.maximum_version = TLS_VERSIONS[maximum]
+
+
+def tls_client_context(ca=None, cert=None, key=None, alpn=None, version=None,
+                       check_hostname=True, legacy=False):
+    """A client SSLContext. ca=None: no verification of the server at all. cert/key: the client
+    certificate. alpn: protocols to offer. version: "1.2" / "1.3" / ... pins min = max.
+    legacy=True lowers OpenSSL's security level so that TLS 1.0/1.1 can be offered at all."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca:
+        ctx.load_verify_locations(cafile=str(ca))
+        ctx.check_hostname = check_hostname
+        ctx.verify_mode = ssl.CERT_REQUIRED
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if cert:
+        ctx.load_cert_chain(str(cert), str(key))
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    if legacy:
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+    if version:
+        _set_tls_versions(ctx, version, version)
+    return ctx
+
+
+def peer_cert_names(cert_dict):
+    """(CN, [SAN strings like 'DNS:a.example.com' / 'URI:spiffe://...']) of a getpeercert() dict."""
+    cn = None
+    for rdn in (cert_dict or {}).get("subject", ()):
+        for k, v in rdn:
+            if k == "commonName":
+                cn = v
+    sans = ["%s:%s" % (k, v) for k, v in (cert_dict or {}).get("subjectAltName", ())]
+    return cn, sans
+
+
+def tls_info(sock):
+    """What a client or server TLS socket negotiated, as a plain dict."""
+    try:
+        cert = sock.getpeercert()
+    except (ValueError, ssl.SSLError):
+        cert = None
+    cn, sans = peer_cert_names(cert)
+    cipher = sock.cipher()
+    return {
+        "version": sock.version(),
+        "cipher": cipher[0] if cipher else None,
+        "alpn": sock.selected_alpn_protocol(),
+        "session_reused": sock.session_reused,
+        "peer_cn": cn,
+        "peer_sans": sans,
+        "peer_cert_present": sock.getpeercert(binary_form=True) is not None,
+    }
+
+
+class TlsConn(RawConn):
+    """RawConn over TLS: TCP connect, then a client handshake with `context` (server_hostname is
+    the SNI; session= resumes a session). Raises ssl.SSLError / OSError if the handshake fails."""
+
+    def __init__(self, port, context, server_hostname=None, session=None, host=LOOPBACK,
+                 timeout=10.0, source_ip=None):
+        super().__init__(port, host, timeout, source_ip)
+        raw = self.sock
+        try:
+            self.sock = context.wrap_socket(raw, server_hostname=server_hostname, session=session)
+        except BaseException:
+            raw.close()
+            raise
+        self.server_hostname = server_hostname
+
+    @property
+    def info(self):
+        return tls_info(self.sock)
+
+    @property
+    def session(self):
+        return self.sock.session
+
+    def _fill(self, deadline, what):
+        try:
+            super()._fill(deadline, what)
+        except ssl.SSLError as exc:   # an alert from the peer
+            self.eof = self.reset = True
+            self.tls_error = exc
+
+    def wait_closed(self, timeout=3.0):
+        # select() cannot see bytes already decrypted into OpenSSL's buffer: poll with recv.
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(1 << 18)
+            except socket.timeout:
+                return False
+            except (ConnectionResetError, ssl.SSLError):
+                self.eof = self.reset = True
+                break
+            if not data:
+                self.eof = True
+                break
+            self.buf += data
+        return True
+
+    def read_available(self, timeout=0.2):
+        deadline = time.monotonic() + timeout
+        while not self.eof and time.monotonic() < deadline:
+            self.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            try:
+                data = self.sock.recv(1 << 18)
+            except socket.timeout:
+                break
+            except (ConnectionResetError, ssl.SSLError):
+                self.eof = self.reset = True
+                break
+            if not data:
+                self.eof = True
+                break
+            self.buf += data
+        data = bytes(self.buf)
+        self.buf.clear()
+        return data
+
+
+def tls_request(port, context, server_hostname=None, path="/", method="GET", headers=None,
+                body=None, session=None, host_header=None, timeout=10.0):
+    """One HTTP/1.1 request over a fresh TLS connection. Returns (Response, info dict, session).
+    The session is read after the response, so TLS 1.3 tickets have arrived."""
+    with TlsConn(port, context, server_hostname, session=session, timeout=timeout) as c:
+        c.request(method, path, headers=headers, body=body,
+                  host=host_header or server_hostname or "test.local")
+        r = c.read_response(method)
+        return r, c.info, c.session
+
+
+class TlsOutcome:
+    """What became of one TLS connection attempt + GET (see tls_attempt)."""
+
+    def __init__(self, stage, response=None, error=None, info=None):
+        self.stage = stage          # "handshake" (failed there), "response" (got one), "closed", "timeout"
+        self.response = response
+        self.error = error
+        self.info = info
+
+    @property
+    def rejected(self):
+        """The connection failed or was closed without any HTTP response."""
+        return self.stage in ("handshake", "closed")
+
+    def describe(self):
+        if self.stage == "response":
+            return "got a response %s (TLS %r)" % (self.response.describe(200), self.info)
+        if self.stage == "timeout":
+            return "no response and no close within the timeout (TLS %r)" % (self.info,)
+        return "%s failed: %r (TLS %r)" % (self.stage, self.error, self.info)
+
+    __repr__ = describe
+
+
+def tls_attempt(port, context, server_hostname=None, path="/", timeout=5.0):
+    """Try a handshake and one GET without raising. In TLS 1.3 the client's handshake finishes
+    before the server has checked the client certificate, so a rejection can also show up as an
+    alert, a reset or EOF on the first read: all of those count as `rejected`."""
+    try:
+        c = TlsConn(port, context, server_hostname, timeout=timeout)
+    except (ssl.SSLError, OSError) as exc:
+        return TlsOutcome("handshake", error=exc)
+    with c:
+        info = None
+        try:
+            info = c.info
+            c.request("GET", path, host=server_hostname or "test.local")
+            return TlsOutcome("response", response=c.read_response(timeout=timeout), info=info)
+        except (ssl.SSLError, OSError) as exc:
+            return TlsOutcome("closed", error=exc, info=info)
+        except AssertionError as exc:   # RawConn: EOF or timeout before a complete response
+            stage = "closed" if c.eof else "timeout"
+            return TlsOutcome(stage, error=getattr(c, "tls_error", None) or exc, info=info)
+
+
+def curl(args, timeout=20.0):
+    """Run curl (silent, errors shown, 10 s max). Returns CompletedProcess with text output."""
+    cmd = ["curl", "-sS", "--max-time", "10"] + [str(a) for a in args]
+    try:
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL, timeout=timeout, text=True,
+                              errors="replace")
+    except subprocess.TimeoutExpired:
+        raise AssertionError("curl did not finish within %.0fs: %s" % (timeout, " ".join(cmd))) from None
+
+
+def curl_resolve(name, port):
+    """curl arguments that send `name` as SNI/Host but connect to 127.0.0.1:port."""
+    return ["--resolve", "%s:%d:%s" % (name, port, LOOPBACK)]
+
+
+# ---------------------------------------------------------------------------------------------
 # upstream servers
 # ---------------------------------------------------------------------------------------------
 
@@ -628,6 +858,95 @@ class Blackhole:
         self.lsock.close()
 
 
+class _TlsEchoHandler(echo_server.EchoHandler):
+    """The echo handler; its JSON gains "tls": what the server's handshake saw (SNI, version,
+    ALPN, client certificate)."""
+
+    def _describe(self, body_len, body_sha):
+        d = super()._describe(body_len, body_sha)
+        d["tls"] = getattr(self.connection, "weft_info", None)
+        return d
+
+
+class TlsEchoServer(echo_server.EchoServer):
+    """examples/backend/echo_server.py's handler behind a TLS server, in-process (a thread per
+    connection). The handshake runs in the connection's thread; what each one negotiated is in
+    .handshakes (dicts: sni, version, alpn, peer_cn, peer_sans, ...) and failures in
+    .handshake_errors. ca + require_client_cert: the client must present a certificate from ca.
+    min_version/max_version ("1.0".."1.3"), ciphers, alpn: server policy."""
+
+    def __init__(self, name, cert, key, ca=None, require_client_cert=False, min_version=None,
+                 max_version=None, ciphers=None, alpn=None, host=LOOPBACK):
+        super().__init__((host, 0), name)
+        self.RequestHandlerClass = _TlsEchoHandler
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(cert), str(key))
+        if ciphers:
+            ctx.set_ciphers(ciphers)
+        _set_tls_versions(ctx, min_version, max_version)
+        if alpn:
+            ctx.set_alpn_protocols(list(alpn))
+        if ca:
+            ctx.load_verify_locations(cafile=str(ca))
+            ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
+        ctx.sni_callback = self._on_sni
+        self.ctx = ctx
+        self.handshakes = []
+        self.handshake_errors = []
+        self._tls_lock = threading.Lock()
+        self._open = []
+        self.port = self.server_address[1]
+        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1},
+                                        daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _on_sni(sslsock, server_name, ctx):
+        sslsock.weft_sni = server_name
+
+    @property
+    def address(self):
+        return "%s:%d" % (LOOPBACK, self.port)
+
+    def finish_request(self, request, client_address):
+        request.settimeout(10)
+        try:
+            tls = self.ctx.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            with self._tls_lock:
+                self.handshake_errors.append(repr(exc))
+            request.close()
+            return
+        tls.settimeout(None)
+        info = tls_info(tls)
+        info["sni"] = getattr(tls, "weft_sni", None)
+        tls.weft_info = info
+        with self._tls_lock:
+            self.handshakes.append(info)
+            self._open.append(tls)
+        try:
+            self.RequestHandlerClass(tls, client_address, self)
+        finally:
+            try:
+                tls.close()
+            except OSError:
+                pass
+
+    def stats_text(self):
+        with self._tls_lock:
+            return "handshakes=%r handshake_errors=%r" % (self.handshakes, self.handshake_errors)
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+        with self._tls_lock:
+            for s in self._open:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
 # ---------------------------------------------------------------------------------------------
 # bootstrap builders (Envoy v3 shapes, as dicts)
 # ---------------------------------------------------------------------------------------------
@@ -740,6 +1059,96 @@ def bootstrap(admin_port, listeners=(), clusters=(), node_id="weft-test-node",
         "admin": {"address": socket_address(admin_port)},
         "static_resources": {"listeners": list(listeners), "clusters": list(clusters)},
     }
+
+
+# -- TLS (envoy.transport_sockets.tls, envoy.filters.listener.tls_inspector) --
+
+def tls_certificate(cert, key):
+    return {"certificate_chain": {"filename": str(cert)}, "private_key": {"filename": str(key)}}
+
+
+def san_matcher(value, san_type="URI", kind="exact"):
+    """One match_typed_subject_alt_names entry: san_type DNS / URI / EMAIL / IP_ADDRESS;
+    kind exact / prefix / suffix / contains."""
+    return {"san_type": san_type, "matcher": {kind: value}}
+
+
+def common_tls_context(cert=None, key=None, trusted_ca=None, match_sans=None, alpn=None,
+                       tls_params=None, **extra):
+    """CommonTlsContext. match_sans: list of san_matcher() dicts (or plain strings = exact URI)."""
+    ctx = {}
+    if cert is not None:
+        ctx["tls_certificates"] = [tls_certificate(cert, key)]
+    if trusted_ca is not None or match_sans:
+        vc = {}
+        if trusted_ca is not None:
+            vc["trusted_ca"] = {"filename": str(trusted_ca)}
+        if match_sans:
+            vc["match_typed_subject_alt_names"] = [
+                san_matcher(m) if isinstance(m, str) else m for m in match_sans]
+        ctx["validation_context"] = vc
+    if alpn:
+        ctx["alpn_protocols"] = list(alpn)
+    if tls_params:
+        ctx["tls_params"] = dict(tls_params)
+    ctx.update(extra)
+    return ctx
+
+
+def downstream_tls(cert, key, trusted_ca=None, require_client_certificate=None, match_sans=None,
+                   alpn=None, tls_params=None, **extra):
+    """A listener filter chain's transport_socket: DownstreamTlsContext terminating TLS."""
+    cfg = {"@type": DOWNSTREAM_TLS_TYPE,
+           "common_tls_context": common_tls_context(cert, key, trusted_ca, match_sans, alpn,
+                                                    tls_params)}
+    if require_client_certificate is not None:
+        cfg["require_client_certificate"] = bool(require_client_certificate)
+    cfg.update(extra)
+    return {"name": "envoy.transport_sockets.tls", "typed_config": cfg}
+
+
+def upstream_tls(sni=None, trusted_ca=None, cert=None, key=None, match_sans=None, alpn=None,
+                 tls_params=None, **extra):
+    """A cluster's transport_socket: UpstreamTlsContext (client certificate optional)."""
+    cfg = {"@type": UPSTREAM_TLS_TYPE,
+           "common_tls_context": common_tls_context(cert, key, trusted_ca, match_sans, alpn,
+                                                    tls_params)}
+    if sni is not None:
+        cfg["sni"] = sni
+    cfg.update(extra)
+    return {"name": "envoy.transport_sockets.tls", "typed_config": cfg}
+
+
+def tls_inspector():
+    """The listener filter that reads SNI / ALPN / TLS-or-not for filter_chain_match."""
+    return {"name": "envoy.filters.listener.tls_inspector",
+            "typed_config": {"@type": TLS_INSPECTOR_TYPE}}
+
+
+def filter_chain_match(server_names=None, transport_protocol=None, application_protocols=None,
+                       **extra):
+    """transport_protocol: "tls" or "raw_buffer" (needs tls_inspector)."""
+    m = {}
+    if server_names is not None:
+        m["server_names"] = list(server_names)
+    if transport_protocol is not None:
+        m["transport_protocol"] = transport_protocol
+    if application_protocols is not None:
+        m["application_protocols"] = list(application_protocols)
+    m.update(extra)
+    return m
+
+
+def filter_chain(filters, match=None, transport_socket=None, name=None, **extra):
+    c = {"filters": list(filters)}
+    if name is not None:
+        c["name"] = name
+    if match is not None:
+        c["filter_chain_match"] = match
+    if transport_socket is not None:
+        c["transport_socket"] = transport_socket
+    c.update(extra)
+    return c
 
 
 # ---------------------------------------------------------------------------------------------
@@ -937,6 +1346,12 @@ class Harness:
         self._servers.append(b)
         return b
 
+    def tls_echo(self, name, cert, key, **tls):
+        """A TlsEchoServer (see there for the TLS options); stopped at close()."""
+        s = TlsEchoServer(name, cert, key, **tls)
+        self._servers.append(s)
+        return s
+
     # -- proxy --
     def write_config(self, config, name=None, suffix=".yaml"):
         self._n += 1
@@ -977,7 +1392,10 @@ class Harness:
 
     # -- teardown / diagnostics --
     def diagnostics(self):
-        return "\n\n".join(p.diagnostics() for p in self.proxies)
+        parts = [p.diagnostics() for p in self.proxies]
+        parts += ["TLS upstream %s (port %d): %s" % (s.name, s.port, s.stats_text())
+                  for s in self._servers if isinstance(s, TlsEchoServer)]
+        return "\n\n".join(parts)
 
     def close(self):
         for p in self.proxies:

@@ -7,7 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include <cerrno>
+
+#include "common/tls/tls_context.h"
 
 namespace weft::net {
 
@@ -28,6 +33,7 @@ std::unique_ptr<Connection> Connection::adopt(event::Reactor& reactor, int fd, c
   c->local_ = local;
   c->remote_ = remote;
   c->connected_ = true;
+  c->tcp_connected_ = true;
   setNoDelay(fd);
   reactor.add(fd, c.get());
   return c;
@@ -59,9 +65,28 @@ std::unique_ptr<Connection> Connection::connect(event::Reactor& reactor, const A
   return c;
 }
 
+void Connection::startTls(std::shared_ptr<const tls::Context> ctx) {
+  tls_ctx_ = std::move(ctx);
+  ssl_ = tls_ctx_->newSsl();
+  if (ssl_ == nullptr || fd_ < 0) {
+    tls_error_ = "cannot create TLS session: " + tls::opensslErrors();
+    return;
+  }
+  SSL_set_fd(ssl_, fd_);
+  if (tls_ctx_->server()) {
+    SSL_set_accept_state(ssl_);
+  } else {
+    SSL_set_connect_state(ssl_);
+    connected_ = false;  // connected means "handshake done" for TLS clients
+  }
+  handshaking_ = true;
+}
+
+std::string_view Connection::alpn() const { return ssl_ ? tls::negotiatedAlpn(ssl_) : std::string_view(); }
+
 void Connection::onIoEvent(uint32_t events) {
   if (fd_ < 0) return;
-  if (!connected_) {
+  if (!tcp_connected_) {
     int err = connect_error_;
     if (err == 0) {
       socklen_t len = sizeof(err);
@@ -74,32 +99,138 @@ void Connection::onIoEvent(uint32_t events) {
       raise(ConnectionEvent::ConnectFailed);
       return;
     }
-    connected_ = true;
+    tcp_connected_ = true;
     sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     if (getsockname(fd_, reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
       local_ = Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
     }
     writable_ = true;
-    raise(ConnectionEvent::Connected);
-    if (fd_ < 0) return;
-    doWrite();
-    if (fd_ < 0) return;
+    if (!handshaking_) {
+      connected_ = true;
+      raise(ConnectionEvent::Connected);
+      if (fd_ < 0) return;
+      doWrite();
+      if (fd_ < 0) return;
+    }
   }
   if (events & EPOLLRDHUP) peer_fin_seen_ = true;
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) readable_ = true;
-  if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
-    writable_ = true;
+  if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) writable_ = true;
+  if (handshaking_) {
+    if (!continueHandshake() || handshaking_) return;
+    doWrite();  // anything queued while the handshake ran
+    if (fd_ < 0) return;
+  } else if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) {
     doWrite();
     if (fd_ < 0) return;
   }
   if (readable_) doRead();
 }
 
+bool Connection::continueHandshake() {
+  ERR_clear_error();
+  int r = SSL_do_handshake(ssl_);
+  if (r == 1) {
+    handshaking_ = false;
+    std::string bad = tls_ctx_->verifyPeer(ssl_);
+    if (bad.empty()) {
+      if (!connected_) {
+        connected_ = true;
+        raise(ConnectionEvent::Connected);
+      }
+      return fd_ >= 0;
+    }
+    tls_error_ = std::move(bad);
+  } else {
+    int err = SSL_get_error(ssl_, r);
+    if (err == SSL_ERROR_WANT_READ) {
+      readable_ = false;
+      return true;
+    }
+    if (err == SSL_ERROR_WANT_WRITE) {
+      writable_ = false;
+      return true;
+    }
+    tls_error_ = tls::opensslErrors();
+    if (tls_error_.empty()) tls_error_ = err == SSL_ERROR_SYSCALL ? "connection closed during the TLS handshake" : "TLS handshake failed";
+    long verify = SSL_get_verify_result(ssl_);
+    if (verify != X509_V_OK) tls_error_ += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+  }
+  bool outbound = !tls_ctx_->server();
+  connect_error_ = EPROTO;
+  closeSocket();
+  raise(outbound ? ConnectionEvent::ConnectFailed : ConnectionEvent::Closed);
+  return false;
+}
+
+ssize_t Connection::readSome(char* dst, size_t space) {
+  if (ssl_ == nullptr) {
+    ssize_t n = ::recv(fd_, dst, space, 0);
+    if (n >= 0) {
+      // A short read drained the socket (unless a FIN is pending: read on to see it).
+      if (n > 0 && static_cast<size_t>(n) < space && !peer_fin_seen_) readable_ = false;
+      return n;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      readable_ = false;
+      return -1;
+    }
+    return errno == EINTR ? -1 : -2;
+  }
+  // TLS hands out one record at a time: keep reading until it asks for more socket bytes.
+  ERR_clear_error();
+  int n = SSL_read(ssl_, dst, static_cast<int>(std::min<size_t>(space, 1 << 30)));
+  if (n > 0) return n;
+  switch (SSL_get_error(ssl_, n)) {
+    case SSL_ERROR_WANT_READ:
+      readable_ = false;
+      return -1;
+    case SSL_ERROR_WANT_WRITE:
+      writable_ = false;
+      readable_ = false;  // resumes on the next edge
+      return -1;
+    case SSL_ERROR_ZERO_RETURN:
+      return 0;
+    case SSL_ERROR_SYSCALL:
+      if (ERR_peek_error() == 0) return 0;  // EOF without close_notify: treat as FIN
+      [[fallthrough]];
+    default:
+      tls_error_ = tls::opensslErrors();
+      return -2;
+  }
+}
+
+ssize_t Connection::writeSome(const char* src, size_t len) {
+  if (ssl_ == nullptr) {
+    ssize_t n = ::send(fd_, src, len, MSG_NOSIGNAL);
+    if (n >= 0) return n;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      writable_ = false;
+      return -1;
+    }
+    return errno == EINTR ? -1 : -2;
+  }
+  ERR_clear_error();
+  int n = SSL_write(ssl_, src, static_cast<int>(std::min<size_t>(len, 1 << 30)));
+  if (n > 0) return n;
+  switch (SSL_get_error(ssl_, n)) {
+    case SSL_ERROR_WANT_WRITE:
+      writable_ = false;
+      return -1;
+    case SSL_ERROR_WANT_READ:
+      writable_ = false;
+      return -1;
+    default:
+      tls_error_ = tls::opensslErrors();
+      return -2;
+  }
+}
+
 void Connection::doRead() {
   // The callback may drain input and want more; it cannot call back into doRead (in_read_),
   // so this loop re-checks after every callback instead.
-  if (in_read_) return;
+  if (in_read_ || handshaking_) return;
   in_read_ = true;
   for (;;) {
     bool got_data = false;
@@ -108,19 +239,16 @@ void Connection::doRead() {
       size_t space = 16 * 1024;
       char* dst = input_.writableSpace(space);
       space = input_.writableSize();
-      ssize_t n = ::recv(fd_, dst, space, 0);
+      ssize_t n = readSome(dst, space);
       if (n > 0) {
         input_.commit(static_cast<size_t>(n));
         bytes_read_ += static_cast<uint64_t>(n);
         got_data = true;
-        if (static_cast<size_t>(n) < space && !peer_fin_seen_) readable_ = false;
       } else if (n == 0) {
         remote_half_closed_ = true;
         readable_ = false;
         got_eof = true;
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        readable_ = false;
-      } else if (errno != EINTR) {
+      } else if (n == -2) {
         in_read_ = false;
         closeSocket();
         raise(ConnectionEvent::Closed);
@@ -139,19 +267,18 @@ void Connection::doRead() {
 }
 
 void Connection::flush() {
-  if (connected_) doWrite();
+  if (connected_ && !handshaking_) doWrite();
 }
 
 void Connection::doWrite() {
+  if (handshaking_) return;
   while (writable_ && !output_.empty() && fd_ >= 0) {
-    ssize_t n = ::send(fd_, output_.data(), output_.size(), MSG_NOSIGNAL);
+    ssize_t n = writeSome(output_.data(), output_.size());
     if (n >= 0) {
       bytes_written_ += static_cast<uint64_t>(n);
-      if (static_cast<size_t>(n) < output_.size()) writable_ = false;
+      if (ssl_ == nullptr && static_cast<size_t>(n) < output_.size()) writable_ = false;
       output_.drain(static_cast<size_t>(n));
-    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      writable_ = false;
-    } else if (errno != EINTR) {
+    } else if (n == -2) {
       closeSocket();
       raise(ConnectionEvent::Closed);
       return;
@@ -171,6 +298,7 @@ void Connection::doWrite() {
       return;
     }
     if (shutdown_pending_ && !write_shut_) {
+      if (ssl_) SSL_shutdown(ssl_);  // close_notify before the FIN
       ::shutdown(fd_, SHUT_WR);
       write_shut_ = true;
     }
@@ -189,7 +317,8 @@ void Connection::resumeReading() {
 
 void Connection::shutdownWrite() {
   shutdown_pending_ = true;
-  if (connected_ && output_.empty() && fd_ >= 0 && !write_shut_) {
+  if (connected_ && !handshaking_ && output_.empty() && fd_ >= 0 && !write_shut_) {
+    if (ssl_) SSL_shutdown(ssl_);
     ::shutdown(fd_, SHUT_WR);
     write_shut_ = true;
   }
@@ -211,6 +340,10 @@ void Connection::close(CloseMode mode) {
 }
 
 void Connection::closeSocket() {
+  if (ssl_) {
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+  }
   if (fd_ < 0) return;
   reactor_.remove(fd_);
   ::close(fd_);

@@ -5,10 +5,19 @@
 // through a read limit, half-close, and close-after-flush.
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
 
 #include "common/buffer.h"
 #include "common/event/reactor.h"
 #include "common/net/address.h"
+
+typedef struct ssl_st SSL;
+
+namespace weft::tls {
+class Context;
+}
 
 namespace weft::net {
 
@@ -79,12 +88,26 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   uint64_t bytesWritten() const { return bytes_written_; }
   int connectError() const { return connect_error_; }
 
+  // Runs TLS over this connection, as client or server as `ctx` says. Bytes flow only after
+  // the handshake; an outbound connection raises Connected after it, and a failed handshake
+  // is ConnectFailed (outbound) or Closed (inbound), with tlsError() saying why.
+  void startTls(std::shared_ptr<const tls::Context> ctx);
+  bool tls() const { return ssl_ != nullptr; }
+  SSL* ssl() const { return ssl_; }
+  std::string_view alpn() const;
+  const std::string& tlsError() const { return tls_error_; }
+
   void onIoEvent(uint32_t events) override;
 
  private:
   Connection(event::Reactor& reactor, int fd);
   void doRead();
   void doWrite();
+  // Reads/writes through the socket or TLS: >0 bytes, 0 EOF, -1 would block (readiness
+  // updated), -2 fatal error.
+  ssize_t readSome(char* dst, size_t space);
+  ssize_t writeSome(const char* src, size_t len);
+  bool continueHandshake();  // false when the connection was closed
   void closeSocket();
   void raise(ConnectionEvent e) {
     if (callbacks_) callbacks_->onEvent(*this, e);
@@ -113,6 +136,11 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   bool close_after_flush_ = false;
   bool was_above_write_limit_ = false;
   bool in_read_ = false;
+  bool tcp_connected_ = false;
+  bool handshaking_ = false;
+  SSL* ssl_ = nullptr;
+  std::shared_ptr<const tls::Context> tls_ctx_;
+  std::string tls_error_;
 };
 
 }  // namespace weft::net

@@ -65,6 +65,12 @@ void UpstreamRequest::onEvent(net::Connection&, net::ConnectionEvent event) {
       connect_timer_.disarm();
       cluster_.stats().inc(ClusterStats::upstream_cx_connect_fail);
       host_->stats->inc(HostStats::cx_connect_fail);
+      if (conn_ && !conn_->tlsError().empty()) {
+        std::string reason = "connection failure, transport failure reason: TLS error: " + conn_->tlsError();
+        closeConnection();
+        failBeforeHeaders(kUpstreamConnectionFailure, reason);
+        return;
+      }
       closeConnection();
       failBeforeHeaders(kUpstreamConnectionFailure, "connection failure");
       return;

@@ -1,6 +1,10 @@
 #include "proxy/network/listener_config.h"
 
+#include <cctype>
+
 #include "common/config/error.h"
+#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
+#include "proxy/tls/tls_config.h"
 
 namespace weft::proxy::network {
 
@@ -44,6 +48,20 @@ FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, st
       break;
     default:
       throw ConfigError(path + ".filter_chain_match.source_type: unknown value");
+  }
+  for (const auto& n : m.server_names()) {
+    std::string lower;
+    for (char ch : n) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    out.server_names.push_back(lower);
+  }
+  out.transport_protocol = m.transport_protocol();
+  if (!out.transport_protocol.empty() && out.transport_protocol != "tls" && out.transport_protocol != "raw_buffer") {
+    throw ConfigError(path + ".filter_chain_match.transport_protocol: '" + out.transport_protocol +
+                      "' is not one of tls, raw_buffer");
+  }
+  for (const auto& a : m.application_protocols()) out.application_protocols.push_back(a);
+  if (fc.has_transport_socket()) {
+    out.tls = proxy::tls::compileDownstreamTransportSocket(fc.transport_socket(), path + ".transport_socket");
   }
   if (fc.filters_size() != 1) {
     throw ConfigError(path + ".filters: weft-proxy needs exactly one network filter per chain "
@@ -97,12 +115,35 @@ int rangeScore(const std::vector<net::CidrRange>& ranges, const net::Address& a)
   return best;
 }
 
+bool equalsLower(std::string_view a, std::string_view lower) {
+  if (a.size() != lower.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != lower[i]) return false;
+  }
+  return true;
+}
+
+int serverNameScore(const std::vector<std::string>& names, std::string_view sni) {
+  if (names.empty()) return 0;
+  int best = -1;
+  for (const auto& n : names) {
+    if (n.size() == sni.size() && equalsLower(sni, n)) return 1 << 20;  // exact beats any wildcard
+    if (n.size() > 1 && n[0] == '*' && sni.size() > n.size() - 1 &&
+        equalsLower(sni.substr(sni.size() - (n.size() - 1)), std::string_view(n).substr(1))) {
+      best = std::max(best, static_cast<int>(n.size()));  // longer suffix: more specific
+    }
+  }
+  return best;
+}
+
 }  // namespace
 
-const FilterChain* ListenerConfig::match(const net::Address& local, const net::Address& remote) const {
+const FilterChain* ListenerConfig::match(const net::Address& local, const net::Address& remote,
+                                         const ConnectionHints& hints) const {
   if (chains.size() == 1 && !chains[0].destination_port && chains[0].prefix_ranges.empty() &&
       chains[0].source_prefix_ranges.empty() && chains[0].source_ports.empty() &&
-      chains[0].source_type == FilterChain::SourceType::Any) {
+      chains[0].source_type == FilterChain::SourceType::Any && chains[0].server_names.empty() &&
+      chains[0].transport_protocol.empty() && chains[0].application_protocols.empty()) {
     return &chains[0];
   }
   std::vector<const FilterChain*> c;
@@ -112,6 +153,20 @@ const FilterChain* ListenerConfig::match(const net::Address& local, const net::A
     return *fc.destination_port == local.port() ? 1 : -1;
   });
   narrow(c, [&](const FilterChain& fc) { return rangeScore(fc.prefix_ranges, local); });
+  narrow(c, [&](const FilterChain& fc) { return serverNameScore(fc.server_names, hints.server_name); });
+  narrow(c, [&](const FilterChain& fc) {
+    if (fc.transport_protocol.empty()) return 0;
+    return fc.transport_protocol == hints.transport ? 1 : -1;
+  });
+  narrow(c, [&](const FilterChain& fc) {
+    if (fc.application_protocols.empty()) return 0;
+    for (const auto& a : fc.application_protocols) {
+      for (auto offered : hints.alpn) {
+        if (offered == a) return 1;
+      }
+    }
+    return -1;
+  });
   narrow(c, [&](const FilterChain& fc) {
     bool local_src = isLoopback(remote) || remote.ip() == local.ip();
     switch (fc.source_type) {
@@ -156,6 +211,21 @@ std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, co
   out->bind_to_port = !l.has_bind_to_port() || l.bind_to_port().value();
   if (l.has_per_connection_buffer_limit_bytes()) out->buffer_limit = l.per_connection_buffer_limit_bytes().value();
   if (out->buffer_limit < 1024) out->buffer_limit = 1024;
+  for (int i = 0; i < l.listener_filters_size(); ++i) {
+    const auto& f = l.listener_filters(i);
+    std::string fpath = path + ".listener_filters[" + std::to_string(i) + "]";
+    if (f.typed_config().Is<envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector>() ||
+        (!f.has_typed_config() && f.name() == "envoy.filters.listener.tls_inspector")) {
+      out->tls_inspector = true;
+    } else {
+      throw ConfigError(fpath + ": listener filter '" + f.name() + "' (" + f.typed_config().type_url() +
+                        ") is not supported by weft-proxy");
+    }
+  }
+  if (l.has_listener_filters_timeout()) {
+    out->listener_filters_timeout = std::chrono::milliseconds(
+        l.listener_filters_timeout().seconds() * 1000 + l.listener_filters_timeout().nanos() / 1000000);
+  }
   if (l.filter_chains_size() == 0 && !l.has_default_filter_chain()) {
     throw ConfigError(path + ".filter_chains: a listener needs at least one filter chain");
   }
@@ -163,6 +233,12 @@ std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, co
     out->chains.push_back(compileChain(l.filter_chains(i), path + ".filter_chains[" + std::to_string(i) + "]", store));
   }
   if (l.has_default_filter_chain()) out->default_chain = compileChain(l.default_filter_chain(), path + ".default_filter_chain", store);
+  for (const auto& fc : out->chains) {
+    // As Envoy does: chains that match on what only a ClientHello tells need the inspector.
+    if (!fc.server_names.empty() || fc.transport_protocol == "tls" || !fc.application_protocols.empty()) {
+      out->tls_inspector = true;
+    }
+  }
   std::string stat_name = l.stat_prefix().empty() ? addr->ip() + "_" + std::to_string(addr->port()) : l.stat_prefix();
   out->stats = store.scope("listener." + stat_name + ".", ListenerStats::kDefs, ListenerStats::kCount,
                            {{"envoy_listener_address", stat_name}});

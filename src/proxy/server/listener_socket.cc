@@ -5,8 +5,6 @@
 
 #include <cerrno>
 
-#include "proxy/http/http_connection.h"
-#include "proxy/network/tcp_proxy_session.h"
 #include "proxy/server/worker.h"
 
 namespace weft::proxy::server {
@@ -48,29 +46,7 @@ void ListenerSocket::onIoEvent(uint32_t) {
     getsockname(fd, reinterpret_cast<sockaddr*>(&local_ss), &local_len);
     auto local = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&local_ss), local_len);
     auto remote = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&remote_ss), remote_len);
-    auto& stats = *config_->stats;
-    stats.inc(network::ListenerStats::downstream_cx_total);
-    const network::FilterChain* chain = config_->match(local, remote);
-    if (chain == nullptr) {
-      stats.inc(network::ListenerStats::no_filter_chain_match);
-      ::close(fd);
-      continue;
-    }
-    stats.inc(network::ListenerStats::downstream_cx_active);
-    auto conn = net::Connection::adopt(worker_.reactor(), fd, local, remote);
-    conn->setReadLimit(config_->buffer_limit);
-    conn->setWriteLimit(config_->buffer_limit);
-    if (chain->hcm) {
-      auto* session = new http::HttpConnection(worker_, std::move(conn), chain->hcm, config_->stats);
-      session->listener = config_.get();
-      worker_.addSession(session);
-      session->start();
-    } else {
-      auto* session = new network::TcpProxySession(worker_, std::move(conn), chain->tcp, config_->stats);
-      session->listener = config_.get();
-      worker_.addSession(session);
-      session->start();
-    }
+    startConnection(worker_, config_, fd, local, remote);
   }
 }
 

@@ -1,6 +1,7 @@
 #pragma once
-// A worker's accept socket for one listener: accepts in batches, matches a filter chain and
-// starts the HTTP or TCP session on this worker.
+// A worker's accept socket for one listener: accepts in batches, runs the listener filters
+// (tls_inspector peeks at the ClientHello), matches a filter chain and starts the HTTP or TCP
+// session on this worker, over TLS when the chain says so.
 #include <memory>
 
 #include "common/event/reactor.h"
@@ -26,5 +27,10 @@ class ListenerSocket final : public event::IoHandler {
   std::shared_ptr<SocketSet> sockets_;
   int fd_;
 };
+
+// Starts a session for an accepted socket on `listener`: listener filters, chain match, TLS,
+// then HTTP or TCP. Also the entry for connections handed over by another listener.
+void startConnection(Worker& worker, const std::shared_ptr<const network::ListenerConfig>& listener, int fd,
+                     const net::Address& local, const net::Address& remote);
 
 }  // namespace weft::proxy::server

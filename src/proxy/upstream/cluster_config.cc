@@ -1,5 +1,7 @@
 #include "proxy/upstream/cluster_config.h"
 
+#include "proxy/tls/tls_config.h"
+
 #include "common/config/error.h"
 #include "common/strings.h"
 
@@ -85,6 +87,7 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   }
   if (c.has_connect_timeout()) out->connect_timeout = weft::toMillis(c.connect_timeout());
   if (out->connect_timeout.count() <= 0) throw ConfigError(path + ".connect_timeout: must be greater than 0");
+  if (c.has_transport_socket()) out->tls = proxy::tls::compileUpstreamTransportSocket(c.transport_socket(), path + ".transport_socket");
   if (c.has_per_connection_buffer_limit_bytes()) out->buffer_limit = c.per_connection_buffer_limit_bytes().value();
   if (c.has_dns_refresh_rate()) {
     out->dns_refresh = weft::toMillis(c.dns_refresh_rate());

@@ -9,6 +9,7 @@
 
 #include "common/net/address.h"
 #include "common/stats/stats.h"
+#include "common/tls/tls_context.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 
 namespace weft::proxy::upstream {
@@ -64,6 +65,7 @@ struct ClusterConfig {
   std::shared_ptr<const HostSet> static_hosts;  // STATIC: known now
   std::string original_dst_header;              // ORIGINAL_DST with use_http_header
   std::string eds_service_name;                 // EDS: the ClusterLoadAssignment to subscribe to
+  std::shared_ptr<const tls::Context> tls;     // transport_socket: UpstreamTlsContext
   std::shared_ptr<stats::Scope> stats;
   uint32_t stat_rows = 1;  // rows of per-host stats (workers + main thread)
   envoy::config::cluster::v3::Cluster source;  // for /config_dump

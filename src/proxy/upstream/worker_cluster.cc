@@ -123,6 +123,7 @@ std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host) {
   auto conn = net::Connection::connect(reactor_, host.address);
   conn->setReadLimit(config_->buffer_limit);
   conn->setWriteLimit(config_->buffer_limit);
+  if (config_->tls) conn->startTls(config_->tls);
   return conn;
 }
 

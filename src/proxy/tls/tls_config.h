@@ -1,0 +1,22 @@
+#pragma once
+// Compiles Envoy's transport_socket (envoy.transport_sockets.tls with DownstreamTlsContext or
+// UpstreamTlsContext, or envoy.transport_sockets.raw_buffer) into a shared TLS context.
+// Certificate files are read here, once; every error names the field path and the file.
+#include <memory>
+#include <string>
+
+#include "common/tls/tls_context.h"
+#include "envoy/config/core/v3/base.pb.h"
+
+namespace weft::proxy::tls {
+
+// Null for plaintext (raw_buffer). Throws ConfigError naming `path`.
+std::shared_ptr<const weft::tls::Context> compileDownstreamTransportSocket(
+    const envoy::config::core::v3::TransportSocket& ts, const std::string& path);
+std::shared_ptr<const weft::tls::Context> compileUpstreamTransportSocket(
+    const envoy::config::core::v3::TransportSocket& ts, const std::string& path);
+
+// Reads a DataSource (filename, inline_string, inline_bytes) as PEM text.
+weft::tls::PemSource readPem(const envoy::config::core::v3::DataSource& ds, const std::string& path);
+
+}  // namespace weft::proxy::tls
