@@ -40,17 +40,22 @@ struct MutationChain {
     }
     return false;
   }
-  // Appends the additions. `present(name)` tells whether the message already has it.
-  template <typename Present>
-  void appendAdditions(Buffer& out, Present present) const {
+  // Calls emit(name, value) for each addition. `present(name)` tells whether the message
+  // already has it.
+  template <typename Present, typename Emit>
+  void forEachAddition(Present present, Emit&& emit) const {
     for (auto* s : sets) {
       if (!s) continue;
       for (const auto& a : s->add) {
         if (a.action == HeaderMutations::Action::AddIfAbsent && present(a.name)) continue;
         if (a.action == HeaderMutations::Action::OverwriteIfExists && !present(a.name)) continue;
-        appendHeader(out, a.name, a.value);
+        emit(std::string_view(a.name), std::string_view(a.value));
       }
     }
+  }
+  template <typename Present>
+  void appendAdditions(Buffer& out, Present present) const {
+    forEachAddition(present, [&](std::string_view n, std::string_view v) { appendHeader(out, n, v); });
   }
 };
 

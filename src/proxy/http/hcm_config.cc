@@ -17,10 +17,21 @@ std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& 
   c->stat_prefix = hcm.stat_prefix();
   c->stats = store.scope("http." + c->stat_prefix + ".", HcmStats::kDefs, HcmStats::kCount,
                          {{"envoy_http_conn_manager_prefix", c->stat_prefix}});
-  if (hcm.codec_type() == hcmv3::HttpConnectionManager::HTTP2 || hcm.codec_type() == hcmv3::HttpConnectionManager::HTTP3) {
-    throw ConfigError(path + ".codec_type: " + hcmv3::HttpConnectionManager::CodecType_Name(hcm.codec_type()) +
-                      " is not supported by weft-proxy yet (AUTO and HTTP1 are; AUTO serves HTTP/1.1)");
+  switch (hcm.codec_type()) {
+    case hcmv3::HttpConnectionManager::AUTO:
+      c->codec = HcmConfig::Codec::Auto;
+      break;
+    case hcmv3::HttpConnectionManager::HTTP1:
+      c->codec = HcmConfig::Codec::Http1;
+      break;
+    case hcmv3::HttpConnectionManager::HTTP2:
+      c->codec = HcmConfig::Codec::Http2;
+      break;
+    default:
+      throw ConfigError(path + ".codec_type: " + hcmv3::HttpConnectionManager::CodecType_Name(hcm.codec_type()) +
+                        " is not supported by weft-proxy (AUTO, HTTP1 and HTTP2 are)");
   }
+  c->http2 = compileHttp2Options(hcm.http2_protocol_options(), path + ".http2_protocol_options");
   if (hcm.has_rds()) {
     if (hcm.rds().route_config_name().empty()) throw ConfigError(path + ".rds.route_config_name: must not be empty");
     if (!hcm.rds().config_source().has_ads()) {

@@ -8,6 +8,7 @@
 #include "common/stats/stats.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "proxy/access_log/access_logger.h"
+#include "proxy/http/http2_options.h"
 #include "proxy/http/route_table.h"
 
 namespace weft::proxy::http {
@@ -21,10 +22,14 @@ namespace weft::proxy::http {
   COUNTER(downstream_rq_1xx) COUNTER(downstream_rq_2xx) COUNTER(downstream_rq_3xx) COUNTER(downstream_rq_4xx) \
   COUNTER(downstream_rq_5xx) COUNTER(downstream_rq_timeout) COUNTER(downstream_rq_idle_timeout)          \
   COUNTER(downstream_rq_rx_reset) COUNTER(downstream_rq_tx_reset) COUNTER(no_route) COUNTER(no_cluster)  \
-  COUNTER(rq_redirect) COUNTER(rq_direct_response)
+  COUNTER(rq_redirect) COUNTER(rq_direct_response) COUNTER(downstream_cx_http2_total)                 \
+  COUNTER(downstream_rq_http2_total)
 WEFT_STATS_STRUCT(HcmStats, WEFT_HCM_STATS)
 
 struct HcmConfig {
+  // AUTO: HTTP/2 when TLS negotiated "h2" or the client opens with the HTTP/2 preface.
+  enum class Codec { Auto, Http1, Http2 } codec = Codec::Auto;
+  Http2Options http2;
   std::string stat_prefix;
   std::shared_ptr<stats::Scope> stats;
   std::shared_ptr<const RouteTable> routes;  // inline route_config, or null with RDS

@@ -3,7 +3,11 @@
 #include <boost/beast/http/error.hpp>
 
 #include "common/uuid.h"
+#include "proxy/http/grpc.h"
+#include "proxy/http/http2_connection.h"
 #include "proxy/http/request_encoder.h"
+#include "proxy/http/response_encoder.h"
+#include "proxy/http/router.h"
 #include "proxy/network/listener_config.h"
 #include "proxy/server/worker.h"
 
@@ -37,16 +41,42 @@ HttpConnection::~HttpConnection() = default;
 
 void HttpConnection::start() {
   stats_.inc(HcmStats::downstream_cx_total);
-  stats_.inc(HcmStats::downstream_cx_http1_total);
   stats_.inc(HcmStats::downstream_cx_active);
   conn_->setCallbacks(this);
   last_activity_ = worker_.reactor().now();
   if (hcm_->idle_timeout.count() > 0) idle_timer_.arm(hcm_->idle_timeout);
 }
 
+void HttpConnection::handOverToHttp2() {
+  destroyed_ = true;
+  idle_timer_.disarm();
+  stream_timer_.disarm();
+  auto* h2 = new Http2ServerConnection(worker_, std::move(conn_), hcm_, listener_stats_);
+  h2->listener = listener;
+  worker_.addSession(h2);
+  h2->start(true);
+  worker_.removeSession(this);
+}
+
 // ---- downstream input -----------------------------------------------------------------
 
 void HttpConnection::onData(net::Connection&) {
+  if (!codec_decided_) {
+    if (hcm_->codec != HcmConfig::Codec::Http1) {
+      // AUTO: TLS negotiated h2, or the client opened with the HTTP/2 connection preface.
+      static constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+      std::string_view in = conn_->input().view();
+      size_t n = std::min(in.size(), kPreface.size());
+      bool preface = in.substr(0, n) == kPreface.substr(0, n);
+      if (conn_->alpn() == "h2" || (preface && n == kPreface.size())) {
+        handOverToHttp2();
+        return;
+      }
+      if (preface) return;  // not enough bytes to tell yet
+    }
+    codec_decided_ = true;
+    stats_.inc(HcmStats::downstream_cx_http1_total);
+  }
   last_activity_ = worker_.reactor().now();
   process();
   flushBoth();
@@ -184,74 +214,43 @@ void HttpConnection::onRequestHeaders() {
     conn_->output().append("HTTP/1.1 100 Continue\r\n\r\n");
   }
   generateRequestId();
-  std::string_view host = req_.host;
-  if (hcm_->strip_port != HcmConfig::StripPort::None && !host.empty() && host.back() != ']') {
-    auto colon = host.rfind(':');
-    if (colon != std::string_view::npos) {
-      std::string_view port = host.substr(colon + 1);
-      bool strip = hcm_->strip_port == HcmConfig::StripPort::Any ||
-                   port == std::to_string(conn_->localAddress().port());
-      if (strip) host = host.substr(0, colon);
-    }
-  }
-  routeRequest(host);
+  routeRequest(hostForRouting(*hcm_, req_.host, conn_->localAddress().port()));
 }
 
 void HttpConnection::routeRequest(std::string_view host) {
-  std::string_view saved_host = req_.host;
-  req_.host = host;
-  // An RDS table is held for the stream: a route update must not free the route in use.
-  if (!hcm_->routes) rds_table_ = worker_.routeTable(hcm_->rds_name);
-  const RouteTable* table = hcm_->routes ? hcm_->routes.get() : rds_table_.get();
-  route_ = table ? table->route(req_, "http", &vhost_) : nullptr;
-  req_.host = saved_host;
-  if (route_ == nullptr) {
-    stats_.inc(HcmStats::no_route);
-    localReply(404, "", kNoRouteFound, "route_not_found");
-    return;
-  }
-  info_.route_name = route_->name;
-  MutationChain req_mutations;
-  req_mutations.sets[1] = &route_->request_mutations;
-  req_mutations.sets[2] = &vhost_->request_mutations;
-  req_mutations.sets[3] = &table->requestMutations();
-  response_mutations_.sets[1] = &route_->response_mutations;
-  response_mutations_.sets[2] = &vhost_->response_mutations;
-  response_mutations_.sets[3] = &table->responseMutations();
-
-  if (route_->action == Route::ActionKind::DirectResponse) {
-    stats_.inc(HcmStats::rq_direct_response);
-    localReply(route_->direct_status, route_->direct_body, 0, "direct_response", &response_mutations_);
-    return;
-  }
-  if (route_->action == Route::ActionKind::Redirect) {
-    stats_.inc(HcmStats::rq_redirect);
-    sendRedirect(*route_, response_mutations_);
-    return;
-  }
-
-  // Weighted split: a uniform draw over the total weight picks the cluster.
-  if (route_->targets.size() == 1) {
-    target_ = &route_->targets[0];
-  } else {
-    uint64_t r = worker_.random().below(route_->total_weight);
-    for (const auto& t : route_->targets) {
-      if (r < t.weight) {
-        target_ = &t;
-        break;
-      }
-      r -= t.weight;
+  RouteDecision d = decideRoute(worker_, *hcm_, req_, host, conn_->localAddress());
+  rds_table_ = std::move(d.table);
+  route_ = d.route;
+  vhost_ = d.vhost;
+  target_ = d.target;
+  cluster_ = std::move(d.cluster);
+  response_mutations_ = d.response_mutations;
+  if (route_) info_.route_name = route_->name;
+  if (target_) info_.upstream_cluster = target_->cluster;
+  switch (d.kind) {
+    case RouteDecision::Kind::NoRoute:
+      stats_.inc(HcmStats::no_route);
+      localReply(404, "", kNoRouteFound, "route_not_found");
+      return;
+    case RouteDecision::Kind::DirectResponse:
+      stats_.inc(HcmStats::rq_direct_response);
+      localReply(route_->direct_status, route_->direct_body, 0, "direct_response", &response_mutations_);
+      return;
+    case RouteDecision::Kind::Redirect: {
+      stats_.inc(HcmStats::rq_redirect);
+      std::string location = redirectLocation(*route_, req_, conn_->tls() ? "https" : "http");
+      localReply(route_->redirect.status, "", 0, "redirect", &response_mutations_, location);
+      return;
     }
-  }
-  req_mutations.sets[0] = &target_->request_mutations;
-  response_mutations_.sets[0] = &target_->response_mutations;
-  cluster_ = worker_.cluster(target_->cluster);
-  upstream::WorkerCluster* cluster = cluster_.get();
-  info_.upstream_cluster = target_->cluster;
-  if (cluster == nullptr) {
-    stats_.inc(HcmStats::no_cluster);
-    localReply(503, "", kNoClusterFound, "cluster_not_found");
-    return;
+    case RouteDecision::Kind::NoCluster:
+      stats_.inc(HcmStats::no_cluster);
+      localReply(503, "", kNoClusterFound, "cluster_not_found");
+      return;
+    case RouteDecision::Kind::NoHealthyUpstream:
+      localReply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
+      return;
+    case RouteDecision::Kind::Forward:
+      break;
   }
   std::string_view upgrade;
   if (req_.upgrade) {
@@ -262,47 +261,30 @@ void HttpConnection::routeRequest(std::string_view host) {
     }
     upgrade = *u;
   }
-  std::string_view override_host;
-  if (!cluster->config().original_dst_header.empty()) {
-    if (const auto* v = req_.find(cluster->config().original_dst_header)) override_host = *v;
-  }
-  auto chosen = cluster->chooseHost(&conn_->localAddress(), override_host);
-  if (!chosen) {
-    cluster->stats().inc(upstream::ClusterStats::upstream_cx_none_healthy);
-    localReply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
-    return;
-  }
-  info_.upstream_host = chosen->address_string;
+  info_.upstream_host = d.host->address_string;
   info_.upstream_start = worker_.reactor().now();
 
   UpstreamHead head;
   head.req = &req_;
   head.hcm = hcm_.get();
   head.remote = &conn_->remoteAddress();
-  head.mutations = req_mutations;
+  head.scheme = conn_->tls() ? "https" : "http";
+  head.mutations = d.request_mutations;
   head.upgrade = upgrade;
-  head.timeout = route_->timeout;
+  route_timeout_ = requestTimeout(*route_, req_, grpc::isGrpc(req_));
+  head.timeout = route_timeout_;
   head.chunked_body = req_.chunked;
-  request_chunked_out_ = req_.chunked;
-  std::string rewritten;
-  head.path = req_.target;
-  if (route_->has_prefix_rewrite) {
-    size_t matched = route_->path_value.size();
-    if (route_->path_kind == Route::PathKind::Path) matched = req_.path.size();
-    rewritten.reserve(route_->prefix_rewrite.size() + req_.target.size());
-    rewritten.append(route_->prefix_rewrite);
-    rewritten.append(req_.target.substr(std::min(matched, req_.target.size())));
-    if (rewritten.empty() || rewritten[0] != '/') rewritten.insert(0, "/");
-    head.path = rewritten;
-    head.path_rewritten = true;
-  }
+  std::string rewritten = rewrittenPath(*route_, req_);
+  head.path = rewritten.empty() ? req_.target : std::string_view(rewritten);
+  head.path_rewritten = !rewritten.empty();
   head.host = route_->host_rewrite.empty() ? std::string_view(req_.host) : std::string_view(route_->host_rewrite);
   head.generated_request_id = generated_request_id_;
 
-  upstream_ = std::make_unique<UpstreamRequest>(*this, *cluster, std::move(chosen), worker_.reactor(), is_head_, response_head_);
+  upstream_ = newUpstreamStream(*this, *cluster_, std::move(d.host), worker_.reactor(), is_head_, response_head_,
+                                false, req_.upgrade);
   upstream_->start();
-  encodeRequestHead(upstream_->output(), head);
-  upstream_->headWritten(req_.hasBody());
+  request_body_open_ = req_.hasBody();
+  upstream_->sendHeaders(head, !request_body_open_);
 }
 
 // Envoy's x-request-id rules: keep the client's id unless there is none, or this is the edge
@@ -324,7 +306,7 @@ void HttpConnection::generateRequestId() {
 
 void HttpConnection::onBodyData(std::string_view data) {
   info_.bytes_received += data.size();
-  if (upstream_) appendBody(upstream_->output(), data, request_chunked_out_);
+  if (upstream_) upstream_->sendData(data, false);
 }
 
 void HttpConnection::onRequestComplete() {
@@ -333,9 +315,10 @@ void HttpConnection::onRequestComplete() {
   if (!stream_active_) return;  // answered locally already
   request_deadline_ = {};
   if (upstream_) {
-    if (request_chunked_out_) upstream_->output().append("0\r\n\r\n");
-    if (route_ && route_->timeout.count() > 0 && !response_done_) {
-      route_deadline_ = worker_.reactor().now() + route_->timeout;
+    if (request_body_open_) upstream_->sendData({}, true);
+    request_body_open_ = false;
+    if (route_ && route_timeout_.count() > 0 && !response_done_) {
+      route_deadline_ = worker_.reactor().now() + route_timeout_;
     }
   }
   armStreamTimer();
@@ -412,49 +395,6 @@ void HttpConnection::localReply(int status, std::string_view body, uint32_t flag
   finishStream();
 }
 
-void HttpConnection::sendRedirect(const Route& route, const MutationChain& mutations) {
-  const Redirect& r = route.redirect;
-  std::string_view orig_host = req_.host;
-  std::string scheme = r.scheme.empty() ? "http" : r.scheme;
-  std::string host = r.host.empty() ? std::string(orig_host) : r.host;
-  // Ports: an explicit port_redirect replaces any port; a scheme change drops a default port.
-  auto strip_port = [](std::string& h) {
-    if (!h.empty() && h.back() != ']') {
-      auto c = h.rfind(':');
-      if (c != std::string::npos) h.resize(c);
-    }
-  };
-  if (r.port != 0) {
-    strip_port(host);
-    host += ":" + std::to_string(r.port);
-  } else if (!r.scheme.empty()) {
-    auto c = host.rfind(':');
-    if (c != std::string::npos && host.back() != ']') {
-      std::string port = host.substr(c + 1);
-      if (port == "80" || port == "443") strip_port(host);
-    }
-  }
-  std::string path;
-  if (!r.path.empty()) {
-    path = r.path;
-    if (path.find('?') == std::string::npos && !r.strip_query && !req_.query.empty()) {
-      path += "?";
-      path += req_.query;
-    }
-  } else if (r.has_prefix_rewrite) {
-    size_t matched = route.path_kind == Route::PathKind::Path ? req_.path.size() : route.path_value.size();
-    path = r.prefix_rewrite + std::string(req_.target.substr(std::min(matched, req_.target.size())));
-  } else {
-    path = std::string(req_.target);
-  }
-  if (r.strip_query) {
-    auto q = path.find('?');
-    if (q != std::string::npos) path.resize(q);
-  }
-  std::string location = scheme + "://" + host + path;
-  localReply(r.status, "", 0, "redirect", &mutations, location);
-}
-
 // ---- upstream response ----------------------------------------------------------------
 
 void HttpConnection::onUpstreamFailure(uint32_t flag, std::string_view reason) {
@@ -467,7 +407,7 @@ void HttpConnection::onUpstreamFailure(uint32_t flag, std::string_view reason) {
   flushBoth();
 }
 
-void HttpConnection::onUpstreamHeaders(const ResponseHead& head) {
+void HttpConnection::onUpstreamHeaders(const ResponseHead& head, bool) {
   info_.first_upstream_byte = worker_.reactor().now();
   response_started_ = true;
   info_.response_code = head.status;
@@ -498,29 +438,19 @@ void HttpConnection::encodeResponseHead(const ResponseHead& head) {
       close_after_response_ = true;
     }
   }
-  bool has_date = false;
   out.reserve(512 + head.headers.size() * 48);
   out.append(request_version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   out.appendDecimal(static_cast<unsigned>(head.status));
   out.append(' ');
   out.append(reasonPhrase(head.status));
   out.append("\r\n");
-  for (const Header& h : head.headers) {
-    std::string_view n = h.name;
-    if (isHopByHop(n) || equalsIgnoreCase(n, "content-length") || equalsIgnoreCase(n, "server")) continue;
-    if (response_mutations_.replaces(n)) continue;
-    if (!has_date && equalsIgnoreCase(n, "date")) has_date = true;
-    appendHeader(out, n, h.value);
-  }
-  appendHeader(out, "server", hcm_->server_name);
-  if (!has_date) appendHeader(out, "date", worker_.httpDate());
+  char service_time[24];
+  ResponseExtras extras{hcm_->server_name, worker_.httpDate(), {}};
   if (!hcm_->suppress_envoy_headers) {
-    out.append("x-envoy-upstream-service-time: ");
     auto ms = std::chrono::duration_cast<milliseconds>(worker_.reactor().now() - info_.upstream_start).count();
-    out.appendDecimal(static_cast<unsigned long long>(ms));
-    out.append("\r\n");
+    extras.service_time = std::string_view(service_time, static_cast<size_t>(std::snprintf(service_time, sizeof(service_time), "%lld", static_cast<long long>(ms))));
   }
-  response_mutations_.appendAdditions(out, [&](std::string_view name) { return head.find(name) != nullptr; });
+  forEachResponseHeader(head, response_mutations_, extras, [&](std::string_view n, std::string_view v) { appendHeader(out, n, v); });
   if (closingAfterResponse()) {
     out.append("connection: close\r\n");
   } else if (request_version_ == 10) {
@@ -578,6 +508,16 @@ void HttpConnection::releaseUpstream(bool reusable) {
   worker_.reactor().deferDelete(std::move(upstream_));
 }
 
+void HttpConnection::onUpstreamTrailers(const std::vector<Header>& trailers) {
+  // Forwarded in a chunked response only; otherwise HTTP/1.1 has no place for them.
+  if (!response_chunked_) return;
+  Buffer& out = conn_->output();
+  out.append("0\r\n");
+  for (const auto& t : trailers) appendHeader(out, t.name, t.value);
+  out.append("\r\n");
+  response_chunked_ = false;  // the terminating chunk is written
+}
+
 void HttpConnection::onUpstreamResetAfterHeaders() {
   if (upstream_) worker_.reactor().deferDelete(std::move(upstream_));
   abortStream(kUpstreamConnectionTermination);
@@ -613,7 +553,7 @@ void HttpConnection::onUpstreamUpgraded(const ResponseHead& head) {
   stream_timer_.disarm();
   route_deadline_ = request_deadline_ = {};
   conn_->flush();
-  relay_ = std::make_unique<network::Relay>(*conn_, upstream_->connection(), *this);
+  relay_ = std::make_unique<network::Relay>(*conn_, *upstream_->tunnelConnection(), *this);
   relay_->start();
 }
 

@@ -12,7 +12,7 @@
 #include "proxy/http/codec_util.h"
 #include "proxy/http/hcm_config.h"
 #include "proxy/http/http1_parser.h"
-#include "proxy/http/upstream_request.h"
+#include "proxy/http/upstream_stream.h"
 #include "proxy/network/active_session.h"
 #include "proxy/network/relay.h"
 #include "proxy/stream_info.h"
@@ -26,7 +26,7 @@ namespace weft::proxy::http {
 class HttpConnection final : public network::ActiveSession,
                              public net::ConnectionCallbacks,
                              public BodySink,
-                             public UpstreamRequest::Callbacks,
+                             public UpstreamCallbacks,
                              public network::Relay::Owner {
  public:
   HttpConnection(server::Worker& worker, std::unique_ptr<net::Connection> conn,
@@ -47,7 +47,8 @@ class HttpConnection final : public network::ActiveSession,
 
   // UpstreamRequest::Callbacks
   void onUpstreamFailure(uint32_t flag, std::string_view reason) override;
-  void onUpstreamHeaders(const ResponseHead& head) override;
+  void onUpstreamHeaders(const ResponseHead& head, bool end_stream) override;
+  void onUpstreamTrailers(const std::vector<Header>& trailers) override;
   void onUpstreamBody(std::string_view data) override;
   void onUpstreamComplete() override;
   void onUpstreamResetAfterHeaders() override;
@@ -62,6 +63,7 @@ class HttpConnection final : public network::ActiveSession,
  private:
   enum class RequestState { Headers, Body, Done };
 
+  void handOverToHttp2();
   void process();
   bool processOnce();
   void onRequestHeaders();
@@ -72,7 +74,6 @@ class HttpConnection final : public network::ActiveSession,
   void protocolError(int status, std::string_view details);
   void localReply(int status, std::string_view body, uint32_t flag, std::string_view details,
                   const MutationChain* mutations = nullptr, std::string_view location = {});
-  void sendRedirect(const Route& route, const MutationChain& mutations);
   void encodeResponseHead(const ResponseHead& head);
   void countResponse(int status);
   void captureRequestHeaders();
@@ -101,11 +102,12 @@ class HttpConnection final : public network::ActiveSession,
   bool response_done_ = false;
   bool response_chunked_ = false;
   bool response_close_delimited_ = false;
-  bool request_chunked_out_ = false;
+  bool request_body_open_ = false;  // the upstream still expects request body
   bool keep_alive_ = true;
   bool close_after_response_ = false;
   bool draining_ = false;
   bool destroyed_ = false;
+  bool codec_decided_ = false;
   bool in_process_ = false;
   bool process_again_ = false;
   bool is_head_ = false;
@@ -120,11 +122,12 @@ class HttpConnection final : public network::ActiveSession,
   const WeightedTarget* target_ = nullptr;
   std::shared_ptr<upstream::WorkerCluster> cluster_;
   MutationChain response_mutations_;
-  std::unique_ptr<UpstreamRequest> upstream_;
+  std::unique_ptr<UpstreamStream> upstream_;
   std::unique_ptr<network::Relay> relay_;
 
   event::Timer stream_timer_;
   event::Timer idle_timer_;
+  std::chrono::milliseconds route_timeout_{0};
   event::TimePoint route_deadline_{};
   event::TimePoint request_deadline_{};
   event::TimePoint last_activity_{};

@@ -1,7 +1,8 @@
 #pragma once
-// Writes the request head weft-proxy sends upstream: the route's rewrites, Envoy's
-// x-forwarded-* and x-request-id handling, header mutations, hop-by-hop headers dropped and
-// the body framing re-declared.
+// The request head weft-proxy sends upstream, for either codec: the route's rewrites,
+// Envoy's x-forwarded-* and x-request-id handling, x-forwarded-client-cert sanitized, header
+// mutations, hop-by-hop headers dropped. `forEachUpstreamHeader` is the one definition of
+// that header set; the HTTP/1 encoder writes it as text, the HTTP/2 one as a header list.
 #include <chrono>
 #include <string_view>
 
@@ -17,6 +18,7 @@ struct UpstreamHead {
   const HcmConfig* hcm = nullptr;
   std::string_view path;           // after prefix_rewrite
   std::string_view host;           // after host_rewrite_literal
+  std::string_view scheme = "http";  // of the downstream connection
   bool path_rewritten = false;     // adds x-envoy-original-path
   const net::Address* remote = nullptr;
   std::string_view generated_request_id;  // empty: keep the client's
@@ -26,6 +28,58 @@ struct UpstreamHead {
   bool chunked_body = false;
 };
 
+// Calls emit(name, value) for every regular header (not Host, not the framing headers).
+// `scratch` holds values made here (x-forwarded-for, the timeout) while emit runs.
+template <typename Emit>
+void forEachUpstreamHeader(const UpstreamHead& h, std::string& scratch, Emit&& emit) {
+  const RequestHead& req = *h.req;
+  const HcmConfig& hcm = *h.hcm;
+  const std::string_view* xff = nullptr;
+  bool has_xfp = false;
+  for (const Header& hd : req.headers) {
+    std::string_view n = hd.name;
+    if (n.empty() || n[0] == ':') continue;
+    if (isHopByHop(n)) {
+      // gRPC needs "te: trailers" end to end; any other TE value is hop-by-hop.
+      if (!(n.size() == 2 && equalsIgnoreCase(n, "te") && equalsIgnoreCase(hd.value, "trailers"))) continue;
+    }
+    if (equalsIgnoreCase(n, "host") || equalsIgnoreCase(n, "content-length")) continue;
+    if (req.expect_continue && equalsIgnoreCase(n, "expect")) continue;  // answered here
+    if (equalsIgnoreCase(n, "x-forwarded-for") && hcm.use_remote_address && !hcm.skip_xff_append) {
+      xff = &hd.value;  // re-emitted below with the client's address appended
+      continue;
+    }
+    if (equalsIgnoreCase(n, "x-forwarded-proto")) {
+      if (hcm.use_remote_address) continue;  // at the edge, ours replaces the client's
+      has_xfp = true;
+    }
+    if (equalsIgnoreCase(n, "x-forwarded-client-cert")) continue;  // forward_client_cert_details SANITIZE
+    if (!h.generated_request_id.empty() && equalsIgnoreCase(n, "x-request-id")) continue;
+    if (equalsIgnoreCase(n, "x-envoy-expected-rq-timeout-ms") || equalsIgnoreCase(n, "x-envoy-original-path")) continue;
+    if (h.mutations.replaces(n)) continue;
+    emit(n, hd.value);
+  }
+  scratch.clear();
+  if (hcm.use_remote_address && !hcm.skip_xff_append && h.remote != nullptr) {
+    if (xff != nullptr && !xff->empty()) {
+      scratch.append(*xff);
+      scratch.append(", ");
+    }
+    scratch.append(h.remote->ip());
+    emit("x-forwarded-for", scratch);
+  }
+  if (!has_xfp) emit("x-forwarded-proto", h.scheme);
+  if (!h.generated_request_id.empty()) emit("x-request-id", h.generated_request_id);
+  if (!hcm.suppress_envoy_headers && h.timeout.count() > 0) {
+    size_t at = scratch.size();
+    scratch.append(std::to_string(h.timeout.count()));
+    emit("x-envoy-expected-rq-timeout-ms", std::string_view(scratch).substr(at));
+  }
+  if (h.path_rewritten && !hcm.suppress_envoy_headers) emit("x-envoy-original-path", req.target);
+  h.mutations.forEachAddition([&](std::string_view name) { return req.find(name) != nullptr; }, emit);
+}
+
+// HTTP/1.1 request line and head, with Host and the body framing.
 void encodeRequestHead(Buffer& out, const UpstreamHead& h);
 
 }  // namespace weft::proxy::http

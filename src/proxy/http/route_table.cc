@@ -1,5 +1,7 @@
 #include "proxy/http/route_table.h"
 
+#include "proxy/http/grpc.h"
+
 #include <algorithm>
 
 #include "common/config/error.h"
@@ -67,6 +69,7 @@ void compileMatch(const rv3::RouteMatch& m, Route& r, const std::string& path) {
   for (int i = 0; i < m.headers_size(); ++i) {
     r.headers.push_back(HeaderMatcher::compile(m.headers(i), path + ".headers[" + std::to_string(i) + "]"));
   }
+  r.grpc_only = m.has_grpc();
   for (int i = 0; i < m.query_parameters_size(); ++i) {
     r.query.push_back(
         QueryMatcher::compile(m.query_parameters(i), path + ".query_parameters[" + std::to_string(i) + "]"));
@@ -118,6 +121,16 @@ void compileRouteAction(const rv3::RouteAction& a, Route& r, const std::string& 
   }
   r.host_rewrite = a.host_rewrite_literal();
   if (a.has_timeout()) r.timeout = weft::toMillis(a.timeout());
+  if (a.has_max_grpc_timeout()) r.grpc_timeout_max = weft::toMillis(a.max_grpc_timeout());
+  if (a.has_grpc_timeout_offset()) r.grpc_timeout_offset = weft::toMillis(a.grpc_timeout_offset());
+  if (a.has_max_stream_duration()) {
+    const auto& d = a.max_stream_duration();
+    if (d.has_max_stream_duration()) {
+      throw ConfigError(path + ".max_stream_duration.max_stream_duration: not supported by weft-proxy");
+    }
+    if (d.has_grpc_timeout_header_max()) r.grpc_timeout_max = weft::toMillis(d.grpc_timeout_header_max());
+    if (d.has_grpc_timeout_header_offset()) r.grpc_timeout_offset = weft::toMillis(d.grpc_timeout_header_offset());
+  }
 }
 
 void compileRedirect(const rv3::RedirectAction& a, Route& r, const std::string& path) {
@@ -160,6 +173,7 @@ void compileDirect(const rv3::DirectResponseAction& a, Route& r, const std::stri
 }  // namespace
 
 bool Route::matches(const RequestHead& req, std::string_view scheme) const {
+  if (grpc_only && !grpc::isGrpc(req)) return false;
   std::string_view p = req.path;
   switch (path_kind) {
     case PathKind::Prefix: {

@@ -3,6 +3,7 @@
 // matched in order, each with a prebuilt action. Immutable once built; shared by workers.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -50,6 +51,11 @@ struct Route {
   bool has_prefix_rewrite = false;
   std::string host_rewrite;
   std::chrono::milliseconds timeout{15000};  // 0: none
+  bool grpc_only = false;                    // match.grpc
+  // max_grpc_timeout / grpc_timeout_header_max: gRPC requests use their grpc-timeout,
+  // capped by this (0: uncapped), instead of `timeout`.
+  std::optional<std::chrono::milliseconds> grpc_timeout_max;
+  std::chrono::milliseconds grpc_timeout_offset{0};
   Redirect redirect;
   int direct_status = 200;
   std::string direct_body;

@@ -2,6 +2,8 @@
 
 #include <boost/beast/http/error.hpp>
 
+#include "proxy/http/codec_util.h"
+
 namespace weft::proxy::http {
 
 namespace {
@@ -52,8 +54,24 @@ void UpstreamRequest::connectFresh() {
   connect_timer_.arm(cluster_.config().connect_timeout);
 }
 
-void UpstreamRequest::headWritten(bool has_body) {
-  if (reused_ && !has_body) resend_.assign(conn_->output().data(), conn_->output().size());
+void UpstreamRequest::sendHeaders(const UpstreamHead& head, bool end_stream) {
+  chunked_out_ = head.chunked_body;
+  encodeRequestHead(conn_->output(), head);
+  // A head-only request on a reused connection can be re-sent if the peer had closed it.
+  if (reused_ && end_stream) resend_.assign(conn_->output().data(), conn_->output().size());
+}
+
+void UpstreamRequest::sendData(std::string_view data, bool end_stream) {
+  appendBody(conn_->output(), data, chunked_out_);
+  if (end_stream && chunked_out_) conn_->output().append("0\r\n\r\n");
+}
+
+void UpstreamRequest::sendTrailers(const std::vector<Header>& trailers) {
+  if (!chunked_out_) return;  // only chunked HTTP/1.1 can carry trailers
+  Buffer& out = conn_->output();
+  out.append("0\r\n");
+  for (const auto& t : trailers) appendHeader(out, t.name, t.value);
+  out.append("\r\n");
 }
 
 void UpstreamRequest::onEvent(net::Connection&, net::ConnectionEvent event) {
@@ -163,7 +181,7 @@ void UpstreamRequest::onData(net::Connection& conn) {
         return;
       }
       parser_->eager(true);
-      cb_.onUpstreamHeaders(head_);  // views into `in`: drained only afterwards
+      cb_.onUpstreamHeaders(head_, parser_->is_done());  // views into `in`: drained only afterwards
       if (!conn_) return;
       in.drain(n);
       if (parser_->is_done()) {

@@ -10,51 +10,35 @@
 #include "common/event/reactor.h"
 #include "common/net/connection.h"
 #include "proxy/http/http1_parser.h"
+#include "proxy/http/upstream_stream.h"
 #include "proxy/stream_info.h"
 #include "proxy/upstream/worker_cluster.h"
 
 namespace weft::proxy::http {
 
-class UpstreamRequest final : public net::ConnectionCallbacks, public BodySink, public event::Deferrable {
+class UpstreamRequest final : public UpstreamStream, public net::ConnectionCallbacks, public BodySink {
  public:
-  class Callbacks {
-   public:
-    virtual ~Callbacks() = default;
-    // The request failed before any response header; `flag` is a ResponseFlag.
-    virtual void onUpstreamFailure(uint32_t flag, std::string_view reason) = 0;
-    virtual void onUpstreamHeaders(const ResponseHead& head) = 0;
-    virtual void onUpstreamBody(std::string_view data) = 0;
-    virtual void onUpstreamComplete() = 0;
-    // The upstream went away in the middle of the response.
-    virtual void onUpstreamResetAfterHeaders() = 0;
-    // A 101 answer to an Upgrade request; bytes after it stay in connection().input().
-    virtual void onUpstreamUpgraded(const ResponseHead& head) = 0;
-    // The upstream's output drained below its limit: request body reading may resume.
-    virtual void onUpstreamWriteDrained() = 0;
-    // A batch of upstream bytes was handled: time to flush what it produced downstream.
-    virtual void onUpstreamDataDone() = 0;
-  };
+  using Callbacks = UpstreamCallbacks;
 
   // `head` is the owner's, reused request after request so its header list keeps its capacity.
   UpstreamRequest(Callbacks& cb, upstream::WorkerCluster& cluster, std::shared_ptr<const upstream::Host> host,
                   event::Reactor& reactor, bool head_request, ResponseHead& head);
   ~UpstreamRequest() override;
 
-  // Obtains a connection; its output() then takes the request bytes.
-  void start();
-  Buffer& output() { return conn_->output(); }
-  // Marks the end of the request head in output() (a head-only request can be re-sent).
-  void headWritten(bool has_body);
-  void flush() { conn_->flush(); }
-  bool aboveWriteLimit() { return conn_ && conn_->aboveWriteLimit(); }
-  void readDisable(bool disable) {
+  // UpstreamStream
+  void start() override;
+  void sendHeaders(const UpstreamHead& head, bool end_stream) override;
+  void sendData(std::string_view data, bool end_stream) override;
+  void sendTrailers(const std::vector<Header>& trailers) override;
+  void flush() override { conn_->flush(); }
+  bool aboveWriteLimit() override { return conn_ && conn_->aboveWriteLimit(); }
+  void readDisable(bool disable) override {
     if (conn_) conn_->readDisable(disable);
   }
-  // After onUpstreamComplete: back to the pool when `reusable`, else closed.
-  void release(bool reusable);
-  void abort();
-  net::Connection& connection() { return *conn_; }
-  const upstream::Host& host() const { return *host_; }
+  void release(bool reusable) override;
+  void abort() override;
+  const upstream::Host& host() const override { return *host_; }
+  net::Connection* tunnelConnection() override { return conn_.get(); }
 
   void onData(net::Connection& conn) override;
   void onEvent(net::Connection& conn, net::ConnectionEvent event) override;
@@ -81,6 +65,7 @@ class UpstreamRequest final : public net::ConnectionCallbacks, public BodySink, 
   bool headers_delivered_ = false;
   bool complete_ = false;
   bool active_ = false;
+  bool chunked_out_ = false;
   std::string resend_;  // the request head, kept while a re-send on a fresh connection is possible
 };
 

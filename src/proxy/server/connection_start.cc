@@ -3,6 +3,7 @@
 
 #include <cerrno>
 
+#include "proxy/http/http2_connection.h"
 #include "proxy/http/http_connection.h"
 #include "proxy/network/client_hello.h"
 #include "proxy/network/tcp_proxy_session.h"
@@ -27,7 +28,12 @@ void startSession(Worker& worker, const std::shared_ptr<const network::ListenerC
   conn->setReadLimit(listener->buffer_limit);
   conn->setWriteLimit(listener->buffer_limit);
   if (chain->tls) conn->startTls(chain->tls);
-  if (chain->hcm) {
+  if (chain->hcm && chain->hcm->codec == http::HcmConfig::Codec::Http2) {
+    auto* session = new http::Http2ServerConnection(worker, std::move(conn), chain->hcm, listener->stats);
+    session->listener = listener.get();
+    worker.addSession(session);
+    session->start(false);
+  } else if (chain->hcm) {
     auto* session = new http::HttpConnection(worker, std::move(conn), chain->hcm, listener->stats);
     session->listener = listener.get();
     worker.addSession(session);

@@ -1,5 +1,6 @@
 #include "proxy/upstream/cluster_config.h"
 
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "proxy/tls/tls_config.h"
 
 #include "common/config/error.h"
@@ -87,6 +88,30 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   }
   if (c.has_connect_timeout()) out->connect_timeout = weft::toMillis(c.connect_timeout());
   if (out->connect_timeout.count() <= 0) throw ConfigError(path + ".connect_timeout: must be greater than 0");
+  for (const auto& [name, any] : c.typed_extension_protocol_options()) {
+    std::string opath = path + ".typed_extension_protocol_options['" + name + "']";
+    if (!any.Is<envoy::extensions::upstreams::http::v3::HttpProtocolOptions>()) {
+      throw ConfigError(opath + ": '" + any.type_url() + "' is not supported by weft-proxy (use HttpProtocolOptions)");
+    }
+    envoy::extensions::upstreams::http::v3::HttpProtocolOptions o;
+    any.UnpackTo(&o);
+    if (o.has_explicit_http_config()) {
+      const auto& e = o.explicit_http_config();
+      if (e.has_http2_protocol_options()) {
+        out->protocol = ClusterConfig::Protocol::Http2;
+        out->http2 = http::compileHttp2Options(e.http2_protocol_options(), opath + ".explicit_http_config.http2_protocol_options");
+      } else if (e.has_http3_protocol_options()) {
+        throw ConfigError(opath + ".explicit_http_config.http3_protocol_options: HTTP/3 is not supported by weft-proxy");
+      }
+    } else if (o.has_use_downstream_protocol_config()) {
+      const auto& d = o.use_downstream_protocol_config();
+      if (d.has_http3_protocol_options()) {
+        throw ConfigError(opath + ".use_downstream_protocol_config.http3_protocol_options: HTTP/3 is not supported by weft-proxy");
+      }
+      out->protocol = ClusterConfig::Protocol::UseDownstream;
+      out->http2 = http::compileHttp2Options(d.http2_protocol_options(), opath + ".use_downstream_protocol_config.http2_protocol_options");
+    }
+  }
   if (c.has_transport_socket()) out->tls = proxy::tls::compileUpstreamTransportSocket(c.transport_socket(), path + ".transport_socket");
   if (c.has_per_connection_buffer_limit_bytes()) out->buffer_limit = c.per_connection_buffer_limit_bytes().value();
   if (c.has_dns_refresh_rate()) {

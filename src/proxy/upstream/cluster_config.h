@@ -11,6 +11,7 @@
 #include "common/stats/stats.h"
 #include "common/tls/tls_context.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
+#include "proxy/http/http2_options.h"
 
 namespace weft::proxy::upstream {
 
@@ -66,6 +67,9 @@ struct ClusterConfig {
   std::string original_dst_header;              // ORIGINAL_DST with use_http_header
   std::string eds_service_name;                 // EDS: the ClusterLoadAssignment to subscribe to
   std::shared_ptr<const tls::Context> tls;     // transport_socket: UpstreamTlsContext
+  // typed_extension_protocol_options' HttpProtocolOptions: the protocol spoken upstream.
+  enum class Protocol { Http1, Http2, UseDownstream } protocol = Protocol::Http1;
+  http::Http2Options http2;
   std::shared_ptr<stats::Scope> stats;
   uint32_t stat_rows = 1;  // rows of per-host stats (workers + main thread)
   envoy::config::cluster::v3::Cluster source;  // for /config_dump

@@ -9,6 +9,7 @@ WorkerCluster::WorkerCluster(std::shared_ptr<const ClusterConfig> config, std::s
 }
 
 WorkerCluster::~WorkerCluster() {
+  mux_pool_.reset();  // its connections account for themselves here
   for (auto& e : idle_) destroy(*e.host, std::move(e.conn));
 }
 

@@ -14,6 +14,12 @@
 
 namespace weft::proxy::upstream {
 
+// Multiplexed (HTTP/2) connections of a cluster, made by the HTTP layer on first use.
+class MultiplexedPool {
+ public:
+  virtual ~MultiplexedPool() = default;
+};
+
 class WorkerCluster : public net::ConnectionCallbacks {
  public:
   // `linger` takes connections that are closing but still have bytes to flush.
@@ -41,6 +47,9 @@ class WorkerCluster : public net::ConnectionCallbacks {
   // Closes a connection made by connect() and accounts for it; deletion is deferred.
   void destroy(const Host& host, std::unique_ptr<net::Connection> conn);
 
+  std::unique_ptr<MultiplexedPool>& multiplexedPool() { return mux_pool_; }
+  event::Reactor& reactor() { return reactor_; }
+
   // ConnectionCallbacks for idle pooled connections: any event means it is no longer usable.
   void onData(net::Connection& conn) override { dropIdle(conn); }
   void onEvent(net::Connection& conn, net::ConnectionEvent) override { dropIdle(conn); }
@@ -63,6 +72,7 @@ class WorkerCluster : public net::ConnectionCallbacks {
   };
   std::vector<IdleEntry> idle_;
   std::unordered_map<std::string, std::shared_ptr<const Host>> original_dst_hosts_;
+  std::unique_ptr<MultiplexedPool> mux_pool_;
 };
 
 }  // namespace weft::proxy::upstream

@@ -1,0 +1,79 @@
+#pragma once
+// The downstream side of the HTTP connection manager for HTTP/2 (nghttp2 server session):
+// h2c with prior knowledge, h2 over TLS by ALPN, or handed over by the HTTP/1 connection when
+// AUTO sees the HTTP/2 preface. Each request is an Http2Stream. SETTINGS from
+// http2_protocol_options, GOAWAY on drain, PING keep-alive, idle timeout.
+#include <nghttp2/nghttp2.h>
+
+#include <memory>
+#include <unordered_map>
+
+#include "common/net/connection.h"
+#include "proxy/http/hcm_config.h"
+#include "proxy/network/active_session.h"
+
+namespace weft::proxy::server {
+class Worker;
+}
+
+namespace weft::proxy::http {
+
+class Http2Stream;
+
+class Http2ServerConnection final : public network::ActiveSession, public net::ConnectionCallbacks {
+ public:
+  Http2ServerConnection(server::Worker& worker, std::unique_ptr<net::Connection> conn,
+                        std::shared_ptr<const HcmConfig> hcm, std::shared_ptr<stats::Scope> listener_stats);
+  ~Http2ServerConnection() override;
+  // Also reads what is already in the connection's input (bytes the HTTP/1 side sniffed);
+  // `handed_over`: the connection was already counted by the HTTP/1 side.
+  void start(bool handed_over);
+
+  void drain() override;
+  void closeNow() override;
+  void onData(net::Connection& conn) override;
+  void onEvent(net::Connection& conn, net::ConnectionEvent event) override;
+  void onWriteDrained(net::Connection& conn) override;
+
+  // For streams.
+  server::Worker& worker() { return worker_; }
+  const HcmConfig& hcm() const { return *hcm_; }
+  const std::shared_ptr<const HcmConfig>& hcmPtr() const { return hcm_; }
+  net::Connection& connection() { return *conn_; }
+  nghttp2_session* session() { return session_; }
+  // Moves queued frames to the socket (or until it is above its write limit).
+  void flush();
+
+ // nghttp2 callbacks
+  static int onBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
+  static int onHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t, const uint8_t*, size_t, uint8_t,
+                      void*);
+  static int onFrameRecv(nghttp2_session*, const nghttp2_frame*, void*);
+  static int onDataChunk(nghttp2_session*, uint8_t, int32_t, const uint8_t*, size_t, void*);
+  static int onStreamClose(nghttp2_session*, int32_t, uint32_t, void*);
+  static int onInvalidFrame(nghttp2_session*, const nghttp2_frame*, int, void*);
+
+ private:
+  Http2Stream* stream(int32_t id);
+  void receive();
+  void maybeFinishDrain();
+  void armIdle();
+  void sendPing();
+  void closeConnection();
+
+  server::Worker& worker_;
+  std::unique_ptr<net::Connection> conn_;
+  std::shared_ptr<const HcmConfig> hcm_;
+  std::shared_ptr<stats::Scope> listener_stats_;
+  stats::Scope& stats_;
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<int32_t, std::unique_ptr<Http2Stream>> streams_;
+  event::Timer idle_timer_;
+  event::Timer ping_timer_;
+  event::Timer ping_timeout_;
+  bool draining_ = false;
+  bool closed_ = false;
+  bool in_receive_ = false;
+};
+
+}  // namespace weft::proxy::http

@@ -1,0 +1,59 @@
+#pragma once
+// Compiled envoy.config.core.v3.Http2ProtocolOptions, and the nghttp2 plumbing both HTTP/2
+// sides share: SETTINGS, header list building, moving frames between nghttp2 and a connection.
+#include <nghttp2/nghttp2.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/net/connection.h"
+#include "envoy/config/core/v3/protocol.pb.h"
+
+namespace weft::proxy::http {
+
+struct Http2Options {
+  uint32_t max_concurrent_streams = 2147483647;  // Envoy's default
+  // Envoy defaults both windows to 256 MiB. Request and response bytes are only
+  // acknowledged (WINDOW_UPDATE) once the other side has taken them, so the window is what
+  // one stream may buffer here: 1 MiB per stream, 16 MiB per connection keeps memory bounded.
+  uint32_t initial_stream_window = 1 << 20;
+  uint32_t initial_connection_window = 16 << 20;
+  std::chrono::milliseconds keepalive_interval{0};  // connection_keepalive: PING every interval
+  std::chrono::milliseconds keepalive_timeout{0};   // no PING ACK in this long: close
+};
+
+// Throws ConfigError naming `path`.
+Http2Options compileHttp2Options(const envoy::config::core::v3::Http2ProtocolOptions& o, const std::string& path);
+
+// Sends our SETTINGS (and the connection window) on a new session.
+void submitSettings(nghttp2_session* session, const Http2Options& o);
+
+// A header list for nghttp2_submit_*: names are lower-cased (HTTP/2 requires it) and the
+// bytes are copied into `storage`, which must outlive the submit call.
+class NvList {
+ public:
+  void clear() {
+    nv_.clear();
+    storage_.clear();
+  }
+  void add(std::string_view name, std::string_view value);
+  // Name already lower case and bytes stable until submit: no copy.
+  void addStatic(std::string_view name, std::string_view value);
+  nghttp2_nv* data() { return nv_.data(); }
+  size_t size() const { return nv_.size(); }
+
+ private:
+  void fixup();
+  std::vector<nghttp2_nv> nv_;
+  std::string storage_;
+  std::vector<std::pair<size_t, size_t>> offsets_;  // into storage_, for names then values
+};
+
+// Frames nghttp2 has queued go into the connection's output buffer until it is above its
+// write limit. False on a fatal session error.
+bool sendPending(nghttp2_session* session, net::Connection& conn);
+
+}  // namespace weft::proxy::http

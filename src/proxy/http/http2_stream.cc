@@ -1,0 +1,477 @@
+#include "proxy/http/http2_stream.h"
+
+#include <cstring>
+
+#include "common/uuid.h"
+#include "proxy/http/grpc.h"
+#include "proxy/http/http2_connection.h"
+#include "proxy/http/http2_options.h"
+#include "proxy/http/response_encoder.h"
+#include "proxy/server/worker.h"
+
+namespace weft::proxy::http {
+
+using std::chrono::milliseconds;
+
+namespace {
+constexpr size_t kResponseBufferLimit = 1 << 20;  // response bytes held for a slow client
+constexpr std::string_view kUpstreamFailurePrefix =
+    "upstream connect error or disconnect/reset before headers. reset reason: ";
+}  // namespace
+
+Http2Stream::Http2Stream(Http2ServerConnection& parent, int32_t id)
+    : parent_(parent), id_(id), worker_(parent.worker()), timer_(parent.worker().reactor(), [this] { onTimer(); }) {
+  const HcmConfig& hcm = parent_.hcm();
+  info_.request_headers.resize(hcm.capture.request.size());
+  info_.response_headers.resize(hcm.capture.response.size());
+  info_.downstream_remote = &parent_.connection().remoteAddress();
+  info_.downstream_local = &parent_.connection().localAddress();
+  info_.protocol = "HTTP/2";
+  info_.start = worker_.reactor().now();
+  info_.start_time = std::chrono::system_clock::now();
+  last_activity_ = info_.start;
+  req_.version = 20;
+  auto& stats = *hcm.stats;
+  stats.inc(HcmStats::downstream_rq_total);
+  stats.inc(HcmStats::downstream_rq_http2_total);
+  stats.inc(HcmStats::downstream_rq_active);
+}
+
+Http2Stream::~Http2Stream() { abortUpstream(); }
+
+std::string_view Http2Stream::keep(std::string_view s) {
+  strings_.emplace_back(s);
+  return strings_.back();
+}
+
+// ---- request --------------------------------------------------------------------------------
+
+void Http2Stream::onHeader(std::string_view name, std::string_view value) {
+  if (headers_done_) {
+    request_trailers_.push_back({keep(name), keep(value)});
+    return;
+  }
+  if (!name.empty() && name[0] == ':') {
+    std::string_view v = keep(value);
+    if (name == ":method") req_.method = v;
+    else if (name == ":path") req_.target = v;
+    else if (name == ":authority") authority_ = v;
+    else if (name == ":scheme") scheme_ = v;
+    else if (name == ":protocol") bad_request_ = true;  // extended CONNECT is not supported
+    return;
+  }
+  std::string_view n = keep(name);
+  std::string_view v = keep(value);
+  if (n == "host" && authority_.empty()) authority_ = v;
+  if (n == "content-length") {
+    char* end = nullptr;
+    unsigned long long len = std::strtoull(strings_.back().c_str(), &end, 10);
+    if (end && *end == 0) req_.content_length = len;
+  }
+  req_.headers.push_back({n, v});
+}
+
+void Http2Stream::onRequestHeaders(bool end_stream) {
+  headers_done_ = true;
+  request_end_ = end_stream;
+  const HcmConfig& hcm = parent_.hcm();
+  req_.host = authority_;
+  auto q = req_.target.find('?');
+  req_.path = req_.target.substr(0, q);
+  req_.query = q == std::string_view::npos ? std::string_view() : req_.target.substr(q + 1);
+  is_grpc_ = grpc::isGrpc(req_);
+  if (!info_.request_headers.empty()) {
+    for (size_t i = 0; i < hcm.capture.request.size(); ++i) {
+      const std::string_view* v = requestHeader(req_, hcm.capture.request[i], "http");
+      info_.request_headers[i].present = v != nullptr;
+      if (v) info_.request_headers[i].value.assign(*v);
+    }
+  }
+  if (bad_request_ || req_.method == "CONNECT") {
+    localReply(501, "", kDownstreamProtocolError, "extended_connect_not_supported");
+    return;
+  }
+  if (req_.host.empty()) {
+    localReply(400, "Bad Request", kDownstreamProtocolError, "missing_host_header");
+    return;
+  }
+  // Envoy's x-request-id rules (see the HTTP/1 connection).
+  if (hcm.generate_request_id) {
+    const std::string_view* client_id = req_.find("x-request-id");
+    bool regenerate = hcm.use_remote_address && !hcm.preserve_external_request_id;
+    if (client_id == nullptr || client_id->empty() || regenerate) {
+      generated_request_id_ = uuid4(worker_.random(), request_id_buf_);
+    }
+  }
+  route();
+  parent_.flush();
+}
+
+void Http2Stream::route() {
+  const HcmConfig& hcm = parent_.hcm();
+  auto& stats = *hcm.stats;
+  net::Connection& conn = parent_.connection();
+  decision_ = decideRoute(worker_, hcm, req_, hostForRouting(hcm, req_.host, conn.localAddress().port()), conn.localAddress());
+  RouteDecision& d = decision_;
+  if (d.route) info_.route_name = d.route->name;
+  if (d.target) info_.upstream_cluster = d.target->cluster;
+  switch (d.kind) {
+    case RouteDecision::Kind::NoRoute:
+      stats.inc(HcmStats::no_route);
+      localReply(404, "", kNoRouteFound, "route_not_found");
+      return;
+    case RouteDecision::Kind::DirectResponse:
+      stats.inc(HcmStats::rq_direct_response);
+      localReply(d.route->direct_status, d.route->direct_body, 0, "direct_response", &d.response_mutations);
+      return;
+    case RouteDecision::Kind::Redirect:
+      stats.inc(HcmStats::rq_redirect);
+      localReply(d.route->redirect.status, "", 0, "redirect", &d.response_mutations,
+                 redirectLocation(*d.route, req_, conn.tls() ? "https" : "http"));
+      return;
+    case RouteDecision::Kind::NoCluster:
+      stats.inc(HcmStats::no_cluster);
+      localReply(503, "", kNoClusterFound, "cluster_not_found");
+      return;
+    case RouteDecision::Kind::NoHealthyUpstream:
+      localReply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
+      return;
+    case RouteDecision::Kind::Forward:
+      break;
+  }
+  info_.upstream_host = d.host->address_string;
+  info_.upstream_start = worker_.reactor().now();
+  route_timeout_ = requestTimeout(*d.route, req_, is_grpc_);
+
+  UpstreamHead head;
+  head.req = &req_;
+  head.hcm = &hcm;
+  head.remote = &conn.remoteAddress();
+  head.scheme = conn.tls() ? "https" : "http";
+  head.mutations = d.request_mutations;
+  head.timeout = route_timeout_;
+  // An HTTP/1.1 upstream needs framing for a body of unknown length.
+  head.chunked_body = !request_end_ && !req_.content_length;
+  std::string rewritten = rewrittenPath(*d.route, req_);
+  head.path = rewritten.empty() ? req_.target : std::string_view(rewritten);
+  head.path_rewritten = !rewritten.empty();
+  head.host = d.route->host_rewrite.empty() ? req_.host : std::string_view(d.route->host_rewrite);
+  head.generated_request_id = generated_request_id_;
+  upstream_ = newUpstreamStream(*this, *d.cluster, std::move(d.host), worker_.reactor(), req_.method == "HEAD",
+                                response_head_, true, false);
+  upstream_->start();
+  if (!upstream_) return;  // failed at once
+  upstream_->sendHeaders(head, request_end_);
+  if (upstream_) upstream_->flush();
+  armTimer();
+}
+
+void Http2Stream::onRequestData(const uint8_t* data, size_t len) {
+  last_activity_ = worker_.reactor().now();
+  info_.bytes_received += len;
+  nghttp2_session* session = parent_.session();
+  if (!upstream_) {
+    nghttp2_session_consume(session, id_, len);  // answered locally: the body is dropped
+    return;
+  }
+  upstream_->sendData(std::string_view(reinterpret_cast<const char*>(data), len), false);
+  // Acknowledge only what the upstream takes: a slow upstream slows this client.
+  if (upstream_->aboveWriteLimit()) {
+    unconsumed_ += len;
+  } else {
+    nghttp2_session_consume(session, id_, len);
+  }
+}
+
+void Http2Stream::onRequestTrailers() {
+  request_end_ = true;
+  if (upstream_) {
+    upstream_->sendTrailers(request_trailers_);
+    upstream_->flush();
+  }
+  armTimer();
+}
+
+void Http2Stream::onRequestEnd() {
+  request_end_ = true;
+  if (upstream_) {
+    upstream_->sendData({}, true);
+    upstream_->flush();
+  }
+  armTimer();
+}
+
+void Http2Stream::onUpstreamWriteDrained() {
+  if (unconsumed_ > 0) {
+    nghttp2_session_consume(parent_.session(), id_, unconsumed_);
+    unconsumed_ = 0;
+  }
+  parent_.flush();
+}
+
+// ---- response -------------------------------------------------------------------------------
+
+void Http2Stream::submitResponse(NvList& nv, bool with_body) {
+  nghttp2_data_provider prd{};
+  prd.source.ptr = this;
+  prd.read_callback = &Http2Stream::readResponseBody;
+  nghttp2_submit_response(parent_.session(), id_, nv.data(), nv.size(), with_body ? &prd : nullptr);
+}
+
+void Http2Stream::countResponse(int status) {
+  static constexpr size_t kClass[] = {HcmStats::downstream_rq_1xx, HcmStats::downstream_rq_1xx,
+                                      HcmStats::downstream_rq_2xx, HcmStats::downstream_rq_3xx,
+                                      HcmStats::downstream_rq_4xx, HcmStats::downstream_rq_5xx};
+  int cls = status / 100;
+  if (cls >= 1 && cls <= 5) parent_.hcm().stats->inc(kClass[cls]);
+}
+
+void Http2Stream::onUpstreamHeaders(const ResponseHead& head, bool end_stream) {
+  const HcmConfig& hcm = parent_.hcm();
+  info_.first_upstream_byte = worker_.reactor().now();
+  info_.response_code = head.status;
+  info_.response_code_details = "via_upstream";
+  response_started_ = true;
+  countResponse(head.status);
+  if (auto* cluster = decision_.cluster.get()) {
+    static constexpr size_t kClass[] = {upstream::ClusterStats::upstream_rq_1xx, upstream::ClusterStats::upstream_rq_1xx,
+                                        upstream::ClusterStats::upstream_rq_2xx, upstream::ClusterStats::upstream_rq_3xx,
+                                        upstream::ClusterStats::upstream_rq_4xx, upstream::ClusterStats::upstream_rq_5xx};
+    int cls = head.status / 100;
+    if (cls >= 1 && cls <= 5) cluster->stats().inc(kClass[cls]);
+  }
+  thread_local NvList nv;
+  nv.clear();
+  char status[4];
+  std::snprintf(status, sizeof(status), "%03d", head.status);
+  nv.add(":status", std::string_view(status, 3));
+  char service_time[24];
+  ResponseExtras extras{hcm.server_name, worker_.httpDate(), {}};
+  if (!hcm.suppress_envoy_headers) {
+    auto ms = std::chrono::duration_cast<milliseconds>(worker_.reactor().now() - info_.upstream_start).count();
+    extras.service_time = std::string_view(
+        service_time, static_cast<size_t>(std::snprintf(service_time, sizeof(service_time), "%lld", static_cast<long long>(ms))));
+  }
+  forEachResponseHeader(head, decision_.response_mutations, extras, [&](std::string_view n, std::string_view v) { nv.add(n, v); });
+  if (head.content_length) nv.add("content-length", std::to_string(*head.content_length));
+  for (size_t i = 0; i < hcm.capture.response.size(); ++i) {
+    if (const std::string_view* v = head.find(hcm.capture.response[i])) {
+      info_.response_headers[i].present = true;
+      info_.response_headers[i].value.assign(*v);
+    }
+  }
+  response_end_ = end_stream;
+  submitResponse(nv, !end_stream);
+  parent_.flush();
+}
+
+void Http2Stream::onUpstreamBody(std::string_view data) {
+  last_activity_ = worker_.reactor().now();
+  info_.bytes_sent += data.size();
+  response_body_.append(data);
+  if (body_deferred_) {
+    body_deferred_ = false;
+    nghttp2_session_resume_data(parent_.session(), id_);
+  }
+  if (response_body_.size() > kResponseBufferLimit && upstream_ && !upstream_paused_) {
+    upstream_paused_ = true;
+    upstream_->readDisable(true);
+  }
+}
+
+void Http2Stream::onUpstreamTrailers(const std::vector<Header>& trailers) {
+  for (const auto& t : trailers) {
+    response_trailers_.emplace_back(t.name);
+    response_trailers_.emplace_back(t.value);
+  }
+}
+
+void Http2Stream::onUpstreamComplete() {
+  response_end_ = true;
+  route_deadline_ = {};
+  if (body_deferred_) {
+    body_deferred_ = false;
+    nghttp2_session_resume_data(parent_.session(), id_);
+  }
+  if (upstream_) {
+    upstream_->release(request_end_);
+    worker_.reactor().deferDelete(std::move(upstream_));
+  }
+  if (!request_end_) {
+    // Answered before the request ended: stop the client's upload (Envoy does the same).
+    nghttp2_submit_rst_stream(parent_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_NO_ERROR);
+  }
+  parent_.flush();
+}
+
+void Http2Stream::onUpstreamDataDone() { parent_.flush(); }
+
+ssize_t Http2Stream::readResponseBody(nghttp2_session* session, int32_t id, uint8_t* buf, size_t length,
+                                      uint32_t* flags, nghttp2_data_source* source, void*) {
+  auto* self = static_cast<Http2Stream*>(source->ptr);
+  size_t n = std::min(length, self->response_body_.size());
+  if (n > 0) {
+    std::memcpy(buf, self->response_body_.data(), n);
+    self->response_body_.drain(n);
+  }
+  if (self->response_body_.empty()) {
+    if (self->response_end_) {
+      *flags |= NGHTTP2_DATA_FLAG_EOF;
+      if (!self->response_trailers_.empty()) {
+        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+        NvList nv;
+        for (size_t i = 0; i + 1 < self->response_trailers_.size(); i += 2) {
+          nv.add(self->response_trailers_[i], self->response_trailers_[i + 1]);
+        }
+        nghttp2_submit_trailer(session, id, nv.data(), nv.size());
+      }
+    } else if (n == 0) {
+      self->body_deferred_ = true;
+      return NGHTTP2_ERR_DEFERRED;
+    }
+  }
+  if (self->upstream_paused_ && self->response_body_.size() <= kResponseBufferLimit / 2) {
+    self->upstream_paused_ = false;
+    if (self->upstream_) self->upstream_->readDisable(false);
+  }
+  return static_cast<ssize_t>(n);
+}
+
+// ---- local replies and failures --------------------------------------------------------------
+
+void Http2Stream::localReply(int status, std::string_view body, uint32_t flag, std::string_view details,
+                             const MutationChain* mutations, std::string_view location, int grpc_status) {
+  abortUpstream();
+  if (response_started_) {
+    resetStream(flag, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  const HcmConfig& hcm = parent_.hcm();
+  response_started_ = true;
+  response_end_ = true;
+  info_.response_flags |= flag;
+  info_.response_code_details = details;
+  thread_local NvList nv;
+  nv.clear();
+  if (is_grpc_) {
+    // Trailers-only: HTTP 200 and the error in grpc-status / grpc-message, as gRPC clients expect.
+    info_.response_code = 200;
+    countResponse(200);
+    nv.add(":status", "200");
+    nv.add("content-type", "application/grpc");
+    nv.add("grpc-status", std::to_string(grpc_status >= 0 ? grpc_status : grpc::statusForHttp(status)));
+    nv.add("grpc-message", body.empty() ? details : body);
+    nv.add("server", hcm.server_name);
+    nv.add("date", worker_.httpDate());
+    submitResponse(nv, false);
+  } else {
+    info_.response_code = status;
+    countResponse(status);
+    char code[4];
+    std::snprintf(code, sizeof(code), "%03d", status);
+    nv.add(":status", std::string_view(code, 3));
+    if (!location.empty()) nv.add("location", location);
+    nv.add("content-length", std::to_string(body.size()));
+    if (!body.empty()) nv.add("content-type", "text/plain");
+    nv.add("date", worker_.httpDate());
+    nv.add("server", hcm.server_name);
+    if (mutations) mutations->forEachAddition([](std::string_view) { return false; }, [&](std::string_view n, std::string_view v) { nv.add(n, v); });
+    bool with_body = !body.empty() && req_.method != "HEAD";
+    if (with_body) response_body_.append(body);
+    info_.bytes_sent += with_body ? body.size() : 0;
+    submitResponse(nv, with_body);
+  }
+  if (!request_end_) nghttp2_submit_rst_stream(parent_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_NO_ERROR);
+  parent_.flush();
+}
+
+void Http2Stream::onUpstreamFailure(uint32_t flag, std::string_view reason) {
+  if (upstream_) worker_.reactor().deferDelete(std::move(upstream_));
+  std::string body(kUpstreamFailurePrefix);
+  body += reason;
+  info_.transport_failure = reason;
+  localReply(503, body, flag,
+             flag == kUpstreamConnectionFailure ? "upstream_reset_before_response_started{connection_failure}"
+                                                : "upstream_reset_before_response_started{connection_termination}");
+}
+
+void Http2Stream::onUpstreamResetAfterHeaders() {
+  if (upstream_) worker_.reactor().deferDelete(std::move(upstream_));
+  resetStream(kUpstreamConnectionTermination, NGHTTP2_INTERNAL_ERROR);
+}
+
+void Http2Stream::onUpstreamUpgraded(const ResponseHead&) {
+  // Never asked for: HTTP/2 streams do not send Upgrade requests.
+  resetStream(kUpstreamProtocolError, NGHTTP2_INTERNAL_ERROR);
+}
+
+void Http2Stream::resetStream(uint32_t flag, uint32_t error_code) {
+  info_.response_flags |= flag;
+  parent_.hcm().stats->inc(HcmStats::downstream_rq_tx_reset);
+  abortUpstream();
+  nghttp2_submit_rst_stream(parent_.session(), NGHTTP2_FLAG_NONE, id_, error_code);
+  parent_.flush();
+}
+
+void Http2Stream::abortUpstream() {
+  if (!upstream_) return;
+  upstream_->abort();
+  worker_.reactor().deferDelete(std::move(upstream_));
+}
+
+// ---- timers and the end ---------------------------------------------------------------------
+
+void Http2Stream::armTimer() {
+  const HcmConfig& hcm = parent_.hcm();
+  if (request_end_ && route_timeout_.count() > 0 && route_deadline_ == event::TimePoint{} && !response_end_) {
+    route_deadline_ = worker_.reactor().now() + route_timeout_;
+  }
+  event::TimePoint next = route_deadline_;
+  if (hcm.stream_idle_timeout.count() > 0) {
+    auto idle = last_activity_ + hcm.stream_idle_timeout;
+    if (next == event::TimePoint{} || idle < next) next = idle;
+  }
+  if (next == event::TimePoint{}) timer_.disarm();
+  else timer_.armAt(next);
+}
+
+void Http2Stream::onTimer() {
+  if (closed_) return;
+  const HcmConfig& hcm = parent_.hcm();
+  auto now = worker_.reactor().now();
+  if (route_deadline_ != event::TimePoint{} && now >= route_deadline_) {
+    hcm.stats->inc(HcmStats::downstream_rq_timeout);
+    if (decision_.cluster) decision_.cluster->stats().inc(upstream::ClusterStats::upstream_rq_timeout);
+    localReply(504, "upstream request timeout", kUpstreamRequestTimeout, "response_timeout", nullptr, {},
+               grpc::kDeadlineExceeded);
+  } else if (hcm.stream_idle_timeout.count() > 0 && now >= last_activity_ + hcm.stream_idle_timeout) {
+    hcm.stats->inc(HcmStats::downstream_rq_idle_timeout);
+    localReply(408, "stream timeout", kStreamIdleTimeout, "stream_idle_timeout");
+  } else {
+    armTimer();
+  }
+}
+
+void Http2Stream::onClose(uint32_t error_code) {
+  if (closed_) return;
+  closed_ = true;
+  timer_.disarm();
+  if (error_code != NGHTTP2_NO_ERROR && !(response_end_ && response_body_.empty())) {
+    info_.response_flags |= kDownstreamConnectionTermination;
+    parent_.hcm().stats->inc(HcmStats::downstream_rq_rx_reset);
+  }
+  abortUpstream();
+  finish();
+}
+
+void Http2Stream::finish() {
+  if (finished_) return;
+  finished_ = true;
+  const HcmConfig& hcm = parent_.hcm();
+  info_.end = worker_.reactor().now();
+  hcm.stats->dec(HcmStats::downstream_rq_active);
+  hcm.stats->inc(HcmStats::downstream_rq_completed);
+  for (const auto& logger : hcm.access_logs) worker_.writeAccessLog(*logger, info_);
+}
+
+}  // namespace weft::proxy::http

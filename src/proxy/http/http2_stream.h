@@ -1,0 +1,96 @@
+#pragma once
+// One request on a downstream HTTP/2 connection: collects the request headers, routes with
+// the shared router, streams the body to an UpstreamStream (HTTP/1.1 or HTTP/2) with the
+// client's window as backpressure, and sends the response, trailers included. Local replies
+// to gRPC requests are trailers-only responses with grpc-status, as Envoy sends them.
+#include <nghttp2/nghttp2.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/buffer.h"
+#include "proxy/http/router.h"
+#include "proxy/http/upstream_stream.h"
+#include "proxy/stream_info.h"
+
+namespace weft::proxy::http {
+
+class Http2ServerConnection;
+
+class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
+ public:
+  Http2Stream(Http2ServerConnection& parent, int32_t id);
+  ~Http2Stream() override;
+
+  // From the connection's nghttp2 callbacks.
+  void onHeader(std::string_view name, std::string_view value);
+  void onRequestHeaders(bool end_stream);
+  void onRequestTrailers();
+  void onRequestData(const uint8_t* data, size_t len);
+  void onRequestEnd();
+  void onClose(uint32_t error_code);  // the stream is gone (done, or reset by either side)
+
+  // UpstreamCallbacks
+  void onUpstreamFailure(uint32_t flag, std::string_view reason) override;
+  void onUpstreamHeaders(const ResponseHead& head, bool end_stream) override;
+  void onUpstreamBody(std::string_view data) override;
+  void onUpstreamTrailers(const std::vector<Header>& trailers) override;
+  void onUpstreamComplete() override;
+  void onUpstreamResetAfterHeaders() override;
+  void onUpstreamUpgraded(const ResponseHead& head) override;
+  void onUpstreamWriteDrained() override;
+  void onUpstreamDataDone() override;
+
+ private:
+  static ssize_t readResponseBody(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*, nghttp2_data_source*, void*);
+  std::string_view keep(std::string_view s);
+  void route();
+  void localReply(int status, std::string_view body, uint32_t flag, std::string_view details,
+                  const MutationChain* mutations = nullptr, std::string_view location = {}, int grpc_status = -1);
+  void submitResponse(class NvList& nv, bool with_body);
+  void resetStream(uint32_t flag, uint32_t error_code);
+  void abortUpstream();
+  void finish();
+  void armTimer();
+  void onTimer();
+  void countResponse(int status);
+
+  Http2ServerConnection& parent_;
+  int32_t id_;
+  server::Worker& worker_;
+  RequestHead req_;
+  std::deque<std::string> strings_;  // request header bytes, stable for the views in req_
+  std::vector<Header> request_trailers_;
+  bool headers_done_ = false;
+  bool request_end_ = false;
+  bool is_grpc_ = false;
+  bool bad_request_ = false;
+  std::string_view authority_;
+  std::string_view scheme_;
+
+  StreamInfo info_;
+  RouteDecision decision_;
+  std::chrono::milliseconds route_timeout_{0};
+  char request_id_buf_[36];
+  std::string_view generated_request_id_;
+  std::unique_ptr<UpstreamStream> upstream_;
+  ResponseHead response_head_;
+  size_t unconsumed_ = 0;  // request bytes not yet acknowledged (upstream backed up)
+
+  Buffer response_body_;
+  std::vector<std::string> response_trailers_;  // name, value, name, value ...
+  bool response_started_ = false;
+  bool response_end_ = false;  // all of the response is in response_body_ (or sent)
+  bool body_deferred_ = false;
+  bool upstream_paused_ = false;
+  bool finished_ = false;
+  bool closed_ = false;
+
+  event::Timer timer_;
+  event::TimePoint route_deadline_{};
+  event::TimePoint last_activity_{};
+};
+
+}  // namespace weft::proxy::http

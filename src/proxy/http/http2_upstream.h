@@ -1,0 +1,134 @@
+#pragma once
+// HTTP/2 to upstream hosts: per worker and host, a few multiplexed connections (a new one
+// only when the others are at the peer's SETTINGS_MAX_CONCURRENT_STREAMS or going away);
+// each request is an Http2UpstreamStream on one of them. Request bodies flow as the peer's
+// window allows; response bytes are acknowledged only as the downstream takes them.
+#include <nghttp2/nghttp2.h>
+
+#include <deque>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/buffer.h"
+#include "proxy/http/http2_options.h"
+#include "proxy/http/upstream_stream.h"
+
+namespace weft::proxy::http {
+
+class Http2UpstreamStream;
+class Http2ClientPool;
+
+class Http2ClientConnection final : public net::ConnectionCallbacks, public event::Deferrable {
+ public:
+  Http2ClientConnection(Http2ClientPool& pool, std::shared_ptr<const upstream::Host> host);
+  ~Http2ClientConnection() override;
+
+  bool acceptsStreams() const;
+  // Submits the request; false when the session refused it (the stream then fails).
+  bool submit(Http2UpstreamStream& stream, NvList& headers, bool end_stream);
+  void resumeData(int32_t id) { nghttp2_session_resume_data(session_, id); }
+  void consume(int32_t id, size_t bytes) { nghttp2_session_consume(session_, id, bytes); }
+  void reset(int32_t id);
+  void detach(Http2UpstreamStream& stream);
+  void flush();
+  const upstream::Host& host() const { return *host_; }
+  bool closed() const { return closed_; }
+  size_t activeStreams() const { return streams_.size(); }
+
+  void onData(net::Connection& conn) override;
+  void onEvent(net::Connection& conn, net::ConnectionEvent event) override;
+  void onWriteDrained(net::Connection& conn) override;
+
+ // nghttp2 callbacks
+  static int onHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t, const uint8_t*, size_t, uint8_t,
+                      void*);
+  static int onFrameRecv(nghttp2_session*, const nghttp2_frame*, void*);
+  static int onDataChunk(nghttp2_session*, uint8_t, int32_t, const uint8_t*, size_t, void*);
+  static int onStreamClose(nghttp2_session*, int32_t, uint32_t, void*);
+
+ private:
+  Http2UpstreamStream* stream(int32_t id);
+  void closeAll(uint32_t flag, std::string_view reason);
+
+  Http2ClientPool& pool_;
+  std::shared_ptr<const upstream::Host> host_;
+  std::unique_ptr<net::Connection> conn_;
+  nghttp2_session* session_ = nullptr;
+  std::unordered_map<int32_t, Http2UpstreamStream*> streams_;
+  event::Timer connect_timer_;
+  bool connected_ = false;
+  bool goaway_ = false;
+  bool closed_ = false;
+  bool in_recv_ = false;
+  uint32_t peer_max_streams_ = 100;  // until the peer's SETTINGS arrive
+};
+
+class Http2UpstreamStream final : public UpstreamStream {
+ public:
+  Http2UpstreamStream(UpstreamCallbacks& cb, upstream::WorkerCluster& cluster, std::shared_ptr<const upstream::Host> host,
+                      Http2ClientPool& pool, ResponseHead& head);
+  ~Http2UpstreamStream() override;
+
+  void start() override;
+  void sendHeaders(const UpstreamHead& head, bool end_stream) override;
+  void sendData(std::string_view data, bool end_stream) override;
+  void sendTrailers(const std::vector<Header>& trailers) override;
+  void flush() override;
+  bool aboveWriteLimit() override;
+  void readDisable(bool disable) override;
+  void release(bool reusable) override;
+  void abort() override;
+  const upstream::Host& host() const override { return *host_; }
+
+ private:
+  friend class Http2ClientConnection;
+  static ssize_t readBody(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*, nghttp2_data_source*, void*);
+  // From the connection:
+  void onHeader(std::string_view name, std::string_view value);
+  void onHeadersDone(bool trailers, bool end_stream);
+  void onBody(const uint8_t* data, size_t len);
+  void onClosed(uint32_t error_code);
+  void onConnectionFailure(uint32_t flag, std::string_view reason);
+  void finishRequestAccounting(bool success);
+
+  UpstreamCallbacks& cb_;
+  upstream::WorkerCluster& cluster_;
+  std::shared_ptr<const upstream::Host> host_;
+  Http2ClientPool& pool_;
+  ResponseHead& head_;
+  Http2ClientConnection* conn_ = nullptr;
+  int32_t id_ = -1;
+  Buffer body_out_;  // request body waiting for the peer's window
+  bool body_end_ = false;
+  bool body_deferred_ = false;
+  std::vector<Header> trailers_out_;
+  std::deque<std::string> strings_;  // response header bytes (stable for the views in head_)
+  std::vector<Header> trailers_in_;
+  bool headers_delivered_ = false;
+  bool complete_ = false;
+  bool active_ = false;
+  bool read_disabled_ = false;
+  size_t unconsumed_ = 0;
+  bool was_above_limit_ = false;
+};
+
+// The HTTP/2 connections of one cluster on one worker.
+class Http2ClientPool final : public upstream::MultiplexedPool {
+ public:
+  Http2ClientPool(upstream::WorkerCluster& cluster, event::Reactor& reactor) : cluster_(cluster), reactor_(reactor) {}
+  ~Http2ClientPool() override;
+  // A connection to `host` that takes another stream (a new one if needed).
+  Http2ClientConnection& connectionFor(const std::shared_ptr<const upstream::Host>& host);
+  void remove(Http2ClientConnection& conn);
+  upstream::WorkerCluster& cluster() { return cluster_; }
+  event::Reactor& reactor() { return reactor_; }
+
+ private:
+  upstream::WorkerCluster& cluster_;
+  event::Reactor& reactor_;
+  std::unordered_map<const upstream::Host*, std::vector<std::unique_ptr<Http2ClientConnection>>> conns_;
+};
+
+}  // namespace weft::proxy::http

@@ -1,0 +1,51 @@
+#pragma once
+// The router's decision for one request, shared by the HTTP/1 and HTTP/2 streams: route
+// lookup, direct responses and redirects, the weighted cluster draw, the host pick, and the
+// request head the upstream gets (rewrites, mutations). The stream then acts on it.
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/net/address.h"
+#include "proxy/http/codec_util.h"
+#include "proxy/http/hcm_config.h"
+#include "proxy/http/route_table.h"
+#include "proxy/upstream/worker_cluster.h"
+
+namespace weft::proxy::server {
+class Worker;
+}
+
+namespace weft::proxy::http {
+
+struct RouteDecision {
+  enum class Kind { Forward, NoRoute, DirectResponse, Redirect, NoCluster, NoHealthyUpstream };
+  Kind kind = Kind::NoRoute;
+  std::shared_ptr<const RouteTable> table;  // held for the stream: an RDS update must not free the route
+  const Route* route = nullptr;
+  const VirtualHost* vhost = nullptr;
+  const WeightedTarget* target = nullptr;
+  std::shared_ptr<upstream::WorkerCluster> cluster;
+  std::shared_ptr<const upstream::Host> host;
+  MutationChain request_mutations;
+  MutationChain response_mutations;
+};
+
+// `host` is the Host/:authority used for virtual-host lookup (port already stripped).
+RouteDecision decideRoute(server::Worker& worker, const HcmConfig& hcm, const RequestHead& req, std::string_view host,
+                          const net::Address& local_address);
+
+// The upstream path after the route's prefix_rewrite; empty when the route does not rewrite.
+std::string rewrittenPath(const Route& route, const RequestHead& req);
+
+// The Location of a redirect route's answer.
+std::string redirectLocation(const Route& route, const RequestHead& req, std::string_view scheme);
+
+// The route timeout for this request: `timeout`, or for gRPC with max_grpc_timeout the
+// client's grpc-timeout (capped, minus the offset). 0: none.
+std::chrono::milliseconds requestTimeout(const Route& route, const RequestHead& req, bool is_grpc);
+
+// The Host/:authority to route on: strip_matching_host_port / strip_any_host_port applied.
+std::string_view hostForRouting(const HcmConfig& hcm, std::string_view host, uint16_t local_port);
+
+}  // namespace weft::proxy::http
