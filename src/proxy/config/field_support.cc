@@ -17,13 +17,15 @@ namespace {
 
 void walk(const pb::Message& msg, const std::string& path, std::vector<std::string>& errors);
 
-void walkAny(const pb::Any& any, const std::string& path, std::vector<std::string>& errors) {
+void walkAny(const pb::Any& any, const std::string& path, std::vector<std::string>& errors,
+             const std::string& owner_name) {
   std::string type = any.type_url();
   auto slash = type.rfind('/');
   if (slash != std::string::npos) type = type.substr(slash + 1);
   const pb::Descriptor* desc = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(type);
   if (desc == nullptr || supportedFields().count(desc->full_name()) == 0) {
-    errors.push_back(path + ": type '" + type + "' is not supported by weft-proxy");
+    errors.push_back(path + ": type '" + type + "'" + (owner_name.empty() ? "" : " (name '" + owner_name + "')") +
+                     " is not supported by weft-proxy");
     return;
   }
   std::unique_ptr<pb::Message> inner(pb::MessageFactory::generated_factory()->GetPrototype(desc)->New());
@@ -34,9 +36,11 @@ void walkAny(const pb::Any& any, const std::string& path, std::vector<std::strin
   walk(*inner, path, errors);
 }
 
-void walkField(const pb::Message& value, const std::string& path, std::vector<std::string>& errors) {
+// `owner_name`: the "name" field of the message holding a typed_config, for errors.
+void walkField(const pb::Message& value, const std::string& path, std::vector<std::string>& errors,
+               const std::string& owner_name = {}) {
   if (value.GetDescriptor()->full_name() == "google.protobuf.Any") {
-    walkAny(static_cast<const pb::Any&>(value), path, errors);
+    walkAny(static_cast<const pb::Any&>(value), path, errors, owner_name);
   } else {
     walk(value, path, errors);
   }
@@ -78,14 +82,35 @@ void walk(const pb::Message& msg, const std::string& path, std::vector<std::stri
       continue;
     }
     if (f->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    if (f->is_map()) continue;
+    if (f->is_map()) {
+      // map<string, Message> (typed_extension_protocol_options ...): walk each value.
+      const pb::FieldDescriptor* key = f->message_type()->FindFieldByName("key");
+      const pb::FieldDescriptor* val = f->message_type()->FindFieldByName("value");
+      if (val == nullptr || val->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+      int n = refl->FieldSize(msg, f);
+      for (int i = 0; i < n; ++i) {
+        const pb::Message& entry = refl->GetRepeatedMessage(msg, f, i);
+        std::string k = key && key->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING
+                             ? entry.GetReflection()->GetString(entry, key)
+                             : std::to_string(i);
+        walkField(entry.GetReflection()->GetMessage(entry, val), field_path + "['" + k + "']", errors);
+      }
+      continue;
+    }
+    std::string owner_name;
+    if (f->name() == "typed_config") {
+      const pb::FieldDescriptor* name = msg.GetDescriptor()->FindFieldByName("name");
+      if (name && name->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING && !name->is_repeated()) {
+        owner_name = refl->GetString(msg, name);
+      }
+    }
     if (f->is_repeated()) {
       int n = refl->FieldSize(msg, f);
       for (int i = 0; i < n; ++i) {
         walkField(refl->GetRepeatedMessage(msg, f, i), field_path + "[" + std::to_string(i) + "]", errors);
       }
     } else {
-      walkField(refl->GetMessage(msg, f), field_path, errors);
+      walkField(refl->GetMessage(msg, f), field_path, errors, owner_name);
     }
   }
 }

@@ -175,8 +175,8 @@ static_resources:
   - name: l
     address: {socket_address: {address: 0.0.0.0, port_value: 80}}
     listener_filters:
-    - name: envoy.filters.listener.tls_inspector
-      typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector}
+    - name: envoy.filters.listener.original_dst
+      typed_config: {"@type": type.googleapis.com/google.protobuf.Empty}
     filter_chains:
     - filters:
       - name: envoy.filters.network.http_connection_manager
@@ -203,8 +203,8 @@ static_resources:
   EXPECT_THAT(
       unsupportedFields(b, ""),
       UnorderedElementsAre(
-          "static_resources.listeners[0].listener_filters: not supported by weft-proxy (names: "
-          "'envoy.filters.listener.tls_inspector')",
+          "static_resources.listeners[0].listener_filters[0].typed_config: type 'google.protobuf.Empty' (name "
+          "'envoy.filters.listener.original_dst') is not supported by weft-proxy",
           "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0]."
           "routes[0].route.retry_policy: not supported by weft-proxy",
           "static_resources.clusters[1].outlier_detection: not supported by weft-proxy"));
@@ -233,7 +233,7 @@ filter_chains:
 )");
   EXPECT_THAT(unsupportedFields(l, "listener"),
               ElementsAre("listener.filter_chains[0].filters[0].typed_config.http_filters[0].typed_config: type "
-                          "'envoy.extensions.filters.http.fault.v3.HTTPFault' is not supported by weft-proxy"));
+                          "'envoy.extensions.filters.http.fault.v3.HTTPFault' (name 'envoy.filters.http.fault') is not supported by weft-proxy"));
 }
 
 TEST(FieldSupportTest, TypedConfigOfAnUnknownTypeIsNamed) {
@@ -243,7 +243,7 @@ TEST(FieldSupportTest, TypedConfigOfAnUnknownTypeIsNamed) {
   f->set_name("custom");
   f->mutable_typed_config()->set_type_url("type.googleapis.com/acme.filters.v1.Magic");
   EXPECT_THAT(unsupportedFields(l, ""),
-              ElementsAre("filter_chains[0].filters[0].typed_config: type 'acme.filters.v1.Magic' is not supported by "
+              ElementsAre("filter_chains[0].filters[0].typed_config: type 'acme.filters.v1.Magic' (name 'custom') is not supported by "
                           "weft-proxy"));
 }
 
