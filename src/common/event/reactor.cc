@@ -107,13 +107,38 @@ void Reactor::run() {
       }
       handler->onIoEvent(events[i].events);
     }
+    runFlushes();
     runTimers();
     if (woken) runPosted();
+    runFlushes();
     for (auto& fn : idle_callbacks_) fn();
     runDeferredDeletes();
   }
   runPosted();
   runDeferredDeletes();
+}
+
+Flushable::~Flushable() {
+  if (flush_reactor_) flush_reactor_->cancelFlush(this);
+}
+
+void Reactor::cancelFlush(Flushable* f) {
+  for (auto& p : flushes_) {
+    if (p == f) p = nullptr;
+  }
+  f->flush_reactor_ = nullptr;
+}
+
+void Reactor::runFlushes() {
+  // A flush may schedule others (a downstream flush feeding an upstream one): run to empty.
+  for (size_t i = 0; i < flushes_.size(); ++i) {
+    Flushable* f = flushes_[i];
+    if (f == nullptr) continue;
+    f->flush_reactor_ = nullptr;
+    flushes_[i] = nullptr;
+    f->onFlush();
+  }
+  flushes_.clear();
 }
 
 void Reactor::runDeferredDeletes() {

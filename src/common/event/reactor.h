@@ -52,6 +52,19 @@ class Timer {
   size_t heap_index_ = kNotArmed;
 };
 
+// Something that batches its output: scheduled with Reactor::scheduleFlush, its onFlush()
+// runs once after the current batch of events, so a connection that many streams wrote to
+// in one batch makes one write syscall, not one per stream.
+class Flushable {
+ public:
+  virtual ~Flushable();
+  virtual void onFlush() = 0;
+
+ private:
+  friend class Reactor;
+  Reactor* flush_reactor_ = nullptr;  // set while scheduled
+};
+
 class Reactor {
  public:
   Reactor();
@@ -72,6 +85,15 @@ class Reactor {
   void deferDelete(std::unique_ptr<Deferrable> object);
   // Called once per loop iteration after events and timers (e.g. to flush batched logs).
   void addIdleCallback(std::function<void()> fn) { idle_callbacks_.push_back(std::move(fn)); }
+
+  // Runs f->onFlush() after the current event batch (once, however often it is scheduled).
+  void scheduleFlush(Flushable* f) {
+    if (f->flush_reactor_ != nullptr) return;
+    f->flush_reactor_ = this;
+    flushes_.push_back(f);
+  }
+  void cancelFlush(Flushable* f);
+  void runFlushes();
 
   // Deletes deferred objects, including any their destructors defer in turn.
   void runDeferredDeletes();
@@ -95,6 +117,7 @@ class Reactor {
   TimePoint now_;
   std::vector<Timer*> heap_;
   std::vector<std::unique_ptr<Deferrable>> deferred_;
+  std::vector<Flushable*> flushes_;
   std::vector<std::function<void()>> idle_callbacks_;
   std::mutex posted_mutex_;
   std::vector<std::function<void()>> posted_;

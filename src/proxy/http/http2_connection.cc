@@ -14,6 +14,7 @@ Http2ServerConnection::Http2ServerConnection(server::Worker& worker, std::unique
                                              std::shared_ptr<const HcmConfig> hcm,
                                              std::shared_ptr<stats::Scope> listener_stats)
     : worker_(worker),
+      worker_reactor_(worker.reactor()),
       conn_(std::move(conn)),
       hcm_(std::move(hcm)),
       listener_stats_(std::move(listener_stats)),
@@ -27,6 +28,9 @@ Http2ServerConnection::Http2ServerConnection(server::Worker& worker, std::unique
   nghttp2_option* opt;
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
+  // nghttp2 otherwise keeps closed streams for the (deprecated) priority tree, up to
+  // SETTINGS_MAX_CONCURRENT_STREAMS of them: megabytes per busy connection.
+  nghttp2_option_set_no_closed_streams(opt, 1);
   nghttp2_session_server_new2(&session_, serverCallbacks(), this, opt);
   nghttp2_option_del(opt);
   submitSettings(session_, hcm_->http2);
@@ -66,7 +70,7 @@ void Http2ServerConnection::receive() {
   if (n < 0) {
     // A connection error: nghttp2 has queued GOAWAY; send it and close.
     stats_.inc(HcmStats::downstream_cx_protocol_error);
-    flush();
+    writeNow();
     closeConnection();
     return;
   }
@@ -74,7 +78,7 @@ void Http2ServerConnection::receive() {
   conn_->resumeReading();
 }
 
-void Http2ServerConnection::flush() {
+void Http2ServerConnection::writeNow() {
   if (closed_) return;
   if (!sendPending(session_, *conn_)) {
     closeConnection();
@@ -89,7 +93,7 @@ void Http2ServerConnection::flush() {
   maybeFinishDrain();
 }
 
-void Http2ServerConnection::onWriteDrained(net::Connection&) { flush(); }
+void Http2ServerConnection::onWriteDrained(net::Connection&) { writeNow(); }
 
 void Http2ServerConnection::onEvent(net::Connection&, net::ConnectionEvent event) {
   if (event == net::ConnectionEvent::RemoteHalfClosed && conn_->output().size() > 0) return;

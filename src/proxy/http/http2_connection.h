@@ -20,7 +20,9 @@ namespace weft::proxy::http {
 
 class Http2Stream;
 
-class Http2ServerConnection final : public network::ActiveSession, public net::ConnectionCallbacks {
+class Http2ServerConnection final : public network::ActiveSession,
+                                    public net::ConnectionCallbacks,
+                                    public event::Flushable {
  public:
   Http2ServerConnection(server::Worker& worker, std::unique_ptr<net::Connection> conn,
                         std::shared_ptr<const HcmConfig> hcm, std::shared_ptr<stats::Scope> listener_stats);
@@ -41,8 +43,10 @@ class Http2ServerConnection final : public network::ActiveSession, public net::C
   const std::shared_ptr<const HcmConfig>& hcmPtr() const { return hcm_; }
   net::Connection& connection() { return *conn_; }
   nghttp2_session* session() { return session_; }
-  // Moves queued frames to the socket (or until it is above its write limit).
-  void flush();
+  // Moves queued frames to the socket (or until it is above its write limit) after the
+  // current event batch: all streams' frames in one write.
+  void flush() { worker_reactor_.scheduleFlush(this); }
+  void onFlush() override { writeNow(); }
 
  // nghttp2 callbacks
   static int onBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
@@ -56,12 +60,14 @@ class Http2ServerConnection final : public network::ActiveSession, public net::C
  private:
   Http2Stream* stream(int32_t id);
   void receive();
+  void writeNow();
   void maybeFinishDrain();
   void armIdle();
   void sendPing();
   void closeConnection();
 
   server::Worker& worker_;
+  event::Reactor& worker_reactor_;
   std::unique_ptr<net::Connection> conn_;
   std::shared_ptr<const HcmConfig> hcm_;
   std::shared_ptr<stats::Scope> listener_stats_;

@@ -39,46 +39,63 @@ Http2Stream::Http2Stream(Http2ServerConnection& parent, int32_t id)
 
 Http2Stream::~Http2Stream() { abortUpstream(); }
 
-std::string_view Http2Stream::keep(std::string_view s) {
-  strings_.emplace_back(s);
-  return strings_.back();
+void Http2Stream::collect(std::string_view name, std::string_view value) {
+  spans_.push_back(Span{static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(name.size()),
+                        static_cast<uint32_t>(arena_.size() + name.size()), static_cast<uint32_t>(value.size())});
+  arena_.append(name);
+  arena_.append(value);
 }
 
 // ---- request --------------------------------------------------------------------------------
 
 void Http2Stream::onHeader(std::string_view name, std::string_view value) {
   if (headers_done_) {
-    request_trailers_.push_back({keep(name), keep(value)});
+    trailer_strings_.emplace_back(name);
+    std::string_view n = trailer_strings_.back();
+    trailer_strings_.emplace_back(value);
+    request_trailers_.push_back({n, trailer_strings_.back()});
     return;
   }
-  if (!name.empty() && name[0] == ':') {
-    std::string_view v = keep(value);
-    if (name == ":method") req_.method = v;
-    else if (name == ":path") req_.target = v;
-    else if (name == ":authority") authority_ = v;
-    else if (name == ":scheme") scheme_ = v;
-    else if (name == ":protocol") bad_request_ = true;  // extended CONNECT is not supported
-    return;
+  collect(name, value);
+}
+
+void Http2Stream::buildRequestHead() {
+  std::string_view arena = arena_;
+  std::string_view authority;
+  req_.headers.reserve(spans_.size());
+  for (const Span& sp : spans_) {
+    std::string_view n = arena.substr(sp.name_at, sp.name_len);
+    std::string_view v = arena.substr(sp.value_at, sp.value_len);
+    if (!n.empty() && n[0] == ':') {
+      if (n == ":method") req_.method = v;
+      else if (n == ":path") req_.target = v;
+      else if (n == ":authority") authority = v;
+      else if (n == ":protocol") bad_request_ = true;  // extended CONNECT is not supported
+      continue;
+    }
+    if (n == "host" && authority.empty()) authority = v;
+    if (n == "content-length") {
+      uint64_t len = 0;
+      bool ok = !v.empty();
+      for (char c : v) {
+        if (c < '0' || c > '9') ok = false;
+        else len = len * 10 + static_cast<uint64_t>(c - '0');
+      }
+      if (ok) req_.content_length = len;
+    }
+    req_.headers.push_back({n, v});
   }
-  std::string_view n = keep(name);
-  std::string_view v = keep(value);
-  if (n == "host" && authority_.empty()) authority_ = v;
-  if (n == "content-length") {
-    char* end = nullptr;
-    unsigned long long len = std::strtoull(strings_.back().c_str(), &end, 10);
-    if (end && *end == 0) req_.content_length = len;
-  }
-  req_.headers.push_back({n, v});
+  req_.host = authority;
+  auto q = req_.target.find('?');
+  req_.path = req_.target.substr(0, q);
+  req_.query = q == std::string_view::npos ? std::string_view() : req_.target.substr(q + 1);
 }
 
 void Http2Stream::onRequestHeaders(bool end_stream) {
   headers_done_ = true;
   request_end_ = end_stream;
   const HcmConfig& hcm = parent_.hcm();
-  req_.host = authority_;
-  auto q = req_.target.find('?');
-  req_.path = req_.target.substr(0, q);
-  req_.query = q == std::string_view::npos ? std::string_view() : req_.target.substr(q + 1);
+  buildRequestHead();
   is_grpc_ = grpc::isGrpc(req_);
   if (!info_.request_headers.empty()) {
     for (size_t i = 0; i < hcm.capture.request.size(); ++i) {

@@ -45,7 +45,10 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
 
  private:
   static ssize_t readResponseBody(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*, nghttp2_data_source*, void*);
-  std::string_view keep(std::string_view s);
+  // Header bytes collect in one arena while HEADERS arrive; the views in req_ are made when
+  // the block is complete (the arena no longer moves then).
+  void collect(std::string_view name, std::string_view value);
+  void buildRequestHead();
   void route();
   void localReply(int status, std::string_view body, uint32_t flag, std::string_view details,
                   const MutationChain* mutations = nullptr, std::string_view location = {}, int grpc_status = -1);
@@ -61,14 +64,17 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   int32_t id_;
   server::Worker& worker_;
   RequestHead req_;
-  std::deque<std::string> strings_;  // request header bytes, stable for the views in req_
+  std::string arena_;
+  struct Span {
+    uint32_t name_at, name_len, value_at, value_len;
+  };
+  std::vector<Span> spans_;
+  std::deque<std::string> trailer_strings_;  // request trailers (rare): stable storage
   std::vector<Header> request_trailers_;
   bool headers_done_ = false;
   bool request_end_ = false;
   bool is_grpc_ = false;
   bool bad_request_ = false;
-  std::string_view authority_;
-  std::string_view scheme_;
 
   StreamInfo info_;
   RouteDecision decision_;

@@ -28,6 +28,9 @@ Http2ClientConnection::Http2ClientConnection(Http2ClientPool& pool, std::shared_
   nghttp2_option* opt;
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
+  // nghttp2 otherwise keeps closed streams for the (deprecated) priority tree, up to
+  // SETTINGS_MAX_CONCURRENT_STREAMS of them: megabytes per busy connection.
+  nghttp2_option_set_no_closed_streams(opt, 1);
   nghttp2_session_client_new2(&session_, clientCallbacks(), this, opt);
   nghttp2_option_del(opt);
   const auto& cfg = pool_.cluster().config();
@@ -77,6 +80,10 @@ Http2UpstreamStream* Http2ClientConnection::stream(int32_t id) {
 }
 
 void Http2ClientConnection::flush() {
+  if (!closed_) pool_.reactor().scheduleFlush(this);
+}
+
+void Http2ClientConnection::writeNow() {
   if (closed_ || !conn_) return;
   if (!sendPending(session_, *conn_)) {
     closeAll(kUpstreamProtocolError, "protocol error");
@@ -124,7 +131,7 @@ void Http2ClientConnection::onEvent(net::Connection&, net::ConnectionEvent event
   }
 }
 
-void Http2ClientConnection::onWriteDrained(net::Connection&) { flush(); }
+void Http2ClientConnection::onWriteDrained(net::Connection&) { writeNow(); }
 
 void Http2ClientConnection::closeAll(uint32_t flag, std::string_view reason) {
   if (closed_) return;
@@ -314,31 +321,47 @@ void Http2UpstreamStream::readDisable(bool disable) {
 }
 
 void Http2UpstreamStream::onHeader(std::string_view name, std::string_view value) {
-  strings_.emplace_back(name);
-  std::string_view n = strings_.back();
-  strings_.emplace_back(value);
-  std::string_view v = strings_.back();
   if (headers_delivered_) {
-    trailers_in_.push_back({n, v});
+    trailer_strings_.emplace_back(name);
+    std::string_view n = trailer_strings_.back();
+    trailer_strings_.emplace_back(value);
+    trailers_in_.push_back({n, trailer_strings_.back()});
     return;
   }
-  if (n == ":status") {
-    head_.status = std::atoi(strings_.back().c_str());
-    return;
-  }
-  if (n == "content-length") {
-    char* end = nullptr;
-    unsigned long long len = std::strtoull(strings_.back().c_str(), &end, 10);
-    if (end && *end == 0) head_.content_length = len;
-  }
-  head_.headers.push_back({n, v});
+  spans_.emplace_back(static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(arena_.size() + name.size()));
+  lens_.emplace_back(static_cast<uint32_t>(name.size()), static_cast<uint32_t>(value.size()));
+  arena_.append(name);
+  arena_.append(value);
 }
 
 void Http2UpstreamStream::onHeadersDone(bool trailers, bool end_stream) {
   if (complete_) return;
   if (!headers_delivered_ && !trailers) {
+    head_.clear();
+    std::string_view arena = arena_;
+    for (size_t i = 0; i < spans_.size(); ++i) {
+      std::string_view n = arena.substr(spans_[i].first, lens_[i].first);
+      std::string_view v = arena.substr(spans_[i].second, lens_[i].second);
+      if (n == ":status") {
+        head_.status = 0;
+        for (char c : v) head_.status = head_.status * 10 + (c - '0');
+        continue;
+      }
+      if (n == "content-length") {
+        uint64_t len = 0;
+        bool ok = !v.empty();
+        for (char c : v) {
+          if (c < '0' || c > '9') ok = false;
+          else len = len * 10 + static_cast<uint64_t>(c - '0');
+        }
+        if (ok) head_.content_length = len;
+      }
+      head_.headers.push_back({n, v});
+    }
     if (head_.status >= 100 && head_.status < 200) {  // interim: wait for the real response
-      head_.clear();
+      arena_.clear();
+      spans_.clear();
+      lens_.clear();
       return;
     }
     headers_delivered_ = true;

@@ -20,7 +20,7 @@ namespace weft::proxy::http {
 class Http2UpstreamStream;
 class Http2ClientPool;
 
-class Http2ClientConnection final : public net::ConnectionCallbacks, public event::Deferrable {
+class Http2ClientConnection final : public net::ConnectionCallbacks, public event::Deferrable, public event::Flushable {
  public:
   Http2ClientConnection(Http2ClientPool& pool, std::shared_ptr<const upstream::Host> host);
   ~Http2ClientConnection() override;
@@ -32,7 +32,10 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
   void consume(int32_t id, size_t bytes) { nghttp2_session_consume(session_, id, bytes); }
   void reset(int32_t id);
   void detach(Http2UpstreamStream& stream);
+  // Writes queued frames after the current event batch (one write for all streams).
   void flush();
+  void onFlush() override { writeNow(); }
+  void writeNow();
   const upstream::Host& host() const { return *host_; }
   bool closed() const { return closed_; }
   size_t activeStreams() const { return streams_.size(); }
@@ -104,7 +107,11 @@ class Http2UpstreamStream final : public UpstreamStream {
   bool body_end_ = false;
   bool body_deferred_ = false;
   std::vector<Header> trailers_out_;
-  std::deque<std::string> strings_;  // response header bytes (stable for the views in head_)
+  // Response header bytes collect in one arena; head_'s views are made once the block is done.
+  std::string arena_;
+  std::vector<std::pair<uint32_t, uint32_t>> spans_;  // name at, value at (lengths follow below)
+  std::vector<std::pair<uint32_t, uint32_t>> lens_;
+  std::deque<std::string> trailer_strings_;
   std::vector<Header> trailers_in_;
   bool headers_delivered_ = false;
   bool complete_ = false;
