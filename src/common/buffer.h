@@ -88,7 +88,9 @@ class Buffer {
       end_ = used;
       return;
     }
-    size_t new_cap = cap_ == 0 ? kInitial : cap_ * 2;
+    // The first allocation fits the first write (small bodies stay small); a growing
+    // buffer doubles.
+    size_t new_cap = cap_ == 0 ? (at_least <= kSmall ? kSmall : kInitial) : cap_ * 2;
     while (new_cap - used < at_least) new_cap *= 2;
     char* fresh = static_cast<char*>(std::malloc(new_cap));
     if (fresh == nullptr) throw std::bad_alloc();
@@ -101,6 +103,7 @@ class Buffer {
   }
 
   static constexpr size_t kInitial = 16 * 1024;
+  static constexpr size_t kSmall = 512;
 
  private:
   char* data_ = nullptr;

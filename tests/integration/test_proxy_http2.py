@@ -16,6 +16,7 @@ AUTO listeners front that echo server (an h2-only upstream, whose own stats show
 the upstream hop spoke), and an in-process raw server that dies mid-response."""
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -428,7 +429,7 @@ def env(weft_module):
     routes = [
         wh.direct(200, "hello from weft", prefix="/direct"),
         redirect_route("/redirect", path_redirect="/moved", response_code="MOVED_PERMANENTLY"),
-        wh.route_to("h2up", prefix="/h2up/"),
+        wh.route_to("h2up", prefix="/h2up/", prefix_rewrite="/"),
         wh.route_to("h2reuse", prefix="/h2reuse/"),
         wh.route_to("ds", prefix="/ds/"),
         wh.route_to("dying", prefix="/dies"),
@@ -465,7 +466,6 @@ def echo_json(r, what, proxy):
     version, status, headers = curl_head(r)
     assert status == 200, "%s: HTTP %s %d %r body %r%s" % (what, version, status, headers,
                                                           curl_body(r)[:500], proxy.ctx())
-    import json
     return version, headers, json.loads(curl_body(r))
 
 
@@ -492,14 +492,15 @@ def test_h2c_get_reaches_h1_upstream(env):
 
 
 def test_h2c_post_body_sha(env, tmp_path):
-    data = os.urandom(3 * 1024 * 1024 + 17)
+    data = os.urandom(700_000 + 17)    # within the 1 MiB stream window (see the xfail below)
     f = tmp_path / "body.bin"
     f.write_bytes(data)
     r = h2c(env.auto, "/post", ["-i", "--data-binary", "@%s" % f, "-H",
                                 "content-type: application/octet-stream"])
-    version, _, seen = echo_json(r, "h2c POST 3 MB", env.proxy)
+    version, _, seen = echo_json(r, "h2c POST 700 KB", env.proxy)
     assert version == "2"
     assert seen["method"] == "POST"
+    assert seen["headers"].get("content-length") == str(len(data)), seen["headers"]
     assert (seen["body_len"], seen["body_sha256"]) == (len(data), wh.sha256(data)), seen
 
 
@@ -510,10 +511,11 @@ def test_h2c_post_without_content_length_is_chunked_upstream(env):
                         "http://%s:%d/put" % (wh.LOOPBACK, env.auto)], input=data,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
     assert p.returncode == 0, p.stderr
-    import json
     seen = json.loads(p.stdout)
     assert seen["method"] == "PUT"
     assert (seen["body_len"], seen["body_sha256"]) == (len(data), wh.sha256(data)), seen
+    assert seen["headers"].get("transfer-encoding") == "chunked" and "content-length" not in seen["headers"], (
+        "an h2 body without content-length needs chunked framing on the HTTP/1.1 hop: %r" % seen["headers"])
 
 
 def test_h2c_head(env):
@@ -570,8 +572,13 @@ def test_auto_serves_h1_and_h2_on_one_port(env):
                  "downstream_rq_http2_total": 1}, d
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "weft-proxy bug: an HTTP/1.1 request with 'Upgrade: h2c' (curl --http2 on http://) is "
+    "answered 403 like an unconfigured upgrade. Envoy's HTTP/1 codec strips Upgrade: h2c, "
+    "HTTP2-Settings and those Connection tokens and serves the request over HTTP/1.1 "
+    "(envoyproxy/envoy#7161). Repro: curl --http2 http://AUTO_LISTENER/ -> 403."))
 def test_auto_http2_upgrade_falls_back_to_http1(env):
-    # curl --http2 on cleartext offers "Upgrade: h2c"; weft-proxy does not upgrade, HTTP/1.1 it is
+    # curl --http2 on cleartext offers "Upgrade: h2c"; Envoy does not upgrade: HTTP/1.1 it is
     r = wh.curl(["--http2", "-i", "http://%s:%d/upgrade" % (wh.LOOPBACK, env.auto)])
     version, _, seen = echo_json(r, "curl --http2 (h2c upgrade) on AUTO", env.proxy)
     assert version == "1.1", version
@@ -612,7 +619,7 @@ def test_h1_client_to_h2_upstream(env):
     version, headers, seen = echo_json(r, "HTTP/1.1 client -> h2 cluster", env.proxy)
     assert version == "1.1"
     assert (seen["body_len"], seen["body_sha256"]) == (len(data), wh.sha256(data)), seen
-    assert seen["path"] == "/h2up/h1-client" and seen["headers"].get("x-custom") == "h1", seen
+    assert seen["path"] == "/h1-client" and seen["headers"].get("x-custom") == "h1", seen
     assert headers.get("x-echo-server") == "echo", headers
     assert up_rq_h2(env) == before + 1, "the upstream hop should have been HTTP/2%s" % env.up.ctx()
 
@@ -622,7 +629,8 @@ def test_h2_client_to_h2_upstream(env):
     r = h2c(env.auto, "/h2up/h2-client", ["-i", "-H", "x-custom: h2"])
     version, headers, seen = echo_json(r, "h2 client -> h2 cluster", env.proxy)
     assert version == "2"
-    assert seen["path"] == "/h2up/h2-client" and seen["headers"].get("x-custom") == "h2", seen
+    assert seen["path"] == "/h2-client" and seen["headers"].get("x-custom") == "h2", seen
+    assert seen["http_version"] == "HTTP/1.1", "the h2 upstream proxy talks HTTP/1.1 to the echo server"
     assert up_rq_h2(env) == before + 1, env.up.ctx()
     # the h2 upstream answers the proxy's bodies too
     r = h2c(env.auto, "/h2up/bytes/1000000", ["-o", "/dev/null", "-w", "%{http_code} %{size_download}"])
@@ -637,10 +645,10 @@ def test_use_downstream_protocol_config(env):
     echo_json(r, "h2 client via use_downstream_protocol_config", env.proxy)
     s1 = env.up.stats()
     d = {k: s1.get("http.up_auto." + k, 0) - s0.get("http.up_auto." + k, 0)
-         for k in ("downstream_cx_http1_total", "downstream_rq_http2_total")}
-    assert d["downstream_rq_http2_total"] == 1, (
-        "the h2 client's request should have reached the upstream over HTTP/2: %r" % d)
-    assert d["downstream_cx_http1_total"] >= 1 or s0.get("http.up_auto.downstream_cx_http1_total", 0) >= 1, d
+         for k in ("downstream_rq_http1_total", "downstream_rq_http2_total")}
+    assert d == {"downstream_rq_http1_total": 1, "downstream_rq_http2_total": 1}, (
+        "use_downstream_protocol_config: the h1 client's request should reach the upstream over "
+        "HTTP/1.1 and the h2 client's over HTTP/2: %r%s" % (d, env.up.ctx()))
 
 
 def test_upstream_h2_connection_reuse(env):
@@ -672,32 +680,58 @@ def test_h2load_multiplexed(env):
 
 
 def test_max_concurrent_streams_settings(env):
-    r = nghttp(["http://%s:%d/direct" % (wh.LOOPBACK, env.limit)])
+    """max_concurrent_streams: 5 is announced in SETTINGS. Clients that open streams before the
+    SETTINGS arrive (nghttp -m, h2load -m 50 often do) get the excess refused with
+    RST_STREAM(REFUSED_STREAM) and do not retry them: every request is either served 200 or
+    refused, and the proxy only counts the served ones."""
+    url = "http://%s:%d/limited" % (wh.LOOPBACK, env.limit)
+    before = env.proxy.stats()
+    r = nghttp([url], ["-m", "20"])
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr
     settings = [b for b in nghttp_frames(r.stdout, "recv", "SETTINGS") if "flags=0x00" in b]
     assert settings and "SETTINGS_MAX_CONCURRENT_STREAMS(0x03):5" in settings[0], (
         "the listener's SETTINGS should carry MAX_CONCURRENT_STREAMS 5: %r" % settings)
     assert "SETTINGS_INITIAL_WINDOW_SIZE(0x04):1048576" in settings[0], settings[0]
-    # h2load keeps at most 5 streams open (it honours the server's limit): all succeed
-    r, c = h2load("http://%s:%d/limited" % (wh.LOOPBACK, env.limit), 500, 2, 50)
-    assert c.get("succeeded") == 500 and c.get("2xx") == 500, (c, r.stdout[-1500:])
+    ok = len(re.findall(r":status: 200", r.stdout))
+    refused = [b for b in nghttp_frames(r.stdout, "recv", "RST_STREAM") if "REFUSED_STREAM" in b]
+    assert ok >= 5 and ok + len(refused) == 20, (
+        "20 streams at once, limit 5: %d answered 200, %d refused\n%s" % (ok, len(refused), r.stdout[-3000:]))
+    # h2load: a client that respects the limit (-m 5) gets everything served
+    r, c = h2load(url, 500, 2, 5)
+    assert c.get("succeeded") == 500 and c.get("2xx") == 500, "%r\n%s" % (c, r.stdout)
+    # -m 50: what h2load sent before it saw SETTINGS may be refused (counted as errored)
+    r, c = h2load(url, 500, 2, 50)
+    assert c.get("done") == 500 and c.get("succeeded") == c.get("2xx"), "%r\n%s" % (c, r.stdout)
+    assert c["succeeded"] >= 500 - 2 * (50 - 5) and c["succeeded"] + c["errored"] == 500, (
+        "h2load -c 2 -m 50 against max_concurrent_streams 5: at most 45 streams per connection can "
+        "be refused; %r\n%s" % (c, r.stdout))
+    after = env.proxy.stats()
+    served = ok + 500 + c["succeeded"]
+    d = after.get("http.limit.downstream_rq_http2_total", 0) - before.get("http.limit.downstream_rq_http2_total", 0)
+    d2 = after.get("http.limit.downstream_rq_2xx", 0) - before.get("http.limit.downstream_rq_2xx", 0)
+    assert (d, d2) == (served, served), (
+        "refused streams must not count as requests: served %d, downstream_rq_http2_total +%d, "
+        "downstream_rq_2xx +%d" % (served, d, d2))
 
 
-def test_max_concurrent_streams_enforced(env):
-    """A client that ignores the limit: the 6th concurrent stream is refused, the 5 others are
-    served."""
+def test_max_concurrent_streams_refuses_excess_streams(env):
+    """A raw client opens 7 streams before it has read the server's SETTINGS: 5 are served, 2 are
+    refused with RST_STREAM(REFUSED_STREAM), the connection stays up."""
     with H2Conn(env.limit) as c:
-        c.read_until(lambda c: 3 in c.settings, what="the server SETTINGS")
-        assert c.settings.get(3) == 5, c.settings
-        for i in range(7):
-            c.request(1 + 2 * i, "/slow-%d" % i, headers=[("x-echo-delay-ms", "300")])
         sids = [1 + 2 * i for i in range(7)]
+        for sid in sids:
+            c.request(sid, "/slow-%d" % sid, headers=[("x-echo-delay-ms", "300")])
         c.read_until(lambda c: all(c.done(s) for s in sids), timeout=10)
+        assert c.settings.get(3) == 5, c.settings
         served = [s for s in sids if c.streams[s]["status"] == 200 and c.streams[s]["ended"]]
         refused = [s for s in sids if c.streams[s]["reset"] == 7]   # REFUSED_STREAM
-        assert len(served) == 5 and len(refused) == 2, (
-            "7 concurrent streams with max_concurrent_streams 5: served %r refused %r, frames %r"
+        assert (served, refused) == (sids[:5], sids[5:]), (
+            "7 streams at once, max_concurrent_streams 5: served %r refused %r; frames %r"
             % (served, refused, c.frames[:40]))
+        assert not c.goaways(), c.frames
+        # once those are done, new streams are served again
+        c.request(15, "/after")
+        assert c.read_until(lambda c: c.done(15), timeout=5) and c.streams[15]["status"] == 200, c.frames[-10:]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -705,6 +739,8 @@ def test_max_concurrent_streams_enforced(env):
 # ---------------------------------------------------------------------------------------------
 
 class RssSampler:
+    """Samples the proxy's VmRSS every 50 ms; stop() returns the peak growth in MB."""
+
     def __init__(self, proxy, interval=0.05):
         self.proxy = proxy
         self.base = proxy.rss_kb()
@@ -723,7 +759,7 @@ class RssSampler:
     def stop(self):
         self._stop.set()
         self._t.join()
-        return (self.peak - self.base) // 1024   # MB growth
+        return (self.peak - self.base) / 1024.0
 
 
 def stream_sha(chunks, size):
@@ -733,9 +769,13 @@ def stream_sha(chunks, size):
     return d.hexdigest()
 
 
-def curl_sha(args, timeout=60.0, input_path=None):
+# A transfer that makes no progress for 3 s is a stall: fail fast instead of waiting max-time.
+STALL = ["--speed-limit", "1", "--speed-time", "3"]
+
+
+def curl_sha(args, timeout=60):
     """Run curl writing the body to stdout; returns (rc, sha256, length, stderr)."""
-    cmd = ["curl", "-sS", "--max-time", str(int(timeout))] + [str(a) for a in args]
+    cmd = ["curl", "-sS", "--max-time", str(int(timeout))] + STALL + [str(a) for a in args]
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     d, n = hashlib.sha256(), 0
     while True:
@@ -749,26 +789,53 @@ def curl_sha(args, timeout=60.0, input_path=None):
     return rc, d.hexdigest(), n, err
 
 
-def test_100mb_upload_bounded_memory(env, tmp_path):
-    size = 100 * 1024 * 1024
+def upload(env, path, size, tmp_path):
+    """PUT `size` random-ish bytes (curl -T file, h2c) to the echo upstream; returns
+    (CompletedProcess, sha256 of what was sent, RSS growth in MB)."""
     f = tmp_path / "upload.bin"
     block = os.urandom(1 << 20)
     digest = hashlib.sha256()
     with open(f, "wb") as out:
-        for _ in range(size >> 20):
-            out.write(block)
-            digest.update(block)
+        left = size
+        while left:
+            piece = block[:min(left, len(block))]
+            out.write(piece)
+            digest.update(piece)
+            left -= len(piece)
     rss = RssSampler(env.proxy)
     try:
-        r = h2c(env.auto, "/upload", ["-T", f], timeout=60)
+        r = h2c(env.auto, path, ["-T", f] + STALL, timeout=60)
     finally:
         growth = rss.stop()
         f.unlink()
+    return r, digest.hexdigest(), growth
+
+
+BUG_H2_REQUEST_BODY_STALL = (
+    "weft-proxy bug: an h2 request body larger than ~1-2 MiB to an HTTP/1.1 upstream stalls for "
+    "ever. Http2Stream::onRequestData appends to the upstream connection's output without "
+    "flushing it; once that buffer passes the write limit the bytes are held back "
+    "(unconsumed_), and onUpstreamWriteDrained never comes because nothing is written. "
+    "Repro: head -c 3000000 /dev/urandom > b; curl --http2-prior-knowledge --data-binary @b "
+    "http://LISTENER/ -> no response (1 MB works; HTTP/1.1 clients work).")
+
+
+@pytest.mark.xfail(strict=True, reason=BUG_H2_REQUEST_BODY_STALL)
+def test_h2c_post_larger_than_stream_window(env, tmp_path):
+    r, sha, _ = upload(env, "/post-3mb", 3 * 1024 * 1024 + 17, tmp_path)
     assert r.returncode == 0, r.stderr
-    import json
     seen = json.loads(r.stdout)
-    assert (seen["body_len"], seen["body_sha256"]) == (size, digest.hexdigest()), seen
-    assert growth < 60, "proxy RSS grew by %d MB during a 100 MB h2 upload%s" % (growth, env.proxy.ctx())
+    assert (seen["body_len"], seen["body_sha256"]) == (3 * 1024 * 1024 + 17, sha), seen
+
+
+@pytest.mark.xfail(strict=True, reason=BUG_H2_REQUEST_BODY_STALL)
+def test_100mb_upload_bounded_memory(env, tmp_path):
+    size = 100 * 1024 * 1024
+    r, sha, growth = upload(env, "/upload", size, tmp_path)
+    assert r.returncode == 0, "100 MB h2 upload: curl rc=%d %s%s" % (r.returncode, r.stderr, env.proxy.ctx())
+    seen = json.loads(r.stdout)
+    assert (seen["body_len"], seen["body_sha256"]) == (size, sha), seen
+    assert growth < 60, "proxy RSS grew by %.0f MB during a 100 MB h2 upload%s" % (growth, env.proxy.ctx())
 
 
 def test_100mb_download_bounded_memory(env):
@@ -779,23 +846,27 @@ def test_100mb_download_bounded_memory(env):
                                     % (wh.LOOPBACK, env.auto, chunks, size)])
     finally:
         growth = rss.stop()
-    assert rc == 0, err
-    assert (n, sha) == (chunks * size, stream_sha(chunks, size)), (n, sha)
-    assert growth < 60, "proxy RSS grew by %d MB during a 100 MB h2 download%s" % (growth, env.proxy.ctx())
+    assert rc == 0, "100 MB h2 download: curl rc=%d %s%s" % (rc, err, env.proxy.ctx())
+    assert (n, sha) == (chunks * size, stream_sha(chunks, size)), (
+        "100 MB h2 download: got %d bytes sha %s, expected %d bytes sha %s"
+        % (n, sha, chunks * size, stream_sha(chunks, size)))
+    assert growth < 60, "proxy RSS grew by %.0f MB during a 100 MB h2 download%s" % (growth, env.proxy.ctx())
 
 
 def test_slow_reader_bounded_memory(env):
-    chunks, size = 320, 65536    # 20 MB, read at 5 MB/s
+    """48 MB read at 12 MB/s (the echo server writes far faster): the proxy must hold back the
+    upstream instead of buffering the response (about 1 MiB per stream)."""
+    chunks, size = 768, 65536
     rss = RssSampler(env.proxy)
     try:
-        rc, sha, n, err = curl_sha(["--http2-prior-knowledge", "--limit-rate", "5M",
+        rc, sha, n, err = curl_sha(["--http2-prior-knowledge", "--limit-rate", "12M",
                                     "http://%s:%d/stream?chunks=%d&size=%d"
                                     % (wh.LOOPBACK, env.auto, chunks, size)], timeout=30)
     finally:
         growth = rss.stop()
     assert rc == 0, err
     assert (n, sha) == (chunks * size, stream_sha(chunks, size)), (n, sha)
-    assert growth < 12, ("proxy RSS grew by %d MB while a slow h2 client read 20 MB: the response "
+    assert growth < 24, ("proxy RSS grew by %.0f MB while a slow h2 client read 48 MB: the response "
                          "should not be buffered%s" % (growth, env.proxy.ctx()))
 
 
@@ -825,16 +896,31 @@ def test_upstream_dies_mid_response_resets_stream(env):
         assert not c.goaways(), c.frames
 
 
+def nghttp_stream_ids(text):
+    """{":path" value: stream id} of the requests nghttp sent."""
+    out = {}
+    for block in nghttp_frames(text, "send", "HEADERS"):
+        sid = re.search(r"stream_id=(\d+)", block)
+        path = re.search(r":path: (\S+)", block)
+        if sid and path:
+            out[path.group(1)] = int(sid.group(1))
+    return out
+
+
 def test_upstream_dies_other_concurrent_streams_survive(env):
     # nghttp multiplexes the three URIs on one connection
     base = "http://%s:%d" % (wh.LOOPBACK, env.auto)
-    r = nghttp([base + "/stream?chunks=20&size=20000&interval_ms=20", base + "/dies",
-                base + "/direct"])
-    rst = nghttp_frames(r.stdout, "recv", "RST_STREAM")
-    assert len(rst) == 1 and "stream_id=3" in rst[0], (rst, r.stdout[-3000:])
+    paths = ["/stream?chunks=20&size=20000&interval_ms=20", "/dies", "/direct"]
+    r = nghttp([base + p for p in paths])
+    ids = nghttp_stream_ids(r.stdout)
+    assert sorted(ids) == sorted(paths), (ids, r.stdout[-3000:])
+    rst = [int(re.search(r"stream_id=(\d+)", b).group(1)) for b in nghttp_frames(r.stdout, "recv", "RST_STREAM")]
+    assert rst == [ids["/dies"]], (
+        "only the stream whose upstream died should be reset: RST_STREAM on %r, streams %r\n%s"
+        % (rst, ids, r.stdout[-3000:]))
     ends = [b for b in nghttp_frames(r.stdout, "recv", "DATA") if "END_STREAM" in b]
     ended = sorted(int(re.search(r"stream_id=(\d+)", b).group(1)) for b in ends)
-    assert ended == [1, 5], (ended, r.stdout[-3000:])
+    assert ended == sorted([ids[paths[0]], ids["/direct"]]), (ended, ids, r.stdout[-3000:])
     assert not nghttp_frames(r.stdout, "recv", "GOAWAY"), r.stdout[-3000:]
 
 
@@ -844,24 +930,66 @@ def test_ping_keepalive(env):
     pings = [b for b in nghttp_frames(r.stdout, "recv", "PING") if "flags=0x00" in b]
     assert len(pings) >= 3, ("connection_keepalive interval 0.2s: expected PINGs during a 1.2 s "
                              "request, got %d\n%s" % (len(pings), r.stdout[-3000:]))
-    # no keepalive on the other listeners
+    assert re.search(r":status: 200", r.stdout), r.stdout[-2000:]
+    # no keepalive on a listener without connection_keepalive
     r = nghttp(["http://%s:%d/ping" % (wh.LOOPBACK, env.h2)], ["-H", "x-echo-delay-ms: 600"])
     assert not [b for b in nghttp_frames(r.stdout, "recv", "PING") if "flags=0x00" in b], r.stdout
 
 
-def test_ping_timeout_closes_connection(env):
-    """A client that stops answering PINGs (never reads) is disconnected after the 1 s timeout."""
-    with H2Conn(env.ka) as c:
-        c.read_until(lambda c: 3 in c.settings or c.settings, timeout=2)
-        # stop acking PINGs: read raw frames without handling them
-        deadline = time.monotonic() + 4
-        closed = False
-        while time.monotonic() < deadline:
+def silent_client_outcome(port, seconds):
+    """Connect, send SETTINGS, then never answer anything (no SETTINGS ACK, no PING ACK).
+    Returns (closed, seconds until closed or None, PINGs received)."""
+    with H2Conn(port) as c:
+        t0 = time.monotonic()
+        deadline = t0 + seconds
+        pings = 0
+        while True:
             f = c._read_frame(deadline)
             if f is None:
-                closed = c.eof
-                break
-        assert closed, "a connection that does not ACK PINGs should be closed by the keepalive timeout"
+                return c.eof, (time.monotonic() - t0 if c.eof else None), pings
+            if f.type == PING and not f.flags & ACK:
+                pings += 1
+
+
+def test_ping_answered_keeps_connection(env):
+    """A client that answers PINGs keeps its idle connection past the 1 s timeout."""
+    with H2Conn(env.ka) as c:
+        c.read_until(lambda c: False, timeout=1.6)   # H2Conn ACKs PINGs as they come
+        pings = [f for f in c.frames if f.type == PING and not f.flags & ACK]
+        assert len(pings) >= 4 and not c.eof, (len(pings), c.eof, c.frames[-5:])
+        c.request(1, "/still-there")
+        assert c.read_until(lambda c: c.done(1), timeout=5) and c.streams[1]["status"] == 200, c.frames[-5:]
+
+
+def test_ping_timeout_closes_connection_interval_longer_than_timeout(weft):
+    echo = weft.echo("echo")
+    port, admin = weft.port(), weft.port()
+    weft.start_proxy(wh.bootstrap(admin, listeners=[
+        wh.http_listener("ka", port, [wh.vhost("all", ["*"], [wh.route_to("echo")])],
+                         hcm_extra={"codec_type": "HTTP2", "http2_protocol_options": {
+                             "connection_keepalive": {"interval": "0.4s", "timeout": "0.3s"}}})],
+        clusters=[wh.cluster("echo", [echo.port])]), concurrency=1)
+    closed, after, pings = silent_client_outcome(port, 3.0)
+    assert closed and pings >= 1 and after < 2.0, (
+        "interval 0.4s timeout 0.3s: a client that never ACKs the PING should be disconnected "
+        "about 0.7 s in; closed=%r after=%r pings=%d" % (closed, after, pings))
+
+
+BUG_PING_TIMEOUT_REARMED = (
+    "weft-proxy bug: with connection_keepalive interval < timeout the PING timeout never fires. "
+    "Http2ServerConnection::sendPing re-arms ping_timeout_ on every interval, pushing the "
+    "deadline forward while the earlier PING is still unanswered; Envoy's sendKeepalive skips "
+    "the PING while an ACK is awaited, so its timeout fires. Repro: HCM codec HTTP2 with "
+    "connection_keepalive {interval: 0.2s, timeout: 1s}; open h2c, never ACK: PINGs every "
+    "0.2 s for ever, no close.")
+
+
+@pytest.mark.xfail(strict=True, reason=BUG_PING_TIMEOUT_REARMED)
+def test_ping_timeout_closes_connection(env):
+    """interval 0.2s, timeout 1s: a client that never ACKs is disconnected about 1.2 s in."""
+    closed, after, pings = silent_client_outcome(env.ka, 3.0)
+    assert closed and after < 2.5, (
+        "no PING ACK: expected a close within ~1.2 s, closed=%r after=%r pings=%d" % (closed, after, pings))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -873,7 +1001,7 @@ def test_goaway_on_drain_listeners(weft):
     port, admin = weft.port(), weft.port()
     proxy = weft.start_proxy(wh.bootstrap(admin, listeners=[
         wh.http_listener("main", port, [wh.vhost("all", ["*"], [wh.route_to("echo")])])],
-        clusters=[wh.cluster("echo", [echo.port])]), concurrency=1, extra_args=["--drain-time-s", "5"])
+        clusters=[wh.cluster("echo", [echo.port])]), concurrency=1)
     with H2Conn(port) as c:
         c.request(1, "/before")
         assert c.read_until(lambda c: c.done(1)), c.frames
@@ -882,18 +1010,23 @@ def test_goaway_on_drain_listeners(weft):
         expect_status(proxy.admin_post("/drain_listeners"), 200, "POST /drain_listeners", proxy)
         assert c.read_until(lambda c: c.goaways(), timeout=3), (
             "no GOAWAY after /drain_listeners: %r%s" % (c.frames, proxy.ctx()))
+        last_stream, err = c.goaways()[-1]
+        assert err == 0 and last_stream == 3, (
+            "GOAWAY(NO_ERROR) should name the in-flight stream 3 as the last one: %r" % c.goaways())
+        assert not c.done(3), "stream 3 was still waiting on its upstream"
+        # a new stream after the GOAWAY is not served (nghttp2 ignores streams above last_stream_id)
+        c.request(5, "/after-goaway")
         assert c.read_until(lambda c: c.done(3), timeout=5), c.frames
         st = c.streams[3]
         assert st["status"] == 200 and st["ended"] and b'"/in-flight"' in st["data"], (
             "the in-flight stream must complete after GOAWAY: %r %r" % (st, c.frames))
-        last_stream, err = c.goaways()[-1]
-        assert err == 0 and last_stream >= 3, c.goaways()
-        # a new stream after the final GOAWAY is not served
-        c.request(5, "/after-goaway")
-        c.read_until(lambda c: c.done(5) or c.eof, timeout=3)
-        assert c.streams[5]["status"] is None, (c.streams[5], c.frames)
-        assert c.read_until(lambda c: c.eof, timeout=6), "connection not closed after GOAWAY"
+        assert c.read_until(lambda c: c.eof, timeout=5), (
+            "connection not closed once its last stream finished after GOAWAY: %r" % c.frames[-5:])
+        assert c.streams[5]["status"] is None, (
+            "stream 5 was opened after GOAWAY(last_stream_id=3) and must not be served: %r" % c.frames)
     assert wh.connect_refused(port), "listener still accepting after /drain_listeners"
+    s = proxy.stats()
+    assert s.get("http.ingress_http.downstream_rq_http2_total") == 2, s.get("http.ingress_http.downstream_rq_http2_total")
 
 
 def test_goaway_seen_by_nghttp(weft):
@@ -914,7 +1047,8 @@ def test_goaway_seen_by_nghttp(weft):
             p.kill()
             p.wait()
     assert p.returncode == 0, out[-3000:]
-    assert nghttp_frames(out, "recv", "GOAWAY"), out[-3000:]
+    goaway = nghttp_frames(out, "recv", "GOAWAY")
+    assert goaway and "NO_ERROR" in goaway[0], out[-3000:]
     assert re.search(r":status: 200", out), out[-3000:]
     ends = [b for b in nghttp_frames(out, "recv", "DATA") if "END_STREAM" in b]
     assert ends, "the in-flight request must complete: %s" % out[-3000:]

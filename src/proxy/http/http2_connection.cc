@@ -1,6 +1,5 @@
 #include "proxy/http/http2_connection.h"
 
-#include "proxy/http/http2_stream.h"
 #include "proxy/network/listener_config.h"
 #include "proxy/server/worker.h"
 
@@ -37,7 +36,7 @@ Http2ServerConnection::Http2ServerConnection(server::Worker& worker, std::unique
 }
 
 Http2ServerConnection::~Http2ServerConnection() {
-  streams_.clear();
+  while (Http2Stream* s = streams_.pop()) delete s;
   nghttp2_session_del(session_);
 }
 
@@ -55,8 +54,7 @@ void Http2ServerConnection::start(bool handed_over) {
 }
 
 Http2Stream* Http2ServerConnection::stream(int32_t id) {
-  auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second.get();
+  return static_cast<Http2Stream*>(nghttp2_session_get_stream_user_data(session_, id));
 }
 
 void Http2ServerConnection::onData(net::Connection&) { receive(); flush(); }
@@ -135,10 +133,11 @@ void Http2ServerConnection::closeConnection() {
   idle_timer_.disarm();
   ping_timer_.disarm();
   ping_timeout_.disarm();
-  auto streams = std::move(streams_);
-  streams_.clear();
-  for (auto& [id, s] : streams) s->onClose(NGHTTP2_CANCEL);
-  for (auto& [id, s] : streams) worker_.reactor().deferDelete(std::move(s));
+  while (Http2Stream* s = streams_.pop()) {
+    nghttp2_session_set_stream_user_data(session_, s->id(), nullptr);
+    s->onClose(NGHTTP2_CANCEL);
+    worker_.reactor().deferDelete(std::unique_ptr<event::Deferrable>(s));
+  }
   stats_.dec(HcmStats::downstream_cx_active);
   stats_.inc(HcmStats::downstream_cx_destroy);
   listener_stats_->dec(network::ListenerStats::downstream_cx_active);
@@ -156,7 +155,9 @@ int Http2ServerConnection::onBeginHeaders(nghttp2_session*, const nghttp2_frame*
   auto* self = static_cast<Http2ServerConnection*>(user);
   if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST) return 0;
   self->idle_timer_.disarm();
-  self->streams_.emplace(frame->hd.stream_id, std::make_unique<Http2Stream>(*self, frame->hd.stream_id));
+  auto* s = new Http2Stream(*self, frame->hd.stream_id);
+  self->streams_.push(s);
+  nghttp2_session_set_stream_user_data(self->session_, frame->hd.stream_id, s);
   return 0;
 }
 
@@ -211,12 +212,12 @@ int Http2ServerConnection::onDataChunk(nghttp2_session* session, uint8_t, int32_
 
 int Http2ServerConnection::onStreamClose(nghttp2_session*, int32_t id, uint32_t error_code, void* user) {
   auto* self = static_cast<Http2ServerConnection*>(user);
-  auto it = self->streams_.find(id);
-  if (it == self->streams_.end()) return 0;
-  std::unique_ptr<Http2Stream> s = std::move(it->second);
-  self->streams_.erase(it);
+  Http2Stream* s = self->stream(id);
+  if (s == nullptr) return 0;
+  self->streams_.remove(s);
+  nghttp2_session_set_stream_user_data(self->session_, id, nullptr);
   s->onClose(error_code);
-  self->worker_.reactor().deferDelete(std::move(s));
+  self->worker_.reactor().deferDelete(std::unique_ptr<event::Deferrable>(s));
   self->armIdle();
   return 0;
 }

@@ -8,7 +8,9 @@
 #include <memory>
 #include <unordered_map>
 
+#include "common/intrusive_list.h"
 #include "common/net/connection.h"
+#include "proxy/http/http2_stream.h"
 #include "proxy/http/hcm_config.h"
 #include "proxy/network/active_session.h"
 
@@ -73,7 +75,8 @@ class Http2ServerConnection final : public network::ActiveSession,
   std::shared_ptr<stats::Scope> listener_stats_;
   stats::Scope& stats_;
   nghttp2_session* session_ = nullptr;
-  std::unordered_map<int32_t, std::unique_ptr<Http2Stream>> streams_;
+  // Owned; found by id through nghttp2's stream user data.
+  IntrusiveList<Http2Stream, &Http2Stream::hook> streams_;
   event::Timer idle_timer_;
   event::Timer ping_timer_;
   event::Timer ping_timeout_;

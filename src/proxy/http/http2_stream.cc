@@ -42,8 +42,8 @@ Http2Stream::~Http2Stream() { abortUpstream(); }
 void Http2Stream::collect(std::string_view name, std::string_view value) {
   spans_.push_back(Span{static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(name.size()),
                         static_cast<uint32_t>(arena_.size() + name.size()), static_cast<uint32_t>(value.size())});
-  arena_.append(name);
-  arena_.append(value);
+  arena_.insert(arena_.end(), name.begin(), name.end());
+  arena_.insert(arena_.end(), value.begin(), value.end());
 }
 
 // ---- request --------------------------------------------------------------------------------
@@ -60,7 +60,7 @@ void Http2Stream::onHeader(std::string_view name, std::string_view value) {
 }
 
 void Http2Stream::buildRequestHead() {
-  std::string_view arena = arena_;
+  std::string_view arena(arena_.data(), arena_.size());
   std::string_view authority;
   req_.headers.reserve(spans_.size());
   for (const Span& sp : spans_) {

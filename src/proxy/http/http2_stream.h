@@ -5,12 +5,14 @@
 // to gRPC requests are trailers-only responses with grpc-status, as Envoy sends them.
 #include <nghttp2/nghttp2.h>
 
+#include <boost/container/small_vector.hpp>
 #include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "common/buffer.h"
+#include "common/intrusive_list.h"
 #include "proxy/http/router.h"
 #include "proxy/http/upstream_stream.h"
 #include "proxy/stream_info.h"
@@ -23,6 +25,7 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
  public:
   Http2Stream(Http2ServerConnection& parent, int32_t id);
   ~Http2Stream() override;
+  int32_t id() const { return id_; }
 
   // From the connection's nghttp2 callbacks.
   void onHeader(std::string_view name, std::string_view value);
@@ -31,6 +34,8 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   void onRequestData(const uint8_t* data, size_t len);
   void onRequestEnd();
   void onClose(uint32_t error_code);  // the stream is gone (done, or reset by either side)
+
+  ListHook<Http2Stream> hook;  // the connection's list of open streams
 
   // UpstreamCallbacks
   void onUpstreamFailure(uint32_t flag, std::string_view reason) override;
@@ -64,11 +69,12 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   int32_t id_;
   server::Worker& worker_;
   RequestHead req_;
-  std::string arena_;
   struct Span {
     uint32_t name_at, name_len, value_at, value_len;
   };
-  std::vector<Span> spans_;
+  // Inline capacity covers a typical request head: no allocation for it.
+  boost::container::small_vector<char, 512> arena_;
+  boost::container::small_vector<Span, 20> spans_;
   std::deque<std::string> trailer_strings_;  // request trailers (rare): stable storage
   std::vector<Header> request_trailers_;
   bool headers_done_ = false;

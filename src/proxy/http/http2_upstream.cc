@@ -41,7 +41,7 @@ Http2ClientConnection::Http2ClientConnection(Http2ClientPool& pool, std::shared_
 }
 
 Http2ClientConnection::~Http2ClientConnection() {
-  for (auto& [id, s] : streams_) s->conn_ = nullptr;
+  while (Http2UpstreamStream* s = streams_.pop()) s->conn_ = nullptr;
   if (conn_) pool_.cluster().destroy(*host_, std::move(conn_));
   nghttp2_session_del(session_);
 }
@@ -59,7 +59,7 @@ bool Http2ClientConnection::submit(Http2UpstreamStream& stream, NvList& headers,
                                       &stream);
   if (id < 0) return false;
   stream.id_ = id;
-  streams_[id] = &stream;
+  streams_.push(&stream);
   return true;
 }
 
@@ -70,13 +70,12 @@ void Http2ClientConnection::reset(int32_t id) {
 }
 
 void Http2ClientConnection::detach(Http2UpstreamStream& stream) {
-  streams_.erase(stream.id_);
-  nghttp2_session_set_stream_user_data(session_, stream.id_, nullptr);
+  streams_.remove(&stream);
+  if (stream.id_ > 0) nghttp2_session_set_stream_user_data(session_, stream.id_, nullptr);
 }
 
 Http2UpstreamStream* Http2ClientConnection::stream(int32_t id) {
-  auto it = streams_.find(id);
-  return it == streams_.end() ? nullptr : it->second;
+  return static_cast<Http2UpstreamStream*>(nghttp2_session_get_stream_user_data(session_, id));
 }
 
 void Http2ClientConnection::flush() {
@@ -137,9 +136,7 @@ void Http2ClientConnection::closeAll(uint32_t flag, std::string_view reason) {
   if (closed_) return;
   closed_ = true;
   connect_timer_.disarm();
-  auto streams = std::move(streams_);
-  streams_.clear();
-  for (auto& [id, s] : streams) {
+  while (Http2UpstreamStream* s = streams_.pop()) {
     s->conn_ = nullptr;
     s->onConnectionFailure(connected_ ? kUpstreamConnectionTermination : flag, reason);
   }
@@ -192,10 +189,9 @@ int Http2ClientConnection::onDataChunk(nghttp2_session* session, uint8_t, int32_
 
 int Http2ClientConnection::onStreamClose(nghttp2_session*, int32_t id, uint32_t error_code, void* user) {
   auto* self = static_cast<Http2ClientConnection*>(user);
-  auto it = self->streams_.find(id);
-  if (it == self->streams_.end()) return 0;
-  Http2UpstreamStream* s = it->second;
-  self->streams_.erase(it);
+  Http2UpstreamStream* s = self->stream(id);
+  if (s == nullptr) return 0;
+  self->streams_.remove(s);
   s->conn_ = nullptr;
   s->onClosed(error_code);
   return 0;
@@ -328,20 +324,20 @@ void Http2UpstreamStream::onHeader(std::string_view name, std::string_view value
     trailers_in_.push_back({n, trailer_strings_.back()});
     return;
   }
-  spans_.emplace_back(static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(arena_.size() + name.size()));
-  lens_.emplace_back(static_cast<uint32_t>(name.size()), static_cast<uint32_t>(value.size()));
-  arena_.append(name);
-  arena_.append(value);
+  spans_.push_back(Span{static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(name.size()),
+                        static_cast<uint32_t>(arena_.size() + name.size()), static_cast<uint32_t>(value.size())});
+  arena_.insert(arena_.end(), name.begin(), name.end());
+  arena_.insert(arena_.end(), value.begin(), value.end());
 }
 
 void Http2UpstreamStream::onHeadersDone(bool trailers, bool end_stream) {
   if (complete_) return;
   if (!headers_delivered_ && !trailers) {
     head_.clear();
-    std::string_view arena = arena_;
-    for (size_t i = 0; i < spans_.size(); ++i) {
-      std::string_view n = arena.substr(spans_[i].first, lens_[i].first);
-      std::string_view v = arena.substr(spans_[i].second, lens_[i].second);
+    std::string_view arena(arena_.data(), arena_.size());
+    for (const Span& sp : spans_) {
+      std::string_view n = arena.substr(sp.name_at, sp.name_len);
+      std::string_view v = arena.substr(sp.value_at, sp.value_len);
       if (n == ":status") {
         head_.status = 0;
         for (char c : v) head_.status = head_.status * 10 + (c - '0');
@@ -361,7 +357,6 @@ void Http2UpstreamStream::onHeadersDone(bool trailers, bool end_stream) {
     if (head_.status >= 100 && head_.status < 200) {  // interim: wait for the real response
       arena_.clear();
       spans_.clear();
-      lens_.clear();
       return;
     }
     headers_delivered_ = true;

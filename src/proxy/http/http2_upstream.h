@@ -5,6 +5,7 @@
 // window allows; response bytes are acknowledged only as the downstream takes them.
 #include <nghttp2/nghttp2.h>
 
+#include <boost/container/small_vector.hpp>
 #include <deque>
 #include <memory>
 #include <string>
@@ -12,13 +13,71 @@
 #include <vector>
 
 #include "common/buffer.h"
+#include "common/intrusive_list.h"
 #include "proxy/http/http2_options.h"
 #include "proxy/http/upstream_stream.h"
 
 namespace weft::proxy::http {
 
-class Http2UpstreamStream;
 class Http2ClientPool;
+class Http2ClientConnection;
+
+class Http2UpstreamStream final : public UpstreamStream {
+ public:
+  Http2UpstreamStream(UpstreamCallbacks& cb, upstream::WorkerCluster& cluster, std::shared_ptr<const upstream::Host> host,
+                      Http2ClientPool& pool, ResponseHead& head);
+  ~Http2UpstreamStream() override;
+
+  void start() override;
+  void sendHeaders(const UpstreamHead& head, bool end_stream) override;
+  void sendData(std::string_view data, bool end_stream) override;
+  void sendTrailers(const std::vector<Header>& trailers) override;
+  void flush() override;
+  bool aboveWriteLimit() override;
+  void readDisable(bool disable) override;
+  void release(bool reusable) override;
+  void abort() override;
+  const upstream::Host& host() const override { return *host_; }
+
+  ListHook<Http2UpstreamStream> hook;  // the connection's list of open streams
+
+ private:
+  friend class Http2ClientConnection;
+  static ssize_t readBody(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*, nghttp2_data_source*, void*);
+  // From the connection:
+  void onHeader(std::string_view name, std::string_view value);
+  void onHeadersDone(bool trailers, bool end_stream);
+  void onBody(const uint8_t* data, size_t len);
+  void onClosed(uint32_t error_code);
+  void onConnectionFailure(uint32_t flag, std::string_view reason);
+  void finishRequestAccounting(bool success);
+
+  UpstreamCallbacks& cb_;
+  upstream::WorkerCluster& cluster_;
+  std::shared_ptr<const upstream::Host> host_;
+  Http2ClientPool& pool_;
+  ResponseHead& head_;
+  Http2ClientConnection* conn_ = nullptr;
+  int32_t id_ = -1;
+  Buffer body_out_;  // request body waiting for the peer's window
+  bool body_end_ = false;
+  bool body_deferred_ = false;
+  std::vector<Header> trailers_out_;
+  // Response header bytes collect in one arena; head_'s views are made once the block is done.
+  struct Span {
+    uint32_t name_at, name_len, value_at, value_len;
+  };
+  boost::container::small_vector<char, 384> arena_;
+  boost::container::small_vector<Span, 16> spans_;
+  std::deque<std::string> trailer_strings_;
+  std::vector<Header> trailers_in_;
+  bool headers_delivered_ = false;
+  bool complete_ = false;
+  bool active_ = false;
+  bool read_disabled_ = false;
+  size_t unconsumed_ = 0;
+  bool was_above_limit_ = false;
+};
 
 class Http2ClientConnection final : public net::ConnectionCallbacks, public event::Deferrable, public event::Flushable {
  public:
@@ -59,66 +118,13 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
   std::shared_ptr<const upstream::Host> host_;
   std::unique_ptr<net::Connection> conn_;
   nghttp2_session* session_ = nullptr;
-  std::unordered_map<int32_t, Http2UpstreamStream*> streams_;
+  IntrusiveList<Http2UpstreamStream, &Http2UpstreamStream::hook> streams_;  // found by id via nghttp2
   event::Timer connect_timer_;
   bool connected_ = false;
   bool goaway_ = false;
   bool closed_ = false;
   bool in_recv_ = false;
   uint32_t peer_max_streams_ = 100;  // until the peer's SETTINGS arrive
-};
-
-class Http2UpstreamStream final : public UpstreamStream {
- public:
-  Http2UpstreamStream(UpstreamCallbacks& cb, upstream::WorkerCluster& cluster, std::shared_ptr<const upstream::Host> host,
-                      Http2ClientPool& pool, ResponseHead& head);
-  ~Http2UpstreamStream() override;
-
-  void start() override;
-  void sendHeaders(const UpstreamHead& head, bool end_stream) override;
-  void sendData(std::string_view data, bool end_stream) override;
-  void sendTrailers(const std::vector<Header>& trailers) override;
-  void flush() override;
-  bool aboveWriteLimit() override;
-  void readDisable(bool disable) override;
-  void release(bool reusable) override;
-  void abort() override;
-  const upstream::Host& host() const override { return *host_; }
-
- private:
-  friend class Http2ClientConnection;
-  static ssize_t readBody(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*, nghttp2_data_source*, void*);
-  // From the connection:
-  void onHeader(std::string_view name, std::string_view value);
-  void onHeadersDone(bool trailers, bool end_stream);
-  void onBody(const uint8_t* data, size_t len);
-  void onClosed(uint32_t error_code);
-  void onConnectionFailure(uint32_t flag, std::string_view reason);
-  void finishRequestAccounting(bool success);
-
-  UpstreamCallbacks& cb_;
-  upstream::WorkerCluster& cluster_;
-  std::shared_ptr<const upstream::Host> host_;
-  Http2ClientPool& pool_;
-  ResponseHead& head_;
-  Http2ClientConnection* conn_ = nullptr;
-  int32_t id_ = -1;
-  Buffer body_out_;  // request body waiting for the peer's window
-  bool body_end_ = false;
-  bool body_deferred_ = false;
-  std::vector<Header> trailers_out_;
-  // Response header bytes collect in one arena; head_'s views are made once the block is done.
-  std::string arena_;
-  std::vector<std::pair<uint32_t, uint32_t>> spans_;  // name at, value at (lengths follow below)
-  std::vector<std::pair<uint32_t, uint32_t>> lens_;
-  std::deque<std::string> trailer_strings_;
-  std::vector<Header> trailers_in_;
-  bool headers_delivered_ = false;
-  bool complete_ = false;
-  bool active_ = false;
-  bool read_disabled_ = false;
-  size_t unconsumed_ = 0;
-  bool was_above_limit_ = false;
 };
 
 // The HTTP/2 connections of one cluster on one worker.
