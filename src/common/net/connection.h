@@ -138,6 +138,7 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   bool in_read_ = false;
   bool tcp_connected_ = false;
   bool handshaking_ = false;
+  bool tls_socket_drained_ = false;  // the TLS layer's last recv() was short or EAGAIN
   SSL* ssl_ = nullptr;
   std::shared_ptr<const tls::Context> tls_ctx_;
   std::string tls_error_;

@@ -151,7 +151,7 @@ std::shared_ptr<const Context> Context::create(const ContextOptions& o) {
   }
   // Partial writes let the connection's output buffer drain record by record; released
   // buffers keep idle connections at a few hundred bytes instead of ~34 KB each.
-  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_COMPRESSION);
   SSL_CTX_set_read_ahead(ctx, 1);
 
