@@ -18,6 +18,9 @@ Virtual hosts of the shared proxy, chosen with the client's :authority:
   grpconly.test    match {prefix: /, grpc: {}}: only gRPC requests match
   tlsup.test       cluster echo_tls: HTTP/2 over TLS (ALPN h2) to a TLS gRPC server
 A second listener terminates TLS (DownstreamTlsContext, ALPN h2) in front of the same routes.
+
+Tests hit by a known weft-proxy bug are xfail (STALL, RST_DROPS_REPLY below: cause and code path),
+never skipped; remove the mark when the bug is fixed (RST_DROPS_REPLY is strict).
 """
 
 import json
@@ -425,6 +428,19 @@ def test_server_status_on_streams(env, scenario):
     res = grpc_call(env.port, scenario, env.proxy, size=1000, count=3, fail_code=7,
                     fail_message="denied: %s" % scenario)
     expect_code(res, 7, env.proxy, "denied: %s" % scenario)
+
+
+@pytest.mark.xfail(strict=False, reason=(
+    "weft-proxy bugs: when the upstream ends the stream while the client is still sending, "
+    "Http2Stream::onUpstreamComplete submits RST_STREAM(NO_ERROR) at once and nghttp2 drops the "
+    "response frames still queued (see RST_DROPS_REPLY); otherwise the upload stalls (see STALL)"))
+@pytest.mark.parametrize("scenario", ["client_stream", "bidi"])
+def test_server_status_while_client_still_sending(env, scenario):
+    """The server fails on the first of 200 x 64 KB messages; its status must reach the client
+    although the client's upload has not finished (the proxy then resets the upload)."""
+    res = grpc_call(env.port, scenario, env.proxy, size=65536, count=200, fail_code=7,
+                    fail_message="early", deadline_ms=10000)
+    expect_code(res, 7, env.proxy, "early")
 
 
 def test_upstream_down_is_unavailable(env):

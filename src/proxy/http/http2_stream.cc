@@ -19,6 +19,18 @@ constexpr std::string_view kUpstreamFailurePrefix =
     "upstream connect error or disconnect/reset before headers. reset reason: ";
 }  // namespace
 
+namespace {
+int parseGrpcStatus(std::string_view v) {
+  int n = 0;
+  if (v.empty() || v.size() > 3) return -1;
+  for (char c : v) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+}  // namespace
+
 Http2Stream::Http2Stream(Http2ServerConnection& parent, int32_t id)
     : parent_(parent), id_(id), worker_(parent.worker()), timer_(parent.worker().reactor(), [this] { onTimer(); }) {
   const HcmConfig& hcm = parent_.hcm();
@@ -277,6 +289,9 @@ void Http2Stream::onUpstreamHeaders(const ResponseHead& head, bool end_stream) {
       info_.response_headers[i].value.assign(*v);
     }
   }
+  if (is_grpc_) {
+    if (const std::string_view* g = head.find("grpc-status")) grpc_status_ = parseGrpcStatus(*g);
+  }
   response_end_ = end_stream;
   submitResponse(nv, !end_stream);
   parent_.flush();
@@ -298,6 +313,7 @@ void Http2Stream::onUpstreamBody(std::string_view data) {
 
 void Http2Stream::onUpstreamTrailers(const std::vector<Header>& trailers) {
   for (const auto& t : trailers) {
+    if (is_grpc_ && t.name == "grpc-status") grpc_status_ = parseGrpcStatus(t.value);
     response_trailers_.emplace_back(t.name);
     response_trailers_.emplace_back(t.value);
   }
@@ -376,7 +392,8 @@ void Http2Stream::localReply(int status, std::string_view body, uint32_t flag, s
     countResponse(200);
     nv.add(":status", "200");
     nv.add("content-type", "application/grpc");
-    nv.add("grpc-status", std::to_string(grpc_status >= 0 ? grpc_status : grpc::statusForHttp(status)));
+    grpc_status_ = grpc_status >= 0 ? grpc_status : grpc::statusForHttp(status);
+    nv.add("grpc-status", std::to_string(grpc_status_));
     nv.add("grpc-message", body.empty() ? details : body);
     nv.add("server", hcm.server_name);
     nv.add("date", worker_.httpDate());
@@ -489,6 +506,12 @@ void Http2Stream::finish() {
   hcm.stats->dec(HcmStats::downstream_rq_active);
   hcm.stats->inc(HcmStats::downstream_rq_completed);
   for (const auto& logger : hcm.access_logs) worker_.writeAccessLog(*logger, info_);
+  if (is_grpc_ && decision_.cluster) {
+    stats::Scope& g = *decision_.cluster->config().grpc_stats;
+    g.inc(upstream::GrpcStats::kTotal);
+    g.inc(grpc_status_ == 0 ? upstream::GrpcStats::kSuccess : upstream::GrpcStats::kFailure);
+    if (grpc_status_ >= 0 && grpc_status_ <= 16) g.inc(static_cast<size_t>(grpc_status_));
+  }
 }
 
 }  // namespace weft::proxy::http

@@ -80,6 +80,7 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   bool headers_done_ = false;
   bool request_end_ = false;
   bool is_grpc_ = false;
+  int grpc_status_ = -1;  // from the response (trailers, or trailers-only headers) or our reply
   bool bad_request_ = false;
 
   StreamInfo info_;

@@ -150,6 +150,8 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   out->stat_rows = store.rows();
   out->stats = store.scope("cluster." + stat_name + ".", ClusterStats::kDefs, ClusterStats::kCount,
                            {{"envoy_cluster_name", stat_name}});
+  out->grpc_stats = store.scope("cluster." + stat_name + ".grpc.", GrpcStats::kDefs, GrpcStats::kCount,
+                                {{"envoy_cluster_name", stat_name}});
 
   const auto& la = c.load_assignment();
   if (original_dst && la.endpoints_size() > 0) {

@@ -30,6 +30,20 @@ WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
   COUNTER(rq_success) COUNTER(rq_error) COUNTER(rq_timeout)
 WEFT_STATS_STRUCT(HostStats, WEFT_HOST_STATS)
 
+// cluster.<name>.grpc.<status> for each gRPC status code, and .success/.failure/.total:
+// counted by the router for gRPC requests (Envoy's grpc_stats names without a method prefix).
+struct GrpcStats {
+  enum Index : size_t { kSuccess = 17, kFailure = 18, kTotal = 19, kCount = 20 };
+  static constexpr ::weft::stats::StatDef kDefs[] = {
+      {"0", stats::Kind::Counter},  {"1", stats::Kind::Counter},  {"2", stats::Kind::Counter},
+      {"3", stats::Kind::Counter},  {"4", stats::Kind::Counter},  {"5", stats::Kind::Counter},
+      {"6", stats::Kind::Counter},  {"7", stats::Kind::Counter},  {"8", stats::Kind::Counter},
+      {"9", stats::Kind::Counter},  {"10", stats::Kind::Counter}, {"11", stats::Kind::Counter},
+      {"12", stats::Kind::Counter}, {"13", stats::Kind::Counter}, {"14", stats::Kind::Counter},
+      {"15", stats::Kind::Counter}, {"16", stats::Kind::Counter}, {"success", stats::Kind::Counter},
+      {"failure", stats::Kind::Counter}, {"total", stats::Kind::Counter}};
+};
+
 struct Host {
   net::Address address;
   std::string address_string;  // "10.0.0.1:8080": access logs, /clusters
@@ -71,6 +85,7 @@ struct ClusterConfig {
   enum class Protocol { Http1, Http2, UseDownstream } protocol = Protocol::Http1;
   http::Http2Options http2;
   std::shared_ptr<stats::Scope> stats;
+  std::shared_ptr<stats::Scope> grpc_stats;
   uint32_t stat_rows = 1;  // rows of per-host stats (workers + main thread)
   envoy::config::cluster::v3::Cluster source;  // for /config_dump
 };
