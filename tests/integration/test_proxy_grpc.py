@@ -19,8 +19,9 @@ Virtual hosts of the shared proxy, chosen with the client's :authority:
   tlsup.test       cluster echo_tls: HTTP/2 over TLS (ALPN h2) to a TLS gRPC server
 A second listener terminates TLS (DownstreamTlsContext, ALPN h2) in front of the same routes.
 
-Tests hit by a known weft-proxy bug are xfail (STALL, RST_DROPS_REPLY below: cause and code path),
-never skipped; remove the mark when the bug is fixed (RST_DROPS_REPLY is strict).
+Two bugs these tests found are fixed and guarded here: body DATA between an h2 downstream and
+an h2 upstream waited for unrelated frames (no flush), and a reply sent while the client was still
+uploading was dropped (RST_STREAM submitted before the response went out).
 """
 
 import json
@@ -42,21 +43,6 @@ A = "a.example.com"   # the downstream TLS listener's name (pki.server_a)
 B = "b.example.com"   # the TLS upstream's name (pki.server_b)
 
 OK, NOT_FOUND, DEADLINE_EXCEEDED, UNIMPLEMENTED, UNAVAILABLE = 0, 5, 4, 12, 14
-
-# Known weft-proxy bugs these tests expose (src/proxy/http/http2_stream.cc, http2_upstream.cc).
-STALL = pytest.mark.xfail(strict=False, reason=(
-    "weft-proxy bug: HTTP/2 body data between an h2 downstream and an h2 upstream is not flushed "
-    "when it arrives: Http2Stream::onRequestData never schedules the upstream connection's flush, "
-    "and DATA from an h2 upstream (Http2UpstreamStream::onBody -> Http2Stream::onUpstreamBody) "
-    "never schedules the downstream connection's flush. Messages wait for unrelated frames "
-    "(WINDOW_UPDATE, PING, the end of the stream): streams stall or are held back"))
-RST_DROPS_REPLY = pytest.mark.xfail(strict=True, reason=(
-    "weft-proxy bug: a local reply (404 NR -> grpc-status 12) to an HTTP/2 request whose body is "
-    "still arriving never reaches the client: Http2Stream::localReply submits RST_STREAM(NO_ERROR) "
-    "right after the response; nghttp2 marks the stream CLOSING at once and drops the queued "
-    "response HEADERS (session_predicate_response_headers_send -> NGHTTP2_ERR_STREAM_CLOSING), "
-    "so the client sees only RST_STREAM"))
-
 
 # ---------------------------------------------------------------------------------------------
 # the gRPC C++ peers
@@ -333,7 +319,6 @@ def test_unary_small(env):
         "the server's trailers must reach the client:\n" + describe(res))
 
 
-@STALL
 def test_unary_4mb(env):
     size = 4 * 1024 * 1024
     res = grpc_call(env.port, "unary", env.proxy, size=size, deadline_ms=10000)
@@ -342,7 +327,6 @@ def test_unary_4mb(env):
     assert res["trailers"].get("x-received-bytes") == str(size), describe(res)
 
 
-@STALL
 def test_server_stream(env):
     res = grpc_call(env.port, "server_stream", env.proxy, size=65536, count=100,
                     deadline_ms=10000)
@@ -351,7 +335,6 @@ def test_server_stream(env):
     assert res["trailers"].get("x-trailer") == "server_stream-done", describe(res)
 
 
-@STALL
 def test_client_stream(env):
     res = grpc_call(env.port, "client_stream", env.proxy, size=65536, count=100,
                     deadline_ms=10000)
@@ -362,7 +345,6 @@ def test_client_stream(env):
                                "x-received-bytes": str(100 * 65536)}, describe(res)
 
 
-@STALL
 def test_bidi_stream(env):
     res = grpc_call(env.port, "bidi", env.proxy, size=65536, count=100, deadline_ms=10000)
     expect_echoed(res, env.proxy)
@@ -372,7 +354,6 @@ def test_bidi_stream(env):
                                "x-received-bytes": str(100 * 65536)}, describe(res)
 
 
-@STALL
 def test_bidi_ping_pong(env):
     """Each request waits for its echo: the proxy must forward every message as it comes, not
     at the end of the stream."""
@@ -381,7 +362,6 @@ def test_bidi_ping_pong(env):
     assert res["received_messages"] == 50, describe(res)
 
 
-@STALL
 def test_server_stream_not_buffered(env):
     """Replies 400 ms apart reach the client 400 ms apart, not all at the end of the stream."""
     res = grpc_call(env.port, "server_stream", env.proxy, size=100, count=3, interval_ms=400,
@@ -430,10 +410,6 @@ def test_server_status_on_streams(env, scenario):
     expect_code(res, 7, env.proxy, "denied: %s" % scenario)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "weft-proxy bugs: when the upstream ends the stream while the client is still sending, "
-    "Http2Stream::onUpstreamComplete submits RST_STREAM(NO_ERROR) at once and nghttp2 drops the "
-    "response frames still queued (see RST_DROPS_REPLY); otherwise the upload stalls (see STALL)"))
 @pytest.mark.parametrize("scenario", ["client_stream", "bidi"])
 def test_server_status_while_client_still_sending(env, scenario):
     """The server fails on the first of 200 x 64 KB messages; its status must reach the client
@@ -448,14 +424,13 @@ def test_upstream_down_is_unavailable(env):
     expect_code(res, UNAVAILABLE, env.proxy)
 
 
-@RST_DROPS_REPLY
 def test_unknown_route_is_unimplemented(env):
     res = grpc_call(env.port, "unary", env.proxy, authority="nomatch.test")
     expect_code(res, UNIMPLEMENTED, env.proxy)
 
 
 def test_unknown_route_trailers_only_on_the_wire(env):
-    """No body (END_STREAM on the request HEADERS), so this one is not hit by RST_DROPS_REPLY."""
+    """No body (END_STREAM on the request HEADERS)."""
     status, headers, trailers, body, _ = curl_grpc(
         env.port, "/weft.test.Echo/Unary", "nomatch.test", None, workdir=env.workdir,
         name="nomatch")
@@ -541,7 +516,6 @@ def test_grpc_route_match(env):
             what, got, env.proxy.ctx())
 
 
-@RST_DROPS_REPLY
 def test_grpc_route_match_h2_request_with_body(env):
     """The same 404 for an HTTP/2 POST with a body (the body is still arriving when the proxy
     answers)."""
@@ -556,7 +530,7 @@ def test_grpc_route_match_h2_request_with_body(env):
 # ---------------------------------------------------------------------------------------------
 
 TLS_CASES = [("unary", 100000, 1), ("bidi", 1000, 10),
-             pytest.param("bidi", 65536, 50, marks=STALL)]
+             ("bidi", 65536, 50)]
 
 
 @pytest.mark.parametrize("scenario,size,count", TLS_CASES)

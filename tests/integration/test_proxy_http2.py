@@ -13,7 +13,11 @@ reset).
 
 Upstreams: examples/backend/echo_server.py (HTTP/1.1), a second weft-proxy whose codec HTTP2 /
 AUTO listeners front that echo server (an h2-only upstream, whose own stats show what protocol
-the upstream hop spoke), and an in-process raw server that dies mid-response."""
+the upstream hop spoke), nginx with `listen PORT http2` proxying to the echo server (a non-weft
+h2c upstream; its tests skip without nginx), and an in-process raw server that dies
+mid-response.
+
+Proxy bugs found are marked xfail(strict=True) with the reason and a repro."""
 
 import hashlib
 import json
@@ -641,17 +645,21 @@ def test_h2c_head(env):
     assert curl_body(r) == "", "HEAD must have no body: %r" % r.stdout[-300:]
 
 
-def test_h2c_large_response(env):
-    r = wh.curl(["--http2-prior-knowledge", "-o", "-", "http://%s:%d/bytes/3000000"
-                 % (wh.LOOPBACK, env.auto)])
-    assert r.returncode == 0, r.stderr
+def test_h2c_responses_content_length_and_chunked(env):
+    rc, sha, n, err = curl_sha(["--http2-prior-knowledge", "http://%s:%d/bytes/3000000" % (wh.LOOPBACK, env.auto)])
+    assert rc == 0 and (n, sha) == (3_000_000, wh.sha256(echo_server.stream_chunk(0, 3_000_000))), (rc, n, err)
+    rc, sha, n, err = curl_sha(["--http2-prior-knowledge", "http://%s:%d/stream?chunks=40&size=10000"
+                                % (wh.LOOPBACK, env.auto)])
+    assert rc == 0 and (n, sha) == (400_000, stream_sha(40, 10000)), (rc, n, err)
 
 
 def test_h2c_404_nr(env):
+    before = env.proxy.stats().get("http.auto.no_route", 0)
     r = h2c(env.auto, "/nothing-here", ["-i", "-H", "Host: nr.test"])
     assert r.returncode == 0, r.stderr
     version, status, _ = curl_head(r)
     assert (version, status) == ("2", 404), r.stdout
+    assert env.proxy.stats().get("http.auto.no_route", 0) == before + 1
     r = h2c(env.auto, "/only", ["-i", "-H", "Host: nr.test"])
     assert curl_head(r)[1] == 200 and curl_body(r) == "only", r.stdout
 
@@ -702,8 +710,13 @@ def test_auto_http2_upgrade_falls_back_to_http1(env):
 
 def test_http1_listener_does_not_speak_h2(env):
     r = h2c(env.h1, "/h2", ["-i"])
-    assert r.returncode != 0 or curl_head(r)[1] >= 400, (
+    assert r.returncode != 0, (
         "codec HTTP1 listener answered an h2c prior-knowledge request: %r" % r.stdout[:500])
+    # the preface is an HTTP/1.1 request line it refuses: 400 and close, no SETTINGS
+    with wh.RawConn(env.h1) as c:
+        c.send(PREFACE + H2Conn._frame(SETTINGS, 0, 0, b""))
+        assert c.wait_closed(3), "the HTTP1 listener kept an h2 preface connection open"
+        assert bytes(c.buf).startswith(b"HTTP/1.1 400 "), bytes(c.buf[:300])
     r = h1(env.h1, "/h1", ["-i"])
     assert echo_json(r, "HTTP/1.1 on the HTTP1 listener", env.proxy)[0] == "1.1"
 

@@ -222,6 +222,13 @@ int Http2ServerConnection::onStreamClose(nghttp2_session*, int32_t id, uint32_t 
   return 0;
 }
 
+int Http2ServerConnection::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    if (auto* s = static_cast<Http2ServerConnection*>(user)->stream(frame->hd.stream_id)) s->onResponseEndSent();
+  }
+  return 0;
+}
+
 int Http2ServerConnection::onInvalidFrame(nghttp2_session*, const nghttp2_frame*, int, void* user) {
   static_cast<Http2ServerConnection*>(user)->stats_.inc(HcmStats::downstream_cx_protocol_error);
   return 0;
@@ -238,6 +245,7 @@ nghttp2_session_callbacks* serverCallbacks() {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(c, &Http2ServerConnection::onDataChunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(c, &Http2ServerConnection::onStreamClose);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(c, &Http2ServerConnection::onInvalidFrame);
+    nghttp2_session_callbacks_set_on_frame_send_callback(c, &Http2ServerConnection::onFrameSend);
     return c;
   }();
   return cbs;

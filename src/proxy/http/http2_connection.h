@@ -57,6 +57,7 @@ class Http2ServerConnection final : public network::ActiveSession,
   static int onFrameRecv(nghttp2_session*, const nghttp2_frame*, void*);
   static int onDataChunk(nghttp2_session*, uint8_t, int32_t, const uint8_t*, size_t, void*);
   static int onStreamClose(nghttp2_session*, int32_t, uint32_t, void*);
+  static int onFrameSend(nghttp2_session*, const nghttp2_frame*, void*);
   static int onInvalidFrame(nghttp2_session*, const nghttp2_frame*, int, void*);
 
  private:

@@ -200,10 +200,11 @@ void Http2Stream::onRequestData(const uint8_t* data, size_t len) {
   info_.bytes_received += len;
   nghttp2_session* session = parent_.session();
   if (!upstream_) {
-    nghttp2_session_consume(session, id_, len);  // answered locally: the body is dropped
+    discardRequestData(len);  // answered already: the body is dropped
     return;
   }
   upstream_->sendData(std::string_view(reinterpret_cast<const char*>(data), len), false);
+  upstream_->flush();
   // Acknowledge only what the upstream takes: a slow upstream slows this client.
   if (upstream_->aboveWriteLimit()) {
     unconsumed_ += len;
@@ -309,6 +310,7 @@ void Http2Stream::onUpstreamBody(std::string_view data) {
     upstream_paused_ = true;
     upstream_->readDisable(true);
   }
+  parent_.flush();  // after this event batch: one write for every stream that got data
 }
 
 void Http2Stream::onUpstreamTrailers(const std::vector<Header>& trailers) {
@@ -330,14 +332,28 @@ void Http2Stream::onUpstreamComplete() {
     upstream_->release(request_end_);
     worker_.reactor().deferDelete(std::move(upstream_));
   }
-  if (!request_end_) {
-    // Answered before the request ended: stop the client's upload (Envoy does the same).
-    nghttp2_submit_rst_stream(parent_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_NO_ERROR);
-  }
+  // Answered before the request ended: the client's upload is stopped once the response is out.
+  if (!request_end_) reset_after_response_ = true;
   parent_.flush();
 }
 
 void Http2Stream::onUpstreamDataDone() { parent_.flush(); }
+
+void Http2Stream::onResponseEndSent() { response_end_sent_ = true; }
+
+// A client still uploading after its whole response went out: the rest is read and dropped; past
+// 64 KiB it is told to stop with RST_STREAM(NO_ERROR) (RFC 9113 8.1). Not at once: some clients
+// (curl 7.88) report a reset even after a complete response, and a small remainder is cheap.
+void Http2Stream::discardRequestData(size_t len) {
+  nghttp2_session_consume(parent_.session(), id_, len);
+  if (!reset_after_response_ || !response_end_sent_) return;
+  discarded_ += len;
+  if (discarded_ > 64 * 1024) {
+    reset_after_response_ = false;
+    nghttp2_submit_rst_stream(parent_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_NO_ERROR);
+    parent_.flush();
+  }
+}
 
 ssize_t Http2Stream::readResponseBody(nghttp2_session* session, int32_t id, uint8_t* buf, size_t length,
                                       uint32_t* flags, nghttp2_data_source* source, void*) {
@@ -415,7 +431,7 @@ void Http2Stream::localReply(int status, std::string_view body, uint32_t flag, s
     info_.bytes_sent += with_body ? body.size() : 0;
     submitResponse(nv, with_body);
   }
-  if (!request_end_) nghttp2_submit_rst_stream(parent_.session(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_NO_ERROR);
+  if (!request_end_) reset_after_response_ = true;
   parent_.flush();
 }
 

@@ -34,6 +34,7 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   void onRequestData(const uint8_t* data, size_t len);
   void onRequestEnd();
   void onClose(uint32_t error_code);  // the stream is gone (done, or reset by either side)
+  void onResponseEndSent();           // our END_STREAM frame went out
 
   ListHook<Http2Stream> hook;  // the connection's list of open streams
 
@@ -53,6 +54,7 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   // Header bytes collect in one arena while HEADERS arrive; the views in req_ are made when
   // the block is complete (the arena no longer moves then).
   void collect(std::string_view name, std::string_view value);
+  void discardRequestData(size_t len);
   void buildRequestHead();
   void route();
   void localReply(int status, std::string_view body, uint32_t flag, std::string_view details,
@@ -98,6 +100,9 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   bool response_end_ = false;  // all of the response is in response_body_ (or sent)
   bool body_deferred_ = false;
   bool upstream_paused_ = false;
+  bool reset_after_response_ = false;
+  bool response_end_sent_ = false;
+  size_t discarded_ = 0;
   bool finished_ = false;
   bool closed_ = false;
 
