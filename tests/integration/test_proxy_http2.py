@@ -610,7 +610,7 @@ def test_h2c_get_reaches_h1_upstream(env):
 
 
 def test_h2c_post_body_sha(env, tmp_path):
-    data = os.urandom(700_000 + 17)    # within the 1 MiB stream window (see the xfail below)
+    data = os.urandom(700_000 + 17)
     f = tmp_path / "body.bin"
     f.write_bytes(data)
     r = h2c(env.auto, "/post", ["-i", "--data-binary", "@%s" % f, "-H",
@@ -788,28 +788,23 @@ def test_h1_client_to_nginx_h2_upstream_streams_both_ways(env, tmp_path):
     assert version == "2" and seen["headers"].get("x-nginx-proto") == "HTTP/2.0" and seen["body_len"] == 5, seen
 
 
-BUG_H2_TO_H2_RESPONSE_STALL = (
-    "weft-proxy bug: h2 client -> h2 upstream, a response larger than ~2-3 MB stalls (often no DATA "
-    "at all after the HEADERS) until the route timeout (15 s) resets the stream with "
-    "INTERNAL_ERROR. h1 client -> h2 upstream (50 MB) and h2 client -> h1 upstream (100 MB) are "
-    "fine. Suspect Http2Stream's pause/resume of an Http2UpstreamStream (readDisable -> consume) "
-    "from inside the downstream session's data callback. Repro: cluster with "
-    "explicit_http_config.http2_protocol_options to any h2c server (nginx 'listen P http2', or "
-    "a weft-proxy codec HTTP2 listener); curl --http2-prior-knowledge http://PROXY/bytes/5000000.")
-
-
-@pytest.mark.xfail(strict=True, reason=BUG_H2_TO_H2_RESPONSE_STALL)
 def test_h2_client_large_response_from_h2_upstream(env):
+    """20 MB from an h2 upstream to an h2 client: both windows must keep moving (the proxy pauses
+    and resumes the upstream stream as the client reads)."""
     need_nginx(env)
-    for path in ("/nginx/bytes/5000000", "/h2up/bytes/5000000"):
+    size = 20_000_000
+    expected = wh.sha256(echo_server.stream_chunk(0, size))
+    for path in ("/nginx/bytes/%d" % size, "/h2up/bytes/%d" % size):
         rc, sha, n, err = curl_sha(["--http2-prior-knowledge", "http://%s:%d%s" % (wh.LOOPBACK, env.auto, path)],
-                                   timeout=3)
-        assert rc == 0 and (n, sha) == (5_000_000, wh.sha256(echo_server.stream_chunk(0, 5_000_000))), (
+                                   timeout=20)
+        assert rc == 0 and (n, sha) == (size, expected), (
             "h2 client, h2 upstream, %s: curl rc=%d, %d bytes; %s" % (path, rc, n, err))
+    # and with a slow reader
+    rc, sha, n, err = curl_sha(["--http2-prior-knowledge", "--limit-rate", "20M",
+                                "http://%s:%d/nginx/bytes/%d" % (wh.LOOPBACK, env.auto, size)], timeout=20)
+    assert rc == 0 and (n, sha) == (size, expected), (rc, n, err)
 
 
-@pytest.mark.xfail(strict=True, reason="the h2 request body stall (see BUG_H2_REQUEST_BODY_STALL), "
-                                       "towards an h2 upstream too")
 def test_h2_client_large_upload_to_h2_upstream(env):
     need_nginx(env)
     data = os.urandom(5 << 20)
@@ -1003,15 +998,6 @@ def upload(env, path, size, tmp_path):
     return r, digest.hexdigest(), growth
 
 
-BUG_H2_REQUEST_BODY_STALL = (
-    "weft-proxy bug: an h2 client's request body larger than ~1-2 MiB stalls for ever (to h1 and "
-    "h2 upstreams; HTTP/1.1 clients are fine). Http2Stream::onRequestData hands the bytes to the "
-    "upstream (sendData) without flushing it; once the upstream's output passes its write limit "
-    "the bytes are held unacknowledged (unconsumed_) and onUpstreamWriteDrained never comes, "
-    "because nothing is written. Repro: head -c 3000000 /dev/urandom > b; curl "
-    "--http2-prior-knowledge --data-binary @b http://PROXY/ -> no response; 1 MB works.")
-
-
 def raw_h2_upload(port, path, data, stall=1.5):
     """Upload `data` (content-length) on one stream of an H2Conn that respects flow control.
     Returns (bytes sent before a stall, the stream's state, the response JSON or None)."""
@@ -1032,8 +1018,9 @@ def test_raw_h2_upload_within_window(env):
     assert (seen["body_len"], seen["body_sha256"]) == (len(data), wh.sha256(data)), seen
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_H2_REQUEST_BODY_STALL)
 def test_h2c_post_larger_than_stream_window(env):
+    """3 MB on one stream: more than the 1 MiB stream window, so the proxy must keep granting
+    window (WINDOW_UPDATE) as the upstream takes the bytes."""
     data = os.urandom(3 * 1024 * 1024 + 17)
     sent, st, seen = raw_h2_upload(env.auto, "/post-3mb", data)
     assert sent == len(data), (
@@ -1043,11 +1030,7 @@ def test_h2c_post_larger_than_stream_window(env):
         seen, {k: v for k, v in st.items() if k != "data"})
 
 
-@pytest.mark.xfail(strict=True, reason=BUG_H2_REQUEST_BODY_STALL)
 def test_100mb_upload_bounded_memory(env, tmp_path):
-    # fail fast while the stall exists: a 3 MB raw upload first
-    sent, _, _ = raw_h2_upload(env.auto, "/precheck", os.urandom(3 << 20))
-    assert sent == 3 << 20, "3 MB h2 upload stalled after %d bytes" % sent
     size = 100 * 1024 * 1024
     r, sha, growth = upload(env, "/upload", size, tmp_path)
     assert r.returncode == 0, "100 MB h2 upload: curl rc=%d %s%s" % (r.returncode, r.stderr, env.proxy.ctx())

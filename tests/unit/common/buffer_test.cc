@@ -31,6 +31,12 @@ TEST(BufferTest, AppendStringsAndChars) {
   EXPECT_EQ(b.view(), "hello world");
   EXPECT_EQ(b.size(), 11u);
   EXPECT_FALSE(b.empty());
+  EXPECT_EQ(b.capacity(), Buffer::kSmall);  // a small first write gets a small buffer
+}
+
+TEST(BufferTest, LargeFirstWriteGetsTheFullInitialSize) {
+  Buffer b;
+  b.append(std::string(Buffer::kSmall + 1, 'x'));
   EXPECT_EQ(b.capacity(), Buffer::kInitial);
 }
 
@@ -155,14 +161,14 @@ TEST(BufferTest, ClearKeepsStorage) {
   b.append("abc");
   b.clear();
   EXPECT_TRUE(b.empty());
-  EXPECT_EQ(b.capacity(), Buffer::kInitial);
+  EXPECT_EQ(b.capacity(), Buffer::kSmall);
 }
 
 TEST(BufferTest, ReleaseFreesOnlyWhenEmpty) {
   Buffer b;
   b.append("abc");
   b.release();
-  EXPECT_EQ(b.capacity(), Buffer::kInitial);
+  EXPECT_EQ(b.capacity(), Buffer::kSmall);
   EXPECT_EQ(b.view(), "abc");
   b.drain(3);
   b.release();
