@@ -573,7 +573,13 @@ def test_stats(weft):
         for name, want in (("http.grpc_stats.downstream_rq_http2_total", 6),
                            ("http.grpc_stats.downstream_rq_2xx", 6),
                            ("cluster.backend.upstream_rq_2xx", 6),
-                           ("cluster.backend.upstream_rq_total", 6)):
+                           ("cluster.backend.upstream_rq_total", 6),
+                           # per gRPC status: five OK calls, one NOT_FOUND (5)
+                           ("cluster.backend.grpc.0", 5),
+                           ("cluster.backend.grpc.5", 1),
+                           ("cluster.backend.grpc.success", 5),
+                           ("cluster.backend.grpc.failure", 1),
+                           ("cluster.backend.grpc.total", 6)):
             got = proxy.wait_stat(name, want)
             assert got == want, "%s: expected %d, got %r\n%s%s" % (
                 name, want, got,

@@ -1036,7 +1036,7 @@ def test_100mb_upload_bounded_memory(env, tmp_path):
     assert r.returncode == 0, "100 MB h2 upload: curl rc=%d %s%s" % (r.returncode, r.stderr, env.proxy.ctx())
     seen = json.loads(r.stdout)
     assert (seen["body_len"], seen["body_sha256"]) == (size, sha), seen
-    assert growth < 60, "proxy RSS grew by %.0f MB during a 100 MB h2 upload%s" % (growth, env.proxy.ctx())
+    print("RSS-GROWTH", growth); assert growth < 60, "proxy RSS grew by %.0f MB during a 100 MB h2 upload%s" % (growth, env.proxy.ctx())
 
 
 def test_100mb_download_bounded_memory(env):
@@ -1051,7 +1051,7 @@ def test_100mb_download_bounded_memory(env):
     assert (n, sha) == (chunks * size, stream_sha(chunks, size)), (
         "100 MB h2 download: got %d bytes sha %s, expected %d bytes sha %s"
         % (n, sha, chunks * size, stream_sha(chunks, size)))
-    assert growth < 60, "proxy RSS grew by %.0f MB during a 100 MB h2 download%s" % (growth, env.proxy.ctx())
+    print("RSS-GROWTH", growth); assert growth < 60, "proxy RSS grew by %.0f MB during a 100 MB h2 download%s" % (growth, env.proxy.ctx())
 
 
 def test_slow_reader_bounded_memory(env):
@@ -1067,7 +1067,7 @@ def test_slow_reader_bounded_memory(env):
         growth = rss.stop()
     assert rc == 0, err
     assert (n, sha) == (chunks * size, stream_sha(chunks, size)), (n, sha)
-    assert growth < 24, ("proxy RSS grew by %.0f MB while a slow h2 client read 48 MB: the response "
+    print("RSS-GROWTH", growth); assert growth < 24, ("proxy RSS grew by %.0f MB while a slow h2 client read 48 MB: the response "
                          "should not be buffered%s" % (growth, env.proxy.ctx()))
 
 
