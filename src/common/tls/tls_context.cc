@@ -177,6 +177,8 @@ std::shared_ptr<const Context> Context::create(const ContextOptions& o) {
     static const unsigned char kSid[] = "weft";
     SSL_CTX_set_session_id_context(ctx, kSid, sizeof(kSid) - 1);
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+    // One TLS 1.3 ticket per handshake (OpenSSL sends two): enough to resume, half the work.
+    SSL_CTX_set_num_tickets(ctx, 1);
     if (!o.alpn.empty()) {
       c->alpn_wire_ = encodeAlpn(o.alpn, o.path + ".common_tls_context");
       SSL_CTX_set_alpn_select_cb(ctx, selectAlpn, c.get());
