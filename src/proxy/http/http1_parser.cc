@@ -55,6 +55,12 @@ void RequestParser::on_header_impl(ParseError&) {
   head_.chunked = chunked();
   if (auto cl = content_length()) head_.content_length = *cl;
   head_.upgrade = upgrade();
+  // An h2c upgrade is declined by serving the request over HTTP/1.1, as Envoy does; the
+  // Upgrade, Connection and HTTP2-Settings headers are then not forwarded.
+  if (head_.upgrade) {
+    const std::string_view* u = head_.find("upgrade");
+    if (u && equalsIgnoreCase(*u, "h2c")) head_.upgrade = false;
+  }
   if (head_.version == 10) head_.expect_continue = false;
 }
 

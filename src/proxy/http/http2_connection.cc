@@ -1,6 +1,6 @@
 #include "proxy/http/http2_connection.h"
 
-#include "proxy/network/listener_config.h"
+#include "proxy/http/stream_stats.h"
 #include "proxy/server/worker.h"
 
 namespace weft::proxy::http {
@@ -104,9 +104,10 @@ void Http2ServerConnection::armIdle() {
 
 void Http2ServerConnection::sendPing() {
   if (closed_) return;
+  ping_timer_.arm(hcm_->http2.keepalive_interval);
+  if (ping_timeout_.armed()) return;  // still waiting for the last PING's ACK: its deadline stands
   nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
   ping_timeout_.arm(hcm_->http2.keepalive_timeout);
-  ping_timer_.arm(hcm_->http2.keepalive_interval);
   flush();
 }
 
@@ -138,12 +139,7 @@ void Http2ServerConnection::closeConnection() {
     s->onClose(NGHTTP2_CANCEL);
     worker_.reactor().deferDelete(std::unique_ptr<event::Deferrable>(s));
   }
-  stats_.dec(HcmStats::downstream_cx_active);
-  stats_.inc(HcmStats::downstream_cx_destroy);
-  listener_stats_->dec(network::ListenerStats::downstream_cx_active);
-  listener_stats_->inc(network::ListenerStats::downstream_cx_destroy);
-  stats_.add(HcmStats::downstream_cx_rx_bytes_total, conn_->bytesRead());
-  stats_.add(HcmStats::downstream_cx_tx_bytes_total, conn_->bytesWritten());
+  countConnectionClosed(stats_, *listener_stats_, *conn_);
   conn_->setCallbacks(nullptr);
   worker_.lingerClose(std::move(conn_));
   worker_.removeSession(this);

@@ -7,6 +7,7 @@
 #include "proxy/http/http2_connection.h"
 #include "proxy/http/http2_options.h"
 #include "proxy/http/response_encoder.h"
+#include "proxy/http/stream_stats.h"
 #include "proxy/server/worker.h"
 
 namespace weft::proxy::http {
@@ -144,30 +145,11 @@ void Http2Stream::route() {
   RouteDecision& d = decision_;
   if (d.route) info_.route_name = d.route->name;
   if (d.target) info_.upstream_cluster = d.target->cluster;
-  switch (d.kind) {
-    case RouteDecision::Kind::NoRoute:
-      stats.inc(HcmStats::no_route);
-      localReply(404, "", kNoRouteFound, "route_not_found");
-      return;
-    case RouteDecision::Kind::DirectResponse:
-      stats.inc(HcmStats::rq_direct_response);
-      localReply(d.route->direct_status, d.route->direct_body, 0, "direct_response", &d.response_mutations);
-      return;
-    case RouteDecision::Kind::Redirect:
-      stats.inc(HcmStats::rq_redirect);
-      localReply(d.route->redirect.status, "", 0, "redirect", &d.response_mutations,
-                 redirectLocation(*d.route, req_, conn.tls() ? "https" : "http"));
-      return;
-    case RouteDecision::Kind::NoCluster:
-      stats.inc(HcmStats::no_cluster);
-      localReply(503, "", kNoClusterFound, "cluster_not_found");
-      return;
-    case RouteDecision::Kind::NoHealthyUpstream:
-      localReply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
-      return;
-    case RouteDecision::Kind::Forward:
-      break;
-  }
+  auto reply = [this](int status, std::string_view body, uint32_t flag, std::string_view details,
+                      const MutationChain* mutations, std::string_view location) {
+    localReply(status, body, flag, details, mutations, location);
+  };
+  if (replyWithoutUpstream(d, req_, conn.tls() ? "https" : "http", *hcm.stats, reply)) return;
   info_.upstream_host = d.host->address_string;
   info_.upstream_start = worker_.reactor().now();
   route_timeout_ = requestTimeout(*d.route, req_, is_grpc_);
@@ -248,13 +230,6 @@ void Http2Stream::submitResponse(NvList& nv, bool with_body) {
   nghttp2_submit_response(parent_.session(), id_, nv.data(), nv.size(), with_body ? &prd : nullptr);
 }
 
-void Http2Stream::countResponse(int status) {
-  static constexpr size_t kClass[] = {HcmStats::downstream_rq_1xx, HcmStats::downstream_rq_1xx,
-                                      HcmStats::downstream_rq_2xx, HcmStats::downstream_rq_3xx,
-                                      HcmStats::downstream_rq_4xx, HcmStats::downstream_rq_5xx};
-  int cls = status / 100;
-  if (cls >= 1 && cls <= 5) parent_.hcm().stats->inc(kClass[cls]);
-}
 
 void Http2Stream::onUpstreamHeaders(const ResponseHead& head, bool end_stream) {
   const HcmConfig& hcm = parent_.hcm();
@@ -262,14 +237,8 @@ void Http2Stream::onUpstreamHeaders(const ResponseHead& head, bool end_stream) {
   info_.response_code = head.status;
   info_.response_code_details = "via_upstream";
   response_started_ = true;
-  countResponse(head.status);
-  if (auto* cluster = decision_.cluster.get()) {
-    static constexpr size_t kClass[] = {upstream::ClusterStats::upstream_rq_1xx, upstream::ClusterStats::upstream_rq_1xx,
-                                        upstream::ClusterStats::upstream_rq_2xx, upstream::ClusterStats::upstream_rq_3xx,
-                                        upstream::ClusterStats::upstream_rq_4xx, upstream::ClusterStats::upstream_rq_5xx};
-    int cls = head.status / 100;
-    if (cls >= 1 && cls <= 5) cluster->stats().inc(kClass[cls]);
-  }
+  countDownstreamResponse(*parent_.hcm().stats, head.status);
+  countUpstreamResponse(decision_.cluster.get(), head.status);
   thread_local NvList nv;
   nv.clear();
   char status[4];
@@ -405,7 +374,7 @@ void Http2Stream::localReply(int status, std::string_view body, uint32_t flag, s
   if (is_grpc_) {
     // Trailers-only: HTTP 200 and the error in grpc-status / grpc-message, as gRPC clients expect.
     info_.response_code = 200;
-    countResponse(200);
+    countDownstreamResponse(*parent_.hcm().stats, 200);
     nv.add(":status", "200");
     nv.add("content-type", "application/grpc");
     grpc_status_ = grpc_status >= 0 ? grpc_status : grpc::statusForHttp(status);
@@ -416,7 +385,7 @@ void Http2Stream::localReply(int status, std::string_view body, uint32_t flag, s
     submitResponse(nv, false);
   } else {
     info_.response_code = status;
-    countResponse(status);
+    countDownstreamResponse(*parent_.hcm().stats, status);
     char code[4];
     std::snprintf(code, sizeof(code), "%03d", status);
     nv.add(":status", std::string_view(code, 3));

@@ -65,7 +65,6 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   void finish();
   void armTimer();
   void onTimer();
-  void countResponse(int status);
 
   Http2ServerConnection& parent_;
   int32_t id_;

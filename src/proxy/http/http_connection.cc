@@ -8,6 +8,7 @@
 #include "proxy/http/request_encoder.h"
 #include "proxy/http/response_encoder.h"
 #include "proxy/http/router.h"
+#include "proxy/http/stream_stats.h"
 #include "proxy/network/listener_config.h"
 #include "proxy/server/worker.h"
 
@@ -227,31 +228,11 @@ void HttpConnection::routeRequest(std::string_view host) {
   response_mutations_ = d.response_mutations;
   if (route_) info_.route_name = route_->name;
   if (target_) info_.upstream_cluster = target_->cluster;
-  switch (d.kind) {
-    case RouteDecision::Kind::NoRoute:
-      stats_.inc(HcmStats::no_route);
-      localReply(404, "", kNoRouteFound, "route_not_found");
-      return;
-    case RouteDecision::Kind::DirectResponse:
-      stats_.inc(HcmStats::rq_direct_response);
-      localReply(route_->direct_status, route_->direct_body, 0, "direct_response", &response_mutations_);
-      return;
-    case RouteDecision::Kind::Redirect: {
-      stats_.inc(HcmStats::rq_redirect);
-      std::string location = redirectLocation(*route_, req_, conn_->tls() ? "https" : "http");
-      localReply(route_->redirect.status, "", 0, "redirect", &response_mutations_, location);
-      return;
-    }
-    case RouteDecision::Kind::NoCluster:
-      stats_.inc(HcmStats::no_cluster);
-      localReply(503, "", kNoClusterFound, "cluster_not_found");
-      return;
-    case RouteDecision::Kind::NoHealthyUpstream:
-      localReply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
-      return;
-    case RouteDecision::Kind::Forward:
-      break;
-  }
+  auto reply = [this](int status, std::string_view body, uint32_t flag, std::string_view details,
+                      const MutationChain* mutations, std::string_view location) {
+    localReply(status, body, flag, details, mutations, location);
+  };
+  if (replyWithoutUpstream(d, req_, conn_->tls() ? "https" : "http", stats_, reply)) return;
   std::string_view upgrade;
   if (req_.upgrade) {
     const std::string_view* u = req_.find("upgrade");
@@ -382,7 +363,7 @@ void HttpConnection::localReply(int status, std::string_view body, uint32_t flag
   out.append("\r\n");
   if (!is_head_) out.append(body);
   info_.bytes_sent += body.size();
-  countResponse(status);
+  countDownstreamResponse(stats_, status);
   response_done_ = true;
   if (upstream_) {
     upstream_->abort();
@@ -413,14 +394,9 @@ void HttpConnection::onUpstreamHeaders(const ResponseHead& head, bool) {
   info_.response_code = head.status;
   info_.response_code_details = "via_upstream";
   encodeResponseHead(head);
-  countResponse(head.status);
+  countDownstreamResponse(stats_, head.status);
   int cls = head.status / 100;
-  if (auto* cluster = cluster_.get()) {
-    static constexpr size_t kClass[] = {upstream::ClusterStats::upstream_rq_1xx, upstream::ClusterStats::upstream_rq_1xx,
-                                        upstream::ClusterStats::upstream_rq_2xx, upstream::ClusterStats::upstream_rq_3xx,
-                                        upstream::ClusterStats::upstream_rq_4xx, upstream::ClusterStats::upstream_rq_5xx};
-    if (cls >= 1 && cls <= 5) cluster->stats().inc(kClass[cls]);
-  }
+  countUpstreamResponse(cluster_.get(), head.status);
 }
 
 bool HttpConnection::closingAfterResponse() const {
@@ -547,7 +523,7 @@ void HttpConnection::onUpstreamUpgraded(const ResponseHead& head) {
     }
   }
   out.append("\r\n");
-  countResponse(101);
+  countDownstreamResponse(stats_, 101);
   stats_.inc(HcmStats::downstream_cx_upgrades_total);
   stats_.inc(HcmStats::downstream_cx_upgrades_active);
   stream_timer_.disarm();
@@ -570,13 +546,6 @@ void HttpConnection::onRelayDone() {
 
 // ---- stream end -----------------------------------------------------------------------
 
-void HttpConnection::countResponse(int status) {
-  static constexpr size_t kClass[] = {HcmStats::downstream_rq_1xx, HcmStats::downstream_rq_1xx,
-                                      HcmStats::downstream_rq_2xx, HcmStats::downstream_rq_3xx,
-                                      HcmStats::downstream_rq_4xx, HcmStats::downstream_rq_5xx};
-  int cls = status / 100;
-  if (cls >= 1 && cls <= 5) stats_.inc(kClass[cls]);
-}
 
 void HttpConnection::captureRequestHeaders() {
   const auto& names = hcm_->capture.request;
@@ -714,12 +683,7 @@ void HttpConnection::closeConnection() {
     upstream_->abort();
     worker_.reactor().deferDelete(std::move(upstream_));
   }
-  stats_.dec(HcmStats::downstream_cx_active);
-  stats_.inc(HcmStats::downstream_cx_destroy);
-  listener_stats_->dec(network::ListenerStats::downstream_cx_active);
-  listener_stats_->inc(network::ListenerStats::downstream_cx_destroy);
-  stats_.add(HcmStats::downstream_cx_rx_bytes_total, conn_->bytesRead());
-  stats_.add(HcmStats::downstream_cx_tx_bytes_total, conn_->bytesWritten());
+  countConnectionClosed(stats_, *listener_stats_, *conn_);
   conn_->setCallbacks(nullptr);
   worker_.lingerClose(std::move(conn_));
   if (relay_) worker_.reactor().deferDelete(std::move(relay_));

@@ -75,7 +75,6 @@ class HttpConnection final : public network::ActiveSession,
   void localReply(int status, std::string_view body, uint32_t flag, std::string_view details,
                   const MutationChain* mutations = nullptr, std::string_view location = {});
   void encodeResponseHead(const ResponseHead& head);
-  void countResponse(int status);
   void captureRequestHeaders();
   void abortStream(uint32_t flag);
   void closeConnection();

@@ -44,6 +44,7 @@ void forEachUpstreamHeader(const UpstreamHead& h, std::string& scratch, Emit&& e
       if (!(n.size() == 2 && equalsIgnoreCase(n, "te") && equalsIgnoreCase(hd.value, "trailers"))) continue;
     }
     if (equalsIgnoreCase(n, "host") || equalsIgnoreCase(n, "content-length")) continue;
+    if (equalsIgnoreCase(n, "http2-settings")) continue;  // part of an h2c upgrade, which is declined
     if (req.expect_continue && equalsIgnoreCase(n, "expect")) continue;  // answered here
     if (equalsIgnoreCase(n, "x-forwarded-for") && hcm.use_remote_address && !hcm.skip_xff_append) {
       xff = &hd.value;  // re-emitted below with the client's address appended

@@ -25,6 +25,8 @@ void forEachResponseHeader(const ResponseHead& head, const MutationChain& mutati
     if (n.empty() || n[0] == ':') continue;
     if (isHopByHop(n) || equalsIgnoreCase(n, "content-length") || equalsIgnoreCase(n, "server")) continue;
     if (mutations.replaces(n)) continue;
+    // Ours replaces one set by a proxy further upstream (Envoy does the same).
+    if (!extras.service_time.empty() && n.size() == 29 && equalsIgnoreCase(n, "x-envoy-upstream-service-time")) continue;
     if (!has_date && equalsIgnoreCase(n, "date")) has_date = true;
     emit(n, h.value);
   }

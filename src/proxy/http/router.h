@@ -10,6 +10,7 @@
 #include "proxy/http/codec_util.h"
 #include "proxy/http/hcm_config.h"
 #include "proxy/http/route_table.h"
+#include "proxy/stream_info.h"
 #include "proxy/upstream/worker_cluster.h"
 
 namespace weft::proxy::server {
@@ -47,5 +48,37 @@ std::chrono::milliseconds requestTimeout(const Route& route, const RequestHead& 
 
 // The Host/:authority to route on: strip_matching_host_port / strip_any_host_port applied.
 std::string_view hostForRouting(const HcmConfig& hcm, std::string_view host, uint16_t local_port);
+
+// Answers the decisions that need no upstream (404 NR, direct response, redirect, 503 NC and
+// UH) through reply(status, body, flag, details, mutations, location), counting them; false
+// when the request goes upstream.
+template <typename Reply>
+bool replyWithoutUpstream(const RouteDecision& d, const RequestHead& req, std::string_view scheme,
+                          stats::Scope& hcm_stats, Reply&& reply) {
+  switch (d.kind) {
+    case RouteDecision::Kind::NoRoute:
+      hcm_stats.inc(HcmStats::no_route);
+      reply(404, "", kNoRouteFound, "route_not_found", nullptr, "");
+      return true;
+    case RouteDecision::Kind::DirectResponse:
+      hcm_stats.inc(HcmStats::rq_direct_response);
+      reply(d.route->direct_status, d.route->direct_body, 0, "direct_response", &d.response_mutations, "");
+      return true;
+    case RouteDecision::Kind::Redirect:
+      hcm_stats.inc(HcmStats::rq_redirect);
+      reply(d.route->redirect.status, "", 0, "redirect", &d.response_mutations, redirectLocation(*d.route, req, scheme));
+      return true;
+    case RouteDecision::Kind::NoCluster:
+      hcm_stats.inc(HcmStats::no_cluster);
+      reply(503, "", kNoClusterFound, "cluster_not_found", nullptr, "");
+      return true;
+    case RouteDecision::Kind::NoHealthyUpstream:
+      reply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream", nullptr, "");
+      return true;
+    case RouteDecision::Kind::Forward:
+      break;
+  }
+  return false;
+}
 
 }  // namespace weft::proxy::http
