@@ -386,6 +386,25 @@ def test_raw_trailers_grpc_status(env):
     assert b"raw" in body, body
 
 
+def test_trailers_reach_an_http11_client_as_chunked_trailers(env):
+    """An HTTP/1.1 client of an HTTP/2 gRPC upstream: the response is chunked and the upstream's
+    trailers (grpc-status, x-trailer) follow the last chunk."""
+    req = Path(env.workdir) / "h1-trailers.bin"
+    req.write_bytes(grpc_frame(echo_request_bytes(b"h1")))
+    r = wh.curl(["--http1.1", "--raw", "-D", "-", "-H", "content-type: application/grpc",
+                 "-H", "te: trailers", "-H", "host: raw.test", "--data-binary", "@%s" % req,
+                 "http://%s:%d/weft.test.Echo/Unary" % (wh.LOOPBACK, env.port)], text=False)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    head, _, rest = out.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower(), head
+    last = rest.rfind(b"\r\n0\r\n")
+    assert last >= 0, "no last chunk: %r" % rest
+    trailers = rest[last + 5:]
+    assert b"grpc-status: 0\r\n" in trailers and b"x-trailer: unary-done\r\n" in trailers, trailers
+    assert trailers.endswith(b"\r\n\r\n"), trailers
+
+
 # ---------------------------------------------------------------------------------------------
 # statuses from the server and from the proxy
 # ---------------------------------------------------------------------------------------------

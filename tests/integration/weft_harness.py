@@ -671,10 +671,14 @@ def tls_attempt(port, context, server_hostname=None, path="/", timeout=5.0):
             return TlsOutcome(stage, error=getattr(c, "tls_error", None) or exc, info=info)
 
 
-def curl(args, timeout=20.0):
-    """Run curl (silent, errors shown, 10 s max). Returns CompletedProcess with text output."""
+def curl(args, timeout=20.0, text=True):
+    """Run curl (silent, errors shown, 10 s max). Returns CompletedProcess with text output
+    (bytes with text=False)."""
     cmd = ["curl", "-sS", "--max-time", "10"] + [str(a) for a in args]
     try:
+        if not text:
+            return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL, timeout=timeout)
         return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               stdin=subprocess.DEVNULL, timeout=timeout, text=True,
                               errors="replace")
