@@ -1,9 +1,14 @@
 #include "common/net/address.h"
 
 #include <arpa/inet.h>
+#include <linux/netfilter_ipv4.h>
 #include <netinet/in.h>
 
 #include <cstring>
+
+namespace {
+constexpr int kIp6tSoOriginalDst = 80;  // IP6T_SO_ORIGINAL_DST (linux/netfilter_ipv6/ip6_tables.h)
+}
 
 namespace weft::net {
 
@@ -99,6 +104,29 @@ std::string CidrRange::toString() const {
   char buf[INET6_ADDRSTRLEN] = {0};
   inet_ntop(family_, bytes_, buf, sizeof(buf));
   return std::string(buf) + "/" + std::to_string(prefix_len_);
+}
+
+}  // namespace weft::net
+
+namespace weft::net {
+
+bool Address::isAnyAddress() const {
+  if (family() == AF_INET) {
+    return reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr.s_addr == htonl(INADDR_ANY);
+  }
+  if (family() == AF_INET6) {
+    return IN6_IS_ADDR_UNSPECIFIED(&reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr);
+  }
+  return false;
+}
+
+std::optional<Address> Address::originalDestination(int fd, int family) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  int rc = family == AF_INET6 ? getsockopt(fd, SOL_IPV6, kIp6tSoOriginalDst, &ss, &len)
+                              : getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &ss, &len);
+  if (rc != 0) return std::nullopt;  // not redirected (or no netfilter conntrack entry)
+  return fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len);
 }
 
 }  // namespace weft::net

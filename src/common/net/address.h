@@ -22,6 +22,9 @@ struct Address {
   std::string toString() const;  // "1.2.3.4:80" or "[::1]:80"
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage); }
   bool operator==(const Address& o) const;
+  bool isAnyAddress() const;  // 0.0.0.0 or ::
+  // The destination a connection had before an iptables REDIRECT (SO_ORIGINAL_DST), if any.
+  static std::optional<Address> originalDestination(int fd, int family);
 };
 
 class CidrRange {

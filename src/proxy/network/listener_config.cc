@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "common/config/error.h"
+#include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
 #include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "proxy/tls/tls_config.h"
 
@@ -209,6 +210,7 @@ std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, co
   out->address = *addr;
   if (out->name.empty()) out->name = addr->toString();
   out->bind_to_port = !l.has_bind_to_port() || l.bind_to_port().value();
+  out->use_original_dst = l.has_use_original_dst() && l.use_original_dst().value();
   if (l.has_per_connection_buffer_limit_bytes()) out->buffer_limit = l.per_connection_buffer_limit_bytes().value();
   if (out->buffer_limit < 1024) out->buffer_limit = 1024;
   for (int i = 0; i < l.listener_filters_size(); ++i) {
@@ -217,6 +219,9 @@ std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, co
     if (f.typed_config().Is<envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector>() ||
         (!f.has_typed_config() && f.name() == "envoy.filters.listener.tls_inspector")) {
       out->tls_inspector = true;
+    } else if (f.typed_config().Is<envoy::extensions::filters::listener::original_dst::v3::OriginalDst>() ||
+               (!f.has_typed_config() && f.name() == "envoy.filters.listener.original_dst")) {
+      out->original_dst = true;
     } else {
       throw ConfigError(fpath + ": listener filter '" + f.name() + "' (" + f.typed_config().type_url() +
                         ") is not supported by weft-proxy");

@@ -50,6 +50,11 @@ struct ListenerConfig {
   uint32_t buffer_limit = 1024 * 1024;
   bool bind_to_port = true;  // false: reached only by hand-off from another listener
   bool tls_inspector = false;  // envoy.filters.listener.tls_inspector
+  // envoy.filters.listener.original_dst: the connection's local address is the one it had
+  // before an iptables REDIRECT (SO_ORIGINAL_DST).
+  bool original_dst = false;
+  // use_original_dst: hand the connection to the listener of that original address, if any.
+  bool use_original_dst = false;
   std::chrono::milliseconds listener_filters_timeout{15000};
   std::shared_ptr<stats::Scope> stats;
   envoy::config::listener::v3::Listener source;

@@ -118,8 +118,21 @@ class TlsInspection final : public event::IoHandler, public event::Deferrable {
 
 }  // namespace
 
-void startConnection(Worker& worker, const std::shared_ptr<const network::ListenerConfig>& listener, int fd,
-                     const net::Address& local, const net::Address& remote) {
+void startConnection(Worker& worker, const std::shared_ptr<const network::ListenerConfig>& accepted_by, int fd,
+                     const net::Address& accepted_local, const net::Address& remote) {
+  std::shared_ptr<const network::ListenerConfig> listener = accepted_by;
+  net::Address local = accepted_local;
+  if (listener->original_dst || listener->use_original_dst) {
+    if (auto original = net::Address::originalDestination(fd, local.family())) local = *original;
+  }
+  if (listener->use_original_dst && !(local == accepted_local)) {
+    // virtualOutbound: the listener for the original destination takes over (its own
+    // listener filters and chains); none: this listener's chains (e.g. passthrough).
+    if (auto target = worker.listenerForAddress(local); target && target != listener) {
+      listener->stats->inc(network::ListenerStats::downstream_cx_total);
+      listener = std::move(target);
+    }
+  }
   listener->stats->inc(network::ListenerStats::downstream_cx_total);
   if (listener->tls_inspector) {
     new TlsInspection(worker, listener, fd, local, remote);  // owns itself until it hands off

@@ -205,6 +205,18 @@ std::shared_ptr<const http::RouteTable> Worker::routeTable(const std::string& na
   return it == snapshot_->routes.end() ? nullptr : it->second;
 }
 
+std::shared_ptr<const network::ListenerConfig> Worker::listenerForAddress(const net::Address& addr) const {
+  if (!snapshot_) return nullptr;
+  std::shared_ptr<const network::ListenerConfig> wildcard;
+  for (const auto& l : snapshot_->listeners) {
+    const net::Address& a = l.config->address;
+    if (a.port() != addr.port() || a.family() != addr.family()) continue;
+    if (a.ip() == addr.ip()) return l.config;
+    if (!wildcard && a.isAnyAddress()) wildcard = l.config;
+  }
+  return wildcard;
+}
+
 std::string_view Worker::httpDate() {
   time_t now = time(nullptr);
   if (now != date_second_) {

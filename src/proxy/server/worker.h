@@ -56,6 +56,9 @@ class Worker {
   std::shared_ptr<upstream::WorkerCluster> cluster(std::string_view name);
   // An RDS route table of the current snapshot, or null while it has not arrived.
   std::shared_ptr<const http::RouteTable> routeTable(const std::string& name) const;
+  // use_original_dst hand-off: the listener for exactly this IP:port, else for 0.0.0.0:port
+  // (or [::]:port); null when none.
+  std::shared_ptr<const network::ListenerConfig> listenerForAddress(const net::Address& addr) const;
   // "date" header value, refreshed once a second.
   std::string_view httpDate();
   bool drainClose() const {

@@ -112,6 +112,14 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
       out->http2 = http::compileHttp2Options(d.http2_protocol_options(), opath + ".use_downstream_protocol_config.http2_protocol_options");
     }
   }
+  if (c.has_upstream_bind_config()) {
+    const auto& sa = c.upstream_bind_config().source_address();
+    std::string bpath = path + ".upstream_bind_config.source_address";
+    if (sa.port_value() > 65535) throw ConfigError(bpath + ".port_value: must be 0-65535");
+    auto a = net::Address::parse(sa.address(), static_cast<uint16_t>(sa.port_value()));
+    if (!a) throw ConfigError(bpath + ".address: '" + sa.address() + "' is not an IP address");
+    out->bind_source = *a;
+  }
   if (c.has_transport_socket()) out->tls = proxy::tls::compileUpstreamTransportSocket(c.transport_socket(), path + ".transport_socket");
   if (c.has_per_connection_buffer_limit_bytes()) out->buffer_limit = c.per_connection_buffer_limit_bytes().value();
   if (c.has_dns_refresh_rate()) {

@@ -4,6 +4,7 @@
 // EDS) reach workers as new HostSet snapshots.
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,6 +82,7 @@ struct ClusterConfig {
   std::string original_dst_header;              // ORIGINAL_DST with use_http_header
   std::string eds_service_name;                 // EDS: the ClusterLoadAssignment to subscribe to
   std::shared_ptr<const tls::Context> tls;     // transport_socket: UpstreamTlsContext
+  std::optional<net::Address> bind_source;     // upstream_bind_config.source_address (port 0: any)
   // typed_extension_protocol_options' HttpProtocolOptions: the protocol spoken upstream.
   enum class Protocol { Http1, Http2, UseDownstream } protocol = Protocol::Http1;
   http::Http2Options http2;

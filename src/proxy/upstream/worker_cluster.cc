@@ -121,7 +121,7 @@ std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host) {
   config_->stats->inc(ClusterStats::upstream_cx_active);
   host.stats->inc(HostStats::cx_total);
   host.stats->inc(HostStats::cx_active);
-  auto conn = net::Connection::connect(reactor_, host.address);
+  auto conn = net::Connection::connect(reactor_, host.address, config_->bind_source ? &*config_->bind_source : nullptr);
   conn->setReadLimit(config_->buffer_limit);
   conn->setWriteLimit(config_->buffer_limit);
   if (config_->tls) conn->startTls(config_->tls);
