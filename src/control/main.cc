@@ -59,6 +59,11 @@ int main(int argc, char** argv) {
   app.add_option("--debounce-ms", quiet_ms, "push after config has been quiet this long");
   app.add_option("--debounce-max-ms", max_ms, "push at the latest this long after the first change");
   app.add_option("-l,--log-level", log_level, "trace, debug, info, warn, error");
+  std::string outbound_policy = "ALLOW_ANY";
+  app.add_option("--outbound-traffic-policy", outbound_policy,
+                 "meshConfig.outboundTrafficPolicy.mode: ALLOW_ANY (pass unknown destinations through) or REGISTRY_ONLY")
+      ->check(CLI::IsMember({"ALLOW_ANY", "REGISTRY_ONLY"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e][%l] %v");
@@ -86,7 +91,7 @@ int main(int argc, char** argv) {
     }
     debug.config.store(config);
     debug.config_reloads++;
-    ads.setModel(weft::control::buildModel(config));
+    ads.setModel(weft::control::buildModel(config, outbound_policy == "REGISTRY_ONLY"));
     spdlog::info("config: {} accepted, {} rejected; pushed", config->accepted.size(), config->rejected.size());
   };
   reload();

@@ -101,8 +101,9 @@ const Pod* MeshModel::podByIp(const std::string& ip) const {
   return nullptr;
 }
 
-std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config) {
+std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config, bool registry_only) {
   auto m = std::make_shared<MeshModel>();
+  m->registry_only = registry_only;
   m->config = config;
   m->pods = config->pods;
   m->sidecars = config->sidecars;

@@ -49,6 +49,9 @@ struct MeshModel {
   std::vector<Pod> pods;
   std::vector<Sidecar> sidecars;
   std::shared_ptr<const ConfigSnapshot> config;
+  // meshConfig.outboundTrafficPolicy.mode REGISTRY_ONLY: captured traffic to destinations
+  // outside the mesh is dropped (BlackHoleCluster) instead of passed through.
+  bool registry_only = false;
 
   // Fully qualifies a host as Istio does: "reviews" in namespace "default" is
   // "reviews.default.svc.cluster.local"; FQDNs stay as they are.
@@ -64,6 +67,6 @@ struct MeshModel {
   const Pod* podByIp(const std::string& ip) const;
 };
 
-std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config);
+std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config, bool registry_only = false);
 
 }  // namespace weft::control

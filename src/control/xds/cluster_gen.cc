@@ -151,6 +151,34 @@ ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, con
       }
     }
   }
+  if (!proxy.capture_none && proxy.type == "sidecar") {
+    // Captured traffic with no better place to go (Istio's names).
+    auto original_dst = [&](const std::string& name, bool bind_127_0_0_6) {
+      if (!wanted(name)) return;
+      cv3::Cluster c;
+      c.set_name(name);
+      c.set_type(cv3::Cluster::ORIGINAL_DST);
+      c.set_lb_policy(cv3::Cluster::CLUSTER_PROVIDED);
+      c.mutable_connect_timeout()->set_seconds(10);
+      if (bind_127_0_0_6) {
+        // Inbound passthrough reaches the app from 127.0.0.6, which the capture rules exempt.
+        auto* sa = c.mutable_upstream_bind_config()->mutable_source_address();
+        sa->set_address("127.0.0.6");
+        sa->set_port_value(0);
+      }
+      out[name].PackFrom(c);
+    };
+    original_dst("PassthroughCluster", false);
+    original_dst("InboundPassthroughCluster", true);
+    if (wanted("BlackHoleCluster")) {
+      cv3::Cluster c;
+      c.set_name("BlackHoleCluster");
+      c.set_type(cv3::Cluster::STATIC);
+      c.mutable_connect_timeout()->set_seconds(10);
+      c.mutable_load_assignment()->set_cluster_name("BlackHoleCluster");
+      out[c.name()].PackFrom(c);
+    }
+  }
   for (const MeshService* svc : visibleServices(model, proxy)) {
     const DestinationRule* dr = model.destinationRuleFor(svc->hostname, proxy.ns);
     for (const auto& port : svc->ports) {

@@ -2,6 +2,7 @@
 
 #include "control/xds/generator.h"
 #include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
@@ -31,6 +32,81 @@ void setAddress(lv3::Listener& l, const std::string& ip, uint32_t port) {
   auto* sa = l.mutable_address()->mutable_socket_address();
   sa->set_address(ip);
   sa->set_port_value(port);
+}
+
+lv3::Filter tcpProxyTo(const std::string& stat_prefix, const std::string& cluster) {
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
+  tcp.set_stat_prefix(stat_prefix);
+  tcp.set_cluster(cluster);
+  lv3::Filter f;
+  f.set_name("envoy.filters.network.tcp_proxy");
+  f.mutable_typed_config()->PackFrom(tcp);
+  return f;
+}
+
+// Istio's capture listeners: virtualOutbound (15001) hands each connection to the listener
+// of its original destination, or passes it through (REGISTRY_ONLY: drops it);
+// virtualInbound (15006) serves the ports of this workload's services, one chain per
+// destination port, and passes other ports through to the app from 127.0.0.6.
+void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, ResourceMap& out) {
+  lv3::Listener vo;
+  vo.set_name("virtualOutbound");
+  setAddress(vo, "0.0.0.0", 15001);
+  vo.mutable_use_original_dst()->set_value(true);
+  vo.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
+  *vo.add_filter_chains()->add_filters() =
+      tcpProxyTo(model.registry_only ? "BlackHoleCluster" : "PassthroughCluster",
+                 model.registry_only ? "BlackHoleCluster" : "PassthroughCluster");
+  vo.mutable_filter_chains(0)->set_name(model.registry_only ? "virtualOutbound-blackhole" : "virtualOutbound-catchall-tcp");
+  out[vo.name()].PackFrom(vo);
+
+  lv3::Listener vi;
+  vi.set_name("virtualInbound");
+  setAddress(vi, "0.0.0.0", 15006);
+  vi.set_traffic_direction(envoy::config::core::v3::INBOUND);
+  auto* od = vi.add_listener_filters();
+  od->set_name("envoy.filters.listener.original_dst");
+  od->mutable_typed_config()->PackFrom(envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
+  std::set<uint32_t> done;
+  if (!proxy.ip.empty()) {
+    for (const auto& [host, svc] : model.services) {
+      for (const auto& port : svc.ports) {
+        for (const auto& e : port.endpoints) {
+          if (e.ip != proxy.ip || !done.insert(e.port).second) continue;
+          std::string cluster = "inbound|" + std::to_string(port.port) + "||";
+          auto* chain = vi.add_filter_chains();
+          chain->set_name("0.0.0.0_" + std::to_string(e.port));
+          chain->mutable_filter_chain_match()->mutable_destination_port()->set_value(e.port);
+          auto* f = chain->add_filters();
+          if (isHttp(port.protocol)) {
+            hcmv3::HttpConnectionManager hcm;
+            hcm.set_stat_prefix("inbound_0.0.0.0_" + std::to_string(e.port));
+            auto* vh = hcm.mutable_route_config()->add_virtual_hosts();
+            hcm.mutable_route_config()->set_name(cluster);
+            vh->set_name("inbound|http|" + std::to_string(port.port));
+            vh->add_domains("*");
+            auto* r = vh->add_routes();
+            r->set_name("default");
+            r->mutable_match()->set_prefix("/");
+            r->mutable_route()->set_cluster(cluster);
+            r->mutable_route()->mutable_timeout()->set_seconds(0);
+            auto* router = hcm.add_http_filters();
+            router->set_name("envoy.filters.http.router");
+            router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
+            f->set_name("envoy.filters.network.http_connection_manager");
+            f->mutable_typed_config()->PackFrom(hcm);
+          } else {
+            *f = tcpProxyTo(cluster, cluster);
+          }
+          break;
+        }
+      }
+    }
+  }
+  auto* fallback = vi.mutable_default_filter_chain();
+  fallback->set_name("inbound-passthrough");
+  *fallback->add_filters() = tcpProxyTo("InboundPassthroughCluster", "InboundPassthroughCluster");
+  out[vi.name()].PackFrom(vi);
 }
 
 }  // namespace
@@ -82,6 +158,7 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
       }
     }
   }
+  if (!proxy.capture_none && proxy.type == "sidecar") addCaptureListeners(model, proxy, out);
   return out;
 }
 

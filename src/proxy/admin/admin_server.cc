@@ -10,7 +10,8 @@
 
 #include "common/config/error.h"
 #include "common/net/connection.h"
-#include "proxy/http/codec_util.h"
+#include "proxy/http/http1_parser.h"
+#include "proxy/http/reason_phrase.h"
 #include "proxy/http/http1_parser.h"
 
 namespace weft::proxy::admin {

@@ -5,10 +5,9 @@
 #include "common/buffer.h"
 #include "proxy/http/header_mutations.h"
 #include "proxy/http/headers.h"
+#include "proxy/http/reason_phrase.h"
 
 namespace weft::proxy::http {
-
-std::string_view reasonPhrase(int status);
 
 inline void appendHeader(Buffer& out, std::string_view name, std::string_view value) {
   out.append(name);

@@ -152,6 +152,9 @@ inline envoy::config::core::v3::Node testNode(const std::string& ns = "default",
   n.set_id("sidecar~10.9.9.9~client-pod." + ns + "~" + ns + ".svc.cluster.local");
   auto& f = *n.mutable_metadata()->mutable_fields();
   f["NAMESPACE"].set_string_value(ns);
+  // No capture: the resource sets are the services' alone (the capture listeners and
+  // clusters have their own tests in listener_gen_test and cluster_gen_test).
+  f["INTERCEPTION_MODE"].set_string_value("NONE");
   auto& l = *f["LABELS"].mutable_struct_value()->mutable_fields();
   for (const auto& [k, v] : labels) l[k].set_string_value(v);
   return n;

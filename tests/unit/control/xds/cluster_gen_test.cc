@@ -65,7 +65,8 @@ TEST(ClusterGenTest, OneClusterPerServicePortAndSubset) {
   auto clusters = generateClusters(*m, proxyIn("default"), {});
   EXPECT_THAT(namesOf(clusters),
               UnorderedElementsAre(out(9080, kReviews), out(9080, kReviews, "v1"), out(9080, kReviews, "v2"),
-                                   out(9080, kRatings), out(3306, kDb), out(9080, kDetails), out(9090, kDetails)));
+                                   out(9080, kRatings), out(3306, kDb), out(9080, kDetails), out(9090, kDetails),
+                                   "PassthroughCluster", "InboundPassthroughCluster", "BlackHoleCluster"));
   for (const auto& [name, any] : clusters) {
     EXPECT_EQ(any.type_url(), kClusterType) << name;
     EXPECT_EQ(testing::unpack<Cluster>(any).name(), name);

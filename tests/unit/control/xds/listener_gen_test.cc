@@ -50,7 +50,9 @@ TEST(ListenerGenTest, WildcardListenersForSidecars) {
   auto lds = generateListeners(*m, proxyIn("default"), {});
   // HTTP ports 9080 (reviews, ratings, details) and 9090 (details grpc) share one listener
   // per port; the TCP port gets one per VIP.
-  EXPECT_THAT(namesOf(lds), UnorderedElementsAre("0.0.0.0_9080", "0.0.0.0_9090", "10.96.0.20_3306"));
+  // Plus the capture listeners (virtualOutbound 15001, virtualInbound 15006).
+  EXPECT_THAT(namesOf(lds), UnorderedElementsAre("0.0.0.0_9080", "0.0.0.0_9090", "10.96.0.20_3306", "virtualOutbound",
+                                                 "virtualInbound"));
   for (const auto& [name, any] : lds) EXPECT_EQ(any.type_url(), kListenerType) << name;
 }
 
@@ -136,9 +138,9 @@ spec:
   egress: [{hosts: ["./*"]}]
 )"));
   EXPECT_THAT(namesOf(generateListeners(*m, proxyIn("default"), {})),
-              UnorderedElementsAre("0.0.0.0_9080", "10.96.0.20_3306"));
+              UnorderedElementsAre("0.0.0.0_9080", "10.96.0.20_3306", "virtualOutbound", "virtualInbound"));
   EXPECT_THAT(namesOf(generateListeners(*m, proxyIn("prod"), {})),
-              UnorderedElementsAre("0.0.0.0_9080", "0.0.0.0_9090", "10.96.0.20_3306"));
+              UnorderedElementsAre("0.0.0.0_9080", "0.0.0.0_9090", "10.96.0.20_3306", "virtualOutbound", "virtualInbound"));
 }
 
 // INTERCEPTION_MODE=NONE: nothing redirects traffic to the proxy, so its outbound listeners
@@ -155,10 +157,45 @@ TEST(ListenerGenTest, NoCaptureListenersBindTheirPorts) {
   }
 }
 
-TEST(ListenerGenTest, EmptyModelHasNoListeners) {
+TEST(ListenerGenTest, EmptyModelHasOnlyCaptureListeners) {
   auto m = buildModel(std::make_shared<ConfigSnapshot>());
-  EXPECT_THAT(generateListeners(*m, proxyIn("default"), {}), IsEmpty());
-  EXPECT_THAT(generate(kListenerType, *m, proxyIn("default"), {}), IsEmpty());
+  EXPECT_THAT(namesOf(generateListeners(*m, proxyIn("default"), {})), UnorderedElementsAre("virtualOutbound", "virtualInbound"));
+  ProxyInfo none = proxyIn("default");
+  none.capture_none = true;
+  EXPECT_THAT(generate(kListenerType, *m, none, {}), IsEmpty());
+}
+
+TEST(ListenerGenTest, VirtualOutboundPassesThroughOrDrops) {
+  for (bool registry_only : {false, true}) {
+    auto m = buildModel(std::make_shared<ConfigSnapshot>(), registry_only);
+    Listener vo = unpackNamed<Listener>(generateListeners(*m, proxyIn("default"), {}), "virtualOutbound");
+    EXPECT_EQ(vo.address().socket_address().port_value(), 15001u);
+    ASSERT_TRUE(vo.has_use_original_dst());
+    EXPECT_TRUE(vo.use_original_dst().value());
+    ASSERT_EQ(vo.filter_chains_size(), 1);
+    envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
+    ASSERT_TRUE(vo.filter_chains(0).filters(0).typed_config().UnpackTo(&tcp));
+    EXPECT_EQ(tcp.cluster(), registry_only ? "BlackHoleCluster" : "PassthroughCluster");
+  }
+}
+
+TEST(ListenerGenTest, VirtualInboundHasAChainPerServedPort) {
+  // reviews-v1 (10.1.0.1) serves reviews:9080.
+  auto m = modelFrom(kBaseMesh);
+  ProxyInfo p = proxyIn("default");
+  p.ip = "10.1.0.1";
+  Listener vi = unpackNamed<Listener>(generateListeners(*m, p, {}), "virtualInbound");
+  EXPECT_EQ(vi.address().socket_address().port_value(), 15006u);
+  ASSERT_EQ(vi.listener_filters_size(), 1);
+  EXPECT_EQ(vi.listener_filters(0).name(), "envoy.filters.listener.original_dst");
+  ASSERT_GE(vi.filter_chains_size(), 1);
+  EXPECT_EQ(vi.filter_chains(0).filter_chain_match().destination_port().value(), 9080u);
+  HttpConnectionManager hcm;
+  ASSERT_TRUE(vi.filter_chains(0).filters(0).typed_config().UnpackTo(&hcm));
+  EXPECT_EQ(hcm.route_config().virtual_hosts(0).routes(0).route().cluster(), "inbound|9080||");
+  envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
+  ASSERT_TRUE(vi.default_filter_chain().filters(0).typed_config().UnpackTo(&tcp));
+  EXPECT_EQ(tcp.cluster(), "InboundPassthroughCluster");
 }
 
 }  // namespace

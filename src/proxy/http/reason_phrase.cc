@@ -1,4 +1,4 @@
-#include "proxy/http/codec_util.h"
+#include "proxy/http/reason_phrase.h"
 
 namespace weft::proxy::http {
 

@@ -1,0 +1,149 @@
+#include "agent/agent_env.h"
+
+namespace weft::agent {
+
+using json = nlohmann::json;
+
+std::string AgentEnv::nodeId() const {
+  return "sidecar~" + instance_ip + "~" + pod_name + "." + pod_namespace + "~" + pod_namespace + "." + dns_domain;
+}
+
+std::string AgentEnv::nodeCluster() const {
+  std::string workload = pod_name;
+  if (auto it = meta.find("WORKLOAD_NAME"); it != meta.end() && !it->second.empty()) workload = it->second;
+  else if (labels.contains("app") && labels["app"].is_string()) workload = labels["app"].get<std::string>();
+  return workload + "." + pod_namespace;
+}
+
+std::optional<AgentEnv> readAgentEnv(const std::map<std::string, std::string>& env, std::string& error) {
+  AgentEnv a;
+  auto get = [&](const char* k) -> std::string {
+    auto it = env.find(k);
+    return it == env.end() ? std::string() : it->second;
+  };
+  a.pod_name = get("POD_NAME");
+  if (a.pod_name.empty()) {
+    error = "POD_NAME is not set (the injector sets it from metadata.name)";
+    return std::nullopt;
+  }
+  if (!get("POD_NAMESPACE").empty()) a.pod_namespace = get("POD_NAMESPACE");
+  if (!get("INSTANCE_IP").empty()) a.instance_ip = get("INSTANCE_IP");
+  if (!get("SERVICE_ACCOUNT").empty()) a.service_account = get("SERVICE_ACCOUNT");
+  a.discovery_address = get("WEFT_DISCOVERY_ADDRESS");
+  if (a.discovery_address.empty()) a.discovery_address = get("PILOT_ADDRESS");
+  if (a.discovery_address.empty()) {
+    error = "WEFT_DISCOVERY_ADDRESS (or PILOT_ADDRESS) is not set: the xDS server's host:port";
+    return std::nullopt;
+  }
+  if (a.discovery_address.rfind(':') == std::string::npos) {
+    error = "WEFT_DISCOVERY_ADDRESS '" + a.discovery_address + "' must be host:port";
+    return std::nullopt;
+  }
+  for (const auto& [k, v] : env) {
+    if (k.rfind("ISTIO_META_", 0) == 0) a.meta[k.substr(11)] = v;
+  }
+  if (std::string labels = get("ISTIO_METAJSON_LABELS"); !labels.empty()) {
+    try {
+      a.labels = json::parse(labels);
+    } catch (const std::exception& e) {
+      error = std::string("ISTIO_METAJSON_LABELS is not JSON: ") + e.what();
+      return std::nullopt;
+    }
+    if (!a.labels.is_object()) {
+      error = "ISTIO_METAJSON_LABELS must be a JSON object of label: value";
+      return std::nullopt;
+    }
+  }
+  if (std::string probers = get("ISTIO_KUBE_APP_PROBERS"); !probers.empty()) {
+    try {
+      a.app_probers = json::parse(probers);
+    } catch (const std::exception& e) {
+      error = std::string("ISTIO_KUBE_APP_PROBERS is not JSON: ") + e.what();
+      return std::nullopt;
+    }
+  }
+  return a;
+}
+
+namespace {
+
+json socketAddress(const std::string& ip, int port) {
+  return {{"socket_address", {{"address", ip}, {"port_value", port}}}};
+}
+
+json staticCluster(const std::string& name, const std::string& host, int port, bool http2 = false) {
+  json c = {{"name", name},
+            {"type", "STATIC"},
+            {"connect_timeout", "1s"},
+            {"load_assignment",
+             {{"cluster_name", name},
+              {"endpoints", json::array({{{"lb_endpoints", json::array({{{"endpoint", {{"address", socketAddress(host, port)}}}}})}}})}}}};
+  if (http2) {
+    c["typed_extension_protocol_options"] = {
+        {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+         {{"@type", "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions"},
+          {"explicit_http_config", {{"http2_protocol_options", json::object()}}}}}};
+  }
+  return c;
+}
+
+json routeListener(const std::string& name, int port, const std::string& path, const std::string& cluster,
+                   const std::string& rewrite) {
+  json route = {{"match", {{"path", path}}}, {"route", {{"cluster", cluster}, {"prefix_rewrite", rewrite}}}};
+  return {{"name", name},
+          {"address", socketAddress("0.0.0.0", port)},
+          {"filter_chains",
+           json::array({{{"filters",
+                          json::array({{{"name", "envoy.filters.network.http_connection_manager"},
+                                        {"typed_config",
+                                         {{"@type",
+                                           "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"},
+                                          {"stat_prefix", name},
+                                          {"route_config",
+                                           {{"name", name},
+                                            {"virtual_hosts", json::array({{{"name", name},
+                                                                            {"domains", json::array({"*"})},
+                                                                            {"routes", json::array({route})}}})}}},
+                                          {"http_filters",
+                                           json::array({{{"name", "envoy.filters.http.router"},
+                                                         {"typed_config",
+                                                          {{"@type", "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}}}})}}}}})}}})}};
+}
+
+}  // namespace
+
+json proxyBootstrap(const AgentEnv& env, const BootstrapOptions& o) {
+  json metadata = json::object();
+  for (const auto& [k, v] : env.meta) metadata[k] = v;
+  metadata["NAMESPACE"] = env.pod_namespace;
+  metadata["NAME"] = env.pod_name;
+  metadata["SERVICE_ACCOUNT"] = env.service_account;
+  metadata["INSTANCE_IPS"] = env.instance_ip;
+  if (!metadata.contains("INTERCEPTION_MODE")) metadata["INTERCEPTION_MODE"] = "REDIRECT";
+  if (!env.labels.empty()) metadata["LABELS"] = env.labels;
+  auto colon = env.discovery_address.rfind(':');
+  std::string xds_host = env.discovery_address.substr(0, colon);
+  int xds_port = std::atoi(env.discovery_address.c_str() + colon + 1);
+  json xds = staticCluster("xds-grpc", xds_host, xds_port, true);
+  // A name, not an IP: resolved like Envoy's STRICT_DNS.
+  if (!xds_host.empty() && (std::isalpha(static_cast<unsigned char>(xds_host[0])) != 0)) xds["type"] = "STRICT_DNS";
+  return {
+      {"node", {{"id", env.nodeId()}, {"cluster", env.nodeCluster()}, {"metadata", metadata}}},
+      {"admin", {{"address", socketAddress("127.0.0.1", o.admin_port)}}},
+      {"dynamic_resources",
+       {{"ads_config",
+         {{"api_type", "GRPC"}, {"transport_api_version", "V3"},
+          {"grpc_services", json::array({{{"envoy_grpc", {{"cluster_name", "xds-grpc"}}}}})}}},
+        {"cds_config", {{"ads", json::object()}, {"resource_api_version", "V3"}}},
+        {"lds_config", {{"ads", json::object()}, {"resource_api_version", "V3"}}}}},
+      {"static_resources",
+       {{"listeners", json::array({routeListener("prometheus_stats", o.stats_port, "/stats/prometheus", "prometheus_stats",
+                                                 "/stats/prometheus"),
+                                   routeListener("agent_readiness", o.readiness_port, "/healthz/ready", "agent",
+                                                 "/healthz/ready")})},
+        {"clusters", json::array({xds, staticCluster("prometheus_stats", "127.0.0.1", o.admin_port),
+                                  staticCluster("agent", "127.0.0.1", o.status_port)})}}},
+  };
+}
+
+}  // namespace weft::agent

@@ -1,0 +1,161 @@
+// weft-agent: the sidecar's pilot-agent.
+//   weft-agent proxy   writes the bootstrap from the environment, runs weft-proxy under
+//                      supervision, serves the status port; SIGTERM drains and exits.
+//   weft-agent wait    returns once the sidecar is ready (start the app after it).
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <thread>
+
+#include "agent/agent_env.h"
+#include "agent/http_get.h"
+#include "agent/proxy_supervisor.h"
+#include "agent/status_server.h"
+
+extern char** environ;
+
+namespace {
+
+void log(const std::string& msg) {
+  char ts[32];
+  time_t now = time(nullptr);
+  strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+  std::fprintf(stderr, "%s weft-agent: %s\n", ts, msg.c_str());
+}
+
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+// Forwards SIGTERM/SIGINT (via signalfd) to a callback on the loop.
+class SignalWatch : public weft::event::IoHandler {
+ public:
+  SignalWatch(weft::event::Reactor& r, std::function<void(int)> cb) : reactor_(r), cb_(std::move(cb)) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    reactor_.add(fd_, this);
+  }
+  ~SignalWatch() override {
+    reactor_.remove(fd_);
+    close(fd_);
+  }
+  void onIoEvent(uint32_t) override {
+    signalfd_siginfo si;
+    while (read(fd_, &si, sizeof(si)) == sizeof(si)) cb_(static_cast<int>(si.ssi_signo));
+  }
+
+ private:
+  weft::event::Reactor& reactor_;
+  std::function<void(int)> cb_;
+  int fd_;
+};
+
+int runProxy(const std::string& proxy_bin, const std::string& config_path, int concurrency, int proxy_uid,
+             int proxy_gid, int drain_s, int status_port) {
+  std::string error;
+  auto env = weft::agent::readAgentEnv(environment(), error);
+  if (!env) {
+    log("cannot start: " + error);
+    return 2;
+  }
+  weft::agent::BootstrapOptions bo;
+  bo.status_port = status_port;
+  std::ofstream(config_path) << weft::agent::proxyBootstrap(*env, bo).dump(2) << "\n";
+  if (!std::ifstream(config_path)) {
+    log("cannot write the bootstrap to " + config_path);
+    return 2;
+  }
+  log("node " + env->nodeId() + ", discovery " + env->discovery_address + ", bootstrap " + config_path);
+
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT}) sigaddset(&set, s);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+
+  weft::event::Reactor reactor;
+  weft::agent::ProxySupervisor::Options po;
+  po.proxy_bin = proxy_bin;
+  po.args = {"-c", config_path, "--concurrency", std::to_string(concurrency), "--drain-time-s", std::to_string(drain_s)};
+  if (geteuid() == 0) {
+    po.uid = proxy_uid;
+    po.gid = proxy_gid;
+  }
+  weft::agent::ProxySupervisor supervisor(reactor, po, log);
+  weft::agent::StatusOptions so;
+  so.app_probers = env->app_probers;
+  if (auto it = env->meta.find("PROMETHEUS_PORT"); it != env->meta.end()) so.app_metrics_port = std::atoi(it->second.c_str());
+  auto addr = weft::net::Address::parse("0.0.0.0", static_cast<uint16_t>(status_port));
+  std::unique_ptr<weft::agent::StatusServer> status;
+  try {
+    status = std::make_unique<weft::agent::StatusServer>(reactor, *addr, so, supervisor);
+  } catch (const std::exception& e) {
+    log(std::string("cannot serve the status port: ") + e.what());
+    return 2;
+  }
+  SignalWatch signals(reactor, [&](int sig) {
+    log(std::string("received ") + strsignal(sig) + ": draining");
+    supervisor.shutdown(std::chrono::seconds(drain_s), [&] { reactor.stop(); });
+  });
+  supervisor.start();
+  reactor.run();
+  log("exiting");
+  return 0;
+}
+
+int waitReady(const std::string& host, int port, int timeout_s, int period_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  std::string last;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = weft::agent::httpRequest("GET", host, port, "/healthz/ready", std::chrono::milliseconds(1000));
+    if (r.status == 200) {
+      log("sidecar is ready");
+      return 0;
+    }
+    last = r.status ? "HTTP " + std::to_string(r.status) + ": " + r.body : r.error;
+    std::this_thread::sleep_for(std::chrono::milliseconds(period_ms));
+  }
+  log("timed out after " + std::to_string(timeout_s) + " s waiting for the sidecar; last answer: " + last);
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"weft-agent: runs and supervises the weft-proxy sidecar (pilot-agent)"};
+  app.require_subcommand(1);
+  auto* proxy = app.add_subcommand("proxy", "write the bootstrap, run weft-proxy, serve the status port");
+  std::string proxy_bin = "weft-proxy", config_path = "/tmp/weft-envoy-rev.json";
+  int concurrency = 2, proxy_uid = 1337, proxy_gid = 1337, drain_s = 5, status_port = 15020;
+  proxy->add_option("--proxy-bin", proxy_bin, "the weft-proxy binary")->capture_default_str();
+  proxy->add_option("--bootstrap", config_path, "where to write the proxy's bootstrap")->capture_default_str();
+  proxy->add_option("--concurrency", concurrency, "proxy worker threads")->capture_default_str();
+  proxy->add_option("--proxy-uid", proxy_uid, "uid the proxy runs as (when started as root)")->capture_default_str();
+  proxy->add_option("--proxy-gid", proxy_gid, "gid the proxy runs as (when started as root)")->capture_default_str();
+  proxy->add_option("--drain-duration", drain_s, "seconds to drain on SIGTERM")->capture_default_str();
+  proxy->add_option("--status-port", status_port, "the agent's status port")->capture_default_str();
+  auto* wait = app.add_subcommand("wait", "wait until the sidecar is ready");
+  std::string wait_host = "127.0.0.1";
+  int wait_port = 15020, wait_timeout = 60, wait_period = 200;
+  wait->add_option("--host", wait_host)->capture_default_str();
+  wait->add_option("--port", wait_port)->capture_default_str();
+  wait->add_option("--timeout", wait_timeout, "seconds")->capture_default_str();
+  wait->add_option("--period", wait_period, "milliseconds between checks")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  if (*proxy) return runProxy(proxy_bin, config_path, concurrency, proxy_uid, proxy_gid, drain_s, status_port);
+  return waitReady(wait_host, wait_port, wait_timeout, wait_period);
+}
