@@ -51,6 +51,9 @@ class Pod:
             self.run(["ip", "addr", "add", self.ip + "/24", "dev", "eth0"])
             self.run(["ip", "link", "set", "eth0", "up"])
             self.run(["ip", "link", "set", "lo", "up"])
+            # Service VIPs (10.96/12) have no address anywhere: the capture rules take them
+            # before they leave, but the kernel needs a route to accept the connect().
+            self.run(["ip", "route", "add", "default", "via", self.host_ip])
         except Exception:
             self.__exit__(None, None, None)
             raise
