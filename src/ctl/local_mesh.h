@@ -1,0 +1,52 @@
+#pragma once
+// The plan of a local mesh from a directory of YAML: which Pods to run (their container
+// command), the address each gets on the weft0 bridge, the Services' VIPs for /etc/hosts, and
+// the configuration weftd is given (the user's files plus the Pods' IPs and Endpoints).
+#include <map>
+#include <string>
+#include <vector>
+
+namespace weft::ctl {
+
+struct LocalPod {
+  std::string name;
+  std::string ns = "default";
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::vector<std::string> command;  // containers[0].command + args
+  std::map<std::string, std::string> env;
+  std::vector<int> ports;  // containerPort: the workload is up once these accept
+  std::string ip;
+};
+
+struct LocalService {
+  std::string name;
+  std::string ns = "default";
+  std::string vip;
+  std::map<std::string, std::string> selector;
+  struct Port {
+    std::string name;
+    int port = 0;
+    int target_port = 0;
+  };
+  std::vector<Port> ports;
+};
+
+struct MeshPlan {
+  std::string source_dir;
+  std::vector<LocalPod> pods;
+  std::vector<LocalService> services;
+  std::vector<std::string> files;  // the YAML files, copied for weftd
+};
+
+// Reads every *.yaml / *.yml in `dir`. Throws std::runtime_error naming the file and document
+// for anything it cannot use (a Pod without a command, a bad port ...).
+MeshPlan planFromDirectory(const std::string& dir, const std::string& subnet_prefix);
+
+// weftd's extra configuration: the Pods with status.podIP and Endpoints for every Service.
+std::string generatedConfig(const MeshPlan& plan);
+
+// /etc/hosts lines for Service names (name, name.ns, name.ns.svc, FQDN) -> VIP.
+std::string hostsFile(const MeshPlan& plan);
+
+}  // namespace weft::ctl
