@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <cstdlib>
 #include <fstream>
 #include <thread>
 
@@ -98,7 +99,16 @@ int runProxy(const std::string& proxy_bin, const std::string& config_path, int c
   weft::agent::ProxySupervisor supervisor(reactor, po, log);
   weft::agent::StatusOptions so;
   so.app_probers = env->app_probers;
-  if (auto it = env->meta.find("PROMETHEUS_PORT"); it != env->meta.end()) so.app_metrics_port = std::atoi(it->second.c_str());
+  // The application's metrics, as Istio's injector passes its prometheus.io/* annotations.
+  if (const char* a = std::getenv("ISTIO_PROMETHEUS_ANNOTATIONS"); a && *a) {
+    auto j = nlohmann::json::parse(a, nullptr, false);
+    if (j.is_object() && j.value("scrape", "false") == "true") {
+      so.app_metrics_port = std::atoi(j.value("port", "80").c_str());
+      so.app_metrics_path = j.value("path", "/metrics");
+    } else if (!j.is_object()) {
+      log("ISTIO_PROMETHEUS_ANNOTATIONS is not a JSON object; application metrics are not merged");
+    }
+  }
   auto addr = weft::net::Address::parse("0.0.0.0", static_cast<uint16_t>(status_port));
   std::unique_ptr<weft::agent::StatusServer> status;
   try {

@@ -1,0 +1,73 @@
+#include "agent/agent_env.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace weft::agent {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::map<std::string, std::string> injectorEnv() {
+  return {{"POD_NAME", "reviews-v1-abc"},
+          {"POD_NAMESPACE", "shop"},
+          {"INSTANCE_IP", "10.1.2.3"},
+          {"SERVICE_ACCOUNT", "bookinfo-reviews"},
+          {"WEFT_DISCOVERY_ADDRESS", "10.0.0.1:15010"},
+          {"ISTIO_META_WORKLOAD_NAME", "reviews-v1"},
+          {"ISTIO_META_CLUSTER_ID", "Kubernetes"},
+          {"ISTIO_METAJSON_LABELS", R"({"app":"reviews","version":"v1"})"}};
+}
+
+TEST(AgentEnvTest, NodeIdentityAsIstioBuildsIt) {
+  std::string err;
+  auto env = readAgentEnv(injectorEnv(), err);
+  ASSERT_TRUE(env) << err;
+  EXPECT_EQ(env->nodeId(), "sidecar~10.1.2.3~reviews-v1-abc.shop~shop.svc.cluster.local");
+  EXPECT_EQ(env->nodeCluster(), "reviews-v1.shop");
+  EXPECT_EQ(env->meta.at("CLUSTER_ID"), "Kubernetes");
+}
+
+TEST(AgentEnvTest, BootstrapHasAdsStatsAndReadiness) {
+  std::string err;
+  auto env = readAgentEnv(injectorEnv(), err);
+  ASSERT_TRUE(env);
+  auto b = proxyBootstrap(*env, BootstrapOptions{});
+  EXPECT_EQ(b["node"]["id"], env->nodeId());
+  EXPECT_EQ(b["node"]["metadata"]["NAMESPACE"], "shop");
+  EXPECT_EQ(b["node"]["metadata"]["LABELS"]["version"], "v1");
+  EXPECT_EQ(b["node"]["metadata"]["INTERCEPTION_MODE"], "REDIRECT");
+  EXPECT_EQ(b["admin"]["address"]["socket_address"]["port_value"], 15000);
+  EXPECT_EQ(b["dynamic_resources"]["ads_config"]["grpc_services"][0]["envoy_grpc"]["cluster_name"], "xds-grpc");
+  std::vector<int> ports;
+  for (const auto& l : b["static_resources"]["listeners"]) ports.push_back(l["address"]["socket_address"]["port_value"]);
+  EXPECT_THAT(ports, ::testing::UnorderedElementsAre(15090, 15021));
+  const auto& xds = b["static_resources"]["clusters"][0];
+  EXPECT_EQ(xds["name"], "xds-grpc");
+  EXPECT_EQ(xds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]["address"],
+            "10.0.0.1");
+  EXPECT_TRUE(xds.contains("typed_extension_protocol_options"));  // gRPC needs HTTP/2
+}
+
+TEST(AgentEnvTest, ErrorsNameTheVariable) {
+  std::string err;
+  auto e = injectorEnv();
+  e.erase("POD_NAME");
+  EXPECT_FALSE(readAgentEnv(e, err));
+  EXPECT_THAT(err, HasSubstr("POD_NAME"));
+  e = injectorEnv();
+  e.erase("WEFT_DISCOVERY_ADDRESS");
+  EXPECT_FALSE(readAgentEnv(e, err));
+  EXPECT_THAT(err, HasSubstr("WEFT_DISCOVERY_ADDRESS"));
+  e = injectorEnv();
+  e["WEFT_DISCOVERY_ADDRESS"] = "weftd";
+  EXPECT_FALSE(readAgentEnv(e, err));
+  EXPECT_THAT(err, HasSubstr("host:port"));
+  e = injectorEnv();
+  e["ISTIO_METAJSON_LABELS"] = "{not json";
+  EXPECT_FALSE(readAgentEnv(e, err));
+  EXPECT_THAT(err, HasSubstr("ISTIO_METAJSON_LABELS"));
+}
+
+}  // namespace
+}  // namespace weft::agent

@@ -1,0 +1,83 @@
+#include "capture/cni_plugin.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+namespace weft::capture {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct Recorder {
+  int applied = 0, removed = 0;
+  std::string netns;
+  CaptureConfig last;
+  CniActions actions() {
+    return {[this](const CaptureConfig* c, const std::string& ns) -> std::optional<std::string> {
+              netns = ns;
+              if (c) {
+                ++applied;
+                last = *c;
+              } else {
+                ++removed;
+              }
+              return std::nullopt;
+            },
+            [](const CaptureConfig&, const std::string&) -> std::optional<std::string> { return std::nullopt; }};
+  }
+};
+
+CniCall call(const std::string& command, nlohmann::json conf) {
+  return {{{"CNI_COMMAND", command}, {"CNI_CONTAINERID", "c1"}, {"CNI_NETNS", "/run/netns/p"}, {"CNI_IFNAME", "eth0"},
+           {"CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=p"}},
+          conf.dump()};
+}
+
+nlohmann::json conf(nlohmann::json annotations) {
+  return {{"cniVersion", "1.0.0"}, {"name", "n"}, {"type", "weft-cni"},
+          {"prevResult", {{"cniVersion", "1.0.0"}, {"ips", nlohmann::json::array({{{"address", "10.88.0.2/16"}}})}}},
+          {"args", {{"cni", {{"annotations", annotations}}}}}};
+}
+
+TEST(CniPluginTest, AddAppliesIstioDefaultsAndPassesPrevResultThrough) {
+  Recorder r;
+  auto out = runCni(call("ADD", conf({{"sidecar.istio.io/status", "{}"}})), r.actions());
+  EXPECT_EQ(out.exit_code, 0) << out.stdout_json;
+  EXPECT_EQ(r.applied, 1);
+  EXPECT_EQ(r.netns, "/run/netns/p");
+  EXPECT_THAT(r.last.exclude_inbound_ports, ::testing::ElementsAre("15020", "15021", "15090"));
+  EXPECT_THAT(r.last.exclude_outbound_ports, ::testing::ElementsAre("15020"));
+  EXPECT_EQ(nlohmann::json::parse(out.stdout_json)["ips"][0]["address"], "10.88.0.2/16");
+}
+
+TEST(CniPluginTest, NotInjectedPodsAreSkipped) {
+  Recorder r;
+  auto out = runCni(call("ADD", conf(nlohmann::json::object())), r.actions());
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_THAT(out.log, HasSubstr("skipped"));
+}
+
+TEST(CniPluginTest, BadAnnotationIsCode2NamingIt) {
+  Recorder r;
+  auto out = runCni(call("ADD", conf({{"sidecar.istio.io/status", "{}"},
+                                      {"traffic.sidecar.istio.io/includeInboundPorts", "80,http"}})),
+                    r.actions());
+  EXPECT_NE(out.exit_code, 0);
+  auto e = nlohmann::json::parse(out.stdout_json);
+  EXPECT_EQ(e["code"], 2);
+  EXPECT_THAT(e["details"].get<std::string>(), HasSubstr("'http'"));
+  EXPECT_EQ(r.applied, 0);
+}
+
+TEST(CniPluginTest, DelRemovesAndIsQuiet) {
+  Recorder r;
+  auto out = runCni(call("DEL", conf({{"sidecar.istio.io/status", "{}"}})), r.actions());
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(out.stdout_json, "");
+  EXPECT_EQ(r.removed, 1);
+}
+
+}  // namespace
+}  // namespace weft::capture
