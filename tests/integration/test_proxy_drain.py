@@ -86,3 +86,17 @@ def test_drain_listeners_stops_accepting(weft):
     assert proxy.alive(), "POST /drain_listeners must not stop the process"
     r = proxy.admin("/server_info")
     expect_status(r, 200, "admin still answers after /drain_listeners", proxy)
+
+
+def test_drain_listeners_inboundonly_keeps_outbound_serving(weft):
+    """Envoy's /drain_listeners?inboundonly: listeners with traffic_direction INBOUND stop
+    accepting; the others keep serving (the agent drains a sidecar's inbound side first)."""
+    backend = weft.echo("b")
+    inbound, outbound, admin = weft.port(), weft.port(), weft.port()
+    proxy = weft.start_proxy(wh.bootstrap(admin, listeners=[
+        wh.http_listener("in", inbound, [wh.vhost("v", ["*"], [wh.route_to("b")])], traffic_direction="INBOUND"),
+        wh.http_listener("out", outbound, [wh.vhost("v", ["*"], [wh.route_to("b")])], traffic_direction="OUTBOUND"),
+    ], clusters=[wh.cluster("b", [backend.port])]))
+    expect_status(proxy.admin_post("/drain_listeners?inboundonly&graceful"), 200, "POST /drain_listeners?inboundonly", proxy)
+    assert wait_refused(inbound, 2.0), "the INBOUND listener still accepts%s" % proxy.ctx()
+    expect_status(wh.http_request(outbound, "/still"), 200, "the OUTBOUND listener after an inbound-only drain", proxy)

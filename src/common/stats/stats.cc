@@ -4,7 +4,7 @@
 
 namespace weft::stats {
 
-thread_local uint32_t tls_row = 0;
+thread_local constinit uint32_t tls_row = 0;
 
 Scope::Scope(std::string prefix, const StatDef* defs, size_t count, uint32_t rows,
              std::vector<std::pair<std::string, std::string>> tags)

@@ -13,7 +13,8 @@
 namespace weft::stats {
 
 // Index of the calling thread's row: workers are 0..N-1, the main thread is N.
-extern thread_local uint32_t tls_row;
+// constinit: no per-access TLS init check on the hot path.
+extern thread_local constinit uint32_t tls_row;
 
 enum class Kind { Counter, Gauge };
 

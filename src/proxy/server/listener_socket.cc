@@ -23,11 +23,11 @@ SocketSet::~SocketSet() {
 
 ListenerSocket::~ListenerSocket() { close(); }
 
-void ListenerSocket::close() {
+void ListenerSocket::close(bool refuse_new) {
   if (fd_ < 0) return;
   worker_.reactor().remove(fd_);
   // Stop accepting for good (drain): a socket no longer read would still take connections.
-  if (worker_.drainClose()) ::shutdown(fd_, SHUT_RD);
+  if (refuse_new || worker_.drainClose()) ::shutdown(fd_, SHUT_RD);
   fd_ = -1;
 }
 

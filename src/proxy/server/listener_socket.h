@@ -17,7 +17,8 @@ class ListenerSocket final : public event::IoHandler {
   ListenerSocket(Worker& worker, std::shared_ptr<const network::ListenerConfig> config, std::shared_ptr<SocketSet> sockets);
   ~ListenerSocket() override;
   void onIoEvent(uint32_t events) override;
-  void close();
+  // `refuse_new`: also stop the kernel from taking connections for it (a drain).
+  void close(bool refuse_new = false);
   const network::ListenerConfig& config() const { return *config_; }
   const std::shared_ptr<SocketSet>& sockets() const { return sockets_; }
 

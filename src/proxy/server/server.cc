@@ -366,8 +366,14 @@ void Server::setupAdmin() {
     return AdminResponse{200, "text/plain; charset=UTF-8", "OK\n"};
   });
   admin_->add("/drain_listeners", "stop accepting and drain connections (the server keeps running)", true,
-              [this](const AdminRequest&) {
-                startDrain(false);
+              [this](const AdminRequest& req) {
+                // ?inboundonly (Envoy's): only listeners with traffic_direction INBOUND, so a
+                // sidecar's app can still call out while its inbound side drains.
+                if (req.hasParam("inboundonly")) {
+                  for (auto& w : workers_) w->drainInbound();
+                } else {
+                  startDrain(false);
+                }
                 return AdminResponse{200, "text/plain; charset=UTF-8", "OK\n"};
               });
   admin_->add("/quitquitquit", "exit the server", true, [this](const AdminRequest&) {

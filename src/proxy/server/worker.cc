@@ -184,6 +184,22 @@ void Worker::drain() {
   });
 }
 
+void Worker::drainInbound() {
+  reactor_.post([this] {
+    std::unordered_set<const void*> inbound;
+    for (auto& l : listeners_) {
+      if (l->config().source.traffic_direction() != envoy::config::core::v3::INBOUND) continue;
+      inbound.insert(&l->config());
+      l->close(true);
+    }
+    for (network::ActiveSession* s = sessions_; s != nullptr;) {
+      network::ActiveSession* next = s->next_session;
+      if (inbound.count(s->listener)) s->drain();
+      s = next;
+    }
+  });
+}
+
 void Worker::closeAll() {
   reactor_.post([this] {
     for (network::ActiveSession* s = sessions_; s != nullptr;) {

@@ -47,6 +47,8 @@ class Worker {
   void drain();
   // Close every connection now.
   void closeAll();
+  // Stops accepting on INBOUND listeners and drains their connections; the rest keep serving.
+  void drainInbound();
   size_t activeSessions() const { return session_count_.load(std::memory_order_relaxed); }
 
   // Worker thread only:
