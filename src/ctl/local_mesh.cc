@@ -1,5 +1,7 @@
 #include "ctl/local_mesh.h"
 
+#include "common/labels.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -21,14 +23,6 @@ std::map<std::string, std::string> stringMap(const YAML::Node& n) {
   return out;
 }
 
-bool selects(const std::map<std::string, std::string>& selector, const std::map<std::string, std::string>& labels) {
-  if (selector.empty()) return false;
-  for (const auto& [k, v] : selector) {
-    auto it = labels.find(k);
-    if (it == labels.end() || it->second != v) return false;
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -133,7 +127,7 @@ std::string generatedConfig(const MeshPlan& plan) {
     e << YAML::Key << "subsets" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
     e << YAML::Key << "addresses" << YAML::Value << YAML::BeginSeq;
     for (const auto& p : plan.pods) {
-      if (p.ns != s.ns || !selects(s.selector, p.labels)) continue;
+      if (p.ns != s.ns || !selectorMatches(s.selector, p.labels)) continue;
       e << YAML::BeginMap << YAML::Key << "ip" << YAML::Value << p.ip << YAML::Key << "targetRef" << YAML::Value
         << YAML::BeginMap << YAML::Key << "kind" << YAML::Value << "Pod" << YAML::Key << "name" << YAML::Value << p.name
         << YAML::EndMap << YAML::EndMap;

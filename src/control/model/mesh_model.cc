@@ -1,16 +1,11 @@
 #include "control/model/mesh_model.h"
 
+#include "common/labels.h"
+
 namespace weft::control {
 
 namespace {
-bool selects(const Labels& selector, const Labels& labels) {
-  if (selector.empty()) return false;
-  for (const auto& [k, v] : selector) {
-    auto it = labels.find(k);
-    if (it == labels.end() || it->second != v) return false;
-  }
-  return true;
-}
+bool selects(const Labels& selector, const Labels& labels) { return selectorMatches(selector, labels); }
 }  // namespace
 
 Protocol protocolFor(const std::string& name, const std::string& app_protocol) {

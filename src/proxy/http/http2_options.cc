@@ -3,6 +3,9 @@
 #include "common/config/error.h"
 #include "common/strings.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace weft::proxy::http {
 
 Http2Options compileHttp2Options(const envoy::config::core::v3::Http2ProtocolOptions& o, const std::string& path) {
@@ -64,6 +67,28 @@ void NvList::fixup() {
     nv_[i].name = base + offsets_[i].first;
     nv_[i].value = base + offsets_[i].second;
   }
+}
+
+ssize_t readBufferedBody(nghttp2_session* session, int32_t id, Buffer& body, bool end, NvList& trailers,
+                         uint8_t* buf, size_t length, uint32_t* flags, bool& deferred) {
+  size_t n = std::min(length, body.size());
+  if (n > 0) {
+    std::memcpy(buf, body.data(), n);
+    body.drain(n);
+  }
+  if (!body.empty()) return static_cast<ssize_t>(n);
+  if (end) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+    if (!trailers.empty()) {
+      *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+      nghttp2_submit_trailer(session, id, trailers.data(), trailers.size());
+      trailers.clear();
+    }
+  } else if (n == 0) {
+    deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  return static_cast<ssize_t>(n);
 }
 
 bool sendPending(nghttp2_session* session, net::Connection& conn) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/buffer.h"
 #include "common/net/connection.h"
 #include "envoy/config/core/v3/protocol.pb.h"
 
@@ -35,6 +36,9 @@ void submitSettings(nghttp2_session* session, const Http2Options& o);
 // bytes are copied into `storage`, which must outlive the submit call.
 class NvList {
  public:
+  NvList() = default;
+  NvList(const NvList&) = delete;  // the entries point into storage_
+  NvList& operator=(const NvList&) = delete;
   void clear() {
     nv_.clear();
     storage_.clear();
@@ -43,6 +47,7 @@ class NvList {
   // Name already lower case and bytes stable until submit: no copy.
   void addStatic(std::string_view name, std::string_view value);
   nghttp2_nv* data() { return nv_.data(); }
+  bool empty() const { return nv_.empty(); }
   size_t size() const { return nv_.size(); }
 
  private:
@@ -51,6 +56,12 @@ class NvList {
   std::string storage_;
   std::vector<std::pair<size_t, size_t>> offsets_;  // into storage_, for names then values
 };
+
+// An nghttp2 data source over `body`: copies what is buffered; once `end` is set and all is
+// sent, EOF, with `trailers` (if any) submitted to follow; with nothing buffered yet it defers
+// (`deferred` is set: call nghttp2_session_resume_data when more comes).
+ssize_t readBufferedBody(nghttp2_session* session, int32_t id, Buffer& body, bool end, NvList& trailers,
+                         uint8_t* buf, size_t length, uint32_t* flags, bool& deferred);
 
 // Frames nghttp2 has queued go into the connection's output buffer until it is above its
 // write limit. False on a fatal session error.

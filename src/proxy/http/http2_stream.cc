@@ -285,8 +285,7 @@ void Http2Stream::onUpstreamBody(std::string_view data) {
 void Http2Stream::onUpstreamTrailers(const std::vector<Header>& trailers) {
   for (const auto& t : trailers) {
     if (is_grpc_ && t.name == "grpc-status") grpc_status_ = parseGrpcStatus(t.value);
-    response_trailers_.emplace_back(t.name);
-    response_trailers_.emplace_back(t.value);
+    response_trailers_.add(t.name, t.value);
   }
 }
 
@@ -327,32 +326,13 @@ void Http2Stream::discardRequestData(size_t len) {
 ssize_t Http2Stream::readResponseBody(nghttp2_session* session, int32_t id, uint8_t* buf, size_t length,
                                       uint32_t* flags, nghttp2_data_source* source, void*) {
   auto* self = static_cast<Http2Stream*>(source->ptr);
-  size_t n = std::min(length, self->response_body_.size());
-  if (n > 0) {
-    std::memcpy(buf, self->response_body_.data(), n);
-    self->response_body_.drain(n);
-  }
-  if (self->response_body_.empty()) {
-    if (self->response_end_) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      if (!self->response_trailers_.empty()) {
-        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        NvList nv;
-        for (size_t i = 0; i + 1 < self->response_trailers_.size(); i += 2) {
-          nv.add(self->response_trailers_[i], self->response_trailers_[i + 1]);
-        }
-        nghttp2_submit_trailer(session, id, nv.data(), nv.size());
-      }
-    } else if (n == 0) {
-      self->body_deferred_ = true;
-      return NGHTTP2_ERR_DEFERRED;
-    }
-  }
+  ssize_t n = readBufferedBody(session, id, self->response_body_, self->response_end_, self->response_trailers_, buf,
+                               length, flags, self->body_deferred_);
   if (self->upstream_paused_ && self->response_body_.size() <= kResponseBufferLimit / 2) {
     self->upstream_paused_ = false;
     if (self->upstream_) self->upstream_->readDisable(false);
   }
-  return static_cast<ssize_t>(n);
+  return n;
 }
 
 // ---- local replies and failures --------------------------------------------------------------

@@ -13,6 +13,7 @@
 
 #include "common/buffer.h"
 #include "common/intrusive_list.h"
+#include "proxy/http/http2_options.h"
 #include "proxy/http/router.h"
 #include "proxy/http/upstream_stream.h"
 #include "proxy/stream_info.h"
@@ -59,7 +60,7 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   void route();
   void localReply(int status, std::string_view body, uint32_t flag, std::string_view details,
                   const MutationChain* mutations = nullptr, std::string_view location = {}, int grpc_status = -1);
-  void submitResponse(class NvList& nv, bool with_body);
+  void submitResponse(NvList& nv, bool with_body);
   void resetStream(uint32_t flag, uint32_t error_code);
   void abortUpstream();
   void finish();
@@ -94,7 +95,7 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   size_t unconsumed_ = 0;  // request bytes not yet acknowledged (upstream backed up)
 
   Buffer response_body_;
-  std::vector<std::string> response_trailers_;  // name, value, name, value ...
+  NvList response_trailers_;
   bool response_started_ = false;
   bool response_end_ = false;  // all of the response is in response_body_ (or sent)
   bool body_deferred_ = false;

@@ -261,7 +261,7 @@ void Http2UpstreamStream::sendData(std::string_view data, bool end_stream) {
 }
 
 void Http2UpstreamStream::sendTrailers(const std::vector<Header>& trailers) {
-  trailers_out_ = trailers;  // views stay valid: the downstream stream owns their bytes until done
+  for (const auto& t : trailers) trailers_out_.add(t.name, t.value);
   sendData({}, true);
 }
 
@@ -280,31 +280,13 @@ bool Http2UpstreamStream::aboveWriteLimit() {
 ssize_t Http2UpstreamStream::readBody(nghttp2_session* session, int32_t id, uint8_t* buf, size_t length,
                                       uint32_t* flags, nghttp2_data_source* source, void*) {
   auto* self = static_cast<Http2UpstreamStream*>(source->ptr);
-  size_t n = std::min(length, self->body_out_.size());
-  if (n > 0) {
-    std::memcpy(buf, self->body_out_.data(), n);
-    self->body_out_.drain(n);
-  }
-  if (self->body_out_.empty()) {
-    if (self->body_end_) {
-      *flags |= NGHTTP2_DATA_FLAG_EOF;
-      if (!self->trailers_out_.empty()) {
-        *flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-        NvList nv;
-        for (const auto& t : self->trailers_out_) nv.add(t.name, t.value);
-        nghttp2_submit_trailer(session, id, nv.data(), nv.size());
-        self->trailers_out_.clear();
-      }
-    } else if (n == 0) {
-      self->body_deferred_ = true;
-      return NGHTTP2_ERR_DEFERRED;
-    }
-  }
+  ssize_t n = readBufferedBody(session, id, self->body_out_, self->body_end_, self->trailers_out_, buf, length, flags,
+                               self->body_deferred_);
   if (self->was_above_limit_ && self->body_out_.size() <= kStreamBufferLimit / 2) {
     self->was_above_limit_ = false;
     self->cb_.onUpstreamWriteDrained();
   }
-  return static_cast<ssize_t>(n);
+  return n;
 }
 
 void Http2UpstreamStream::readDisable(bool disable) {

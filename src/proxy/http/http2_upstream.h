@@ -62,7 +62,7 @@ class Http2UpstreamStream final : public UpstreamStream {
   Buffer body_out_;  // request body waiting for the peer's window
   bool body_end_ = false;
   bool body_deferred_ = false;
-  std::vector<Header> trailers_out_;
+  NvList trailers_out_;
   // Response header bytes collect in one arena; head_'s views are made once the block is done.
   struct Span {
     uint32_t name_at, name_len, value_at, value_len;
