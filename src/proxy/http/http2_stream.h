@@ -6,7 +6,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <boost/container/small_vector.hpp>
-#include <deque>
+#include <list>
 #include <memory>
 #include <string>
 #include <vector>
@@ -77,7 +77,7 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   // Inline capacity covers a typical request head: no allocation for it.
   boost::container::small_vector<char, 512> arena_;
   boost::container::small_vector<Span, 20> spans_;
-  std::deque<std::string> trailer_strings_;  // request trailers (rare): stable storage
+  std::list<std::string> trailer_strings_;  // request trailers (rare): stable storage; a deque would allocate up front
   std::vector<Header> request_trailers_;
   bool headers_done_ = false;
   bool request_end_ = false;

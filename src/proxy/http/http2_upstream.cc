@@ -316,6 +316,7 @@ void Http2UpstreamStream::onHeadersDone(bool trailers, bool end_stream) {
   if (complete_) return;
   if (!headers_delivered_ && !trailers) {
     head_.clear();
+    head_.headers.reserve(spans_.size());
     std::string_view arena(arena_.data(), arena_.size());
     for (const Span& sp : spans_) {
       std::string_view n = arena.substr(sp.name_at, sp.name_len);

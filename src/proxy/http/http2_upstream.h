@@ -6,7 +6,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include <boost/container/small_vector.hpp>
-#include <deque>
+#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -69,7 +69,7 @@ class Http2UpstreamStream final : public UpstreamStream {
   };
   boost::container::small_vector<char, 384> arena_;
   boost::container::small_vector<Span, 16> spans_;
-  std::deque<std::string> trailer_strings_;
+  std::list<std::string> trailer_strings_;  // trailers (rare): stable storage; a deque would allocate up front
   std::vector<Header> trailers_in_;
   bool headers_delivered_ = false;
   bool complete_ = false;
