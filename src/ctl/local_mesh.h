@@ -9,6 +9,9 @@
 namespace weft::ctl {
 
 struct LocalPod {
+  // A Pod (spec.containers[0].command), or a WorkloadEntry whose weft.io/command annotation
+  // names the command (a VM-style workload: weftd gets it with spec.address set to its IP).
+  bool workload_entry = false;
   std::string name;
   std::string ns = "default";
   std::map<std::string, std::string> labels;

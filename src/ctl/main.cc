@@ -116,8 +116,15 @@ void writeWeftdConfig(const weft::ctl::MeshPlan& plan, const fs::path& mesh_dir)
   fs::create_directories(mesh_dir);
   for (const auto& file : plan.files) {
     std::ofstream out(mesh_dir / fs::path(file).filename());
-    for (const auto& doc : YAML::LoadAllFromFile(file)) {
+    for (auto doc : YAML::LoadAllFromFile(file)) {
       if (!doc || !doc.IsMap() || (doc["kind"] && doc["kind"].as<std::string>() == "Pod")) continue;
+      if (doc["kind"] && doc["kind"].as<std::string>() == "WorkloadEntry") {
+        // A workload weftctl runs: its address is the one it got on the bridge.
+        std::string name = doc["metadata"]["name"].as<std::string>();
+        for (const auto& p : plan.pods) {
+          if (p.workload_entry && p.name == name) doc["spec"]["address"] = p.ip;
+        }
+      }
       YAML::Emitter e;
       e << doc;
       out << "---\n" << e.c_str() << "\n";
