@@ -62,20 +62,40 @@ _handed_out = set()
 _handed_lock = threading.Lock()
 
 
+# Ports are drawn below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768 and
+# up here): a port the kernel picks for bind(0) is one it may also give to some other process's
+# outgoing connection a moment later, and a listener on 0.0.0.0:PORT then fails to bind.
+# Each test process walks the range from its own pid-derived start, so two processes running at
+# once only meet if their starts are within the few dozen ports each uses.
+_PORT_LOW, _PORT_HIGH = 20000, 32000
+_port_next = [_PORT_LOW + (os.getpid() * 7919) % (_PORT_HIGH - _PORT_LOW)]
+
+
 def free_port(host=LOOPBACK):
-    """A currently free TCP port on `host` (bind port 0, read it, close). Never the same twice."""
-    for _ in range(50):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            s.bind((host, 0))
-            port = s.getsockname()[1]
-        finally:
-            s.close()
+    """A currently free TCP port (on `host` and on 0.0.0.0), outside the ephemeral range, never
+    the same twice in this process."""
+    for _ in range(2000):
+        with _handed_lock:
+            port = _port_next[0]
+            _port_next[0] = _PORT_LOW + (port + 1 - _PORT_LOW) % (_PORT_HIGH - _PORT_LOW)
+            if port in _handed_out:
+                continue
+        ok = True
+        for addr in {host, "0.0.0.0"}:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                s.bind((addr, port))
+            except OSError:
+                ok = False
+            finally:
+                s.close()
+        if not ok:
+            continue
         with _handed_lock:
             if port not in _handed_out:
                 _handed_out.add(port)
                 return port
-    raise RuntimeError("could not find a free port")
+    raise RuntimeError("could not find a free port in %d-%d" % (_PORT_LOW, _PORT_HIGH))
 
 
 def wait_for(predicate, timeout, interval=0.05):
