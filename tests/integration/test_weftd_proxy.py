@@ -49,12 +49,14 @@ def mesh(weft, tmp_path):
     weftd.write("dr.yaml", DESTINATION_RULE)
     weftd.write("vs.yaml", split_vs(100, 0))
     weftd.start()
-    admin = wh.free_port()
-    proxy = weft.start_proxy(wd.proxy_bootstrap(admin, weftd, NODE))
-    m = types.SimpleNamespace(weftd=weftd, proxy=proxy, port=port, v1=v1, v2=v2)
-    assert wh.wait_for(lambda: weftd.synced(NODE), 10), weftd.get("/debug/syncz")
-    yield m
-    weftd.stop()
+    try:  # weftd is stopped even when the setup below fails
+        admin = wh.free_port()
+        proxy = weft.start_proxy(wd.proxy_bootstrap(admin, weftd, NODE))
+        m = types.SimpleNamespace(weftd=weftd, proxy=proxy, port=port, v1=v1, v2=v2)
+        assert wh.wait_for(lambda: weftd.synced(NODE), 10), weftd.get("/debug/syncz")
+        yield m
+    finally:
+        weftd.stop()
 
 
 def servers(port, n, headers=None):
