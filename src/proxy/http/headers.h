@@ -83,6 +83,18 @@ struct ResponseHead {
   }
 };
 
+// A decimal header value (content-length, :status, grpc-status): null unless all digits and
+// at most 19 of them.
+inline std::optional<uint64_t> parseDecimal(std::string_view v) {
+  if (v.empty() || v.size() > 19) return std::nullopt;
+  uint64_t n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+  }
+  return n;
+}
+
 // Hop-by-hop headers a proxy never forwards as they came (RFC 9110 7.6.1).
 inline bool isHopByHop(std::string_view name) {
   switch (name.size()) {

@@ -20,15 +20,11 @@ constexpr std::string_view kUpstreamFailurePrefix =
     "upstream connect error or disconnect/reset before headers. reset reason: ";
 }  // namespace
 
+
 namespace {
-int parseGrpcStatus(std::string_view v) {
-  int n = 0;
-  if (v.empty() || v.size() > 3) return -1;
-  for (char c : v) {
-    if (c < '0' || c > '9') return -1;
-    n = n * 10 + (c - '0');
-  }
-  return n;
+int grpcStatusOf(std::string_view v) {
+  auto n = v.size() <= 3 ? parseDecimal(v) : std::nullopt;
+  return n ? static_cast<int>(*n) : -1;
 }
 }  // namespace
 
@@ -88,13 +84,7 @@ void Http2Stream::buildRequestHead() {
     }
     if (n == "host" && authority.empty()) authority = v;
     if (n == "content-length") {
-      uint64_t len = 0;
-      bool ok = !v.empty();
-      for (char c : v) {
-        if (c < '0' || c > '9') ok = false;
-        else len = len * 10 + static_cast<uint64_t>(c - '0');
-      }
-      if (ok) req_.content_length = len;
+      if (auto len = parseDecimal(v)) req_.content_length = *len;
     }
     req_.headers.push_back({n, v});
   }
@@ -260,7 +250,7 @@ void Http2Stream::onUpstreamHeaders(const ResponseHead& head, bool end_stream) {
     }
   }
   if (is_grpc_) {
-    if (const std::string_view* g = head.find("grpc-status")) grpc_status_ = parseGrpcStatus(*g);
+    if (const std::string_view* g = head.find("grpc-status")) grpc_status_ = grpcStatusOf(*g);
   }
   response_end_ = end_stream;
   submitResponse(nv, !end_stream);
@@ -284,7 +274,7 @@ void Http2Stream::onUpstreamBody(std::string_view data) {
 
 void Http2Stream::onUpstreamTrailers(const std::vector<Header>& trailers) {
   for (const auto& t : trailers) {
-    if (is_grpc_ && t.name == "grpc-status") grpc_status_ = parseGrpcStatus(t.value);
+    if (is_grpc_ && t.name == "grpc-status") grpc_status_ = grpcStatusOf(t.value);
     response_trailers_.add(t.name, t.value);
   }
 }

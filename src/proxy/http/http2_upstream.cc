@@ -322,18 +322,11 @@ void Http2UpstreamStream::onHeadersDone(bool trailers, bool end_stream) {
       std::string_view n = arena.substr(sp.name_at, sp.name_len);
       std::string_view v = arena.substr(sp.value_at, sp.value_len);
       if (n == ":status") {
-        head_.status = 0;
-        for (char c : v) head_.status = head_.status * 10 + (c - '0');
+        head_.status = static_cast<int>(parseDecimal(v).value_or(0));  // nghttp2 checked it is 3 digits
         continue;
       }
       if (n == "content-length") {
-        uint64_t len = 0;
-        bool ok = !v.empty();
-        for (char c : v) {
-          if (c < '0' || c > '9') ok = false;
-          else len = len * 10 + static_cast<uint64_t>(c - '0');
-        }
-        if (ok) head_.content_length = len;
+        if (auto len = parseDecimal(v)) head_.content_length = *len;
       }
       head_.headers.push_back({n, v});
     }
