@@ -5,11 +5,9 @@ this adds what both newer scripts need on top: a Runner with start/stop of pinne
 per-run CPU snapshots with a contention check, env-var defaults, and the shared main().
 """
 
-import ctypes
 import os
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -216,28 +214,5 @@ class Runner:
 
 
 def run_main(bench):
-    """Signal handling + cleanup around bench.run() (an object with run() and cleanup())."""
-    try:
-        hb._libc = ctypes.CDLL(None, use_errno=True)  # PR_SET_PDEATHSIG for children
-    except OSError:
-        hb._libc = None
-
-    def on_signal(signum, _frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, on_signal)
-    rc = 1
-    try:
-        rc = bench.run()
-    except Abort as e:
-        warn(f"benchmark aborted: {e}")
-        rc = 1
-    except KeyboardInterrupt:
-        warn("interrupted; cleaning up")
-        rc = 130
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        bench.cleanup()
-    return rc
+    """Signal handling + cleanup around bench.run(): the same as bench/http1.sh's."""
+    return hb.run_bench(bench)

@@ -916,7 +916,6 @@ def fmt_us(us):
 
 
 def main(argv=None):
-    global _libc
     ap = argparse.ArgumentParser(prog="bench/http1.sh", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     ap.add_argument("--duration", type=int, default=10, help="seconds of wrk load per target per round (default 10)")
@@ -947,8 +946,15 @@ def main(argv=None):
     if a.rounds * a.duration * 4 > 3600:
         ap.error("refusing a run longer than an hour (rounds x duration x 4 targets)")
     a.proxy = os.path.abspath(a.proxy)
+    return run_bench(Bench(a))
+
+
+def run_bench(bench):
+    """Signal handling and cleanup around bench.run() (an object with run() and cleanup());
+    the entry of every bench/*.sh."""
+    global _libc
     try:
-        _libc = ctypes.CDLL(None, use_errno=True)
+        _libc = ctypes.CDLL(None, use_errno=True)  # PR_SET_PDEATHSIG for children
     except OSError:
         _libc = None
 
@@ -958,10 +964,9 @@ def main(argv=None):
     # Explicit even for SIGINT: a shell that starts us in the background sets SIGINT to ignored.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
-    b = Bench(a)
     rc = 1
     try:
-        rc = b.run()
+        rc = bench.run()
     except Abort as e:
         warn(f"benchmark aborted: {e}")
         rc = 1
@@ -971,7 +976,7 @@ def main(argv=None):
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # finish cleanup even on a second Ctrl-C
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        b.cleanup()
+        bench.cleanup()
     return rc
 
 
