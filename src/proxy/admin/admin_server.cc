@@ -68,13 +68,20 @@ class AdminServer::Session final : public net::ConnectionCallbacks, public http:
   void onData(net::Connection&) override {
     Buffer& in = conn_->input();
     while (!in.empty() && !closed_) {
-      if (!have_request_ && !http::headComplete(in.view(), scanned_)) {
-        if (in.size() > 64 * 1024) respond({431, "text/plain", "request head too large\n"}, false);
-        break;
+      if (!have_request_) {
+        http::HeadScan scan = http::scanHead(in.view(), scanned_);
+        if (scan == http::HeadScan::Malformed) {
+          respond({400, "text/plain", "bad request: malformed request head\n"}, false);
+          return;
+        }
+        if (scan == http::HeadScan::Incomplete) {
+          if (in.size() > 64 * 1024) respond({431, "text/plain", "request head too large\n"}, false);
+          break;
+        }
       }
       if (!parser_) {
         head_.clear();
-        parser_.emplace(head_, *this, 64 * 1024);
+        parser_.emplace(head_, *this, 64 * 1024, 100);
       }
       http::ParseError ec;
       size_t n = parser_->feed(in.data(), in.size(), ec);

@@ -32,7 +32,7 @@ const FieldTable& supportedFields() {
       {"envoy.config.core.v3.DataSource", {"inline_string", "inline_bytes", "filename"}},
       {"envoy.config.core.v3.HeaderValueOption", {"header", "append", "append_action", "keep_empty_value"}},
       {"envoy.config.core.v3.HeaderValue", {"key", "value"}},
-      {"envoy.config.core.v3.HttpProtocolOptions", {"idle_timeout"}},
+      {"envoy.config.core.v3.HttpProtocolOptions", {"idle_timeout", "max_headers_count"}},
       {"envoy.config.core.v3.Http1ProtocolOptions", {"accept_http_10"}},
 
       // Listeners.
@@ -70,7 +70,7 @@ const FieldTable& supportedFields() {
         "skip_xff_append", "stream_idle_timeout", "request_timeout", "common_http_protocol_options",
         "http_protocol_options", "max_request_headers_kb", "generate_request_id",
         "preserve_external_request_id", "upgrade_configs", "server_name", "strip_matching_host_port",
-        "strip_any_host_port", "drain_timeout", "delayed_close_timeout", "http2_protocol_options"}},
+        "strip_any_host_port", "drain_timeout", "delayed_close_timeout", "http2_protocol_options", "request_headers_timeout"}},
       {"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig",
        {"upgrade_type", "enabled"}},
       {"envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter", {"name", "typed_config"}},
@@ -130,8 +130,12 @@ const FieldTable& supportedFields() {
        {"name", "type", "connect_timeout", "lb_policy", "load_assignment", "dns_lookup_family",
         "dns_refresh_rate", "per_connection_buffer_limit_bytes", "original_dst_lb_config", "cleanup_interval",
         "alt_stat_name", "metadata", "eds_cluster_config", "transport_socket", "typed_extension_protocol_options",
-        "upstream_bind_config"}},
+        "upstream_bind_config", "circuit_breakers"}},
       {"envoy.config.core.v3.BindConfig", {"source_address"}},
+      // max_retries: no retries yet, so it changes nothing; track_remaining: stats only.
+      {"envoy.config.cluster.v3.CircuitBreakers", {"thresholds"}},
+      {"envoy.config.cluster.v3.CircuitBreakers.Thresholds",
+       {"priority", "max_connections", "max_pending_requests", "max_requests", "max_retries", "track_remaining"}},
       {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions", {"explicit_http_config", "use_downstream_protocol_config"}},
       {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig",
        {"http_protocol_options", "http2_protocol_options"}},

@@ -17,6 +17,8 @@ std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& 
   c->stat_prefix = hcm.stat_prefix();
   c->stats = store.scope("http." + c->stat_prefix + ".", HcmStats::kDefs, HcmStats::kCount,
                          {{"envoy_http_conn_manager_prefix", c->stat_prefix}});
+  c->http2_stats = store.scope("http." + c->stat_prefix + ".http2.", Http2Stats::kDefs, Http2Stats::kCount,
+                               {{"envoy_http_conn_manager_prefix", c->stat_prefix}});
   switch (hcm.codec_type()) {
     case hcmv3::HttpConnectionManager::AUTO:
       c->codec = HcmConfig::Codec::Auto;
@@ -72,6 +74,12 @@ std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& 
   if (hcm.has_request_timeout()) c->request_timeout = weft::toMillis(hcm.request_timeout());
   if (hcm.common_http_protocol_options().has_idle_timeout()) {
     c->idle_timeout = weft::toMillis(hcm.common_http_protocol_options().idle_timeout());
+  }
+  if (hcm.has_request_headers_timeout()) c->request_headers_timeout = weft::toMillis(hcm.request_headers_timeout());
+  if (hcm.common_http_protocol_options().has_max_headers_count()) {
+    uint32_t n = hcm.common_http_protocol_options().max_headers_count().value();
+    if (n == 0) throw ConfigError(path + ".common_http_protocol_options.max_headers_count: must be at least 1");
+    c->max_headers_count = n;
   }
   if (hcm.has_drain_timeout()) c->drain_timeout = weft::toMillis(hcm.drain_timeout());
   if (hcm.has_max_request_headers_kb()) {

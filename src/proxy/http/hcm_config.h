@@ -23,8 +23,15 @@ namespace weft::proxy::http {
   COUNTER(downstream_rq_5xx) COUNTER(downstream_rq_timeout) COUNTER(downstream_rq_idle_timeout)          \
   COUNTER(downstream_rq_rx_reset) COUNTER(downstream_rq_tx_reset) COUNTER(no_route) COUNTER(no_cluster)  \
   COUNTER(rq_redirect) COUNTER(rq_direct_response) COUNTER(downstream_cx_http2_total)                 \
-  COUNTER(downstream_rq_http2_total)
+  COUNTER(downstream_rq_http2_total) COUNTER(downstream_rq_header_timeout)                              \
+  COUNTER(downstream_rq_too_many_premature_resets)
 WEFT_STATS_STRUCT(HcmStats, WEFT_HCM_STATS)
+
+// http.<prefix>.http2.*: Envoy's HTTP/2 codec stats for what a hostile peer does.
+#define WEFT_HTTP2_STATS(COUNTER, GAUGE)                                                          \
+  COUNTER(header_overflow) COUNTER(rx_reset) COUNTER(tx_reset) COUNTER(outbound_control_flood)    \
+  COUNTER(too_many_header_frames) COUNTER(streams_refused) COUNTER(rx_messaging_error)
+WEFT_STATS_STRUCT(Http2Stats, WEFT_HTTP2_STATS)
 
 struct HcmConfig {
   // AUTO: HTTP/2 when TLS negotiated "h2" or the client opens with the HTTP/2 preface.
@@ -32,6 +39,7 @@ struct HcmConfig {
   Http2Options http2;
   std::string stat_prefix;
   std::shared_ptr<stats::Scope> stats;
+  std::shared_ptr<stats::Scope> http2_stats;
   std::shared_ptr<const RouteTable> routes;  // inline route_config, or null with RDS
   std::string rds_name;                      // RDS: the route configuration to look up
   bool use_remote_address = false;
@@ -44,9 +52,11 @@ struct HcmConfig {
   std::string server_name = "envoy";
   std::chrono::milliseconds stream_idle_timeout{300000};
   std::chrono::milliseconds request_timeout{0};
+  std::chrono::milliseconds request_headers_timeout{0};  // 0: none (Envoy's default)
   std::chrono::milliseconds idle_timeout{3600000};
   std::chrono::milliseconds drain_timeout{5000};
   size_t max_request_headers_bytes = 60 * 1024;
+  uint32_t max_headers_count = 100;  // common_http_protocol_options.max_headers_count
   std::vector<std::string> upgrade_types;  // lower case, enabled ones
   access_log::CaptureList capture;
   access_log::AccessLoggers access_logs;

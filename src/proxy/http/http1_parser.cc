@@ -7,6 +7,12 @@ namespace weft::proxy::http {
 namespace {
 std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
 
+// RFC 9110 5.6.2 tchar.
+bool isTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
 bool onlyChunked(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
@@ -14,7 +20,35 @@ bool onlyChunked(std::string_view v) {
 }
 }  // namespace
 
-RequestParser::RequestParser(RequestHead& head, BodySink& sink, size_t max_header_bytes) : head_(head), sink_(sink) {
+HeadScan scanHead(std::string_view data, size_t& scanned) {
+  size_t pos = scanned;
+  while (true) {
+    size_t lf = data.find('\n', pos);
+    if (lf == std::string_view::npos) {
+      scanned = pos;
+      return HeadScan::Incomplete;
+    }
+    if (lf == 0 || data[lf - 1] != '\r') return HeadScan::Malformed;  // bare LF
+    std::string_view line = data.substr(pos, lf - 1 - pos);
+    // The start line, after any empty lines before it (RFC 9112 2.2), is Beast's to check.
+    bool start_line = data.find_first_not_of("\r\n") >= pos;
+    if (line.empty() && !start_line) {
+      scanned = 0;
+      return HeadScan::Complete;
+    }
+    if (!start_line) {
+      size_t colon = line.find(':');
+      if (colon == 0 || colon == std::string_view::npos) return HeadScan::Malformed;
+      for (char c : line.substr(0, colon)) {
+        if (!isTokenChar(c)) return HeadScan::Malformed;
+      }
+    }
+    pos = lf + 1;
+  }
+}
+
+RequestParser::RequestParser(RequestHead& head, BodySink& sink, size_t max_header_bytes, uint32_t max_headers_count)
+    : head_(head), sink_(sink), max_headers_count_(max_headers_count) {
   header_limit(static_cast<std::uint32_t>(max_header_bytes));
   body_limit(boost::none);
 }
@@ -35,8 +69,13 @@ void RequestParser::on_request_impl(beast_http::verb, boost::beast::string_view 
 }
 
 void RequestParser::on_field_impl(beast_http::field f, boost::beast::string_view name,
-                                  boost::beast::string_view value, ParseError&) {
+                                  boost::beast::string_view value, ParseError& ec) {
   if (in_trailers_) return;  // HTTP/1 trailers are not forwarded (as Envoy by default)
+  if (head_.headers.size() >= max_headers_count_) {
+    too_many_headers_ = true;
+    ec = beast_http::error::header_limit;
+    return;
+  }
   if (f == beast_http::field::host) {
     head_.host = sv(value);
   } else if (f == beast_http::field::transfer_encoding) {
@@ -74,7 +113,8 @@ std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, boost::beast::strin
   return body.size();
 }
 
-ResponseParser::ResponseParser(ResponseHead& head, BodySink& sink, bool head_request) : head_(head), sink_(sink) {
+ResponseParser::ResponseParser(ResponseHead& head, BodySink& sink, bool head_request, uint32_t max_headers_count)
+    : head_(head), sink_(sink), max_headers_count_(max_headers_count) {
   header_limit(96 * 1024 + 4);
   body_limit(boost::none);
   skip(head_request);
@@ -92,8 +132,12 @@ void ResponseParser::on_response_impl(int code, boost::beast::string_view reason
 }
 
 void ResponseParser::on_field_impl(beast_http::field, boost::beast::string_view name,
-                                   boost::beast::string_view value, ParseError&) {
+                                   boost::beast::string_view value, ParseError& ec) {
   if (in_trailers_) return;
+  if (head_.headers.size() >= max_headers_count_) {
+    ec = beast_http::error::header_limit;
+    return;
+  }
   head_.headers.push_back({sv(name), sv(value)});
 }
 

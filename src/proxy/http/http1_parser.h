@@ -23,25 +23,22 @@ using ParseError = boost::system::error_code;
 // Whether data holds a whole message head (up to the blank line). Beast would parse a
 // complete start line and report it consumed while waiting for the fields, leaving the
 // views it handed out pointing into bytes the caller may since have moved; feeding it only
-// complete heads keeps every view valid. `scanned` remembers how far the search got, so a
-// head that trickles in byte by byte is not rescanned from the start each time.
-inline bool headComplete(std::string_view data, size_t& scanned) {
-  size_t from = scanned > 3 ? scanned - 3 : 0;
-  if (data.size() >= 4 && data.find("\r\n\r\n", from) != std::string_view::npos) {
-    scanned = 0;
-    return true;
-  }
-  scanned = data.size();
-  return false;
-}
+// complete heads keeps every view valid. Each line is checked as soon as it is complete, so
+// a malformed head is refused at once instead of waiting for a blank line that never comes:
+// a bare LF, or a field line without a name and a colon. `scanned` remembers where the first
+// incomplete line starts, so a head that trickles in is not rescanned from the start.
+enum class HeadScan { Incomplete, Complete, Malformed };
+HeadScan scanHead(std::string_view data, size_t& scanned);
 
 class RequestParser final : public beast_http::basic_parser<true> {
  public:
-  RequestParser(RequestHead& head, BodySink& sink, size_t header_limit);
+  RequestParser(RequestHead& head, BodySink& sink, size_t header_limit, uint32_t max_headers_count = 100);
   // Consumes what it can from [data, data+len); `ec` is beast's need_more when more is needed.
   size_t feed(const char* data, size_t len, ParseError& ec);
   // The Transfer-Encoding was something other than a final "chunked" (501 per RFC 9112).
   bool unsupportedTransferEncoding() const { return bad_te_; }
+  // The head had more fields than max_headers_count (reported as beast's header_limit).
+  bool tooManyHeaders() const { return too_many_headers_; }
 
  private:
   void on_request_impl(beast_http::verb, boost::beast::string_view method, boost::beast::string_view target,
@@ -58,13 +55,15 @@ class RequestParser final : public beast_http::basic_parser<true> {
 
   RequestHead& head_;
   BodySink& sink_;
+  uint32_t max_headers_count_;
   bool in_trailers_ = false;
   bool bad_te_ = false;
+  bool too_many_headers_ = false;
 };
 
 class ResponseParser final : public beast_http::basic_parser<false> {
  public:
-  ResponseParser(ResponseHead& head, BodySink& sink, bool head_request);
+  ResponseParser(ResponseHead& head, BodySink& sink, bool head_request, uint32_t max_headers_count = 100);
   size_t feed(const char* data, size_t len, ParseError& ec);
 
  private:
@@ -82,6 +81,7 @@ class ResponseParser final : public beast_http::basic_parser<false> {
 
   ResponseHead& head_;
   BodySink& sink_;
+  uint32_t max_headers_count_;
   bool in_trailers_ = false;
 };
 

@@ -50,6 +50,17 @@ class Http2ServerConnection final : public network::ActiveSession,
   void flush() { worker_reactor_.scheduleFlush(this); }
   void onFlush() override { writeNow(); }
 
+  // Limits against a hostile client (see the constants in the .cc file).
+  // Header bytes the connection's open streams hold: false past the connection's budget.
+  bool takeHeaderBytes(size_t n);
+  void returnHeaderBytes(size_t n) { header_bytes_ -= n; }
+  void onStreamAnswered() { --awaiting_; }  // a stream's response started (or it closed first)
+  // Response bytes one stream may hold for this client: the connection's budget shared out.
+  size_t responseBufferLimit() const;
+  // GOAWAY(error_code) naming the last stream processed, after whatever is queued, then close;
+  // nothing more from the peer is processed. From inside nghttp2 it happens once nghttp2 returns.
+  void abortWithGoaway(uint32_t error_code);
+
  // nghttp2 callbacks
   static int onBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
   static int onHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t, const uint8_t*, size_t, uint8_t,
@@ -68,6 +79,10 @@ class Http2ServerConnection final : public network::ActiveSession,
   void armIdle();
   void sendPing();
   void closeConnection();
+  // A stream ended; `premature`: reset by the client (or refused) early. Envoy's premature-reset
+  // rule then decides whether the connection is abusive.
+  void countClosedStream(bool premature);
+  void fail(ssize_t nghttp2_error);
 
   server::Worker& worker_;
   event::Reactor& worker_reactor_;
@@ -84,6 +99,14 @@ class Http2ServerConnection final : public network::ActiveSession,
   bool draining_ = false;
   bool closed_ = false;
   bool in_receive_ = false;
+  bool in_send_ = false;
+  bool aborting_ = false;          // abortWithGoaway was asked for: no new streams
+  uint32_t abort_code_ = 0;
+  uint32_t awaiting_ = 0;          // open streams whose response has not started
+  size_t header_bytes_ = 0;        // decoded header bytes held by open streams
+  uint64_t closed_streams_ = 0;
+  uint64_t premature_resets_ = 0;
+  uint32_t header_overflows_ = 0;
 };
 
 }  // namespace weft::proxy::http

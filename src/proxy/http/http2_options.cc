@@ -30,12 +30,14 @@ Http2Options compileHttp2Options(const envoy::config::core::v3::Http2ProtocolOpt
   return out;
 }
 
-void submitSettings(nghttp2_session* session, const Http2Options& o) {
+void submitSettings(nghttp2_session* session, const Http2Options& o, size_t max_header_list) {
   nghttp2_settings_entry iv[] = {
+      {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, kHpackTableSize},
       {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, o.max_concurrent_streams},
       {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, o.initial_stream_window},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, static_cast<uint32_t>(max_header_list)},
   };
-  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, iv, 2);
+  nghttp2_submit_settings(session, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
   int32_t extra = static_cast<int32_t>(o.initial_connection_window) - NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE;
   if (extra > 0) nghttp2_submit_window_update(session, NGHTTP2_FLAG_NONE, 0, extra);
 }
@@ -91,8 +93,8 @@ ssize_t readBufferedBody(nghttp2_session* session, int32_t id, Buffer& body, boo
   return static_cast<ssize_t>(n);
 }
 
-bool sendPending(nghttp2_session* session, net::Connection& conn) {
-  while (nghttp2_session_want_write(session) && !conn.closed() && !conn.aboveWriteLimit()) {
+bool sendPending(nghttp2_session* session, net::Connection& conn, bool ignore_limit) {
+  while (nghttp2_session_want_write(session) && !conn.closed() && (ignore_limit || !conn.aboveWriteLimit())) {
     const uint8_t* data = nullptr;
     ssize_t n = nghttp2_session_mem_send(session, &data);
     if (n < 0) return false;

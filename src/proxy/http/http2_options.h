@@ -29,8 +29,13 @@ struct Http2Options {
 // Throws ConfigError naming `path`.
 Http2Options compileHttp2Options(const envoy::config::core::v3::Http2ProtocolOptions& o, const std::string& path);
 
-// Sends our SETTINGS (and the connection window) on a new session.
-void submitSettings(nghttp2_session* session, const Http2Options& o);
+// The HPACK dynamic table size both directions use (RFC 7541's default; what we advertise as
+// SETTINGS_HEADER_TABLE_SIZE and what our encoder uses whatever the peer allows).
+constexpr uint32_t kHpackTableSize = 4096;
+
+// Sends our SETTINGS (and the connection window) on a new session; `max_header_list` is
+// advertised as SETTINGS_MAX_HEADER_LIST_SIZE (the limit this side enforces while decoding).
+void submitSettings(nghttp2_session* session, const Http2Options& o, size_t max_header_list);
 
 // A header list for nghttp2_submit_*: names are lower-cased (HTTP/2 requires it) and the
 // bytes are copied into `storage`, which must outlive the submit call.
@@ -64,7 +69,8 @@ ssize_t readBufferedBody(nghttp2_session* session, int32_t id, Buffer& body, boo
                          uint8_t* buf, size_t length, uint32_t* flags, bool& deferred);
 
 // Frames nghttp2 has queued go into the connection's output buffer until it is above its
-// write limit. False on a fatal session error.
-bool sendPending(nghttp2_session* session, net::Connection& conn);
+// write limit (or all of them, `ignore_limit`: nghttp2's queue is bounded). False on a fatal
+// session error.
+bool sendPending(nghttp2_session* session, net::Connection& conn, bool ignore_limit = false);
 
 }  // namespace weft::proxy::http

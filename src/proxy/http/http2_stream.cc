@@ -15,7 +15,6 @@ namespace weft::proxy::http {
 using std::chrono::milliseconds;
 
 namespace {
-constexpr size_t kResponseBufferLimit = 1 << 20;  // response bytes held for a slow client
 constexpr std::string_view kUpstreamFailurePrefix =
     "upstream connect error or disconnect/reset before headers. reset reason: ";
 }  // namespace
@@ -44,9 +43,25 @@ Http2Stream::Http2Stream(Http2ServerConnection& parent, int32_t id)
   stats.inc(HcmStats::downstream_rq_total);
   stats.inc(HcmStats::downstream_rq_http2_total);
   stats.inc(HcmStats::downstream_rq_active);
+  if (hcm.request_headers_timeout.count() > 0) headers_deadline_ = info_.start + hcm.request_headers_timeout;
+  armTimer();  // stream_idle_timeout and request_headers_timeout run from the first HEADERS frame
 }
 
 Http2Stream::~Http2Stream() { abortUpstream(); }
+
+bool Http2Stream::closedPrematurely(std::chrono::milliseconds min_lifetime) const {
+  if (refused_) return true;
+  bool complete = response_end_sent_ && request_end_;
+  return peer_reset_ && !complete && info_.end - info_.start < min_lifetime;
+}
+
+void Http2Stream::responseStarted() {
+  response_started_ = true;
+  if (awaiting_response_) {
+    awaiting_response_ = false;
+    parent_.onStreamAnswered();
+  }
+}
 
 void Http2Stream::collect(std::string_view name, std::string_view value) {
   spans_.push_back(Span{static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(name.size()),
@@ -57,15 +72,25 @@ void Http2Stream::collect(std::string_view name, std::string_view value) {
 
 // ---- request --------------------------------------------------------------------------------
 
-void Http2Stream::onHeader(std::string_view name, std::string_view value) {
+bool Http2Stream::onHeader(std::string_view name, std::string_view value) {
+  const HcmConfig& hcm = parent_.hcm();
+  size_t n = name.size() + value.size();
+  if (!header_limit_.add(n, hcm.max_request_headers_bytes, hcm.max_headers_count) || !parent_.takeHeaderBytes(n)) {
+    refused_ = true;
+    info_.response_flags |= kDownstreamProtocolError;
+    info_.response_code_details = headers_done_ ? "http2.trailers_too_large" : "http2.too_many_headers";
+    return false;
+  }
+  held_header_bytes_ += n;
   if (headers_done_) {
     trailer_strings_.emplace_back(name);
-    std::string_view n = trailer_strings_.back();
+    std::string_view tn = trailer_strings_.back();
     trailer_strings_.emplace_back(value);
-    request_trailers_.push_back({n, trailer_strings_.back()});
-    return;
+    request_trailers_.push_back({tn, trailer_strings_.back()});
+    return true;
   }
   collect(name, value);
+  return true;
 }
 
 void Http2Stream::buildRequestHead() {
@@ -96,6 +121,8 @@ void Http2Stream::buildRequestHead() {
 
 void Http2Stream::onRequestHeaders(bool end_stream) {
   headers_done_ = true;
+  header_limit_ = {};  // trailers have limits of their own
+  headers_deadline_ = {};
   request_end_ = end_stream;
   const HcmConfig& hcm = parent_.hcm();
   buildRequestHead();
@@ -226,7 +253,7 @@ void Http2Stream::onUpstreamHeaders(const ResponseHead& head, bool end_stream) {
   info_.first_upstream_byte = worker_.reactor().now();
   info_.response_code = head.status;
   info_.response_code_details = "via_upstream";
-  response_started_ = true;
+  responseStarted();
   countDownstreamResponse(*parent_.hcm().stats, head.status);
   countUpstreamResponse(decision_.cluster.get(), head.status);
   thread_local NvList nv;
@@ -265,7 +292,7 @@ void Http2Stream::onUpstreamBody(std::string_view data) {
     body_deferred_ = false;
     nghttp2_session_resume_data(parent_.session(), id_);
   }
-  if (response_body_.size() > kResponseBufferLimit && upstream_ && !upstream_paused_) {
+  if (response_body_.size() > parent_.responseBufferLimit() && upstream_ && !upstream_paused_) {
     upstream_paused_ = true;
     upstream_->readDisable(true);
   }
@@ -318,7 +345,7 @@ ssize_t Http2Stream::readResponseBody(nghttp2_session* session, int32_t id, uint
   auto* self = static_cast<Http2Stream*>(source->ptr);
   ssize_t n = readBufferedBody(session, id, self->response_body_, self->response_end_, self->response_trailers_, buf,
                                length, flags, self->body_deferred_);
-  if (self->upstream_paused_ && self->response_body_.size() <= kResponseBufferLimit / 2) {
+  if (self->upstream_paused_ && self->response_body_.size() <= self->parent_.responseBufferLimit() / 2) {
     self->upstream_paused_ = false;
     if (self->upstream_) self->upstream_->readDisable(false);
   }
@@ -335,7 +362,7 @@ void Http2Stream::localReply(int status, std::string_view body, uint32_t flag, s
     return;
   }
   const HcmConfig& hcm = parent_.hcm();
-  response_started_ = true;
+  responseStarted();
   response_end_ = true;
   info_.response_flags |= flag;
   info_.response_code_details = details;
@@ -379,9 +406,7 @@ void Http2Stream::onUpstreamFailure(uint32_t flag, std::string_view reason) {
   std::string body(kUpstreamFailurePrefix);
   body += reason;
   info_.transport_failure = reason;
-  localReply(503, body, flag,
-             flag == kUpstreamConnectionFailure ? "upstream_reset_before_response_started{connection_failure}"
-                                                : "upstream_reset_before_response_started{connection_termination}");
+  localReply(503, body, flag, upstreamFailureDetails(flag));
 }
 
 void Http2Stream::onUpstreamResetAfterHeaders() {
@@ -397,6 +422,7 @@ void Http2Stream::onUpstreamUpgraded(const ResponseHead&) {
 void Http2Stream::resetStream(uint32_t flag, uint32_t error_code) {
   info_.response_flags |= flag;
   parent_.hcm().stats->inc(HcmStats::downstream_rq_tx_reset);
+  parent_.hcm().http2_stats->inc(Http2Stats::tx_reset);
   abortUpstream();
   nghttp2_submit_rst_stream(parent_.session(), NGHTTP2_FLAG_NONE, id_, error_code);
   parent_.flush();
@@ -416,10 +442,11 @@ void Http2Stream::armTimer() {
     route_deadline_ = worker_.reactor().now() + route_timeout_;
   }
   event::TimePoint next = route_deadline_;
-  if (hcm.stream_idle_timeout.count() > 0) {
-    auto idle = last_activity_ + hcm.stream_idle_timeout;
-    if (next == event::TimePoint{} || idle < next) next = idle;
-  }
+  auto consider = [&](event::TimePoint t) {
+    if (t != event::TimePoint{} && (next == event::TimePoint{} || t < next)) next = t;
+  };
+  consider(headers_deadline_);
+  if (hcm.stream_idle_timeout.count() > 0) consider(last_activity_ + hcm.stream_idle_timeout);
   if (next == event::TimePoint{}) timer_.disarm();
   else timer_.armAt(next);
 }
@@ -428,7 +455,16 @@ void Http2Stream::onTimer() {
   if (closed_) return;
   const HcmConfig& hcm = parent_.hcm();
   auto now = worker_.reactor().now();
-  if (route_deadline_ != event::TimePoint{} && now >= route_deadline_) {
+  if (!headers_done_ && ((headers_deadline_ != event::TimePoint{} && now >= headers_deadline_) ||
+                         (hcm.stream_idle_timeout.count() > 0 && now >= last_activity_ + hcm.stream_idle_timeout))) {
+    // The header block never ended: HTTP/2 allows nothing but its CONTINUATION frames on the
+    // connection meanwhile, so the whole connection is stuck. It goes, as Envoy's would.
+    bool header_timeout = headers_deadline_ != event::TimePoint{} && now >= headers_deadline_;
+    hcm.stats->inc(header_timeout ? HcmStats::downstream_rq_header_timeout : HcmStats::downstream_rq_idle_timeout);
+    info_.response_flags |= header_timeout ? 0 : kStreamIdleTimeout;
+    info_.response_code_details = header_timeout ? "request_header_timeout" : "stream_idle_timeout";
+    parent_.abortWithGoaway(NGHTTP2_NO_ERROR);
+  } else if (route_deadline_ != event::TimePoint{} && now >= route_deadline_) {
     hcm.stats->inc(HcmStats::downstream_rq_timeout);
     if (decision_.cluster) decision_.cluster->stats().inc(upstream::ClusterStats::upstream_rq_timeout);
     localReply(504, "upstream request timeout", kUpstreamRequestTimeout, "response_timeout", nullptr, {},
@@ -445,6 +481,13 @@ void Http2Stream::onClose(uint32_t error_code) {
   if (closed_) return;
   closed_ = true;
   timer_.disarm();
+  if (awaiting_response_) {
+    awaiting_response_ = false;
+    parent_.onStreamAnswered();
+  }
+  parent_.returnHeaderBytes(held_header_bytes_);
+  held_header_bytes_ = 0;
+  if (refused_) parent_.hcm().http2_stats->inc(Http2Stats::tx_reset);
   if (error_code != NGHTTP2_NO_ERROR && !(response_end_ && response_body_.empty())) {
     info_.response_flags |= kDownstreamConnectionTermination;
     parent_.hcm().stats->inc(HcmStats::downstream_rq_rx_reset);

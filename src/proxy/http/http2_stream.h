@@ -13,6 +13,7 @@
 
 #include "common/buffer.h"
 #include "common/intrusive_list.h"
+#include "proxy/http/header_limit.h"
 #include "proxy/http/http2_options.h"
 #include "proxy/http/router.h"
 #include "proxy/http/upstream_stream.h"
@@ -28,14 +29,18 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   ~Http2Stream() override;
   int32_t id() const { return id_; }
 
-  // From the connection's nghttp2 callbacks.
-  void onHeader(std::string_view name, std::string_view value);
+  // From the connection's nghttp2 callbacks. False past the header limits: the stream is reset.
+  bool onHeader(std::string_view name, std::string_view value);
+  void onPeerReset() { peer_reset_ = true; }
   void onRequestHeaders(bool end_stream);
   void onRequestTrailers();
   void onRequestData(const uint8_t* data, size_t len);
   void onRequestEnd();
   void onClose(uint32_t error_code);  // the stream is gone (done, or reset by either side)
   void onResponseEndSent();           // our END_STREAM frame went out
+  // After onClose: reset by the client (or refused here) within `min_lifetime` of its start,
+  // before its response was complete (Envoy's premature reset).
+  bool closedPrematurely(std::chrono::milliseconds min_lifetime) const;
 
   ListHook<Http2Stream> hook;  // the connection's list of open streams
 
@@ -66,6 +71,7 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   void finish();
   void armTimer();
   void onTimer();
+  void responseStarted();  // once: the connection stops counting it as awaiting a response
 
   Http2ServerConnection& parent_;
   int32_t id_;
@@ -84,6 +90,11 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   bool is_grpc_ = false;
   int grpc_status_ = -1;  // from the response (trailers, or trailers-only headers) or our reply
   bool bad_request_ = false;
+  HeaderLimit header_limit_;     // the block being decoded (headers, then trailers)
+  size_t held_header_bytes_ = 0;  // counted in the connection's header budget
+  bool refused_ = false;          // reset here for passing a header limit
+  bool peer_reset_ = false;
+  bool awaiting_response_ = true;
 
   StreamInfo info_;
   RouteDecision decision_;
@@ -108,6 +119,7 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
 
   event::Timer timer_;
   event::TimePoint route_deadline_{};
+  event::TimePoint headers_deadline_{};  // request_headers_timeout, until the headers are in
   event::TimePoint last_activity_{};
 };
 

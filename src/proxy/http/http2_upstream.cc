@@ -31,10 +31,11 @@ Http2ClientConnection::Http2ClientConnection(Http2ClientPool& pool, std::shared_
   // nghttp2 otherwise keeps closed streams for the (deprecated) priority tree, up to
   // SETTINGS_MAX_CONCURRENT_STREAMS of them: megabytes per busy connection.
   nghttp2_option_set_no_closed_streams(opt, 1);
+  nghttp2_option_set_max_deflate_dynamic_table_size(opt, kHpackTableSize);
   nghttp2_session_client_new2(&session_, clientCallbacks(), this, opt);
   nghttp2_option_del(opt);
   const auto& cfg = pool_.cluster().config();
-  submitSettings(session_, cfg.http2);
+  submitSettings(session_, cfg.http2, cfg.max_response_headers_bytes);
   conn_ = pool_.cluster().connect(*host_);
   conn_->setCallbacks(this);
   connect_timer_.arm(cfg.connect_timeout);
@@ -147,8 +148,11 @@ int Http2ClientConnection::onHeader(nghttp2_session*, const nghttp2_frame* frame
                                     const uint8_t* value, size_t valuelen, uint8_t, void* user) {
   auto* self = static_cast<Http2ClientConnection*>(user);
   if (auto* s = self->stream(frame->hd.stream_id)) {
-    s->onHeader(std::string_view(reinterpret_cast<const char*>(name), namelen),
-                std::string_view(reinterpret_cast<const char*>(value), valuelen));
+    // Past the limits the stream is reset (nghttp2 sends RST_STREAM) before more is kept.
+    if (!s->onHeader(std::string_view(reinterpret_cast<const char*>(name), namelen),
+                     std::string_view(reinterpret_cast<const char*>(value), valuelen))) {
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
   }
   return 0;
 }
@@ -222,13 +226,22 @@ Http2UpstreamStream::Http2UpstreamStream(UpstreamCallbacks& cb, upstream::Worker
 Http2UpstreamStream::~Http2UpstreamStream() { abort(); }
 
 void Http2UpstreamStream::start() {
+  if (!cluster_.limits().requests.tryAcquire()) {
+    cluster_.stats().inc(ClusterStats::upstream_rq_pending_overflow);
+    complete_ = true;
+    host_->stats->inc(HostStats::rq_error);
+    cb_.onUpstreamFailure(kUpstreamOverflow, "overflow");
+    return;
+  }
+  holds_request_ = true;
   active_ = true;
   cluster_.stats().inc(ClusterStats::upstream_rq_total);
   cluster_.stats().inc(ClusterStats::upstream_rq_active);
   host_->stats->inc(HostStats::rq_total);
   host_->stats->inc(HostStats::rq_active);
   head_.clear();
-  conn_ = &pool_.connectionFor(host_);
+  conn_ = pool_.connectionFor(host_);
+  if (conn_ == nullptr) onConnectionFailure(kUpstreamOverflow, "overflow");
 }
 
 void Http2UpstreamStream::sendHeaders(const UpstreamHead& h, bool end_stream) {
@@ -298,18 +311,24 @@ void Http2UpstreamStream::readDisable(bool disable) {
   }
 }
 
-void Http2UpstreamStream::onHeader(std::string_view name, std::string_view value) {
+bool Http2UpstreamStream::onHeader(std::string_view name, std::string_view value) {
+  const auto& cfg = cluster_.config();
+  if (!header_limit_.add(name.size() + value.size(), cfg.max_response_headers_bytes, cfg.max_response_headers_count)) {
+    header_overflow_ = true;
+    return false;
+  }
   if (headers_delivered_) {
     trailer_strings_.emplace_back(name);
     std::string_view n = trailer_strings_.back();
     trailer_strings_.emplace_back(value);
     trailers_in_.push_back({n, trailer_strings_.back()});
-    return;
+    return true;
   }
   spans_.push_back(Span{static_cast<uint32_t>(arena_.size()), static_cast<uint32_t>(name.size()),
                         static_cast<uint32_t>(arena_.size() + name.size()), static_cast<uint32_t>(value.size())});
   arena_.insert(arena_.end(), name.begin(), name.end());
   arena_.insert(arena_.end(), value.begin(), value.end());
+  return true;
 }
 
 void Http2UpstreamStream::onHeadersDone(bool trailers, bool end_stream) {
@@ -330,6 +349,7 @@ void Http2UpstreamStream::onHeadersDone(bool trailers, bool end_stream) {
       }
       head_.headers.push_back({n, v});
     }
+    header_limit_ = {};  // the next block (the real response, or trailers) has its own limits
     if (head_.status >= 100 && head_.status < 200) {  // interim: wait for the real response
       arena_.clear();
       spans_.clear();
@@ -370,6 +390,10 @@ void Http2UpstreamStream::onClosed(uint32_t error_code) {
     cb_.onUpstreamComplete();
     return;
   }
+  if (header_overflow_) {
+    onConnectionFailure(kUpstreamProtocolError, "protocol error");
+    return;
+  }
   onConnectionFailure(kUpstreamConnectionTermination, error_code == NGHTTP2_REFUSED_STREAM ? "remote refused stream reset" : "remote reset");
 }
 
@@ -387,6 +411,10 @@ void Http2UpstreamStream::onConnectionFailure(uint32_t flag, std::string_view re
 }
 
 void Http2UpstreamStream::finishRequestAccounting(bool success) {
+  if (holds_request_) {
+    holds_request_ = false;
+    cluster_.limits().requests.release();
+  }
   if (!active_) return;
   active_ = false;
   cluster_.stats().dec(ClusterStats::upstream_rq_active);
@@ -422,13 +450,29 @@ void Http2UpstreamStream::abort() {
 
 Http2ClientPool::~Http2ClientPool() = default;
 
-Http2ClientConnection& Http2ClientPool::connectionFor(const std::shared_ptr<const upstream::Host>& host) {
+Http2ClientConnection* Http2ClientPool::connectionFor(const std::shared_ptr<const upstream::Host>& host) {
   auto& list = conns_[host.get()];
   for (auto& c : list) {
-    if (c->acceptsStreams()) return *c;
+    if (c->acceptsStreams()) return c.get();
+  }
+  if (!cluster_.limits().connections.canCreate()) {
+    // At max_connections: the least busy open connection takes the stream (nghttp2 holds it
+    // until the peer's stream limit allows); with none open, the request overflows.
+    cluster_.stats().inc(upstream::ClusterStats::upstream_cx_overflow);
+    Http2ClientConnection* best = nullptr;
+    for (auto& c : list) {
+      if (!c->closed() && !c->goingAway() && (best == nullptr || c->activeStreams() < best->activeStreams())) {
+        best = c.get();
+      }
+    }
+    if (best == nullptr) {
+      cluster_.stats().inc(upstream::ClusterStats::upstream_rq_pending_overflow);
+      if (list.empty()) conns_.erase(host.get());
+    }
+    return best;
   }
   list.push_back(std::make_unique<Http2ClientConnection>(*this, host));
-  return *list.back();
+  return list.back().get();
 }
 
 void Http2ClientPool::remove(Http2ClientConnection& conn) {

@@ -14,6 +14,7 @@
 
 #include "common/buffer.h"
 #include "common/intrusive_list.h"
+#include "proxy/http/header_limit.h"
 #include "proxy/http/http2_options.h"
 #include "proxy/http/upstream_stream.h"
 
@@ -45,7 +46,8 @@ class Http2UpstreamStream final : public UpstreamStream {
   friend class Http2ClientConnection;
   static ssize_t readBody(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*, nghttp2_data_source*, void*);
   // From the connection:
-  void onHeader(std::string_view name, std::string_view value);
+  // False past the response header limits (the stream is then reset).
+  bool onHeader(std::string_view name, std::string_view value);
   void onHeadersDone(bool trailers, bool end_stream);
   void onBody(const uint8_t* data, size_t len);
   void onClosed(uint32_t error_code);
@@ -74,6 +76,9 @@ class Http2UpstreamStream final : public UpstreamStream {
   bool headers_delivered_ = false;
   bool complete_ = false;
   bool active_ = false;
+  bool holds_request_ = false;  // counted in the cluster's requests circuit breaker
+  HeaderLimit header_limit_;
+  bool header_overflow_ = false;
   bool read_disabled_ = false;
   size_t unconsumed_ = 0;
   bool was_above_limit_ = false;
@@ -97,6 +102,7 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
   void writeNow();
   const upstream::Host& host() const { return *host_; }
   bool closed() const { return closed_; }
+  bool goingAway() const { return goaway_; }
   size_t activeStreams() const { return streams_.size(); }
 
   void onData(net::Connection& conn) override;
@@ -132,8 +138,9 @@ class Http2ClientPool final : public upstream::MultiplexedPool {
  public:
   Http2ClientPool(upstream::WorkerCluster& cluster, event::Reactor& reactor) : cluster_(cluster), reactor_(reactor) {}
   ~Http2ClientPool() override;
-  // A connection to `host` that takes another stream (a new one if needed).
-  Http2ClientConnection& connectionFor(const std::shared_ptr<const upstream::Host>& host);
+  // A connection to `host` that takes another stream (a new one if needed and the circuit
+  // breakers allow it); null when the cluster is at max_connections with none open to `host`.
+  Http2ClientConnection* connectionFor(const std::shared_ptr<const upstream::Host>& host);
   void remove(Http2ClientConnection& conn);
   upstream::WorkerCluster& cluster() { return cluster_; }
   event::Reactor& reactor() { return reactor_; }

@@ -105,7 +105,13 @@ bool HttpConnection::processOnce() {
   switch (req_state_) {
     case RequestState::Headers: {
       if (stream_active_ || in.empty()) return false;
-      if (!headComplete(in.view(), head_scanned_)) {
+      beginHead();
+      HeadScan scan = scanHead(in.view(), head_scanned_);
+      if (scan == HeadScan::Malformed) {
+        protocolError(400, "http1.invalid_header_line");
+        return false;
+      }
+      if (scan == HeadScan::Incomplete) {
         // Too big, or big enough to fill the buffer we read into: it will never complete.
         if (in.size() > hcm_->max_request_headers_bytes || in.size() >= conn_->readLimit()) {
           protocolError(431, "request_headers_too_large");
@@ -114,7 +120,7 @@ bool HttpConnection::processOnce() {
       }
       if (!parser_) {
         req_.clear();
-        parser_.emplace(req_, *this, hcm_->max_request_headers_bytes);
+        parser_.emplace(req_, *this, hcm_->max_request_headers_bytes, hcm_->max_headers_count);
       }
       ParseError ec;
       size_t n = parser_->feed(in.data(), in.size(), ec);
@@ -124,7 +130,8 @@ bool HttpConnection::processOnce() {
       }
       if (ec) {
         bool too_large = ec == beast_http::error::header_limit;
-        protocolError(too_large ? 431 : 400, too_large ? "request_headers_too_large" : ec.message());
+        std::string_view details = parser_->tooManyHeaders() ? "http1.too_many_headers" : "request_headers_too_large";
+        protocolError(too_large ? 431 : 400, too_large ? details : ec.message());
         return false;
       }
       if (!parser_->is_header_done()) {
@@ -194,7 +201,8 @@ void HttpConnection::onRequestHeaders() {
   req_state_ = parser_->is_done() ? RequestState::Done : RequestState::Body;
   if (!info_.request_headers.empty()) captureRequestHeaders();
 
-  request_deadline_ = hcm_->request_timeout.count() > 0 ? now + hcm_->request_timeout : event::TimePoint{};
+  head_started_ = false;
+  headers_deadline_ = {};
   route_deadline_ = {};
   armStreamTimer();
 
@@ -264,8 +272,22 @@ void HttpConnection::routeRequest(std::string_view host) {
   upstream_ = newUpstreamStream(*this, *cluster_, std::move(d.host), worker_.reactor(), is_head_, response_head_,
                                 false, req_.upgrade);
   upstream_->start();
+  if (!upstream_) return;  // failed at once (circuit breaker overflow)
   request_body_open_ = req_.hasBody();
   upstream_->sendHeaders(head, !request_body_open_);
+}
+
+// The first byte of a request head: from here on the request's own timers run (as Envoy's
+// stream starts with its first byte), not the connection's idle timeout, so a head that
+// never completes is answered 408 and closed.
+void HttpConnection::beginHead() {
+  if (head_started_) return;
+  head_started_ = true;
+  auto now = worker_.reactor().now();
+  idle_timer_.disarm();
+  headers_deadline_ = hcm_->request_headers_timeout.count() > 0 ? now + hcm_->request_headers_timeout : event::TimePoint{};
+  request_deadline_ = hcm_->request_timeout.count() > 0 ? now + hcm_->request_timeout : event::TimePoint{};
+  armStreamTimer();
 }
 
 // Envoy's x-request-id rules: keep the client's id unless there is none, or this is the edge
@@ -310,7 +332,14 @@ void HttpConnection::onRequestComplete() {
 
 void HttpConnection::protocolError(int status, std::string_view details) {
   stats_.inc(HcmStats::downstream_cx_protocol_error);
+  replyBeforeHead(status, details, kDownstreamProtocolError);
+}
+
+// An answer to a request whose head is not (fully) in: the connection closes after it.
+void HttpConnection::replyBeforeHead(int status, std::string_view details, uint32_t flag) {
   close_after_response_ = true;
+  head_started_ = false;
+  headers_deadline_ = {};
   if (!stream_active_) {
     stream_active_ = true;
     info_.reset();
@@ -326,10 +355,11 @@ void HttpConnection::protocolError(int status, std::string_view details) {
     worker_.reactor().deferDelete(std::move(upstream_));
   }
   if (response_started_) {
-    abortStream(kDownstreamProtocolError);
+    abortStream(flag);
     return;
   }
-  localReply(status, status == 431 ? "" : "Bad Request", kDownstreamProtocolError, details);
+  std::string_view body = status == 400 ? "Bad Request" : status == 408 ? "request timeout" : "";
+  localReply(status, body, flag, details);
 }
 
 void HttpConnection::localReply(int status, std::string_view body, uint32_t flag, std::string_view details,
@@ -383,8 +413,7 @@ void HttpConnection::onUpstreamFailure(uint32_t flag, std::string_view reason) {
   std::string body(kUpstreamFailurePrefix);
   body += reason;
   info_.transport_failure = reason;
-  localReply(503, body, flag, flag == kUpstreamConnectionFailure ? "upstream_reset_before_response_started{connection_failure}"
-                                                                 : "upstream_reset_before_response_started{connection_termination}");
+  localReply(503, body, flag, upstreamFailureDetails(flag));
   flushBoth();
 }
 
@@ -599,6 +628,7 @@ void HttpConnection::armStreamTimer() {
   };
   consider(route_deadline_);
   consider(request_deadline_);
+  consider(headers_deadline_);
   if (hcm_->stream_idle_timeout.count() > 0) consider(last_activity_ + hcm_->stream_idle_timeout);
   if (next == event::TimePoint{}) {
     stream_timer_.disarm();
@@ -608,9 +638,22 @@ void HttpConnection::armStreamTimer() {
 }
 
 void HttpConnection::onStreamTimer() {
-  if (!stream_active_) return;
+  if (!stream_active_ && !head_started_) return;
   auto now = worker_.reactor().now();
-  if (route_deadline_ != event::TimePoint{} && now >= route_deadline_) {
+  if (headers_deadline_ != event::TimePoint{} && now >= headers_deadline_) {
+    stats_.inc(HcmStats::downstream_rq_header_timeout);
+    replyBeforeHead(408, "request_header_timeout", 0);
+  } else if (!stream_active_ && request_deadline_ != event::TimePoint{} && now >= request_deadline_) {
+    stats_.inc(HcmStats::downstream_rq_timeout);
+    replyBeforeHead(408, "request_overall_timeout", 0);
+  } else if (!stream_active_ && hcm_->stream_idle_timeout.count() > 0 &&
+             now >= last_activity_ + hcm_->stream_idle_timeout) {
+    stats_.inc(HcmStats::downstream_rq_idle_timeout);
+    replyBeforeHead(408, "stream_idle_timeout", kStreamIdleTimeout);
+  } else if (!stream_active_) {
+    armStreamTimer();
+    return;
+  } else if (route_deadline_ != event::TimePoint{} && now >= route_deadline_) {
     stats_.inc(HcmStats::downstream_rq_timeout);
     if (cluster_) cluster_->stats().inc(upstream::ClusterStats::upstream_rq_timeout);
     if (upstream_) {

@@ -71,7 +71,9 @@ class HttpConnection final : public network::ActiveSession,
   void generateRequestId();
   void onRequestComplete();
   void finishStream();
+  void beginHead();
   void protocolError(int status, std::string_view details);
+  void replyBeforeHead(int status, std::string_view details, uint32_t flag);
   void localReply(int status, std::string_view body, uint32_t flag, std::string_view details,
                   const MutationChain* mutations = nullptr, std::string_view location = {});
   void encodeResponseHead(const ResponseHead& head);
@@ -129,6 +131,8 @@ class HttpConnection final : public network::ActiveSession,
   std::chrono::milliseconds route_timeout_{0};
   event::TimePoint route_deadline_{};
   event::TimePoint request_deadline_{};
+  event::TimePoint headers_deadline_{};  // request_headers_timeout, while a head is incomplete
+  bool head_started_ = false;            // a request head has begun and not yet completed
   event::TimePoint last_activity_{};
 };
 

@@ -49,6 +49,20 @@ std::chrono::milliseconds requestTimeout(const Route& route, const RequestHead& 
 // The Host/:authority to route on: strip_matching_host_port / strip_any_host_port applied.
 std::string_view hostForRouting(const HcmConfig& hcm, std::string_view host, uint16_t local_port);
 
+// Envoy's response code details for a request that failed before the upstream answered.
+inline std::string_view upstreamFailureDetails(uint32_t flag) {
+  switch (flag) {
+    case kUpstreamConnectionFailure:
+      return "upstream_reset_before_response_started{connection_failure}";
+    case kUpstreamOverflow:
+      return "upstream_reset_before_response_started{overflow}";
+    case kUpstreamProtocolError:
+      return "upstream_reset_before_response_started{protocol_error}";
+    default:
+      return "upstream_reset_before_response_started{connection_termination}";
+  }
+}
+
 // Answers the decisions that need no upstream (404 NR, direct response, redirect, 503 NC and
 // UH) through reply(status, body, flag, details, mutations, location), counting them; false
 // when the request goes upstream.

@@ -33,19 +33,58 @@ UpstreamRequest::UpstreamRequest(Callbacks& cb, upstream::WorkerCluster& cluster
 UpstreamRequest::~UpstreamRequest() { abort(); }
 
 void UpstreamRequest::start() {
+  if (!cluster_.limits().requests.tryAcquire()) {
+    cluster_.stats().inc(ClusterStats::upstream_rq_pending_overflow);
+    failBeforeHeaders(kUpstreamOverflow, "overflow");
+    return;
+  }
+  holds_request_ = true;
   active_ = true;
   cluster_.stats().inc(ClusterStats::upstream_rq_total);
   cluster_.stats().inc(ClusterStats::upstream_rq_active);
   host_->stats->inc(HostStats::rq_total);
   host_->stats->inc(HostStats::rq_active);
+  acquireConnection();
+}
+
+void UpstreamRequest::acquireConnection() {
   conn_ = cluster_.takeIdle(*host_);
   if (conn_) {
     reused_ = true;
     conn_->setCallbacks(this);
     conn_->readDisable(false);
+  } else if (cluster_.limits().connections.canCreate()) {
+    connectFresh();
+  } else if (cluster_.limits().pending_requests.tryAcquire()) {
+    waiting_ = true;
+    cluster_.stats().inc(ClusterStats::upstream_cx_overflow);
+    cluster_.stats().inc(ClusterStats::upstream_rq_pending_total);
+    cluster_.stats().inc(ClusterStats::upstream_rq_pending_active);
+    cluster_.addWaiter(this);
+    return;
+  } else {
+    cluster_.stats().inc(ClusterStats::upstream_cx_overflow);
+    cluster_.stats().inc(ClusterStats::upstream_rq_pending_overflow);
+    failBeforeHeaders(kUpstreamOverflow, "overflow");
     return;
   }
-  connectFresh();
+  if (!waiting_out_.empty()) {
+    conn_->output().append(waiting_out_.view());
+    waiting_out_.clear();
+  }
+}
+
+void UpstreamRequest::stopWaiting() {
+  if (!waiting_) return;
+  waiting_ = false;
+  cluster_.limits().pending_requests.release();
+  cluster_.stats().dec(ClusterStats::upstream_rq_pending_active);
+}
+
+void UpstreamRequest::onConnectionAvailable() {
+  stopWaiting();  // the cluster already took it off its queue
+  acquireConnection();
+  if (conn_) conn_->flush();
 }
 
 void UpstreamRequest::connectFresh() {
@@ -56,19 +95,19 @@ void UpstreamRequest::connectFresh() {
 
 void UpstreamRequest::sendHeaders(const UpstreamHead& head, bool end_stream) {
   chunked_out_ = head.chunked_body;
-  encodeRequestHead(conn_->output(), head);
+  encodeRequestHead(out(), head);
   // A head-only request on a reused connection can be re-sent if the peer had closed it.
   if (reused_ && end_stream) resend_.assign(conn_->output().data(), conn_->output().size());
 }
 
 void UpstreamRequest::sendData(std::string_view data, bool end_stream) {
-  appendBody(conn_->output(), data, chunked_out_);
-  if (end_stream && chunked_out_) conn_->output().append("0\r\n\r\n");
+  appendBody(out(), data, chunked_out_);
+  if (end_stream && chunked_out_) out().append("0\r\n\r\n");
 }
 
 void UpstreamRequest::sendTrailers(const std::vector<Header>& trailers) {
   if (!chunked_out_) return;  // only chunked HTTP/1.1 can carry trailers
-  Buffer& out = conn_->output();
+  Buffer& out = this->out();
   out.append("0\r\n");
   for (const auto& t : trailers) appendHeader(out, t.name, t.value);
   out.append("\r\n");
@@ -138,17 +177,19 @@ void UpstreamRequest::onBodyData(std::string_view data) { cb_.onUpstreamBody(dat
 void UpstreamRequest::onData(net::Connection& conn) {
   Buffer& in = conn.input();
   while (!in.empty() && !complete_) {
-    if (!headers_delivered_ && !headComplete(in.view(), head_scanned_)) {
-      if (in.size() > kMaxResponseHead || in.size() >= conn.readLimit()) {
+    if (!headers_delivered_) {
+      HeadScan scan = scanHead(in.view(), head_scanned_);
+      if (scan == HeadScan::Malformed ||
+          (scan == HeadScan::Incomplete && (in.size() > kMaxResponseHead || in.size() >= conn.readLimit()))) {
         closeConnection();
         failBeforeHeaders(kUpstreamProtocolError, "protocol error");
         return;
       }
-      break;
+      if (scan == HeadScan::Incomplete) break;
     }
     if (!parser_) {
       head_.clear();
-      parser_.emplace(head_, *this, head_request_);
+      parser_.emplace(head_, *this, head_request_, cluster_.config().max_response_headers_count);
     }
     ParseError ec;
     size_t n = parser_->feed(in.data(), in.size(), ec);
@@ -203,6 +244,10 @@ void UpstreamRequest::onData(net::Connection& conn) {
 }
 
 void UpstreamRequest::release(bool reusable) {
+  if (holds_request_) {
+    holds_request_ = false;
+    cluster_.limits().requests.release();
+  }
   if (!active_) return;
   active_ = false;
   cluster_.stats().dec(ClusterStats::upstream_rq_active);
@@ -219,6 +264,14 @@ void UpstreamRequest::release(bool reusable) {
 }
 
 void UpstreamRequest::abort() {
+  if (waiting_) {
+    cluster_.removeWaiter(this);
+    stopWaiting();
+  }
+  if (holds_request_) {
+    holds_request_ = false;
+    cluster_.limits().requests.release();
+  }
   if (active_) {
     active_ = false;
     cluster_.stats().dec(ClusterStats::upstream_rq_active);

@@ -16,7 +16,10 @@
 
 namespace weft::proxy::http {
 
-class UpstreamRequest final : public UpstreamStream, public net::ConnectionCallbacks, public BodySink {
+class UpstreamRequest final : public UpstreamStream,
+                              public net::ConnectionCallbacks,
+                              public BodySink,
+                              public upstream::ConnectionWaiter {
  public:
   using Callbacks = UpstreamCallbacks;
 
@@ -30,8 +33,12 @@ class UpstreamRequest final : public UpstreamStream, public net::ConnectionCallb
   void sendHeaders(const UpstreamHead& head, bool end_stream) override;
   void sendData(std::string_view data, bool end_stream) override;
   void sendTrailers(const std::vector<Header>& trailers) override;
-  void flush() override { conn_->flush(); }
-  bool aboveWriteLimit() override { return conn_ && conn_->aboveWriteLimit(); }
+  void flush() override {
+    if (conn_) conn_->flush();
+  }
+  bool aboveWriteLimit() override {
+    return conn_ ? conn_->aboveWriteLimit() : waiting_out_.size() > cluster_.config().buffer_limit;
+  }
   void readDisable(bool disable) override {
     if (conn_) conn_->readDisable(disable);
   }
@@ -45,7 +52,15 @@ class UpstreamRequest final : public UpstreamStream, public net::ConnectionCallb
   void onWriteDrained(net::Connection& conn) override;
   void onBodyData(std::string_view data) override;
 
+  // ConnectionWaiter
+  const upstream::Host& waitingFor() const override { return *host_; }
+  void onConnectionAvailable() override;
+
  private:
+  // A pooled or new connection, or a place in the cluster's queue (circuit breakers).
+  void acquireConnection();
+  void stopWaiting();
+  Buffer& out() { return conn_ ? conn_->output() : waiting_out_; }
   void connectFresh();
   void failBeforeHeaders(uint32_t flag, std::string_view reason);
   void closeConnection();
@@ -66,6 +81,9 @@ class UpstreamRequest final : public UpstreamStream, public net::ConnectionCallb
   bool complete_ = false;
   bool active_ = false;
   bool chunked_out_ = false;
+  bool holds_request_ = false;  // counted in the cluster's requests circuit breaker
+  bool waiting_ = false;        // queued for a connection (a pending request)
+  Buffer waiting_out_;          // what the request wrote while it waited
   std::string resend_;  // the request head, kept while a re-send on a fresh connection is possible
 };
 

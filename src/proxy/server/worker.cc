@@ -20,24 +20,26 @@ class Worker::Lingerer : public net::ConnectionCallbacks {
       delete c;
     }
   }
+  // A FIN goes after the last byte; then what the peer still sends is read and dropped until
+  // it closes too (or 5 s pass). Closing with unread input would make the kernel answer with
+  // RST, and an RST can make the peer discard our last bytes (a GOAWAY, a 400) unread.
   void add(std::unique_ptr<net::Connection> conn) {
-    if (conn->closed() || conn->output().empty()) {
-      conn->close();
-      reactor_.deferDelete(std::move(conn));
-      return;
-    }
-    conn->close(net::Connection::CloseMode::FlushWrite);
     if (conn->closed()) {
       reactor_.deferDelete(std::move(conn));
       return;
     }
-    conn->setCallbacks(this);
-    conns_.emplace_back(conn.release(), reactor_.now() + std::chrono::seconds(5));
+    net::Connection* c = conn.release();
+    conns_.emplace_back(c, reactor_.now() + std::chrono::seconds(5));
     if (!timer_.armed()) timer_.arm(std::chrono::seconds(1));
+    c->setCallbacks(this);
+    c->input().clear();
+    c->shutdownWrite();
+    c->flush();
+    c->readDisable(false);
   }
   void onData(net::Connection& c) override { c.input().clear(); }
-  void onEvent(net::Connection& c, net::ConnectionEvent) override {
-    if (c.closed()) remove(&c);
+  void onEvent(net::Connection& c, net::ConnectionEvent event) override {
+    if (c.closed() || (event == net::ConnectionEvent::RemoteHalfClosed && c.output().empty())) remove(&c);
   }
 
  private:

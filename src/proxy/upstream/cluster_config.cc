@@ -11,6 +11,30 @@ namespace weft::proxy::upstream {
 namespace cv3 = envoy::config::cluster::v3;
 using std::chrono::milliseconds;
 
+namespace {
+// Envoy's defaults (1024 connections, pending requests and requests) unless the DEFAULT
+// priority's thresholds say otherwise. HIGH-priority thresholds are accepted and unused: no
+// route asks for the HIGH priority here.
+std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, const std::string& path) {
+  uint64_t cx = 1024, pending = 1024, rq = 1024;
+  const auto& cb = c.circuit_breakers();
+  bool seen_default = false;
+  for (int i = 0; i < cb.thresholds_size(); ++i) {
+    const auto& t = cb.thresholds(i);
+    if (t.priority() != envoy::config::core::v3::DEFAULT) continue;
+    if (seen_default) {
+      throw ConfigError(path + ".circuit_breakers.thresholds[" + std::to_string(i) +
+                        "]: a second threshold for priority DEFAULT");
+    }
+    seen_default = true;
+    if (t.has_max_connections()) cx = t.max_connections().value();
+    if (t.has_max_pending_requests()) pending = t.max_pending_requests().value();
+    if (t.has_max_requests()) rq = t.max_requests().value();
+  }
+  return std::make_shared<ResourceLimits>(cx, pending, rq);
+}
+}  // namespace
+
 
 std::shared_ptr<Host> makeHost(const net::Address& addr, uint32_t weight, const std::string& cluster,
                                const std::string& hostname, uint32_t stat_rows) {
@@ -112,6 +136,7 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
       out->http2 = http::compileHttp2Options(d.http2_protocol_options(), opath + ".use_downstream_protocol_config.http2_protocol_options");
     }
   }
+  out->limits = compileCircuitBreakers(c, path);
   if (c.has_upstream_bind_config()) {
     const auto& sa = c.upstream_bind_config().source_address();
     std::string bpath = path + ".upstream_bind_config.source_address";

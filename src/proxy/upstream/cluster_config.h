@@ -13,6 +13,7 @@
 #include "common/tls/tls_context.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "proxy/http/http2_options.h"
+#include "proxy/upstream/resource_limits.h"
 
 namespace weft::proxy::upstream {
 
@@ -23,7 +24,8 @@ namespace weft::proxy::upstream {
   GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx)                  \
   COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx) \
   COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry)             \
-  GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)
+  COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total) \
+  GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
 #define WEFT_HOST_STATS(COUNTER, GAUGE)                                                   \
@@ -86,6 +88,11 @@ struct ClusterConfig {
   // typed_extension_protocol_options' HttpProtocolOptions: the protocol spoken upstream.
   enum class Protocol { Http1, Http2, UseDownstream } protocol = Protocol::Http1;
   http::Http2Options http2;
+  // Response head limits (common_http_protocol_options.max_headers_count, max_response_headers_kb).
+  uint32_t max_response_headers_count = 100;
+  size_t max_response_headers_bytes = 60 * 1024;
+  // circuit_breakers: counted across workers; Envoy's defaults without config.
+  std::shared_ptr<ResourceLimits> limits = std::make_shared<ResourceLimits>(1024, 1024, 1024);
   std::shared_ptr<stats::Scope> stats;
   std::shared_ptr<stats::Scope> grpc_stats;
   uint32_t stat_rows = 1;  // rows of per-host stats (workers + main thread)

@@ -4,7 +4,11 @@ namespace weft::proxy::upstream {
 
 WorkerCluster::WorkerCluster(std::shared_ptr<const ClusterConfig> config, std::shared_ptr<const HostSet> hosts,
                              event::Reactor& reactor, Random& random, Linger linger)
-    : config_(std::move(config)), reactor_(reactor), random_(random), linger_(std::move(linger)) {
+    : config_(std::move(config)),
+      reactor_(reactor),
+      random_(random),
+      linger_(std::move(linger)),
+      waiter_poll_(reactor, [this] { servePending(); }) {
   updateHosts(hosts ? std::move(hosts) : std::make_shared<const HostSet>());
 }
 
@@ -114,9 +118,58 @@ std::unique_ptr<net::Connection> WorkerCluster::takeIdle(const Host& host) {
 void WorkerCluster::releaseIdle(std::shared_ptr<const Host> host, std::unique_ptr<net::Connection> conn) {
   conn->setCallbacks(this);
   idle_.push_back({std::move(host), std::move(conn)});
+  servePending();
+}
+
+bool WorkerCluster::connectionAvailable(const Host& host) const {
+  if (limits().connections.canCreate()) return true;
+  for (const auto& e : idle_) {
+    if (e.host.get() == &host || e.host->address == host.address) return true;
+  }
+  return false;
+}
+
+void WorkerCluster::addWaiter(ConnectionWaiter* w) {
+  waiters_.push_back(w);
+  if (!waiter_poll_.armed()) waiter_poll_.arm(std::chrono::milliseconds(20));
+}
+
+void WorkerCluster::removeWaiter(ConnectionWaiter* w) {
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    if (*it == w) {
+      waiters_.erase(it);
+      break;
+    }
+  }
+  if (waiters_.empty()) waiter_poll_.disarm();
+}
+
+void WorkerCluster::servePending() {
+  if (serving_) return;
+  serving_ = true;
+  while (!waiters_.empty()) {
+    ConnectionWaiter* w = waiters_.front();
+    if (!connectionAvailable(w->waitingFor())) {
+      if (idle_.empty()) break;
+      // Only idle connections to other hosts hold the slots: close the oldest for this one.
+      IdleEntry e = std::move(idle_.front());
+      idle_.erase(idle_.begin());
+      destroy(*e.host, std::move(e.conn));
+      continue;
+    }
+    waiters_.pop_front();
+    w->onConnectionAvailable();
+  }
+  serving_ = false;
+  if (waiters_.empty()) {
+    waiter_poll_.disarm();
+  } else if (!waiter_poll_.armed()) {
+    waiter_poll_.arm(std::chrono::milliseconds(20));
+  }
 }
 
 std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host) {
+  config_->limits->connections.acquire();
   config_->stats->inc(ClusterStats::upstream_cx_total);
   config_->stats->inc(ClusterStats::upstream_cx_active);
   host.stats->inc(HostStats::cx_total);
@@ -139,6 +192,7 @@ void WorkerCluster::dropIdle(net::Connection& conn) {
 
 void WorkerCluster::destroy(const Host& host, std::unique_ptr<net::Connection> conn) {
   if (!conn) return;
+  config_->limits->connections.release();
   config_->stats->dec(ClusterStats::upstream_cx_active);
   config_->stats->inc(ClusterStats::upstream_cx_destroy);
   config_->stats->add(ClusterStats::upstream_cx_rx_bytes_total, conn->bytesRead());
@@ -148,10 +202,11 @@ void WorkerCluster::destroy(const Host& host, std::unique_ptr<net::Connection> c
   if (!conn->closed() && !conn->output().empty() && linger_) {
     conn->close(net::Connection::CloseMode::FlushWrite);
     linger_(std::move(conn));
-    return;
+  } else {
+    conn->close();
+    reactor_.deferDelete(std::move(conn));
   }
-  conn->close();
-  reactor_.deferDelete(std::move(conn));
+  if (!waiters_.empty()) servePending();
 }
 
 }  // namespace weft::proxy::upstream

@@ -1,6 +1,7 @@
 #pragma once
 // A cluster as one worker sees it: the current host set, load-balancer state and the pool of
 // idle keep-alive connections. Owned by exactly one worker thread, so nothing here locks.
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string_view>
@@ -18,6 +19,15 @@ namespace weft::proxy::upstream {
 class MultiplexedPool {
  public:
   virtual ~MultiplexedPool() = default;
+};
+
+// A request waiting for a connection slot (circuit breakers' pending requests).
+class ConnectionWaiter {
+ public:
+  virtual ~ConnectionWaiter() = default;
+  virtual const Host& waitingFor() const = 0;
+  // An idle connection to the host, or room for a new one: the waiter takes it now.
+  virtual void onConnectionAvailable() = 0;
 };
 
 class WorkerCluster : public net::ConnectionCallbacks {
@@ -47,6 +57,13 @@ class WorkerCluster : public net::ConnectionCallbacks {
   // Closes a connection made by connect() and accounts for it; deletion is deferred.
   void destroy(const Host& host, std::unique_ptr<net::Connection> conn);
 
+  ResourceLimits& limits() const { return *config_->limits; }
+  // An idle connection to `host` or room for a new one (circuit breakers' max_connections).
+  bool connectionAvailable(const Host& host) const;
+  // Queues a request until a connection is available on this worker; served in order.
+  void addWaiter(ConnectionWaiter* w);
+  void removeWaiter(ConnectionWaiter* w);
+
   std::unique_ptr<MultiplexedPool>& multiplexedPool() { return mux_pool_; }
   event::Reactor& reactor() { return reactor_; }
 
@@ -56,6 +73,7 @@ class WorkerCluster : public net::ConnectionCallbacks {
 
  private:
   void dropIdle(net::Connection& conn);
+  void servePending();
   const std::shared_ptr<const Host>& pickRoundRobin();
   const std::shared_ptr<const Host>& pickWeightedRandom();
 
@@ -73,6 +91,10 @@ class WorkerCluster : public net::ConnectionCallbacks {
   std::vector<IdleEntry> idle_;
   std::unordered_map<std::string, std::shared_ptr<const Host>> original_dst_hosts_;
   std::unique_ptr<MultiplexedPool> mux_pool_;
+  std::deque<ConnectionWaiter*> waiters_;
+  bool serving_ = false;
+  // Connections another worker frees wake nobody here: waiters look again every few ms.
+  event::Timer waiter_poll_;
 };
 
 }  // namespace weft::proxy::upstream

@@ -1,0 +1,42 @@
+#pragma once
+// A cluster's circuit breakers (Envoy's circuit_breakers.thresholds for the DEFAULT priority):
+// how many connections, pending requests and requests it may have at once. One instance is
+// shared by every worker's view of the cluster, so the counts are process-wide, as Envoy's.
+// Envoy's defaults apply when the cluster sets none.
+#include <atomic>
+#include <cstdint>
+
+namespace weft::proxy::upstream {
+
+class ResourceCount {
+ public:
+  explicit ResourceCount(uint64_t max) : max_(max) {}
+  ResourceCount(const ResourceCount&) = delete;
+  ResourceCount& operator=(const ResourceCount&) = delete;
+
+  bool canCreate() const { return count_.load(std::memory_order_relaxed) < max_; }
+  // Takes one unit if the limit allows it.
+  bool tryAcquire() {
+    if (count_.fetch_add(1, std::memory_order_relaxed) < max_) return true;
+    count_.fetch_sub(1, std::memory_order_relaxed);
+    return false;
+  }
+  // Takes one unit whatever the limit (the caller checked canCreate()).
+  void acquire() { count_.fetch_add(1, std::memory_order_relaxed); }
+  void release() { count_.fetch_sub(1, std::memory_order_relaxed); }
+  uint64_t max() const { return max_; }
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+
+ private:
+  const uint64_t max_;
+  std::atomic<uint64_t> count_{0};
+};
+
+struct ResourceLimits {
+  ResourceLimits(uint64_t cx, uint64_t pending, uint64_t rq) : connections(cx), pending_requests(pending), requests(rq) {}
+  ResourceCount connections;
+  ResourceCount pending_requests;
+  ResourceCount requests;
+};
+
+}  // namespace weft::proxy::upstream
