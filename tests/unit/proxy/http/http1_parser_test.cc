@@ -570,3 +570,61 @@ TEST(ResponseHeadTest, ClearResetsEverything) {
 
 }  // namespace
 }  // namespace weft::proxy::http
+
+namespace weft::proxy::http {
+namespace {
+
+HeadScan scanAll(std::string_view data) {
+  size_t scanned = 0;
+  return scanHead(data, scanned);
+}
+
+TEST(ScanHeadTest, CompleteHead) {
+  EXPECT_EQ(scanAll("GET / HTTP/1.1\r\nHost: a\r\n\r\n"), HeadScan::Complete);
+  EXPECT_EQ(scanAll("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), HeadScan::Complete);  // RFC 9112 2.2
+}
+
+TEST(ScanHeadTest, IncompleteHeadWaits) {
+  EXPECT_EQ(scanAll("GET / HT"), HeadScan::Incomplete);
+  EXPECT_EQ(scanAll("GET / HTTP/1.1\r\nHost: a\r\nConte"), HeadScan::Incomplete);
+}
+
+TEST(ScanHeadTest, MalformedLinesAreRefusedBeforeTheHeadEnds) {
+  EXPECT_EQ(scanAll("GET / HTTP/1.1\r\nHost: a\r\nConte\n"), HeadScan::Malformed);       // bare LF
+  EXPECT_EQ(scanAll("GET / HTTP/1.1\nHost: a\n"), HeadScan::Malformed);
+  EXPECT_EQ(scanAll("GET / HTTP/1.1\r\nno colon here\r\n"), HeadScan::Malformed);
+  EXPECT_EQ(scanAll("GET / HTTP/1.1\r\n: empty name\r\n"), HeadScan::Malformed);
+  EXPECT_EQ(scanAll("GET / HTTP/1.1\r\nbad name: x\r\n"), HeadScan::Malformed);
+  EXPECT_EQ(scanAll("GET / HTTP/1.1\r\n folded: x\r\n"), HeadScan::Malformed);           // obs-fold
+}
+
+TEST(ScanHeadTest, TrickledHeadIsNotRescanned) {
+  const std::string head = "GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\r\n";
+  size_t scanned = 0;
+  for (size_t n = 1; n < head.size(); ++n) {
+    ASSERT_EQ(scanHead(std::string_view(head).substr(0, n), scanned), HeadScan::Incomplete) << n;
+    EXPECT_LE(scanned, n);
+  }
+  EXPECT_EQ(scanHead(head, scanned), HeadScan::Complete);
+  EXPECT_EQ(scanned, 0u);
+}
+
+TEST(RequestParserTest, MaxHeadersCountIsEnforced) {
+  std::string req = "GET / HTTP/1.1\r\nHost: a\r\n";
+  for (int i = 0; i < 5; ++i) req += "X-" + std::to_string(i) + ": v\r\n";
+  req += "\r\n";
+  RequestHead head;
+  Sink sink;
+  RequestParser ok(head, sink, 8192, 6);
+  ParseError ec;
+  ok.feed(req.data(), req.size(), ec);
+  EXPECT_FALSE(ec) << ec.message();
+  RequestHead head2;
+  RequestParser over(head2, sink, 8192, 5);
+  over.feed(req.data(), req.size(), ec);
+  EXPECT_EQ(ec, boost::beast::http::error::header_limit);
+  EXPECT_TRUE(over.tooManyHeaders());
+}
+
+}  // namespace
+}  // namespace weft::proxy::http

@@ -236,3 +236,31 @@ TEST(ClusterConfigTest, MakeHostSet) {
 
 }  // namespace
 }  // namespace weft::proxy::upstream
+
+namespace weft::proxy::upstream {
+namespace {
+
+TEST(ClusterConfigTest, CircuitBreakersDefaultToEnvoys) {
+  stats::Store store{1};
+  auto c = compile("name: a\nload_assignment: {cluster_name: a}\n", store);
+  EXPECT_EQ(c->limits->connections.max(), 1024u);
+  EXPECT_EQ(c->limits->pending_requests.max(), 1024u);
+  EXPECT_EQ(c->limits->requests.max(), 1024u);
+}
+
+TEST(ClusterConfigTest, CircuitBreakersDefaultPriorityThresholds) {
+  stats::Store store{1};
+  auto c = compile(
+      "name: a\nload_assignment: {cluster_name: a}\ncircuit_breakers: {thresholds: ["
+      "{priority: HIGH, max_connections: 7}, {max_connections: 2, max_pending_requests: 3, max_requests: 4}]}\n",
+      store);
+  EXPECT_EQ(c->limits->connections.max(), 2u);
+  EXPECT_EQ(c->limits->pending_requests.max(), 3u);
+  EXPECT_EQ(c->limits->requests.max(), 4u);
+  EXPECT_NE(compileError("name: a\ncircuit_breakers: {thresholds: [{max_connections: 1}, {max_requests: 1}]}\n")
+                .find("circuit_breakers.thresholds[1]: a second threshold for priority DEFAULT"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace weft::proxy::upstream

@@ -231,3 +231,46 @@ TEST(WorkerClusterTest, IdlePoolTakeReleaseAndDropOnPeerClose) {
 
 }  // namespace
 }  // namespace weft::proxy::upstream
+
+namespace weft::proxy::upstream {
+namespace {
+
+TEST(ResourceCountTest, TryAcquireStopsAtTheLimitAndReleaseMakesRoom) {
+  ResourceCount c(2);
+  EXPECT_TRUE(c.tryAcquire());
+  EXPECT_TRUE(c.tryAcquire());
+  EXPECT_FALSE(c.tryAcquire());
+  EXPECT_FALSE(c.canCreate());
+  EXPECT_EQ(c.count(), 2u);
+  c.release();
+  EXPECT_TRUE(c.canCreate());
+  EXPECT_TRUE(c.tryAcquire());
+}
+
+struct Waiter : ConnectionWaiter {
+  explicit Waiter(std::shared_ptr<const Host> h) : h_(std::move(h)) {}
+  const Host& waitingFor() const override { return *h_; }
+  void onConnectionAvailable() override { ++served; }
+  std::shared_ptr<const Host> h_;
+  int served = 0;
+};
+
+TEST(WorkerClusterTest, WaitersAreServedInOrderWhenAConnectionSlotFrees) {
+  Env env;
+  auto cfg = env.config(ClusterConfig::Lb::RoundRobin);
+  cfg->limits = std::make_shared<ResourceLimits>(1, 10, 10);
+  auto h = host("127.0.0.1");
+  WorkerCluster wc(cfg, makeHostSet({h}), env.reactor, env.random, nullptr);
+  auto conn = wc.connect(*h);  // takes the only connection slot
+  EXPECT_FALSE(wc.connectionAvailable(*h));
+  Waiter a(h), b(h);
+  wc.addWaiter(&a);
+  wc.addWaiter(&b);
+  wc.destroy(*h, std::move(conn));  // frees it: the first waiter is told
+  EXPECT_EQ(a.served, 1);
+  EXPECT_EQ(b.served, 1);  // the slot is still free (a did not take it), so b is told too
+  wc.removeWaiter(&b);
+}
+
+}  // namespace
+}  // namespace weft::proxy::upstream
