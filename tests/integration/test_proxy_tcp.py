@@ -24,7 +24,7 @@ def env(weft_module):
     srv_a = h.tcp_server("echo", banner=b"A\n")
     srv_b = h.tcp_server("echo", banner=b"B\n")
     closed_port = h.port()
-    ports = {k: h.port() for k in ("echo", "halfclose", "weighted", "idle", "closed")}
+    ports = {k: h.port() for k in ("echo", "halfclose", "weighted", "idle", "closed", "limited")}
     admin = h.port()
     config = wh.bootstrap(admin, listeners=[
         wh.listener("tcp_echo", ports["echo"], [wh.tcp_proxy_filter("echo", "tcp_echo")]),
@@ -35,7 +35,9 @@ def env(weft_module):
         wh.listener("tcp_idle", ports["idle"],
                     [wh.tcp_proxy_filter("echo", "tcp_idle", idle_timeout="%gs" % IDLE_TIMEOUT_S)]),
         wh.listener("tcp_closed", ports["closed"], [wh.tcp_proxy_filter("closed", "tcp_closed")]),
+        wh.listener("tcp_limited", ports["limited"], [wh.tcp_proxy_filter("limited", "tcp_limited")]),
     ], clusters=[
+        wh.cluster("limited", [echo.port], circuit_breakers={"thresholds": [{"max_connections": 2}]}),
         wh.cluster("echo", [echo.port]),
         wh.cluster("after_eof", [after_eof.port]),
         wh.cluster("a", [srv_a.port]),
@@ -159,6 +161,25 @@ def test_unreachable_upstream_closes_downstream(env):
     assert closed and got == b"", (
         "tcp_proxy to a refused upstream should close the downstream connection; closed=%s data=%r%s"
         % (closed, got, env.proxy.ctx()))
+
+
+def test_max_connections_circuit_breaker_closes_the_overflowing_connection(env):
+    held = [connect(env.ports["limited"]) for _ in range(2)]
+    for i, s in enumerate(held):   # both relayed: the cluster's two connections are in use
+        s.sendall(b"held%d" % i)
+        assert recv_exact(s, 5, timeout=5) == b"held%d" % i
+    extra = connect(env.ports["limited"])
+    got, closed = recv_until_eof(extra, timeout=5)
+    extra.close()
+    assert closed and got == b"", "a third connection went through max_connections: 2 (%r)" % got
+    assert env.proxy.stats().get("cluster.limited.upstream_cx_overflow", 0) >= 1
+    for s in held:
+        s.close()
+    time.sleep(0.3)
+    again = connect(env.ports["limited"])   # room again once they are gone
+    again.sendall(b"again")
+    assert recv_exact(again, 5, timeout=5) == b"again"
+    again.close()
 
 
 def test_proxy_still_relays_after_failures(env):

@@ -447,8 +447,11 @@ void Http2Stream::armTimer() {
   };
   consider(headers_deadline_);
   if (hcm.stream_idle_timeout.count() > 0) consider(last_activity_ + hcm.stream_idle_timeout);
-  if (next == event::TimePoint{}) timer_.disarm();
-  else timer_.armAt(next);
+  if (next == event::TimePoint{}) {
+    timer_.disarm();
+  } else if (!timer_.armed() || timer_.deadline() != next) {
+    timer_.armAt(next);
+  }
 }
 
 void Http2Stream::onTimer() {

@@ -63,6 +63,11 @@ void TcpProxySession::start() {
     return;
   }
   info_.upstream_host = host_->address_string;
+  if (!cluster_->limits().connections.canCreate()) {  // circuit breaker: max_connections
+    cluster_->stats().inc(ClusterStats::upstream_cx_overflow);
+    finish(kUpstreamOverflow);
+    return;
+  }
   up_ = cluster_->connect(*host_);
   up_->setCallbacks(this);
   connect_timer_.arm(cluster_->config().connect_timeout);
