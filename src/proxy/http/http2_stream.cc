@@ -156,7 +156,6 @@ void Http2Stream::onRequestHeaders(bool end_stream) {
 
 void Http2Stream::route() {
   const HcmConfig& hcm = parent_.hcm();
-  auto& stats = *hcm.stats;
   net::Connection& conn = parent_.connection();
   decision_ = decideRoute(worker_, hcm, req_, hostForRouting(hcm, req_.host, conn.localAddress().port()), conn.localAddress());
   RouteDecision& d = decision_;
@@ -464,7 +463,7 @@ void Http2Stream::onTimer() {
     // connection meanwhile, so the whole connection is stuck. It goes, as Envoy's would.
     bool header_timeout = headers_deadline_ != event::TimePoint{} && now >= headers_deadline_;
     hcm.stats->inc(header_timeout ? HcmStats::downstream_rq_header_timeout : HcmStats::downstream_rq_idle_timeout);
-    info_.response_flags |= header_timeout ? 0 : kStreamIdleTimeout;
+    if (!header_timeout) info_.response_flags |= kStreamIdleTimeout;
     info_.response_code_details = header_timeout ? "request_header_timeout" : "stream_idle_timeout";
     parent_.abortWithGoaway(NGHTTP2_NO_ERROR);
   } else if (route_deadline_ != event::TimePoint{} && now >= route_deadline_) {

@@ -424,7 +424,6 @@ void HttpConnection::onUpstreamHeaders(const ResponseHead& head, bool) {
   info_.response_code_details = "via_upstream";
   encodeResponseHead(head);
   countDownstreamResponse(stats_, head.status);
-  int cls = head.status / 100;
   countUpstreamResponse(cluster_.get(), head.status);
 }
 

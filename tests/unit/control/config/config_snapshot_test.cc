@@ -98,7 +98,9 @@ TEST(ConfigSnapshotTest, MultiDocumentAcceptedByKind) {
   for (size_t i = 0; i < snap.accepted.size(); ++i) {
     EXPECT_EQ(snap.accepted[i].file, "f.yaml");
     EXPECT_EQ(snap.accepted[i].document, i);
-    if (snap.accepted[i].kind != "Namespace") EXPECT_EQ(snap.accepted[i].ns, "bookinfo") << snap.accepted[i].kind;
+    if (snap.accepted[i].kind != "Namespace") {
+      EXPECT_EQ(snap.accepted[i].ns, "bookinfo") << snap.accepted[i].kind;
+    }
     kinds.push_back(snap.accepted[i].kind);
   }
   EXPECT_THAT(kinds, ElementsAre("Service", "Endpoints", "Pod", "Namespace", "VirtualService", "DestinationRule",
