@@ -1,9 +1,21 @@
 #include "proxy/config/supported_fields.h"
 
+#include <vector>
+
 namespace weft::proxy::config {
 
+namespace {
+std::vector<FieldTable>& extensionTables() {
+  static std::vector<FieldTable> tables;
+  return tables;
+}
+}  // namespace
+
+void registerSupportedFields(const FieldTable& fields) { extensionTables().push_back(fields); }
+
 const FieldTable& supportedFields() {
-  static const FieldTable table = {
+  static const FieldTable table = [] {
+    FieldTable t = {
       // Plain data: accepted whole.
       {"google.protobuf.Duration", {"*"}},
       {"google.protobuf.UInt32Value", {"*"}},
@@ -73,19 +85,19 @@ const FieldTable& supportedFields() {
         "strip_any_host_port", "drain_timeout", "delayed_close_timeout", "http2_protocol_options", "request_headers_timeout"}},
       {"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig",
        {"upgrade_type", "enabled"}},
-      {"envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter", {"name", "typed_config"}},
+      {"envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter", {"name", "typed_config", "is_optional"}},
+      {"envoy.config.route.v3.FilterConfig", {"config", "is_optional"}},
       {"envoy.extensions.filters.network.http_connection_manager.v3.Rds", {"config_source", "route_config_name"}},
-      {"envoy.extensions.filters.http.router.v3.Router", {"suppress_envoy_headers"}},
       {"envoy.config.route.v3.RouteConfiguration",
        {"name", "virtual_hosts", "request_headers_to_add", "request_headers_to_remove",
-        "response_headers_to_add", "response_headers_to_remove", "validate_clusters"}},
+        "response_headers_to_add", "response_headers_to_remove", "validate_clusters", "typed_per_filter_config"}},
       {"envoy.config.route.v3.VirtualHost",
        {"name", "domains", "routes", "request_headers_to_add", "request_headers_to_remove",
-        "response_headers_to_add", "response_headers_to_remove"}},
+        "response_headers_to_add", "response_headers_to_remove", "typed_per_filter_config"}},
       {"envoy.config.route.v3.Route",
        {"name", "match", "route", "redirect", "direct_response", "request_headers_to_add",
         "request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove", "metadata",
-        "decorator"}},
+        "decorator", "typed_per_filter_config"}},
       {"envoy.config.route.v3.Decorator", {"*"}},
       {"envoy.config.route.v3.RouteMatch",
        {"prefix", "path", "safe_regex", "path_separated_prefix", "case_sensitive", "headers",
@@ -151,7 +163,12 @@ const FieldTable& supportedFields() {
        {"locality", "lb_endpoints", "load_balancing_weight", "priority"}},
       {"envoy.config.endpoint.v3.LbEndpoint", {"endpoint", "load_balancing_weight", "health_status", "metadata"}},
       {"envoy.config.endpoint.v3.Endpoint", {"address", "hostname"}},
-  };
+    };
+    for (const FieldTable& ext : extensionTables()) {
+      for (const auto& [type, fields] : ext) t[type].insert(fields.begin(), fields.end());
+    }
+    return t;
+  }();
   return table;
 }
 

@@ -1,7 +1,6 @@
 #include "proxy/http/hcm_config.h"
 
 #include "common/config/error.h"
-#include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "common/strings.h"
 
 namespace weft::proxy::http {
@@ -9,6 +8,32 @@ namespace weft::proxy::http {
 namespace hcmv3 = envoy::extensions::filters::network::http_connection_manager::v3;
 using std::chrono::milliseconds;
 
+
+namespace {
+// Each HttpFilter by its config type (or, without typed_config, its name), through the filter
+// registry; the router must come last.
+void compileHttpFilters(const hcmv3::HttpConnectionManager& hcm, const std::string& path, stats::Store& store,
+                        HcmConfig& c) {
+  if (hcm.http_filters_size() == 0) throw ConfigError(path + ".http_filters: must end with envoy.filters.http.router");
+  for (int i = 0; i < hcm.http_filters_size(); ++i) {
+    const auto& f = hcm.http_filters(i);
+    std::string fpath = path + ".http_filters[" + std::to_string(i) + "]";
+    const HttpFilterFactory* factory = findHttpFilter(f.has_typed_config() ? f.typed_config().type_url() : f.name());
+    if (factory == nullptr) {
+      if (f.is_optional()) continue;  // Envoy skips an optional filter it does not know
+      throw ConfigError(fpath + ": HTTP filter '" + f.name() + "' (" + f.typed_config().type_url() +
+                        ") is not supported by weft-proxy");
+    }
+    bool last = i == hcm.http_filters_size() - 1;
+    if (factory->terminal() && !last) throw ConfigError(fpath + ": the router must be the last HTTP filter");
+    if (!factory->terminal() && last) {
+      throw ConfigError(fpath + ": the last HTTP filter must be envoy.filters.http.router, not '" + f.name() + "'");
+    }
+    FilterFactoryContext ctx{store, c.stat_prefix, f.name()};
+    c.filter_factories.push_back(factory->compile(f.typed_config(), fpath + ".typed_config", ctx));
+  }
+}
+}  // namespace
 
 std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& hcm, const std::string& path,
                                             stats::Store& store) {
@@ -46,21 +71,7 @@ std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& 
     throw ConfigError(path + ": route_config or rds is required");
   }
 
-  if (hcm.http_filters_size() == 0) throw ConfigError(path + ".http_filters: must end with envoy.filters.http.router");
-  for (int i = 0; i < hcm.http_filters_size(); ++i) {
-    const auto& f = hcm.http_filters(i);
-    std::string fpath = path + ".http_filters[" + std::to_string(i) + "]";
-    bool is_router = f.typed_config().Is<envoy::extensions::filters::http::router::v3::Router>() ||
-                     (!f.has_typed_config() && f.name() == "envoy.filters.http.router");
-    if (!is_router) {
-      throw ConfigError(fpath + ": HTTP filter '" + f.name() + "' (" + f.typed_config().type_url() +
-                        ") is not supported by weft-proxy");
-    }
-    if (i != hcm.http_filters_size() - 1) throw ConfigError(fpath + ": the router must be the last HTTP filter");
-    envoy::extensions::filters::http::router::v3::Router router;
-    f.typed_config().UnpackTo(&router);
-    c->suppress_envoy_headers = router.suppress_envoy_headers();
-  }
+  compileHttpFilters(hcm, path, store, *c);
 
   c->use_remote_address = hcm.has_use_remote_address() && hcm.use_remote_address().value();
   c->skip_xff_append = hcm.skip_xff_append();

@@ -8,6 +8,7 @@
 #include "common/stats/stats.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "proxy/access_log/access_logger.h"
+#include "proxy/http/filter_registry.h"
 #include "proxy/http/http2_options.h"
 #include "proxy/http/route_table.h"
 
@@ -47,7 +48,6 @@ struct HcmConfig {
   bool generate_request_id = true;
   bool preserve_external_request_id = false;
   bool accept_http_10 = false;
-  bool suppress_envoy_headers = false;
   enum class StripPort { None, Matching, Any } strip_port = StripPort::None;
   std::string server_name = "envoy";
   std::chrono::milliseconds stream_idle_timeout{300000};
@@ -60,6 +60,8 @@ struct HcmConfig {
   std::vector<std::string> upgrade_types;  // lower case, enabled ones
   access_log::CaptureList capture;
   access_log::AccessLoggers access_logs;
+  // http_filters, the router last: each adds its filter to a new stream.
+  std::vector<FilterFactoryCb> filter_factories;
 
   bool upgradeAllowed(std::string_view type) const {
     for (const auto& t : upgrade_types) {

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "proxy/http/stream_stats.h"
-#include "proxy/server/worker.h"
+#include "proxy/worker_context.h"
 
 namespace weft::proxy::http {
 
@@ -44,7 +44,7 @@ void appendGoaway(Buffer& out, int32_t last_stream_id, uint32_t error_code) {
 }
 }  // namespace
 
-Http2ServerConnection::Http2ServerConnection(server::Worker& worker, std::unique_ptr<net::Connection> conn,
+Http2ServerConnection::Http2ServerConnection(WorkerContext& worker, std::unique_ptr<net::Connection> conn,
                                              std::shared_ptr<const HcmConfig> hcm,
                                              std::shared_ptr<stats::Scope> listener_stats)
     : worker_(worker),

@@ -13,10 +13,7 @@
 #include "proxy/http/http2_stream.h"
 #include "proxy/http/hcm_config.h"
 #include "proxy/network/active_session.h"
-
-namespace weft::proxy::server {
-class Worker;
-}
+#include "proxy/worker_context.h"
 
 namespace weft::proxy::http {
 
@@ -26,7 +23,7 @@ class Http2ServerConnection final : public network::ActiveSession,
                                     public net::ConnectionCallbacks,
                                     public event::Flushable {
  public:
-  Http2ServerConnection(server::Worker& worker, std::unique_ptr<net::Connection> conn,
+  Http2ServerConnection(WorkerContext& worker, std::unique_ptr<net::Connection> conn,
                         std::shared_ptr<const HcmConfig> hcm, std::shared_ptr<stats::Scope> listener_stats);
   ~Http2ServerConnection() override;
   // Also reads what is already in the connection's input (bytes the HTTP/1 side sniffed);
@@ -40,7 +37,7 @@ class Http2ServerConnection final : public network::ActiveSession,
   void onWriteDrained(net::Connection& conn) override;
 
   // For streams.
-  server::Worker& worker() { return worker_; }
+  WorkerContext& worker() { return worker_; }
   const HcmConfig& hcm() const { return *hcm_; }
   const std::shared_ptr<const HcmConfig>& hcmPtr() const { return hcm_; }
   net::Connection& connection() { return *conn_; }
@@ -84,7 +81,7 @@ class Http2ServerConnection final : public network::ActiveSession,
   void countClosedStream(bool premature);
   void fail(ssize_t nghttp2_error);
 
-  server::Worker& worker_;
+  WorkerContext& worker_;
   event::Reactor& worker_reactor_;
   std::unique_ptr<net::Connection> conn_;
   std::shared_ptr<const HcmConfig> hcm_;

@@ -1,8 +1,8 @@
 #pragma once
-// One request on a downstream HTTP/2 connection: collects the request headers, routes with
-// the shared router, streams the body to an UpstreamStream (HTTP/1.1 or HTTP/2) with the
-// client's window as backpressure, and sends the response, trailers included. Local replies
-// to gRPC requests are trailers-only responses with grpc-status, as Envoy sends them.
+// The HTTP/2 codec side of one request on a downstream connection: collects the request
+// headers and trailers as nghttp2 decodes them (within the header limits), drives an
+// ActiveStream with them, and writes what the stream encodes as HEADERS and DATA frames, with
+// the client's window as backpressure both ways.
 #include <nghttp2/nghttp2.h>
 
 #include <boost/container/small_vector.hpp>
@@ -13,17 +13,15 @@
 
 #include "common/buffer.h"
 #include "common/intrusive_list.h"
+#include "proxy/http/active_stream.h"
 #include "proxy/http/header_limit.h"
 #include "proxy/http/http2_options.h"
-#include "proxy/http/router.h"
-#include "proxy/http/upstream_stream.h"
-#include "proxy/stream_info.h"
 
 namespace weft::proxy::http {
 
 class Http2ServerConnection;
 
-class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
+class Http2Stream final : public StreamCodec, public event::Deferrable {
  public:
   Http2Stream(Http2ServerConnection& parent, int32_t id);
   ~Http2Stream() override;
@@ -44,16 +42,15 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
 
   ListHook<Http2Stream> hook;  // the connection's list of open streams
 
-  // UpstreamCallbacks
-  void onUpstreamFailure(uint32_t flag, std::string_view reason) override;
-  void onUpstreamHeaders(const ResponseHead& head, bool end_stream) override;
-  void onUpstreamBody(std::string_view data) override;
-  void onUpstreamTrailers(const std::vector<Header>& trailers) override;
-  void onUpstreamComplete() override;
-  void onUpstreamResetAfterHeaders() override;
-  void onUpstreamUpgraded(const ResponseHead& head) override;
-  void onUpstreamWriteDrained() override;
-  void onUpstreamDataDone() override;
+  // StreamCodec
+  void encodeHeaders(const ResponseHead& head, bool end_stream) override;
+  void encodeData(std::string_view data, bool end_stream) override;
+  void encodeTrailers(const std::vector<Header>& trailers) override;
+  void resetStream() override;
+  bool aboveWriteLimit() const override;
+  void flush() override;
+  void resumeRequestBody() override;
+  void upgradeTunnel(const ResponseHead& head, net::Connection& upstream) override;
 
  private:
   static ssize_t readResponseBody(nghttp2_session*, int32_t, uint8_t*, size_t, uint32_t*, nghttp2_data_source*, void*);
@@ -62,20 +59,14 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   void collect(std::string_view name, std::string_view value);
   void discardRequestData(size_t len);
   void buildRequestHead();
-  void route();
-  void localReply(int status, std::string_view body, uint32_t flag, std::string_view details,
-                  const MutationChain* mutations = nullptr, std::string_view location = {}, int grpc_status = -1);
   void submitResponse(NvList& nv, bool with_body);
-  void resetStream(uint32_t flag, uint32_t error_code);
-  void abortUpstream();
-  void finish();
-  void armTimer();
-  void onTimer();
+  void armHeaderTimer();
+  void onHeaderTimer();
   void responseStarted();  // once: the connection stops counting it as awaiting a response
 
   Http2ServerConnection& parent_;
   int32_t id_;
-  server::Worker& worker_;
+  ActiveStream stream_;
   RequestHead req_;
   struct Span {
     uint32_t name_at, name_len, value_at, value_len;
@@ -87,40 +78,28 @@ class Http2Stream final : public UpstreamCallbacks, public event::Deferrable {
   std::vector<Header> request_trailers_;
   bool headers_done_ = false;
   bool request_end_ = false;
-  bool is_grpc_ = false;
-  int grpc_status_ = -1;  // from the response (trailers, or trailers-only headers) or our reply
   bool bad_request_ = false;
-  HeaderLimit header_limit_;     // the block being decoded (headers, then trailers)
+  HeaderLimit header_limit_;      // the block being decoded (headers, then trailers)
   size_t held_header_bytes_ = 0;  // counted in the connection's header budget
   bool refused_ = false;          // reset here for passing a header limit
   bool peer_reset_ = false;
   bool awaiting_response_ = true;
-
-  StreamInfo info_;
-  RouteDecision decision_;
-  std::chrono::milliseconds route_timeout_{0};
-  char request_id_buf_[36];
-  std::string_view generated_request_id_;
-  std::unique_ptr<UpstreamStream> upstream_;
-  ResponseHead response_head_;
-  size_t unconsumed_ = 0;  // request bytes not yet acknowledged (upstream backed up)
+  size_t unconsumed_ = 0;  // request bytes not yet acknowledged (the stream is backed up)
 
   Buffer response_body_;
   NvList response_trailers_;
-  bool response_started_ = false;
   bool response_end_ = false;  // all of the response is in response_body_ (or sent)
   bool body_deferred_ = false;
-  bool upstream_paused_ = false;
+  bool above_limit_ = false;   // response_body_ passed the limit; the stream was told
   bool reset_after_response_ = false;
   bool response_end_sent_ = false;
   size_t discarded_ = 0;
-  bool finished_ = false;
   bool closed_ = false;
 
-  event::Timer timer_;
-  event::TimePoint route_deadline_{};
-  event::TimePoint headers_deadline_{};  // request_headers_timeout, until the headers are in
-  event::TimePoint last_activity_{};
+  // Until the header block is complete: request_headers_timeout and stream_idle_timeout.
+  event::Timer header_timer_;
+  event::TimePoint headers_deadline_{};
+  event::TimePoint started_{};
 };
 
 }  // namespace weft::proxy::http

@@ -2,41 +2,25 @@
 
 #include <boost/beast/http/error.hpp>
 
-#include "common/uuid.h"
-#include "proxy/http/grpc.h"
 #include "proxy/http/http2_connection.h"
-#include "proxy/http/request_encoder.h"
-#include "proxy/http/response_encoder.h"
-#include "proxy/http/router.h"
 #include "proxy/http/stream_stats.h"
 #include "proxy/network/listener_config.h"
-#include "proxy/server/worker.h"
 
 namespace weft::proxy::http {
 
-using std::chrono::milliseconds;
-
-namespace {
-constexpr std::string_view kUpstreamFailurePrefix = "upstream connect error or disconnect/reset before headers. reset reason: ";
-}
-
-HttpConnection::HttpConnection(server::Worker& worker, std::unique_ptr<net::Connection> conn,
+HttpConnection::HttpConnection(WorkerContext& worker, std::unique_ptr<net::Connection> conn,
                                std::shared_ptr<const HcmConfig> hcm, std::shared_ptr<stats::Scope> listener_stats)
     : worker_(worker),
       conn_(std::move(conn)),
       hcm_(std::move(hcm)),
       listener_stats_(std::move(listener_stats)),
       stats_(*hcm_->stats),
-      stream_timer_(worker.reactor(), [this] { onStreamTimer(); }),
+      stream_(worker, *hcm_, *this, *conn_, false),
+      head_timer_(worker.reactor(), [this] { onHeadTimer(); }),
       idle_timer_(worker.reactor(), [this] {
         stats_.inc(HcmStats::downstream_cx_idle_timeout);
         closeConnection();
-      }) {
-  info_.request_headers.resize(hcm_->capture.request.size());
-  info_.response_headers.resize(hcm_->capture.response.size());
-  info_.downstream_remote = &conn_->remoteAddress();
-  info_.downstream_local = &conn_->localAddress();
-}
+      }) {}
 
 HttpConnection::~HttpConnection() = default;
 
@@ -51,7 +35,7 @@ void HttpConnection::start() {
 void HttpConnection::handOverToHttp2() {
   destroyed_ = true;
   idle_timer_.disarm();
-  stream_timer_.disarm();
+  head_timer_.disarm();
   auto* h2 = new Http2ServerConnection(worker_, std::move(conn_), hcm_, listener_stats_);
   h2->listener = listener;
   worker_.addSession(h2);
@@ -80,7 +64,7 @@ void HttpConnection::onData(net::Connection&) {
   }
   last_activity_ = worker_.reactor().now();
   process();
-  flushBoth();
+  flush();
 }
 
 void HttpConnection::process() {
@@ -104,7 +88,7 @@ bool HttpConnection::processOnce() {
   Buffer& in = conn_->input();
   switch (req_state_) {
     case RequestState::Headers: {
-      if (stream_active_ || in.empty()) return false;
+      if (stream_.active() || in.empty()) return false;
       beginHead();
       HeadScan scan = scanHead(in.view(), head_scanned_);
       if (scan == HeadScan::Malformed) {
@@ -138,10 +122,10 @@ bool HttpConnection::processOnce() {
         in.drain(n);
         return n > 0;
       }
-      onRequestHeaders();  // reads views into `in`
+      onRequestHeaders(n);  // reads views into `in`
       if (destroyed_ || !conn_) return false;
       in.drain(n);
-      if (req_state_ == RequestState::Done) onRequestComplete();
+      if (req_state_ == RequestState::Done) parser_.reset();
       return true;
     }
     case RequestState::Body: {
@@ -149,9 +133,17 @@ bool HttpConnection::processOnce() {
         conn_->resumeReading();
         return false;
       }
-      if (upstream_ && upstream_->aboveWriteLimit()) return false;  // resumes in onUpstreamWriteDrained
+      // A filter holds the request, or the upstream is backed up: the body waits, unread.
+      if (stream_.active() && !stream_.wantsRequestBody()) return false;
       ParseError ec;
+      feeding_ = true;
       size_t n = parser_->feed(in.data(), in.size(), ec);
+      feeding_ = false;
+      if (destroyed_) return false;
+      if (req_state_ == RequestState::Done) {  // answered while feeding: the rest is not read
+        parser_.reset();
+        return false;
+      }
       if (ec == beast_http::error::need_more) {
         in.drain(n);
         return false;
@@ -161,120 +153,76 @@ bool HttpConnection::processOnce() {
         return false;
       }
       in.drain(n);
-      if (destroyed_) return false;
       if (parser_->is_done()) {
-        onRequestComplete();
+        endRequestBody();
         return true;
       }
       return n > 0;
     }
     case RequestState::Done:
-      if (stream_active_) return false;
+      if (stream_.active()) return false;
       req_state_ = RequestState::Headers;
       return !in.empty();
   }
   return false;
 }
 
-void HttpConnection::onRequestHeaders() {
-  auto now = worker_.reactor().now();
-  stream_active_ = true;
-  response_started_ = response_done_ = false;
-  response_chunked_ = response_close_delimited_ = false;
-  route_ = nullptr;
-  vhost_ = nullptr;
-  target_ = nullptr;
-  cluster_ = nullptr;
-  response_mutations_ = MutationChain{};
-  info_.reset();
-  info_.start = now;
-  info_.start_time = std::chrono::system_clock::now();
+void HttpConnection::onRequestHeaders(size_t head_bytes) {
+  head_started_ = false;
+  headers_deadline_ = request_deadline_ = {};
+  head_timer_.disarm();
   idle_timer_.disarm();
-  stats_.inc(HcmStats::downstream_rq_total);
-  stats_.inc(HcmStats::downstream_rq_http1_total);
-  stats_.inc(HcmStats::downstream_rq_active);
+  stream_.begin(head_start_);
+  response_chunked_ = response_close_delimited_ = false;
   keep_alive_ = req_.keep_alive;
   request_version_ = req_.version;
-  info_.protocol = req_.version == 10 ? "HTTP/1.0" : "HTTP/1.1";
   is_head_ = req_.method == "HEAD";
   parser_->eager(true);
   req_state_ = parser_->is_done() ? RequestState::Done : RequestState::Body;
-  if (!info_.request_headers.empty()) captureRequestHeaders();
-
-  head_started_ = false;
-  headers_deadline_ = {};
-  route_deadline_ = {};
-  armStreamTimer();
 
   if (req_.version == 10 && !hcm_->accept_http_10) {
     close_after_response_ = true;
-    localReply(426, "", 0, "low_version");
+    stream_.rejectRequest(426, "", "low_version", 0, &req_);
     return;
   }
   if (parser_->unsupportedTransferEncoding()) {
-    protocolError(501, "unsupported_transfer_encoding");
+    stats_.inc(HcmStats::downstream_cx_protocol_error);
+    close_after_response_ = true;
+    stream_.rejectRequest(501, "", "unsupported_transfer_encoding", kDownstreamProtocolError, &req_);
     return;
   }
   if (req_.host.empty() && req_.version == 11) {
-    protocolError(400, "missing_host_header");
+    stats_.inc(HcmStats::downstream_cx_protocol_error);
+    close_after_response_ = true;
+    stream_.rejectRequest(400, "Bad Request", "missing_host_header", kDownstreamProtocolError, &req_);
     return;
   }
   if (req_.expect_continue && req_state_ == RequestState::Body) {
     conn_->output().append("HTTP/1.1 100 Continue\r\n\r\n");
   }
-  generateRequestId();
-  routeRequest(hostForRouting(*hcm_, req_.host, conn_->localAddress().port()));
+  stream_.decodeHeaders(req_, req_state_ == RequestState::Done);
+  // A filter holds the headers: they must outlive the input buffer they point into.
+  if (stream_.active() && !stream_.responseStarted() && !stream_.wantsRequestBody()) keepRequestHead(head_bytes);
 }
 
-void HttpConnection::routeRequest(std::string_view host) {
-  RouteDecision d = decideRoute(worker_, *hcm_, req_, host, conn_->localAddress());
-  rds_table_ = std::move(d.table);
-  route_ = d.route;
-  vhost_ = d.vhost;
-  target_ = d.target;
-  cluster_ = std::move(d.cluster);
-  response_mutations_ = d.response_mutations;
-  if (route_) info_.route_name = route_->name;
-  if (target_) info_.upstream_cluster = target_->cluster;
-  auto reply = [this](int status, std::string_view body, uint32_t flag, std::string_view details,
-                      const MutationChain* mutations, std::string_view location) {
-    localReply(status, body, flag, details, mutations, location);
+// Moves the request head's bytes to storage of its own and points req_'s views there.
+void HttpConnection::keepRequestHead(size_t head_bytes) {
+  const char* from = conn_->input().data();
+  head_copy_.clear();
+  head_copy_.append(std::string_view(from, head_bytes));
+  const char* to = head_copy_.data();
+  auto rebase = [&](std::string_view& v) {
+    if (!v.empty() && v.data() >= from && v.data() < from + head_bytes) v = std::string_view(to + (v.data() - from), v.size());
   };
-  if (replyWithoutUpstream(d, req_, conn_->tls() ? "https" : "http", stats_, reply)) return;
-  std::string_view upgrade;
-  if (req_.upgrade) {
-    const std::string_view* u = req_.find("upgrade");
-    if (u == nullptr || !hcm_->upgradeAllowed(*u)) {
-      localReply(403, "", 0, "upgrade_failed");
-      return;
-    }
-    upgrade = *u;
+  rebase(req_.method);
+  rebase(req_.target);
+  rebase(req_.path);
+  rebase(req_.query);
+  rebase(req_.host);
+  for (Header& h : req_.headers) {
+    rebase(h.name);
+    rebase(h.value);
   }
-  info_.upstream_host = d.host->address_string;
-  info_.upstream_start = worker_.reactor().now();
-
-  UpstreamHead head;
-  head.req = &req_;
-  head.hcm = hcm_.get();
-  head.remote = &conn_->remoteAddress();
-  head.scheme = conn_->tls() ? "https" : "http";
-  head.mutations = d.request_mutations;
-  head.upgrade = upgrade;
-  route_timeout_ = requestTimeout(*route_, req_, grpc::isGrpc(req_));
-  head.timeout = route_timeout_;
-  head.chunked_body = req_.chunked;
-  std::string rewritten = rewrittenPath(*route_, req_);
-  head.path = rewritten.empty() ? req_.target : std::string_view(rewritten);
-  head.path_rewritten = !rewritten.empty();
-  head.host = route_->host_rewrite.empty() ? std::string_view(req_.host) : std::string_view(route_->host_rewrite);
-  head.generated_request_id = generated_request_id_;
-
-  upstream_ = newUpstreamStream(*this, *cluster_, std::move(d.host), worker_.reactor(), is_head_, response_head_,
-                                false, req_.upgrade);
-  upstream_->start();
-  if (!upstream_) return;  // failed at once (circuit breaker overflow)
-  request_body_open_ = req_.hasBody();
-  upstream_->sendHeaders(head, !request_body_open_);
 }
 
 // The first byte of a request head: from here on the request's own timers run (as Envoy's
@@ -284,157 +232,58 @@ void HttpConnection::beginHead() {
   if (head_started_) return;
   head_started_ = true;
   auto now = worker_.reactor().now();
+  head_start_ = now;
   idle_timer_.disarm();
   headers_deadline_ = hcm_->request_headers_timeout.count() > 0 ? now + hcm_->request_headers_timeout : event::TimePoint{};
   request_deadline_ = hcm_->request_timeout.count() > 0 ? now + hcm_->request_timeout : event::TimePoint{};
-  armStreamTimer();
+  armHeadTimer();
 }
 
-// Envoy's x-request-id rules: keep the client's id unless there is none, or this is the edge
-// (use_remote_address) and external ids are not preserved.
-void HttpConnection::generateRequestId() {
-  generated_request_id_ = {};
-  if (!hcm_->generate_request_id) return;
-  const std::string_view* client_id = req_.find("x-request-id");
-  bool regenerate = hcm_->use_remote_address && !hcm_->preserve_external_request_id;
-  if (client_id != nullptr && !client_id->empty() && !regenerate) return;
-  generated_request_id_ = uuid4(worker_.random(), request_id_buf_);
-  for (size_t i = 0; i < hcm_->capture.request.size(); ++i) {
-    if (hcm_->capture.request[i] == "x-request-id") {
-      info_.request_headers[i].present = true;
-      info_.request_headers[i].value.assign(generated_request_id_);
-    }
-  }
-}
+void HttpConnection::onBodyData(std::string_view data) { stream_.decodeData(data, false); }
 
-void HttpConnection::onBodyData(std::string_view data) {
-  info_.bytes_received += data.size();
-  if (upstream_) upstream_->sendData(data, false);
-}
-
-void HttpConnection::onRequestComplete() {
+void HttpConnection::endRequestBody() {
   req_state_ = RequestState::Done;
   parser_.reset();
-  if (!stream_active_) return;  // answered locally already
-  request_deadline_ = {};
-  if (upstream_) {
-    if (request_body_open_) upstream_->sendData({}, true);
-    request_body_open_ = false;
-    if (route_ && route_timeout_.count() > 0 && !response_done_) {
-      route_deadline_ = worker_.reactor().now() + route_timeout_;
-    }
-  }
-  armStreamTimer();
-  if (response_done_) finishStream();
+  stream_.decodeData({}, true);
 }
 
-// ---- local replies --------------------------------------------------------------------
+void HttpConnection::resumeRequestBody() {
+  process();
+  flush();
+}
+
+// ---- local replies before a stream ----------------------------------------------------
 
 void HttpConnection::protocolError(int status, std::string_view details) {
   stats_.inc(HcmStats::downstream_cx_protocol_error);
   replyBeforeHead(status, details, kDownstreamProtocolError);
 }
 
-// An answer to a request whose head is not (fully) in: the connection closes after it.
+// An answer to a request that cannot be read on: the connection closes after it.
 void HttpConnection::replyBeforeHead(int status, std::string_view details, uint32_t flag) {
   close_after_response_ = true;
   head_started_ = false;
-  headers_deadline_ = {};
-  if (!stream_active_) {
-    stream_active_ = true;
-    info_.reset();
-    info_.start = worker_.reactor().now();
-    info_.start_time = std::chrono::system_clock::now();
-    stats_.inc(HcmStats::downstream_rq_total);
-    stats_.inc(HcmStats::downstream_rq_active);
-  }
-  req_state_ = RequestState::Done;
-  parser_.reset();
-  if (upstream_) {
-    upstream_->abort();
-    worker_.reactor().deferDelete(std::move(upstream_));
-  }
-  if (response_started_) {
-    abortStream(flag);
-    return;
-  }
-  std::string_view body = status == 400 ? "Bad Request" : status == 408 ? "request timeout" : "";
-  localReply(status, body, flag, details);
-}
-
-void HttpConnection::localReply(int status, std::string_view body, uint32_t flag, std::string_view details,
-                                const MutationChain* mutations, std::string_view location) {
-  if (response_started_) {
-    abortStream(flag);
-    return;
-  }
-  info_.response_flags |= flag;
-  info_.response_code = status;
-  info_.response_code_details = details;
-  response_started_ = true;
-  Buffer& out = conn_->output();
-  out.append("HTTP/1.1 ");
-  out.appendDecimal(static_cast<unsigned>(status));
-  out.append(' ');
-  out.append(reasonPhrase(status));
-  out.append("\r\n");
-  if (!location.empty()) appendHeader(out, "location", location);
-  out.append("content-length: ");
-  out.appendDecimal(body.size());
-  out.append("\r\n");
-  if (!body.empty()) out.append("content-type: text/plain\r\n");
-  appendHeader(out, "date", worker_.httpDate());
-  appendHeader(out, "server", hcm_->server_name);
-  if (mutations) mutations->appendAdditions(out, [](std::string_view) { return false; });
-  // The request body has not been read when we answer early: closing is the only safe way
-  // to find the next request's start.
-  if (req_state_ != RequestState::Done) close_after_response_ = true;
-  if (closingAfterResponse()) out.append("connection: close\r\n");
-  out.append("\r\n");
-  if (!is_head_) out.append(body);
-  info_.bytes_sent += body.size();
-  countDownstreamResponse(stats_, status);
-  response_done_ = true;
-  if (upstream_) {
-    upstream_->abort();
-    worker_.reactor().deferDelete(std::move(upstream_));
-  }
+  headers_deadline_ = request_deadline_ = {};
+  head_timer_.disarm();
+  if (!stream_.active()) stream_.begin(head_start_ == event::TimePoint{} ? worker_.reactor().now() : head_start_);
   if (req_state_ != RequestState::Done) {
     req_state_ = RequestState::Done;
-    parser_.reset();
+    if (!feeding_) parser_.reset();
   }
-  finishStream();
+  std::string_view body = status == 400 ? "Bad Request" : status == 408 ? "request timeout" : "";
+  stream_.rejectRequest(status, body, details, flag);
 }
 
-// ---- upstream response ----------------------------------------------------------------
-
-void HttpConnection::onUpstreamFailure(uint32_t flag, std::string_view reason) {
-  if (upstream_) worker_.reactor().deferDelete(std::move(upstream_));
-  std::string body(kUpstreamFailurePrefix);
-  body += reason;
-  info_.transport_failure = reason;
-  localReply(503, body, flag, upstreamFailureDetails(flag));
-  flushBoth();
-}
-
-void HttpConnection::onUpstreamHeaders(const ResponseHead& head, bool) {
-  info_.first_upstream_byte = worker_.reactor().now();
-  response_started_ = true;
-  info_.response_code = head.status;
-  info_.response_code_details = "via_upstream";
-  encodeResponseHead(head);
-  countDownstreamResponse(stats_, head.status);
-  countUpstreamResponse(cluster_.get(), head.status);
-}
+// ---- the response ---------------------------------------------------------------------
 
 bool HttpConnection::closingAfterResponse() const {
   return close_after_response_ || !keep_alive_ || draining_ || worker_.drainClose();
 }
 
-void HttpConnection::encodeResponseHead(const ResponseHead& head) {
+void HttpConnection::encodeHeaders(const ResponseHead& head, bool end_stream) {
   Buffer& out = conn_->output();
   bool no_body = is_head_ || head.status == 204 || head.status == 304 || head.status < 200;
-  if (!no_body && !head.content_length) {
+  if (!no_body && !head.content_length && !end_stream) {
     if (request_version_ == 11) {
       response_chunked_ = true;
     } else {
@@ -442,122 +291,93 @@ void HttpConnection::encodeResponseHead(const ResponseHead& head) {
       close_after_response_ = true;
     }
   }
+  // The request body has not been read when we answer early: closing is the only safe way
+  // to find the next request's start.
+  if (req_state_ != RequestState::Done) close_after_response_ = true;
   out.reserve(512 + head.headers.size() * 48);
   out.append(request_version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ");
   out.appendDecimal(static_cast<unsigned>(head.status));
   out.append(' ');
   out.append(reasonPhrase(head.status));
   out.append("\r\n");
-  char service_time[24];
-  ResponseExtras extras{hcm_->server_name, worker_.httpDate(), {}};
-  if (!hcm_->suppress_envoy_headers) {
-    auto ms = std::chrono::duration_cast<milliseconds>(worker_.reactor().now() - info_.upstream_start).count();
-    extras.service_time = std::string_view(service_time, static_cast<size_t>(std::snprintf(service_time, sizeof(service_time), "%lld", static_cast<long long>(ms))));
-  }
-  forEachResponseHeader(head, response_mutations_, extras, [&](std::string_view n, std::string_view v) { appendHeader(out, n, v); });
+  for (const Header& h : head.headers) appendHeader(out, h.name, h.value);
   if (closingAfterResponse()) {
     out.append("connection: close\r\n");
   } else if (request_version_ == 10) {
     out.append("connection: keep-alive\r\n");
   }
-  if (head.content_length && !(head.status == 204 || head.status == 304)) {
+  if (head.status == 204 || head.status == 304) {
+    // no framing headers
+  } else if (head.content_length) {
     out.append("content-length: ");
     out.appendDecimal(*head.content_length);
     out.append("\r\n");
   } else if (response_chunked_) {
     out.append("transfer-encoding: chunked\r\n");
+  } else if (end_stream && head.status >= 200) {
+    out.append("content-length: 0\r\n");
   }
   out.append("\r\n");
-  if (!info_.response_headers.empty()) {
-    for (size_t i = 0; i < hcm_->capture.response.size(); ++i) {
-      const std::string_view* v = head.find(hcm_->capture.response[i]);
-      if (v) {
-        info_.response_headers[i].present = true;
-        info_.response_headers[i].value.assign(*v);
-      }
-    }
-  }
+  if (end_stream) onResponseComplete();
 }
 
-void HttpConnection::onUpstreamBody(std::string_view data) {
+void HttpConnection::encodeData(std::string_view data, bool end_stream) {
   last_activity_ = worker_.reactor().now();
-  info_.bytes_sent += data.size();
-  appendBody(conn_->output(), data, response_chunked_);
-  if (conn_->aboveWriteLimit() || conn_->output().size() >= 64 * 1024) {
-    conn_->flush();
-    if (conn_->aboveWriteLimit() && upstream_) upstream_->readDisable(true);
+  if (!is_head_) appendBody(conn_->output(), data, response_chunked_);
+  if (end_stream) {
+    if (response_chunked_) conn_->output().append("0\r\n\r\n");
+    onResponseComplete();
+    return;
   }
+  if (conn_->aboveWriteLimit() || conn_->output().size() >= 64 * 1024) conn_->flush();
 }
 
-void HttpConnection::onUpstreamComplete() {
-  if (response_chunked_) conn_->output().append("0\r\n\r\n");
-  response_done_ = true;
-  route_deadline_ = {};
-  releaseUpstream(req_state_ == RequestState::Done);
+void HttpConnection::encodeTrailers(const std::vector<Header>& trailers) {
+  // Forwarded in a chunked response only; otherwise HTTP/1.1 has no place for them.
+  if (response_chunked_) {
+    Buffer& out = conn_->output();
+    out.append("0\r\n");
+    for (const auto& t : trailers) appendHeader(out, t.name, t.value);
+    out.append("\r\n");
+  }
+  onResponseComplete();
+}
+
+void HttpConnection::onResponseComplete() {
+  response_chunked_ = false;
   if (req_state_ != RequestState::Done) {
-    // The upstream answered before the whole request arrived: the rest of the body
-    // cannot be skipped reliably, so the connection closes after this response.
+    // Answered before the whole request arrived: the rest of the body cannot be skipped
+    // reliably, so the connection closes after this response.
     close_after_response_ = true;
     req_state_ = RequestState::Done;
-    parser_.reset();
+    if (!feeding_) parser_.reset();
   }
   finishStream();
-  process();  // a pipelined request may be waiting
-  flushBoth();
+  if (!destroyed_) process();  // a pipelined request may be waiting
 }
 
-void HttpConnection::releaseUpstream(bool reusable) {
-  if (!upstream_) return;
-  upstream_->release(reusable);
-  worker_.reactor().deferDelete(std::move(upstream_));
+void HttpConnection::resetStream() {
+  if (!stream_.active()) return;
+  close_after_response_ = true;
+  finishStream();
+  closeConnection();
 }
 
-void HttpConnection::onUpstreamTrailers(const std::vector<Header>& trailers) {
-  // Forwarded in a chunked response only; otherwise HTTP/1.1 has no place for them.
-  if (!response_chunked_) return;
-  Buffer& out = conn_->output();
-  out.append("0\r\n");
-  for (const auto& t : trailers) appendHeader(out, t.name, t.value);
-  out.append("\r\n");
-  response_chunked_ = false;  // the terminating chunk is written
-}
+void HttpConnection::onWriteDrained(net::Connection&) { stream_.onDownstreamWriteDrained(); }
 
-void HttpConnection::onUpstreamResetAfterHeaders() {
-  if (upstream_) worker_.reactor().deferDelete(std::move(upstream_));
-  abortStream(kUpstreamConnectionTermination);
-}
-
-void HttpConnection::onUpstreamDataDone() { flushBoth(); }
-
-void HttpConnection::onUpstreamWriteDrained() {
-  process();
-  flushBoth();
-}
-
-void HttpConnection::onWriteDrained(net::Connection&) {
-  if (upstream_) upstream_->readDisable(false);
-}
-
-void HttpConnection::onUpstreamUpgraded(const ResponseHead& head) {
-  response_started_ = true;
-  info_.response_code = head.status;
-  info_.first_upstream_byte = worker_.reactor().now();
+void HttpConnection::upgradeTunnel(const ResponseHead& head, net::Connection& upstream) {
   Buffer& out = conn_->output();
   out.append("HTTP/1.1 101 Switching Protocols\r\n");
   for (const Header& h : head.headers) {
-    if (equalsIgnoreCase(h.name, "connection") || equalsIgnoreCase(h.name, "upgrade") ||
-        !isHopByHop(h.name)) {
+    if (equalsIgnoreCase(h.name, "connection") || equalsIgnoreCase(h.name, "upgrade") || !isHopByHop(h.name)) {
       appendHeader(out, h.name, h.value);
     }
   }
   out.append("\r\n");
-  countDownstreamResponse(stats_, 101);
   stats_.inc(HcmStats::downstream_cx_upgrades_total);
   stats_.inc(HcmStats::downstream_cx_upgrades_active);
-  stream_timer_.disarm();
-  route_deadline_ = request_deadline_ = {};
   conn_->flush();
-  relay_ = std::make_unique<network::Relay>(*conn_, *upstream_->tunnelConnection(), *this);
+  relay_ = std::make_unique<network::Relay>(*conn_, upstream, *this);
   relay_->start();
 }
 
@@ -565,35 +385,22 @@ void HttpConnection::onRelayActivity() { last_activity_ = worker_.reactor().now(
 
 void HttpConnection::onRelayDone() {
   stats_.dec(HcmStats::downstream_cx_upgrades_active);
-  info_.bytes_received += relay_->bytesFromDownstream();
-  info_.bytes_sent += relay_->bytesFromUpstream();
-  response_done_ = true;
+  stream_.info().bytes_received += relay_->bytesFromDownstream();
+  stream_.info().bytes_sent += relay_->bytesFromUpstream();
   close_after_response_ = true;
   finishStream();
 }
 
-// ---- stream end -----------------------------------------------------------------------
-
-
-void HttpConnection::captureRequestHeaders() {
-  const auto& names = hcm_->capture.request;
-  for (size_t i = 0; i < names.size(); ++i) {
-    const std::string_view* v = requestHeader(req_, names[i], "http");
-    auto& slot = info_.request_headers[i];
-    slot.present = v != nullptr;
-    if (v) slot.value.assign(*v);
-  }
+void HttpConnection::flush() {
+  if (conn_) conn_->flush();
 }
 
+// ---- stream end -----------------------------------------------------------------------
+
 void HttpConnection::finishStream() {
-  if (!stream_active_) return;
-  stream_active_ = false;
-  info_.end = worker_.reactor().now();
-  stats_.dec(HcmStats::downstream_rq_active);
-  stats_.inc(HcmStats::downstream_rq_completed);
-  for (const auto& logger : hcm_->access_logs) worker_.writeAccessLog(*logger, info_);
-  stream_timer_.disarm();
-  route_deadline_ = request_deadline_ = {};
+  if (!stream_.active()) return;
+  stream_.finish();
+  head_copy_.clear();
   if (closingAfterResponse()) {
     if (draining_ || worker_.drainClose()) stats_.inc(HcmStats::downstream_cx_drain_close);
     closeConnection();
@@ -602,114 +409,68 @@ void HttpConnection::finishStream() {
   if (hcm_->idle_timeout.count() > 0) idle_timer_.arm(hcm_->idle_timeout);
 }
 
-void HttpConnection::abortStream(uint32_t flag) {
-  info_.response_flags |= flag;
-  if (flag == kDownstreamConnectionTermination) stats_.inc(HcmStats::downstream_rq_rx_reset);
-  else stats_.inc(HcmStats::downstream_rq_tx_reset);
-  if (upstream_) {
-    upstream_->abort();
-    worker_.reactor().deferDelete(std::move(upstream_));
-  }
-  if (stream_active_) {
-    response_done_ = true;
-    close_after_response_ = true;
-    finishStream();
-  }
-  closeConnection();
-}
+// ---- timers of an incomplete request head ------------------------------------------------
 
-// ---- timers ---------------------------------------------------------------------------
-
-void HttpConnection::armStreamTimer() {
+void HttpConnection::armHeadTimer() {
   event::TimePoint next{};
   auto consider = [&](event::TimePoint t) {
     if (t != event::TimePoint{} && (next == event::TimePoint{} || t < next)) next = t;
   };
-  consider(route_deadline_);
   consider(request_deadline_);
   consider(headers_deadline_);
   if (hcm_->stream_idle_timeout.count() > 0) consider(last_activity_ + hcm_->stream_idle_timeout);
   if (next == event::TimePoint{}) {
-    stream_timer_.disarm();
-  } else if (!stream_timer_.armed() || stream_timer_.deadline() != next) {
-    stream_timer_.armAt(next);
+    head_timer_.disarm();
+  } else if (!head_timer_.armed() || head_timer_.deadline() != next) {
+    head_timer_.armAt(next);
   }
 }
 
-void HttpConnection::onStreamTimer() {
-  if (!stream_active_ && !head_started_) return;
+void HttpConnection::onHeadTimer() {
+  if (!head_started_ || stream_.active()) return;
   auto now = worker_.reactor().now();
   if (headers_deadline_ != event::TimePoint{} && now >= headers_deadline_) {
     stats_.inc(HcmStats::downstream_rq_header_timeout);
     replyBeforeHead(408, "request_header_timeout", 0);
-  } else if (!stream_active_ && request_deadline_ != event::TimePoint{} && now >= request_deadline_) {
-    stats_.inc(HcmStats::downstream_rq_timeout);
-    replyBeforeHead(408, "request_overall_timeout", 0);
-  } else if (!stream_active_ && hcm_->stream_idle_timeout.count() > 0 &&
-             now >= last_activity_ + hcm_->stream_idle_timeout) {
-    stats_.inc(HcmStats::downstream_rq_idle_timeout);
-    replyBeforeHead(408, "stream_idle_timeout", kStreamIdleTimeout);
-  } else if (!stream_active_) {
-    armStreamTimer();
-    return;
-  } else if (route_deadline_ != event::TimePoint{} && now >= route_deadline_) {
-    stats_.inc(HcmStats::downstream_rq_timeout);
-    if (cluster_) cluster_->stats().inc(upstream::ClusterStats::upstream_rq_timeout);
-    if (upstream_) {
-      upstream_->abort();
-      worker_.reactor().deferDelete(std::move(upstream_));
-    }
-    localReply(504, "upstream request timeout", kUpstreamRequestTimeout, "response_timeout");
   } else if (request_deadline_ != event::TimePoint{} && now >= request_deadline_) {
     stats_.inc(HcmStats::downstream_rq_timeout);
-    localReply(408, "request timeout", 0, "request_overall_timeout");
+    replyBeforeHead(408, "request_overall_timeout", 0);
   } else if (hcm_->stream_idle_timeout.count() > 0 && now >= last_activity_ + hcm_->stream_idle_timeout) {
     stats_.inc(HcmStats::downstream_rq_idle_timeout);
-    localReply(408, "stream timeout", kStreamIdleTimeout, "stream_idle_timeout");
+    replyBeforeHead(408, "stream_idle_timeout", kStreamIdleTimeout);
   } else {
-    armStreamTimer();
+    armHeadTimer();
     return;
   }
-  flushBoth();
+  flush();
 }
 
 // ---- connection lifecycle ---------------------------------------------------------------
 
 void HttpConnection::onEvent(net::Connection&, net::ConnectionEvent event) {
-  if (event == net::ConnectionEvent::RemoteHalfClosed && stream_active_ && req_state_ == RequestState::Done &&
-      !response_done_) {
+  if (event == net::ConnectionEvent::RemoteHalfClosed && stream_.active() && req_state_ == RequestState::Done &&
+      !stream_.responseComplete()) {
     close_after_response_ = true;  // the client half-closed after its request: answer, then close
     return;
   }
-  if (stream_active_ && !response_done_) {
-    abortStream(kDownstreamConnectionTermination);
-    return;
+  if (stream_.active() && !stream_.responseComplete()) {
+    stream_.onDownstreamReset(kDownstreamConnectionTermination);
+    close_after_response_ = true;
+    finishStream();
   }
   closeConnection();
 }
 
-void HttpConnection::flushBoth() {
-  if (upstream_ && !relay_) upstream_->flush();
-  if (conn_) conn_->flush();
-}
-
 void HttpConnection::drain() {
   draining_ = true;
-  if (!stream_active_) closeConnection();
+  if (!stream_.active()) closeConnection();
 }
 
 void HttpConnection::closeNow() {
-  if (stream_active_ && !response_done_) info_.response_flags |= kLocalReset;
-  if (upstream_) {
-    upstream_->abort();
-    worker_.reactor().deferDelete(std::move(upstream_));
-  }
+  if (stream_.active() && !stream_.responseComplete()) stream_.onDownstreamReset(kLocalReset);
   if (conn_) conn_->output().clear();
-  if (stream_active_) {
-    response_done_ = true;
-    close_after_response_ = true;
-    finishStream();
-  }
+  close_after_response_ = true;
+  finishStream();
   closeConnection();
 }
 
@@ -717,13 +478,10 @@ void HttpConnection::closeConnection() {
   if (destroyed_) return;
   destroyed_ = true;
   idle_timer_.disarm();
-  stream_timer_.disarm();
-  if (relay_ && upstream_) {
-    upstream_->abort();
-  }
-  if (upstream_) {
-    upstream_->abort();
-    worker_.reactor().deferDelete(std::move(upstream_));
+  head_timer_.disarm();
+  if (stream_.active()) {
+    stream_.onDownstreamReset(kDownstreamConnectionTermination);
+    stream_.finish();  // its filters let go of the upstream before the relay goes
   }
   countConnectionClosed(stats_, *listener_stats_, *conn_);
   conn_->setCallbacks(nullptr);

@@ -26,6 +26,7 @@ struct UpstreamHead {
   std::chrono::milliseconds timeout{0};
   MutationChain mutations;
   bool chunked_body = false;
+  bool suppress_envoy_headers = false;  // the router's suppress_envoy_headers
 };
 
 // Calls emit(name, value) for every regular header (not Host, not the framing headers).
@@ -71,12 +72,12 @@ void forEachUpstreamHeader(const UpstreamHead& h, std::string& scratch, Emit&& e
   }
   if (!has_xfp) emit("x-forwarded-proto", h.scheme);
   if (!h.generated_request_id.empty()) emit("x-request-id", h.generated_request_id);
-  if (!hcm.suppress_envoy_headers && h.timeout.count() > 0) {
+  if (!h.suppress_envoy_headers && h.timeout.count() > 0) {
     size_t at = scratch.size();
     scratch.append(std::to_string(h.timeout.count()));
     emit("x-envoy-expected-rq-timeout-ms", std::string_view(scratch).substr(at));
   }
-  if (h.path_rewritten && !hcm.suppress_envoy_headers) emit("x-envoy-original-path", req.target);
+  if (h.path_rewritten && !h.suppress_envoy_headers) emit("x-envoy-original-path", req.target);
   h.mutations.forEachAddition([&](std::string_view name) { return req.find(name) != nullptr; }, emit);
 }
 

@@ -218,6 +218,7 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
   table->response_mutations_ = HeaderMutations::compile(
       rc.response_headers_to_add(), rc.response_headers_to_remove(), path, "response_headers_to_add",
       "response_headers_to_remove");
+  table->per_filter_config_ = PerFilterConfigs::compile(rc.typed_per_filter_config(), path);
   for (int vi = 0; vi < rc.virtual_hosts_size(); ++vi) {
     const auto& vh = rc.virtual_hosts(vi);
     std::string vpath = path + ".virtual_hosts[" + std::to_string(vi) + "]";
@@ -228,6 +229,7 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
     out->response_mutations = HeaderMutations::compile(
         vh.response_headers_to_add(), vh.response_headers_to_remove(), vpath, "response_headers_to_add",
         "response_headers_to_remove");
+    out->per_filter_config = PerFilterConfigs::compile(vh.typed_per_filter_config(), vpath);
     if (vh.domains_size() == 0) throw ConfigError(vpath + ".domains: must not be empty");
     for (int ri = 0; ri < vh.routes_size(); ++ri) {
       const auto& r = vh.routes(ri);
@@ -253,6 +255,7 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
       route.response_mutations = HeaderMutations::compile(
           r.response_headers_to_add(), r.response_headers_to_remove(), rpath, "response_headers_to_add",
           "response_headers_to_remove");
+      route.per_filter_config = PerFilterConfigs::compile(r.typed_per_filter_config(), rpath);
       out->routes.push_back(std::move(route));
     }
     const VirtualHost* vptr = out.get();

@@ -11,6 +11,7 @@
 #include "envoy/config/route/v3/route.pb.h"
 #include "proxy/http/header_mutations.h"
 #include "proxy/http/matchers.h"
+#include "proxy/http/per_filter_config.h"
 
 namespace weft::proxy::http {
 
@@ -61,6 +62,7 @@ struct Route {
   std::string direct_body;
   HeaderMutations request_mutations;
   HeaderMutations response_mutations;
+  PerFilterConfigs per_filter_config;
 
   bool matches(const RequestHead& req, std::string_view scheme) const;
 };
@@ -70,6 +72,7 @@ struct VirtualHost {
   std::vector<Route> routes;
   HeaderMutations request_mutations;
   HeaderMutations response_mutations;
+  PerFilterConfigs per_filter_config;
 };
 
 class RouteTable {
@@ -85,6 +88,7 @@ class RouteTable {
   const std::string& name() const { return name_; }
   const HeaderMutations& requestMutations() const { return request_mutations_; }
   const HeaderMutations& responseMutations() const { return response_mutations_; }
+  const PerFilterConfigs& perFilterConfig() const { return per_filter_config_; }
   // Every cluster a route may send to, with the config path that names it.
   std::vector<std::pair<std::string, std::string>> referencedClusters() const { return referenced_; }
 
@@ -101,6 +105,7 @@ class RouteTable {
   const VirtualHost* default_ = nullptr;
   HeaderMutations request_mutations_;
   HeaderMutations response_mutations_;
+  PerFilterConfigs per_filter_config_;
   std::vector<std::pair<std::string, std::string>> referenced_;
 };
 

@@ -1,13 +1,13 @@
 #include "proxy/network/tcp_proxy_session.h"
 
 #include "proxy/network/listener_config.h"
-#include "proxy/server/worker.h"
+#include "proxy/worker_context.h"
 
 namespace weft::proxy::network {
 
 using upstream::ClusterStats;
 
-TcpProxySession::TcpProxySession(server::Worker& worker, std::unique_ptr<net::Connection> downstream,
+TcpProxySession::TcpProxySession(WorkerContext& worker, std::unique_ptr<net::Connection> downstream,
                                  std::shared_ptr<const TcpProxyConfig> config,
                                  std::shared_ptr<stats::Scope> listener_stats)
     : worker_(worker),

@@ -6,20 +6,17 @@
 #include "common/event/reactor.h"
 #include "common/net/connection.h"
 #include "proxy/network/active_session.h"
+#include "proxy/worker_context.h"
 #include "proxy/network/relay.h"
 #include "proxy/network/tcp_proxy_config.h"
 #include "proxy/stream_info.h"
 #include "proxy/upstream/worker_cluster.h"
 
-namespace weft::proxy::server {
-class Worker;
-}
-
 namespace weft::proxy::network {
 
 class TcpProxySession final : public ActiveSession, public net::ConnectionCallbacks, public Relay::Owner {
  public:
-  TcpProxySession(server::Worker& worker, std::unique_ptr<net::Connection> downstream,
+  TcpProxySession(WorkerContext& worker, std::unique_ptr<net::Connection> downstream,
                   std::shared_ptr<const TcpProxyConfig> config, std::shared_ptr<stats::Scope> listener_stats);
   ~TcpProxySession() override;
   void start();
@@ -36,7 +33,7 @@ class TcpProxySession final : public ActiveSession, public net::ConnectionCallba
   void finish(uint32_t flag);
   void onIdleTimer();
 
-  server::Worker& worker_;
+  WorkerContext& worker_;
   std::unique_ptr<net::Connection> down_;
   std::unique_ptr<net::Connection> up_;
   std::shared_ptr<const TcpProxyConfig> config_;

@@ -16,6 +16,7 @@
 #include "proxy/network/active_session.h"
 #include "proxy/server/snapshot.h"
 #include "proxy/upstream/worker_cluster.h"
+#include "proxy/worker_context.h"
 
 namespace weft::proxy::http {
 class RouteTable;
@@ -31,10 +32,10 @@ struct ServerState {
   std::atomic<bool> draining{false};
 };
 
-class Worker {
+class Worker final : public WorkerContext {
  public:
   Worker(uint32_t index, ServerState& state);
-  ~Worker();
+  ~Worker() override;
 
   void start();  // spawns the thread
   void stopAndJoin();
@@ -52,25 +53,25 @@ class Worker {
   size_t activeSessions() const { return session_count_.load(std::memory_order_relaxed); }
 
   // Worker thread only:
-  event::Reactor& reactor() { return reactor_; }
-  Random& random() { return random_; }
+  event::Reactor& reactor() override { return reactor_; }
+  Random& random() override { return random_; }
   uint32_t index() const { return index_; }
-  std::shared_ptr<upstream::WorkerCluster> cluster(std::string_view name);
+  std::shared_ptr<upstream::WorkerCluster> cluster(std::string_view name) override;
   // An RDS route table of the current snapshot, or null while it has not arrived.
-  std::shared_ptr<const http::RouteTable> routeTable(const std::string& name) const;
+  std::shared_ptr<const http::RouteTable> routeTable(const std::string& name) const override;
   // use_original_dst hand-off: the listener for exactly this IP:port, else for 0.0.0.0:port
   // (or [::]:port); null when none.
-  std::shared_ptr<const network::ListenerConfig> listenerForAddress(const net::Address& addr) const;
+  std::shared_ptr<const network::ListenerConfig> listenerForAddress(const net::Address& addr) const override;
   // "date" header value, refreshed once a second.
-  std::string_view httpDate();
-  bool drainClose() const {
+  std::string_view httpDate() override;
+  bool drainClose() const override {
     return draining_ || state_.healthcheck_failed.load(std::memory_order_relaxed);
   }
-  void addSession(network::ActiveSession* s);
-  void removeSession(network::ActiveSession* s);  // unlinks and defers deletion
+  void addSession(network::ActiveSession* s) override;
+  void removeSession(network::ActiveSession* s) override;
   // Keeps a closing connection alive until its output is flushed (or 5 s pass).
-  void lingerClose(std::unique_ptr<net::Connection> conn);
-  void writeAccessLog(const access_log::AccessLogger& logger, const StreamInfo& info);
+  void lingerClose(std::unique_ptr<net::Connection> conn) override;
+  void writeAccessLog(const access_log::AccessLogger& logger, const StreamInfo& info) override;
 
  private:
   void run();

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "proxy/http/router.h"
+#include "proxy/http/route_action.h"
 
 namespace weft::proxy::http {
 namespace {

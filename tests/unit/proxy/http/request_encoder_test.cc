@@ -121,7 +121,7 @@ TEST(RequestEncoderTest, PathRewriteAddsOriginalPath) {
   EXPECT_EQ(e.request_line, "GET /new/x?q HTTP/1.1");
   EXPECT_THAT(e.values("x-envoy-original-path"), ElementsAre("/old/x?q"));
 
-  f.hcm.suppress_envoy_headers = true;
+  h.suppress_envoy_headers = true;
   EXPECT_FALSE(encode(h).has("x-envoy-original-path"));
 }
 
@@ -212,7 +212,7 @@ TEST(RequestEncoderTest, ExpectedTimeoutHeader) {
   EXPECT_FALSE(encode(h).has("x-envoy-expected-rq-timeout-ms"));
   h.timeout = std::chrono::milliseconds(1500);
   EXPECT_THAT(encode(h).values("x-envoy-expected-rq-timeout-ms"), ElementsAre("1500"));
-  f.hcm.suppress_envoy_headers = true;
+  h.suppress_envoy_headers = true;
   EXPECT_FALSE(encode(h).has("x-envoy-expected-rq-timeout-ms"));
 }
 

@@ -1,71 +1,8 @@
-#include "proxy/http/router.h"
+#include "proxy/http/route_action.h"
 
 #include "proxy/http/grpc.h"
-#include "proxy/server/worker.h"
 
 namespace weft::proxy::http {
-
-RouteDecision decideRoute(server::Worker& worker, const HcmConfig& hcm, const RequestHead& req, std::string_view host,
-                          const net::Address& local_address) {
-  RouteDecision d;
-  d.table = hcm.routes ? hcm.routes : worker.routeTable(hcm.rds_name);
-  const RouteTable* table = d.table.get();
-  if (table != nullptr) {
-    RequestHead& mutable_req = const_cast<RequestHead&>(req);  // routes on the stripped host, then restores it
-    std::string_view saved_host = mutable_req.host;
-    mutable_req.host = host;
-    d.route = table->route(req, "http", &d.vhost);
-    mutable_req.host = saved_host;
-  }
-  if (d.route == nullptr) return d;
-  const Route& route = *d.route;
-  d.request_mutations.sets[1] = &route.request_mutations;
-  d.request_mutations.sets[2] = &d.vhost->request_mutations;
-  d.request_mutations.sets[3] = &table->requestMutations();
-  d.response_mutations.sets[1] = &route.response_mutations;
-  d.response_mutations.sets[2] = &d.vhost->response_mutations;
-  d.response_mutations.sets[3] = &table->responseMutations();
-  if (route.action == Route::ActionKind::DirectResponse) {
-    d.kind = RouteDecision::Kind::DirectResponse;
-    return d;
-  }
-  if (route.action == Route::ActionKind::Redirect) {
-    d.kind = RouteDecision::Kind::Redirect;
-    return d;
-  }
-  // Weighted split: a uniform draw over the total weight picks the cluster.
-  if (route.targets.size() == 1) {
-    d.target = &route.targets[0];
-  } else {
-    uint64_t r = worker.random().below(route.total_weight);
-    for (const auto& t : route.targets) {
-      if (r < t.weight) {
-        d.target = &t;
-        break;
-      }
-      r -= t.weight;
-    }
-  }
-  d.request_mutations.sets[0] = &d.target->request_mutations;
-  d.response_mutations.sets[0] = &d.target->response_mutations;
-  d.cluster = worker.cluster(d.target->cluster);
-  if (!d.cluster) {
-    d.kind = RouteDecision::Kind::NoCluster;
-    return d;
-  }
-  std::string_view override_host;
-  if (!d.cluster->config().original_dst_header.empty()) {
-    if (const auto* v = req.find(d.cluster->config().original_dst_header)) override_host = *v;
-  }
-  d.host = d.cluster->chooseHost(&local_address, override_host);
-  if (!d.host) {
-    d.cluster->stats().inc(upstream::ClusterStats::upstream_cx_none_healthy);
-    d.kind = RouteDecision::Kind::NoHealthyUpstream;
-    return d;
-  }
-  d.kind = RouteDecision::Kind::Forward;
-  return d;
-}
 
 std::string rewrittenPath(const Route& route, const RequestHead& req) {
   if (!route.has_prefix_rewrite) return {};

@@ -1,0 +1,323 @@
+#include "proxy/filters/http/router/router_filter.h"
+
+#include "common/config/error.h"
+#include "envoy/extensions/filters/http/router/v3/router.pb.h"
+#include "proxy/http/filter_registry.h"
+#include "proxy/http/grpc.h"
+#include "proxy/http/hcm_config.h"
+#include "proxy/http/request_encoder.h"
+#include "proxy/http/response_encoder.h"
+#include "proxy/http/route_action.h"
+#include "proxy/http/stream_stats.h"
+#include "proxy/worker_context.h"
+
+namespace weft::proxy::http {
+
+namespace {
+constexpr std::string_view kUpstreamFailurePrefix =
+    "upstream connect error or disconnect/reset before headers. reset reason: ";
+}
+
+RouterFilter::RouterFilter(const RouterConfig& config, event::Reactor& reactor)
+    : config_(config), reactor_(reactor), timer_(reactor, [this] { onTimeout(); }) {}
+
+RouterFilter::~RouterFilter() { abortUpstream(); }
+
+void RouterFilter::reply(int status, std::string_view body, uint32_t flag, std::string_view details,
+                         const MutationChain* mutations, std::string_view location) {
+  LocalReply r;
+  r.status = status;
+  r.body = body;
+  r.flag = flag;
+  r.details = details;
+  r.mutations = mutations;
+  r.location = location;
+  cb_->sendLocalReply(r);
+}
+
+FilterStatus RouterFilter::decodeHeaders(RequestHead& req, bool end_stream) {
+  const HcmConfig& hcm = cb_->hcm();
+  stats::Scope& stats = *hcm.stats;
+  const Route* route = cb_->route();
+  if (route == nullptr) {
+    stats.inc(HcmStats::no_route);
+    reply(404, "", kNoRouteFound, "route_not_found");
+    return FilterStatus::Continue;
+  }
+  const RouteTable* table = cb_->routeTable();
+  request_mutations_.sets[1] = &route->request_mutations;
+  request_mutations_.sets[2] = &cb_->virtualHost()->request_mutations;
+  request_mutations_.sets[3] = &table->requestMutations();
+  response_mutations_.sets[1] = &route->response_mutations;
+  response_mutations_.sets[2] = &cb_->virtualHost()->response_mutations;
+  response_mutations_.sets[3] = &table->responseMutations();
+  net::Connection& downstream = cb_->downstreamConnection();
+  std::string_view scheme = downstream.tls() ? "https" : "http";
+  if (route->action == Route::ActionKind::DirectResponse) {
+    stats.inc(HcmStats::rq_direct_response);
+    reply(route->direct_status, route->direct_body, 0, "direct_response", &response_mutations_);
+    return FilterStatus::Continue;
+  }
+  if (route->action == Route::ActionKind::Redirect) {
+    stats.inc(HcmStats::rq_redirect);
+    reply(route->redirect.status, "", 0, "redirect", &response_mutations_,
+          cb_->keep(redirectLocation(*route, req, scheme)));
+    return FilterStatus::Continue;
+  }
+  const WeightedTarget* target = cb_->target();
+  request_mutations_.sets[0] = &target->request_mutations;
+  response_mutations_.sets[0] = &target->response_mutations;
+  cluster_ = cb_->worker().cluster(target->cluster);
+  if (!cluster_) {
+    stats.inc(HcmStats::no_cluster);
+    reply(503, "", kNoClusterFound, "cluster_not_found");
+    return FilterStatus::Continue;
+  }
+  std::string_view override_host;
+  if (!cluster_->config().original_dst_header.empty()) {
+    if (const auto* v = req.find(cluster_->config().original_dst_header)) override_host = *v;
+  }
+  std::shared_ptr<const upstream::Host> host = cluster_->chooseHost(&downstream.localAddress(), override_host);
+  if (!host) {
+    cluster_->stats().inc(upstream::ClusterStats::upstream_cx_none_healthy);
+    reply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
+    return FilterStatus::Continue;
+  }
+  std::string_view upgrade;
+  if (req.upgrade) {
+    const std::string_view* u = req.find("upgrade");
+    if (u == nullptr || !hcm.upgradeAllowed(*u)) {
+      reply(403, "", 0, "upgrade_failed");
+      return FilterStatus::Continue;
+    }
+    upgrade = *u;
+  }
+  StreamInfo& info = cb_->streamInfo();
+  info.upstream_host = host->address_string;
+  info.upstream_start = reactor_.now();
+  timeout_ = requestTimeout(*route, req, cb_->isGrpc());
+
+  UpstreamHead head;
+  head.req = &req;
+  head.hcm = &hcm;
+  head.remote = &downstream.remoteAddress();
+  head.scheme = scheme;
+  head.mutations = request_mutations_;
+  head.upgrade = upgrade;
+  head.timeout = timeout_;
+  head.suppress_envoy_headers = config_.suppress_envoy_headers;
+  // An HTTP/1.1 upstream needs framing for a body of unknown length.
+  head.chunked_body = !end_stream && !req.content_length;
+  std::string rewritten = rewrittenPath(*route, req);
+  head.path = rewritten.empty() ? req.target : std::string_view(rewritten);
+  head.path_rewritten = !rewritten.empty();
+  head.host = route->host_rewrite.empty() ? req.host : std::string_view(route->host_rewrite);
+  head.generated_request_id = cb_->generatedRequestId();
+
+  upstream_ = newUpstreamStream(*this, *cluster_, std::move(host), reactor_, req.method == "HEAD", upstream_head_,
+                                cb_->isHttp2(), req.upgrade);
+  upstream_->start();
+  if (!upstream_) return FilterStatus::Continue;  // failed at once (circuit breaker overflow)
+  upstream_->sendHeaders(head, end_stream);
+  scheduleFlush();
+  if (end_stream) requestEnded();
+  return FilterStatus::Continue;
+}
+
+FilterStatus RouterFilter::decodeData(std::string_view data, bool end_stream) {
+  if (upstream_ && !request_end_) {
+    upstream_->sendData(data, end_stream);
+    scheduleFlush();
+  }
+  if (end_stream) requestEnded();
+  return FilterStatus::Continue;
+}
+
+FilterStatus RouterFilter::decodeTrailers(std::vector<Header>& trailers) {
+  if (upstream_ && !request_end_) {
+    upstream_->sendTrailers(trailers);
+    scheduleFlush();
+  }
+  requestEnded();
+  return FilterStatus::Continue;
+}
+
+bool RouterFilter::decoderAboveWriteLimit() const { return upstream_ && upstream_->aboveWriteLimit(); }
+
+void RouterFilter::scheduleFlush() { reactor_.scheduleFlush(this); }
+
+void RouterFilter::onFlush() {
+  if (upstream_) upstream_->flush();
+}
+
+// The route timeout runs from the end of the request, as Envoy's does.
+void RouterFilter::requestEnded() {
+  if (request_end_) return;
+  request_end_ = true;
+  if (upstream_ && timeout_.count() > 0) timer_.arm(timeout_);
+}
+
+void RouterFilter::onTimeout() {
+  if (!upstream_) return;
+  cb_->hcm().stats->inc(HcmStats::downstream_rq_timeout);
+  cluster_->stats().inc(upstream::ClusterStats::upstream_rq_timeout);
+  abortUpstream();
+  LocalReply r;
+  r.status = 504;
+  r.body = "upstream request timeout";
+  r.flag = kUpstreamRequestTimeout;
+  r.details = "response_timeout";
+  r.grpc_status = grpc::kDeadlineExceeded;
+  cb_->sendLocalReply(r);
+}
+
+// ---- the response ---------------------------------------------------------------------------
+
+void RouterFilter::onUpstreamFailure(uint32_t flag, std::string_view reason) {
+  if (upstream_) reactor_.deferDelete(std::move(upstream_));
+  timer_.disarm();
+  cb_->streamInfo().transport_failure = reason;
+  std::string_view body = cb_->keep(std::string(kUpstreamFailurePrefix) + std::string(reason));
+  reply(503, body, flag, upstreamFailureDetails(flag));
+}
+
+void RouterFilter::onUpstreamHeaders(const ResponseHead& head, bool end_stream) {
+  StreamInfo& info = cb_->streamInfo();
+  info.first_upstream_byte = reactor_.now();
+  info.response_code_details = "via_upstream";
+  countUpstreamResponse(cluster_.get(), head.status);
+  std::string_view service_time;
+  if (!config_.suppress_envoy_headers) {
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(reactor_.now() - info.upstream_start).count();
+    int n = std::snprintf(service_time_, sizeof(service_time_), "%lld", static_cast<long long>(ms));
+    service_time = std::string_view(service_time_, static_cast<size_t>(n));
+  }
+  response_.clear();
+  response_.status = head.status;
+  response_.version = head.version;
+  response_.content_length = head.content_length;
+  response_.headers.reserve(head.headers.size() + 4);
+  forEachResponseHeader(head, response_mutations_, service_time,
+                        [&](std::string_view n, std::string_view v) { response_.headers.push_back({n, v}); });
+  // A response that ends here goes on once the upstream is released (onUpstreamComplete):
+  // the stream may finish, and its filters go, as soon as the response is complete.
+  if (end_stream) {
+    end_with_headers_ = true;
+    return;
+  }
+  cb_->encodeHeaders(response_, false);
+}
+
+void RouterFilter::onUpstreamBody(std::string_view data) {
+  cb_->encodeData(data, false);
+  if (upstream_ && !paused_ && cb_->downstreamAboveWriteLimit()) {
+    paused_ = true;
+    upstream_->readDisable(true);
+  }
+}
+
+void RouterFilter::onUpstreamTrailers(const std::vector<Header>& trailers) {
+  trailers_ = trailers;
+  end_with_trailers_ = true;
+}
+
+void RouterFilter::onUpstreamComplete() {
+  timer_.disarm();
+  if (upstream_) {
+    upstream_->release(request_end_);
+    reactor_.deferDelete(std::move(upstream_));
+  }
+  if (end_with_headers_) {
+    cb_->encodeHeaders(response_, true);
+  } else if (end_with_trailers_) {
+    cb_->encodeTrailers(trailers_);
+  } else {
+    cb_->encodeData({}, true);
+  }
+  cb_->flushDownstream();
+}
+
+void RouterFilter::onUpstreamResetAfterHeaders() {
+  if (upstream_) reactor_.deferDelete(std::move(upstream_));
+  timer_.disarm();
+  cb_->resetStream(kUpstreamConnectionTermination);
+}
+
+void RouterFilter::onUpstreamUpgraded(const ResponseHead& head) {
+  timer_.disarm();
+  cb_->streamInfo().first_upstream_byte = reactor_.now();
+  net::Connection* tunnel = upstream_ ? upstream_->tunnelConnection() : nullptr;
+  if (tunnel == nullptr) {
+    cb_->resetStream(kUpstreamProtocolError);
+    return;
+  }
+  cb_->upgradeTunnel(head, *tunnel);
+}
+
+void RouterFilter::onUpstreamWriteDrained() { cb_->onDecoderDrained(); }
+
+void RouterFilter::onUpstreamDataDone() { cb_->flushDownstream(); }
+
+void RouterFilter::onDownstreamAboveWriteLimit(bool above) {
+  if (paused_ == above || !upstream_) return;
+  paused_ = above;
+  upstream_->readDisable(above);
+}
+
+// ---- the end --------------------------------------------------------------------------------
+
+void RouterFilter::abortUpstream() {
+  if (!upstream_) return;
+  upstream_->abort();
+  reactor_.deferDelete(std::move(upstream_));
+}
+
+void RouterFilter::onLocalReply() {
+  timer_.disarm();
+  abortUpstream();
+}
+
+void RouterFilter::onStreamComplete() {
+  int status = cb_->grpcStatus();
+  if (!cb_->isGrpc() || !cluster_) return;
+  stats::Scope& g = *cluster_->config().grpc_stats;
+  g.inc(upstream::GrpcStats::kTotal);
+  g.inc(status == 0 ? upstream::GrpcStats::kSuccess : upstream::GrpcStats::kFailure);
+  if (status >= 0 && status <= 16) g.inc(static_cast<size_t>(status));
+}
+
+void RouterFilter::onDestroy() {
+  timer_.disarm();
+  abortUpstream();
+  reactor_.cancelFlush(this);
+}
+
+// ---- registration ---------------------------------------------------------------------------
+
+namespace {
+class RouterFactory final : public HttpFilterFactory {
+ public:
+  std::string_view name() const override { return "envoy.filters.http.router"; }
+  std::vector<std::string_view> configTypes() const override {
+    return {"envoy.extensions.filters.http.router.v3.Router"};
+  }
+  config::FieldTable supportedFields() const override {
+    return {{"envoy.extensions.filters.http.router.v3.Router", {"suppress_envoy_headers"}}};
+  }
+  bool terminal() const override { return true; }
+  FilterFactoryCb compile(const google::protobuf::Any& any, const std::string& path,
+                          FilterFactoryContext&) const override {
+    envoy::extensions::filters::http::router::v3::Router proto;
+    if (!any.type_url().empty() && !any.UnpackTo(&proto)) throw ConfigError(path + ": cannot decode a Router");
+    auto config = std::make_shared<RouterConfig>();
+    config->suppress_envoy_headers = proto.suppress_envoy_headers();
+    return [config](FilterChainBuilder& chain) {
+      chain.addDecoder<RouterFilter>(*config, chain.worker().reactor());
+    };
+  }
+};
+}  // namespace
+
+WEFT_REGISTER_HTTP_FILTER(RouterFactory);
+
+}  // namespace weft::proxy::http

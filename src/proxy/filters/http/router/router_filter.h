@@ -1,0 +1,80 @@
+#pragma once
+// envoy.filters.http.router: the last filter of every chain. Picks the host of the route's
+// cluster, answers what needs no upstream (404 NR, direct responses, redirects, 503 NC/UH,
+// 403 for a refused Upgrade), sends the request upstream (HTTP/1.1 or HTTP/2), keeps the route
+// timeout, and passes the response back through the encoder filters. As the last filter it
+// always returns Continue: there is nothing after it to hold anything from.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "proxy/http/filter.h"
+#include "proxy/http/upstream_stream.h"
+
+namespace weft::proxy::http {
+
+struct RouterConfig {
+  bool suppress_envoy_headers = false;
+};
+
+class RouterFilter final : public StreamFilterBase,
+                           public StreamDecoderFilter,
+                           public UpstreamCallbacks,
+                           public event::Flushable {
+ public:
+  RouterFilter(const RouterConfig& config, event::Reactor& reactor);
+  ~RouterFilter() override;
+
+  // StreamDecoderFilter
+  void setDecoderFilterCallbacks(StreamDecoderFilterCallbacks& cb) override { cb_ = &cb; }
+  FilterStatus decodeHeaders(RequestHead& req, bool end_stream) override;
+  FilterStatus decodeData(std::string_view data, bool end_stream) override;
+  FilterStatus decodeTrailers(std::vector<Header>& trailers) override;
+  void onDownstreamAboveWriteLimit(bool above) override;
+  bool decoderAboveWriteLimit() const override;
+  // StreamFilterBase
+  void onLocalReply() override;
+  void onStreamComplete() override;
+  void onDestroy() override;
+  // Upstream bytes go out once per event batch.
+  void onFlush() override;
+
+  // UpstreamCallbacks
+  void onUpstreamFailure(uint32_t flag, std::string_view reason) override;
+  void onUpstreamHeaders(const ResponseHead& head, bool end_stream) override;
+  void onUpstreamBody(std::string_view data) override;
+  void onUpstreamTrailers(const std::vector<Header>& trailers) override;
+  void onUpstreamComplete() override;
+  void onUpstreamResetAfterHeaders() override;
+  void onUpstreamUpgraded(const ResponseHead& head) override;
+  void onUpstreamWriteDrained() override;
+  void onUpstreamDataDone() override;
+
+ private:
+  void reply(int status, std::string_view body, uint32_t flag, std::string_view details,
+             const MutationChain* mutations = nullptr, std::string_view location = {});
+  void requestEnded();
+  void onTimeout();
+  void abortUpstream();
+  void scheduleFlush();
+
+  const RouterConfig& config_;
+  event::Reactor& reactor_;
+  StreamDecoderFilterCallbacks* cb_ = nullptr;
+  std::shared_ptr<upstream::WorkerCluster> cluster_;
+  std::unique_ptr<UpstreamStream> upstream_;
+  ResponseHead upstream_head_;  // filled by the upstream stream
+  ResponseHead response_;       // what goes on downstream
+  std::vector<Header> trailers_;
+  MutationChain request_mutations_;
+  MutationChain response_mutations_;
+  std::chrono::milliseconds timeout_{0};
+  event::Timer timer_;
+  bool request_end_ = false;
+  bool end_with_headers_ = false;  // the response is its headers alone
+  bool end_with_trailers_ = false;
+  bool paused_ = false;            // upstream reading stopped for a slow client
+  char service_time_[24];
+};
+
+}  // namespace weft::proxy::http
