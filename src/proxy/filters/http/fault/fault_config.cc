@@ -1,0 +1,76 @@
+#include "proxy/filters/http/fault/fault_config.h"
+
+#include "common/config/error.h"
+#include "common/strings.h"
+
+namespace weft::proxy::http::fault {
+
+namespace faultv3 = envoy::extensions::filters::http::fault::v3;
+
+namespace {
+Percent compilePercent(const envoy::type::v3::FractionalPercent& p, const std::string& path) {
+  Percent out;
+  switch (p.denominator()) {
+    case envoy::type::v3::FractionalPercent::HUNDRED:
+      out.denominator = 100;
+      break;
+    case envoy::type::v3::FractionalPercent::TEN_THOUSAND:
+      out.denominator = 10000;
+      break;
+    case envoy::type::v3::FractionalPercent::MILLION:
+      out.denominator = 1000000;
+      break;
+    default:
+      throw ConfigError(path + ".denominator: unknown denominator");
+  }
+  // Envoy treats a numerator above the denominator as 100%.
+  out.numerator = std::min(p.numerator(), out.denominator);
+  return out;
+}
+}  // namespace
+
+std::shared_ptr<const FaultConfig> FaultConfig::compile(const faultv3::HTTPFault& proto, const std::string& path) {
+  auto c = std::make_shared<FaultConfig>();
+  if (proto.has_delay()) {
+    const auto& d = proto.delay();
+    Delay delay;
+    if (d.has_fixed_delay()) {
+      delay.fixed = weft::toMillis(d.fixed_delay());
+    } else if (!d.has_header_delay()) {
+      throw ConfigError(path + ".delay: one of fixed_delay or header_delay is required");
+    }
+    delay.percent = compilePercent(d.percentage(), path + ".delay.percentage");
+    c->delay = delay;
+  }
+  if (proto.has_abort()) {
+    const auto& a = proto.abort();
+    Abort abort;
+    switch (a.error_type_case()) {
+      case faultv3::FaultAbort::kHttpStatus:
+        if (a.http_status() < 200 || a.http_status() >= 600) {
+          throw ConfigError(path + ".abort.http_status: must be in [200, 600), got " + std::to_string(a.http_status()));
+        }
+        abort.http_status = static_cast<int>(a.http_status());
+        break;
+      case faultv3::FaultAbort::kGrpcStatus:
+        abort.grpc_status = static_cast<int>(a.grpc_status());
+        break;
+      case faultv3::FaultAbort::kHeaderAbort:
+        abort.from_headers = true;
+        break;
+      default:
+        throw ConfigError(path + ".abort: one of http_status, grpc_status or header_abort is required");
+    }
+    abort.percent = compilePercent(a.percentage(), path + ".abort.percentage");
+    c->abort = abort;
+  }
+  c->upstream_cluster = proto.upstream_cluster();
+  for (const auto& n : proto.downstream_nodes()) c->downstream_nodes.push_back(n);
+  for (int i = 0; i < proto.headers_size(); ++i) {
+    c->headers.push_back(HeaderMatcher::compile(proto.headers(i), path + ".headers[" + std::to_string(i) + "]"));
+  }
+  if (proto.has_max_active_faults()) c->max_active_faults = proto.max_active_faults().value();
+  return c;
+}
+
+}  // namespace weft::proxy::http::fault

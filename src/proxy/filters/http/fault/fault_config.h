@@ -1,0 +1,49 @@
+#pragma once
+// A compiled envoy.extensions.filters.http.fault.v3.HTTPFault: the delay and abort to inject,
+// their percentages (fixed, or from the x-envoy-fault-* request headers when header_delay /
+// header_abort is set), and which requests qualify (upstream cluster, downstream nodes,
+// header matchers). Used as the listener config and as a route's typed_per_filter_config.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/random.h"
+#include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
+#include "proxy/http/filter.h"
+#include "proxy/http/matchers.h"
+
+namespace weft::proxy::http::fault {
+
+// envoy.type.v3.FractionalPercent
+struct Percent {
+  uint32_t numerator = 0;
+  uint32_t denominator = 100;  // 100, 10000 or 1000000
+  bool draw(Random& random) const { return numerator > 0 && random.below(denominator) < numerator; }
+};
+
+struct FaultConfig final : public RouteSpecificFilterConfig {
+  struct Delay {
+    std::optional<std::chrono::milliseconds> fixed;  // else header_delay
+    Percent percent;
+  };
+  struct Abort {
+    std::optional<int> http_status;  // neither: header_abort
+    std::optional<int> grpc_status;
+    bool from_headers = false;
+    Percent percent;
+  };
+  std::optional<Delay> delay;
+  std::optional<Abort> abort;
+  std::string upstream_cluster;                // empty: any
+  std::vector<std::string> downstream_nodes;   // empty: any
+  std::vector<HeaderMatcher> headers;          // all must match
+  std::optional<uint32_t> max_active_faults;   // unset: no limit
+
+  // Throws ConfigError naming `path`.
+  static std::shared_ptr<const FaultConfig> compile(const envoy::extensions::filters::http::fault::v3::HTTPFault& proto,
+                                                    const std::string& path);
+};
+
+}  // namespace weft::proxy::http::fault
