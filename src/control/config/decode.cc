@@ -257,6 +257,117 @@ std::vector<RouteDestination> routeDestinations(const YAML::Node& n, const std::
   return out;
 }
 
+// Istio's Percent {value: 0..100}; `deprecated_percent`: the old integer `percent` field.
+double percentage(const YAML::Node& n, const std::string& path, Errors& errs) {
+  YAML::Node p = n["percentage"];
+  if (!p || p.IsNull()) {
+    if (auto old = integer(n, "percent", path, errs)) {
+      if (*old < 0 || *old > 100) errs.push_back(path + ".percent: must be in [0, 100]");
+      return static_cast<double>(*old);
+    }
+    return 100;
+  }
+  if (!expectMap(p, path + ".percentage", errs)) return 0;
+  checkKeys(p, path + ".percentage", {"value"}, errs);
+  std::string v = str(p, "value", path + ".percentage", errs);
+  try {
+    size_t used = 0;
+    double d = v.empty() ? 0 : std::stod(v, &used);
+    if (!v.empty() && used != v.size()) throw std::invalid_argument(v);
+    if (d < 0 || d > 100) errs.push_back(path + ".percentage.value: must be in [0, 100], got " + v);
+    return d;
+  } catch (const std::exception&) {
+    errs.push_back(path + ".percentage.value: must be a number, got '" + v + "'");
+    return 0;
+  }
+}
+
+int grpcStatusCode(const std::string& name, const std::string& path, Errors& errs) {
+  static const char* kNames[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
+  for (int i = 0; i < 17; ++i) {
+    if (name == kNames[i]) return i;
+  }
+  errs.push_back(path + ": '" + name + "' is not a gRPC status name (e.g. UNAVAILABLE)");
+  return 2;
+}
+
+// HTTPFaultInjection, as Istio validates it.
+std::optional<HttpRoute::Fault> decodeFault(const YAML::Node& n, const std::string& path, Errors& errs) {
+  if (!n || n.IsNull() || !expectMap(n, path, errs)) return std::nullopt;
+  checkKeys(n, path, {"delay", "abort"}, errs);
+  HttpRoute::Fault f;
+  if (YAML::Node d = n["delay"]; d && expectMap(d, path + ".delay", errs)) {
+    checkKeys(d, path + ".delay", {"fixedDelay", "percentage", "percent"}, errs);
+    HttpRoute::Fault::Delay delay;
+    auto ms = durationMs(d, "fixedDelay", path + ".delay", errs);
+    if (!ms) errs.push_back(path + ".delay.fixedDelay: is required");
+    else if (*ms < 1) errs.push_back(path + ".delay.fixedDelay: must be at least 1ms");
+    else delay.fixed_ms = *ms;
+    delay.percent = percentage(d, path + ".delay", errs);
+    f.delay = delay;
+  }
+  if (YAML::Node a = n["abort"]; a && expectMap(a, path + ".abort", errs)) {
+    checkKeys(a, path + ".abort", {"httpStatus", "grpcStatus", "percentage", "percent"}, errs);
+    HttpRoute::Fault::Abort abort;
+    if (auto st = integer(a, "httpStatus", path + ".abort", errs)) {
+      if (*st < 200 || *st > 599) errs.push_back(path + ".abort.httpStatus: must be in [200, 599]");
+      abort.http_status = static_cast<int>(*st);
+    }
+    std::string grpc = str(a, "grpcStatus", path + ".abort", errs);
+    if (!grpc.empty()) abort.grpc_status = grpcStatusCode(grpc, path + ".abort.grpcStatus", errs);
+    if (!abort.http_status && !abort.grpc_status) errs.push_back(path + ".abort: httpStatus or grpcStatus is required");
+    if (abort.http_status && abort.grpc_status) errs.push_back(path + ".abort: only one of httpStatus and grpcStatus");
+    abort.percent = percentage(a, path + ".abort", errs);
+    f.abort = abort;
+  }
+  if (!f.delay && !f.abort) errs.push_back(path + ": delay or abort is required");
+  return f;
+}
+
+// CorsPolicy, as Istio validates it.
+std::optional<HttpRoute::Cors> decodeCors(const YAML::Node& n, const std::string& path, Errors& errs) {
+  if (!n || n.IsNull() || !expectMap(n, path, errs)) return std::nullopt;
+  checkKeys(n, path, {"allowOrigins", "allowOrigin", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge",
+                      "allowCredentials", "unmatchedPreflights"}, errs);
+  HttpRoute::Cors c;
+  YAML::Node origins = n["allowOrigins"];
+  if (origins && !origins.IsSequence()) errs.push_back(path + ".allowOrigins: must be a list");
+  for (size_t i = 0; origins && origins.IsSequence() && i < origins.size(); ++i) {
+    if (auto m = stringMatch(origins[i], idx(path + ".allowOrigins", i), errs)) c.allow_origins.push_back(*m);
+  }
+  for (const auto& o : strings(n, "allowOrigin", path, errs)) {  // deprecated: exact origins
+    c.allow_origins.push_back(StringMatch{StringMatch::Kind::Exact, o});
+  }
+  c.allow_methods = strings(n, "allowMethods", path, errs);
+  c.allow_headers = strings(n, "allowHeaders", path, errs);
+  c.expose_headers = strings(n, "exposeHeaders", path, errs);
+  c.max_age_ms = durationMs(n, "maxAge", path, errs);
+  std::string cred = str(n, "allowCredentials", path, errs);
+  if (cred == "true" || cred == "false") c.allow_credentials = cred == "true";
+  else if (!cred.empty()) errs.push_back(path + ".allowCredentials: must be true or false");
+  std::string unmatched = str(n, "unmatchedPreflights", path, errs);
+  if (unmatched == "IGNORE") c.forward_unmatched_preflights = false;
+  else if (!unmatched.empty() && unmatched != "FORWARD" && unmatched != "UNSPECIFIED")
+    errs.push_back(path + ".unmatchedPreflights: must be FORWARD or IGNORE");
+  return c;
+}
+
 VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
   VirtualService vs;
   vs.meta = meta(doc, errs);
@@ -282,7 +393,8 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     std::string p = idx("spec.http", i);
     const YAML::Node& h = http[i];
     if (!expectMap(h, p, errs)) continue;
-    checkKeys(h, p, {"name", "match", "route", "redirect", "directResponse", "rewrite", "timeout", "headers"}, errs);
+    checkKeys(h, p, {"name", "match", "route", "redirect", "directResponse", "rewrite", "timeout", "headers", "fault",
+                     "corsPolicy"}, errs);
     HttpRoute r;
     r.name = str(h, "name", p, errs);
     YAML::Node matches = h["match"];
@@ -339,6 +451,8 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     }
     r.timeout_ms = durationMs(h, "timeout", p, errs);
     headers(h["headers"], p + ".headers", r.request_headers, r.response_headers, errs);
+    r.fault = decodeFault(h["fault"], p + ".fault", errs);
+    r.cors = decodeCors(h["corsPolicy"], p + ".corsPolicy", errs);
     int actions = (!r.route.empty()) + r.redirect.has_value() + r.direct_response.has_value();
     if (actions != 1) errs.push_back(p + ": exactly one of route, redirect, directResponse is required");
     if (r.rewrite && (r.redirect || r.direct_response)) errs.push_back(p + ".rewrite: cannot be used with redirect or directResponse");

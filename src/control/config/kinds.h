@@ -124,6 +124,31 @@ struct HttpRoute {
   std::optional<int64_t> timeout_ms;
   HeaderOps request_headers;
   HeaderOps response_headers;
+  // HTTPFaultInjection: percentages are Istio's (0..100, fractional).
+  struct Fault {
+    struct Delay {
+      int64_t fixed_ms = 0;
+      double percent = 100;
+    };
+    struct Abort {
+      std::optional<int> http_status;
+      std::optional<int> grpc_status;
+      double percent = 100;
+    };
+    std::optional<Delay> delay;
+    std::optional<Abort> abort;
+  };
+  std::optional<Fault> fault;
+  struct Cors {
+    std::vector<StringMatch> allow_origins;
+    std::vector<std::string> allow_methods;
+    std::vector<std::string> allow_headers;
+    std::vector<std::string> expose_headers;
+    std::optional<int64_t> max_age_ms;
+    std::optional<bool> allow_credentials;
+    bool forward_unmatched_preflights = true;  // unmatchedPreflights: FORWARD (Istio's default)
+  };
+  std::optional<Cors> cors;
 };
 struct TcpRoute {
   std::vector<RouteDestination> route;

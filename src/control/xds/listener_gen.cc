@@ -3,6 +3,8 @@
 #include "control/xds/generator.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
+#include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
+#include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
@@ -14,7 +16,9 @@ namespace lv3 = envoy::config::listener::v3;
 
 namespace {
 
-hcmv3::HttpConnectionManager hcmWithRds(const std::string& stat_prefix, const std::string& route_name) {
+// `sidecar`: a sidecar's outbound chain; else a proxyless gRPC client's API listener, whose
+// clients take only the filters they implement (the router).
+hcmv3::HttpConnectionManager hcmWithRds(const std::string& stat_prefix, const std::string& route_name, bool sidecar) {
   hcmv3::HttpConnectionManager hcm;
   hcm.set_stat_prefix(stat_prefix);
   hcm.set_codec_type(hcmv3::HttpConnectionManager::AUTO);
@@ -22,6 +26,16 @@ hcmv3::HttpConnectionManager hcmWithRds(const std::string& stat_prefix, const st
   rds->set_route_config_name(route_name);
   rds->mutable_config_source()->mutable_ads();
   rds->mutable_config_source()->set_resource_api_version(envoy::config::core::v3::V3);
+  if (sidecar) {
+    // As Istio's sidecar outbound chain: CORS and fault with empty configs, the routes' own
+    // (typed_per_filter_config, from VirtualService corsPolicy / fault) applying; the router last.
+    auto* cors = hcm.add_http_filters();
+    cors->set_name("envoy.filters.http.cors");
+    cors->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::cors::v3::Cors());
+    auto* fault = hcm.add_http_filters();
+    fault->set_name("envoy.filters.http.fault");
+    fault->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
+  }
   auto* router = hcm.add_http_filters();
   router->set_name("envoy.filters.http.router");
   router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
@@ -120,7 +134,7 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
       if (servicePortByName(model, name, &svc) == nullptr) continue;
       lv3::Listener l;
       l.set_name(name);
-      l.mutable_api_listener()->mutable_api_listener()->PackFrom(hcmWithRds(name, name));
+      l.mutable_api_listener()->mutable_api_listener()->PackFrom(hcmWithRds(name, name, false));
       out[name].PackFrom(l);
     }
     return out;
@@ -138,7 +152,7 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
         l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
         auto* f = l.add_filter_chains()->add_filters();
         f->set_name("envoy.filters.network.http_connection_manager");
-        f->mutable_typed_config()->PackFrom(hcmWithRds(l.name(), std::to_string(port.port)));
+        f->mutable_typed_config()->PackFrom(hcmWithRds(l.name(), std::to_string(port.port), true));
         out[l.name()].PackFrom(l);
       } else {
         std::string ip = svc->vip.empty() ? "0.0.0.0" : svc->vip;

@@ -2,6 +2,8 @@
 
 #include "control/xds/generator.h"
 #include "envoy/config/route/v3/route.pb.h"
+#include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
+#include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 
 namespace weft::control::xds {
 
@@ -116,6 +118,48 @@ void setAction(const MeshModel& model, const HttpRoute& hr, const std::string& v
   }
 }
 
+// Istio's Percent (0..100) as Envoy's FractionalPercent per million, as Istio translates it.
+void setPercent(double percent, envoy::type::v3::FractionalPercent* out) {
+  out->set_numerator(static_cast<uint32_t>(percent * 10000));
+  out->set_denominator(envoy::type::v3::FractionalPercent::MILLION);
+}
+
+// VirtualService fault -> the route's config for the sidecar's envoy.filters.http.fault.
+void applyFault(const HttpRoute::Fault& f, rv3::Route* r) {
+  envoy::extensions::filters::http::fault::v3::HTTPFault out;
+  if (f.delay) {
+    auto* d = out.mutable_delay();
+    d->mutable_fixed_delay()->set_seconds(f.delay->fixed_ms / 1000);
+    d->mutable_fixed_delay()->set_nanos(static_cast<int32_t>(f.delay->fixed_ms % 1000) * 1000000);
+    setPercent(f.delay->percent, d->mutable_percentage());
+  }
+  if (f.abort) {
+    auto* a = out.mutable_abort();
+    if (f.abort->http_status) a->set_http_status(static_cast<uint32_t>(*f.abort->http_status));
+    else a->set_grpc_status(static_cast<uint32_t>(*f.abort->grpc_status));
+    setPercent(f.abort->percent, a->mutable_percentage());
+  }
+  (*r->mutable_typed_per_filter_config())["envoy.filters.http.fault"].PackFrom(out);
+}
+
+// VirtualService corsPolicy -> the route's config for envoy.filters.http.cors.
+void applyCors(const HttpRoute::Cors& c, rv3::Route* r) {
+  envoy::extensions::filters::http::cors::v3::CorsPolicy out;
+  for (const auto& o : c.allow_origins) setStringMatcher(o, out.add_allow_origin_string_match());
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ",") + x;
+    return s;
+  };
+  out.set_allow_methods(join(c.allow_methods));
+  out.set_allow_headers(join(c.allow_headers));
+  out.set_expose_headers(join(c.expose_headers));
+  if (c.max_age_ms) out.set_max_age(std::to_string(*c.max_age_ms / 1000));
+  if (c.allow_credentials) out.mutable_allow_credentials()->set_value(*c.allow_credentials);
+  out.mutable_forward_not_matching_preflights()->set_value(c.forward_unmatched_preflights);
+  (*r->mutable_typed_per_filter_config())["envoy.filters.http.cors"].PackFrom(out);
+}
+
 void addRoutes(const MeshModel& model, const ProxyInfo& proxy, const VirtualService& vs, uint32_t port,
                rv3::VirtualHost* vh) {
   for (const auto& hr : vs.http) {
@@ -150,6 +194,8 @@ void addRoutes(const MeshModel& model, const ProxyInfo& proxy, const VirtualServ
         }
       }
       setAction(model, hr, vs.meta.ns, port, m, r);
+      if (hr.fault) applyFault(*hr.fault, r);
+      if (hr.cors) applyCors(*hr.cors, r);
       applyHeaderOps(hr.request_headers, r, true);
       applyHeaderOps(hr.response_headers, r, false);
     }

@@ -19,7 +19,8 @@ std::string_view typeName(std::string_view type_url) {
 }  // namespace
 
 std::shared_ptr<const RouteSpecificFilterConfig> HttpFilterFactory::compilePerRoute(const google::protobuf::Any&,
-                                                                                    const std::string& path) const {
+                                                                                    const std::string& path,
+                                                                                    stats::Store*) const {
   throw ConfigError(path + ": " + std::string(name()) + " takes no per-route config in weft-proxy");
 }
 
@@ -45,7 +46,7 @@ const HttpFilterFactory* findHttpFilter(std::string_view type_or_name) {
 
 std::shared_ptr<const RouteSpecificFilterConfig> compilePerFilterConfig(const std::string& filter_name,
                                                                         const google::protobuf::Any& config,
-                                                                        const std::string& path) {
+                                                                        const std::string& path, stats::Store* store) {
   std::string_view type = typeName(config.type_url());
   if (type == "envoy.config.route.v3.FilterConfig") {
     envoy::config::route::v3::FilterConfig wrapper;
@@ -59,21 +60,21 @@ std::shared_ptr<const RouteSpecificFilterConfig> compilePerFilterConfig(const st
       throw ConfigError(path + ".config: type '" + std::string(typeName(wrapper.config().type_url())) +
                         "' is not supported by weft-proxy");
     }
-    return f->compilePerRoute(wrapper.config(), path + ".config");
+    return f->compilePerRoute(wrapper.config(), path + ".config", store);
   }
   const HttpFilterFactory* f = findHttpFilter(config.type_url());
   if (f == nullptr) {
     throw ConfigError(path + ": type '" + std::string(type) + "' (filter '" + filter_name +
                       "') is not supported by weft-proxy");
   }
-  return f->compilePerRoute(config, path);
+  return f->compilePerRoute(config, path, store);
 }
 
 PerFilterConfigs PerFilterConfigs::compile(const google::protobuf::Map<std::string, google::protobuf::Any>& configs,
-                                           const std::string& path) {
+                                           const std::string& path, stats::Store* store) {
   PerFilterConfigs out;
   for (const auto& [name, any] : configs) {
-    auto compiled = compilePerFilterConfig(name, any, path + ".typed_per_filter_config['" + name + "']");
+    auto compiled = compilePerFilterConfig(name, any, path + ".typed_per_filter_config['" + name + "']", store);
     if (compiled) out.entries.emplace_back(name, std::move(compiled));
   }
   return out;

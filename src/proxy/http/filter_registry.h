@@ -39,9 +39,10 @@ class HttpFilterFactory {
   // `config` is empty when the HttpFilter has no typed_config.
   virtual FilterFactoryCb compile(const google::protobuf::Any& config, const std::string& path,
                                   FilterFactoryContext& ctx) const = 0;
-  // typed_per_filter_config; the default refuses it.
+  // typed_per_filter_config; the default refuses it. `store` may be null (no stats then).
   virtual std::shared_ptr<const RouteSpecificFilterConfig> compilePerRoute(const google::protobuf::Any& config,
-                                                                           const std::string& path) const;
+                                                                           const std::string& path,
+                                                                           stats::Store* store) const;
   // The router is the terminal filter: last in every chain, and only last.
   virtual bool terminal() const { return false; }
 };
@@ -65,6 +66,6 @@ struct HttpFilterRegistration {
 // filter config, or an envoy.config.route.v3.FilterConfig wrapping one).
 std::shared_ptr<const RouteSpecificFilterConfig> compilePerFilterConfig(const std::string& filter_name,
                                                                         const google::protobuf::Any& config,
-                                                                        const std::string& path);
+                                                                        const std::string& path, stats::Store* store);
 
 }  // namespace weft::proxy::http

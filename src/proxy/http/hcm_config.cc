@@ -66,7 +66,7 @@ std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& 
     }
     c->rds_name = hcm.rds().route_config_name();
   } else if (hcm.has_route_config()) {
-    c->routes = RouteTable::compile(hcm.route_config(), path + ".route_config");
+    c->routes = RouteTable::compile(hcm.route_config(), path + ".route_config", &store);
   } else {
     throw ConfigError(path + ": route_config or rds is required");
   }

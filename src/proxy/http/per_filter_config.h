@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/stats/stats.h"
 #include "proxy/http/filter.h"
 
 namespace weft::proxy::http {
@@ -25,7 +26,7 @@ struct PerFilterConfigs {
   }
   // Throws ConfigError naming `path`.typed_per_filter_config['name'].
   static PerFilterConfigs compile(const google::protobuf::Map<std::string, google::protobuf::Any>& configs,
-                                  const std::string& path);
+                                  const std::string& path, stats::Store* store);
 };
 
 }  // namespace weft::proxy::http

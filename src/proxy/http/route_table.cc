@@ -210,7 +210,8 @@ bool Route::matches(const RequestHead& req, std::string_view scheme) const {
   return true;
 }
 
-std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfiguration& rc, const std::string& path) {
+std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfiguration& rc, const std::string& path,
+                                                   stats::Store* store) {
   auto table = std::make_shared<RouteTable>();
   table->name_ = rc.name();
   table->request_mutations_ = HeaderMutations::compile(rc.request_headers_to_add(), rc.request_headers_to_remove(),
@@ -218,7 +219,7 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
   table->response_mutations_ = HeaderMutations::compile(
       rc.response_headers_to_add(), rc.response_headers_to_remove(), path, "response_headers_to_add",
       "response_headers_to_remove");
-  table->per_filter_config_ = PerFilterConfigs::compile(rc.typed_per_filter_config(), path);
+  table->per_filter_config_ = PerFilterConfigs::compile(rc.typed_per_filter_config(), path, store);
   for (int vi = 0; vi < rc.virtual_hosts_size(); ++vi) {
     const auto& vh = rc.virtual_hosts(vi);
     std::string vpath = path + ".virtual_hosts[" + std::to_string(vi) + "]";
@@ -229,7 +230,7 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
     out->response_mutations = HeaderMutations::compile(
         vh.response_headers_to_add(), vh.response_headers_to_remove(), vpath, "response_headers_to_add",
         "response_headers_to_remove");
-    out->per_filter_config = PerFilterConfigs::compile(vh.typed_per_filter_config(), vpath);
+    out->per_filter_config = PerFilterConfigs::compile(vh.typed_per_filter_config(), vpath, store);
     if (vh.domains_size() == 0) throw ConfigError(vpath + ".domains: must not be empty");
     for (int ri = 0; ri < vh.routes_size(); ++ri) {
       const auto& r = vh.routes(ri);
@@ -255,7 +256,7 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
       route.response_mutations = HeaderMutations::compile(
           r.response_headers_to_add(), r.response_headers_to_remove(), rpath, "response_headers_to_add",
           "response_headers_to_remove");
-      route.per_filter_config = PerFilterConfigs::compile(r.typed_per_filter_config(), rpath);
+      route.per_filter_config = PerFilterConfigs::compile(r.typed_per_filter_config(), rpath, store);
       out->routes.push_back(std::move(route));
     }
     const VirtualHost* vptr = out.get();

@@ -78,8 +78,9 @@ struct VirtualHost {
 class RouteTable {
  public:
   // Throws ConfigError naming `path` (e.g. "...route_config.virtual_hosts[1].routes[0].match").
+  // `store`: for the stats of per-route filter configs (null: none may ask for stats).
   static std::shared_ptr<const RouteTable> compile(const envoy::config::route::v3::RouteConfiguration& rc,
-                                                   const std::string& path);
+                                                   const std::string& path, stats::Store* store = nullptr);
 
   const VirtualHost* findVirtualHost(std::string_view host) const;
   // The first route of the host's virtual host that matches, or null (Envoy's NR).

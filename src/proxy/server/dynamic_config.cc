@@ -198,7 +198,7 @@ std::vector<std::string> DynamicConfig::applyRoutes(const std::vector<const goog
     }
     try {
       config::requireSupportedFields(rc, "");
-      routes_[rc.name()] = {rc, http::RouteTable::compile(rc, ""), version, now(), nullptr};
+      routes_[rc.name()] = {rc, http::RouteTable::compile(rc, "", &store_), version, now(), nullptr};
     } catch (const ConfigError& e) {
       errors.push_back(rejection("RouteConfiguration", rc.name(), firstLines(e.what())));
     }

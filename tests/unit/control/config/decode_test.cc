@@ -76,16 +76,47 @@ TEST(DecodeTest, VirtualServiceSeveralDestinationsNeedWeights) {
   EXPECT_THAT(r.errors, ElementsAre("spec.http[0].route: weights are required when there is more than one destination"));
 }
 
+TEST(DecodeTest, VirtualServiceFaultAndCorsErrorsNameTheField) {
+  Rejected r = rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews}
+    fault:
+      delay: {percentage: {value: 120}}
+      abort: {grpcStatus: NOPE}
+    corsPolicy:
+      allowOrigins: [{exact: "https://a"}]
+      allowCredentials: maybe
+      unmatchedPreflights: DROP
+)"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.http[0].fault.delay.fixedDelay: is required",
+                                    "spec.http[0].fault.delay.percentage.value: must be in [0, 100], got 120",
+                                    "spec.http[0].fault.abort.grpcStatus: 'NOPE' is not a gRPC status name (e.g. UNAVAILABLE)",
+                                    "spec.http[0].corsPolicy.allowCredentials: must be true or false",
+                                    "spec.http[0].corsPolicy.unmatchedPreflights: must be FORWARD or IGNORE"));
+  Rejected empty = rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews}
+    fault: {}
+)"));
+  EXPECT_THAT(empty.errors, ElementsAre("spec.http[0].fault: delay or abort is required"));
+  Rejected status = rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews}
+    fault:
+      abort: {httpStatus: 99}
+)"));
+  EXPECT_THAT(status.errors, ElementsAre("spec.http[0].fault.abort.httpStatus: must be in [200, 599]"));
+}
+
 TEST(DecodeTest, VirtualServiceUnknownFieldIsRejectedNotIgnored) {
   Rejected r = rejectOne(vs(R"(
   - route:
     - destination: {host: reviews}
-  - fault:
-      abort: {httpStatus: 500, percentage: {value: 10}}
+  - mirror: {host: reviews}
     route:
     - destination: {host: reviews}
 )"));
-  EXPECT_THAT(r.errors, ElementsAre("spec.http[1].fault: not supported by weftd"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.http[1].mirror: not supported by weftd"));
 
   Rejected top = rejectOne(
       "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"

@@ -30,19 +30,28 @@ using testing::unpack;
 using testing::unpackNamed;
 using testing::withBase;
 
-void expectRdsHcm(const HttpConnectionManager& hcm, const std::string& route_name) {
+// `sidecar`: Istio's sidecar chain (cors, fault, router); else the router alone (proxyless gRPC).
+void expectRdsHcm(const HttpConnectionManager& hcm, const std::string& route_name, bool sidecar = true) {
   ASSERT_TRUE(hcm.has_rds());
   EXPECT_EQ(hcm.rds().route_config_name(), route_name);
   EXPECT_TRUE(hcm.rds().config_source().has_ads());
   EXPECT_EQ(hcm.rds().config_source().resource_api_version(), envoy::config::core::v3::V3);
   EXPECT_FALSE(hcm.has_route_config());
-  ASSERT_EQ(hcm.http_filters_size(), 1);
-  EXPECT_EQ(hcm.http_filters(0).name(), "envoy.filters.http.router");
-  ASSERT_TRUE(hcm.http_filters(0).has_typed_config());
-  EXPECT_EQ(hcm.http_filters(0).typed_config().type_url(),
-            "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router");
+  int n = sidecar ? 3 : 1;
+  ASSERT_EQ(hcm.http_filters_size(), n);
+  if (sidecar) {
+    EXPECT_EQ(hcm.http_filters(0).name(), "envoy.filters.http.cors");
+    EXPECT_EQ(hcm.http_filters(0).typed_config().type_url(), "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors");
+    EXPECT_EQ(hcm.http_filters(1).name(), "envoy.filters.http.fault");
+    EXPECT_EQ(hcm.http_filters(1).typed_config().type_url(),
+              "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault");
+  }
+  const auto& last = hcm.http_filters(n - 1);
+  EXPECT_EQ(last.name(), "envoy.filters.http.router");
+  ASSERT_TRUE(last.has_typed_config());
+  EXPECT_EQ(last.typed_config().type_url(), "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router");
   Router router;
-  EXPECT_TRUE(hcm.http_filters(0).typed_config().UnpackTo(&router));
+  EXPECT_TRUE(last.typed_config().UnpackTo(&router));
 }
 
 TEST(ListenerGenTest, WildcardListenersForSidecars) {
@@ -122,7 +131,7 @@ TEST(ListenerGenTest, NamedListenersAreApiListenersForProxylessGrpc) {
   ASSERT_TRUE(l.api_listener().has_api_listener());
   EXPECT_EQ(l.api_listener().api_listener().type_url(),
             "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager");
-  expectRdsHcm(unpack<HttpConnectionManager>(l.api_listener().api_listener()), name);
+  expectRdsHcm(unpack<HttpConnectionManager>(l.api_listener().api_listener()), name, false);
 
   // The RDS name it points at is served.
   auto rds = generateRoutes(*m, proxyIn("default"), {name});

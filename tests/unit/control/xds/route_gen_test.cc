@@ -8,6 +8,8 @@
 
 #include "control/control_test_support.h"
 #include "envoy/config/route/v3/route.pb.h"
+#include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
+#include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 
 namespace weft::control::xds {
 namespace {
@@ -400,6 +402,90 @@ TEST(RouteGenTest, RedirectDirectResponseRewriteTimeout) {
   EXPECT_EQ(rw.route().timeout().seconds(), 1);
   EXPECT_EQ(rw.route().timeout().nanos(), 500000000);
   EXPECT_EQ(rw.route().cluster(), out(9080, kRatings));
+}
+
+// Istio's bookinfo samples/bookinfo/networking/virtual-service-ratings-test-delay.yaml (and an
+// abort, a gRPC abort and a CORS policy): per-route configs for the sidecar's fault and CORS filters.
+const char* kFaultCors = R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings, namespace: default}
+spec:
+  hosts: [ratings]
+  http:
+  - match:
+    - headers:
+        end-user:
+          exact: jason
+    fault:
+      delay:
+        percentage:
+          value: 100.0
+        fixedDelay: 7s
+    route:
+    - destination:
+        host: ratings
+  - match: [{uri: {prefix: /abort}}]
+    fault:
+      abort: {httpStatus: 555, percentage: {value: 12.5}}
+    route: [{destination: {host: ratings}}]
+  - match: [{uri: {prefix: /grpc}}]
+    fault:
+      abort: {grpcStatus: UNAVAILABLE}
+      delay: {fixedDelay: 250ms, percent: 50}
+    route: [{destination: {host: ratings}}]
+  - corsPolicy:
+      allowOrigins: [{exact: "https://a.example"}, {prefix: "https://b."}]
+      allowMethods: [GET, POST]
+      allowHeaders: [x-token]
+      exposeHeaders: [x-trace]
+      maxAge: 24h
+      allowCredentials: true
+    route: [{destination: {host: ratings}}]
+)";
+
+TEST(RouteGenTest, FaultAndCorsBecomePerRouteFilterConfig) {
+  using envoy::extensions::filters::http::cors::v3::CorsPolicy;
+  using envoy::extensions::filters::http::fault::v3::HTTPFault;
+  auto m = modelFrom(withBase(kFaultCors));
+  auto vh = vhost(routes(*m, "9080"), std::string(kRatings) + ":9080");
+  ASSERT_TRUE(vh);
+  ASSERT_EQ(vh->routes_size(), 4);
+  auto fault = [&](int i) {
+    HTTPFault f;
+    const auto& cfg = vh->routes(i).typed_per_filter_config();
+    EXPECT_EQ(cfg.count("envoy.filters.http.fault"), 1u) << "route " << i;
+    if (cfg.count("envoy.filters.http.fault")) {
+      EXPECT_TRUE(cfg.at("envoy.filters.http.fault").UnpackTo(&f));
+    }
+    return f;
+  };
+  HTTPFault delay = fault(0);
+  EXPECT_EQ(delay.delay().fixed_delay().seconds(), 7);
+  EXPECT_EQ(delay.delay().percentage().numerator(), 1000000u);
+  EXPECT_EQ(delay.delay().percentage().denominator(), envoy::type::v3::FractionalPercent::MILLION);
+  EXPECT_FALSE(delay.has_abort());
+  EXPECT_EQ(vh->routes(0).match().headers(0).name(), "end-user");
+  HTTPFault abort = fault(1);
+  EXPECT_EQ(abort.abort().http_status(), 555u);
+  EXPECT_EQ(abort.abort().percentage().numerator(), 125000u);
+  HTTPFault grpc = fault(2);
+  EXPECT_EQ(grpc.abort().grpc_status(), 14u);
+  EXPECT_EQ(grpc.abort().percentage().numerator(), 1000000u);  // no percentage: 100%
+  EXPECT_EQ(grpc.delay().fixed_delay().nanos(), 250000000);
+  EXPECT_EQ(grpc.delay().percentage().numerator(), 500000u);  // the deprecated integer percent
+  CorsPolicy cors;
+  ASSERT_TRUE(vh->routes(3).typed_per_filter_config().at("envoy.filters.http.cors").UnpackTo(&cors));
+  ASSERT_EQ(cors.allow_origin_string_match_size(), 2);
+  EXPECT_EQ(cors.allow_origin_string_match(0).exact(), "https://a.example");
+  EXPECT_EQ(cors.allow_origin_string_match(1).prefix(), "https://b.");
+  EXPECT_EQ(cors.allow_methods(), "GET,POST");
+  EXPECT_EQ(cors.allow_headers(), "x-token");
+  EXPECT_EQ(cors.expose_headers(), "x-trace");
+  EXPECT_EQ(cors.max_age(), "86400");
+  EXPECT_TRUE(cors.allow_credentials().value());
+  EXPECT_TRUE(cors.forward_not_matching_preflights().value());
+  EXPECT_EQ(vh->routes(3).typed_per_filter_config().count("envoy.filters.http.fault"), 0u);
 }
 
 TEST(RouteGenTest, HeaderOperations) {

@@ -226,14 +226,14 @@ filter_chains:
       "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
       stat_prefix: s
       http_filters:
-      - name: envoy.filters.http.fault
-        typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault}
+      - name: envoy.filters.http.health_check
+        typed_config: {"@type": type.googleapis.com/envoy.config.core.v3.HealthCheck}
       - name: envoy.filters.http.router
         typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
 )");
   EXPECT_THAT(unsupportedFields(l, "listener"),
               ElementsAre("listener.filter_chains[0].filters[0].typed_config.http_filters[0].typed_config: type "
-                          "'envoy.extensions.filters.http.fault.v3.HTTPFault' (name 'envoy.filters.http.fault') is not supported by weft-proxy"));
+                          "'envoy.config.core.v3.HealthCheck' (name 'envoy.filters.http.health_check') is not supported by weft-proxy"));
 }
 
 TEST(FieldSupportTest, TypedConfigOfAnUnknownTypeIsNamed) {

@@ -176,7 +176,8 @@ class FaultFactory final : public HttpFilterFactory {
     return [shared](FilterChainBuilder& chain) { chain.addDecoder<FaultFilter>(*shared, chain.worker().reactor()); };
   }
   std::shared_ptr<const RouteSpecificFilterConfig> compilePerRoute(const google::protobuf::Any& any,
-                                                                   const std::string& path) const override {
+                                                                   const std::string& path,
+                                                                   stats::Store*) const override {
     faultv3::HTTPFault proto;
     if (!any.UnpackTo(&proto)) throw ConfigError(path + ": cannot decode an HTTPFault");
     return FaultConfig::compile(proto, path);
