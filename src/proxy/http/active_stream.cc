@@ -324,15 +324,18 @@ void ActiveStream::continueDecoding() {
 }
 
 // Encoding: filters in reverse configured order, then the codec.
+// A response replaced by a local reply takes nothing more from its producer.
+bool ActiveStream::encodeRefused() const { return !active_ || reset_ || (local_reply_sent_ && !in_local_reply_); }
+
 void ActiveStream::encodeHeaders(ResponseHead& head, bool end_stream) {
-  if (!active_ || reset_) return;
+  if (encodeRefused()) return;
   response_head_ = &head;
   encode_.headers_end = end_stream;
   runEncodeHeaders(0);
 }
 
 void ActiveStream::encodeData(std::string_view data, bool end_stream) {
-  if (!active_ || reset_) return;
+  if (encodeRefused()) return;
   last_activity_ = worker_.reactor().now();
   if (encode_.stopped_at != kNone && !encode_.headers_passed) {
     holdResponse(data, end_stream);
@@ -342,7 +345,7 @@ void ActiveStream::encodeData(std::string_view data, bool end_stream) {
 }
 
 void ActiveStream::encodeTrailers(std::vector<Header>& trailers) {
-  if (!active_ || reset_) return;
+  if (encodeRefused()) return;
   response_trailers_ = &trailers;
   runEncodeTrailers(0);
 }
@@ -525,8 +528,10 @@ void ActiveStream::sendLocalReply(const LocalReply& r) {
     r.mutations->forEachAddition([](std::string_view) { return false; },
                                  [&](std::string_view n, std::string_view v) { head.headers.push_back({n, v}); });
   }
+  in_local_reply_ = true;
   encodeHeaders(head, end_stream);
   if (!end_stream && active_ && !reset_) encodeData(body, true);
+  in_local_reply_ = false;
   codec_.flush();
 }
 

@@ -149,7 +149,7 @@ class ActiveStream final : public StreamDecoderFilterCallbacks, public StreamEnc
   void writeHeaders(ResponseHead& head, bool end_stream);
   void writeData(std::string_view data, bool end_stream);
   void writeTrailers(std::vector<Header>& trailers);
-  void noteGrpcStatus(std::string_view value);
+  bool encodeRefused() const;
   void armTimer();
   void onTimer();
   void destroyFilters();
@@ -167,6 +167,7 @@ class ActiveStream final : public StreamDecoderFilterCallbacks, public StreamEnc
   bool response_started_ = false;
   bool response_complete_ = false;
   bool local_reply_sent_ = false;
+  bool in_local_reply_ = false;
   bool reset_ = false;
   bool upgrade_ = false;
   bool is_head_ = false;
