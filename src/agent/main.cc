@@ -15,7 +15,7 @@
 #include <thread>
 
 #include "agent/agent_env.h"
-#include "agent/http_get.h"
+#include "common/http/http_client.h"
 #include "agent/proxy_supervisor.h"
 #include "agent/status_server.h"
 
@@ -131,7 +131,7 @@ int waitReady(const std::string& host, int port, int timeout_s, int period_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
   std::string last;
   while (std::chrono::steady_clock::now() < deadline) {
-    auto r = weft::agent::httpRequest("GET", host, port, "/healthz/ready", std::chrono::milliseconds(1000));
+    auto r = weft::http::httpRequest("GET", host, port, "/healthz/ready", std::chrono::milliseconds(1000));
     if (r.status == 200) {
       log("sidecar is ready");
       return 0;

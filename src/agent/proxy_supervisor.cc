@@ -11,11 +11,13 @@
 #include <cerrno>
 #include <cstring>
 
-#include "agent/http_get.h"
+#include "common/http/http_client.h"
 
 namespace weft::agent {
 
 using std::chrono::milliseconds;
+using weft::http::HttpResult;
+using weft::http::httpRequest;
 
 namespace {
 // The first restart is immediate (a crash costs < 1 s of service); repeated crashes back off

@@ -4,13 +4,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/http_get.h"
+#include "common/http/http_client.h"
 
 namespace weft::agent {
 
-using proxy::admin::AdminRequest;
-using proxy::admin::AdminResponse;
+using weft::http::AdminRequest;
+using weft::http::AdminResponse;
 using std::chrono::milliseconds;
+using weft::http::HttpResult;
+using weft::http::httpRequest;
 
 StatusServer::StatusServer(event::Reactor& reactor, const net::Address& address, StatusOptions options,
                            const ProxySupervisor& supervisor)

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "agent/proxy_supervisor.h"
-#include "proxy/admin/admin_server.h"
+#include "common/http/admin_server.h"
 
 namespace weft::agent {
 
@@ -28,13 +28,13 @@ class StatusServer {
   const net::Address& address() const { return server_.address(); }
 
  private:
-  proxy::admin::AdminResponse ready();
-  proxy::admin::AdminResponse metrics();
-  proxy::admin::AdminResponse appHealth(const std::string& path);
+  weft::http::AdminResponse ready();
+  weft::http::AdminResponse metrics();
+  weft::http::AdminResponse appHealth(const std::string& path);
 
   StatusOptions options_;
   const ProxySupervisor& supervisor_;
-  proxy::admin::AdminServer server_;
+  weft::http::AdminServer server_;
 };
 
 }  // namespace weft::agent

@@ -118,9 +118,9 @@ int main(int argc, char** argv) {
   }
 
   weft::event::Reactor reactor;
-  std::unique_ptr<weft::proxy::admin::AdminServer> admin;
+  std::unique_ptr<weft::http::AdminServer> admin;
   try {
-    admin = std::make_unique<weft::proxy::admin::AdminServer>(reactor, *http);
+    admin = std::make_unique<weft::http::AdminServer>(reactor, *http);
   } catch (const std::exception& e) {
     fprintf(stderr, "weftd: %s\n", e.what());
     return 1;

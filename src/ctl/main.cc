@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "agent/http_get.h"
+#include "common/http/http_client.h"
 #include "capture/cni_plugin.h"
 #include "capture/iptables_apply.h"
 #include "capture/run_command.h"
@@ -93,7 +93,7 @@ pid_t spawn(std::vector<std::string> argv, const std::string& netns, const std::
 bool waitHttp(const std::string& ip, int port, const std::string& path, std::chrono::seconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (weft::agent::httpRequest("GET", ip, port, path, milliseconds(500)).status == 200) return true;
+    if (weft::http::httpRequest("GET", ip, port, path, milliseconds(500)).status == 200) return true;
     std::this_thread::sleep_for(milliseconds(100));
   }
   return false;
@@ -296,15 +296,15 @@ int down(const fs::path& state_dir) {
 int status(const fs::path& state_dir) {
   json state = loadState(state_dir);
   json syncz = json::array();
-  auto r = weft::agent::httpRequest("GET", kGateway, 15014, "/debug/syncz", milliseconds(2000));
+  auto r = weft::http::httpRequest("GET", kGateway, 15014, "/debug/syncz", milliseconds(2000));
   if (r.status == 200) syncz = json::parse(r.body, nullptr, false);
   std::printf("%-20s %-12s %-10s %s\n", "WORKLOAD", "IP", "SIDECAR", "XDS (CDS LDS RDS EDS)");
   int not_ready = 0;
   for (const auto& p : state["pods"]) {
     std::string name = p["name"], ip = p["ip"];
     bool sidecar = p.value("sidecar", true);
-    auto ready = sidecar ? weft::agent::httpRequest("GET", ip, 15020, "/healthz/ready", milliseconds(1000))
-                         : weft::agent::HttpResult{200, "", ""};
+    auto ready = sidecar ? weft::http::httpRequest("GET", ip, 15020, "/healthz/ready", milliseconds(1000))
+                         : weft::http::HttpResult{200, "", ""};
     if (!sidecar) {
       std::printf("%-20s %-12s %-10s %s\n", name.c_str(), ip.c_str(), "none", "-");
       continue;

@@ -6,8 +6,8 @@
 
 namespace weft::control {
 
-using proxy::admin::AdminRequest;
-using proxy::admin::AdminResponse;
+using weft::http::AdminRequest;
+using weft::http::AdminResponse;
 
 namespace {
 std::string shortType(const std::string& url) {
@@ -33,7 +33,7 @@ std::string describeRejected(const ConfigSnapshot& config) {
   return out;
 }
 
-void addDebugHandlers(proxy::admin::AdminServer& server, DebugState& state) {
+void addDebugHandlers(weft::http::AdminServer& server, DebugState& state) {
   server.add("/ready", "200 once weftd serves xDS", false, [&state](const AdminRequest&) {
     bool ok = state.ready.load();
     return AdminResponse{ok ? 200 : 503, "text/plain", ok ? "ready\n" : "not ready\n"};

@@ -6,7 +6,7 @@
 
 #include "control/config/config_snapshot.h"
 #include "control/xds/ads_server.h"
-#include "proxy/admin/admin_server.h"
+#include "common/http/admin_server.h"
 
 namespace weft::control {
 
@@ -17,7 +17,7 @@ struct DebugState {
   std::atomic<bool> ready{false};
 };
 
-void addDebugHandlers(proxy::admin::AdminServer& server, DebugState& state);
+void addDebugHandlers(weft::http::AdminServer& server, DebugState& state);
 
 // The rejected resources as one line each: "FILE#DOC KIND NS/NAME: error; error".
 std::string describeRejected(const ConfigSnapshot& config);

@@ -5,7 +5,6 @@
 #include "common/buffer.h"
 #include "proxy/http/header_mutations.h"
 #include "proxy/http/headers.h"
-#include "proxy/http/reason_phrase.h"
 
 namespace weft::proxy::http {
 

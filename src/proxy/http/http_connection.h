@@ -11,7 +11,7 @@
 #include "common/net/connection.h"
 #include "proxy/http/active_stream.h"
 #include "proxy/http/hcm_config.h"
-#include "proxy/http/http1_parser.h"
+#include "proxy/http/headers.h"
 #include "proxy/network/active_session.h"
 #include "proxy/network/relay.h"
 #include "proxy/worker_context.h"

@@ -9,7 +9,7 @@
 
 #include "common/event/reactor.h"
 #include "common/net/connection.h"
-#include "proxy/http/http1_parser.h"
+#include "proxy/http/headers.h"
 #include "proxy/http/upstream_stream.h"
 #include "proxy/stream_info.h"
 #include "proxy/upstream/worker_cluster.h"

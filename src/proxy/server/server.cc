@@ -16,7 +16,7 @@
 #include "common/config/yaml_json.h"
 #include "envoy/admin/v3/config_dump.pb.h"
 #include "envoy/admin/v3/server_info.pb.h"
-#include "proxy/admin/admin_server.h"
+#include "common/http/admin_server.h"
 #include "proxy/admin/stats_render.h"
 #include "proxy/server/dns_refresher.h"
 #include "proxy/server/dynamic_config.h"
@@ -241,9 +241,9 @@ void Server::refreshServerStats() {
 
 void Server::setupAdmin() {
   if (!config_.admin_address) return;
-  admin_ = std::make_unique<admin::AdminServer>(reactor_, *config_.admin_address);
-  using admin::AdminRequest;
-  using admin::AdminResponse;
+  admin_ = std::make_unique<weft::http::AdminServer>(reactor_, *config_.admin_address);
+  using weft::http::AdminRequest;
+  using weft::http::AdminResponse;
   admin_->add("/ready", "whether the server is ready to serve (LIVE)", false, [this](const AdminRequest&) {
     std::string s = stateName();
     return AdminResponse{s == "LIVE" ? 200 : 503, "text/plain; charset=UTF-8", s + "\n"};

@@ -11,7 +11,7 @@
 #include "proxy/server/snapshot.h"
 #include "proxy/server/worker.h"
 
-namespace weft::proxy::admin {
+namespace weft::http {
 class AdminServer;
 }
 namespace weft::proxy::xds {
@@ -61,7 +61,7 @@ class Server {
   std::vector<ListenerSockets> listeners_;
   std::map<std::string, std::shared_ptr<const upstream::HostSet>> dns_hosts_;
   std::shared_ptr<const Snapshot> snapshot_;
-  std::unique_ptr<admin::AdminServer> admin_;
+  std::unique_ptr<weft::http::AdminServer> admin_;
   std::unique_ptr<DnsRefresher> dns_;
   std::unique_ptr<DynamicConfig> dynamic_;
   std::unique_ptr<xds::AdsClient> ads_;

@@ -15,8 +15,8 @@
 namespace weft::control {
 namespace {
 
-using proxy::admin::AdminRequest;
-using proxy::admin::AdminResponse;
+using weft::http::AdminRequest;
+using weft::http::AdminResponse;
 using ::testing::HasSubstr;
 using namespace weft::control::testing;
 
@@ -65,7 +65,7 @@ class DebugHandlersTest : public ::testing::Test {
 
   AdsTestServer server;
   event::Reactor reactor;
-  proxy::admin::AdminServer admin;
+  weft::http::AdminServer admin;
   DebugState state;
 };
 

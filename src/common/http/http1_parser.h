@@ -7,9 +7,9 @@
 #include <boost/beast/http/basic_parser.hpp>
 #include <string_view>
 
-#include "proxy/http/headers.h"
+#include "common/http/headers.h"
 
-namespace weft::proxy::http {
+namespace weft::http {
 
 class BodySink {
  public:
@@ -85,4 +85,4 @@ class ResponseParser final : public beast_http::basic_parser<false> {
   bool in_trailers_ = false;
 };
 
-}  // namespace weft::proxy::http
+}  // namespace weft::http

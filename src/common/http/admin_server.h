@@ -10,7 +10,7 @@
 #include "common/event/reactor.h"
 #include "common/net/address.h"
 
-namespace weft::proxy::admin {
+namespace weft::http {
 
 struct AdminRequest {
   std::string method;
@@ -50,4 +50,4 @@ class AdminServer {
   std::unique_ptr<Listener> listener_;
 };
 
-}  // namespace weft::proxy::admin
+}  // namespace weft::http

@@ -1,8 +1,8 @@
-#include "proxy/http/http1_parser.h"
+#include "common/http/http1_parser.h"
 
 #include <boost/beast/http/error.hpp>
 
-namespace weft::proxy::http {
+namespace weft::http {
 
 namespace {
 std::string_view sv(boost::beast::string_view s) { return {s.data(), s.size()}; }
@@ -158,4 +158,4 @@ std::size_t ResponseParser::on_chunk_body_impl(std::uint64_t, boost::beast::stri
   return body.size();
 }
 
-}  // namespace weft::proxy::http
+}  // namespace weft::http

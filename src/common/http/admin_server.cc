@@ -1,4 +1,4 @@
-#include "proxy/admin/admin_server.h"
+#include "common/http/admin_server.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -10,11 +10,10 @@
 
 #include "common/config/error.h"
 #include "common/net/connection.h"
-#include "proxy/http/http1_parser.h"
-#include "proxy/http/reason_phrase.h"
-#include "proxy/http/http1_parser.h"
+#include "common/http/http1_parser.h"
+#include "common/http/reason_phrase.h"
 
-namespace weft::proxy::admin {
+namespace weft::http {
 
 namespace {
 std::string_view paramValue(std::string_view query, std::string_view name, bool* found) {
@@ -232,4 +231,4 @@ AdminResponse AdminServer::handle(const AdminRequest& req) const {
   return it->second.handler(req);
 }
 
-}  // namespace weft::proxy::admin
+}  // namespace weft::http

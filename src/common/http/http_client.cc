@@ -1,4 +1,4 @@
-#include "agent/http_get.h"
+#include "common/http/http_client.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-namespace weft::agent {
+namespace weft::http {
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -131,4 +131,4 @@ HttpResult httpRequest(const std::string& method, const std::string& host, int p
   return r;
 }
 
-}  // namespace weft::agent
+}  // namespace weft::http

@@ -1,6 +1,6 @@
-#include "proxy/http/reason_phrase.h"
+#include "common/http/reason_phrase.h"
 
-namespace weft::proxy::http {
+namespace weft::http {
 
 std::string_view reasonPhrase(int status) {
   switch (status) {
@@ -38,4 +38,4 @@ std::string_view reasonPhrase(int status) {
   }
 }
 
-}  // namespace weft::proxy::http
+}  // namespace weft::http

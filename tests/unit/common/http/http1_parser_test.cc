@@ -1,11 +1,11 @@
-#include "proxy/http/http1_parser.h"
+#include "common/http/http1_parser.h"
 
 #include <gtest/gtest.h>
 
 #include <boost/beast/http/error.hpp>
 #include <string>
 
-namespace weft::proxy::http {
+namespace weft::http {
 namespace {
 
 using error = boost::beast::http::error;
@@ -569,9 +569,9 @@ TEST(ResponseHeadTest, ClearResetsEverything) {
 }
 
 }  // namespace
-}  // namespace weft::proxy::http
+}  // namespace weft::http
 
-namespace weft::proxy::http {
+namespace weft::http {
 namespace {
 
 HeadScan scanAll(std::string_view data) {
@@ -627,4 +627,4 @@ TEST(RequestParserTest, MaxHeadersCountIsEnforced) {
 }
 
 }  // namespace
-}  // namespace weft::proxy::http
+}  // namespace weft::http

@@ -5,7 +5,7 @@
 #include <chrono>
 #include <string>
 
-namespace weft::agent {
+namespace weft::http {
 
 struct HttpResult {
   int status = 0;      // 0: no HTTP answer (see error)
@@ -16,4 +16,4 @@ struct HttpResult {
 HttpResult httpRequest(const std::string& method, const std::string& host, int port, const std::string& path,
                        std::chrono::milliseconds timeout, const std::string& host_header = {});
 
-}  // namespace weft::agent
+}  // namespace weft::http
