@@ -6,23 +6,25 @@
 #include <set>
 #include <sstream>
 
+#include "control/config/kind_table.h"
+
 namespace weft::control {
 
 namespace {
 
-template <typename T>
-void store(ConfigSnapshot& out, T&& r) {
-  using U = std::decay_t<T>;
-  if constexpr (std::is_same_v<U, Service>) out.services.push_back(std::forward<T>(r));
-  else if constexpr (std::is_same_v<U, Endpoints>) out.endpoints.push_back(std::forward<T>(r));
-  else if constexpr (std::is_same_v<U, EndpointSlice>) out.endpoint_slices.push_back(std::forward<T>(r));
-  else if constexpr (std::is_same_v<U, Pod>) out.pods.push_back(std::forward<T>(r));
-  else if constexpr (std::is_same_v<U, Namespace>) out.namespaces.push_back(std::forward<T>(r));
-  else if constexpr (std::is_same_v<U, VirtualService>) out.virtual_services.push_back(std::forward<T>(r));
-  else if constexpr (std::is_same_v<U, DestinationRule>) out.destination_rules.push_back(std::forward<T>(r));
-  else if constexpr (std::is_same_v<U, ServiceEntry>) out.service_entries.push_back(std::forward<T>(r));
-  else if constexpr (std::is_same_v<U, WorkloadEntry>) out.workload_entries.push_back(std::forward<T>(r));
-  else if constexpr (std::is_same_v<U, Sidecar>) out.sidecars.push_back(std::forward<T>(r));
+// Into the snapshot field the kind table names for its type.
+void store(ConfigSnapshot& out, Resource&& res) {
+  std::visit(
+      [&](auto&& value) {
+        using T = std::decay_t<decltype(value)>;
+        auto put = [&](const auto& row) {
+          if constexpr (std::is_same_v<typename std::decay_t<decltype(row)>::Type, T>) {
+            (out.*(row.field)).push_back(std::move(value));
+          }
+        };
+        std::apply([&](const auto&... row) { (put(row), ...); }, kKinds);
+      },
+      std::move(res));
 }
 
 }  // namespace
@@ -54,7 +56,7 @@ void addDocuments(const std::string& text, const std::string& source, ConfigSnap
       continue;
     }
     out.accepted.push_back(ref);
-    std::visit([&](auto&& res) { store(out, std::move(res)); }, std::move(*r.resource));
+    store(out, std::move(*r.resource));
   }
 }
 

@@ -1,0 +1,64 @@
+// networking.istio.io DestinationRule: subsets and their load balancer.
+#include "control/config/decoders.h"
+
+#include "control/config/decode_util.h"
+
+namespace weft::control::decode {
+
+namespace {
+
+std::optional<TrafficPolicy> trafficPolicy(const YAML::Node& n, const std::string& path, Errors& errs) {
+  if (!n || n.IsNull()) return std::nullopt;
+  if (!expectMap(n, path, errs)) return std::nullopt;
+  checkKeys(n, path, {"loadBalancer"}, errs);
+  TrafficPolicy tp;
+  if (YAML::Node lb = n["loadBalancer"]) {
+    checkKeys(lb, path + ".loadBalancer", {"simple"}, errs);
+    LoadBalancer l{str(lb, "simple", path + ".loadBalancer", errs)};
+    static const std::set<std::string> ok = {"ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "UNSPECIFIED"};
+    if (!ok.count(l.simple)) {
+      errs.push_back(path + ".loadBalancer.simple: '" + l.simple +
+                     "' is not supported by weftd (ROUND_ROBIN, LEAST_REQUEST, RANDOM are)");
+    }
+    tp.load_balancer = l;
+  }
+  return tp;
+}
+
+}  // namespace
+
+DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs) {
+  DestinationRule dr;
+  dr.meta = meta(doc, errs);
+  YAML::Node spec = doc["spec"];
+  if (!expectMap(spec, "spec", errs)) {
+    if (!spec) errs.push_back("spec: is required");
+    return dr;
+  }
+  checkKeys(spec, "spec", {"host", "trafficPolicy", "subsets", "exportTo"}, errs);
+  dr.host = str(spec, "host", "spec", errs);
+  if (dr.host.empty()) errs.push_back("spec.host: is required");
+  else if (!isValidHost(dr.host)) errs.push_back("spec.host: '" + dr.host + "' is not a valid host");
+  dr.traffic_policy = trafficPolicy(spec["trafficPolicy"], "spec.trafficPolicy", errs);
+  dr.export_to = strings(spec, "exportTo", "spec", errs);
+  std::set<std::string> names;
+  YAML::Node subsets = spec["subsets"];
+  for (size_t i = 0; subsets && subsets.IsSequence() && i < subsets.size(); ++i) {
+    std::string p = idx("spec.subsets", i);
+    const YAML::Node& s = subsets[i];
+    if (!expectMap(s, p, errs)) continue;
+    checkKeys(s, p, {"name", "labels", "trafficPolicy"}, errs);
+    Subset sub;
+    sub.name = str(s, "name", p, errs);
+    if (sub.name.empty()) errs.push_back(p + ".name: is required");
+    else if (!isDnsLabel(sub.name)) errs.push_back(p + ".name: '" + sub.name + "' is not a valid subset name (RFC 1123 label)");
+    else if (!names.insert(sub.name).second) errs.push_back(p + ".name: duplicate subset '" + sub.name + "'");
+    sub.labels = labels(s, "labels", p, errs);
+    sub.traffic_policy = trafficPolicy(s["trafficPolicy"], p + ".trafficPolicy", errs);
+    dr.subsets.push_back(std::move(sub));
+  }
+  return dr;
+}
+
+
+}  // namespace weft::control::decode

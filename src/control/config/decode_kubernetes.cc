@@ -1,0 +1,113 @@
+// Kubernetes Service, Endpoints, EndpointSlice, Pod and Namespace.
+#include "control/config/decoders.h"
+
+#include "control/config/decode_util.h"
+
+namespace weft::control::decode {
+
+Service decodeService(const YAML::Node& doc, Errors& errs) {
+  Service s;
+  s.meta = meta(doc, errs);
+  YAML::Node spec = doc["spec"];
+  if (!expectMap(spec, "spec", errs)) return s;
+  s.selector = labels(spec, "selector", "spec", errs);
+  s.cluster_ip = str(spec, "clusterIP", "spec", errs);
+  if (s.cluster_ip == "None") s.cluster_ip.clear();
+  std::set<std::string> names;
+  YAML::Node ports = spec["ports"];
+  for (size_t i = 0; ports && ports.IsSequence() && i < ports.size(); ++i) {
+    std::string p = idx("spec.ports", i);
+    ServicePort sp;
+    sp.name = str(ports[i], "name", p, errs);
+    sp.port = port(ports[i], "port", p, errs, true);
+    if (ports[i]["targetPort"]) {
+      // A named targetPort resolves through the Pod's container ports, which weftd does
+      // not model: take the numeric form only.
+      const YAML::Node& tpn = ports[i]["targetPort"];
+      if (tpn.IsScalar() && !tpn.Scalar().empty() && tpn.Scalar().find_first_not_of("0123456789") == std::string::npos) {
+        sp.target_port = port(ports[i], "targetPort", p, errs, true);
+      } else if (!tpn.IsScalar()) {
+        errs.push_back(p + ".targetPort: must be a port number or a port name");
+      }  // a named port: the Endpoints carry the number
+    }
+    std::string proto = str(ports[i], "protocol", p, errs);
+    if (!proto.empty()) sp.protocol = proto;
+    sp.app_protocol = str(ports[i], "appProtocol", p, errs);
+    if (!sp.name.empty() && !names.insert(sp.name).second) errs.push_back(p + ".name: duplicate port name '" + sp.name + "'");
+    if (ports.size() > 1 && sp.name.empty()) errs.push_back(p + ".name: is required when a Service has several ports");
+    s.ports.push_back(std::move(sp));
+  }
+  if (s.ports.empty()) errs.push_back("spec.ports: at least one port is required");
+  return s;
+}
+
+Endpoints decodeEndpoints(const YAML::Node& doc, Errors& errs) {
+  Endpoints e;
+  e.meta = meta(doc, errs);
+  YAML::Node subsets = doc["subsets"];
+  for (size_t i = 0; subsets && subsets.IsSequence() && i < subsets.size(); ++i) {
+    std::string p = idx("subsets", i);
+    EndpointSubset sub;
+    YAML::Node addrs = subsets[i]["addresses"];
+    for (size_t j = 0; addrs && addrs.IsSequence() && j < addrs.size(); ++j) {
+      std::string ap = idx(p + ".addresses", j);
+      EndpointAddress a;
+      a.ip = str(addrs[j], "ip", ap, errs);
+      if (a.ip.empty()) errs.push_back(ap + ".ip: is required");
+      if (YAML::Node ref = addrs[j]["targetRef"]) {
+        if (str(ref, "kind", ap + ".targetRef", errs) == "Pod") a.pod = str(ref, "name", ap + ".targetRef", errs);
+      }
+      sub.addresses.push_back(std::move(a));
+    }
+    YAML::Node ports = subsets[i]["ports"];
+    for (size_t j = 0; ports && ports.IsSequence() && j < ports.size(); ++j) {
+      std::string pp = idx(p + ".ports", j);
+      sub.ports.push_back({str(ports[j], "name", pp, errs), port(ports[j], "port", pp, errs, true)});
+    }
+    e.subsets.push_back(std::move(sub));
+  }
+  return e;
+}
+
+EndpointSlice decodeEndpointSlice(const YAML::Node& doc, Errors& errs) {
+  EndpointSlice es;
+  es.meta = meta(doc, errs);
+  auto svc = es.meta.labels.find("kubernetes.io/service-name");
+  if (svc == es.meta.labels.end()) errs.push_back("metadata.labels: kubernetes.io/service-name is required");
+  else es.service = svc->second;
+  std::string type = str(doc, "addressType", "", errs);
+  if (type != "IPv4" && type != "IPv6") errs.push_back("addressType: '" + type + "' is not supported by weftd (IPv4, IPv6 are)");
+  YAML::Node eps = doc["endpoints"];
+  for (size_t i = 0; eps && eps.IsSequence() && i < eps.size(); ++i) {
+    std::string p = idx("endpoints", i);
+    // Kubernetes: a missing `ready` condition means ready.
+    if (YAML::Node c = eps[i]["conditions"]; c && c["ready"] && c["ready"].IsScalar() && c["ready"].Scalar() == "false") continue;
+    std::string pod;
+    if (YAML::Node ref = eps[i]["targetRef"]; ref && str(ref, "kind", p + ".targetRef", errs) == "Pod") {
+      pod = str(ref, "name", p + ".targetRef", errs);
+    }
+    for (const auto& ip : strings(eps[i], "addresses", p, errs)) es.endpoints.push_back({ip, pod});
+  }
+  YAML::Node ports = doc["ports"];
+  for (size_t i = 0; ports && ports.IsSequence() && i < ports.size(); ++i) {
+    std::string pp = idx("ports", i);
+    es.ports.push_back({str(ports[i], "name", pp, errs), port(ports[i], "port", pp, errs, true)});
+  }
+  return es;
+}
+
+Pod decodePod(const YAML::Node& doc, Errors& errs) {
+  Pod p;
+  p.meta = meta(doc, errs);
+  if (YAML::Node status = doc["status"]) p.ip = str(status, "podIP", "status", errs);
+  if (YAML::Node spec = doc["spec"]) {
+    std::string sa = str(spec, "serviceAccountName", "spec", errs);
+    if (!sa.empty()) p.service_account = sa;
+  }
+  return p;
+}
+
+
+Namespace decodeNamespace(const YAML::Node& doc, Errors& errs) { return Namespace{meta(doc, errs)}; }
+
+}  // namespace weft::control::decode

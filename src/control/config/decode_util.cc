@@ -1,0 +1,210 @@
+#include "control/config/decode_util.h"
+
+#include <re2/re2.h>
+
+namespace weft::control::decode {
+
+std::string join(const std::string& path, const std::string& key) { return path.empty() ? key : path + "." + key; }
+std::string idx(const std::string& path, size_t i) { return path + "[" + std::to_string(i) + "]"; }
+
+void checkKeys(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> known, Errors& errs,
+               const char* what) {
+  if (!n || !n.IsMap()) return;
+  for (const auto& kv : n) {
+    std::string key = kv.first.as<std::string>();
+    bool ok = false;
+    for (const char* k : known) ok |= key == k;
+    if (!ok) errs.push_back(join(path, key) + ": " + what);
+  }
+}
+
+bool expectMap(const YAML::Node& n, const std::string& path, Errors& errs) {
+  if (!n) return false;
+  if (!n.IsMap()) {
+    errs.push_back(path + ": must be a map");
+    return false;
+  }
+  return true;
+}
+
+std::string str(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+  YAML::Node v = n[key];
+  if (!v || v.IsNull()) return "";
+  if (!v.IsScalar()) {
+    errs.push_back(join(path, key) + ": must be a string");
+    return "";
+  }
+  return v.Scalar();
+}
+
+std::optional<int64_t> integer(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+  YAML::Node v = n[key];
+  if (!v || v.IsNull()) return std::nullopt;
+  try {
+    if (!v.IsScalar()) throw std::runtime_error("");
+    size_t used = 0;
+    int64_t out = std::stoll(v.Scalar(), &used, 10);
+    if (used != v.Scalar().size()) throw std::runtime_error("");
+    return out;
+  } catch (...) {
+    errs.push_back(join(path, key) + ": must be an integer, got '" + (v.IsScalar() ? v.Scalar() : "<non-scalar>") + "'");
+    return std::nullopt;
+  }
+}
+
+uint32_t port(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs, bool required) {
+  auto v = integer(n, key, path, errs);
+  if (!v) {
+    if (required) errs.push_back(join(path, key) + ": is required");
+    return 0;
+  }
+  if (*v < 1 || *v > 65535) {
+    errs.push_back(join(path, key) + ": must be a port number in [1, 65535], got " + std::to_string(*v));
+    return 0;
+  }
+  return static_cast<uint32_t>(*v);
+}
+
+std::vector<std::string> strings(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+  std::vector<std::string> out;
+  YAML::Node v = n[key];
+  if (!v || v.IsNull()) return out;
+  if (!v.IsSequence()) {
+    errs.push_back(join(path, key) + ": must be a list of strings");
+    return out;
+  }
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (!v[i].IsScalar()) {
+      errs.push_back(idx(join(path, key), i) + ": must be a string");
+      continue;
+    }
+    out.push_back(v[i].Scalar());
+  }
+  return out;
+}
+
+Labels labels(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+  Labels out;
+  YAML::Node v = n[key];
+  if (!v || v.IsNull()) return out;
+  if (!v.IsMap()) {
+    errs.push_back(join(path, key) + ": must be a map of strings");
+    return out;
+  }
+  for (const auto& kv : v) {
+    if (!kv.second.IsScalar()) {
+      errs.push_back(join(join(path, key), kv.first.as<std::string>()) + ": must be a string");
+      continue;
+    }
+    out[kv.first.as<std::string>()] = kv.second.Scalar();
+  }
+  return out;
+}
+
+// RFC 1123 label: what Kubernetes requires of names, and Istio of subset and port names.
+bool isDnsLabel(const std::string& s) {
+  static const RE2 re("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?");
+  return RE2::FullMatch(s, re);
+}
+
+// Istio host names: FQDN or short name, optionally with a leading "*." wildcard, or "*".
+bool isValidHost(const std::string& h) {
+  if (h == "*") return true;
+  static const RE2 re("(\\*\\.)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?(\\.[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)*");
+  return h.size() <= 253 && RE2::FullMatch(h, re);
+}
+
+ObjectMeta meta(const YAML::Node& doc, Errors& errs) {
+  ObjectMeta m;
+  YAML::Node md = doc["metadata"];
+  if (!md || !md.IsMap()) {
+    errs.push_back("metadata: is required");
+    return m;
+  }
+  m.name = str(md, "name", "metadata", errs);
+  std::string ns = str(md, "namespace", "metadata", errs);
+  if (!ns.empty()) m.ns = ns;
+  if (m.name.empty()) errs.push_back("metadata.name: is required");
+  m.labels = labels(md, "labels", "metadata", errs);
+  m.annotations = labels(md, "annotations", "metadata", errs);
+  return m;
+}
+
+std::optional<StringMatch> stringMatch(const YAML::Node& n, const std::string& path, Errors& errs) {
+  if (!n || n.IsNull()) return std::nullopt;
+  if (!expectMap(n, path, errs)) return std::nullopt;
+  checkKeys(n, path, {"exact", "prefix", "regex"}, errs);
+  if (n.size() != 1) {
+    errs.push_back(path + ": exactly one of exact, prefix, regex is required");
+    return std::nullopt;
+  }
+  StringMatch m;
+  if (n["exact"]) {
+    m.kind = StringMatch::Kind::Exact;
+    m.value = str(n, "exact", path, errs);
+  } else if (n["prefix"]) {
+    m.kind = StringMatch::Kind::Prefix;
+    m.value = str(n, "prefix", path, errs);
+  } else if (n["regex"]) {
+    m.kind = StringMatch::Kind::Regex;
+    m.value = str(n, "regex", path, errs);
+    RE2 re(m.value, RE2::Quiet);
+    if (!re.ok()) errs.push_back(path + ".regex: invalid regex '" + m.value + "': " + re.error());
+  }
+  return m;
+}
+
+std::map<std::string, StringMatch> stringMatchMap(const YAML::Node& n, const std::string& path, Errors& errs) {
+  std::map<std::string, StringMatch> out;
+  if (!n || n.IsNull()) return out;
+  if (!expectMap(n, path, errs)) return out;
+  for (const auto& kv : n) {
+    std::string key = kv.first.as<std::string>();
+    auto m = stringMatch(kv.second, join(path, key), errs);
+    if (m) out[key] = *m;
+  }
+  return out;
+}
+
+HeaderOps headerOps(const YAML::Node& n, const std::string& path, Errors& errs) {
+  HeaderOps ops;
+  if (!n || n.IsNull()) return ops;
+  if (!expectMap(n, path, errs)) return ops;
+  checkKeys(n, path, {"set", "add", "remove"}, errs);
+  ops.set = labels(n, "set", path, errs);
+  ops.add = labels(n, "add", path, errs);
+  ops.remove = strings(n, "remove", path, errs);
+  return ops;
+}
+
+void headers(const YAML::Node& n, const std::string& path, HeaderOps& req, HeaderOps& resp, Errors& errs) {
+  if (!n || n.IsNull()) return;
+  if (!expectMap(n, path, errs)) return;
+  checkKeys(n, path, {"request", "response"}, errs);
+  req = headerOps(n["request"], join(path, "request"), errs);
+  resp = headerOps(n["response"], join(path, "response"), errs);
+}
+
+std::optional<int64_t> durationMs(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+  std::string s = str(n, key, path, errs);
+  if (s.empty()) return std::nullopt;
+  static const RE2 re("([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)");
+  std::string number, unit;
+  if (!RE2::FullMatch(s, re, &number, &unit)) {
+    errs.push_back(join(path, key) + ": '" + s + "' is not a duration (e.g. 500ms, 1.5s, 2m)");
+    return std::nullopt;
+  }
+  double v = std::stod(number);
+  double ms = unit == "ms" ? v : unit == "s" ? v * 1000 : unit == "m" ? v * 60000 : v * 3600000;
+  return static_cast<int64_t>(ms);
+}
+
+
+bool spec(const YAML::Node& doc, YAML::Node& out, Errors& errs) {
+  out = doc["spec"];
+  if (expectMap(out, "spec", errs)) return true;
+  if (!out) errs.push_back("spec: is required");
+  return false;
+}
+
+}  // namespace weft::control::decode

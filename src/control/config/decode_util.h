@@ -1,0 +1,42 @@
+#pragma once
+// The building blocks of every kind's decoder: typed reads of YAML fields that report errors
+// with their field path ("spec.http[0].timeout: ..."), and the validations kinds share (host
+// names, DNS labels, string matches, header operations, durations).
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "control/config/kinds.h"
+
+namespace weft::control::decode {
+
+using Errors = std::vector<std::string>;
+
+std::string join(const std::string& path, const std::string& key);
+std::string idx(const std::string& path, size_t i);
+// Reports keys of a map that the decoder does not implement.
+void checkKeys(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> known, Errors& errs,
+               const char* what = "not supported by weftd");
+bool expectMap(const YAML::Node& n, const std::string& path, Errors& errs);
+std::string str(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
+std::optional<int64_t> integer(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
+uint32_t port(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs, bool required);
+std::vector<std::string> strings(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
+Labels labels(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
+// RFC 1123 label: what Kubernetes requires of names, and Istio of subset and port names.
+bool isDnsLabel(const std::string& s);
+// Istio host names: FQDN or short name, optionally with a leading "*." wildcard, or "*".
+bool isValidHost(const std::string& h);
+ObjectMeta meta(const YAML::Node& doc, Errors& errs);
+std::optional<StringMatch> stringMatch(const YAML::Node& n, const std::string& path, Errors& errs);
+std::map<std::string, StringMatch> stringMatchMap(const YAML::Node& n, const std::string& path, Errors& errs);
+HeaderOps headerOps(const YAML::Node& n, const std::string& path, Errors& errs);
+void headers(const YAML::Node& n, const std::string& path, HeaderOps& req, HeaderOps& resp, Errors& errs);
+std::optional<int64_t> durationMs(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
+// A kind's `spec`, which must be a map; false (with the error) when it is missing or not one.
+bool spec(const YAML::Node& doc, YAML::Node& out, Errors& errs);
+
+}  // namespace weft::control::decode

@@ -1,0 +1,296 @@
+// networking.istio.io VirtualService: HTTP and TCP routes, destinations and weights, redirects,
+// rewrites, timeouts, header operations, fault injection and CORS.
+#include "control/config/decoders.h"
+
+#include <re2/re2.h>
+
+#include "control/config/decode_util.h"
+
+namespace weft::control::decode {
+
+namespace {
+
+std::vector<RouteDestination> routeDestinations(const YAML::Node& n, const std::string& path, Errors& errs) {
+  std::vector<RouteDestination> out;
+  if (!n || n.IsNull()) return out;
+  if (!n.IsSequence()) {
+    errs.push_back(path + ": must be a list");
+    return out;
+  }
+  int64_t total = 0;
+  for (size_t i = 0; i < n.size(); ++i) {
+    std::string p = idx(path, i);
+    const YAML::Node& r = n[i];
+    if (!expectMap(r, p, errs)) continue;
+    checkKeys(r, p, {"destination", "weight", "headers"}, errs);
+    RouteDestination d;
+    YAML::Node dest = r["destination"];
+    if (!dest || !dest.IsMap()) {
+      errs.push_back(p + ".destination: is required");
+      continue;
+    }
+    checkKeys(dest, p + ".destination", {"host", "subset", "port"}, errs);
+    d.destination.host = str(dest, "host", p + ".destination", errs);
+    if (d.destination.host.empty()) errs.push_back(p + ".destination.host: is required");
+    else if (!isValidHost(d.destination.host) || d.destination.host.find('*') != std::string::npos)
+      errs.push_back(p + ".destination.host: '" + d.destination.host + "' is not a valid host name");
+    d.destination.subset = str(dest, "subset", p + ".destination", errs);
+    if (!d.destination.subset.empty() && !isDnsLabel(d.destination.subset))
+      errs.push_back(p + ".destination.subset: '" + d.destination.subset + "' is not a valid subset name");
+    if (YAML::Node dp = dest["port"]) {
+      checkKeys(dp, p + ".destination.port", {"number"}, errs);
+      d.destination.port = port(dp, "number", p + ".destination.port", errs, true);
+    }
+    if (auto w = integer(r, "weight", p, errs)) {
+      if (*w < 0) errs.push_back(p + ".weight: must be >= 0, got " + std::to_string(*w));
+      d.weight = static_cast<int32_t>(*w);
+      d.weight_set = true;
+      total += *w;
+    }
+    headers(r["headers"], p + ".headers", d.request_headers, d.response_headers, errs);
+    out.push_back(std::move(d));
+  }
+  if (out.size() > 1) {
+    bool any_set = false;
+    for (const auto& d : out) any_set |= d.weight_set;
+    if (!any_set) errs.push_back(path + ": weights are required when there is more than one destination");
+    else if (total == 0) errs.push_back(path + ": the weights must not all be zero");
+  } else if (out.size() == 1 && !out[0].weight_set) {
+    out[0].weight = 100;
+  }
+  return out;
+}
+
+// Istio's Percent {value: 0..100}; `deprecated_percent`: the old integer `percent` field.
+double percentage(const YAML::Node& n, const std::string& path, Errors& errs) {
+  YAML::Node p = n["percentage"];
+  if (!p || p.IsNull()) {
+    if (auto old = integer(n, "percent", path, errs)) {
+      if (*old < 0 || *old > 100) errs.push_back(path + ".percent: must be in [0, 100]");
+      return static_cast<double>(*old);
+    }
+    return 100;
+  }
+  if (!expectMap(p, path + ".percentage", errs)) return 0;
+  checkKeys(p, path + ".percentage", {"value"}, errs);
+  std::string v = str(p, "value", path + ".percentage", errs);
+  try {
+    size_t used = 0;
+    double d = v.empty() ? 0 : std::stod(v, &used);
+    if (!v.empty() && used != v.size()) throw std::invalid_argument(v);
+    if (d < 0 || d > 100) errs.push_back(path + ".percentage.value: must be in [0, 100], got " + v);
+    return d;
+  } catch (const std::exception&) {
+    errs.push_back(path + ".percentage.value: must be a number, got '" + v + "'");
+    return 0;
+  }
+}
+
+int grpcStatusCode(const std::string& name, const std::string& path, Errors& errs) {
+  static const char* kNames[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
+  for (int i = 0; i < 17; ++i) {
+    if (name == kNames[i]) return i;
+  }
+  errs.push_back(path + ": '" + name + "' is not a gRPC status name (e.g. UNAVAILABLE)");
+  return 2;
+}
+
+// HTTPFaultInjection, as Istio validates it.
+std::optional<HttpRoute::Fault> decodeFault(const YAML::Node& n, const std::string& path, Errors& errs) {
+  if (!n || n.IsNull() || !expectMap(n, path, errs)) return std::nullopt;
+  checkKeys(n, path, {"delay", "abort"}, errs);
+  HttpRoute::Fault f;
+  if (YAML::Node d = n["delay"]; d && expectMap(d, path + ".delay", errs)) {
+    checkKeys(d, path + ".delay", {"fixedDelay", "percentage", "percent"}, errs);
+    HttpRoute::Fault::Delay delay;
+    auto ms = durationMs(d, "fixedDelay", path + ".delay", errs);
+    if (!ms) errs.push_back(path + ".delay.fixedDelay: is required");
+    else if (*ms < 1) errs.push_back(path + ".delay.fixedDelay: must be at least 1ms");
+    else delay.fixed_ms = *ms;
+    delay.percent = percentage(d, path + ".delay", errs);
+    f.delay = delay;
+  }
+  if (YAML::Node a = n["abort"]; a && expectMap(a, path + ".abort", errs)) {
+    checkKeys(a, path + ".abort", {"httpStatus", "grpcStatus", "percentage", "percent"}, errs);
+    HttpRoute::Fault::Abort abort;
+    if (auto st = integer(a, "httpStatus", path + ".abort", errs)) {
+      if (*st < 200 || *st > 599) errs.push_back(path + ".abort.httpStatus: must be in [200, 599]");
+      abort.http_status = static_cast<int>(*st);
+    }
+    std::string grpc = str(a, "grpcStatus", path + ".abort", errs);
+    if (!grpc.empty()) abort.grpc_status = grpcStatusCode(grpc, path + ".abort.grpcStatus", errs);
+    if (!abort.http_status && !abort.grpc_status) errs.push_back(path + ".abort: httpStatus or grpcStatus is required");
+    if (abort.http_status && abort.grpc_status) errs.push_back(path + ".abort: only one of httpStatus and grpcStatus");
+    abort.percent = percentage(a, path + ".abort", errs);
+    f.abort = abort;
+  }
+  if (!f.delay && !f.abort) errs.push_back(path + ": delay or abort is required");
+  return f;
+}
+
+// CorsPolicy, as Istio validates it.
+std::optional<HttpRoute::Cors> decodeCors(const YAML::Node& n, const std::string& path, Errors& errs) {
+  if (!n || n.IsNull() || !expectMap(n, path, errs)) return std::nullopt;
+  checkKeys(n, path, {"allowOrigins", "allowOrigin", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge",
+                      "allowCredentials", "unmatchedPreflights"}, errs);
+  HttpRoute::Cors c;
+  YAML::Node origins = n["allowOrigins"];
+  if (origins && !origins.IsSequence()) errs.push_back(path + ".allowOrigins: must be a list");
+  for (size_t i = 0; origins && origins.IsSequence() && i < origins.size(); ++i) {
+    if (auto m = stringMatch(origins[i], idx(path + ".allowOrigins", i), errs)) c.allow_origins.push_back(*m);
+  }
+  for (const auto& o : strings(n, "allowOrigin", path, errs)) {  // deprecated: exact origins
+    c.allow_origins.push_back(StringMatch{StringMatch::Kind::Exact, o});
+  }
+  c.allow_methods = strings(n, "allowMethods", path, errs);
+  c.allow_headers = strings(n, "allowHeaders", path, errs);
+  c.expose_headers = strings(n, "exposeHeaders", path, errs);
+  c.max_age_ms = durationMs(n, "maxAge", path, errs);
+  std::string cred = str(n, "allowCredentials", path, errs);
+  if (cred == "true" || cred == "false") c.allow_credentials = cred == "true";
+  else if (!cred.empty()) errs.push_back(path + ".allowCredentials: must be true or false");
+  std::string unmatched = str(n, "unmatchedPreflights", path, errs);
+  if (unmatched == "IGNORE") c.forward_unmatched_preflights = false;
+  else if (!unmatched.empty() && unmatched != "FORWARD" && unmatched != "UNSPECIFIED")
+    errs.push_back(path + ".unmatchedPreflights: must be FORWARD or IGNORE");
+  return c;
+}
+
+}  // namespace
+
+VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
+  VirtualService vs;
+  vs.meta = meta(doc, errs);
+  YAML::Node spec = doc["spec"];
+  if (!expectMap(spec, "spec", errs)) {
+    if (!spec) errs.push_back("spec: is required");
+    return vs;
+  }
+  checkKeys(spec, "spec", {"hosts", "gateways", "http", "tcp", "exportTo"}, errs);
+  vs.hosts = strings(spec, "hosts", "spec", errs);
+  if (vs.hosts.empty()) errs.push_back("spec.hosts: at least one host is required");
+  for (size_t i = 0; i < vs.hosts.size(); ++i) {
+    if (!isValidHost(vs.hosts[i])) errs.push_back(idx("spec.hosts", i) + ": '" + vs.hosts[i] + "' is not a valid host");
+  }
+  vs.gateways = strings(spec, "gateways", "spec", errs);
+  for (const auto& g : vs.gateways) {
+    if (g != "mesh") errs.push_back("spec.gateways: gateway '" + g + "': Gateways are not supported by weftd yet (only 'mesh')");
+  }
+  vs.export_to = strings(spec, "exportTo", "spec", errs);
+  YAML::Node http = spec["http"];
+  if (http && !http.IsSequence()) errs.push_back("spec.http: must be a list");
+  for (size_t i = 0; http && http.IsSequence() && i < http.size(); ++i) {
+    std::string p = idx("spec.http", i);
+    const YAML::Node& h = http[i];
+    if (!expectMap(h, p, errs)) continue;
+    checkKeys(h, p, {"name", "match", "route", "redirect", "directResponse", "rewrite", "timeout", "headers", "fault",
+                     "corsPolicy"}, errs);
+    HttpRoute r;
+    r.name = str(h, "name", p, errs);
+    YAML::Node matches = h["match"];
+    for (size_t j = 0; matches && matches.IsSequence() && j < matches.size(); ++j) {
+      std::string mp = idx(p + ".match", j);
+      const YAML::Node& m = matches[j];
+      if (!expectMap(m, mp, errs)) continue;
+      checkKeys(m, mp, {"name", "uri", "method", "authority", "headers", "withoutHeaders", "queryParams", "port",
+                        "sourceLabels", "ignoreUriCase"}, errs);
+      HttpMatch hm;
+      hm.name = str(m, "name", mp, errs);
+      hm.uri = stringMatch(m["uri"], mp + ".uri", errs);
+      hm.method = stringMatch(m["method"], mp + ".method", errs);
+      hm.authority = stringMatch(m["authority"], mp + ".authority", errs);
+      hm.headers = stringMatchMap(m["headers"], mp + ".headers", errs);
+      hm.without_headers = stringMatchMap(m["withoutHeaders"], mp + ".withoutHeaders", errs);
+      hm.query_params = stringMatchMap(m["queryParams"], mp + ".queryParams", errs);
+      if (m["port"]) hm.port = port(m, "port", mp, errs, true);
+      hm.source_labels = labels(m, "sourceLabels", mp, errs);
+      hm.ignore_uri_case = str(m, "ignoreUriCase", mp, errs) == "true";
+      r.match.push_back(std::move(hm));
+    }
+    r.route = routeDestinations(h["route"], p + ".route", errs);
+    if (YAML::Node rd = h["redirect"]) {
+      checkKeys(rd, p + ".redirect", {"uri", "authority", "port", "scheme", "redirectCode"}, errs);
+      HttpRoute::Redirect red;
+      red.uri = str(rd, "uri", p + ".redirect", errs);
+      red.authority = str(rd, "authority", p + ".redirect", errs);
+      if (rd["port"]) red.port = port(rd, "port", p + ".redirect", errs, true);
+      red.scheme = str(rd, "scheme", p + ".redirect", errs);
+      if (auto c = integer(rd, "redirectCode", p + ".redirect", errs)) {
+        if (*c != 301 && *c != 302 && *c != 303 && *c != 307 && *c != 308)
+          errs.push_back(p + ".redirect.redirectCode: must be 301, 302, 303, 307 or 308");
+        red.code = static_cast<int>(*c);
+      }
+      r.redirect = red;
+    }
+    if (YAML::Node dr = h["directResponse"]) {
+      checkKeys(dr, p + ".directResponse", {"status", "body"}, errs);
+      HttpRoute::DirectResponse d;
+      auto st = integer(dr, "status", p + ".directResponse", errs);
+      if (!st) errs.push_back(p + ".directResponse.status: is required");
+      else if (*st < 200 || *st > 599) errs.push_back(p + ".directResponse.status: must be in [200, 599]");
+      else d.status = static_cast<int>(*st);
+      if (YAML::Node b = dr["body"]) {
+        checkKeys(b, p + ".directResponse.body", {"string"}, errs);
+        d.body = str(b, "string", p + ".directResponse.body", errs);
+      }
+      r.direct_response = d;
+    }
+    if (YAML::Node rw = h["rewrite"]) {
+      checkKeys(rw, p + ".rewrite", {"uri", "authority"}, errs);
+      r.rewrite = HttpRoute::Rewrite{str(rw, "uri", p + ".rewrite", errs), str(rw, "authority", p + ".rewrite", errs)};
+    }
+    r.timeout_ms = durationMs(h, "timeout", p, errs);
+    headers(h["headers"], p + ".headers", r.request_headers, r.response_headers, errs);
+    r.fault = decodeFault(h["fault"], p + ".fault", errs);
+    r.cors = decodeCors(h["corsPolicy"], p + ".corsPolicy", errs);
+    int actions = (!r.route.empty()) + r.redirect.has_value() + r.direct_response.has_value();
+    if (actions != 1) errs.push_back(p + ": exactly one of route, redirect, directResponse is required");
+    if (r.rewrite && (r.redirect || r.direct_response)) errs.push_back(p + ".rewrite: cannot be used with redirect or directResponse");
+    if (r.rewrite && !r.rewrite->uri.empty()) {
+      for (const auto& m : r.match) {
+        if (m.uri && m.uri->kind == StringMatch::Kind::Regex) {
+          errs.push_back(p + ".rewrite.uri: rewriting a path matched by a regex is not supported by weftd yet");
+          break;
+        }
+      }
+    }
+    vs.http.push_back(std::move(r));
+  }
+  YAML::Node tcp = spec["tcp"];
+  for (size_t i = 0; tcp && tcp.IsSequence() && i < tcp.size(); ++i) {
+    std::string p = idx("spec.tcp", i);
+    const YAML::Node& t = tcp[i];
+    if (!expectMap(t, p, errs)) continue;
+    checkKeys(t, p, {"match", "route"}, errs);
+    TcpRoute r;
+    YAML::Node matches = t["match"];
+    for (size_t j = 0; matches && matches.IsSequence() && j < matches.size(); ++j) {
+      checkKeys(matches[j], idx(p + ".match", j), {"port"}, errs);
+      if (matches[j]["port"]) r.match_port = port(matches[j], "port", idx(p + ".match", j), errs, true);
+    }
+    r.route = routeDestinations(t["route"], p + ".route", errs);
+    if (r.route.empty()) errs.push_back(p + ".route: at least one destination is required");
+    vs.tcp.push_back(std::move(r));
+  }
+  if (vs.http.empty() && vs.tcp.empty()) errs.push_back("spec: http or tcp routes are required");
+  return vs;
+}
+
+
+}  // namespace weft::control::decode

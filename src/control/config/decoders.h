@@ -1,0 +1,25 @@
+#pragma once
+// One decoder per kind (decode_<kind>.cc); kind_table.h says which handles which kind.
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <vector>
+
+#include "control/config/kinds.h"
+
+namespace weft::control::decode {
+
+using Errors = std::vector<std::string>;
+
+Service decodeService(const YAML::Node& doc, Errors& errs);
+Endpoints decodeEndpoints(const YAML::Node& doc, Errors& errs);
+EndpointSlice decodeEndpointSlice(const YAML::Node& doc, Errors& errs);
+Pod decodePod(const YAML::Node& doc, Errors& errs);
+Namespace decodeNamespace(const YAML::Node& doc, Errors& errs);
+VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs);
+DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs);
+ServiceEntry decodeServiceEntry(const YAML::Node& doc, Errors& errs);
+WorkloadEntry decodeWorkloadEntry(const YAML::Node& doc, Errors& errs);
+Sidecar decodeSidecar(const YAML::Node& doc, Errors& errs);
+
+}  // namespace weft::control::decode
