@@ -10,8 +10,10 @@ std::string AgentEnv::nodeId() const {
 
 std::string AgentEnv::nodeCluster() const {
   std::string workload = pod_name;
-  if (auto it = meta.find("WORKLOAD_NAME"); it != meta.end() && !it->second.empty()) workload = it->second;
-  else if (labels.contains("app") && labels["app"].is_string()) workload = labels["app"].get<std::string>();
+  if (auto it = meta.find("WORKLOAD_NAME"); it != meta.end() && !it->second.empty())
+    workload = it->second;
+  else if (labels.contains("app") && labels["app"].is_string())
+    workload = labels["app"].get<std::string>();
   return workload + "." + pod_namespace;
 }
 
@@ -72,12 +74,14 @@ json socketAddress(const std::string& ip, int port) {
 }
 
 json staticCluster(const std::string& name, const std::string& host, int port, bool http2 = false) {
-  json c = {{"name", name},
-            {"type", "STATIC"},
-            {"connect_timeout", "1s"},
-            {"load_assignment",
-             {{"cluster_name", name},
-              {"endpoints", json::array({{{"lb_endpoints", json::array({{{"endpoint", {{"address", socketAddress(host, port)}}}}})}}})}}}};
+  json c = {
+      {"name", name},
+      {"type", "STATIC"},
+      {"connect_timeout", "1s"},
+      {"load_assignment",
+       {{"cluster_name", name},
+        {"endpoints",
+         json::array({{{"lb_endpoints", json::array({{{"endpoint", {{"address", socketAddress(host, port)}}}}})}}})}}}};
   if (http2) {
     c["typed_extension_protocol_options"] = {
         {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
@@ -90,24 +94,30 @@ json staticCluster(const std::string& name, const std::string& host, int port, b
 json routeListener(const std::string& name, int port, const std::string& path, const std::string& cluster,
                    const std::string& rewrite) {
   json route = {{"match", {{"path", path}}}, {"route", {{"cluster", cluster}, {"prefix_rewrite", rewrite}}}};
-  return {{"name", name},
-          {"address", socketAddress("0.0.0.0", port)},
-          {"filter_chains",
-           json::array({{{"filters",
-                          json::array({{{"name", "envoy.filters.network.http_connection_manager"},
-                                        {"typed_config",
-                                         {{"@type",
-                                           "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"},
-                                          {"stat_prefix", name},
-                                          {"route_config",
-                                           {{"name", name},
-                                            {"virtual_hosts", json::array({{{"name", name},
-                                                                            {"domains", json::array({"*"})},
-                                                                            {"routes", json::array({route})}}})}}},
-                                          {"http_filters",
-                                           json::array({{{"name", "envoy.filters.http.router"},
-                                                         {"typed_config",
-                                                          {{"@type", "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}}}})}}}}})}}})}};
+  return {
+      {"name", name},
+      {"address", socketAddress("0.0.0.0", port)},
+      {"filter_chains",
+       json::array(
+           {{{"filters",
+              json::array(
+                  {{{"name", "envoy.filters.network.http_connection_manager"},
+                    {"typed_config",
+                     {{"@type",
+                       "type.googleapis.com/"
+                       "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"},
+                      {"stat_prefix", name},
+                      {"route_config",
+                       {{"name", name},
+                        {"virtual_hosts",
+                         json::array(
+                             {{{"name", name}, {"domains", json::array({"*"})}, {"routes", json::array({route})}}})}}},
+                      {"http_filters",
+                       json::array(
+                           {{{"name", "envoy.filters.http.router"},
+                             {"typed_config",
+                              {{"@type",
+                                "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}}}})}}}}})}}})}};
 }
 
 }  // namespace
@@ -132,13 +142,14 @@ json proxyBootstrap(const AgentEnv& env, const BootstrapOptions& o) {
       {"admin", {{"address", socketAddress("127.0.0.1", o.admin_port)}}},
       {"dynamic_resources",
        {{"ads_config",
-         {{"api_type", "GRPC"}, {"transport_api_version", "V3"},
+         {{"api_type", "GRPC"},
+          {"transport_api_version", "V3"},
           {"grpc_services", json::array({{{"envoy_grpc", {{"cluster_name", "xds-grpc"}}}}})}}},
         {"cds_config", {{"ads", json::object()}, {"resource_api_version", "V3"}}},
         {"lds_config", {{"ads", json::object()}, {"resource_api_version", "V3"}}}}},
       {"static_resources",
-       {{"listeners", json::array({routeListener("prometheus_stats", o.stats_port, "/stats/prometheus", "prometheus_stats",
-                                                 "/stats/prometheus"),
+       {{"listeners", json::array({routeListener("prometheus_stats", o.stats_port, "/stats/prometheus",
+                                                 "prometheus_stats", "/stats/prometheus"),
                                    routeListener("agent_readiness", o.readiness_port, "/healthz/ready", "agent",
                                                  "/healthz/ready")})},
         {"clusters", json::array({xds, staticCluster("prometheus_stats", "127.0.0.1", o.admin_port),

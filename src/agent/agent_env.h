@@ -16,7 +16,7 @@ struct AgentEnv {
   std::string instance_ip = "127.0.0.1";
   std::string service_account = "default";
   std::string dns_domain = "svc.cluster.local";
-  std::string discovery_address;  // host:port of weftd's xDS (plaintext gRPC)
+  std::string discovery_address;            // host:port of weftd's xDS (plaintext gRPC)
   std::map<std::string, std::string> meta;  // ISTIO_META_FOO=bar -> FOO: bar
   nlohmann::json labels = nlohmann::json::object();
   nlohmann::json app_probers = nlohmann::json::object();  // ISTIO_KUBE_APP_PROBERS

@@ -9,15 +9,15 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <thread>
 
 #include "agent/agent_env.h"
-#include "common/http/http_client.h"
 #include "agent/proxy_supervisor.h"
 #include "agent/status_server.h"
+#include "common/http/http_client.h"
 
 extern char** environ;
 
@@ -91,7 +91,8 @@ int runProxy(const std::string& proxy_bin, const std::string& config_path, int c
   weft::event::Reactor reactor;
   weft::agent::ProxySupervisor::Options po;
   po.proxy_bin = proxy_bin;
-  po.args = {"-c", config_path, "--concurrency", std::to_string(concurrency), "--drain-time-s", std::to_string(drain_s)};
+  po.args = {
+      "-c", config_path, "--concurrency", std::to_string(concurrency), "--drain-time-s", std::to_string(drain_s)};
   if (geteuid() == 0) {
     po.uid = proxy_uid;
     po.gid = proxy_gid;

@@ -16,8 +16,8 @@
 namespace weft::agent {
 
 using std::chrono::milliseconds;
-using weft::http::HttpResult;
 using weft::http::httpRequest;
+using weft::http::HttpResult;
 
 namespace {
 // The first restart is immediate (a crash costs < 1 s of service); repeated crashes back off
@@ -28,7 +28,8 @@ constexpr std::chrono::seconds kStableAfter{30};
 std::string describe(int status) {
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status)) {
-    return std::string("killed by signal ") + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+    return std::string("killed by signal ") + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) +
+           ")";
   }
   return "stopped (status " + std::to_string(status) + ")";
 }
@@ -97,7 +98,8 @@ void ProxySupervisor::spawn() {
   }
   pid_ = pid;
   started_at_ = reactor_.now();
-  log_("started weft-proxy (pid " + std::to_string(pid) + (restarts_ ? ", restart " + std::to_string(restarts_) : "") + ")");
+  log_("started weft-proxy (pid " + std::to_string(pid) + (restarts_ ? ", restart " + std::to_string(restarts_) : "") +
+       ")");
 }
 
 void ProxySupervisor::onIoEvent(uint32_t) {

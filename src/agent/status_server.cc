@@ -8,11 +8,11 @@
 
 namespace weft::agent {
 
+using std::chrono::milliseconds;
 using weft::http::AdminRequest;
 using weft::http::AdminResponse;
-using std::chrono::milliseconds;
-using weft::http::HttpResult;
 using weft::http::httpRequest;
+using weft::http::HttpResult;
 
 StatusServer::StatusServer(event::Reactor& reactor, const net::Address& address, StatusOptions options,
                            const ProxySupervisor& supervisor)
@@ -32,7 +32,8 @@ AdminResponse StatusServer::ready() {
   HttpResult r = httpRequest("GET", "127.0.0.1", options_.admin_port, "/ready", milliseconds(1000));
   if (r.status == 200) return {200, "text/plain; charset=UTF-8", ""};
   std::string why = r.status ? "weft-proxy is " + r.body : "weft-proxy admin: " + r.error + "\n";
-  if (r.status == 503) why = "weft-proxy has not received its listeners and clusters yet (" + r.body.substr(0, r.body.find('\n')) + ")\n";
+  if (r.status == 503)
+    why = "weft-proxy has not received its listeners and clusters yet (" + r.body.substr(0, r.body.find('\n')) + ")\n";
   return {503, "text/plain; charset=UTF-8", why};
 }
 
@@ -44,8 +45,10 @@ AdminResponse StatusServer::metrics() {
          std::to_string(supervisor_.restarts()) + "\n";
   out += "# TYPE weft_agent_proxy_up gauge\nweft_agent_proxy_up " + std::string(p.status == 200 ? "1" : "0") + "\n";
   if (options_.app_metrics_port > 0) {
-    HttpResult a = httpRequest("GET", "127.0.0.1", options_.app_metrics_port, options_.app_metrics_path, milliseconds(2000));
-    out += "# TYPE weft_agent_app_scrape_up gauge\nweft_agent_app_scrape_up " + std::string(a.status == 200 ? "1" : "0") + "\n";
+    HttpResult a =
+        httpRequest("GET", "127.0.0.1", options_.app_metrics_port, options_.app_metrics_path, milliseconds(2000));
+    out += "# TYPE weft_agent_app_scrape_up gauge\nweft_agent_app_scrape_up " +
+           std::string(a.status == 200 ? "1" : "0") + "\n";
     if (a.status == 200) out += a.body;
   }
   return {200, "text/plain; version=0.0.4; charset=utf-8", out};
@@ -79,7 +82,8 @@ AdminResponse StatusServer::appHealth(const std::string& path) {
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     bool ok = fd >= 0 && connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof(sa)) == 0;
     if (fd >= 0) close(fd);
-    return {ok ? 200 : 503, "text/plain; charset=UTF-8", ok ? "" : "probe " + path + ": port " + std::to_string(port) + " refused\n"};
+    return {ok ? 200 : 503, "text/plain; charset=UTF-8",
+            ok ? "" : "probe " + path + ": port " + std::to_string(port) + " refused\n"};
   }
   return {500, "text/plain; charset=UTF-8", "probe " + path + ": neither httpGet nor tcpSocket\n"};
 }

@@ -19,9 +19,12 @@ int main() {
   if (call.env["CNI_COMMAND"] != "VERSION") {
     call.stdin_json.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   }
-  weft::capture::CniActions actions{
-      [](const weft::capture::CaptureConfig* c, const std::string& netns) { return weft::capture::applyRules(c, netns); },
-      [](const weft::capture::CaptureConfig& c, const std::string& netns) { return weft::capture::checkRules(c, netns); }};
+  weft::capture::CniActions actions{[](const weft::capture::CaptureConfig* c, const std::string& netns) {
+                                      return weft::capture::applyRules(c, netns);
+                                    },
+                                    [](const weft::capture::CaptureConfig& c, const std::string& netns) {
+                                      return weft::capture::checkRules(c, netns);
+                                    }};
   auto out = weft::capture::runCni(call, actions);
   if (!out.log.empty()) std::fprintf(stderr, "%s\n", out.log.c_str());
   if (!out.stdout_json.empty()) std::printf("%s\n", out.stdout_json.c_str());

@@ -94,7 +94,8 @@ std::optional<CaptureConfig> captureForPod(const std::map<std::string, std::stri
   c.exclude_inbound_ports = withDefaults(c.exclude_inbound_ports, {"15020", "15021", "15090"});
   c.exclude_outbound_ports = splitList(get("traffic.sidecar.istio.io/excludeOutboundPorts").value_or("15020"));
   if (auto v = get("traffic.sidecar.istio.io/includeOutboundPorts")) c.include_outbound_ports = splitList(*v);
-  for (const char* unsupported : {"traffic.sidecar.istio.io/kubevirtInterfaces", "traffic.sidecar.istio.io/excludeInterfaces"}) {
+  for (const char* unsupported :
+       {"traffic.sidecar.istio.io/kubevirtInterfaces", "traffic.sidecar.istio.io/excludeInterfaces"}) {
     if (auto v = get(unsupported); v && !v->empty()) {
       error_out = std::string("annotation ") + unsupported + " is not supported by weft-cni";
       return std::nullopt;
@@ -115,7 +116,8 @@ CniOutcome runCni(const CniCall& call, const CniActions& actions) {
     return o;
   }
   if (command != "ADD" && command != "DEL" && command != "CHECK") {
-    return error(kInvalidEnv, "invalid CNI_COMMAND", "CNI_COMMAND is '" + command + "'; expected ADD, DEL, CHECK or VERSION");
+    return error(kInvalidEnv, "invalid CNI_COMMAND",
+                 "CNI_COMMAND is '" + command + "'; expected ADD, DEL, CHECK or VERSION");
   }
   json conf;
   try {
@@ -123,7 +125,8 @@ CniOutcome runCni(const CniCall& call, const CniActions& actions) {
   } catch (const std::exception& e) {
     return error(kDecodeFailure, "failed to decode the network configuration on stdin", e.what());
   }
-  if (!conf.is_object()) return error(kDecodeFailure, "failed to decode the network configuration", "stdin is not a JSON object");
+  if (!conf.is_object())
+    return error(kDecodeFailure, "failed to decode the network configuration", "stdin is not a JSON object");
   std::string version = conf.value("cniVersion", "");
   if (!kSupportedVersions.count(version)) {
     return error(kIncompatibleVersion, "incompatible CNI version",
@@ -140,7 +143,8 @@ CniOutcome runCni(const CniCall& call, const CniActions& actions) {
     return error(kInvalidEnv, "missing required environment variables", names, version);
   }
   if (conf.contains("exclude_namespaces") && !conf["exclude_namespaces"].is_array()) {
-    return error(kInvalidConfig, "invalid network configuration", "exclude_namespaces must be a list of names", version);
+    return error(kInvalidConfig, "invalid network configuration", "exclude_namespaces must be a list of names",
+                 version);
   }
   std::string netns = envOr(call, "CNI_NETNS");
   auto args = parseCniArgs(envOr(call, "CNI_ARGS"));
@@ -169,9 +173,13 @@ CniOutcome runCni(const CniCall& call, const CniActions& actions) {
         a = &conf["args"]["cni"]["annotations"];
       }
       if (a != nullptr) {
-        if (!a->is_object()) return error(kInvalidConfig, "invalid network configuration", "args.cni.annotations must be an object", version);
+        if (!a->is_object())
+          return error(kInvalidConfig, "invalid network configuration", "args.cni.annotations must be an object",
+                       version);
         for (const auto& [k, v] : a->items()) {
-          if (!v.is_string()) return error(kInvalidConfig, "invalid network configuration", "args.cni.annotations['" + k + "'] must be a string", version);
+          if (!v.is_string())
+            return error(kInvalidConfig, "invalid network configuration",
+                         "args.cni.annotations['" + k + "'] must be a string", version);
           annotations[k] = v.get<std::string>();
         }
       }
@@ -194,11 +202,13 @@ CniOutcome runCni(const CniCall& call, const CniActions& actions) {
     return out;
   }
   if (command == "CHECK") {
-    if (auto e = actions.check(*capture, netns)) return error(kIoFailure, "capture rules are not in place", *e, version);
+    if (auto e = actions.check(*capture, netns))
+      return error(kIoFailure, "capture rules are not in place", *e, version);
     out.log = "weft-cni: CHECK " + who + ": rules in place";
     return out;
   }
-  if (auto e = actions.apply(&*capture, netns)) return error(kIoFailure, "cannot install the capture rules", *e, version);
+  if (auto e = actions.apply(&*capture, netns))
+    return error(kIoFailure, "cannot install the capture rules", *e, version);
   out.log = "weft-cni: ADD " + who + ": capture rules installed in " + netns;
   out.stdout_json = passThrough(conf, version);
   return out;

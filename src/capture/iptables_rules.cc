@@ -38,7 +38,8 @@ Rules build(const CaptureConfig& c) {
   if (!c.include_inbound_ports.empty()) {
     r.add(std::string("PREROUTING -p tcp -j ") + kInbound);
     if (c.include_inbound_ports.size() == 1 && c.include_inbound_ports[0] == "*") {
-      for (const auto& p : c.exclude_inbound_ports) r.add(std::string(kInbound) + " -p tcp --dport " + p + " -j RETURN");
+      for (const auto& p : c.exclude_inbound_ports)
+        r.add(std::string(kInbound) + " -p tcp --dport " + p + " -j RETURN");
       r.add(std::string(kInbound) + " -p tcp -j " + kInRedirect);
     } else {
       for (const auto& p : c.include_inbound_ports) {
@@ -67,7 +68,8 @@ Rules build(const CaptureConfig& c) {
   for (const auto& g : c.gids) owner_block("gid", g);
   r.add(std::string(kOutput) + " -d 127.0.0.1/32 -j RETURN");
   for (const auto& ip : c.exclude_ips) r.add(std::string(kOutput) + " -d " + ip + " -j RETURN");
-  for (const auto& p : c.include_outbound_ports) r.add(std::string(kOutput) + " -p tcp --dport " + p + " -j " + kRedirect);
+  for (const auto& p : c.include_outbound_ports)
+    r.add(std::string(kOutput) + " -p tcp --dport " + p + " -j " + kRedirect);
   if (c.include_ips.size() == 1 && c.include_ips[0] == "*") {
     r.add(std::string(kOutput) + " -j " + kRedirect);
   } else if (!c.include_ips.empty()) {
@@ -120,8 +122,10 @@ std::string mergeIntoNatTable(const std::string& saved_nat, const CaptureConfig*
     if (!in_nat) continue;
     if (line == "COMMIT") break;
     if (mentionsOwnedChain(line)) continue;
-    if (line[0] == ':') head.push_back(line);
-    else rules.push_back(line);
+    if (line[0] == ':')
+      head.push_back(line);
+    else
+      rules.push_back(line);
   }
   if (head.empty()) {
     // A namespace whose nat table was never touched: the built-in chains with ACCEPT.

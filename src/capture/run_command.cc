@@ -12,7 +12,8 @@
 
 namespace weft::capture {
 
-CommandResult runCommand(const std::vector<std::string>& argv, const std::string& stdin_text, const std::string& netns) {
+CommandResult runCommand(const std::vector<std::string>& argv, const std::string& stdin_text,
+                         const std::string& netns) {
   CommandResult r;
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
@@ -81,13 +82,17 @@ CommandResult runCommand(const std::vector<std::string>& argv, const std::string
     char buf[8192];
     if (idx_out >= 0 && fds[idx_out].revents) {
       ssize_t k = read(out[0], buf, sizeof(buf));
-      if (k > 0) r.out.append(buf, static_cast<size_t>(k));
-      else out_open = false;
+      if (k > 0)
+        r.out.append(buf, static_cast<size_t>(k));
+      else
+        out_open = false;
     }
     if (idx_err >= 0 && fds[idx_err].revents) {
       ssize_t k = read(err[0], buf, sizeof(buf));
-      if (k > 0) r.err.append(buf, static_cast<size_t>(k));
-      else err_open = false;
+      if (k > 0)
+        r.err.append(buf, static_cast<size_t>(k));
+      else
+        err_open = false;
     }
   }
   close(out[0]);

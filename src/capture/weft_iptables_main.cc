@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
               exclude_inbound, exclude_outbound, include_outbound, netns;
   bool dry_run = false, cleanup = false;
   app.add_option("-p,--envoy-port", c.proxy_port, "port outbound traffic is redirected to")->capture_default_str();
-  app.add_option("-z,--inbound-capture-port", c.inbound_port, "port inbound traffic is redirected to")->capture_default_str();
+  app.add_option("-z,--inbound-capture-port", c.inbound_port, "port inbound traffic is redirected to")
+      ->capture_default_str();
   app.add_option("-u,--proxy-uid", uids, "uids whose traffic is not captured (the proxy's)")->capture_default_str();
   app.add_option("-g,--proxy-gid", gids, "gids whose traffic is not captured (default: -u)");
   app.add_option("-m,--istio-inbound-interception-mode", mode, "REDIRECT")->capture_default_str();

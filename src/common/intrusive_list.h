@@ -27,8 +27,10 @@ class IntrusiveList {
   void remove(T* e) {
     ListHook<T>& h = e->*Hook;
     if (!h.linked) return;
-    if (h.prev) (h.prev->*Hook).next = h.next;
-    else head_ = h.next;
+    if (h.prev)
+      (h.prev->*Hook).next = h.next;
+    else
+      head_ = h.next;
     if (h.next) (h.next->*Hook).prev = h.prev;
     h.prev = h.next = nullptr;
     h.linked = false;

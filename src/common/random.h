@@ -27,7 +27,9 @@ class Random {
     return result;
   }
   // Uniform in [0, n).
-  uint64_t below(uint64_t n) { return n == 0 ? 0 : static_cast<uint64_t>((static_cast<__uint128_t>(next()) * n) >> 64); }
+  uint64_t below(uint64_t n) {
+    return n == 0 ? 0 : static_cast<uint64_t>((static_cast<__uint128_t>(next()) * n) >> 64);
+  }
 
  private:
   static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }

@@ -60,8 +60,9 @@ int main(int argc, char** argv) {
   app.add_option("--debounce-max-ms", max_ms, "push at the latest this long after the first change");
   app.add_option("-l,--log-level", log_level, "trace, debug, info, warn, error");
   std::string outbound_policy = "ALLOW_ANY";
-  app.add_option("--outbound-traffic-policy", outbound_policy,
-                 "meshConfig.outboundTrafficPolicy.mode: ALLOW_ANY (pass unknown destinations through) or REGISTRY_ONLY")
+  app.add_option(
+         "--outbound-traffic-policy", outbound_policy,
+         "meshConfig.outboundTrafficPolicy.mode: ALLOW_ANY (pass unknown destinations through) or REGISTRY_ONLY")
       ->check(CLI::IsMember({"ALLOW_ANY", "REGISTRY_ONLY"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
@@ -138,7 +139,8 @@ int main(int argc, char** argv) {
   });
   trim->arm(std::chrono::seconds(5));
   debug.ready = true;
-  spdlog::info("weftd serving xDS on {} (port {}), debug on http://{}", grpc_addr, bound_port, admin->address().toString());
+  spdlog::info("weftd serving xDS on {} (port {}), debug on http://{}", grpc_addr, bound_port,
+               admin->address().toString());
   reactor.run();
   spdlog::info("weftd shutting down");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

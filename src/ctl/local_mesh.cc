@@ -23,7 +23,6 @@ std::map<std::string, std::string> stringMap(const YAML::Node& n) {
   return out;
 }
 
-
 }  // namespace
 
 MeshPlan planFromDirectory(const std::string& dir, const std::string& subnet_prefix) {
@@ -61,14 +60,16 @@ MeshPlan planFromDirectory(const std::string& dir, const std::string& subnet_pre
         pod.labels = stringMap(meta["labels"]);
         pod.annotations = stringMap(meta["annotations"]);
         const YAML::Node c = d["spec"]["containers"];
-        if (!c || !c.IsSequence() || c.size() == 0) throw std::runtime_error(where + " (Pod " + name + "): spec.containers is empty");
+        if (!c || !c.IsSequence() || c.size() == 0)
+          throw std::runtime_error(where + " (Pod " + name + "): spec.containers is empty");
         for (const char* key : {"command", "args"}) {
           if (c[0][key]) {
             for (const auto& a : c[0][key]) pod.command.push_back(a.as<std::string>());
           }
         }
         if (pod.command.empty()) {
-          throw std::runtime_error(where + " (Pod " + name + "): spec.containers[0].command is required: weftctl runs it as the workload");
+          throw std::runtime_error(where + " (Pod " + name +
+                                   "): spec.containers[0].command is required: weftctl runs it as the workload");
         }
         if (c[0]["ports"]) {
           for (const auto& port : c[0]["ports"]) {
@@ -76,7 +77,8 @@ MeshPlan planFromDirectory(const std::string& dir, const std::string& subnet_pre
           }
         }
         if (c[0]["env"]) {
-          for (const auto& e : c[0]["env"]) pod.env[e["name"].as<std::string>()] = e["value"] ? e["value"].as<std::string>() : "";
+          for (const auto& e : c[0]["env"])
+            pod.env[e["name"].as<std::string>()] = e["value"] ? e["value"].as<std::string>() : "";
         }
         if (next_ip > 254) throw std::runtime_error("more than 253 pods: the local subnet is full");
         pod.ip = subnet_prefix + std::to_string(next_ip++);
@@ -104,7 +106,8 @@ MeshPlan planFromDirectory(const std::string& dir, const std::string& subnet_pre
           std::istringstream words(text);
           for (std::string w; words >> w;) we.command.push_back(w);
         }
-        if (we.command.empty()) throw std::runtime_error(where + " (WorkloadEntry " + name + "): annotation weft.io/command is empty");
+        if (we.command.empty())
+          throw std::runtime_error(where + " (WorkloadEntry " + name + "): annotation weft.io/command is empty");
         if (next_ip > 254) throw std::runtime_error("more than 253 workloads: the local subnet is full");
         we.ip = subnet_prefix + std::to_string(next_ip++);
         plan.pods.push_back(std::move(we));
@@ -129,7 +132,8 @@ MeshPlan planFromDirectory(const std::string& dir, const std::string& subnet_pre
     }
   }
   if (plan.pods.empty()) {
-    throw std::runtime_error(dir + ": nothing to run (a Pod with spec.containers[0].command, or a WorkloadEntry with a "
+    throw std::runtime_error(dir +
+                             ": nothing to run (a Pod with spec.containers[0].command, or a WorkloadEntry with a "
                              "weft.io/command annotation)");
   }
   return plan;
@@ -141,18 +145,21 @@ std::string generatedConfig(const MeshPlan& plan) {
   for (const auto& p : plan.pods) {
     if (p.workload_entry) continue;  // weftd has the WorkloadEntry itself, with its address
     YAML::Emitter e;
-    e << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "v1" << YAML::Key << "kind" << YAML::Value << "Pod";
+    e << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "v1" << YAML::Key << "kind" << YAML::Value
+      << "Pod";
     e << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << p.name
       << YAML::Key << "namespace" << YAML::Value << p.ns << YAML::Key << "labels" << YAML::Value << YAML::BeginMap;
     for (const auto& [k, v] : p.labels) e << YAML::Key << k << YAML::Value << v;
     e << YAML::EndMap << YAML::EndMap;
-    e << YAML::Key << "status" << YAML::Value << YAML::BeginMap << YAML::Key << "podIP" << YAML::Value << p.ip << YAML::EndMap;
+    e << YAML::Key << "status" << YAML::Value << YAML::BeginMap << YAML::Key << "podIP" << YAML::Value << p.ip
+      << YAML::EndMap;
     e << YAML::EndMap;
     out << "---\n" << e.c_str() << "\n";
   }
   for (const auto& s : plan.services) {
     YAML::Emitter e;
-    e << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "v1" << YAML::Key << "kind" << YAML::Value << "Endpoints";
+    e << YAML::BeginMap << YAML::Key << "apiVersion" << YAML::Value << "v1" << YAML::Key << "kind" << YAML::Value
+      << "Endpoints";
     e << YAML::Key << "metadata" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << s.name
       << YAML::Key << "namespace" << YAML::Value << s.ns << YAML::EndMap;
     e << YAML::Key << "subsets" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;

@@ -18,10 +18,10 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "common/http/http_client.h"
 #include "capture/cni_plugin.h"
 #include "capture/iptables_apply.h"
 #include "capture/run_command.h"
+#include "common/http/http_client.h"
 #include "ctl/local_mesh.h"
 
 namespace fs = std::filesystem;
@@ -107,7 +107,8 @@ void checkPrerequisites() {
     }
   }
   for (const char* bin : {"weftd", "weft-agent", "weft-proxy"}) {
-    if (!fs::exists(binDir() + "/" + bin)) die(std::string(bin) + " is not next to weftctl in " + binDir() + ": build it first");
+    if (!fs::exists(binDir() + "/" + bin))
+      die(std::string(bin) + " is not next to weftctl in " + binDir() + ": build it first");
   }
 }
 
@@ -135,7 +136,8 @@ void writeWeftdConfig(const weft::ctl::MeshPlan& plan, const fs::path& mesh_dir)
 
 int up(const std::string& dir, const fs::path& state_dir) {
   checkPrerequisites();
-  if (fs::exists(state_dir / "state.json")) die("a local mesh is already up (state in " + state_dir.string() + "): run weftctl down first");
+  if (fs::exists(state_dir / "state.json"))
+    die("a local mesh is already up (state in " + state_dir.string() + "): run weftctl down first");
   weft::ctl::MeshPlan plan;
   try {
     plan = weft::ctl::planFromDirectory(dir, kSubnetPrefix);
@@ -180,9 +182,11 @@ int up(const std::string& dir, const fs::path& state_dir) {
     run({"ip", "link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns});
     run({"ip", "link", "set", veth, "master", kBridge});
     run({"ip", "link", "set", veth, "up"});
-    for (const std::vector<std::string>& c : std::vector<std::vector<std::string>>{
-             {"ip", "addr", "add", pod.ip + "/24", "dev", "eth0"}, {"ip", "link", "set", "eth0", "up"},
-             {"ip", "link", "set", "lo", "up"}, {"ip", "route", "add", "default", "via", kGateway}}) {
+    for (const std::vector<std::string>& c :
+         std::vector<std::vector<std::string>>{{"ip", "addr", "add", pod.ip + "/24", "dev", "eth0"},
+                                               {"ip", "link", "set", "eth0", "up"},
+                                               {"ip", "link", "set", "lo", "up"},
+                                               {"ip", "route", "add", "default", "via", kGateway}}) {
       std::vector<std::string> in_ns = {"ip", "netns", "exec", netns};
       in_ns.insert(in_ns.end(), c.begin(), c.end());
       run(in_ns);
@@ -197,7 +201,8 @@ int up(const std::string& dir, const fs::path& state_dir) {
     auto capture = weft::capture::captureForPod(annotations, skip, bad);
     if (!bad.empty()) die(pod.name + ": " + bad);
     if (!capture) {
-      pid_t app = spawn(pod.command, netns, (state_dir / "logs" / (pod.name + ".log")).string(), plan.source_dir, pod.env);
+      pid_t app =
+          spawn(pod.command, netns, (state_dir / "logs" / (pod.name + ".log")).string(), plan.source_dir, pod.env);
       state["pods"].back()["app_pid"] = app;
       state["pods"].back()["veth"] = veth;
       state["pods"].back()["sidecar"] = false;
@@ -208,14 +213,17 @@ int up(const std::string& dir, const fs::path& state_dir) {
     if (auto err = weft::capture::applyRules(&*capture, "/run/netns/" + netns)) die(pod.name + ": " + *err);
     json labels = json::object();
     for (const auto& [k, v] : pod.labels) labels[k] = v;
-    std::map<std::string, std::string> agent_env = {
-        {"POD_NAME", pod.name}, {"POD_NAMESPACE", pod.ns}, {"INSTANCE_IP", pod.ip},
-        {"SERVICE_ACCOUNT", "default"}, {"WEFT_DISCOVERY_ADDRESS", std::string(kGateway) + ":15010"},
-        {"ISTIO_METAJSON_LABELS", labels.dump()}};
+    std::map<std::string, std::string> agent_env = {{"POD_NAME", pod.name},
+                                                    {"POD_NAMESPACE", pod.ns},
+                                                    {"INSTANCE_IP", pod.ip},
+                                                    {"SERVICE_ACCOUNT", "default"},
+                                                    {"WEFT_DISCOVERY_ADDRESS", std::string(kGateway) + ":15010"},
+                                                    {"ISTIO_METAJSON_LABELS", labels.dump()}};
     pid_t agent = spawn({bin + "/weft-agent", "proxy", "--proxy-bin", bin + "/weft-proxy", "--bootstrap",
                          (state_dir / (pod.name + "-bootstrap.json")).string(), "--concurrency", "1"},
                         netns, (state_dir / "logs" / (pod.name + "-sidecar.log")).string(), "", agent_env);
-    pid_t app = spawn(pod.command, netns, (state_dir / "logs" / (pod.name + ".log")).string(), plan.source_dir, pod.env);
+    pid_t app =
+        spawn(pod.command, netns, (state_dir / "logs" / (pod.name + ".log")).string(), plan.source_dir, pod.env);
     state["pods"].back()["agent_pid"] = agent;
     state["pods"].back()["app_pid"] = app;
     state["pods"].back()["veth"] = veth;
@@ -226,14 +234,16 @@ int up(const std::string& dir, const fs::path& state_dir) {
   for (size_t i = 0; i < plan.pods.size(); ++i) {
     const auto& pod = plan.pods[i];
     if (state["pods"][i]["sidecar"] == true && !waitHttp(pod.ip, 15020, "/healthz/ready", std::chrono::seconds(30))) {
-      die(pod.name + ": sidecar not ready after 30 s; see " + (state_dir / "logs" / (pod.name + "-sidecar.log")).string());
+      die(pod.name + ": sidecar not ready after 30 s; see " +
+          (state_dir / "logs" / (pod.name + "-sidecar.log")).string());
     }
     // The workload is up once its ports accept (checked from inside its namespace, where
     // root's loopback traffic is not captured).
     for (int port : pod.ports) {
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
       std::string probe = "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port);
-      while (weft::capture::runCommand({"ip", "netns", "exec", "weft-" + pod.name, "bash", "-c", probe}).exit_code != 0) {
+      while (weft::capture::runCommand({"ip", "netns", "exec", "weft-" + pod.name, "bash", "-c", probe}).exit_code !=
+             0) {
         if (std::chrono::steady_clock::now() > deadline) {
           die(pod.name + ": port " + std::to_string(port) + " not listening after 30 s; see " +
               (state_dir / "logs" / (pod.name + ".log")).string());
@@ -322,7 +332,8 @@ int status(const fs::path& state_dir) {
       }
     }
     if (ready.status != 200) ++not_ready;
-    std::printf("%-20s %-12s %-10s %s\n", name.c_str(), ip.c_str(), ready.status == 200 ? "READY" : "NOT READY", sync.c_str());
+    std::printf("%-20s %-12s %-10s %s\n", name.c_str(), ip.c_str(), ready.status == 200 ? "READY" : "NOT READY",
+                sync.c_str());
   }
   return not_ready == 0 ? 0 : 3;
 }
@@ -336,7 +347,8 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", state_dir, "where a local mesh keeps its state and logs")->capture_default_str();
   auto* upc = app.add_subcommand("up", "run a mesh on this machine from a directory of YAML");
   std::string dir;
-  upc->add_option("DIR", dir, "Istio/Kubernetes YAML: Services, Pods (with a command), VirtualServices ...")->required();
+  upc->add_option("DIR", dir, "Istio/Kubernetes YAML: Services, Pods (with a command), VirtualServices ...")
+      ->required();
   auto* downc = app.add_subcommand("down", "stop the local mesh and remove its namespaces");
   auto* statusc = app.add_subcommand("status", "workloads, sidecar readiness, xDS sync");
   CLI11_PARSE(app, argc, argv);

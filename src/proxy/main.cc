@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
   int drain_s = 600;
   app.add_option("-c,--config-path", opts.config_path, "Envoy v3 Bootstrap, YAML or JSON")->required();
   app.add_option("--concurrency", opts.concurrency, "worker threads (default: number of CPUs)");
-  app.add_option("--mode", mode, "serve, or validate: check the config and exit")->check(CLI::IsMember({"serve", "validate"}));
+  app.add_option("--mode", mode, "serve, or validate: check the config and exit")
+      ->check(CLI::IsMember({"serve", "validate"}));
   app.add_option("--drain-time-s", drain_s, "at most this long to drain on SIGTERM")->check(CLI::NonNegativeNumber);
   app.add_option("-l,--log-level", opts.log_level, "trace, debug, info, warn, error, critical, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "warning", "error", "critical", "off"}));

@@ -13,25 +13,25 @@ namespace weft::proxy {
 
 // Envoy's response flags, in the order Envoy prints them.
 enum ResponseFlag : uint32_t {
-  kFailedLocalHealthCheck = 1u << 0,      // LH
-  kNoHealthyUpstream = 1u << 1,           // UH
-  kUpstreamRequestTimeout = 1u << 2,      // UT
-  kLocalReset = 1u << 3,                  // LR
-  kUpstreamRemoteReset = 1u << 4,         // UR
-  kUpstreamConnectionFailure = 1u << 5,   // UF
-  kUpstreamConnectionTermination = 1u << 6,  // UC
-  kUpstreamOverflow = 1u << 7,            // UO
-  kNoRouteFound = 1u << 8,                // NR
-  kDelayInjected = 1u << 9,               // DI
-  kFaultInjected = 1u << 10,              // FI
-  kRateLimited = 1u << 11,                // RL
-  kStreamIdleTimeout = 1u << 12,          // SI
+  kFailedLocalHealthCheck = 1u << 0,            // LH
+  kNoHealthyUpstream = 1u << 1,                 // UH
+  kUpstreamRequestTimeout = 1u << 2,            // UT
+  kLocalReset = 1u << 3,                        // LR
+  kUpstreamRemoteReset = 1u << 4,               // UR
+  kUpstreamConnectionFailure = 1u << 5,         // UF
+  kUpstreamConnectionTermination = 1u << 6,     // UC
+  kUpstreamOverflow = 1u << 7,                  // UO
+  kNoRouteFound = 1u << 8,                      // NR
+  kDelayInjected = 1u << 9,                     // DI
+  kFaultInjected = 1u << 10,                    // FI
+  kRateLimited = 1u << 11,                      // RL
+  kStreamIdleTimeout = 1u << 12,                // SI
   kDownstreamConnectionTermination = 1u << 13,  // DC
-  kUpstreamRetryLimitExceeded = 1u << 14,  // URX
-  kNoClusterFound = 1u << 15,             // NC
-  kDownstreamProtocolError = 1u << 16,    // DPE
-  kUpstreamProtocolError = 1u << 17,      // UPE
-  kDurationTimeout = 1u << 18,            // DT
+  kUpstreamRetryLimitExceeded = 1u << 14,       // URX
+  kNoClusterFound = 1u << 15,                   // NC
+  kDownstreamProtocolError = 1u << 16,          // DPE
+  kUpstreamProtocolError = 1u << 17,            // UPE
+  kDurationTimeout = 1u << 18,                  // DT
 };
 std::string responseFlagsString(uint32_t flags);
 

@@ -36,8 +36,7 @@ inline Step waitFor(event::Millis d) {
 }
 
 // Returns true when every step completed.
-inline bool runSteps(event::Reactor& reactor, std::vector<Step> steps,
-                     event::Millis timeout = event::Millis(5000)) {
+inline bool runSteps(event::Reactor& reactor, std::vector<Step> steps, event::Millis timeout = event::Millis(5000)) {
   size_t next = 0;
   bool timed_out = false;
   std::function<void()> tick;

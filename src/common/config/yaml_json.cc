@@ -43,8 +43,8 @@ std::string yamlToJson(const std::string& text, const std::string& source) {
     return toJson(root).dump();
   } catch (const YAML::Exception& e) {
     std::ostringstream msg;
-    msg << source << ": YAML error at line " << (e.mark.line + 1) << ", column " << (e.mark.column + 1)
-        << ": " << e.msg;
+    msg << source << ": YAML error at line " << (e.mark.line + 1) << ", column " << (e.mark.column + 1) << ": "
+        << e.msg;
     throw ConfigError(msg.str());
   }
 }

@@ -11,8 +11,7 @@
 
 namespace weft::event {
 
-Timer::Timer(Reactor& reactor, std::function<void()> callback)
-    : reactor_(reactor), callback_(std::move(callback)) {}
+Timer::Timer(Reactor& reactor, std::function<void()> callback) : reactor_(reactor), callback_(std::move(callback)) {}
 
 Timer::~Timer() { disarm(); }
 

@@ -15,8 +15,9 @@ constexpr auto kMaxBackoff = std::chrono::milliseconds(30000);
 constexpr uint32_t kMaxMessage = 64 * 1024 * 1024;
 
 nghttp2_nv header(const char* name, const std::string& value) {
-  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name)), reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())),
-          strlen(name), value.size(), NGHTTP2_NV_FLAG_NONE};
+  return {reinterpret_cast<uint8_t*>(const_cast<char*>(name)),
+          reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), strlen(name), value.size(),
+          NGHTTP2_NV_FLAG_NONE};
 }
 }  // namespace
 
@@ -29,19 +30,21 @@ StreamClient::StreamClient(event::Reactor& reactor, net::Address server, std::st
       callbacks_(callbacks),
       random_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())),
       reconnect_timer_(reactor, [this] { connect(); }),
-      ping_timer_(reactor, [this] {
-        if (ping_outstanding_) {
-          fail(kUnavailable, "keep-alive PING not answered");
-          return;
-        }
-        if (session_ != nullptr) {
-          nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
-          ping_outstanding_ = true;
-          flushSession();
-        }
-        ping_timer_.arm(kPingInterval);
-      }),
-      deadline_timer_(reactor, [this] { fail(4, "deadline exceeded after " + std::to_string(deadline_.count()) + "ms"); }) {}
+      ping_timer_(reactor,
+                  [this] {
+                    if (ping_outstanding_) {
+                      fail(kUnavailable, "keep-alive PING not answered");
+                      return;
+                    }
+                    if (session_ != nullptr) {
+                      nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, nullptr);
+                      ping_outstanding_ = true;
+                      flushSession();
+                    }
+                    ping_timer_.arm(kPingInterval);
+                  }),
+      deadline_timer_(reactor,
+                      [this] { fail(4, "deadline exceeded after " + std::to_string(deadline_.count()) + "ms"); }) {}
 
 StreamClient::~StreamClient() {
   if (session_) nghttp2_session_del(session_);
@@ -89,9 +92,9 @@ void StreamClient::openStream() {
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, 64 * 1024 * 1024);
   std::string scheme = "http", method = "POST", ct = "application/grpc", te = "trailers", ua = "weft-grpc/0.1";
   std::string timeout = std::to_string(deadline_.count()) + "m";
-  nghttp2_nv hdrs[] = {header(":method", method), header(":scheme", scheme), header(":path", path_),
-                       header(":authority", authority_), header("content-type", ct), header("te", te),
-                       header("user-agent", ua), header("grpc-timeout", timeout)};
+  nghttp2_nv hdrs[] = {header(":method", method),        header(":scheme", scheme),      header(":path", path_),
+                       header(":authority", authority_), header("content-type", ct),     header("te", te),
+                       header("user-agent", ua),         header("grpc-timeout", timeout)};
   size_t nhdrs = sizeof(hdrs) / sizeof(hdrs[0]) - (deadline_.count() > 0 ? 0 : 1);
   if (deadline_.count() > 0) deadline_timer_.arm(deadline_);
   nghttp2_data_provider provider;
@@ -146,7 +149,8 @@ void StreamClient::onData(net::Connection& conn) {
   ssize_t n = nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(in.data()), in.size());
   in.clear();
   if (n < 0) {
-    fail(kInternal, std::string("HTTP/2 error from ") + server_.toString() + ": " + nghttp2_strerror(static_cast<int>(n)));
+    fail(kInternal,
+         std::string("HTTP/2 error from ") + server_.toString() + ": " + nghttp2_strerror(static_cast<int>(n)));
     return;
   }
   if (session_) flushSession();
@@ -182,8 +186,10 @@ int StreamClient::onHeader(nghttp2_session*, const nghttp2_frame* frame, const u
   auto* self = static_cast<StreamClient*>(user);
   if (frame->hd.stream_id != self->stream_id_) return 0;
   std::string_view n(reinterpret_cast<const char*>(name), namelen), v(reinterpret_cast<const char*>(value), valuelen);
-  if (n == "grpc-status") self->grpc_status_ = atoi(std::string(v).c_str());
-  else if (n == "grpc-message") self->grpc_message_ = std::string(v);
+  if (n == "grpc-status")
+    self->grpc_status_ = atoi(std::string(v).c_str());
+  else if (n == "grpc-message")
+    self->grpc_message_ = std::string(v);
   return 0;
 }
 

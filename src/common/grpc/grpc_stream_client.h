@@ -53,8 +53,8 @@ class StreamClient : public net::ConnectionCallbacks {
   void onEvent(net::Connection& conn, net::ConnectionEvent event) override;
 
  private:
-  static ssize_t readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags,
-                          nghttp2_data_source*, void* user);
+  static ssize_t readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length, uint32_t* flags, nghttp2_data_source*,
+                          void* user);
   static int onDataChunk(nghttp2_session*, uint8_t, int32_t stream, const uint8_t* data, size_t len, void* user);
   static int onHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
                       const uint8_t* value, size_t valuelen, uint8_t, void* user);

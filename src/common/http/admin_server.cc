@@ -9,9 +9,9 @@
 #include <optional>
 
 #include "common/config/error.h"
-#include "common/net/connection.h"
 #include "common/http/http1_parser.h"
 #include "common/http/reason_phrase.h"
+#include "common/net/connection.h"
 
 namespace weft::http {
 

@@ -68,8 +68,8 @@ void RequestParser::on_request_impl(beast_http::verb, boost::beast::string_view 
   if (version != 10 && version != 11) ec = beast_http::error::bad_version;
 }
 
-void RequestParser::on_field_impl(beast_http::field f, boost::beast::string_view name,
-                                  boost::beast::string_view value, ParseError& ec) {
+void RequestParser::on_field_impl(beast_http::field f, boost::beast::string_view name, boost::beast::string_view value,
+                                  ParseError& ec) {
   if (in_trailers_) return;  // HTTP/1 trailers are not forwarded (as Envoy by default)
   if (head_.headers.size() >= max_headers_count_) {
     too_many_headers_ = true;
@@ -131,8 +131,8 @@ void ResponseParser::on_response_impl(int code, boost::beast::string_view reason
   if (version != 10 && version != 11) ec = beast_http::error::bad_version;
 }
 
-void ResponseParser::on_field_impl(beast_http::field, boost::beast::string_view name,
-                                   boost::beast::string_view value, ParseError& ec) {
+void ResponseParser::on_field_impl(beast_http::field, boost::beast::string_view name, boost::beast::string_view value,
+                                   ParseError& ec) {
   if (in_trailers_) return;
   if (head_.headers.size() >= max_headers_count_) {
     ec = beast_http::error::header_limit;

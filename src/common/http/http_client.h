@@ -8,9 +8,9 @@
 namespace weft::http {
 
 struct HttpResult {
-  int status = 0;      // 0: no HTTP answer (see error)
+  int status = 0;  // 0: no HTTP answer (see error)
   std::string body;
-  std::string error;   // connect/timeout/parse problem
+  std::string error;  // connect/timeout/parse problem
 };
 
 HttpResult httpRequest(const std::string& method, const std::string& host, int port, const std::string& path,

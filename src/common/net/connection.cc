@@ -114,8 +114,7 @@ std::unique_ptr<Connection> Connection::connect(event::Reactor& reactor, const A
       c->connect_error_ = errno;
     }
   }
-  if (c->connect_error_ == 0 && ::connect(fd, remote.sockaddr_ptr(), remote.length) != 0 &&
-      errno != EINPROGRESS) {
+  if (c->connect_error_ == 0 && ::connect(fd, remote.sockaddr_ptr(), remote.length) != 0 && errno != EINPROGRESS) {
     c->connect_error_ = errno;
   }
   reactor.add(fd, c.get());  // a failed connect shows up as EPOLLERR/HUP at once
@@ -214,7 +213,8 @@ bool Connection::continueHandshake() {
       return true;
     }
     tls_error_ = tls::opensslErrors();
-    if (tls_error_.empty()) tls_error_ = err == SSL_ERROR_SYSCALL ? "connection closed during the TLS handshake" : "TLS handshake failed";
+    if (tls_error_.empty())
+      tls_error_ = err == SSL_ERROR_SYSCALL ? "connection closed during the TLS handshake" : "TLS handshake failed";
     long verify = SSL_get_verify_result(ssl_);
     if (verify != X509_V_OK) tls_error_ += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
   }

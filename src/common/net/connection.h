@@ -3,11 +3,11 @@
 // tracked per socket (edge-triggered epoll: a short read or a partial write means "not
 // ready until the next edge", so no syscall is made just to learn EAGAIN), backpressure
 // through a read limit, half-close, and close-after-flush.
+#include <sys/types.h>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 
 #include "common/buffer.h"
 #include "common/event/reactor.h"

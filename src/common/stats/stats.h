@@ -89,11 +89,10 @@ class Store {
 #define WEFT_STAT_ENUM(n) n,
 #define WEFT_STAT_COUNTER_DEF(n) {#n, ::weft::stats::Kind::Counter},
 #define WEFT_STAT_GAUGE_DEF(n) {#n, ::weft::stats::Kind::Gauge},
-#define WEFT_STATS_STRUCT(Name, LIST)                                                        \
-  struct Name {                                                                              \
-    enum Index : size_t { LIST(WEFT_STAT_ENUM, WEFT_STAT_ENUM) kCount };                     \
-    static constexpr ::weft::stats::StatDef kDefs[] = {                                      \
-        LIST(WEFT_STAT_COUNTER_DEF, WEFT_STAT_GAUGE_DEF)};                                   \
+#define WEFT_STATS_STRUCT(Name, LIST)                                                                     \
+  struct Name {                                                                                           \
+    enum Index : size_t { LIST(WEFT_STAT_ENUM, WEFT_STAT_ENUM) kCount };                                  \
+    static constexpr ::weft::stats::StatDef kDefs[] = {LIST(WEFT_STAT_COUNTER_DEF, WEFT_STAT_GAUGE_DEF)}; \
   };
 
 }  // namespace weft::stats

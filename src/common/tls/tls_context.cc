@@ -72,7 +72,8 @@ void loadTrustedCa(SSL_CTX* ctx, const PemSource& ca) {
 std::string encodeAlpn(const std::vector<std::string>& protos, const std::string& path) {
   std::string wire;
   for (const auto& p : protos) {
-    if (p.empty() || p.size() > 255) throw ConfigError(path + ".alpn_protocols: '" + p + "' is not a valid protocol name");
+    if (p.empty() || p.size() > 255)
+      throw ConfigError(path + ".alpn_protocols: '" + p + "' is not a valid protocol name");
     wire.push_back(static_cast<char>(p.size()));
     wire += p;
   }
@@ -80,7 +81,8 @@ std::string encodeAlpn(const std::vector<std::string>& protos, const std::string
 }
 
 std::string asn1Text(const ASN1_STRING* s) {
-  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<size_t>(ASN1_STRING_length(s)));
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<size_t>(ASN1_STRING_length(s)));
 }
 
 std::string ipText(const ASN1_OCTET_STRING* s) {
@@ -120,7 +122,8 @@ int selectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const uns
   for (size_t i = 0; i < ours.size(); i += 1 + static_cast<unsigned char>(ours[i])) {
     auto olen = static_cast<unsigned char>(ours[i]);
     for (unsigned j = 0; j < inlen; j += 1u + in[j]) {
-      if (in[j] == olen && j + 1 + olen <= inlen && ours.compare(i + 1, olen, reinterpret_cast<const char*>(in + j + 1), olen) == 0) {
+      if (in[j] == olen && j + 1 + olen <= inlen &&
+          ours.compare(i + 1, olen, reinterpret_cast<const char*>(in + j + 1), olen) == 0) {
         *out = in + j + 1;
         *outlen = olen;
         return SSL_TLSEXT_ERR_OK;
@@ -142,12 +145,14 @@ std::shared_ptr<const Context> Context::create(const ContextOptions& o) {
   SSL_CTX_set_max_proto_version(ctx, o.max_version);
   const std::string ciphers = o.cipher_list.empty() ? kDefaultCiphers : o.cipher_list;
   if (SSL_CTX_set_cipher_list(ctx, ciphers.c_str()) != 1) {
-    throw ConfigError(o.path + ".common_tls_context.tls_params.cipher_suites: '" + ciphers + "' selects no usable cipher");
+    throw ConfigError(o.path + ".common_tls_context.tls_params.cipher_suites: '" + ciphers +
+                      "' selects no usable cipher");
   }
   const std::string curves = o.curves.empty() ? kDefaultCurves : o.curves;
   if (SSL_CTX_set1_groups_list(ctx, curves.c_str()) != 1) {
     ERR_clear_error();
-    throw ConfigError(o.path + ".common_tls_context.tls_params.ecdh_curves: '" + curves + "' is not a valid curve list");
+    throw ConfigError(o.path + ".common_tls_context.tls_params.ecdh_curves: '" + curves +
+                      "' is not a valid curve list");
   }
   // Partial writes let the connection's output buffer drain record by record; released
   // buffers keep idle connections at a few hundred bytes instead of ~34 KB each.

@@ -52,7 +52,8 @@ void addDocuments(const std::string& text, const std::string& source, ConfigSnap
       duplicate |= a.kind == ref.kind && a.ns == ref.ns && a.name == ref.name && !ref.name.empty();
     }
     if (duplicate) {
-      out.rejected.push_back({ref, {"a " + ref.kind + " named " + ref.ns + "/" + ref.name + " was already defined earlier"}});
+      out.rejected.push_back(
+          {ref, {"a " + ref.kind + " named " + ref.ns + "/" + ref.name + " was already defined earlier"}});
       continue;
     }
     out.accepted.push_back(ref);

@@ -13,8 +13,8 @@
 
 namespace weft::control {
 
-using Resource = std::variant<Service, Endpoints, EndpointSlice, Pod, Namespace, VirtualService, DestinationRule, ServiceEntry,
-                              WorkloadEntry, Sidecar>;
+using Resource = std::variant<Service, Endpoints, EndpointSlice, Pod, Namespace, VirtualService, DestinationRule,
+                              ServiceEntry, WorkloadEntry, Sidecar>;
 
 struct DecodeResult {
   std::string kind;  // as written in the document

@@ -37,8 +37,10 @@ DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs) {
   }
   checkKeys(spec, "spec", {"host", "trafficPolicy", "subsets", "exportTo"}, errs);
   dr.host = str(spec, "host", "spec", errs);
-  if (dr.host.empty()) errs.push_back("spec.host: is required");
-  else if (!isValidHost(dr.host)) errs.push_back("spec.host: '" + dr.host + "' is not a valid host");
+  if (dr.host.empty())
+    errs.push_back("spec.host: is required");
+  else if (!isValidHost(dr.host))
+    errs.push_back("spec.host: '" + dr.host + "' is not a valid host");
   dr.traffic_policy = trafficPolicy(spec["trafficPolicy"], "spec.trafficPolicy", errs);
   dr.export_to = strings(spec, "exportTo", "spec", errs);
   std::set<std::string> names;
@@ -50,15 +52,17 @@ DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs) {
     checkKeys(s, p, {"name", "labels", "trafficPolicy"}, errs);
     Subset sub;
     sub.name = str(s, "name", p, errs);
-    if (sub.name.empty()) errs.push_back(p + ".name: is required");
-    else if (!isDnsLabel(sub.name)) errs.push_back(p + ".name: '" + sub.name + "' is not a valid subset name (RFC 1123 label)");
-    else if (!names.insert(sub.name).second) errs.push_back(p + ".name: duplicate subset '" + sub.name + "'");
+    if (sub.name.empty())
+      errs.push_back(p + ".name: is required");
+    else if (!isDnsLabel(sub.name))
+      errs.push_back(p + ".name: '" + sub.name + "' is not a valid subset name (RFC 1123 label)");
+    else if (!names.insert(sub.name).second)
+      errs.push_back(p + ".name: duplicate subset '" + sub.name + "'");
     sub.labels = labels(s, "labels", p, errs);
     sub.traffic_policy = trafficPolicy(s["trafficPolicy"], p + ".trafficPolicy", errs);
     dr.subsets.push_back(std::move(sub));
   }
   return dr;
 }
-
 
 }  // namespace weft::control::decode

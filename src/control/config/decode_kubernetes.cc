@@ -24,7 +24,8 @@ Service decodeService(const YAML::Node& doc, Errors& errs) {
       // A named targetPort resolves through the Pod's container ports, which weftd does
       // not model: take the numeric form only.
       const YAML::Node& tpn = ports[i]["targetPort"];
-      if (tpn.IsScalar() && !tpn.Scalar().empty() && tpn.Scalar().find_first_not_of("0123456789") == std::string::npos) {
+      if (tpn.IsScalar() && !tpn.Scalar().empty() &&
+          tpn.Scalar().find_first_not_of("0123456789") == std::string::npos) {
         sp.target_port = port(ports[i], "targetPort", p, errs, true);
       } else if (!tpn.IsScalar()) {
         errs.push_back(p + ".targetPort: must be a port number or a port name");
@@ -33,7 +34,8 @@ Service decodeService(const YAML::Node& doc, Errors& errs) {
     std::string proto = str(ports[i], "protocol", p, errs);
     if (!proto.empty()) sp.protocol = proto;
     sp.app_protocol = str(ports[i], "appProtocol", p, errs);
-    if (!sp.name.empty() && !names.insert(sp.name).second) errs.push_back(p + ".name: duplicate port name '" + sp.name + "'");
+    if (!sp.name.empty() && !names.insert(sp.name).second)
+      errs.push_back(p + ".name: duplicate port name '" + sp.name + "'");
     if (ports.size() > 1 && sp.name.empty()) errs.push_back(p + ".name: is required when a Service has several ports");
     s.ports.push_back(std::move(sp));
   }
@@ -73,15 +75,19 @@ EndpointSlice decodeEndpointSlice(const YAML::Node& doc, Errors& errs) {
   EndpointSlice es;
   es.meta = meta(doc, errs);
   auto svc = es.meta.labels.find("kubernetes.io/service-name");
-  if (svc == es.meta.labels.end()) errs.push_back("metadata.labels: kubernetes.io/service-name is required");
-  else es.service = svc->second;
+  if (svc == es.meta.labels.end())
+    errs.push_back("metadata.labels: kubernetes.io/service-name is required");
+  else
+    es.service = svc->second;
   std::string type = str(doc, "addressType", "", errs);
-  if (type != "IPv4" && type != "IPv6") errs.push_back("addressType: '" + type + "' is not supported by weftd (IPv4, IPv6 are)");
+  if (type != "IPv4" && type != "IPv6")
+    errs.push_back("addressType: '" + type + "' is not supported by weftd (IPv4, IPv6 are)");
   YAML::Node eps = doc["endpoints"];
   for (size_t i = 0; eps && eps.IsSequence() && i < eps.size(); ++i) {
     std::string p = idx("endpoints", i);
     // Kubernetes: a missing `ready` condition means ready.
-    if (YAML::Node c = eps[i]["conditions"]; c && c["ready"] && c["ready"].IsScalar() && c["ready"].Scalar() == "false") continue;
+    if (YAML::Node c = eps[i]["conditions"]; c && c["ready"] && c["ready"].IsScalar() && c["ready"].Scalar() == "false")
+      continue;
     std::string pod;
     if (YAML::Node ref = eps[i]["targetRef"]; ref && str(ref, "kind", p + ".targetRef", errs) == "Pod") {
       pod = str(ref, "name", p + ".targetRef", errs);
@@ -106,7 +112,6 @@ Pod decodePod(const YAML::Node& doc, Errors& errs) {
   }
   return p;
 }
-
 
 Namespace decodeNamespace(const YAML::Node& doc, Errors& errs) { return Namespace{meta(doc, errs)}; }
 

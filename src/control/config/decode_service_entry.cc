@@ -16,7 +16,8 @@ WorkloadEntrySpec workloadEntrySpec(const YAML::Node& n, const std::string& path
   w.service_account = str(n, "serviceAccount", path, errs);
   if (auto wt = integer(n, "weight", path, errs)) w.weight = static_cast<uint32_t>(*wt);
   if (YAML::Node ports = n["ports"]) {
-    for (const auto& kv : ports) w.ports[kv.first.as<std::string>()] = port(ports, kv.first.as<std::string>(), path + ".ports", errs, true);
+    for (const auto& kv : ports)
+      w.ports[kv.first.as<std::string>()] = port(ports, kv.first.as<std::string>(), path + ".ports", errs, true);
   }
   return w;
 }
@@ -28,11 +29,14 @@ ServiceEntry decodeServiceEntry(const YAML::Node& doc, Errors& errs) {
   se.meta = meta(doc, errs);
   YAML::Node spec = doc["spec"];
   if (!expectMap(spec, "spec", errs)) return se;
-  checkKeys(spec, "spec", {"hosts", "addresses", "ports", "location", "resolution", "endpoints", "workloadSelector", "exportTo"}, errs);
+  checkKeys(spec, "spec",
+            {"hosts", "addresses", "ports", "location", "resolution", "endpoints", "workloadSelector", "exportTo"},
+            errs);
   se.hosts = strings(spec, "hosts", "spec", errs);
   if (se.hosts.empty()) errs.push_back("spec.hosts: at least one host is required");
   for (size_t i = 0; i < se.hosts.size(); ++i) {
-    if (!isValidHost(se.hosts[i]) || se.hosts[i] == "*") errs.push_back(idx("spec.hosts", i) + ": '" + se.hosts[i] + "' is not a valid host");
+    if (!isValidHost(se.hosts[i]) || se.hosts[i] == "*")
+      errs.push_back(idx("spec.hosts", i) + ": '" + se.hosts[i] + "' is not a valid host");
   }
   se.addresses = strings(spec, "addresses", "spec", errs);
   std::set<std::string> names;
@@ -45,29 +49,33 @@ ServiceEntry decodeServiceEntry(const YAML::Node& doc, Errors& errs) {
     sp.protocol = str(ports[i], "protocol", p, errs);
     sp.name = str(ports[i], "name", p, errs);
     if (ports[i]["targetPort"]) sp.target_port = port(ports[i], "targetPort", p, errs, true);
-    if (sp.name.empty()) errs.push_back(p + ".name: is required");
-    else if (!names.insert(sp.name).second) errs.push_back(p + ".name: duplicate port name '" + sp.name + "'");
+    if (sp.name.empty())
+      errs.push_back(p + ".name: is required");
+    else if (!names.insert(sp.name).second)
+      errs.push_back(p + ".name: duplicate port name '" + sp.name + "'");
     se.ports.push_back(std::move(sp));
   }
   if (se.ports.empty()) errs.push_back("spec.ports: at least one port is required");
   std::string loc = str(spec, "location", "spec", errs);
   if (!loc.empty()) se.location = loc;
-  if (se.location != "MESH_EXTERNAL" && se.location != "MESH_INTERNAL") errs.push_back("spec.location: must be MESH_EXTERNAL or MESH_INTERNAL");
+  if (se.location != "MESH_EXTERNAL" && se.location != "MESH_INTERNAL")
+    errs.push_back("spec.location: must be MESH_EXTERNAL or MESH_INTERNAL");
   std::string res = str(spec, "resolution", "spec", errs);
   if (!res.empty()) se.resolution = res;
   if (se.resolution != "NONE" && se.resolution != "STATIC" && se.resolution != "DNS") {
     errs.push_back("spec.resolution: '" + se.resolution + "' is not supported by weftd (NONE, STATIC, DNS are)");
   }
   YAML::Node eps = spec["endpoints"];
-  for (size_t i = 0; eps && eps.IsSequence() && i < eps.size(); ++i) se.endpoints.push_back(workloadEntrySpec(eps[i], idx("spec.endpoints", i), errs));
+  for (size_t i = 0; eps && eps.IsSequence() && i < eps.size(); ++i)
+    se.endpoints.push_back(workloadEntrySpec(eps[i], idx("spec.endpoints", i), errs));
   if (se.resolution == "STATIC" && se.endpoints.empty() && !spec["workloadSelector"]) {
     errs.push_back("spec.endpoints: STATIC resolution needs endpoints or a workloadSelector");
   }
-  if (YAML::Node ws = spec["workloadSelector"]) se.workload_selector = labels(ws, "labels", "spec.workloadSelector", errs);
+  if (YAML::Node ws = spec["workloadSelector"])
+    se.workload_selector = labels(ws, "labels", "spec.workloadSelector", errs);
   se.export_to = strings(spec, "exportTo", "spec", errs);
   return se;
 }
-
 
 WorkloadEntry decodeWorkloadEntry(const YAML::Node& doc, Errors& errs) {
   WorkloadEntry we;

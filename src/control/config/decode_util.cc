@@ -47,7 +47,8 @@ std::optional<int64_t> integer(const YAML::Node& n, const std::string& key, cons
     if (used != v.Scalar().size()) throw std::runtime_error("");
     return out;
   } catch (...) {
-    errs.push_back(join(path, key) + ": must be an integer, got '" + (v.IsScalar() ? v.Scalar() : "<non-scalar>") + "'");
+    errs.push_back(join(path, key) + ": must be an integer, got '" + (v.IsScalar() ? v.Scalar() : "<non-scalar>") +
+                   "'");
     return std::nullopt;
   }
 }
@@ -198,7 +199,6 @@ std::optional<int64_t> durationMs(const YAML::Node& n, const std::string& key, c
   double ms = unit == "ms" ? v : unit == "s" ? v * 1000 : unit == "m" ? v * 60000 : v * 3600000;
   return static_cast<int64_t>(ms);
 }
-
 
 bool spec(const YAML::Node& doc, YAML::Node& out, Errors& errs) {
   out = doc["spec"];

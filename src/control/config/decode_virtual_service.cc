@@ -31,7 +31,8 @@ std::vector<RouteDestination> routeDestinations(const YAML::Node& n, const std::
     }
     checkKeys(dest, p + ".destination", {"host", "subset", "port"}, errs);
     d.destination.host = str(dest, "host", p + ".destination", errs);
-    if (d.destination.host.empty()) errs.push_back(p + ".destination.host: is required");
+    if (d.destination.host.empty())
+      errs.push_back(p + ".destination.host: is required");
     else if (!isValidHost(d.destination.host) || d.destination.host.find('*') != std::string::npos)
       errs.push_back(p + ".destination.host: '" + d.destination.host + "' is not a valid host name");
     d.destination.subset = str(dest, "subset", p + ".destination", errs);
@@ -53,8 +54,10 @@ std::vector<RouteDestination> routeDestinations(const YAML::Node& n, const std::
   if (out.size() > 1) {
     bool any_set = false;
     for (const auto& d : out) any_set |= d.weight_set;
-    if (!any_set) errs.push_back(path + ": weights are required when there is more than one destination");
-    else if (total == 0) errs.push_back(path + ": the weights must not all be zero");
+    if (!any_set)
+      errs.push_back(path + ": weights are required when there is more than one destination");
+    else if (total == 0)
+      errs.push_back(path + ": the weights must not all be zero");
   } else if (out.size() == 1 && !out[0].weight_set) {
     out[0].weight = 100;
   }
@@ -87,23 +90,11 @@ double percentage(const YAML::Node& n, const std::string& path, Errors& errs) {
 }
 
 int grpcStatusCode(const std::string& name, const std::string& path, Errors& errs) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
+  static const char* kNames[] = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
   for (int i = 0; i < 17; ++i) {
     if (name == kNames[i]) return i;
   }
@@ -120,9 +111,12 @@ std::optional<HttpRoute::Fault> decodeFault(const YAML::Node& n, const std::stri
     checkKeys(d, path + ".delay", {"fixedDelay", "percentage", "percent"}, errs);
     HttpRoute::Fault::Delay delay;
     auto ms = durationMs(d, "fixedDelay", path + ".delay", errs);
-    if (!ms) errs.push_back(path + ".delay.fixedDelay: is required");
-    else if (*ms < 1) errs.push_back(path + ".delay.fixedDelay: must be at least 1ms");
-    else delay.fixed_ms = *ms;
+    if (!ms)
+      errs.push_back(path + ".delay.fixedDelay: is required");
+    else if (*ms < 1)
+      errs.push_back(path + ".delay.fixedDelay: must be at least 1ms");
+    else
+      delay.fixed_ms = *ms;
     delay.percent = percentage(d, path + ".delay", errs);
     f.delay = delay;
   }
@@ -147,8 +141,10 @@ std::optional<HttpRoute::Fault> decodeFault(const YAML::Node& n, const std::stri
 // CorsPolicy, as Istio validates it.
 std::optional<HttpRoute::Cors> decodeCors(const YAML::Node& n, const std::string& path, Errors& errs) {
   if (!n || n.IsNull() || !expectMap(n, path, errs)) return std::nullopt;
-  checkKeys(n, path, {"allowOrigins", "allowOrigin", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge",
-                      "allowCredentials", "unmatchedPreflights"}, errs);
+  checkKeys(n, path,
+            {"allowOrigins", "allowOrigin", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge",
+             "allowCredentials", "unmatchedPreflights"},
+            errs);
   HttpRoute::Cors c;
   YAML::Node origins = n["allowOrigins"];
   if (origins && !origins.IsSequence()) errs.push_back(path + ".allowOrigins: must be a list");
@@ -163,10 +159,13 @@ std::optional<HttpRoute::Cors> decodeCors(const YAML::Node& n, const std::string
   c.expose_headers = strings(n, "exposeHeaders", path, errs);
   c.max_age_ms = durationMs(n, "maxAge", path, errs);
   std::string cred = str(n, "allowCredentials", path, errs);
-  if (cred == "true" || cred == "false") c.allow_credentials = cred == "true";
-  else if (!cred.empty()) errs.push_back(path + ".allowCredentials: must be true or false");
+  if (cred == "true" || cred == "false")
+    c.allow_credentials = cred == "true";
+  else if (!cred.empty())
+    errs.push_back(path + ".allowCredentials: must be true or false");
   std::string unmatched = str(n, "unmatchedPreflights", path, errs);
-  if (unmatched == "IGNORE") c.forward_unmatched_preflights = false;
+  if (unmatched == "IGNORE")
+    c.forward_unmatched_preflights = false;
   else if (!unmatched.empty() && unmatched != "FORWARD" && unmatched != "UNSPECIFIED")
     errs.push_back(path + ".unmatchedPreflights: must be FORWARD or IGNORE");
   return c;
@@ -190,7 +189,8 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
   }
   vs.gateways = strings(spec, "gateways", "spec", errs);
   for (const auto& g : vs.gateways) {
-    if (g != "mesh") errs.push_back("spec.gateways: gateway '" + g + "': Gateways are not supported by weftd yet (only 'mesh')");
+    if (g != "mesh")
+      errs.push_back("spec.gateways: gateway '" + g + "': Gateways are not supported by weftd yet (only 'mesh')");
   }
   vs.export_to = strings(spec, "exportTo", "spec", errs);
   YAML::Node http = spec["http"];
@@ -199,8 +199,10 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     std::string p = idx("spec.http", i);
     const YAML::Node& h = http[i];
     if (!expectMap(h, p, errs)) continue;
-    checkKeys(h, p, {"name", "match", "route", "redirect", "directResponse", "rewrite", "timeout", "headers", "fault",
-                     "corsPolicy"}, errs);
+    checkKeys(h, p,
+              {"name", "match", "route", "redirect", "directResponse", "rewrite", "timeout", "headers", "fault",
+               "corsPolicy"},
+              errs);
     HttpRoute r;
     r.name = str(h, "name", p, errs);
     YAML::Node matches = h["match"];
@@ -208,8 +210,10 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
       std::string mp = idx(p + ".match", j);
       const YAML::Node& m = matches[j];
       if (!expectMap(m, mp, errs)) continue;
-      checkKeys(m, mp, {"name", "uri", "method", "authority", "headers", "withoutHeaders", "queryParams", "port",
-                        "sourceLabels", "ignoreUriCase"}, errs);
+      checkKeys(m, mp,
+                {"name", "uri", "method", "authority", "headers", "withoutHeaders", "queryParams", "port",
+                 "sourceLabels", "ignoreUriCase"},
+                errs);
       HttpMatch hm;
       hm.name = str(m, "name", mp, errs);
       hm.uri = stringMatch(m["uri"], mp + ".uri", errs);
@@ -242,9 +246,12 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
       checkKeys(dr, p + ".directResponse", {"status", "body"}, errs);
       HttpRoute::DirectResponse d;
       auto st = integer(dr, "status", p + ".directResponse", errs);
-      if (!st) errs.push_back(p + ".directResponse.status: is required");
-      else if (*st < 200 || *st > 599) errs.push_back(p + ".directResponse.status: must be in [200, 599]");
-      else d.status = static_cast<int>(*st);
+      if (!st)
+        errs.push_back(p + ".directResponse.status: is required");
+      else if (*st < 200 || *st > 599)
+        errs.push_back(p + ".directResponse.status: must be in [200, 599]");
+      else
+        d.status = static_cast<int>(*st);
       if (YAML::Node b = dr["body"]) {
         checkKeys(b, p + ".directResponse.body", {"string"}, errs);
         d.body = str(b, "string", p + ".directResponse.body", errs);
@@ -261,7 +268,8 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     r.cors = decodeCors(h["corsPolicy"], p + ".corsPolicy", errs);
     int actions = (!r.route.empty()) + r.redirect.has_value() + r.direct_response.has_value();
     if (actions != 1) errs.push_back(p + ": exactly one of route, redirect, directResponse is required");
-    if (r.rewrite && (r.redirect || r.direct_response)) errs.push_back(p + ".rewrite: cannot be used with redirect or directResponse");
+    if (r.rewrite && (r.redirect || r.direct_response))
+      errs.push_back(p + ".rewrite: cannot be used with redirect or directResponse");
     if (r.rewrite && !r.rewrite->uri.empty()) {
       for (const auto& m : r.match) {
         if (m.uri && m.uri->kind == StringMatch::Kind::Regex) {
@@ -291,6 +299,5 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
   if (vs.http.empty() && vs.tcp.empty()) errs.push_back("spec: http or tcp routes are required");
   return vs;
 }
-
 
 }  // namespace weft::control::decode

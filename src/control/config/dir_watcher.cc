@@ -46,7 +46,8 @@ void DirWatcher::run() {
     if (pending) {
       auto now = Clock::now();
       auto due = std::min(last + quiet_, first + max_delay_);
-      timeout = static_cast<int>(std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count()));
+      timeout = static_cast<int>(
+          std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count()));
     }
     pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
     int n = poll(fds, 2, timeout);

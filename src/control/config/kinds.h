@@ -52,7 +52,7 @@ struct Endpoints {
 // discovery.k8s.io/v1 EndpointSlice: what Kubernetes >= 1.21 publishes instead of Endpoints.
 struct EndpointSlice {
   ObjectMeta meta;
-  std::string service;  // label kubernetes.io/service-name
+  std::string service;                     // label kubernetes.io/service-name
   std::vector<EndpointAddress> endpoints;  // ready ones only
   std::vector<EndpointPort> ports;
 };

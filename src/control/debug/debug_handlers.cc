@@ -25,8 +25,8 @@ nlohmann::json sourceJson(const SourceRef& s) {
 std::string describeRejected(const ConfigSnapshot& config) {
   std::string out;
   for (const auto& r : config.rejected) {
-    out += r.source.file + "#" + std::to_string(r.source.document) + " " + (r.source.kind.empty() ? "?" : r.source.kind) +
-           " " + r.source.ns + "/" + r.source.name + ": ";
+    out += r.source.file + "#" + std::to_string(r.source.document) + " " +
+           (r.source.kind.empty() ? "?" : r.source.kind) + " " + r.source.ns + "/" + r.source.name + ": ";
     for (size_t i = 0; i < r.errors.size(); ++i) out += (i ? "; " : "") + r.errors[i];
     out += "\n";
   }
@@ -44,12 +44,12 @@ void addDebugHandlers(weft::http::AdminServer& server, DebugState& state) {
                for (const auto& s : state.ads->status()) {
                  nlohmann::json types = nlohmann::json::object();
                  for (const auto& t : s.types) {
-                   std::string status = t.sent_version.empty()                ? "NOT SENT"
+                   std::string status = t.sent_version.empty()              ? "NOT SENT"
                                         : t.acked_version == t.sent_version ? "SYNCED"
                                                                             : "STALE";
-                   types[shortType(t.type_url)] = {{"sent", t.sent_version},     {"acked", t.acked_version},
-                                                   {"status", status},           {"resources", t.resources},
-                                                   {"subscribed", t.names},      {"last_nack", t.nack}};
+                   types[shortType(t.type_url)] = {{"sent", t.sent_version}, {"acked", t.acked_version},
+                                                   {"status", status},       {"resources", t.resources},
+                                                   {"subscribed", t.names},  {"last_nack", t.nack}};
                  }
                  arr.push_back({{"proxy", s.node_id}, {"stream", s.id}, {"peer", s.peer}, {"types", types}});
                }
@@ -76,7 +76,8 @@ void addDebugHandlers(weft::http::AdminServer& server, DebugState& state) {
     body += "# TYPE weftd_config_resources gauge\n";
     body += "weftd_config_resources{state=\"accepted\"} " + std::to_string(config ? config->accepted.size() : 0) + "\n";
     body += "weftd_config_resources{state=\"rejected\"} " + std::to_string(config ? config->rejected.size() : 0) + "\n";
-    body += "# TYPE weftd_config_reloads counter\nweftd_config_reloads " + std::to_string(state.config_reloads.load()) + "\n";
+    body += "# TYPE weftd_config_reloads counter\nweftd_config_reloads " + std::to_string(state.config_reloads.load()) +
+            "\n";
     return AdminResponse{200, "text/plain; version=0.0.4", body};
   });
 }

@@ -4,9 +4,9 @@
 #include <atomic>
 #include <memory>
 
+#include "common/http/admin_server.h"
 #include "control/config/config_snapshot.h"
 #include "control/xds/ads_server.h"
-#include "common/http/admin_server.h"
 
 namespace weft::control {
 

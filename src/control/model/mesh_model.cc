@@ -12,7 +12,8 @@ Protocol protocolFor(const std::string& name, const std::string& app_protocol) {
   // Istio: appProtocol first, else the port name's prefix up to '-'.
   std::string p = app_protocol.empty() ? name.substr(0, name.find('-')) : app_protocol;
   for (char& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (p == "http" || p == "http-web" || p == "kubernetes.io/h2c") return p == "kubernetes.io/h2c" ? Protocol::Http2 : Protocol::Http;
+  if (p == "http" || p == "http-web" || p == "kubernetes.io/h2c")
+    return p == "kubernetes.io/h2c" ? Protocol::Http2 : Protocol::Http;
   if (p == "http2") return Protocol::Http2;
   if (p == "grpc" || p == "grpc-web") return Protocol::Grpc;
   return Protocol::Tcp;
@@ -42,7 +43,8 @@ const DestinationRule* MeshModel::destinationRule(const std::string& host) const
   return it == destination_rules.end() ? nullptr : &it->second;
 }
 
-bool MeshModel::exported(const std::vector<std::string>& export_to, const std::string& owner_ns, const std::string& ns) {
+bool MeshModel::exported(const std::vector<std::string>& export_to, const std::string& owner_ns,
+                         const std::string& ns) {
   if (export_to.empty()) return true;
   for (const auto& e : export_to) {
     if (e == "*" || e == ns || (e == "." && owner_ns == ns)) return true;
@@ -63,7 +65,8 @@ auto lookupHost(const Map& map, const std::string& host, Pick pick) -> decltype(
   for (const auto& [key, value] : map) {
     if (key.empty() || key[0] != '*') continue;
     std::string suffix = key.substr(1);
-    bool match = key == "*" || (host.size() > suffix.size() && host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0);
+    bool match = key == "*" ||
+                 (host.size() > suffix.size() && host.compare(host.size() - suffix.size(), suffix.size(), suffix) == 0);
     if (!match || (best && key.size() <= best_len)) continue;
     if (auto* found = pick(value)) {
       best = found;
@@ -116,7 +119,8 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
     ms.hostname = s.meta.name + "." + s.meta.ns + ".svc.cluster.local";
     ms.vip = s.cluster_ip;
     for (const auto& sp : s.ports) {
-      MeshPort mp{sp.name, sp.port, sp.target_port ? sp.target_port : sp.port, protocolFor(sp.name, sp.app_protocol), {}};
+      MeshPort mp{
+          sp.name, sp.port, sp.target_port ? sp.target_port : sp.port, protocolFor(sp.name, sp.app_protocol), {}};
       for (const auto& e : config->endpoints) {
         if (e.meta.name != s.meta.name || e.meta.ns != s.meta.ns) continue;
         for (const auto& sub : e.subsets) {
@@ -125,7 +129,8 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
             if (p.name == sp.name || sub.ports.size() == 1) ep_port = p.port;
           }
           if (ep_port == 0) continue;
-          for (const auto& a : sub.addresses) mp.endpoints.push_back({a.ip, ep_port, podLabels(s.meta.ns, a.pod, a.ip), 1});
+          for (const auto& a : sub.addresses)
+            mp.endpoints.push_back({a.ip, ep_port, podLabels(s.meta.ns, a.pod, a.ip), 1});
         }
       }
       for (const auto& es : config->endpoint_slices) {
@@ -135,7 +140,8 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
           if (p.name == sp.name || es.ports.size() == 1) ep_port = p.port;
         }
         if (ep_port == 0) continue;
-        for (const auto& a : es.endpoints) mp.endpoints.push_back({a.ip, ep_port, podLabels(s.meta.ns, a.pod, a.ip), 1});
+        for (const auto& a : es.endpoints)
+          mp.endpoints.push_back({a.ip, ep_port, podLabels(s.meta.ns, a.pod, a.ip), 1});
       }
       // WorkloadEntries the Service selects join its endpoints (VMs in the mesh).
       for (const auto& we : config->workload_entries) {
@@ -157,11 +163,12 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
       ms.vip = se.addresses.empty() ? "" : se.addresses.front();
       ms.external = se.location == "MESH_EXTERNAL";
       ms.export_to = se.export_to;
-      ms.resolution = se.resolution == "DNS" ? MeshService::Resolution::Dns
+      ms.resolution = se.resolution == "DNS"    ? MeshService::Resolution::Dns
                       : se.resolution == "NONE" ? MeshService::Resolution::Passthrough
                                                 : MeshService::Resolution::Endpoints;
       for (const auto& sp : se.ports) {
-        MeshPort mp{sp.name, sp.number, sp.target_port ? sp.target_port : sp.number, protocolFor(sp.name, sp.protocol), {}};
+        MeshPort mp{
+            sp.name, sp.number, sp.target_port ? sp.target_port : sp.number, protocolFor(sp.name, sp.protocol), {}};
         auto add = [&](const WorkloadEntrySpec& w) {
           auto named = w.ports.find(sp.name);
           uint32_t p = named != w.ports.end() ? named->second : mp.target_port;

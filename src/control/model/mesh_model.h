@@ -43,9 +43,9 @@ struct MeshService {
 };
 
 struct MeshModel {
-  std::map<std::string, MeshService> services;                       // by host name
+  std::map<std::string, MeshService> services;                          // by host name
   std::map<std::string, std::vector<VirtualService>> virtual_services;  // by host name they name
-  std::map<std::string, DestinationRule> destination_rules;          // by host name
+  std::map<std::string, DestinationRule> destination_rules;             // by host name
   std::vector<Pod> pods;
   std::vector<Sidecar> sidecars;
   std::shared_ptr<const ConfigSnapshot> config;

@@ -25,7 +25,8 @@ std::shared_ptr<const AdsServer::NameList> AdsServer::intern(std::vector<std::st
   if (it != interned_.end()) return it->second;
   if (interned_.size() >= prune_at_) {
     // Drop lists no stream holds any more.
-    for (auto i = interned_.begin(); i != interned_.end();) i = i->second.use_count() == 1 ? interned_.erase(i) : std::next(i);
+    for (auto i = interned_.begin(); i != interned_.end();)
+      i = i->second.use_count() == 1 ? interned_.erase(i) : std::next(i);
     prune_at_ = std::max<size_t>(64, interned_.size() * 2);
   }
   auto list = std::make_shared<NameList>();
@@ -36,7 +37,7 @@ std::shared_ptr<const AdsServer::NameList> AdsServer::intern(std::vector<std::st
 }
 
 std::shared_ptr<const std::vector<std::string>> AdsServer::changedNames(const std::shared_ptr<const Generated>& from,
-                                                                       const std::shared_ptr<const Generated>& to) {
+                                                                        const std::shared_ptr<const Generated>& to) {
   std::lock_guard<std::mutex> lock(cache_mu_);
   auto key = std::make_pair(from.get(), to.get());
   auto it = diffs_.find(key);
@@ -146,10 +147,14 @@ bool AdsServer::Stream::handleAck(TypeState& ts, const std::string& nonce, const
 }
 
 void AdsServer::Stream::countPush(const std::string& type_url) {
-  if (type_url == kClusterType) server_.metrics_.pushes_cds++;
-  else if (type_url == kEndpointType) server_.metrics_.pushes_eds++;
-  else if (type_url == kListenerType) server_.metrics_.pushes_lds++;
-  else if (type_url == kRouteType) server_.metrics_.pushes_rds++;
+  if (type_url == kClusterType)
+    server_.metrics_.pushes_cds++;
+  else if (type_url == kEndpointType)
+    server_.metrics_.pushes_eds++;
+  else if (type_url == kListenerType)
+    server_.metrics_.pushes_lds++;
+  else if (type_url == kRouteType)
+    server_.metrics_.pushes_rds++;
 }
 
 // State of the world: LDS and CDS responses carry every resource the proxy may see.
@@ -188,7 +193,8 @@ class SotwStream final : public ReactorStream<DiscoveryRequest, DiscoveryRespons
     push(server_.model(), type, ts, true);
   }
 
-  void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts, bool force) override {
+  void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts,
+            bool force) override {
     auto gen = server_.generated(model, type, proxy_, *ts.names);
     if (!force && gen->version == ts.sent_version) return;
     DiscoveryResponse resp;

@@ -101,8 +101,10 @@ class ReactorStream : public AdsServer::Stream, public grpc::ServerBidiReactor<R
     std::lock_guard<std::recursive_mutex> lock(mu_);
     queue_.pop_front();
     if (!ok || finished_) return;
-    if (!queue_.empty()) this->StartWrite(&queue_.front());
-    else writing_ = false;
+    if (!queue_.empty())
+      this->StartWrite(&queue_.front());
+    else
+      writing_ = false;
   }
 
   void OnDone() override {

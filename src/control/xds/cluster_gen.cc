@@ -22,9 +22,7 @@ bool ClusterName::parse(const std::string& name, ClusterName& out) {
   return true;
 }
 
-std::string ClusterName::str() const {
-  return direction + "|" + std::to_string(port) + "|" + subset + "|" + host;
-}
+std::string ClusterName::str() const { return direction + "|" + std::to_string(port) + "|" + subset + "|" + host; }
 
 namespace {
 
@@ -42,9 +40,10 @@ bool egressAllows(const Sidecar& sc, const MeshService& svc) {
     auto slash = h.find('/');
     std::string ns = h.substr(0, slash), host = h.substr(slash + 1);
     bool ns_ok = ns == "*" || ns == svc.ns || (ns == "." && svc.ns == sc.meta.ns);
-    bool host_ok = host == "*" || host == svc.hostname ||
-                   (host.rfind("*.", 0) == 0 && svc.hostname.size() > host.size() - 1 &&
-                    svc.hostname.compare(svc.hostname.size() - (host.size() - 1), host.size() - 1, host.substr(1)) == 0);
+    bool host_ok =
+        host == "*" || host == svc.hostname ||
+        (host.rfind("*.", 0) == 0 && svc.hostname.size() > host.size() - 1 &&
+         svc.hostname.compare(svc.hostname.size() - (host.size() - 1), host.size() - 1, host.substr(1)) == 0);
     if (ns_ok && host_ok) return true;
   }
   return false;
@@ -142,7 +141,8 @@ ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, con
           c.mutable_connect_timeout()->set_seconds(10);
           auto* la = c.mutable_load_assignment();
           la->set_cluster_name(name);
-          auto* sa = la->add_endpoints()->add_lb_endpoints()->mutable_endpoint()->mutable_address()->mutable_socket_address();
+          auto* sa =
+              la->add_endpoints()->add_lb_endpoints()->mutable_endpoint()->mutable_address()->mutable_socket_address();
           sa->set_address("127.0.0.1");
           sa->set_port_value(e.port);
           out[name].PackFrom(c);

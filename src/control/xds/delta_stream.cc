@@ -52,7 +52,8 @@ class AdsServer::DeltaStream final : public ReactorStream<DeltaDiscoveryRequest,
     if (first || changed) push(server_.model(), type, ts, first);
   }
 
-  void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts, bool force) override {
+  void push(const std::shared_ptr<const MeshModel>& model, const std::string& type, TypeState& ts,
+            bool force) override {
     // Not wildcard and no names: subscribed to nothing (an empty list means "all" to generate()).
     static const auto kNothing = std::make_shared<const Generated>();
     static const AdsServer::NameList kAll;  // id 0: no names, i.e. everything

@@ -44,8 +44,10 @@ ResourceMap generateEndpoints(const MeshModel& model, const ProxyInfo& proxy, co
       total += e.weight;
     }
     // gRPC's xDS client ignores a locality without a weight.
-    if (total > 0) locality->mutable_load_balancing_weight()->set_value(total);
-    else cla.clear_endpoints();
+    if (total > 0)
+      locality->mutable_load_balancing_weight()->set_value(total);
+    else
+      cla.clear_endpoints();
     out[name].PackFrom(cla);
   }
   return out;

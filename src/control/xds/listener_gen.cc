@@ -2,10 +2,10 @@
 
 #include "control/xds/generator.h"
 #include "envoy/config/listener/v3/listener.pb.h"
-#include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
+#include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 
@@ -68,10 +68,10 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
   setAddress(vo, "0.0.0.0", 15001);
   vo.mutable_use_original_dst()->set_value(true);
   vo.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
-  *vo.add_filter_chains()->add_filters() =
-      tcpProxyTo(model.registry_only ? "BlackHoleCluster" : "PassthroughCluster",
-                 model.registry_only ? "BlackHoleCluster" : "PassthroughCluster");
-  vo.mutable_filter_chains(0)->set_name(model.registry_only ? "virtualOutbound-blackhole" : "virtualOutbound-catchall-tcp");
+  *vo.add_filter_chains()->add_filters() = tcpProxyTo(model.registry_only ? "BlackHoleCluster" : "PassthroughCluster",
+                                                      model.registry_only ? "BlackHoleCluster" : "PassthroughCluster");
+  vo.mutable_filter_chains(0)->set_name(model.registry_only ? "virtualOutbound-blackhole"
+                                                            : "virtualOutbound-catchall-tcp");
   out[vo.name()].PackFrom(vo);
 
   lv3::Listener vi;

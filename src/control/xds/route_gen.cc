@@ -34,7 +34,8 @@ void addHeaderMatch(rv3::RouteMatch* rm, const std::string& name, const StringMa
 
 template <typename T>
 void applyHeaderOps(const HeaderOps& ops, T* target, bool request) {
-  auto add = [&](const std::string& k, const std::string& v, envoy::config::core::v3::HeaderValueOption::HeaderAppendAction a) {
+  auto add = [&](const std::string& k, const std::string& v,
+                 envoy::config::core::v3::HeaderValueOption::HeaderAppendAction a) {
     auto* o = request ? target->add_request_headers_to_add() : target->add_response_headers_to_add();
     o->mutable_header()->set_key(k);
     o->mutable_header()->set_value(v);
@@ -43,8 +44,10 @@ void applyHeaderOps(const HeaderOps& ops, T* target, bool request) {
   for (const auto& [k, v] : ops.set) add(k, v, envoy::config::core::v3::HeaderValueOption::OVERWRITE_IF_EXISTS_OR_ADD);
   for (const auto& [k, v] : ops.add) add(k, v, envoy::config::core::v3::HeaderValueOption::APPEND_IF_EXISTS_OR_ADD);
   for (const auto& r : ops.remove) {
-    if (request) target->add_request_headers_to_remove(r);
-    else target->add_response_headers_to_remove(r);
+    if (request)
+      target->add_request_headers_to_remove(r);
+    else
+      target->add_response_headers_to_remove(r);
   }
 }
 
@@ -75,11 +78,20 @@ void setAction(const MeshModel& model, const HttpRoute& hr, const std::string& v
     if (hr.redirect->port) red->set_port_redirect(hr.redirect->port);
     if (!hr.redirect->scheme.empty()) red->set_scheme_redirect(hr.redirect->scheme);
     switch (hr.redirect->code) {
-      case 302: red->set_response_code(rv3::RedirectAction::FOUND); break;
-      case 303: red->set_response_code(rv3::RedirectAction::SEE_OTHER); break;
-      case 307: red->set_response_code(rv3::RedirectAction::TEMPORARY_REDIRECT); break;
-      case 308: red->set_response_code(rv3::RedirectAction::PERMANENT_REDIRECT); break;
-      default: red->set_response_code(rv3::RedirectAction::MOVED_PERMANENTLY);
+      case 302:
+        red->set_response_code(rv3::RedirectAction::FOUND);
+        break;
+      case 303:
+        red->set_response_code(rv3::RedirectAction::SEE_OTHER);
+        break;
+      case 307:
+        red->set_response_code(rv3::RedirectAction::TEMPORARY_REDIRECT);
+        break;
+      case 308:
+        red->set_response_code(rv3::RedirectAction::PERMANENT_REDIRECT);
+        break;
+      default:
+        red->set_response_code(rv3::RedirectAction::MOVED_PERMANENTLY);
     }
     return;
   }
@@ -135,8 +147,10 @@ void applyFault(const HttpRoute::Fault& f, rv3::Route* r) {
   }
   if (f.abort) {
     auto* a = out.mutable_abort();
-    if (f.abort->http_status) a->set_http_status(static_cast<uint32_t>(*f.abort->http_status));
-    else a->set_grpc_status(static_cast<uint32_t>(*f.abort->grpc_status));
+    if (f.abort->http_status)
+      a->set_http_status(static_cast<uint32_t>(*f.abort->http_status));
+    else
+      a->set_grpc_status(static_cast<uint32_t>(*f.abort->grpc_status));
     setPercent(f.abort->percent, a->mutable_percentage());
   }
   (*r->mutable_typed_per_filter_config())["envoy.filters.http.fault"].PackFrom(out);
@@ -174,9 +188,15 @@ void addRoutes(const MeshModel& model, const ProxyInfo& proxy, const VirtualServ
       auto* rm = r->mutable_match();
       if (m && m->uri) {
         switch (m->uri->kind) {
-          case StringMatch::Kind::Exact: rm->set_path(m->uri->value); break;
-          case StringMatch::Kind::Prefix: rm->set_prefix(m->uri->value); break;
-          case StringMatch::Kind::Regex: rm->mutable_safe_regex()->set_regex(m->uri->value); break;
+          case StringMatch::Kind::Exact:
+            rm->set_path(m->uri->value);
+            break;
+          case StringMatch::Kind::Prefix:
+            rm->set_prefix(m->uri->value);
+            break;
+          case StringMatch::Kind::Regex:
+            rm->mutable_safe_regex()->set_regex(m->uri->value);
+            break;
         }
       } else {
         rm->set_prefix("/");

@@ -119,7 +119,8 @@ AccessLoggers compileAccessLogs(const google::protobuf::RepeatedPtrField<envoy::
       if (f.has_log_format()) format = formatFrom(f.log_format(), p + ".typed_config.log_format");
       sink = fileSink("/dev/stderr", p, rows);
     } else {
-      throw ConfigError(p + ".typed_config: access logger type '" + any.type_url() + "' is not supported by weft-proxy");
+      throw ConfigError(p + ".typed_config: access logger type '" + any.type_url() +
+                        "' is not supported by weft-proxy");
     }
     out.push_back(std::make_shared<AccessLogger>(sink, Formatter(format, p + ".log_format", capture)));
   }

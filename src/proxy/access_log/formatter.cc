@@ -11,7 +11,6 @@ namespace weft::proxy::access_log {
 
 namespace {
 
-
 void appendTruncated(std::string& out, std::string_view v, size_t max_len) {
   if (max_len != 0 && v.size() > max_len) v = v.substr(0, max_len);
   out.append(v);
@@ -35,7 +34,8 @@ void formatTime(std::chrono::system_clock::time_point tp, const std::string& fmt
       expanded.append(buf, 3 + static_cast<size_t>(digits));
       i += 3;
     } else if (fmt[i] == '%' && i + 1 < fmt.size() &&
-               (fmt[i + 1] == 'f' || (i + 2 < fmt.size() && fmt[i + 1] >= '1' && fmt[i + 1] <= '9' && fmt[i + 2] == 'f'))) {
+               (fmt[i + 1] == 'f' ||
+                (i + 2 < fmt.size() && fmt[i + 1] >= '1' && fmt[i + 1] <= '9' && fmt[i + 2] == 'f'))) {
       // %f: nanoseconds (9 digits); %Nf: the first N digits.
       bool sized = fmt[i + 1] != 'f';
       size_t digits = sized ? static_cast<size_t>(fmt[i + 1] - '0') : 9;
@@ -113,7 +113,8 @@ Formatter::Formatter(const std::string& format, const std::string& path, Capture
       if (close != std::string::npos) end = format.find('%', close);
     }
     if (end == std::string::npos) {
-      throw ConfigError(path + ": unterminated command operator at offset " + std::to_string(i) + " in '" + format + "'");
+      throw ConfigError(path + ": unterminated command operator at offset " + std::to_string(i) + " in '" + format +
+                        "'");
     }
     std::string token = format.substr(i + 1, end - i - 1);
     i = end + 1;

@@ -27,17 +27,35 @@ class Formatter {
 
  private:
   enum class Op {
-    Literal, StartTime, Req, Resp, ResponseCode, ResponseFlags, ResponseCodeDetails, Duration,
-    ResponseDuration, BytesReceived, BytesSent, Protocol, UpstreamHost, UpstreamCluster,
-    DownstreamRemote, DownstreamRemoteNoPort, DownstreamLocal, DownstreamLocalNoPort, RouteName,
-    RequestedServerName, UpstreamTransportFailure, Hostname
+    Literal,
+    StartTime,
+    Req,
+    Resp,
+    ResponseCode,
+    ResponseFlags,
+    ResponseCodeDetails,
+    Duration,
+    ResponseDuration,
+    BytesReceived,
+    BytesSent,
+    Protocol,
+    UpstreamHost,
+    UpstreamCluster,
+    DownstreamRemote,
+    DownstreamRemoteNoPort,
+    DownstreamLocal,
+    DownstreamLocalNoPort,
+    RouteName,
+    RequestedServerName,
+    UpstreamTransportFailure,
+    Hostname
   };
   struct Segment {
     Op op;
-    std::string text;      // literal text, or START_TIME's strftime format
-    int header = -1;       // index in the CaptureList
-    int fallback = -1;     // the Y of X?Y
-    size_t max_len = 0;    // the :N suffix, 0 = unlimited
+    std::string text;    // literal text, or START_TIME's strftime format
+    int header = -1;     // index in the CaptureList
+    int fallback = -1;   // the Y of X?Y
+    size_t max_len = 0;  // the :N suffix, 0 = unlimited
   };
   static int headerIndex(std::vector<std::string>& list, std::string name);
 

@@ -80,8 +80,8 @@ std::string renderPrometheus(const stats::Store& store) {
       std::string_view category = prefix.substr(0, prefix.find('.'));
       std::string stat = s.stat;
       // Envoy's response-code-class tag: downstream_rq_2xx -> downstream_rq_xx{class="2"}.
-      if (stat.size() >= 4 && stat.substr(stat.size() - 2) == "xx" && std::isdigit(static_cast<unsigned char>(stat[stat.size() - 3])) &&
-          stat[stat.size() - 4] == '_') {
+      if (stat.size() >= 4 && stat.substr(stat.size() - 2) == "xx" &&
+          std::isdigit(static_cast<unsigned char>(stat[stat.size() - 3])) && stat[stat.size() - 4] == '_') {
         labels.emplace_back("envoy_response_code_class", std::string(1, stat[stat.size() - 3]));
         stat = stat.substr(0, stat.size() - 3) + "xx";
       }

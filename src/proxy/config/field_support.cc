@@ -91,8 +91,8 @@ void walk(const pb::Message& msg, const std::string& path, std::vector<std::stri
       for (int i = 0; i < n; ++i) {
         const pb::Message& entry = refl->GetRepeatedMessage(msg, f, i);
         std::string k = key && key->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING
-                             ? entry.GetReflection()->GetString(entry, key)
-                             : std::to_string(i);
+                            ? entry.GetReflection()->GetString(entry, key)
+                            : std::to_string(i);
         walkField(entry.GetReflection()->GetMessage(entry, val), field_path + "['" + k + "']", errors);
       }
       continue;

@@ -18,8 +18,8 @@ int grpcStatusOf(std::string_view v) {
 }
 }  // namespace
 
-ActiveStream::ActiveStream(WorkerContext& worker, const HcmConfig& hcm, StreamCodec& codec,
-                           net::Connection& downstream, bool http2)
+ActiveStream::ActiveStream(WorkerContext& worker, const HcmConfig& hcm, StreamCodec& codec, net::Connection& downstream,
+                           bool http2)
     : worker_(worker),
       hcm_(hcm),
       codec_(codec),
@@ -526,7 +526,9 @@ void ActiveStream::sendLocalReply(const LocalReply& r) {
   for (const Header& h : r.headers) head.headers.push_back(h);
   if (r.mutations) {
     r.mutations->forEachAddition([](std::string_view) { return false; },
-                                 [&](std::string_view n, std::string_view v) { head.headers.push_back({n, v}); });
+                                 [&](std::string_view n, std::string_view v) {
+                                   head.headers.push_back({n, v});
+                                 });
   }
   in_local_reply_ = true;
   encodeHeaders(head, end_stream);

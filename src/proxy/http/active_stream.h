@@ -40,7 +40,9 @@ class StreamCodec {
   virtual void upgradeTunnel(const ResponseHead& head, net::Connection& upstream) = 0;
 };
 
-class ActiveStream final : public StreamDecoderFilterCallbacks, public StreamEncoderFilterCallbacks, FilterChainBuilder {
+class ActiveStream final : public StreamDecoderFilterCallbacks,
+                           public StreamEncoderFilterCallbacks,
+                           FilterChainBuilder {
  public:
   ActiveStream(WorkerContext& worker, const HcmConfig& hcm, StreamCodec& codec, net::Connection& downstream,
                bool http2);
@@ -116,9 +118,9 @@ class ActiveStream final : public StreamDecoderFilterCallbacks, public StreamEnc
   // Where one direction's iteration stands. Data and trailers that reach a stopped filter
   // wait in `held`, to go on from `held_from` when it continues.
   struct Iteration {
-    size_t stopped_at = kNone;     // the filter holding the stream, or kNone
-    bool headers_passed = false;   // every filter has seen the headers
-    bool headers_end = false;      // the headers were the whole message
+    size_t stopped_at = kNone;    // the filter holding the stream, or kNone
+    bool headers_passed = false;  // every filter has seen the headers
+    bool headers_end = false;     // the headers were the whole message
     Buffer held;
     bool held_data = false;
     bool held_end = false;

@@ -42,12 +42,12 @@ class RouteSpecificFilterConfig {
 struct LocalReply {
   int status = 200;
   std::string_view body;
-  uint32_t flag = 0;              // ResponseFlag for the access log
-  std::string_view details;       // %RESPONSE_CODE_DETAILS%
-  int grpc_status = -1;           // for gRPC requests; -1: mapped from `status`
+  uint32_t flag = 0;         // ResponseFlag for the access log
+  std::string_view details;  // %RESPONSE_CODE_DETAILS%
+  int grpc_status = -1;      // for gRPC requests; -1: mapped from `status`
   const MutationChain* mutations = nullptr;
-  std::string_view location;      // redirects
-  std::vector<Header> headers;    // extra headers (values must outlive the call)
+  std::string_view location;    // redirects
+  std::vector<Header> headers;  // extra headers (values must outlive the call)
 };
 
 // What every filter may ask of its stream.

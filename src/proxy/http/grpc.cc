@@ -49,7 +49,7 @@ int statusForHttp(int http_status) {
 }
 
 std::string_view statusName(int status) {
-  static constexpr std::string_view kNames[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8",
+  static constexpr std::string_view kNames[] = {"0", "1",  "2",  "3",  "4",  "5",  "6",  "7", "8",
                                                 "9", "10", "11", "12", "13", "14", "15", "16"};
   return status >= 0 && status <= 16 ? kNames[status] : std::string_view("other");
 }

@@ -8,7 +8,6 @@ namespace weft::proxy::http {
 namespace hcmv3 = envoy::extensions::filters::network::http_connection_manager::v3;
 using std::chrono::milliseconds;
 
-
 namespace {
 // Each HttpFilter by its config type (or, without typed_config, its name), through the filter
 // registry; the router must come last.

@@ -1,8 +1,8 @@
 #include "proxy/http/header_mutations.h"
 
 #include "common/config/error.h"
-#include "proxy/http/headers.h"
 #include "common/strings.h"
+#include "proxy/http/headers.h"
 
 namespace weft::proxy::http {
 

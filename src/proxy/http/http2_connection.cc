@@ -53,10 +53,11 @@ Http2ServerConnection::Http2ServerConnection(WorkerContext& worker, std::unique_
       hcm_(std::move(hcm)),
       listener_stats_(std::move(listener_stats)),
       stats_(*hcm_->stats),
-      idle_timer_(worker.reactor(), [this] {
-        stats_.inc(HcmStats::downstream_cx_idle_timeout);
-        drain();
-      }),
+      idle_timer_(worker.reactor(),
+                  [this] {
+                    stats_.inc(HcmStats::downstream_cx_idle_timeout);
+                    drain();
+                  }),
       ping_timer_(worker.reactor(), [this] { sendPing(); }),
       ping_timeout_(worker.reactor(), [this] { closeConnection(); }) {
   nghttp2_option* opt;
@@ -97,7 +98,10 @@ Http2Stream* Http2ServerConnection::stream(int32_t id) {
   return static_cast<Http2Stream*>(nghttp2_session_get_stream_user_data(session_, id));
 }
 
-void Http2ServerConnection::onData(net::Connection&) { receive(); flush(); }
+void Http2ServerConnection::onData(net::Connection&) {
+  receive();
+  flush();
+}
 
 void Http2ServerConnection::receive() {
   Buffer& in = conn_->input();
@@ -165,8 +169,10 @@ void Http2ServerConnection::writeNow() {
   in_send_ = false;
   if (closed_) return;
   if (!ok || aborting_) {
-    if (aborting_) fail(0);
-    else closeConnection();
+    if (aborting_)
+      fail(0);
+    else
+      closeConnection();
     return;
   }
   if (ending && !nghttp2_session_want_write(session_)) {
@@ -236,7 +242,8 @@ void Http2ServerConnection::drain() {
 }
 
 void Http2ServerConnection::maybeFinishDrain() {
-  if (draining_ && streams_.empty() && !in_receive_ && conn_->output().empty() && !nghttp2_session_want_write(session_)) {
+  if (draining_ && streams_.empty() && !in_receive_ && conn_->output().empty() &&
+      !nghttp2_session_want_write(session_)) {
     stats_.inc(HcmStats::downstream_cx_drain_close);
     closeConnection();
   }
@@ -359,7 +366,8 @@ int Http2ServerConnection::onStreamClose(nghttp2_session*, int32_t id, uint32_t 
 }
 
 int Http2ServerConnection::onFrameSend(nghttp2_session*, const nghttp2_frame* frame, void* user) {
-  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
     if (auto* s = static_cast<Http2ServerConnection*>(user)->stream(frame->hd.stream_id)) s->onResponseEndSent();
   }
   return 0;

@@ -10,8 +10,8 @@
 
 #include "common/intrusive_list.h"
 #include "common/net/connection.h"
-#include "proxy/http/http2_stream.h"
 #include "proxy/http/hcm_config.h"
+#include "proxy/http/http2_stream.h"
 #include "proxy/network/active_session.h"
 #include "proxy/worker_context.h"
 
@@ -58,7 +58,7 @@ class Http2ServerConnection final : public network::ActiveSession,
   // nothing more from the peer is processed. From inside nghttp2 it happens once nghttp2 returns.
   void abortWithGoaway(uint32_t error_code);
 
- // nghttp2 callbacks
+  // nghttp2 callbacks
   static int onBeginHeaders(nghttp2_session*, const nghttp2_frame*, void*);
   static int onHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t, const uint8_t*, size_t, uint8_t,
                       void*);
@@ -97,10 +97,10 @@ class Http2ServerConnection final : public network::ActiveSession,
   bool closed_ = false;
   bool in_receive_ = false;
   bool in_send_ = false;
-  bool aborting_ = false;          // abortWithGoaway was asked for: no new streams
+  bool aborting_ = false;  // abortWithGoaway was asked for: no new streams
   uint32_t abort_code_ = 0;
-  uint32_t awaiting_ = 0;          // open streams whose response has not started
-  size_t header_bytes_ = 0;        // decoded header bytes held by open streams
+  uint32_t awaiting_ = 0;    // open streams whose response has not started
+  size_t header_bytes_ = 0;  // decoded header bytes held by open streams
   uint64_t closed_streams_ = 0;
   uint64_t premature_resets_ = 0;
   uint32_t header_overflows_ = 0;

@@ -18,7 +18,8 @@ Http2Options compileHttp2Options(const envoy::config::core::v3::Http2ProtocolOpt
   }
   if (o.has_initial_connection_window_size()) {
     uint32_t v = o.initial_connection_window_size().value();
-    if (v < 65535 || v > 2147483647) throw ConfigError(path + ".initial_connection_window_size: must be 65535..2147483647");
+    if (v < 65535 || v > 2147483647)
+      throw ConfigError(path + ".initial_connection_window_size: must be 65535..2147483647");
     out.initial_connection_window = v;
   }
   if (o.has_connection_keepalive()) {
@@ -71,8 +72,8 @@ void NvList::fixup() {
   }
 }
 
-ssize_t readBufferedBody(nghttp2_session* session, int32_t id, Buffer& body, bool end, NvList& trailers,
-                         uint8_t* buf, size_t length, uint32_t* flags, bool& deferred) {
+ssize_t readBufferedBody(nghttp2_session* session, int32_t id, Buffer& body, bool end, NvList& trailers, uint8_t* buf,
+                         size_t length, uint32_t* flags, bool& deferred) {
   size_t n = std::min(length, body.size());
   if (n > 0) {
     std::memcpy(buf, body.data(), n);

@@ -65,8 +65,8 @@ class NvList {
 // An nghttp2 data source over `body`: copies what is buffered; once `end` is set and all is
 // sent, EOF, with `trailers` (if any) submitted to follow; with nothing buffered yet it defers
 // (`deferred` is set: call nghttp2_session_resume_data when more comes).
-ssize_t readBufferedBody(nghttp2_session* session, int32_t id, Buffer& body, bool end, NvList& trailers,
-                         uint8_t* buf, size_t length, uint32_t* flags, bool& deferred);
+ssize_t readBufferedBody(nghttp2_session* session, int32_t id, Buffer& body, bool end, NvList& trailers, uint8_t* buf,
+                         size_t length, uint32_t* flags, bool& deferred);
 
 // Frames nghttp2 has queued go into the connection's output buffer until it is above its
 // write limit (or all of them, `ignore_limit`: nghttp2's queue is bounded). False on a fatal

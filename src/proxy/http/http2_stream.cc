@@ -71,10 +71,14 @@ void Http2Stream::buildRequestHead() {
     std::string_view n = arena.substr(sp.name_at, sp.name_len);
     std::string_view v = arena.substr(sp.value_at, sp.value_len);
     if (!n.empty() && n[0] == ':') {
-      if (n == ":method") req_.method = v;
-      else if (n == ":path") req_.target = v;
-      else if (n == ":authority") authority = v;
-      else if (n == ":protocol") bad_request_ = true;  // extended CONNECT is not supported
+      if (n == ":method")
+        req_.method = v;
+      else if (n == ":path")
+        req_.target = v;
+      else if (n == ":authority")
+        authority = v;
+      else if (n == ":protocol")
+        bad_request_ = true;  // extended CONNECT is not supported
       continue;
     }
     if (n == "host" && authority.empty()) authority = v;
@@ -249,7 +253,8 @@ void Http2Stream::armHeaderTimer() {
 void Http2Stream::onHeaderTimer() {
   if (closed_ || headers_done_) return;
   const HcmConfig& hcm = parent_.hcm();
-  bool header_timeout = headers_deadline_ != event::TimePoint{} && parent_.worker().reactor().now() >= headers_deadline_;
+  bool header_timeout =
+      headers_deadline_ != event::TimePoint{} && parent_.worker().reactor().now() >= headers_deadline_;
   hcm.stats->inc(header_timeout ? HcmStats::downstream_rq_header_timeout : HcmStats::downstream_rq_idle_timeout);
   if (!header_timeout) stream_.info().response_flags |= kStreamIdleTimeout;
   stream_.info().response_code_details = header_timeout ? "request_header_timeout" : "stream_idle_timeout";

@@ -90,7 +90,7 @@ class Http2Stream final : public StreamCodec, public event::Deferrable {
   NvList response_trailers_;
   bool response_end_ = false;  // all of the response is in response_body_ (or sent)
   bool body_deferred_ = false;
-  bool above_limit_ = false;   // response_body_ passed the limit; the stream was told
+  bool above_limit_ = false;  // response_body_ passed the limit; the stream was told
   bool reset_after_response_ = false;
   bool response_end_sent_ = false;
   size_t discarded_ = 0;

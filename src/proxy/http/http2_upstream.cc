@@ -56,8 +56,8 @@ bool Http2ClientConnection::submit(Http2UpstreamStream& stream, NvList& headers,
   nghttp2_data_provider prd{};
   prd.source.ptr = &stream;
   prd.read_callback = &Http2UpstreamStream::readBody;
-  int32_t id = nghttp2_submit_request(session_, nullptr, headers.data(), headers.size(), end_stream ? nullptr : &prd,
-                                      &stream);
+  int32_t id =
+      nghttp2_submit_request(session_, nullptr, headers.data(), headers.size(), end_stream ? nullptr : &prd, &stream);
   if (id < 0) return false;
   stream.id_ = id;
   streams_.push(&stream);
@@ -394,7 +394,8 @@ void Http2UpstreamStream::onClosed(uint32_t error_code) {
     onConnectionFailure(kUpstreamProtocolError, "protocol error");
     return;
   }
-  onConnectionFailure(kUpstreamConnectionTermination, error_code == NGHTTP2_REFUSED_STREAM ? "remote refused stream reset" : "remote reset");
+  onConnectionFailure(kUpstreamConnectionTermination,
+                      error_code == NGHTTP2_REFUSED_STREAM ? "remote refused stream reset" : "remote reset");
 }
 
 void Http2UpstreamStream::onConnectionFailure(uint32_t flag, std::string_view reason) {

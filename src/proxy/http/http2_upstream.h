@@ -25,8 +25,8 @@ class Http2ClientConnection;
 
 class Http2UpstreamStream final : public UpstreamStream {
  public:
-  Http2UpstreamStream(UpstreamCallbacks& cb, upstream::WorkerCluster& cluster, std::shared_ptr<const upstream::Host> host,
-                      Http2ClientPool& pool, ResponseHead& head);
+  Http2UpstreamStream(UpstreamCallbacks& cb, upstream::WorkerCluster& cluster,
+                      std::shared_ptr<const upstream::Host> host, Http2ClientPool& pool, ResponseHead& head);
   ~Http2UpstreamStream() override;
 
   void start() override;
@@ -109,7 +109,7 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
   void onEvent(net::Connection& conn, net::ConnectionEvent event) override;
   void onWriteDrained(net::Connection& conn) override;
 
- // nghttp2 callbacks
+  // nghttp2 callbacks
   static int onHeader(nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t, const uint8_t*, size_t, uint8_t,
                       void*);
   static int onFrameRecv(nghttp2_session*, const nghttp2_frame*, void*);

@@ -212,7 +212,8 @@ void HttpConnection::keepRequestHead(size_t head_bytes) {
   head_copy_.append(std::string_view(from, head_bytes));
   const char* to = head_copy_.data();
   auto rebase = [&](std::string_view& v) {
-    if (!v.empty() && v.data() >= from && v.data() < from + head_bytes) v = std::string_view(to + (v.data() - from), v.size());
+    if (!v.empty() && v.data() >= from && v.data() < from + head_bytes)
+      v = std::string_view(to + (v.data() - from), v.size());
   };
   rebase(req_.method);
   rebase(req_.target);
@@ -234,7 +235,8 @@ void HttpConnection::beginHead() {
   auto now = worker_.reactor().now();
   head_start_ = now;
   idle_timer_.disarm();
-  headers_deadline_ = hcm_->request_headers_timeout.count() > 0 ? now + hcm_->request_headers_timeout : event::TimePoint{};
+  headers_deadline_ =
+      hcm_->request_headers_timeout.count() > 0 ? now + hcm_->request_headers_timeout : event::TimePoint{};
   request_deadline_ = hcm_->request_timeout.count() > 0 ? now + hcm_->request_timeout : event::TimePoint{};
   armHeadTimer();
 }

@@ -157,8 +157,7 @@ bool HeaderMatcher::match(const RequestHead& req, std::string_view scheme) const
   return value_.match(*v) != invert_;
 }
 
-QueryMatcher QueryMatcher::compile(const envoy::config::route::v3::QueryParameterMatcher& pb,
-                                   const std::string& path) {
+QueryMatcher QueryMatcher::compile(const envoy::config::route::v3::QueryParameterMatcher& pb, const std::string& path) {
   QueryMatcher m;
   m.name_ = pb.name();
   if (m.name_.empty()) throw ConfigError(path + ".name: must not be empty");

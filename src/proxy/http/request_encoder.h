@@ -16,10 +16,10 @@ namespace weft::proxy::http {
 struct UpstreamHead {
   const RequestHead* req = nullptr;
   const HcmConfig* hcm = nullptr;
-  std::string_view path;           // after prefix_rewrite
-  std::string_view host;           // after host_rewrite_literal
+  std::string_view path;             // after prefix_rewrite
+  std::string_view host;             // after host_rewrite_literal
   std::string_view scheme = "http";  // of the downstream connection
-  bool path_rewritten = false;     // adds x-envoy-original-path
+  bool path_rewritten = false;       // adds x-envoy-original-path
   const net::Address* remote = nullptr;
   std::string_view generated_request_id;  // empty: keep the client's
   std::string_view upgrade;               // Upgrade header value for a tunnel, else empty
@@ -45,7 +45,7 @@ void forEachUpstreamHeader(const UpstreamHead& h, std::string& scratch, Emit&& e
       if (!(n.size() == 2 && equalsIgnoreCase(n, "te") && equalsIgnoreCase(hd.value, "trailers"))) continue;
     }
     if (equalsIgnoreCase(n, "host") || equalsIgnoreCase(n, "content-length")) continue;
-    if (equalsIgnoreCase(n, "http2-settings")) continue;  // part of an h2c upgrade, which is declined
+    if (equalsIgnoreCase(n, "http2-settings")) continue;                 // part of an h2c upgrade, which is declined
     if (req.expect_continue && equalsIgnoreCase(n, "expect")) continue;  // answered here
     if (equalsIgnoreCase(n, "x-forwarded-for") && hcm.use_remote_address && !hcm.skip_xff_append) {
       xff = &hd.value;  // re-emitted below with the client's address appended

@@ -14,8 +14,6 @@ using std::chrono::milliseconds;
 
 namespace {
 
-
-
 int redirectStatus(rv3::RedirectAction::RedirectResponseCode code) {
   switch (code) {
     case rv3::RedirectAction::MOVED_PERMANENTLY:
@@ -58,7 +56,8 @@ void compileMatch(const rv3::RouteMatch& m, Route& r, const std::string& path) {
     case rv3::RouteMatch::kPathSeparatedPrefix:
       r.path_kind = Route::PathKind::SeparatedPrefix;
       r.path_value = m.path_separated_prefix();
-      if (r.path_value.find_first_of("?#") != std::string::npos || (!r.path_value.empty() && r.path_value.back() == '/')) {
+      if (r.path_value.find_first_of("?#") != std::string::npos ||
+          (!r.path_value.empty() && r.path_value.back() == '/')) {
         throw ConfigError(path + ".path_separated_prefix: must not contain '?' or '#' nor end with '/'");
       }
       break;
@@ -96,8 +95,8 @@ void compileRouteAction(const rv3::RouteAction& a, Route& r, const std::string& 
         WeightedTarget t{c.name(), c.has_weight() ? c.weight().value() : 0, {}, {}};
         t.request_mutations = HeaderMutations::compile(c.request_headers_to_add(), c.request_headers_to_remove(), p,
                                                        "request_headers_to_add", "request_headers_to_remove");
-        t.response_mutations = HeaderMutations::compile(c.response_headers_to_add(), c.response_headers_to_remove(),
-                                                        p, "response_headers_to_add", "response_headers_to_remove");
+        t.response_mutations = HeaderMutations::compile(c.response_headers_to_add(), c.response_headers_to_remove(), p,
+                                                        "response_headers_to_add", "response_headers_to_remove");
         r.total_weight += t.weight;
         refs.emplace_back(c.name(), p + ".name");
         r.targets.push_back(std::move(t));
@@ -211,14 +210,13 @@ bool Route::matches(const RequestHead& req, std::string_view scheme) const {
 }
 
 std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfiguration& rc, const std::string& path,
-                                                   stats::Store* store) {
+                                                      stats::Store* store) {
   auto table = std::make_shared<RouteTable>();
   table->name_ = rc.name();
   table->request_mutations_ = HeaderMutations::compile(rc.request_headers_to_add(), rc.request_headers_to_remove(),
                                                        path, "request_headers_to_add", "request_headers_to_remove");
-  table->response_mutations_ = HeaderMutations::compile(
-      rc.response_headers_to_add(), rc.response_headers_to_remove(), path, "response_headers_to_add",
-      "response_headers_to_remove");
+  table->response_mutations_ = HeaderMutations::compile(rc.response_headers_to_add(), rc.response_headers_to_remove(),
+                                                        path, "response_headers_to_add", "response_headers_to_remove");
   table->per_filter_config_ = PerFilterConfigs::compile(rc.typed_per_filter_config(), path, store);
   for (int vi = 0; vi < rc.virtual_hosts_size(); ++vi) {
     const auto& vh = rc.virtual_hosts(vi);
@@ -227,9 +225,8 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
     out->name = vh.name();
     out->request_mutations = HeaderMutations::compile(vh.request_headers_to_add(), vh.request_headers_to_remove(),
                                                       vpath, "request_headers_to_add", "request_headers_to_remove");
-    out->response_mutations = HeaderMutations::compile(
-        vh.response_headers_to_add(), vh.response_headers_to_remove(), vpath, "response_headers_to_add",
-        "response_headers_to_remove");
+    out->response_mutations = HeaderMutations::compile(vh.response_headers_to_add(), vh.response_headers_to_remove(),
+                                                       vpath, "response_headers_to_add", "response_headers_to_remove");
     out->per_filter_config = PerFilterConfigs::compile(vh.typed_per_filter_config(), vpath, store);
     if (vh.domains_size() == 0) throw ConfigError(vpath + ".domains: must not be empty");
     for (int ri = 0; ri < vh.routes_size(); ++ri) {
@@ -253,9 +250,9 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
       }
       route.request_mutations = HeaderMutations::compile(r.request_headers_to_add(), r.request_headers_to_remove(),
                                                          rpath, "request_headers_to_add", "request_headers_to_remove");
-      route.response_mutations = HeaderMutations::compile(
-          r.response_headers_to_add(), r.response_headers_to_remove(), rpath, "response_headers_to_add",
-          "response_headers_to_remove");
+      route.response_mutations =
+          HeaderMutations::compile(r.response_headers_to_add(), r.response_headers_to_remove(), rpath,
+                                   "response_headers_to_add", "response_headers_to_remove");
       route.per_filter_config = PerFilterConfigs::compile(r.typed_per_filter_config(), rpath, store);
       out->routes.push_back(std::move(route));
     }
@@ -293,7 +290,8 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
 const VirtualHost* RouteTable::findVirtualHost(std::string_view host_in) const {
   char buf[256];
   if (host_in.size() > sizeof(buf)) return default_;
-  for (size_t i = 0; i < host_in.size(); ++i) buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(host_in[i])));
+  for (size_t i = 0; i < host_in.size(); ++i)
+    buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(host_in[i])));
   std::string_view host(buf, host_in.size());
   if (!exact_.empty()) {
     auto it = exact_.find(host);

@@ -14,8 +14,8 @@ using upstream::ClusterStats;
 using upstream::HostStats;
 
 UpstreamRequest::UpstreamRequest(Callbacks& cb, upstream::WorkerCluster& cluster,
-                                 std::shared_ptr<const upstream::Host> host, event::Reactor& reactor,
-                                 bool head_request, ResponseHead& head)
+                                 std::shared_ptr<const upstream::Host> host, event::Reactor& reactor, bool head_request,
+                                 ResponseHead& head)
     : cb_(cb),
       cluster_(cluster),
       host_(std::move(host)),

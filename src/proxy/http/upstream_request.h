@@ -84,7 +84,7 @@ class UpstreamRequest final : public UpstreamStream,
   bool holds_request_ = false;  // counted in the cluster's requests circuit breaker
   bool waiting_ = false;        // queued for a connection (a pending request)
   Buffer waiting_out_;          // what the request wrote while it waited
-  std::string resend_;  // the request head, kept while a re-send on a fresh connection is possible
+  std::string resend_;          // the request head, kept while a re-send on a fresh connection is possible
 };
 
 }  // namespace weft::proxy::http

@@ -15,7 +15,8 @@ std::unique_ptr<UpstreamStream> newUpstreamStream(UpstreamCallbacks& cb, upstrea
   if (!http2) return std::make_unique<UpstreamRequest>(cb, cluster, std::move(host), reactor, head_request, head);
   auto& slot = cluster.multiplexedPool();
   if (!slot) slot = std::make_unique<Http2ClientPool>(cluster, reactor);
-  return std::make_unique<Http2UpstreamStream>(cb, cluster, std::move(host), static_cast<Http2ClientPool&>(*slot), head);
+  return std::make_unique<Http2UpstreamStream>(cb, cluster, std::move(host), static_cast<Http2ClientPool&>(*slot),
+                                               head);
 }
 
 }  // namespace weft::proxy::http

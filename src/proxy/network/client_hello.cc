@@ -1,7 +1,7 @@
 #include "proxy/network/client_hello.h"
 
-#include <cctype>
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 
 namespace weft::proxy::network {
@@ -76,11 +76,11 @@ ClientHello::Result parseClientHello(std::string_view data, ClientHello& out) {
   if (r.u(1) != 1) return ClientHello::Result::Tls;  // not a ClientHello: let the handshake fail
   size_t hello_len = r.u(3);
   Reader body{r.d.substr(r.pos, std::min(hello_len, r.d.size() - r.pos))};  // this record's part
-  body.u(2);          // legacy_version
-  body.bytes(32);     // random
-  body.bytes(body.u(1));  // session id
-  body.bytes(body.u(2));  // cipher suites
-  body.bytes(body.u(1));  // compression methods
+  body.u(2);                                                                // legacy_version
+  body.bytes(32);                                                           // random
+  body.bytes(body.u(1));                                                    // session id
+  body.bytes(body.u(2));                                                    // cipher suites
+  body.bytes(body.u(1));                                                    // compression methods
   if (body.bad || body.pos + 2 > body.d.size()) return ClientHello::Result::Tls;
   parseExtensions(Reader{body.bytes(body.u(2))}, out);
   return ClientHello::Result::Tls;

@@ -9,8 +9,8 @@ namespace weft::proxy::network {
 
 struct ClientHello {
   enum class Result { NeedMore, NotTls, Tls };
-  std::string server_name;         // lower case
-  std::vector<std::string> alpn;   // in the client's order
+  std::string server_name;        // lower case
+  std::vector<std::string> alpn;  // in the client's order
 };
 
 // Parses `data` (the bytes peeked so far). Tls also when the hello is malformed past the

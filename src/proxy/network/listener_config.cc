@@ -15,11 +15,12 @@ namespace tcpv3 = envoy::extensions::filters::network::tcp_proxy::v3;
 
 namespace {
 
-std::vector<net::CidrRange> compileRanges(const google::protobuf::RepeatedPtrField<envoy::config::core::v3::CidrRange>& in,
-                                          const std::string& path) {
+std::vector<net::CidrRange> compileRanges(
+    const google::protobuf::RepeatedPtrField<envoy::config::core::v3::CidrRange>& in, const std::string& path) {
   std::vector<net::CidrRange> out;
   for (int i = 0; i < in.size(); ++i) {
-    uint32_t len = in[i].has_prefix_len() ? in[i].prefix_len().value() : (in[i].address_prefix().find(':') != std::string::npos ? 128 : 32);
+    uint32_t len = in[i].has_prefix_len() ? in[i].prefix_len().value()
+                                          : (in[i].address_prefix().find(':') != std::string::npos ? 128 : 32);
     auto r = net::CidrRange::parse(in[i].address_prefix(), len);
     if (!r) {
       throw ConfigError(path + "[" + std::to_string(i) + "]: '" + in[i].address_prefix() + "/" + std::to_string(len) +
@@ -65,7 +66,8 @@ FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, st
     out.tls = proxy::tls::compileDownstreamTransportSocket(fc.transport_socket(), path + ".transport_socket");
   }
   if (fc.filters_size() != 1) {
-    throw ConfigError(path + ".filters: weft-proxy needs exactly one network filter per chain "
+    throw ConfigError(path +
+                      ".filters: weft-proxy needs exactly one network filter per chain "
                       "(envoy.filters.network.http_connection_manager or envoy.filters.network.tcp_proxy), got " +
                       std::to_string(fc.filters_size()));
   }
@@ -228,8 +230,8 @@ std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, co
     }
   }
   if (l.has_listener_filters_timeout()) {
-    out->listener_filters_timeout = std::chrono::milliseconds(
-        l.listener_filters_timeout().seconds() * 1000 + l.listener_filters_timeout().nanos() / 1000000);
+    out->listener_filters_timeout = std::chrono::milliseconds(l.listener_filters_timeout().seconds() * 1000 +
+                                                              l.listener_filters_timeout().nanos() / 1000000);
   }
   if (l.filter_chains_size() == 0 && !l.has_default_filter_chain()) {
     throw ConfigError(path + ".filter_chains: a listener needs at least one filter chain");
@@ -237,7 +239,8 @@ std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, co
   for (int i = 0; i < l.filter_chains_size(); ++i) {
     out->chains.push_back(compileChain(l.filter_chains(i), path + ".filter_chains[" + std::to_string(i) + "]", store));
   }
-  if (l.has_default_filter_chain()) out->default_chain = compileChain(l.default_filter_chain(), path + ".default_filter_chain", store);
+  if (l.has_default_filter_chain())
+    out->default_chain = compileChain(l.default_filter_chain(), path + ".default_filter_chain", store);
   for (const auto& fc : out->chains) {
     // As Envoy does: chains that match on what only a ClientHello tells need the inspector.
     if (!fc.server_names.empty() || fc.transport_protocol == "tls" || !fc.application_protocols.empty()) {

@@ -15,16 +15,17 @@
 
 namespace weft::proxy::network {
 
-#define WEFT_LISTENER_STATS(COUNTER, GAUGE)                                                  \
-  COUNTER(downstream_cx_total) GAUGE(downstream_cx_active) COUNTER(downstream_cx_destroy)    \
-  COUNTER(no_filter_chain_match) COUNTER(downstream_cx_overflow) COUNTER(downstream_listener_filter_error)
+#define WEFT_LISTENER_STATS(COUNTER, GAUGE)                                                 \
+  COUNTER(downstream_cx_total)                                                              \
+  GAUGE(downstream_cx_active) COUNTER(downstream_cx_destroy) COUNTER(no_filter_chain_match) \
+      COUNTER(downstream_cx_overflow) COUNTER(downstream_listener_filter_error)
 WEFT_STATS_STRUCT(ListenerStats, WEFT_LISTENER_STATS)
 
 // What the listener filters learned about a new connection before a chain is chosen.
 struct ConnectionHints {
-  std::string_view server_name;       // SNI, empty when none
+  std::string_view server_name;               // SNI, empty when none
   std::string_view transport = "raw_buffer";  // "tls" when a ClientHello was seen
-  std::vector<std::string_view> alpn;  // offered by the client
+  std::vector<std::string_view> alpn;         // offered by the client
 };
 
 struct FilterChain {
@@ -37,8 +38,8 @@ struct FilterChain {
   std::vector<std::string> server_names;  // exact, or "*.suffix"
   std::string transport_protocol;         // "", "tls" or "raw_buffer"
   std::vector<std::string> application_protocols;
-  std::shared_ptr<const tls::Context> tls;  // downstream TLS; null: plaintext
-  std::shared_ptr<const http::HcmConfig> hcm;      // exactly one of hcm and tcp is set
+  std::shared_ptr<const tls::Context> tls;     // downstream TLS; null: plaintext
+  std::shared_ptr<const http::HcmConfig> hcm;  // exactly one of hcm and tcp is set
   std::shared_ptr<const TcpProxyConfig> tcp;
 };
 
@@ -48,7 +49,7 @@ struct ListenerConfig {
   std::vector<FilterChain> chains;
   std::optional<FilterChain> default_chain;
   uint32_t buffer_limit = 1024 * 1024;
-  bool bind_to_port = true;  // false: reached only by hand-off from another listener
+  bool bind_to_port = true;    // false: reached only by hand-off from another listener
   bool tls_inspector = false;  // envoy.filters.listener.tls_inspector
   // envoy.filters.listener.original_dst: the connection's local address is the one it had
   // before an iptables REDIRECT (SO_ORIGINAL_DST).

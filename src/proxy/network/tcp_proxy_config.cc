@@ -5,8 +5,9 @@
 
 namespace weft::proxy::network {
 
-std::shared_ptr<const TcpProxyConfig> compileTcpProxy(const envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy& t,
-                                                      const std::string& path, stats::Store& store) {
+std::shared_ptr<const TcpProxyConfig> compileTcpProxy(
+    const envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy& t, const std::string& path,
+    stats::Store& store) {
   auto c = std::make_shared<TcpProxyConfig>();
   if (t.stat_prefix().empty()) throw ConfigError(path + ".stat_prefix: must not be empty");
   c->stat_prefix = t.stat_prefix();

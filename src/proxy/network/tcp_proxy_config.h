@@ -11,10 +11,11 @@
 
 namespace weft::proxy::network {
 
-#define WEFT_TCP_STATS(COUNTER, GAUGE)                                                             \
-  COUNTER(downstream_cx_total) GAUGE(downstream_cx_active) COUNTER(downstream_cx_rx_bytes_total)   \
-  COUNTER(downstream_cx_tx_bytes_total) COUNTER(downstream_cx_no_route) COUNTER(upstream_flush_total) \
-  COUNTER(idle_timeout) COUNTER(downstream_cx_no_healthy_upstream)
+#define WEFT_TCP_STATS(COUNTER, GAUGE)                                                                    \
+  COUNTER(downstream_cx_total)                                                                            \
+  GAUGE(downstream_cx_active) COUNTER(downstream_cx_rx_bytes_total) COUNTER(downstream_cx_tx_bytes_total) \
+      COUNTER(downstream_cx_no_route) COUNTER(upstream_flush_total) COUNTER(idle_timeout)                 \
+          COUNTER(downstream_cx_no_healthy_upstream)
 WEFT_STATS_STRUCT(TcpProxyStats, WEFT_TCP_STATS)
 
 struct TcpProxyConfig {
@@ -31,7 +32,8 @@ struct TcpProxyConfig {
   access_log::AccessLoggers access_logs;
 };
 
-std::shared_ptr<const TcpProxyConfig> compileTcpProxy(const envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy& t,
-                                                      const std::string& path, stats::Store& store);
+std::shared_ptr<const TcpProxyConfig> compileTcpProxy(
+    const envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy& t, const std::string& path,
+    stats::Store& store);
 
 }  // namespace weft::proxy::network

@@ -14,13 +14,14 @@ TcpProxySession::TcpProxySession(WorkerContext& worker, std::unique_ptr<net::Con
       down_(std::move(downstream)),
       config_(std::move(config)),
       listener_stats_(std::move(listener_stats)),
-      connect_timer_(worker.reactor(), [this] {
-        if (cluster_) {
-          cluster_->stats().inc(ClusterStats::upstream_cx_connect_timeout);
-          cluster_->stats().inc(ClusterStats::upstream_cx_connect_fail);
-        }
-        finish(kUpstreamConnectionFailure);
-      }),
+      connect_timer_(worker.reactor(),
+                     [this] {
+                       if (cluster_) {
+                         cluster_->stats().inc(ClusterStats::upstream_cx_connect_timeout);
+                         cluster_->stats().inc(ClusterStats::upstream_cx_connect_fail);
+                       }
+                       finish(kUpstreamConnectionFailure);
+                     }),
       idle_timer_(worker.reactor(), [this] { onIdleTimer(); }) {
   info_.protocol = {};
   info_.start = worker.reactor().now();

@@ -6,11 +6,11 @@
 #include "common/event/reactor.h"
 #include "common/net/connection.h"
 #include "proxy/network/active_session.h"
-#include "proxy/worker_context.h"
 #include "proxy/network/relay.h"
 #include "proxy/network/tcp_proxy_config.h"
 #include "proxy/stream_info.h"
 #include "proxy/upstream/worker_cluster.h"
+#include "proxy/worker_context.h"
 
 namespace weft::proxy::network {
 

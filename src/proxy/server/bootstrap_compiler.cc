@@ -33,14 +33,16 @@ CompiledBootstrap compileBootstrap(const envoy::config::bootstrap::v3::Bootstrap
   for (int i = 0; i < sr.clusters_size(); ++i) {
     std::string path = "static_resources.clusters[" + std::to_string(i) + "]";
     auto c = upstream::compileCluster(sr.clusters(i), path, store);
-    if (!cluster_names.insert(c->name).second) throw ConfigError(path + ".name: duplicate cluster name '" + c->name + "'");
+    if (!cluster_names.insert(c->name).second)
+      throw ConfigError(path + ".name: duplicate cluster name '" + c->name + "'");
     out.clusters.push_back(std::move(c));
   }
   std::set<std::string> listener_names;
   for (int i = 0; i < sr.listeners_size(); ++i) {
     std::string path = "static_resources.listeners[" + std::to_string(i) + "]";
     auto l = network::compileListener(sr.listeners(i), path, store);
-    if (!listener_names.insert(l->name).second) throw ConfigError(path + ".name: duplicate listener name '" + l->name + "'");
+    if (!listener_names.insert(l->name).second)
+      throw ConfigError(path + ".name: duplicate listener name '" + l->name + "'");
     // Clusters named by routes and tcp_proxy must exist in a static configuration.
     auto check_chain = [&](const network::FilterChain& fc, const std::string& cpath) {
       if (fc.hcm && fc.hcm->routes) {
@@ -58,7 +60,8 @@ CompiledBootstrap compileBootstrap(const envoy::config::bootstrap::v3::Bootstrap
         }
       }
     };
-    for (size_t ci = 0; ci < l->chains.size(); ++ci) check_chain(l->chains[ci], path + ".filter_chains[" + std::to_string(ci) + "]");
+    for (size_t ci = 0; ci < l->chains.size(); ++ci)
+      check_chain(l->chains[ci], path + ".filter_chains[" + std::to_string(ci) + "]");
     if (l->default_chain) check_chain(*l->default_chain, path + ".default_filter_chain");
     out.listeners.push_back(std::move(l));
   }

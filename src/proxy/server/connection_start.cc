@@ -80,8 +80,10 @@ class TlsInspection final : public event::IoHandler, public event::Deferrable {
     network::ClientHello hello;
     auto result = network::parseClientHello(std::string_view(buf, static_cast<size_t>(n)), hello);
     if (result == network::ClientHello::Result::NeedMore) {
-      if (static_cast<size_t>(n) == sizeof(buf)) result = network::ClientHello::Result::Tls;
-      else return;  // the next bytes bring a new edge
+      if (static_cast<size_t>(n) == sizeof(buf))
+        result = network::ClientHello::Result::Tls;
+      else
+        return;  // the next bytes bring a new edge
     }
     network::ConnectionHints hints;
     if (result == network::ClientHello::Result::Tls) {

@@ -61,10 +61,12 @@ std::shared_ptr<const upstream::HostSet> DnsRefresher::resolve(const ClusterConf
     // AUTO prefers IPv6, V4_PREFERRED IPv4; ALL keeps both.
     if (c.dns_family == ClusterConfig::DnsFamily::Auto || c.dns_family == ClusterConfig::DnsFamily::V4Preferred) {
       int preferred = c.dns_family == ClusterConfig::DnsFamily::Auto ? AF_INET6 : AF_INET;
-      bool has_preferred = std::any_of(found.begin(), found.end(), [&](const net::Address& a) { return a.family() == preferred; });
+      bool has_preferred =
+          std::any_of(found.begin(), found.end(), [&](const net::Address& a) { return a.family() == preferred; });
       if (has_preferred) {
-        found.erase(std::remove_if(found.begin(), found.end(), [&](const net::Address& a) { return a.family() != preferred; }),
-                    found.end());
+        found.erase(
+            std::remove_if(found.begin(), found.end(), [&](const net::Address& a) { return a.family() != preferred; }),
+            found.end());
       }
     }
     if (c.type == ClusterConfig::Type::LogicalDns && found.size() > 1) found.resize(1);

@@ -15,7 +15,8 @@ namespace weft::proxy::server {
 namespace {
 google::protobuf::Timestamp now() {
   google::protobuf::Timestamp ts;
-  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   ts.set_seconds(ns / 1000000000);
   ts.set_nanos(static_cast<int32_t>(ns % 1000000000));
   return ts;
@@ -44,13 +45,18 @@ DynamicConfig::DynamicConfig(stats::Store& store, Bind bind, std::function<void(
       static_clusters_(std::move(static_clusters)),
       static_listeners_(std::move(static_listeners)) {}
 
-std::vector<std::string> DynamicConfig::apply(const std::string& type, const std::vector<const google::protobuf::Any*>& r,
+std::vector<std::string> DynamicConfig::apply(const std::string& type,
+                                              const std::vector<const google::protobuf::Any*>& r,
                                               const std::string& version) {
   std::vector<std::string> errors;
-  if (type == xds::kClusterType) errors = applyClusters(r, version);
-  else if (type == xds::kEndpointType) errors = applyEndpoints(r);
-  else if (type == xds::kListenerType) errors = applyListeners(r, version);
-  else if (type == xds::kRouteType) errors = applyRoutes(r, version);
+  if (type == xds::kClusterType)
+    errors = applyClusters(r, version);
+  else if (type == xds::kEndpointType)
+    errors = applyEndpoints(r);
+  else if (type == xds::kListenerType)
+    errors = applyListeners(r, version);
+  else if (type == xds::kRouteType)
+    errors = applyRoutes(r, version);
   on_change_();
   return errors;
 }
@@ -114,8 +120,8 @@ std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const g
         const auto& sa = lbe.endpoint().address().socket_address();
         auto addr = net::Address::parse(sa.address(), static_cast<uint16_t>(sa.port_value()));
         if (!addr || sa.port_value() == 0 || sa.port_value() > 65535) {
-          error = "endpoints[" + std::to_string(li) + "].lb_endpoints[" + std::to_string(ei) +
-                  "].endpoint.address: '" + sa.address() + ":" + std::to_string(sa.port_value()) + "' is not IP:port";
+          error = "endpoints[" + std::to_string(li) + "].lb_endpoints[" + std::to_string(ei) + "].endpoint.address: '" +
+                  sa.address() + ":" + std::to_string(sa.port_value()) + "' is not IP:port";
           break;
         }
         uint32_t weight = lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1;
@@ -217,7 +223,8 @@ std::vector<std::string> DynamicConfig::wantedNames(const std::string& type) con
       for (const auto& fc : e.compiled->chains) {
         if (fc.hcm && !fc.hcm->rds_name.empty()) names.insert(fc.hcm->rds_name);
       }
-      if (e.compiled->default_chain && e.compiled->default_chain->hcm && !e.compiled->default_chain->hcm->rds_name.empty()) {
+      if (e.compiled->default_chain && e.compiled->default_chain->hcm &&
+          !e.compiled->default_chain->hcm->rds_name.empty()) {
         names.insert(e.compiled->default_chain->hcm->rds_name);
       }
     }
@@ -236,7 +243,9 @@ bool DynamicConfig::clusterWarm(const upstream::ClusterConfig& c) const {
 }
 
 bool DynamicConfig::listenerWarm(const network::ListenerConfig& l) const {
-  auto ready = [&](const network::FilterChain& fc) { return !fc.hcm || fc.hcm->rds_name.empty() || routes_.count(fc.hcm->rds_name); };
+  auto ready = [&](const network::FilterChain& fc) {
+    return !fc.hcm || fc.hcm->rds_name.empty() || routes_.count(fc.hcm->rds_name);
+  };
   for (const auto& fc : l.chains) {
     if (!ready(fc)) return false;
   }
@@ -247,7 +256,8 @@ void DynamicConfig::fill(Snapshot& snap) const {
   for (const auto& [name, e] : clusters_) {
     if (!clusterWarm(*e.compiled)) continue;
     snap.clusters[name] = e.compiled;
-    if (e.compiled->type == upstream::ClusterConfig::Type::Eds) snap.hosts[name] = endpoints_.at(e.compiled->eds_service_name);
+    if (e.compiled->type == upstream::ClusterConfig::Type::Eds)
+      snap.hosts[name] = endpoints_.at(e.compiled->eds_service_name);
   }
   for (const auto& [name, e] : routes_) snap.routes[name] = e.compiled;
   for (const auto& [name, e] : listeners_) {
@@ -255,10 +265,12 @@ void DynamicConfig::fill(Snapshot& snap) const {
   }
 }
 
-void DynamicConfig::dump(envoy::admin::v3::ClustersConfigDump& clusters, envoy::admin::v3::ListenersConfigDump& listeners,
+void DynamicConfig::dump(envoy::admin::v3::ClustersConfigDump& clusters,
+                         envoy::admin::v3::ListenersConfigDump& listeners,
                          envoy::admin::v3::RoutesConfigDump& routes) const {
   for (const auto& [name, e] : clusters_) {
-    auto* c = clusterWarm(*e.compiled) ? clusters.add_dynamic_active_clusters() : clusters.add_dynamic_warming_clusters();
+    auto* c =
+        clusterWarm(*e.compiled) ? clusters.add_dynamic_active_clusters() : clusters.add_dynamic_warming_clusters();
     c->set_version_info(e.version);
     c->mutable_cluster()->PackFrom(e.proto);
     *c->mutable_last_updated() = e.updated;

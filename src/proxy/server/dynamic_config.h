@@ -23,7 +23,8 @@ class DynamicConfig : public xds::XdsApplier {
   DynamicConfig(stats::Store& store, Bind bind, std::function<void()> on_change, std::set<std::string> static_clusters,
                 std::set<std::string> static_listeners);
 
-  std::vector<std::string> apply(const std::string& type_url, const std::vector<const google::protobuf::Any*>& resources,
+  std::vector<std::string> apply(const std::string& type_url,
+                                 const std::vector<const google::protobuf::Any*>& resources,
                                  const std::string& version) override;
   std::vector<std::string> wantedNames(const std::string& type_url) const override;
 
@@ -35,10 +36,13 @@ class DynamicConfig : public xds::XdsApplier {
   size_t warmingClusters() const;
 
  private:
-  std::vector<std::string> applyClusters(const std::vector<const google::protobuf::Any*>& resources, const std::string& version);
+  std::vector<std::string> applyClusters(const std::vector<const google::protobuf::Any*>& resources,
+                                         const std::string& version);
   std::vector<std::string> applyEndpoints(const std::vector<const google::protobuf::Any*>& resources);
-  std::vector<std::string> applyListeners(const std::vector<const google::protobuf::Any*>& resources, const std::string& version);
-  std::vector<std::string> applyRoutes(const std::vector<const google::protobuf::Any*>& resources, const std::string& version);
+  std::vector<std::string> applyListeners(const std::vector<const google::protobuf::Any*>& resources,
+                                          const std::string& version);
+  std::vector<std::string> applyRoutes(const std::vector<const google::protobuf::Any*>& resources,
+                                       const std::string& version);
   bool clusterWarm(const upstream::ClusterConfig& c) const;
   bool listenerWarm(const network::ListenerConfig& l) const;
 

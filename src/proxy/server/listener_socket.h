@@ -14,7 +14,8 @@ class Worker;
 
 class ListenerSocket final : public event::IoHandler {
  public:
-  ListenerSocket(Worker& worker, std::shared_ptr<const network::ListenerConfig> config, std::shared_ptr<SocketSet> sockets);
+  ListenerSocket(Worker& worker, std::shared_ptr<const network::ListenerConfig> config,
+                 std::shared_ptr<SocketSet> sockets);
   ~ListenerSocket() override;
   void onIoEvent(uint32_t events) override;
   // `refuse_new`: also stop the kernel from taking connections for it (a drain).

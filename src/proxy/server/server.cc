@@ -14,9 +14,9 @@
 
 #include "common/config/error.h"
 #include "common/config/yaml_json.h"
+#include "common/http/admin_server.h"
 #include "envoy/admin/v3/config_dump.pb.h"
 #include "envoy/admin/v3/server_info.pb.h"
-#include "common/http/admin_server.h"
 #include "proxy/admin/stats_render.h"
 #include "proxy/server/dns_refresher.h"
 #include "proxy/server/dynamic_config.h"
@@ -49,8 +49,7 @@ google::protobuf::Timestamp timestampOf(std::chrono::system_clock::time_point tp
 }
 }  // namespace
 
-Server::Server(Options options)
-    : options_(std::move(options)), drain_timer_(reactor_, [this] { checkDrained(); }) {}
+Server::Server(Options options) : options_(std::move(options)), drain_timer_(reactor_, [this] { checkDrained(); }) {}
 
 Server::~Server() {
   for (auto& w : workers_) w->stopAndJoin();
@@ -83,17 +82,18 @@ int Server::run() {
   reactor_.add(signal_fd_, signal_handler_.get());
 
   bindListeners();
-  dns_ = std::make_unique<DnsRefresher>(config_.clusters, store_->rows(),
-                                        [this](const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts) {
-                                          reactor_.post([this, cluster, hosts] {
-                                            dns_hosts_[cluster] = hosts;
-                                            spdlog::info("cluster '{}': DNS now gives {} host(s)", cluster, hosts->hosts.size());
-                                            auto next = std::make_shared<Snapshot>(*snapshot_);
-                                            next->hosts[cluster] = hosts;
-                                            snapshot_ = next;
-                                            for (auto& w : workers_) w->updateHosts(cluster, hosts);
-                                          });
-                                        });
+  dns_ = std::make_unique<DnsRefresher>(
+      config_.clusters, store_->rows(),
+      [this](const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts) {
+        reactor_.post([this, cluster, hosts] {
+          dns_hosts_[cluster] = hosts;
+          spdlog::info("cluster '{}': DNS now gives {} host(s)", cluster, hosts->hosts.size());
+          auto next = std::make_shared<Snapshot>(*snapshot_);
+          next->hosts[cluster] = hosts;
+          snapshot_ = next;
+          for (auto& w : workers_) w->updateHosts(cluster, hosts);
+        });
+      });
   for (auto& [name, hosts] : dns_->resolveAll()) {
     if (hosts->hosts.empty()) spdlog::warn("cluster '{}': DNS resolution gave no hosts (will retry)", name);
     dns_hosts_[name] = hosts;
@@ -175,7 +175,8 @@ void Server::startXds() {
   const auto& dr = config_.bootstrap.dynamic_resources();
   const auto& ads = dr.ads_config();
   if (ads.api_type() != envoy::config::core::v3::ApiConfigSource::GRPC) {
-    throw ConfigError("dynamic_resources.ads_config.api_type: only GRPC (state of the world ADS) is supported by weft-proxy");
+    throw ConfigError(
+        "dynamic_resources.ads_config.api_type: only GRPC (state of the world ADS) is supported by weft-proxy");
   }
   if (ads.grpc_services_size() != 1 || !ads.grpc_services(0).has_envoy_grpc()) {
     throw ConfigError("dynamic_resources.ads_config.grpc_services: exactly one envoy_grpc service is required");
@@ -232,8 +233,10 @@ void Server::refreshServerStats() {
   for (const auto& w : workers_) sessions += w->activeSessions();
   store_->setValue("server.total_connections", static_cast<int64_t>(sessions));
   store_->setValue("cluster_manager.active_clusters", static_cast<int64_t>(snapshot_ ? snapshot_->clusters.size() : 0));
-  store_->setValue("cluster_manager.warming_clusters", dynamic_ ? static_cast<int64_t>(dynamic_->warmingClusters()) : 0);
-  store_->setValue("listener_manager.total_listeners_active", static_cast<int64_t>(snapshot_ ? snapshot_->listeners.size() : 0));
+  store_->setValue("cluster_manager.warming_clusters",
+                   dynamic_ ? static_cast<int64_t>(dynamic_->warmingClusters()) : 0);
+  store_->setValue("listener_manager.total_listeners_active",
+                   static_cast<int64_t>(snapshot_ ? snapshot_->listeners.size() : 0));
   struct mallinfo2 mi = mallinfo2();
   store_->setValue("server.memory_allocated", static_cast<int64_t>(mi.uordblks + mi.hblkhd));
   store_->setValue("server.memory_heap_size", static_cast<int64_t>(mi.arena + mi.hblkhd));
@@ -266,18 +269,20 @@ void Server::setupAdmin() {
     *info.mutable_node() = config_.bootstrap.node();
     return AdminResponse{200, "application/json", weft::config::messageToJson(info, true, true) + "\n"};
   });
-  admin_->add("/stats", "counters and gauges (?filter=RE2, ?usedonly, ?format=json|prometheus)", false,
-              [this](const AdminRequest& req) {
-                refreshServerStats();
-                std::string format = req.queryParam("format");
-                if (format == "prometheus") return AdminResponse{200, "text/plain; version=0.0.4", admin::renderPrometheus(*store_)};
-                if (format == "json") {
-                  return AdminResponse{200, "application/json",
-                                       admin::renderStatsJson(*store_, req.queryParam("filter"), req.hasParam("usedonly"))};
-                }
-                return AdminResponse{200, "text/plain; charset=UTF-8",
-                                     admin::renderStatsText(*store_, req.queryParam("filter"), req.hasParam("usedonly"))};
-              });
+  admin_->add(
+      "/stats", "counters and gauges (?filter=RE2, ?usedonly, ?format=json|prometheus)", false,
+      [this](const AdminRequest& req) {
+        refreshServerStats();
+        std::string format = req.queryParam("format");
+        if (format == "prometheus")
+          return AdminResponse{200, "text/plain; version=0.0.4", admin::renderPrometheus(*store_)};
+        if (format == "json") {
+          return AdminResponse{200, "application/json",
+                               admin::renderStatsJson(*store_, req.queryParam("filter"), req.hasParam("usedonly"))};
+        }
+        return AdminResponse{200, "text/plain; charset=UTF-8",
+                             admin::renderStatsText(*store_, req.queryParam("filter"), req.hasParam("usedonly"))};
+      });
   admin_->add("/stats/prometheus", "stats in Prometheus text format", false, [this](const AdminRequest&) {
     refreshServerStats();
     return AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8", admin::renderPrometheus(*store_)};
@@ -314,7 +319,8 @@ void Server::setupAdmin() {
       sockaddr_storage ss;
       socklen_t len = sizeof(ss);
       std::string addr = l.config->address.toString();
-      if (l.sockets && !l.sockets->fds.empty() && getsockname(l.sockets->fds[0], reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
+      if (l.sockets && !l.sockets->fds.empty() &&
+          getsockname(l.sockets->fds[0], reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
         addr = net::Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len).toString();
       }
       out += l.config->name + "::" + addr + "\n";

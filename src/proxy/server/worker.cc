@@ -11,8 +11,7 @@ namespace weft::proxy::server {
 // them (or 5 s passed), so a response is never cut short because its session ended.
 class Worker::Lingerer : public net::ConnectionCallbacks {
  public:
-  explicit Lingerer(event::Reactor& reactor)
-      : reactor_(reactor), timer_(reactor, [this] { expire(); }) {}
+  explicit Lingerer(event::Reactor& reactor) : reactor_(reactor), timer_(reactor, [this] { expire(); }) {}
   ~Lingerer() override {
     for (auto& [c, deadline] : conns_) {
       c->setCallbacks(nullptr);
@@ -83,9 +82,7 @@ Worker::Worker(uint32_t index, ServerState& state)
       log_timer_(reactor_, [this] { flushLogs(); }),
       lingerer_(std::make_unique<Lingerer>(reactor_)) {}
 
-Worker::~Worker() {
-  stopAndJoin();
-}
+Worker::~Worker() { stopAndJoin(); }
 
 void Worker::start() {
   thread_ = std::thread([this] { run(); });

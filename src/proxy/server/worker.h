@@ -64,9 +64,7 @@ class Worker final : public WorkerContext {
   std::shared_ptr<const network::ListenerConfig> listenerForAddress(const net::Address& addr) const override;
   // "date" header value, refreshed once a second.
   std::string_view httpDate() override;
-  bool drainClose() const override {
-    return draining_ || state_.healthcheck_failed.load(std::memory_order_relaxed);
-  }
+  bool drainClose() const override { return draining_ || state_.healthcheck_failed.load(std::memory_order_relaxed); }
   void addSession(network::ActiveSession* s) override;
   void removeSession(network::ActiveSession* s) override;
   // Keeps a closing connection alive until its output is flushed (or 5 s pass).

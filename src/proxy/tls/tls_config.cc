@@ -68,7 +68,8 @@ std::string joined(const google::protobuf::RepeatedPtrField<std::string>& v) {
   return out;
 }
 
-SanMatcher sanMatcher(SanMatcher::Type type, const envoy::type::matcher::v3::StringMatcher& m, const std::string& path) {
+SanMatcher sanMatcher(SanMatcher::Type type, const envoy::type::matcher::v3::StringMatcher& m,
+                      const std::string& path) {
   auto compiled = std::make_shared<http::StringMatcher>(http::StringMatcher::compile(m, path));
   return SanMatcher{type, [compiled](std::string_view v) { return compiled->match(v); }};
 }
@@ -79,15 +80,18 @@ ContextOptions commonOptions(const tlsv3::CommonTlsContext& c, bool server, cons
   o.path = path;
   const std::string cpath = path + ".common_tls_context";
   if (c.tls_certificate_sds_secret_configs_size() > 0) {
-    throw ConfigError(cpath + ".tls_certificate_sds_secret_configs: SDS is not supported by weft-proxy yet; use tls_certificates");
+    throw ConfigError(
+        cpath + ".tls_certificate_sds_secret_configs: SDS is not supported by weft-proxy yet; use tls_certificates");
   }
   if (c.has_validation_context_sds_secret_config() || c.has_combined_validation_context()) {
     throw ConfigError(cpath + ": SDS validation contexts are not supported by weft-proxy yet; use validation_context");
   }
   if (c.has_tls_params()) {
     const auto& p = c.tls_params();
-    o.min_version = tlsVersion(p.tls_minimum_protocol_version(), TLS1_2_VERSION, cpath + ".tls_params.tls_minimum_protocol_version");
-    o.max_version = tlsVersion(p.tls_maximum_protocol_version(), TLS1_3_VERSION, cpath + ".tls_params.tls_maximum_protocol_version");
+    o.min_version = tlsVersion(p.tls_minimum_protocol_version(), TLS1_2_VERSION,
+                               cpath + ".tls_params.tls_minimum_protocol_version");
+    o.max_version = tlsVersion(p.tls_maximum_protocol_version(), TLS1_3_VERSION,
+                               cpath + ".tls_params.tls_maximum_protocol_version");
     if (o.min_version > o.max_version) throw ConfigError(cpath + ".tls_params: minimum version is above the maximum");
     o.cipher_list = joined(p.cipher_suites());
     o.curves = joined(p.ecdh_curves());

@@ -35,7 +35,6 @@ std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, co
 }
 }  // namespace
 
-
 std::shared_ptr<Host> makeHost(const net::Address& addr, uint32_t weight, const std::string& cluster,
                                const std::string& hostname, uint32_t stat_rows) {
   auto h = std::make_shared<Host>();
@@ -43,9 +42,9 @@ std::shared_ptr<Host> makeHost(const net::Address& addr, uint32_t weight, const 
   h->address_string = addr.toString();
   h->hostname = hostname;
   h->weight = weight;
-  h->stats = std::make_shared<stats::Scope>("cluster." + cluster + ".host." + h->address_string + ".",
-                                            HostStats::kDefs, HostStats::kCount, stat_rows,
-                                            std::vector<std::pair<std::string, std::string>>{});
+  h->stats =
+      std::make_shared<stats::Scope>("cluster." + cluster + ".host." + h->address_string + ".", HostStats::kDefs,
+                                     HostStats::kCount, stat_rows, std::vector<std::pair<std::string, std::string>>{});
   return h;
 }
 
@@ -83,7 +82,8 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
       if (!c.eds_cluster_config().eds_config().has_ads()) {
         throw ConfigError(path + ".eds_cluster_config.eds_config: only ads is supported by weft-proxy");
       }
-      out->eds_service_name = c.eds_cluster_config().service_name().empty() ? c.name() : c.eds_cluster_config().service_name();
+      out->eds_service_name =
+          c.eds_cluster_config().service_name().empty() ? c.name() : c.eds_cluster_config().service_name();
       break;
     default:
       throw ConfigError(path + ".type: " + cv3::Cluster::DiscoveryType_Name(c.type()) +
@@ -123,17 +123,21 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
       const auto& e = o.explicit_http_config();
       if (e.has_http2_protocol_options()) {
         out->protocol = ClusterConfig::Protocol::Http2;
-        out->http2 = http::compileHttp2Options(e.http2_protocol_options(), opath + ".explicit_http_config.http2_protocol_options");
+        out->http2 = http::compileHttp2Options(e.http2_protocol_options(),
+                                               opath + ".explicit_http_config.http2_protocol_options");
       } else if (e.has_http3_protocol_options()) {
-        throw ConfigError(opath + ".explicit_http_config.http3_protocol_options: HTTP/3 is not supported by weft-proxy");
+        throw ConfigError(opath +
+                          ".explicit_http_config.http3_protocol_options: HTTP/3 is not supported by weft-proxy");
       }
     } else if (o.has_use_downstream_protocol_config()) {
       const auto& d = o.use_downstream_protocol_config();
       if (d.has_http3_protocol_options()) {
-        throw ConfigError(opath + ".use_downstream_protocol_config.http3_protocol_options: HTTP/3 is not supported by weft-proxy");
+        throw ConfigError(
+            opath + ".use_downstream_protocol_config.http3_protocol_options: HTTP/3 is not supported by weft-proxy");
       }
       out->protocol = ClusterConfig::Protocol::UseDownstream;
-      out->http2 = http::compileHttp2Options(d.http2_protocol_options(), opath + ".use_downstream_protocol_config.http2_protocol_options");
+      out->http2 = http::compileHttp2Options(d.http2_protocol_options(),
+                                             opath + ".use_downstream_protocol_config.http2_protocol_options");
     }
   }
   out->limits = compileCircuitBreakers(c, path);
@@ -145,7 +149,8 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
     if (!a) throw ConfigError(bpath + ".address: '" + sa.address() + "' is not an IP address");
     out->bind_source = *a;
   }
-  if (c.has_transport_socket()) out->tls = proxy::tls::compileUpstreamTransportSocket(c.transport_socket(), path + ".transport_socket");
+  if (c.has_transport_socket())
+    out->tls = proxy::tls::compileUpstreamTransportSocket(c.transport_socket(), path + ".transport_socket");
   if (c.has_per_connection_buffer_limit_bytes()) out->buffer_limit = c.per_connection_buffer_limit_bytes().value();
   if (c.has_dns_refresh_rate()) {
     out->dns_refresh = weft::toMillis(c.dns_refresh_rate());
@@ -193,7 +198,8 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   for (int li = 0; li < la.endpoints_size(); ++li) {
     const auto& loc = la.endpoints(li);
     std::string lpath = path + ".load_assignment.endpoints[" + std::to_string(li) + "]";
-    if (loc.priority() != 0) throw ConfigError(lpath + ".priority: priorities other than 0 are not supported by weft-proxy");
+    if (loc.priority() != 0)
+      throw ConfigError(lpath + ".priority: priorities other than 0 are not supported by weft-proxy");
     for (int ei = 0; ei < loc.lb_endpoints_size(); ++ei) {
       const auto& lbe = loc.lb_endpoints(ei);
       std::string epath = lpath + ".lb_endpoints[" + std::to_string(ei) + "]";

@@ -17,20 +17,24 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                          \
-  COUNTER(upstream_cx_total) GAUGE(upstream_cx_active) COUNTER(upstream_cx_connect_fail)             \
-  COUNTER(upstream_cx_connect_timeout) COUNTER(upstream_cx_destroy) COUNTER(upstream_cx_rx_bytes_total) \
-  COUNTER(upstream_cx_tx_bytes_total) COUNTER(upstream_cx_none_healthy) COUNTER(upstream_rq_total)   \
-  GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx)                  \
-  COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx) \
-  COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry)             \
-  COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total) \
-  GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                  \
+  COUNTER(upstream_cx_total)                                                                                \
+  GAUGE(upstream_cx_active) COUNTER(upstream_cx_connect_fail) COUNTER(upstream_cx_connect_timeout)          \
+      COUNTER(upstream_cx_destroy) COUNTER(upstream_cx_rx_bytes_total) COUNTER(upstream_cx_tx_bytes_total)  \
+          COUNTER(upstream_cx_none_healthy) COUNTER(upstream_rq_total) GAUGE(upstream_rq_active)            \
+              COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) COUNTER(upstream_rq_2xx)              \
+                  COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx)                \
+                      COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) \
+                          COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow)               \
+                              COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active)          \
+                                  GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) \
+                                      COUNTER(update_failure)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
-#define WEFT_HOST_STATS(COUNTER, GAUGE)                                                   \
-  GAUGE(cx_active) COUNTER(cx_total) COUNTER(cx_connect_fail) GAUGE(rq_active) COUNTER(rq_total) \
-  COUNTER(rq_success) COUNTER(rq_error) COUNTER(rq_timeout)
+#define WEFT_HOST_STATS(COUNTER, GAUGE)                                                                               \
+  GAUGE(cx_active)                                                                                                    \
+  COUNTER(cx_total) COUNTER(cx_connect_fail) GAUGE(rq_active) COUNTER(rq_total) COUNTER(rq_success) COUNTER(rq_error) \
+      COUNTER(rq_timeout)
 WEFT_STATS_STRUCT(HostStats, WEFT_HOST_STATS)
 
 // cluster.<name>.grpc.<status> for each gRPC status code, and .success/.failure/.total:
@@ -38,12 +42,12 @@ WEFT_STATS_STRUCT(HostStats, WEFT_HOST_STATS)
 struct GrpcStats {
   enum Index : size_t { kSuccess = 17, kFailure = 18, kTotal = 19, kCount = 20 };
   static constexpr ::weft::stats::StatDef kDefs[] = {
-      {"0", stats::Kind::Counter},  {"1", stats::Kind::Counter},  {"2", stats::Kind::Counter},
-      {"3", stats::Kind::Counter},  {"4", stats::Kind::Counter},  {"5", stats::Kind::Counter},
-      {"6", stats::Kind::Counter},  {"7", stats::Kind::Counter},  {"8", stats::Kind::Counter},
-      {"9", stats::Kind::Counter},  {"10", stats::Kind::Counter}, {"11", stats::Kind::Counter},
-      {"12", stats::Kind::Counter}, {"13", stats::Kind::Counter}, {"14", stats::Kind::Counter},
-      {"15", stats::Kind::Counter}, {"16", stats::Kind::Counter}, {"success", stats::Kind::Counter},
+      {"0", stats::Kind::Counter},       {"1", stats::Kind::Counter},    {"2", stats::Kind::Counter},
+      {"3", stats::Kind::Counter},       {"4", stats::Kind::Counter},    {"5", stats::Kind::Counter},
+      {"6", stats::Kind::Counter},       {"7", stats::Kind::Counter},    {"8", stats::Kind::Counter},
+      {"9", stats::Kind::Counter},       {"10", stats::Kind::Counter},   {"11", stats::Kind::Counter},
+      {"12", stats::Kind::Counter},      {"13", stats::Kind::Counter},   {"14", stats::Kind::Counter},
+      {"15", stats::Kind::Counter},      {"16", stats::Kind::Counter},   {"success", stats::Kind::Counter},
       {"failure", stats::Kind::Counter}, {"total", stats::Kind::Counter}};
 };
 
@@ -83,8 +87,8 @@ struct ClusterConfig {
   std::shared_ptr<const HostSet> static_hosts;  // STATIC: known now
   std::string original_dst_header;              // ORIGINAL_DST with use_http_header
   std::string eds_service_name;                 // EDS: the ClusterLoadAssignment to subscribe to
-  std::shared_ptr<const tls::Context> tls;     // transport_socket: UpstreamTlsContext
-  std::optional<net::Address> bind_source;     // upstream_bind_config.source_address (port 0: any)
+  std::shared_ptr<const tls::Context> tls;      // transport_socket: UpstreamTlsContext
+  std::optional<net::Address> bind_source;      // upstream_bind_config.source_address (port 0: any)
   // typed_extension_protocol_options' HttpProtocolOptions: the protocol spoken upstream.
   enum class Protocol { Http1, Http2, UseDownstream } protocol = Protocol::Http1;
   http::Http2Options http2;
@@ -95,7 +99,7 @@ struct ClusterConfig {
   std::shared_ptr<ResourceLimits> limits = std::make_shared<ResourceLimits>(1024, 1024, 1024);
   std::shared_ptr<stats::Scope> stats;
   std::shared_ptr<stats::Scope> grpc_stats;
-  uint32_t stat_rows = 1;  // rows of per-host stats (workers + main thread)
+  uint32_t stat_rows = 1;                      // rows of per-host stats (workers + main thread)
   envoy::config::cluster::v3::Cluster source;  // for /config_dump
 };
 

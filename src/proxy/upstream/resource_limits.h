@@ -33,7 +33,8 @@ class ResourceCount {
 };
 
 struct ResourceLimits {
-  ResourceLimits(uint64_t cx, uint64_t pending, uint64_t rq) : connections(cx), pending_requests(pending), requests(rq) {}
+  ResourceLimits(uint64_t cx, uint64_t pending, uint64_t rq)
+      : connections(cx), pending_requests(pending), requests(rq) {}
   ResourceCount connections;
   ResourceCount pending_requests;
   ResourceCount requests;

@@ -70,7 +70,8 @@ std::shared_ptr<const Host> WorkerCluster::chooseHost(const net::Address* origin
         std::string_view ip = override_host.substr(0, colon);
         if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
         int port = 0;
-        for (char c : override_host.substr(colon + 1)) port = (c >= '0' && c <= '9' && port < 65536) ? port * 10 + (c - '0') : 70000;
+        for (char c : override_host.substr(colon + 1))
+          port = (c >= '0' && c <= '9' && port < 65536) ? port * 10 + (c - '0') : 70000;
         if (port > 0 && port < 65536) addr = net::Address::parse(ip, static_cast<uint16_t>(port));
       }
     } else if (original_dst != nullptr) {

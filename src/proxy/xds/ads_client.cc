@@ -15,8 +15,8 @@ AdsClient::AdsClient(event::Reactor& reactor, const net::Address& server, envoy:
                      XdsApplier& applier)
     : node_(std::move(node)),
       applier_(applier),
-      client_(reactor, server, server.toString(), "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources",
-              *this) {}
+      client_(reactor, server, server.toString(),
+              "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources", *this) {}
 
 void AdsClient::start() { client_.start(); }
 

@@ -66,23 +66,11 @@ struct Options {
 };
 
 const char* CodeName(int code) {
-  static const char* kNames[] = {"OK",
-                                 "CANCELLED",
-                                 "UNKNOWN",
-                                 "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED",
-                                 "NOT_FOUND",
-                                 "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED",
-                                 "RESOURCE_EXHAUSTED",
-                                 "FAILED_PRECONDITION",
-                                 "ABORTED",
-                                 "OUT_OF_RANGE",
-                                 "UNIMPLEMENTED",
-                                 "INTERNAL",
-                                 "UNAVAILABLE",
-                                 "DATA_LOSS",
-                                 "UNAUTHENTICATED"};
+  static const char* kNames[] = {
+      "OK",        "CANCELLED",      "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+      "NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",   "OUT_OF_RANGE",   "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+      "DATA_LOSS", "UNAUTHENTICATED"};
   return code >= 0 && code <= 16 ? kNames[code] : "?";
 }
 
@@ -125,9 +113,7 @@ json MetadataJson(const std::multimap<grpc::string_ref, grpc::string_ref>& md) {
   return out;
 }
 
-double MsSince(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+double MsSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 // What one scenario saw, turned into the JSON line at the end.
 struct Result {
@@ -312,13 +298,12 @@ int Run(const Options& o) {
   // sha256_match: every payload came back intact and the server saw exactly what was sent.
   bool match = status.ok() && r.have_reply && r.indices_ok;
   if (o.scenario == "client_stream") {
-    match = match && r.last.received_sha256() == r.sent_sha.Hex() &&
-            r.last.received_bytes() == r.sent_bytes && r.last.received_messages() == r.sent_messages;
+    match = match && r.last.received_sha256() == r.sent_sha.Hex() && r.last.received_bytes() == r.sent_bytes &&
+            r.last.received_messages() == r.sent_messages;
   } else {
     match = match && r.received_sha.Hex() == r.expected_sha.Hex();
     if (o.scenario == "unary" || o.scenario == "bidi" || o.scenario == "bidi_pingpong") {
-      match = match && r.received_bytes == r.sent_bytes &&
-              r.last.received_sha256() == r.sent_sha.Hex();
+      match = match && r.received_bytes == r.sent_bytes && r.last.received_sha256() == r.sent_sha.Hex();
     }
     if (o.scenario == "server_stream") {
       match = match && r.received_messages == o.count &&

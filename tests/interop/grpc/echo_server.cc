@@ -95,8 +95,7 @@ class EchoService final : public weft::test::Echo::Service {
     return Status::OK;
   }
 
-  Status ServerStream(ServerContext* ctx, const EchoRequest* req,
-                      grpc::ServerWriter<EchoReply>* writer) override {
+  Status ServerStream(ServerContext* ctx, const EchoRequest* req, grpc::ServerWriter<EchoReply>* writer) override {
     EchoMetadata(ctx);
     Received got;
     got.Add(*req);
@@ -112,16 +111,14 @@ class EchoService final : public weft::test::Echo::Service {
       EchoReply reply;
       reply.set_index(i);
       reply.set_text(req->text());
-      reply.set_payload(weft::test::Pattern(static_cast<uint32_t>(i),
-                                            static_cast<size_t>(req->response_size())));
+      reply.set_payload(weft::test::Pattern(static_cast<uint32_t>(i), static_cast<size_t>(req->response_size())));
       got.Fill(&reply);
       if (!writer->Write(reply)) return Status(grpc::StatusCode::CANCELLED, "write failed");
     }
     return Status::OK;
   }
 
-  Status ClientStream(ServerContext* ctx, grpc::ServerReader<EchoRequest>* reader,
-                      EchoReply* reply) override {
+  Status ClientStream(ServerContext* ctx, grpc::ServerReader<EchoRequest>* reader, EchoReply* reply) override {
     EchoMetadata(ctx);
     Received got;
     EchoRequest req;
@@ -147,8 +144,7 @@ class EchoService final : public weft::test::Echo::Service {
     return Status::OK;
   }
 
-  Status BidiStream(ServerContext* ctx,
-                    grpc::ServerReaderWriter<EchoReply, EchoRequest>* stream) override {
+  Status BidiStream(ServerContext* ctx, grpc::ServerReaderWriter<EchoReply, EchoRequest>* stream) override {
     EchoMetadata(ctx);
     Received got;
     EchoRequest req;
@@ -221,8 +217,7 @@ int main(int argc, char** argv) {
   EchoService service;
   grpc::ServerBuilder builder;
   int bound = 0;
-  std::string addr = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                     std::to_string(port);
+  std::string addr = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
   builder.AddListeningPort(addr, creds, &bound);
   builder.SetMaxReceiveMessageSize(max_message_bytes);
   builder.SetMaxSendMessageSize(max_message_bytes);

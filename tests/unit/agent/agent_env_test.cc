@@ -40,12 +40,14 @@ TEST(AgentEnvTest, BootstrapHasAdsStatsAndReadiness) {
   EXPECT_EQ(b["admin"]["address"]["socket_address"]["port_value"], 15000);
   EXPECT_EQ(b["dynamic_resources"]["ads_config"]["grpc_services"][0]["envoy_grpc"]["cluster_name"], "xds-grpc");
   std::vector<int> ports;
-  for (const auto& l : b["static_resources"]["listeners"]) ports.push_back(l["address"]["socket_address"]["port_value"]);
+  for (const auto& l : b["static_resources"]["listeners"])
+    ports.push_back(l["address"]["socket_address"]["port_value"]);
   EXPECT_THAT(ports, ::testing::UnorderedElementsAre(15090, 15021));
   const auto& xds = b["static_resources"]["clusters"][0];
   EXPECT_EQ(xds["name"], "xds-grpc");
-  EXPECT_EQ(xds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]["address"],
-            "10.0.0.1");
+  EXPECT_EQ(
+      xds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["socket_address"]["address"],
+      "10.0.0.1");
   EXPECT_TRUE(xds.contains("typed_extension_protocol_options"));  // gRPC needs HTTP/2
 }
 

@@ -143,8 +143,7 @@ TEST(EnvoyApi, UnknownTypeUrlIsAnError) {
   Bootstrap bootstrap;
   const auto status = JsonStringToMessage(kJson, &bootstrap);
   ASSERT_FALSE(status.ok());
-  EXPECT_NE(status.ToString().find("envoy.extensions.filters.network.nope.v3.Nope"),
-            std::string::npos)
+  EXPECT_NE(status.ToString().find("envoy.extensions.filters.network.nope.v3.Nope"), std::string::npos)
       << status.ToString();
 }
 
@@ -176,8 +175,7 @@ TEST(EnvoyApi, AllRootTypesAreInTheGeneratedPool) {
        }) {
     EXPECT_NE(pool->FindMessageTypeByName(name), nullptr) << name;
   }
-  EXPECT_NE(pool->FindServiceByName("envoy.service.discovery.v3.AggregatedDiscoveryService"),
-            nullptr);
+  EXPECT_NE(pool->FindServiceByName("envoy.service.discovery.v3.AggregatedDiscoveryService"), nullptr);
   EXPECT_NE(pool->FindServiceByName("envoy.service.secret.v3.SecretDiscoveryService"), nullptr);
 }
 
@@ -187,8 +185,7 @@ TEST(EnvoyGrpc, AdsStubReportsUnavailableWithoutServer) {
   EXPECT_STREQ(AggregatedDiscoveryService::service_full_name(),
                "envoy.service.discovery.v3.AggregatedDiscoveryService");
 
-  auto channel = grpc::CreateChannel("unix:/nonexistent/weft-envoy-api-test.sock",
-                                     grpc::InsecureChannelCredentials());
+  auto channel = grpc::CreateChannel("unix:/nonexistent/weft-envoy-api-test.sock", grpc::InsecureChannelCredentials());
   auto stub = AggregatedDiscoveryService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));

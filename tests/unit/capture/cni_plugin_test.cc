@@ -29,13 +29,18 @@ struct Recorder {
 };
 
 CniCall call(const std::string& command, nlohmann::json conf) {
-  return {{{"CNI_COMMAND", command}, {"CNI_CONTAINERID", "c1"}, {"CNI_NETNS", "/run/netns/p"}, {"CNI_IFNAME", "eth0"},
+  return {{{"CNI_COMMAND", command},
+           {"CNI_CONTAINERID", "c1"},
+           {"CNI_NETNS", "/run/netns/p"},
+           {"CNI_IFNAME", "eth0"},
            {"CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=p"}},
           conf.dump()};
 }
 
 nlohmann::json conf(nlohmann::json annotations) {
-  return {{"cniVersion", "1.0.0"}, {"name", "n"}, {"type", "weft-cni"},
+  return {{"cniVersion", "1.0.0"},
+          {"name", "n"},
+          {"type", "weft-cni"},
           {"prevResult", {{"cniVersion", "1.0.0"}, {"ips", nlohmann::json::array({{{"address", "10.88.0.2/16"}}})}}},
           {"args", {{"cni", {{"annotations", annotations}}}}}};
 }

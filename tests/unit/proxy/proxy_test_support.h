@@ -21,8 +21,7 @@ Message fromYaml(const std::string& yaml) {
 class TestRequest {
  public:
   explicit TestRequest(std::string target, std::string host = "example.com",
-                       std::vector<std::pair<std::string, std::string>> headers = {},
-                       std::string method = "GET")
+                       std::vector<std::pair<std::string, std::string>> headers = {}, std::string method = "GET")
       : target_(std::move(target)), host_(std::move(host)), method_(std::move(method)), headers_(std::move(headers)) {
     head_.method = method_;
     head_.target = target_;

@@ -102,8 +102,8 @@ TEST(YamlJsonTest, NumericLookingStringsStayStringsInProtoStringFields) {
 
 TEST(YamlJsonTest, BoolValueWrapperFromPlainYaml) {
   envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager hcm;
-  jsonToMessage(yamlToJson("stat_prefix: ingress\nuse_remote_address: true\nskip_xff_append: false\n", "hcm"),
-                hcm, "hcm");
+  jsonToMessage(yamlToJson("stat_prefix: ingress\nuse_remote_address: true\nskip_xff_append: false\n", "hcm"), hcm,
+                "hcm");
   ASSERT_TRUE(hcm.has_use_remote_address());
   EXPECT_TRUE(hcm.use_remote_address().value());
   EXPECT_FALSE(hcm.skip_xff_append());
@@ -127,9 +127,8 @@ TEST(YamlJsonTest, UnknownFieldIsRejected) {
 
 TEST(YamlJsonTest, WrongValueTypeIsRejected) {
   envoy::config::cluster::v3::Cluster c;
-  std::string msg = errorOf([&] {
-    jsonToMessage(yamlToJson("name: x\nper_connection_buffer_limit_bytes: lots\n", "c.yaml"), c, "c.yaml");
-  });
+  std::string msg = errorOf(
+      [&] { jsonToMessage(yamlToJson("name: x\nper_connection_buffer_limit_bytes: lots\n", "c.yaml"), c, "c.yaml"); });
   EXPECT_THAT(msg, StartsWith("c.yaml: not a valid envoy.config.cluster.v3.Cluster"));
   msg = errorOf([&] { jsonToMessage(yamlToJson("name: x\nlb_policy: FASTEST\n", "c.yaml"), c, "c.yaml"); });
   EXPECT_THAT(msg, StartsWith("c.yaml: not a valid envoy.config.cluster.v3.Cluster"));

@@ -18,10 +18,11 @@ using namespace std::chrono_literals;
 // Stops the loop after `limit` so a broken reactor fails the test instead of hanging it.
 class Watchdog {
  public:
-  Watchdog(Reactor& r, Millis limit) : timer_(r, [this, &r] {
-    fired_ = true;
-    r.stop();
-  }) {
+  Watchdog(Reactor& r, Millis limit)
+      : timer_(r, [this, &r] {
+          fired_ = true;
+          r.stop();
+        }) {
     timer_.arm(limit);
   }
   bool fired() const { return fired_; }

@@ -19,8 +19,8 @@ using envoy::service::discovery::v3::DiscoveryResponse;
 // FAILED_PRECONDITION; "hang" answers nothing.
 class EchoAds final : public envoy::service::discovery::v3::AggregatedDiscoveryService::Service {
  public:
-  grpc::Status StreamAggregatedResources(grpc::ServerContext* ctx,
-                                         grpc::ServerReaderWriter<DiscoveryResponse, DiscoveryRequest>* stream) override {
+  grpc::Status StreamAggregatedResources(
+      grpc::ServerContext* ctx, grpc::ServerReaderWriter<DiscoveryResponse, DiscoveryRequest>* stream) override {
     DiscoveryRequest req;
     while (stream->Read(&req)) {
       if (req.type_url() == "fail") return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "told to fail");
@@ -75,8 +75,10 @@ class StreamClientTest : public ::testing::Test {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
     std::unique_ptr<weft::event::Timer> check;
     check = std::make_unique<weft::event::Timer>(r, [&] {
-      if (done() || std::chrono::steady_clock::now() > deadline) r.stop();
-      else check->arm(std::chrono::milliseconds(10));
+      if (done() || std::chrono::steady_clock::now() > deadline)
+        r.stop();
+      else
+        check->arm(std::chrono::milliseconds(10));
     });
     check->arm(std::chrono::milliseconds(10));
     r.run();
@@ -92,7 +94,8 @@ class StreamClientTest : public ::testing::Test {
 TEST_F(StreamClientTest, MessagesFlowBothWays) {
   weft::event::Reactor r;
   Recorder rec;
-  weft::grpc::StreamClient client(r, address(), "test", "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources", rec);
+  weft::grpc::StreamClient client(
+      r, address(), "test", "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources", rec);
   rec.on_ready = [&] {
     for (const char* t : {"a", "b", "c"}) {
       DiscoveryRequest req;
@@ -101,7 +104,8 @@ TEST_F(StreamClientTest, MessagesFlowBothWays) {
     }
   };
   client.start();
-  runUntil(r, [&] { return rec.messages.size() == 3; }, 5);
+  runUntil(
+      r, [&] { return rec.messages.size() == 3; }, 5);
   ASSERT_EQ(rec.messages.size(), 3u);
   EXPECT_EQ(rec.messages[0].type_url(), "a");
   EXPECT_EQ(rec.messages[2].type_url(), "c");
@@ -112,14 +116,16 @@ TEST_F(StreamClientTest, MessagesFlowBothWays) {
 TEST_F(StreamClientTest, GrpcStatusFromTrailersThenReconnect) {
   weft::event::Reactor r;
   Recorder rec;
-  weft::grpc::StreamClient client(r, address(), "test", "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources", rec);
+  weft::grpc::StreamClient client(
+      r, address(), "test", "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources", rec);
   rec.on_ready = [&] {
     DiscoveryRequest req;
     req.set_type_url(rec.ready == 1 ? "fail" : "again");
     client.send(req);
   };
   client.start();
-  runUntil(r, [&] { return rec.ready >= 2 && !rec.messages.empty(); }, 5);
+  runUntil(
+      r, [&] { return rec.ready >= 2 && !rec.messages.empty(); }, 5);
   ASSERT_FALSE(rec.closed.empty());
   EXPECT_EQ(rec.closed[0].first, 9) << rec.closed[0].second;  // FAILED_PRECONDITION
   EXPECT_EQ(rec.closed[0].second, "told to fail");
@@ -131,7 +137,8 @@ TEST_F(StreamClientTest, GrpcStatusFromTrailersThenReconnect) {
 TEST_F(StreamClientTest, DeadlineEndsAHangingStream) {
   weft::event::Reactor r;
   Recorder rec;
-  weft::grpc::StreamClient client(r, address(), "test", "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources", rec);
+  weft::grpc::StreamClient client(
+      r, address(), "test", "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources", rec);
   client.setDeadline(std::chrono::milliseconds(200));
   rec.on_ready = [&] {
     DiscoveryRequest req;
@@ -140,7 +147,8 @@ TEST_F(StreamClientTest, DeadlineEndsAHangingStream) {
   };
   auto start = std::chrono::steady_clock::now();
   client.start();
-  runUntil(r, [&] { return !rec.closed.empty(); }, 5);
+  runUntil(
+      r, [&] { return !rec.closed.empty(); }, 5);
   ASSERT_FALSE(rec.closed.empty());
   EXPECT_EQ(rec.closed[0].first, 4) << rec.closed[0].second;  // DEADLINE_EXCEEDED (ours or the server's)
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
@@ -152,7 +160,8 @@ TEST_F(StreamClientTest, UnreachableServerIsUnavailableAndRetried) {
   auto dead = *weft::net::Address::parse("127.0.0.1", 1);
   weft::grpc::StreamClient client(r, dead, "test", "/x/y", rec);
   client.start();
-  runUntil(r, [&] { return rec.closed.size() >= 2; }, 5);
+  runUntil(
+      r, [&] { return rec.closed.size() >= 2; }, 5);
   ASSERT_GE(rec.closed.size(), 2u) << "a refused connection must be retried with backoff";
   EXPECT_EQ(rec.closed[0].first, 14);
   EXPECT_NE(rec.closed[0].second.find("cannot connect"), std::string::npos) << rec.closed[0].second;

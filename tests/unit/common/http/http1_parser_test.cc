@@ -241,8 +241,8 @@ ParseError requestError(const std::string& in, size_t header_limit = 8192) {
 }
 
 TEST(RequestParserTest, ConflictingContentLengthAndTransferEncodingIsAnError) {
-  ParseError ec = requestError(
-      "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  ParseError ec =
+      requestError("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
   EXPECT_TRUE(ec);
   EXPECT_NE(ec, error::need_more);
   ec = requestError("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n");
@@ -251,8 +251,7 @@ TEST(RequestParserTest, ConflictingContentLengthAndTransferEncodingIsAnError) {
 }
 
 TEST(RequestParserTest, DuplicateDifferingContentLengthIsAnError) {
-  ParseError ec =
-      requestError("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!");
+  ParseError ec = requestError("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!");
   EXPECT_TRUE(ec);
   EXPECT_NE(ec, error::need_more);
   ec = requestError("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5, 6\r\n\r\nhello!");
@@ -417,7 +416,8 @@ TEST(RequestHeadTest, ClearResetsEverything) {
 }
 
 TEST(HopByHopTest, Names) {
-  for (const char* n : {"connection", "Keep-Alive", "proxy-connection", "TE", "trailer", "Transfer-Encoding", "upgrade"}) {
+  for (const char* n :
+       {"connection", "Keep-Alive", "proxy-connection", "TE", "trailer", "Transfer-Encoding", "upgrade"}) {
     EXPECT_TRUE(isHopByHop(n)) << n;
   }
   for (const char* n : {"host", "content-length", "x-connection", "te2", "trailers", "upgrade-insecure-requests"}) {
@@ -481,7 +481,8 @@ TEST(ResponseParserTest, InformationalResponseHasNoBody) {
 }
 
 TEST(ResponseParserTest, NoContentAndNotModifiedHaveNoBody) {
-  for (const char* in : {"HTTP/1.1 204 No Content\r\n\r\n", "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"}) {
+  for (const char* in :
+       {"HTTP/1.1 204 No Content\r\n\r\n", "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"}) {
     SCOPED_TRACE(in);
     ResponseHead head;
     Sink sink;
@@ -590,12 +591,12 @@ TEST(ScanHeadTest, IncompleteHeadWaits) {
 }
 
 TEST(ScanHeadTest, MalformedLinesAreRefusedBeforeTheHeadEnds) {
-  EXPECT_EQ(scanAll("GET / HTTP/1.1\r\nHost: a\r\nConte\n"), HeadScan::Malformed);       // bare LF
+  EXPECT_EQ(scanAll("GET / HTTP/1.1\r\nHost: a\r\nConte\n"), HeadScan::Malformed);  // bare LF
   EXPECT_EQ(scanAll("GET / HTTP/1.1\nHost: a\n"), HeadScan::Malformed);
   EXPECT_EQ(scanAll("GET / HTTP/1.1\r\nno colon here\r\n"), HeadScan::Malformed);
   EXPECT_EQ(scanAll("GET / HTTP/1.1\r\n: empty name\r\n"), HeadScan::Malformed);
   EXPECT_EQ(scanAll("GET / HTTP/1.1\r\nbad name: x\r\n"), HeadScan::Malformed);
-  EXPECT_EQ(scanAll("GET / HTTP/1.1\r\n folded: x\r\n"), HeadScan::Malformed);           // obs-fold
+  EXPECT_EQ(scanAll("GET / HTTP/1.1\r\n folded: x\r\n"), HeadScan::Malformed);  // obs-fold
 }
 
 TEST(ScanHeadTest, TrickledHeadIsNotRescanned) {

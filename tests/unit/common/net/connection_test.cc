@@ -49,7 +49,8 @@ class TestListener {
     socklen_t len = sizeof(ss);
     int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) return nullptr;
-    return Connection::adopt(reactor, fd, boundAddress(fd), Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len));
+    return Connection::adopt(reactor, fd, boundAddress(fd),
+                             Address::fromSockaddr(reinterpret_cast<sockaddr*>(&ss), len));
   }
 
  private:
@@ -118,24 +119,25 @@ std::vector<Step> concat(std::vector<Step> a, std::vector<Step> b) {
 TEST(ConnectionTest, WriteReadRoundTrip) {
   event::Reactor r;
   Pair p;
-  auto steps = concat(p.connectSteps(r), {
-      {"client sends", [] { return true; },
-       [&] {
-         EXPECT_TRUE(p.client->connected());
-         EXPECT_EQ(p.client->remoteAddress(), p.listener.address());
-         EXPECT_EQ(p.client->localAddress().ip(), "127.0.0.1");
-         EXPECT_NE(p.client->localAddress().port(), 0);
-         p.client->output().append("hello, server");
-         p.client->flush();
-         EXPECT_TRUE(p.client->output().empty());
-       }},
-      {"server got request", [&] { return p.server_cb.received == "hello, server"; },
-       [&] {
-         p.server->output().append("hello, client");
-         p.server->flush();
-       }},
-      {"client got reply", [&] { return p.client_cb.received == "hello, client"; }, nullptr},
-  });
+  auto steps = concat(p.connectSteps(r),
+                      {
+                          {"client sends", [] { return true; },
+                           [&] {
+                             EXPECT_TRUE(p.client->connected());
+                             EXPECT_EQ(p.client->remoteAddress(), p.listener.address());
+                             EXPECT_EQ(p.client->localAddress().ip(), "127.0.0.1");
+                             EXPECT_NE(p.client->localAddress().port(), 0);
+                             p.client->output().append("hello, server");
+                             p.client->flush();
+                             EXPECT_TRUE(p.client->output().empty());
+                           }},
+                          {"server got request", [&] { return p.server_cb.received == "hello, server"; },
+                           [&] {
+                             p.server->output().append("hello, client");
+                             p.server->flush();
+                           }},
+                          {"client got reply", [&] { return p.client_cb.received == "hello, client"; }, nullptr},
+                      });
   ASSERT_TRUE(runSteps(r, std::move(steps)));
   EXPECT_EQ(p.client->bytesWritten(), 13u);
   EXPECT_EQ(p.client->bytesRead(), 13u);
@@ -163,14 +165,15 @@ TEST(ConnectionTest, LargeTransferArrivesIntact) {
   event::Reactor r;
   Pair p;
   const std::string payload = pattern(3 * 1024 * 1024 + 17);
-  auto steps = concat(p.connectSteps(r), {
-      {"send", [] { return true; },
-       [&] {
-         p.client->output().append(payload);
-         p.client->flush();
-       }},
-      {"all received", [&] { return p.server_cb.received.size() >= payload.size(); }, nullptr},
-  });
+  auto steps = concat(p.connectSteps(r),
+                      {
+                          {"send", [] { return true; },
+                           [&] {
+                             p.client->output().append(payload);
+                             p.client->flush();
+                           }},
+                          {"all received", [&] { return p.server_cb.received.size() >= payload.size(); }, nullptr},
+                      });
   ASSERT_TRUE(runSteps(r, std::move(steps)));
   EXPECT_TRUE(p.server_cb.received == payload);
   EXPECT_EQ(p.client->bytesWritten(), payload.size());
@@ -182,32 +185,33 @@ TEST(ConnectionTest, ReadLimitStopsReadingAndResumeReadingContinues) {
   Pair p;
   p.server_cb.consume = false;  // leave bytes in input(), like a consumer under backpressure
   size_t data_calls_at_limit = 0;
-  auto steps = concat(p.connectSteps(r), {
-      {"first chunk", [] { return true; },
-       [&] {
-         p.server->setReadLimit(4);
-         p.client->output().append("0123456789");
-         p.client->flush();
-       }},
-      {"server holds first chunk", [&] { return p.server->input().size() == 10; },
-       [&] {
-         data_calls_at_limit = p.server_cb.data_calls;
-         p.client->output().append("abcdefghij");
-         p.client->flush();
-       }},
-      waitFor(50ms),
-      {"nothing more was read", [] { return true; },
-       [&] {
-         EXPECT_EQ(p.server->input().view(), "0123456789");
-         EXPECT_EQ(p.server_cb.data_calls, data_calls_at_limit);
-         EXPECT_EQ(p.server->bytesRead(), 10u);
-         // The consumer catches up and asks for more: the pending bytes are read now.
-         p.server->input().drain(10);
-         p.server->resumeReading();
-         EXPECT_EQ(p.server->input().view(), "abcdefghij");
-         EXPECT_EQ(p.server_cb.data_calls, data_calls_at_limit + 1);
-       }},
-  });
+  auto steps =
+      concat(p.connectSteps(r), {
+                                    {"first chunk", [] { return true; },
+                                     [&] {
+                                       p.server->setReadLimit(4);
+                                       p.client->output().append("0123456789");
+                                       p.client->flush();
+                                     }},
+                                    {"server holds first chunk", [&] { return p.server->input().size() == 10; },
+                                     [&] {
+                                       data_calls_at_limit = p.server_cb.data_calls;
+                                       p.client->output().append("abcdefghij");
+                                       p.client->flush();
+                                     }},
+                                    waitFor(50ms),
+                                    {"nothing more was read", [] { return true; },
+                                     [&] {
+                                       EXPECT_EQ(p.server->input().view(), "0123456789");
+                                       EXPECT_EQ(p.server_cb.data_calls, data_calls_at_limit);
+                                       EXPECT_EQ(p.server->bytesRead(), 10u);
+                                       // The consumer catches up and asks for more: the pending bytes are read now.
+                                       p.server->input().drain(10);
+                                       p.server->resumeReading();
+                                       EXPECT_EQ(p.server->input().view(), "abcdefghij");
+                                       EXPECT_EQ(p.server_cb.data_calls, data_calls_at_limit + 1);
+                                     }},
+                                });
   ASSERT_TRUE(runSteps(r, std::move(steps)));
   p.destroy();
 }
@@ -216,21 +220,21 @@ TEST(ConnectionTest, ReadDisableHoldsDataUntilReEnabled) {
   event::Reactor r;
   Pair p;
   auto steps = concat(p.connectSteps(r), {
-      {"disable and send", [] { return true; },
-       [&] {
-         p.server->readDisable(true);
-         EXPECT_TRUE(p.server->readDisabled());
-         p.client->output().append("held");
-         p.client->flush();
-       }},
-      waitFor(30ms),
-      {"not read while disabled", [] { return true; },
-       [&] {
-         EXPECT_EQ(p.server_cb.received, "");
-         p.server->readDisable(false);
-         EXPECT_EQ(p.server_cb.received, "held");
-       }},
-  });
+                                             {"disable and send", [] { return true; },
+                                              [&] {
+                                                p.server->readDisable(true);
+                                                EXPECT_TRUE(p.server->readDisabled());
+                                                p.client->output().append("held");
+                                                p.client->flush();
+                                              }},
+                                             waitFor(30ms),
+                                             {"not read while disabled", [] { return true; },
+                                              [&] {
+                                                EXPECT_EQ(p.server_cb.received, "");
+                                                p.server->readDisable(false);
+                                                EXPECT_EQ(p.server_cb.received, "held");
+                                              }},
+                                         });
   ASSERT_TRUE(runSteps(r, std::move(steps)));
   p.destroy();
 }
@@ -239,25 +243,27 @@ TEST(ConnectionTest, HalfCloseRaisesRemoteHalfClosedAndPeerCanStillWrite) {
   event::Reactor r;
   Pair p;
   std::string received_at_half_close;
-  auto steps = concat(p.connectSteps(r), {
-      {"client sends and shuts down", [] { return true; },
-       [&] {
-         p.client->output().append("last words");
-         p.client->flush();
-         p.client->shutdownWrite();
-       }},
-      {"server sees FIN", [&] { return p.server_cb.has(ConnectionEvent::RemoteHalfClosed); },
-       [&] {
-         EXPECT_EQ(p.server_cb.received, "last words");  // data is delivered before the FIN
-         EXPECT_TRUE(p.server->remoteHalfClosed());
-         EXPECT_FALSE(p.server->closed());
-         p.server->output().append("reply after FIN");
-         p.server->flush();
-       }},
-      {"client gets reply", [&] { return p.client_cb.received == "reply after FIN"; },
-       [&] { p.server->shutdownWrite(); }},
-      {"client sees FIN", [&] { return p.client_cb.has(ConnectionEvent::RemoteHalfClosed); }, nullptr},
-  });
+  auto steps =
+      concat(p.connectSteps(r),
+             {
+                 {"client sends and shuts down", [] { return true; },
+                  [&] {
+                    p.client->output().append("last words");
+                    p.client->flush();
+                    p.client->shutdownWrite();
+                  }},
+                 {"server sees FIN", [&] { return p.server_cb.has(ConnectionEvent::RemoteHalfClosed); },
+                  [&] {
+                    EXPECT_EQ(p.server_cb.received, "last words");  // data is delivered before the FIN
+                    EXPECT_TRUE(p.server->remoteHalfClosed());
+                    EXPECT_FALSE(p.server->closed());
+                    p.server->output().append("reply after FIN");
+                    p.server->flush();
+                  }},
+                 {"client gets reply", [&] { return p.client_cb.received == "reply after FIN"; },
+                  [&] { p.server->shutdownWrite(); }},
+                 {"client sees FIN", [&] { return p.client_cb.has(ConnectionEvent::RemoteHalfClosed); }, nullptr},
+             });
   ASSERT_TRUE(runSteps(r, std::move(steps)));
   EXPECT_FALSE(p.server_cb.has(ConnectionEvent::Closed));
   EXPECT_FALSE(p.client_cb.has(ConnectionEvent::Closed));
@@ -268,19 +274,20 @@ TEST(ConnectionTest, CloseFlushWriteDeliversPendingBytes) {
   event::Reactor r;
   Pair p;
   const std::string payload = pattern(16 * 1024 * 1024);
-  auto steps = concat(p.connectSteps(r), {
-      {"server writes a lot and closes", [] { return true; },
-       [&] {
-         p.server->output().append(payload);
-         p.server->close(Connection::CloseMode::FlushWrite);
-         // More than a socket buffer: the close waits for the flush.
-         EXPECT_FALSE(p.server->closed());
-         EXPECT_TRUE(p.server->closing());
-         EXPECT_TRUE(p.server_cb.events.empty());  // the owner asked: no event during close()
-       }},
-      {"client got everything and EOF",
-       [&] { return p.client_cb.has(ConnectionEvent::RemoteHalfClosed); }, nullptr},
-  });
+  auto steps = concat(p.connectSteps(r),
+                      {
+                          {"server writes a lot and closes", [] { return true; },
+                           [&] {
+                             p.server->output().append(payload);
+                             p.server->close(Connection::CloseMode::FlushWrite);
+                             // More than a socket buffer: the close waits for the flush.
+                             EXPECT_FALSE(p.server->closed());
+                             EXPECT_TRUE(p.server->closing());
+                             EXPECT_TRUE(p.server_cb.events.empty());  // the owner asked: no event during close()
+                           }},
+                          {"client got everything and EOF",
+                           [&] { return p.client_cb.has(ConnectionEvent::RemoteHalfClosed); }, nullptr},
+                      });
   ASSERT_TRUE(runSteps(r, std::move(steps)));
   EXPECT_EQ(p.client_cb.received.size(), payload.size());
   EXPECT_TRUE(p.client_cb.received == payload);
@@ -292,14 +299,16 @@ TEST(ConnectionTest, CloseFlushWriteDeliversPendingBytes) {
 TEST(ConnectionTest, CloseFlushWriteWithEmptyOutputClosesAtOnce) {
   event::Reactor r;
   Pair p;
-  auto steps = concat(p.connectSteps(r), {
-      {"close", [] { return true; },
-       [&] {
-         p.server->close(Connection::CloseMode::FlushWrite);
-         EXPECT_TRUE(p.server->closed());
-       }},
-      {"client sees EOF", [&] { return p.client_cb.has(ConnectionEvent::RemoteHalfClosed); }, nullptr},
-  });
+  auto steps =
+      concat(p.connectSteps(r),
+             {
+                 {"close", [] { return true; },
+                  [&] {
+                    p.server->close(Connection::CloseMode::FlushWrite);
+                    EXPECT_TRUE(p.server->closed());
+                  }},
+                 {"client sees EOF", [&] { return p.client_cb.has(ConnectionEvent::RemoteHalfClosed); }, nullptr},
+             });
   ASSERT_TRUE(runSteps(r, std::move(steps)));
   p.destroy();
 }
@@ -308,18 +317,19 @@ TEST(ConnectionTest, WriteDrainedAfterGoingAboveWriteLimit) {
   event::Reactor r;
   Pair p;
   const std::string payload = pattern(16 * 1024 * 1024);
-  auto steps = concat(p.connectSteps(r), {
-      {"flood", [] { return true; },
-       [&] {
-         p.server->setWriteLimit(64 * 1024);
-         p.server->output().append(payload);
-         p.server->flush();
-         EXPECT_TRUE(p.server->aboveWriteLimit());
-         EXPECT_EQ(p.server_cb.write_drained, 0);
-       }},
-      {"drained", [&] { return p.server_cb.write_drained > 0; }, nullptr},
-      {"all received", [&] { return p.client_cb.received.size() == payload.size(); }, nullptr},
-  });
+  auto steps = concat(p.connectSteps(r),
+                      {
+                          {"flood", [] { return true; },
+                           [&] {
+                             p.server->setWriteLimit(64 * 1024);
+                             p.server->output().append(payload);
+                             p.server->flush();
+                             EXPECT_TRUE(p.server->aboveWriteLimit());
+                             EXPECT_EQ(p.server_cb.write_drained, 0);
+                           }},
+                          {"drained", [&] { return p.server_cb.write_drained > 0; }, nullptr},
+                          {"all received", [&] { return p.client_cb.received.size() == payload.size(); }, nullptr},
+                      });
   ASSERT_TRUE(runSteps(r, std::move(steps)));
   EXPECT_EQ(p.server_cb.write_drained, 1);
   EXPECT_TRUE(p.server->output().empty());
@@ -350,19 +360,20 @@ TEST(ConnectionTest, AbortCloseIsImmediate) {
   event::Reactor r;
   Pair p;
   auto steps = concat(p.connectSteps(r), {
-      {"abort", [] { return true; },
-       [&] {
-         p.client->output().append("never sent");
-         p.client->close();
-         EXPECT_TRUE(p.client->closed());
-         EXPECT_EQ(p.client->fd(), -1);
-       }},
-      {"server sees the end",
-       [&] {
-         return p.server_cb.has(ConnectionEvent::RemoteHalfClosed) || p.server_cb.has(ConnectionEvent::Closed);
-       },
-       nullptr},
-  });
+                                             {"abort", [] { return true; },
+                                              [&] {
+                                                p.client->output().append("never sent");
+                                                p.client->close();
+                                                EXPECT_TRUE(p.client->closed());
+                                                EXPECT_EQ(p.client->fd(), -1);
+                                              }},
+                                             {"server sees the end",
+                                              [&] {
+                                                return p.server_cb.has(ConnectionEvent::RemoteHalfClosed) ||
+                                                       p.server_cb.has(ConnectionEvent::Closed);
+                                              },
+                                              nullptr},
+                                         });
   ASSERT_TRUE(runSteps(r, std::move(steps)));
   EXPECT_EQ(p.server_cb.received, "");
   p.destroy();

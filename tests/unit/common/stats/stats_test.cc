@@ -120,11 +120,10 @@ TEST(StoreTest, SamplesAreSortedByFullName) {
   auto samples = store.samples();
   std::vector<std::string> names;
   for (const auto& s : samples) names.push_back(s.name);
-  EXPECT_EQ(names, (std::vector<std::string>{
-                       "cluster.a.cx_active", "cluster.a.rq_2xx", "cluster.a.rq_total",
-                       "cluster.b.cx_active", "cluster.b.rq_2xx", "cluster.b.rq_total",
-                       "listener.0.0.0.0_80.cx_active", "listener.0.0.0.0_80.rq_2xx",
-                       "listener.0.0.0.0_80.rq_total", "server.live", "server.state"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"cluster.a.cx_active", "cluster.a.rq_2xx", "cluster.a.rq_total",
+                                             "cluster.b.cx_active", "cluster.b.rq_2xx", "cluster.b.rq_total",
+                                             "listener.0.0.0.0_80.cx_active", "listener.0.0.0.0_80.rq_2xx",
+                                             "listener.0.0.0.0_80.rq_total", "server.live", "server.state"}));
   EXPECT_EQ(samples[2].value, 7);
   EXPECT_EQ(samples[2].kind, Kind::Counter);
   EXPECT_EQ(samples[2].scope, a.get());

@@ -92,7 +92,8 @@ TEST(TlsContextTest, MismatchedKeyNamesBothFields) {
   Pem b = selfSigned("DNS:b.example.com");
   ContextOptions o;
   o.path = "chain";
-  o.certificates.push_back({src(a.cert, "tls_certificates[0].certificate_chain"), src(b.key, "tls_certificates[0].private_key")});
+  o.certificates.push_back(
+      {src(a.cert, "tls_certificates[0].certificate_chain"), src(b.key, "tls_certificates[0].private_key")});
   try {
     Context::create(o);
     FAIL() << "expected ConfigError";
@@ -133,7 +134,8 @@ class HandshakeTest : public ::testing::Test {
     o.certificates.push_back({src(server_.cert, "c"), src(server_.key, "k")});
     return Context::create(o);
   }
-  std::shared_ptr<const Context> client(std::vector<SanMatcher> sans, std::vector<std::string> alpn = {"http/1.1", "h2"}) {
+  std::shared_ptr<const Context> client(std::vector<SanMatcher> sans,
+                                        std::vector<std::string> alpn = {"http/1.1", "h2"}) {
     ContextOptions o;
     o.server = false;
     o.sni = "server.local";
@@ -146,7 +148,8 @@ class HandshakeTest : public ::testing::Test {
 
 TEST_F(HandshakeTest, UriSanMatcherAcceptsThePeer) {
   auto s = server();
-  auto c = client({SanMatcher{SanMatcher::Type::Uri, [](std::string_view v) { return v == "spiffe://cluster.local/ns/default/sa/server"; }}});
+  auto c = client({SanMatcher{SanMatcher::Type::Uri,
+                              [](std::string_view v) { return v == "spiffe://cluster.local/ns/default/sa/server"; }}});
   SSL* cs = c->newSsl();
   SSL* ss = s->newSsl();
   ASSERT_TRUE(handshake(cs, ss));

@@ -18,9 +18,9 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::MatchesRegex;
-using ::testing::StartsWith;
 using testing::rejectedText;
 using testing::snapshotFrom;
+using ::testing::StartsWith;
 
 constexpr const char* kOneOfEach = R"(
 apiVersion: v1
@@ -211,14 +211,14 @@ TEST(ConfigSnapshotTest, EmptyDocumentsKeepDocumentIndexes) {
 TEST(ConfigSnapshotTest, YamlSyntaxErrorRejectsTheWholeFileWithLine) {
   // Line 7 (1-based) is the broken one; the Service before it is valid but the file is one unit.
   const std::string text =
-      "apiVersion: v1\n"                                   // 1
-      "kind: Service\n"                                    // 2
-      "metadata: {name: a}\n"                              // 3
-      "spec: {ports: [{name: http, port: 80}]}\n"          // 4
-      "---\n"                                              // 5
-      "apiVersion: v1\n"                                   // 6
-      "kind: Service: Broken\n"                            // 7
-      "metadata: {name: b}\n";                             // 8
+      "apiVersion: v1\n"                           // 1
+      "kind: Service\n"                            // 2
+      "metadata: {name: a}\n"                      // 3
+      "spec: {ports: [{name: http, port: 80}]}\n"  // 4
+      "---\n"                                      // 5
+      "apiVersion: v1\n"                           // 6
+      "kind: Service: Broken\n"                    // 7
+      "metadata: {name: b}\n";                     // 8
   ConfigSnapshot snap = snapshotFrom(text, "broken.yaml");
   EXPECT_THAT(snap.accepted, IsEmpty());
   EXPECT_THAT(snap.services, IsEmpty());

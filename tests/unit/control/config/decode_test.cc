@@ -13,9 +13,9 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using ::testing::StartsWith;
 using testing::rejectedText;
 using testing::snapshotFrom;
+using ::testing::StartsWith;
 
 // The one rejected resource of `yaml` (which must hold exactly one), its errors checked by callers.
 Rejected rejectOne(const std::string& yaml) {
@@ -73,7 +73,8 @@ TEST(DecodeTest, VirtualServiceSeveralDestinationsNeedWeights) {
     - destination: {host: reviews, subset: v1}
     - destination: {host: reviews, subset: v2}
 )"));
-  EXPECT_THAT(r.errors, ElementsAre("spec.http[0].route: weights are required when there is more than one destination"));
+  EXPECT_THAT(r.errors,
+              ElementsAre("spec.http[0].route: weights are required when there is more than one destination"));
 }
 
 TEST(DecodeTest, VirtualServiceFaultAndCorsErrorsNameTheField) {
@@ -88,11 +89,12 @@ TEST(DecodeTest, VirtualServiceFaultAndCorsErrorsNameTheField) {
       allowCredentials: maybe
       unmatchedPreflights: DROP
 )"));
-  EXPECT_THAT(r.errors, ElementsAre("spec.http[0].fault.delay.fixedDelay: is required",
-                                    "spec.http[0].fault.delay.percentage.value: must be in [0, 100], got 120",
-                                    "spec.http[0].fault.abort.grpcStatus: 'NOPE' is not a gRPC status name (e.g. UNAVAILABLE)",
-                                    "spec.http[0].corsPolicy.allowCredentials: must be true or false",
-                                    "spec.http[0].corsPolicy.unmatchedPreflights: must be FORWARD or IGNORE"));
+  EXPECT_THAT(r.errors,
+              ElementsAre("spec.http[0].fault.delay.fixedDelay: is required",
+                          "spec.http[0].fault.delay.percentage.value: must be in [0, 100], got 120",
+                          "spec.http[0].fault.abort.grpcStatus: 'NOPE' is not a gRPC status name (e.g. UNAVAILABLE)",
+                          "spec.http[0].corsPolicy.allowCredentials: must be true or false",
+                          "spec.http[0].corsPolicy.unmatchedPreflights: must be FORWARD or IGNORE"));
   Rejected empty = rejectOne(vs(R"(
   - route:
     - destination: {host: reviews}
@@ -159,7 +161,8 @@ TEST(DecodeTest, VirtualServiceBadHosts) {
   - route:
     - destination: {host: "*.example.com"}
 )"));
-  EXPECT_THAT(dest.errors, ElementsAre("spec.http[0].route[0].destination.host: '*.example.com' is not a valid host name"));
+  EXPECT_THAT(dest.errors,
+              ElementsAre("spec.http[0].route[0].destination.host: '*.example.com' is not a valid host name"));
 
   Rejected missing = rejectOne(
       "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
@@ -204,33 +207,39 @@ TEST(DecodeTest, VirtualServiceOtherFieldErrors) {
   - route:
     - destination: {host: reviews}
     timeout: soon
-)")).errors,
+)"))
+                  .errors,
               ElementsAre("spec.http[0].timeout: 'soon' is not a duration (e.g. 500ms, 1.5s, 2m)"));
   EXPECT_THAT(rejectOne(vs(R"(
   - redirect: {uri: /x, redirectCode: 304}
-)")).errors,
+)"))
+                  .errors,
               ElementsAre("spec.http[0].redirect.redirectCode: must be 301, 302, 303, 307 or 308"));
   EXPECT_THAT(rejectOne(vs(R"(
   - directResponse: {status: 99}
-)")).errors,
+)"))
+                  .errors,
               ElementsAre("spec.http[0].directResponse.status: must be in [200, 599]"));
   EXPECT_THAT(rejectOne(vs(R"(
   - match: [{port: 70000}]
     route:
     - destination: {host: reviews, port: {number: 0}}
-)")).errors,
+)"))
+                  .errors,
               ElementsAre("spec.http[0].match[0].port: must be a port number in [1, 65535], got 70000",
                           "spec.http[0].route[0].destination.port.number: must be a port number in [1, 65535], got 0"));
   EXPECT_THAT(rejectOne(vs(R"(
   - route:
     - destination: {host: reviews, subset: V_1}
-)")).errors,
+)"))
+                  .errors,
               ElementsAre("spec.http[0].route[0].destination.subset: 'V_1' is not a valid subset name"));
   EXPECT_THAT(rejectOne(vs(R"(
   - route:
     - destination: {host: reviews}
       weight: lots
-)")).errors,
+)"))
+                  .errors,
               ElementsAre("spec.http[0].route[0].weight: must be an integer, got 'lots'"));
 }
 
@@ -360,11 +369,13 @@ spec:
   ASSERT_EQ(snap.virtual_services[0].tcp.size(), 1u);
   EXPECT_EQ(snap.virtual_services[0].tcp[0].match_port, 3306u);
 
-  Rejected r = rejectOne("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: db}\n"
-                         "spec:\n  hosts: [db]\n  tcp:\n  - match: [{port: 3306}]\n");
+  Rejected r = rejectOne(
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: db}\n"
+      "spec:\n  hosts: [db]\n  tcp:\n  - match: [{port: 3306}]\n");
   EXPECT_THAT(r.errors, ElementsAre("spec.tcp[0].route: at least one destination is required"));
-  Rejected empty = rejectOne("apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: db}\n"
-                             "spec:\n  hosts: [db]\n");
+  Rejected empty = rejectOne(
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: db}\n"
+      "spec:\n  hosts: [db]\n");
   EXPECT_THAT(empty.errors, ElementsAre("spec: http or tcp routes are required"));
 }
 
@@ -493,7 +504,8 @@ spec:
   EXPECT_EQ(s.ports[1].target_port, 0u);
 
   ConfigSnapshot headless = snapshotFrom(
-      "apiVersion: v1\nkind: Service\nmetadata: {name: h}\nspec:\n  clusterIP: None\n  ports: [{name: http, port: 80}]\n");
+      "apiVersion: v1\nkind: Service\nmetadata: {name: h}\nspec:\n  clusterIP: None\n  ports: [{name: http, port: "
+      "80}]\n");
   ASSERT_EQ(headless.services.size(), 1u) << rejectedText(headless);
   EXPECT_EQ(headless.services[0].cluster_ip, "");
 }
@@ -702,10 +714,11 @@ spec:
   EXPECT_EQ(we.spec.weight, 4u);
   EXPECT_EQ(we.spec.service_account, "reviews-vm");
 
-  EXPECT_THAT(rejectOne("apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: w}\n"
-                        "spec:\n  ports: {http: 99999}\n")
-                  .errors,
-              ElementsAre("spec.address: is required", "spec.ports.http: must be a port number in [1, 65535], got 99999"));
+  EXPECT_THAT(
+      rejectOne("apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: w}\n"
+                "spec:\n  ports: {http: 99999}\n")
+          .errors,
+      ElementsAre("spec.address: is required", "spec.ports.http: must be a port number in [1, 65535], got 99999"));
 }
 
 }  // namespace

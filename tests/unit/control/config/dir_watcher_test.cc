@@ -20,9 +20,8 @@ using testing::eventually;
 class DirWatcherTest : public ::testing::Test {
  protected:
   DirWatcherTest() {
-    dir = std::filesystem::temp_directory_path() /
-          ("weft_dirwatch_" + std::to_string(getpid()) + "_" +
-           ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir = std::filesystem::temp_directory_path() / ("weft_dirwatch_" + std::to_string(getpid()) + "_" +
+                                                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
   }

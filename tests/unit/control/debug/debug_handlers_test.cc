@@ -15,9 +15,9 @@
 namespace weft::control {
 namespace {
 
+using ::testing::HasSubstr;
 using weft::http::AdminRequest;
 using weft::http::AdminResponse;
-using ::testing::HasSubstr;
 using namespace weft::control::testing;
 
 const char* kMixed = R"(
@@ -78,11 +78,10 @@ TEST_F(DebugHandlersTest, ConfigzListsAcceptedAndRejected) {
   state.config.store(std::make_shared<const ConfigSnapshot>(snapshotFrom(kMixed, "mesh.yaml")));
   nlohmann::json j = getJson("/debug/configz");
   ASSERT_EQ(j["accepted"].size(), 2u);
-  EXPECT_EQ(j["accepted"][0], (nlohmann::json{{"file", "mesh.yaml"},
-                                              {"document", 0},
-                                              {"kind", "Service"},
-                                              {"namespace", "default"},
-                                              {"name", "reviews"}}));
+  EXPECT_EQ(
+      j["accepted"][0],
+      (nlohmann::json{
+          {"file", "mesh.yaml"}, {"document", 0}, {"kind", "Service"}, {"namespace", "default"}, {"name", "reviews"}}));
   EXPECT_EQ(j["accepted"][1]["kind"], "DestinationRule");
   EXPECT_EQ(j["accepted"][1]["document"], 2);
   EXPECT_EQ(j["accepted"][1]["namespace"], "default");
@@ -137,8 +136,8 @@ TEST_F(DebugHandlersTest, SynczStaleBeforeAckSyncedAfter) {
   ASSERT_TRUE(c->send(sotwRequest(xds::kEndpointType, {"outbound|9080||reviews.default.svc.cluster.local"})));
   auto eds = c->next();
   ASSERT_TRUE(eds);
-  DiscoveryRequest nack = sotwRequest(xds::kEndpointType, {"outbound|9080||reviews.default.svc.cluster.local"}, "",
-                                      eds->nonce());
+  DiscoveryRequest nack =
+      sotwRequest(xds::kEndpointType, {"outbound|9080||reviews.default.svc.cluster.local"}, "", eds->nonce());
   nack.mutable_error_detail()->set_message("no thanks");
   ASSERT_TRUE(c->send(nack));
   ASSERT_TRUE(eventually([&] { return !typeStatus(server.ads, xds::kEndpointType)->nack.empty(); }));

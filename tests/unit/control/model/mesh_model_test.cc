@@ -373,7 +373,8 @@ endpoints:
   targetRef: {kind: Pod, name: api-1}
 - addresses: [10.1.0.6]
   conditions: {ready: false}
-)", "slices.yaml", snap);
+)",
+                              "slices.yaml", snap);
   ASSERT_TRUE(snap.rejected.empty()) << snap.rejected[0].errors[0];
   auto m = weft::control::buildModel(std::make_shared<weft::control::ConfigSnapshot>(snap));
   const auto* svc = m->service("api.shop.svc.cluster.local");
@@ -392,7 +393,8 @@ kind: EndpointSlice
 metadata: {name: orphan}
 addressType: FQDN
 endpoints: []
-)", "s.yaml", snap);
+)",
+                              "s.yaml", snap);
   ASSERT_EQ(snap.rejected.size(), 1u);
   EXPECT_EQ(snap.rejected[0].errors.size(), 2u);
   EXPECT_EQ(snap.rejected[0].errors[0], "metadata.labels: kubernetes.io/service-name is required");

@@ -3,8 +3,8 @@
 #include "control/xds/ads_server.h"
 
 #include <gmock/gmock.h>
-#include <cstdio>
 #include <gtest/gtest.h>
+#include <cstdio>
 
 #include "control/control_test_support.h"
 #include "control/xds/ads_stream.h"  // versionOf
@@ -209,8 +209,8 @@ TEST_F(AdsServerTest, RdsAndLdsForASidecar) {
 
 TEST_F(AdsServerTest, UnknownTypeIsIgnoredAndTheStreamLives) {
   auto c = openSotw(server);
-  ASSERT_TRUE(c->send(sotwRequest("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret", {"default"},
-                                  "", "", true)));
+  ASSERT_TRUE(c->send(
+      sotwRequest("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret", {"default"}, "", "", true)));
   ASSERT_TRUE(c->send(sotwRequest(kClusterType)));
   auto r = c->next();
   ASSERT_TRUE(r);

@@ -139,12 +139,10 @@ using SotwClient = StreamClient<DiscoveryRequest, DiscoveryResponse>;
 using DeltaClient = StreamClient<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
 
 inline std::unique_ptr<SotwClient> openSotw(AdsTestServer& s) {
-  return std::make_unique<SotwClient>(
-      [&](grpc::ClientContext* ctx) { return s.stub->StreamAggregatedResources(ctx); });
+  return std::make_unique<SotwClient>([&](grpc::ClientContext* ctx) { return s.stub->StreamAggregatedResources(ctx); });
 }
 inline std::unique_ptr<DeltaClient> openDelta(AdsTestServer& s) {
-  return std::make_unique<DeltaClient>(
-      [&](grpc::ClientContext* ctx) { return s.stub->DeltaAggregatedResources(ctx); });
+  return std::make_unique<DeltaClient>([&](grpc::ClientContext* ctx) { return s.stub->DeltaAggregatedResources(ctx); });
 }
 
 inline envoy::config::core::v3::Node testNode(const std::string& ns = "default", const Labels& labels = {}) {

@@ -12,16 +12,16 @@ namespace {
 using envoy::config::cluster::v3::Cluster;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
 using testing::kBaseMesh;
 using testing::kDb;
 using testing::kDetails;
 using testing::kRatings;
 using testing::kReviews;
 using testing::modelFrom;
-using testing::out;
 using testing::namesOf;
+using testing::out;
 using testing::proxyIn;
+using ::testing::UnorderedElementsAre;
 using testing::unpackNamed;
 using testing::withBase;
 
@@ -314,7 +314,8 @@ spec:
 )";
   auto m = modelFrom(withBase(sidecars));
   EXPECT_THAT(visibleHosts(*m, proxyIn("default", {{"app", "productpage"}})), UnorderedElementsAre(kDetails));
-  EXPECT_THAT(visibleHosts(*m, proxyIn("default", {{"app", "reviews"}})), UnorderedElementsAre(kReviews, kRatings, kDb));
+  EXPECT_THAT(visibleHosts(*m, proxyIn("default", {{"app", "reviews"}})),
+              UnorderedElementsAre(kReviews, kRatings, kDb));
 
   // The same whatever order the two Sidecars come in.
   auto second = sidecars.find("---\n");
@@ -397,7 +398,8 @@ metadata: {name: web}
 subsets:
 - addresses: [{ip: 10.0.0.7}, {ip: 10.0.0.8}]
   ports: [{name: http, port: 8080}]
-)", "web.yaml", snap);
+)",
+                              "web.yaml", snap);
   auto m = weft::control::buildModel(std::make_shared<weft::control::ConfigSnapshot>(snap));
   weft::control::ProxyInfo me;
   me.ip = "10.0.0.7";

@@ -51,8 +51,8 @@ class DeltaStreamTest : public ::testing::Test {
 
 TEST_F(DeltaStreamTest, SubscribeEdsNames) {
   auto c = openDelta(server);
-  ASSERT_TRUE(c->send(deltaRequest(kEndpointType, {out(9080, kReviews), out(9080, kRatings), out(1, "nope.example")},
-                                   {}, "", true)));
+  ASSERT_TRUE(c->send(
+      deltaRequest(kEndpointType, {out(9080, kReviews), out(9080, kRatings), out(1, "nope.example")}, {}, "", true)));
   auto r = nextOf(*c, kEndpointType);
   EXPECT_EQ(deltaNames(r), (std::set<std::string>{out(9080, kReviews), out(9080, kRatings)}));
   EXPECT_FALSE(r.nonce().empty());

@@ -12,13 +12,13 @@ namespace {
 using envoy::config::endpoint::v3::ClusterLoadAssignment;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
 using testing::kBaseMesh;
 using testing::kDetails;
 using testing::kReviews;
 using testing::modelFrom;
-using testing::out;
 using testing::namesOf;
+using testing::out;
+using ::testing::UnorderedElementsAre;
 using testing::unpackNamed;
 using testing::withBase;
 
@@ -73,7 +73,8 @@ TEST(EndpointGenTest, AllEndpointsOfTheServicePort) {
 TEST(EndpointGenTest, SubsetsFilterByLabels) {
   auto m = modelFrom(withBase(kReviewsDrAndVm));
   auto eds = generateEndpoints(
-      *m, ProxyInfo{}, {out(9080, kReviews, "v1"), out(9080, kReviews, "v2"), out(9080, kReviews, "vm"), out(9080, kReviews, "all")});
+      *m, ProxyInfo{},
+      {out(9080, kReviews, "v1"), out(9080, kReviews, "v2"), out(9080, kReviews, "vm"), out(9080, kReviews, "all")});
   ASSERT_EQ(eds.size(), 4u);
   auto v1 = unpackNamed<ClusterLoadAssignment>(eds, out(9080, kReviews, "v1"));
   EXPECT_EQ(v1.cluster_name(), out(9080, kReviews, "v1"));
@@ -109,17 +110,18 @@ spec:
   ports: [{number: 443, name: tls, protocol: TLS}]
   resolution: DNS
 )"));
-  auto eds = generateEndpoints(*m, ProxyInfo{}, {
-                                       out(9080, kReviews),
-                                       out(9081, kReviews),                      // no such port
-                                       out(9080, kReviews, "v7"),                // no such subset
-                                       out(9080, "nowhere.default.svc.cluster.local"),
-                                       out(9080, testing::kRatings, "v1"),       // no DestinationRule
-                                       "inbound|9080||" + std::string(kReviews),  // not outbound
-                                       out(443, "api.example.com"),              // STRICT_DNS, not EDS
-                                       "reviews",
-                                       "",
-                                   });
+  auto eds = generateEndpoints(*m, ProxyInfo{},
+                               {
+                                   out(9080, kReviews),
+                                   out(9081, kReviews),        // no such port
+                                   out(9080, kReviews, "v7"),  // no such subset
+                                   out(9080, "nowhere.default.svc.cluster.local"),
+                                   out(9080, testing::kRatings, "v1"),        // no DestinationRule
+                                   "inbound|9080||" + std::string(kReviews),  // not outbound
+                                   out(443, "api.example.com"),               // STRICT_DNS, not EDS
+                                   "reviews",
+                                   "",
+                               });
   EXPECT_THAT(namesOf(eds), ElementsAre(out(9080, kReviews)));
   EXPECT_THAT(generateEndpoints(*m, ProxyInfo{}, {}), IsEmpty());
 }

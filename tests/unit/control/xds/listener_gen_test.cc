@@ -18,7 +18,6 @@ using envoy::extensions::filters::network::http_connection_manager::v3::HttpConn
 using envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using ::testing::UnorderedElementsAre;
 using testing::kBaseMesh;
 using testing::kDb;
 using testing::kDetails;
@@ -26,6 +25,7 @@ using testing::kReviews;
 using testing::modelFrom;
 using testing::namesOf;
 using testing::proxyIn;
+using ::testing::UnorderedElementsAre;
 using testing::unpack;
 using testing::unpackNamed;
 using testing::withBase;
@@ -41,7 +41,8 @@ void expectRdsHcm(const HttpConnectionManager& hcm, const std::string& route_nam
   ASSERT_EQ(hcm.http_filters_size(), n);
   if (sidecar) {
     EXPECT_EQ(hcm.http_filters(0).name(), "envoy.filters.http.cors");
-    EXPECT_EQ(hcm.http_filters(0).typed_config().type_url(), "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors");
+    EXPECT_EQ(hcm.http_filters(0).typed_config().type_url(),
+              "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors");
     EXPECT_EQ(hcm.http_filters(1).name(), "envoy.filters.http.fault");
     EXPECT_EQ(hcm.http_filters(1).typed_config().type_url(),
               "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault");
@@ -148,8 +149,9 @@ spec:
 )"));
   EXPECT_THAT(namesOf(generateListeners(*m, proxyIn("default"), {})),
               UnorderedElementsAre("0.0.0.0_9080", "10.96.0.20_3306", "virtualOutbound", "virtualInbound"));
-  EXPECT_THAT(namesOf(generateListeners(*m, proxyIn("prod"), {})),
-              UnorderedElementsAre("0.0.0.0_9080", "0.0.0.0_9090", "10.96.0.20_3306", "virtualOutbound", "virtualInbound"));
+  EXPECT_THAT(
+      namesOf(generateListeners(*m, proxyIn("prod"), {})),
+      UnorderedElementsAre("0.0.0.0_9080", "0.0.0.0_9090", "10.96.0.20_3306", "virtualOutbound", "virtualInbound"));
 }
 
 // INTERCEPTION_MODE=NONE: nothing redirects traffic to the proxy, so its outbound listeners
@@ -168,7 +170,8 @@ TEST(ListenerGenTest, NoCaptureListenersBindTheirPorts) {
 
 TEST(ListenerGenTest, EmptyModelHasOnlyCaptureListeners) {
   auto m = buildModel(std::make_shared<ConfigSnapshot>());
-  EXPECT_THAT(namesOf(generateListeners(*m, proxyIn("default"), {})), UnorderedElementsAre("virtualOutbound", "virtualInbound"));
+  EXPECT_THAT(namesOf(generateListeners(*m, proxyIn("default"), {})),
+              UnorderedElementsAre("virtualOutbound", "virtualInbound"));
   ProxyInfo none = proxyIn("default");
   none.capture_none = true;
   EXPECT_THAT(generate(kListenerType, *m, none, {}), IsEmpty());

@@ -21,15 +21,15 @@ using envoy::config::route::v3::VirtualHost;
 using ::testing::Contains;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using ::testing::Not;
-using ::testing::UnorderedElementsAre;
 using testing::kDetails;
 using testing::kRatings;
 using testing::kReviews;
 using testing::modelFrom;
-using testing::out;
 using testing::namesOf;
+using ::testing::Not;
+using testing::out;
 using testing::proxyIn;
+using ::testing::UnorderedElementsAre;
 using testing::unpackNamed;
 using testing::withBase;
 
@@ -79,8 +79,7 @@ TEST(RouteGenTest, DomainsOfAVirtualHost) {
   EXPECT_THAT(domains(*reviews),
               UnorderedElementsAre("reviews.default.svc.cluster.local", "reviews.default.svc.cluster.local:9080",
                                    "reviews.default.svc", "reviews.default.svc:9080", "reviews.default",
-                                   "reviews.default:9080", "reviews", "reviews:9080", "10.96.0.10",
-                                   "10.96.0.10:9080"));
+                                   "reviews.default:9080", "reviews", "reviews:9080", "10.96.0.10", "10.96.0.10:9080"));
   // Short names only resolve in the proxy's own namespace.
   auto details = vhost(rc, std::string(kDetails) + ":9080");
   ASSERT_TRUE(details);
@@ -117,7 +116,8 @@ spec:
     std::set<std::string> seen;
     for (const auto& vh : rc.virtual_hosts()) {
       EXPECT_GT(vh.domains_size(), 0) << vh.name();
-      for (const auto& d : vh.domains()) EXPECT_TRUE(seen.insert(d).second) << "domain " << d << " repeated in " << vh.name();
+      for (const auto& d : vh.domains())
+        EXPECT_TRUE(seen.insert(d).second) << "domain " << d << " repeated in " << vh.name();
     }
     EXPECT_TRUE(seen.count("reviews.default"));
     EXPECT_TRUE(seen.count("10.96.0.11:9080"));
@@ -319,7 +319,7 @@ spec:
   EXPECT_EQ(count(proxyIn("default", {{"app", "reviews"}, {"version", "v1"}})), 1);
   EXPECT_EQ(count(proxyIn("default")), 1);
   auto vh = vhost(routes(*m, "9080", proxyIn("default", {{"app", "reviews"}, {"version", "v2"}})),
-                                std::string(kRatings) + ":9080");
+                  std::string(kRatings) + ":9080");
   ASSERT_TRUE(vh);
   EXPECT_EQ(vh->routes(0).name(), "from-reviews-v2");
   EXPECT_EQ(vh->routes(0).direct_response().status(), 503u);
@@ -534,9 +534,9 @@ spec:
 TEST(RouteGenTest, HostPortRouteForProxyless) {
   auto m = modelFrom(withBase(kReviewsCanary));
   const std::string name = std::string(kReviews) + ":9080";
-  auto rds = generateRoutes(*m, proxyIn("default"), {name, "nowhere.default.svc.cluster.local:9080",
-                                                     std::string(kReviews) + ":1234", std::string(kReviews) + ":abc",
-                                                     "not-a-route-name"});
+  auto rds = generateRoutes(*m, proxyIn("default"),
+                            {name, "nowhere.default.svc.cluster.local:9080", std::string(kReviews) + ":1234",
+                             std::string(kReviews) + ":abc", "not-a-route-name"});
   EXPECT_THAT(namesOf(rds), ElementsAre(name));
   RouteConfiguration rc = unpackNamed<RouteConfiguration>(rds, name);
   EXPECT_EQ(rc.name(), name);

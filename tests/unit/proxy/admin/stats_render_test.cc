@@ -58,7 +58,8 @@ TEST_F(StatsRenderTest, PrometheusUsesEnvoyNamesAndLabels) {
   EXPECT_TRUE(has("envoy_cluster_upstream_rq_xx{envoy_response_code_class=\"2\",envoy_cluster_name=\"y\"} 7")) << out;
   EXPECT_TRUE(has("envoy_cluster_upstream_rq_total{envoy_cluster_name=\"x\"} 4")) << out;
   EXPECT_TRUE(has("envoy_cluster_upstream_cx_active{envoy_cluster_name=\"x\"} 2")) << out;
-  EXPECT_TRUE(has("envoy_http_downstream_rq_xx{envoy_response_code_class=\"4\",envoy_http_conn_manager_prefix=\"ingress\"} 2"))
+  EXPECT_TRUE(
+      has("envoy_http_downstream_rq_xx{envoy_response_code_class=\"4\",envoy_http_conn_manager_prefix=\"ingress\"} 2"))
       << out;
   EXPECT_TRUE(has("envoy_listener_downstream_cx_total{envoy_listener_address=\"0.0.0.0_10000\"} 9")) << out;
   EXPECT_TRUE(has("envoy_server_state 0")) << out;

@@ -19,7 +19,8 @@ using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 using weft::testing::fromYaml;
 
-constexpr const char* kHcm = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+constexpr const char* kHcm =
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
 
 // Everything weft-proxy implements, used together. None of it may be reported.
 constexpr const char* kSupportedBootstrap = R"(
@@ -233,7 +234,8 @@ filter_chains:
 )");
   EXPECT_THAT(unsupportedFields(l, "listener"),
               ElementsAre("listener.filter_chains[0].filters[0].typed_config.http_filters[0].typed_config: type "
-                          "'envoy.config.core.v3.HealthCheck' (name 'envoy.filters.http.health_check') is not supported by weft-proxy"));
+                          "'envoy.config.core.v3.HealthCheck' (name 'envoy.filters.http.health_check') is not "
+                          "supported by weft-proxy"));
 }
 
 TEST(FieldSupportTest, TypedConfigOfAnUnknownTypeIsNamed) {
@@ -242,9 +244,11 @@ TEST(FieldSupportTest, TypedConfigOfAnUnknownTypeIsNamed) {
   auto* f = l.add_filter_chains()->add_filters();
   f->set_name("custom");
   f->mutable_typed_config()->set_type_url("type.googleapis.com/acme.filters.v1.Magic");
-  EXPECT_THAT(unsupportedFields(l, ""),
-              ElementsAre("filter_chains[0].filters[0].typed_config: type 'acme.filters.v1.Magic' (name 'custom') is not supported by "
-                          "weft-proxy"));
+  EXPECT_THAT(
+      unsupportedFields(l, ""),
+      ElementsAre(
+          "filter_chains[0].filters[0].typed_config: type 'acme.filters.v1.Magic' (name 'custom') is not supported by "
+          "weft-proxy"));
 }
 
 TEST(FieldSupportTest, AnUnsupportedMessageTypeIsNamed) {

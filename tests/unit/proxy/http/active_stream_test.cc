@@ -32,7 +32,9 @@ class RecordingCodec final : public StreamCodec {
     body += data;
     events.push_back(end_stream ? "data+end" : "data");
   }
-  void encodeTrailers(const std::vector<Header>& t) override { events.push_back("trailers:" + std::to_string(t.size())); }
+  void encodeTrailers(const std::vector<Header>& t) override {
+    events.push_back("trailers:" + std::to_string(t.size()));
+  }
   void resetStream() override { events.push_back("reset"); }
   bool aboveWriteLimit() const override { return false; }
   void flush() override {}

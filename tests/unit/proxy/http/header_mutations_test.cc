@@ -115,7 +115,8 @@ TEST(HeaderMutationsTest, OtherErrors) {
             "vh.request_headers_to_add[0].header.key: must not be empty");
   EXPECT_EQ(compileError("request_headers_to_add: [{header: {key: x, value: \"a\\nb\"}}]\n"),
             "vh.request_headers_to_add[0].header.value: contains control characters");
-  EXPECT_EQ(compileError("request_headers_to_remove: [x-a, '']\n"), "vh.request_headers_to_remove[1]: must not be empty");
+  EXPECT_EQ(compileError("request_headers_to_remove: [x-a, '']\n"),
+            "vh.request_headers_to_remove[1]: must not be empty");
   // A tab is a legal header value byte.
   EXPECT_EQ(compileError("request_headers_to_add: [{header: {key: x, value: \"a\\tb\"}}]\n"), "<no ConfigError>");
 }

@@ -140,8 +140,8 @@ TEST(HeaderMatcherTest, StringMatchKinds) {
   EXPECT_TRUE(hm("{name: user-agent, string_match: {contains: X11}}").match(req.head(), "http"));
   EXPECT_TRUE(hm("{name: user-agent, string_match: {contains: x11, ignore_case: true}}").match(req.head(), "http"));
   EXPECT_FALSE(hm("{name: user-agent, string_match: {contains: x11}}").match(req.head(), "http"));
-  EXPECT_TRUE(hm("{name: user-agent, string_match: {safe_regex: {regex: '.*Firefox/[0-9]+'}}}")
-                  .match(req.head(), "http"));
+  EXPECT_TRUE(
+      hm("{name: user-agent, string_match: {safe_regex: {regex: '.*Firefox/[0-9]+'}}}").match(req.head(), "http"));
   EXPECT_TRUE(hm("{name: user-agent, prefix_match: Mozilla}").match(req.head(), "http"));
   EXPECT_TRUE(hm("{name: user-agent, suffix_match: '/120'}").match(req.head(), "http"));
   EXPECT_TRUE(hm("{name: user-agent, contains_match: '(X11)'}").match(req.head(), "http"));
@@ -174,11 +174,13 @@ TEST(HeaderMatcherTest, PseudoHeaders) {
 
 TEST(HeaderMatcherTest, Errors) {
   EXPECT_EQ(configError([] { hm("{exact_match: x}"); }), "route.match.headers[0].name: must not be empty");
-  EXPECT_EQ(configError([] { hm("{name: a, safe_regex_match: {regex: '('}}"); })
-                .rfind("route.match.headers[0].safe_regex_match.regex: invalid regex '('", 0),
+  EXPECT_EQ(configError([] {
+              hm("{name: a, safe_regex_match: {regex: '('}}");
+            }).rfind("route.match.headers[0].safe_regex_match.regex: invalid regex '('", 0),
             0u);
-  EXPECT_EQ(configError([] { hm("{name: a, string_match: {safe_regex: {regex: '['}}}"); })
-                .rfind("route.match.headers[0].string_match.safe_regex.regex: invalid regex '['", 0),
+  EXPECT_EQ(configError([] {
+              hm("{name: a, string_match: {safe_regex: {regex: '['}}}");
+            }).rfind("route.match.headers[0].string_match.safe_regex.regex: invalid regex '['", 0),
             0u);
   EXPECT_EQ(configError([] { hm("{name: a, range_match: {start: 1, end: 5}}"); }),
             "route.match.headers[0]: this header match kind is not supported by weft-proxy");
@@ -216,8 +218,9 @@ TEST(QueryMatcherTest, FirstOccurrenceDecides) {
 TEST(QueryMatcherTest, Errors) {
   EXPECT_EQ(configError([] { qm("{present_match: true}"); }),
             "route.match.query_parameters[0].name: must not be empty");
-  EXPECT_EQ(configError([] { qm("{name: a, string_match: {safe_regex: {regex: '('}}}"); })
-                .rfind("route.match.query_parameters[0].string_match.safe_regex.regex: invalid regex", 0),
+  EXPECT_EQ(configError([] {
+              qm("{name: a, string_match: {safe_regex: {regex: '('}}}");
+            }).rfind("route.match.query_parameters[0].string_match.safe_regex.regex: invalid regex", 0),
             0u);
 }
 

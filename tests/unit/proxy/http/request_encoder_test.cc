@@ -95,8 +95,8 @@ TEST(RequestEncoderTest, HopByHopHeadersAreDropped) {
                    {"Content-Length", "99"},
                    {"X-Keep", "yes"}});
   Encoded e = encode(f.head(req));
-  for (const char* n : {"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
-                        "transfer-encoding", "content-length"}) {
+  for (const char* n : {"connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade", "transfer-encoding",
+                        "content-length"}) {
     EXPECT_FALSE(e.has(n)) << n << " in\n" << e.raw;
   }
   EXPECT_THAT(e.values("x-keep"), ElementsAre("yes"));

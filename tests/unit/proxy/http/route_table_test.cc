@@ -357,7 +357,8 @@ virtual_hosts:
   - {match: {prefix: /}, route: {cluster: c}}
   - {match: {safe_regex: {regex: '/(unclosed'}}, route: {cluster: c}}
 )");
-  EXPECT_THAT(e, StartsWith("route_config.virtual_hosts[0].routes[1].match.safe_regex.regex: invalid regex '/(unclosed'"));
+  EXPECT_THAT(e,
+              StartsWith("route_config.virtual_hosts[0].routes[1].match.safe_regex.regex: invalid regex '/(unclosed'"));
 }
 
 TEST(RouteTableErrorsTest, BadHeaderMatcherRegexNamesThePath) {
@@ -382,8 +383,9 @@ virtual_hosts:
   - match: {prefix: /}
     route: {weighted_clusters: {total_weight: 100, clusters: [{name: a, weight: 50}, {name: b, weight: 30}]}}
 )");
-  EXPECT_EQ(e, "route_config.virtual_hosts[0].routes[0].route.weighted_clusters.total_weight: is 100 but the weights "
-               "add up to 80");
+  EXPECT_EQ(e,
+            "route_config.virtual_hosts[0].routes[0].route.weighted_clusters.total_weight: is 100 but the weights "
+            "add up to 80");
 }
 
 TEST(RouteTableErrorsTest, AllZeroWeightsAndEmptyNames) {
@@ -436,8 +438,10 @@ virtual_hosts:
     y.replace(y.find("STATUS"), 6, status);
     return compileError(y);
   };
-  EXPECT_EQ(with("600"), "route_config.virtual_hosts[0].routes[0].direct_response.status: must be in [200, 599], got 600");
-  EXPECT_EQ(with("199"), "route_config.virtual_hosts[0].routes[0].direct_response.status: must be in [200, 599], got 199");
+  EXPECT_EQ(with("600"),
+            "route_config.virtual_hosts[0].routes[0].direct_response.status: must be in [200, 599], got 600");
+  EXPECT_EQ(with("199"),
+            "route_config.virtual_hosts[0].routes[0].direct_response.status: must be in [200, 599], got 199");
   EXPECT_EQ(with("200"), "<no ConfigError>");
   EXPECT_EQ(with("599"), "<no ConfigError>");
 }
@@ -447,9 +451,10 @@ TEST(RouteTableErrorsTest, OtherStructuralErrors) {
             "route_config.virtual_hosts[0].domains: must not be empty");
   EXPECT_EQ(compileError("virtual_hosts:\n- name: a\n  domains: ['*']\n  routes:\n  - {match: {prefix: /}}\n"),
             "route_config.virtual_hosts[0].routes[0]: a route needs one of route, redirect, direct_response");
-  EXPECT_EQ(compileError("virtual_hosts:\n- name: a\n  domains: ['*']\n  routes:\n  - {match: {}, route: {cluster: c}}\n"),
-            "route_config.virtual_hosts[0].routes[0].match: a route match needs one of prefix, path, safe_regex, "
-            "path_separated_prefix");
+  EXPECT_EQ(
+      compileError("virtual_hosts:\n- name: a\n  domains: ['*']\n  routes:\n  - {match: {}, route: {cluster: c}}\n"),
+      "route_config.virtual_hosts[0].routes[0].match: a route match needs one of prefix, path, safe_regex, "
+      "path_separated_prefix");
   EXPECT_EQ(compileError("virtual_hosts:\n- name: a\n  domains: ['*']\n  routes:\n"
                          "  - {match: {safe_regex: {regex: '/a'}}, route: {cluster: c, prefix_rewrite: /b}}\n"),
             "route_config.virtual_hosts[0].routes[0].route.prefix_rewrite: cannot be used with a safe_regex match");

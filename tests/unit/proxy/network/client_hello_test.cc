@@ -18,7 +18,8 @@ std::string clientHello(const char* sni, const std::string& alpn_wire) {
   SSL_set_bio(ssl, in, out);
   if (sni) SSL_set_tlsext_host_name(ssl, sni);
   if (!alpn_wire.empty()) {
-    SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(alpn_wire.data()), static_cast<unsigned>(alpn_wire.size()));
+    SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(alpn_wire.data()),
+                        static_cast<unsigned>(alpn_wire.size()));
   }
   SSL_set_connect_state(ssl);
   SSL_do_handshake(ssl);

@@ -233,9 +233,10 @@ TEST(CompileListenerTest, Errors) {
                          kTcpFilter),
             "listeners[0].filter_chains[0].filter_chain_match.prefix_ranges[0]: '10.0.0.0/33' is not a valid CIDR "
             "range");
-  EXPECT_THAT(compileError("name: l\naddress: {socket_address: {address: 0.0.0.0, port_value: 1}}\n"
-                           "filter_chains:\n  - filters: []\n"),
-              StartsWith("listeners[0].filter_chains[0].filters: weft-proxy needs exactly one network filter per chain"));
+  EXPECT_THAT(
+      compileError("name: l\naddress: {socket_address: {address: 0.0.0.0, port_value: 1}}\n"
+                   "filter_chains:\n  - filters: []\n"),
+      StartsWith("listeners[0].filter_chains[0].filters: weft-proxy needs exactly one network filter per chain"));
   EXPECT_THAT(compileError("name: l\naddress: {socket_address: {address: 0.0.0.0, port_value: 1}}\n"
                            "filter_chains:\n  - filters:\n    - name: envoy.filters.network.echo\n"),
               StartsWith("listeners[0].filter_chains[0].filters[0]: network filter 'envoy.filters.network.echo'"));

@@ -107,9 +107,9 @@ TEST(ClusterConfigTest, StaticWithHostnameIsRejectedWithPath) {
 
 TEST(ClusterConfigTest, DnsClusters) {
   stats::Store store(1);
-  auto strict = compile("name: x\ntype: STRICT_DNS\ndns_lookup_family: V4_ONLY\ndns_refresh_rate: 2s\n" +
-                            endpoints("backend.local"),
-                        store);
+  auto strict = compile(
+      "name: x\ntype: STRICT_DNS\ndns_lookup_family: V4_ONLY\ndns_refresh_rate: 2s\n" + endpoints("backend.local"),
+      store);
   EXPECT_EQ(strict->type, ClusterConfig::Type::StrictDns);
   EXPECT_EQ(strict->dns_family, ClusterConfig::DnsFamily::V4Only);
   EXPECT_EQ(strict->dns_refresh, std::chrono::milliseconds(2000));
@@ -155,13 +155,15 @@ TEST(ClusterConfigTest, OriginalDstRequiresClusterProvided) {
   auto c = compile("name: x\ntype: ORIGINAL_DST\nlb_policy: CLUSTER_PROVIDED\n", store);
   EXPECT_EQ(c->type, ClusterConfig::Type::OriginalDst);
   EXPECT_EQ(c->original_dst_header, "");
-  auto h = compile("name: y\ntype: ORIGINAL_DST\nlb_policy: CLUSTER_PROVIDED\n"
-                   "original_dst_lb_config: {use_http_header: true}\n",
-                   store);
+  auto h = compile(
+      "name: y\ntype: ORIGINAL_DST\nlb_policy: CLUSTER_PROVIDED\n"
+      "original_dst_lb_config: {use_http_header: true}\n",
+      store);
   EXPECT_EQ(h->original_dst_header, "x-envoy-original-dst-host");
-  auto named = compile("name: z\ntype: ORIGINAL_DST\nlb_policy: CLUSTER_PROVIDED\n"
-                       "original_dst_lb_config: {use_http_header: true, http_header_name: x-target}\n",
-                       store);
+  auto named = compile(
+      "name: z\ntype: ORIGINAL_DST\nlb_policy: CLUSTER_PROVIDED\n"
+      "original_dst_lb_config: {use_http_header: true, http_header_name: x-target}\n",
+      store);
   EXPECT_EQ(named->original_dst_header, "x-target");
 }
 

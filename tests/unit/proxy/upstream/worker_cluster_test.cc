@@ -97,8 +97,8 @@ TEST(WorkerClusterTest, WeightedRoundRobinThreeHosts) {
 
 TEST(WorkerClusterTest, RandomCoversAllHosts) {
   Env env;
-  auto wc = env.cluster(ClusterConfig::Lb::Random,
-                        {host("10.0.0.1"), host("10.0.0.2"), host("10.0.0.3"), host("10.0.0.4")});
+  auto wc =
+      env.cluster(ClusterConfig::Lb::Random, {host("10.0.0.1"), host("10.0.0.2"), host("10.0.0.3"), host("10.0.0.4")});
   auto counts = pickCounts(*wc, 4000);
   ASSERT_EQ(counts.size(), 4u);
   for (const auto& [addr, n] : counts) {
@@ -202,26 +202,25 @@ TEST(WorkerClusterTest, IdlePoolTakeReleaseAndDropOnPeerClose) {
   net::Connection* raw = conn.get();
   int accepted = -1;
   bool ok = weft::testing::runSteps(
-      env.reactor,
-      {
-          {"accept",
-           [&] {
-             accepted = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
-             return accepted >= 0;
-           },
-           nullptr},
-          {"connected", [&] { return raw->connected(); },
-           [&] {
-             wc->releaseIdle(h, std::move(conn));
-             EXPECT_EQ(wc->takeIdle(*other), nullptr);
-             conn = wc->takeIdle(*h);
-             EXPECT_EQ(conn.get(), raw);
-             EXPECT_EQ(wc->takeIdle(*h), nullptr);  // taken: no longer idle
-             wc->releaseIdle(h, std::move(conn));
-             ::close(accepted);  // the server closes the idle connection
-           }},
-          {"dropped", [&] { return cs.value(ClusterStats::upstream_cx_destroy) == 1; }, nullptr},
-      });
+      env.reactor, {
+                       {"accept",
+                        [&] {
+                          accepted = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
+                          return accepted >= 0;
+                        },
+                        nullptr},
+                       {"connected", [&] { return raw->connected(); },
+                        [&] {
+                          wc->releaseIdle(h, std::move(conn));
+                          EXPECT_EQ(wc->takeIdle(*other), nullptr);
+                          conn = wc->takeIdle(*h);
+                          EXPECT_EQ(conn.get(), raw);
+                          EXPECT_EQ(wc->takeIdle(*h), nullptr);  // taken: no longer idle
+                          wc->releaseIdle(h, std::move(conn));
+                          ::close(accepted);  // the server closes the idle connection
+                        }},
+                       {"dropped", [&] { return cs.value(ClusterStats::upstream_cx_destroy) == 1; }, nullptr},
+                   });
   ASSERT_TRUE(ok);
   EXPECT_EQ(wc->takeIdle(*h), nullptr);
   EXPECT_EQ(cs.gaugeValue(ClusterStats::upstream_cx_active), 0);

@@ -125,8 +125,8 @@ class CorsFactory final : public HttpFilterFactory {
     if (!any.UnpackTo(&p)) throw ConfigError(path + ": cannot decode a CorsPolicy");
     auto c = std::make_shared<CorsPolicy>();
     for (int i = 0; i < p.allow_origin_string_match_size(); ++i) {
-      c->allow_origins.push_back(StringMatcher::compile(p.allow_origin_string_match(i),
-                                                        path + ".allow_origin_string_match[" + std::to_string(i) + "]"));
+      c->allow_origins.push_back(StringMatcher::compile(
+          p.allow_origin_string_match(i), path + ".allow_origin_string_match[" + std::to_string(i) + "]"));
     }
     c->allow_methods = p.allow_methods();
     c->allow_headers = p.allow_headers();
@@ -138,7 +138,8 @@ class CorsFactory final : public HttpFilterFactory {
     c->allow_credentials = p.has_allow_credentials() && p.allow_credentials().value();
     if (p.has_filter_enabled()) c->enabled = runtimePercent(p.filter_enabled());
     if (p.has_shadow_enabled()) c->shadow = runtimePercent(p.shadow_enabled());
-    if (p.has_forward_not_matching_preflights()) c->forward_not_matching_preflights = p.forward_not_matching_preflights().value();
+    if (p.has_forward_not_matching_preflights())
+      c->forward_not_matching_preflights = p.forward_not_matching_preflights().value();
     return c;
   }
 };

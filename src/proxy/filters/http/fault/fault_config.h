@@ -36,10 +36,10 @@ struct FaultConfig final : public RouteSpecificFilterConfig {
   };
   std::optional<Delay> delay;
   std::optional<Abort> abort;
-  std::string upstream_cluster;                // empty: any
-  std::vector<std::string> downstream_nodes;   // empty: any
-  std::vector<HeaderMatcher> headers;          // all must match
-  std::optional<uint32_t> max_active_faults;   // unset: no limit
+  std::string upstream_cluster;               // empty: any
+  std::vector<std::string> downstream_nodes;  // empty: any
+  std::vector<HeaderMatcher> headers;         // all must match
+  std::optional<uint32_t> max_active_faults;  // unset: no limit
 
   // Throws ConfigError naming `path`.
   static std::shared_ptr<const FaultConfig> compile(const envoy::extensions::filters::http::fault::v3::HTTPFault& proto,

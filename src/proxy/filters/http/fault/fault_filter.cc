@@ -151,14 +151,17 @@ namespace faultv3 = envoy::extensions::filters::http::fault::v3;
 class FaultFactory final : public HttpFilterFactory {
  public:
   std::string_view name() const override { return "envoy.filters.http.fault"; }
-  std::vector<std::string_view> configTypes() const override { return {"envoy.extensions.filters.http.fault.v3.HTTPFault"}; }
+  std::vector<std::string_view> configTypes() const override {
+    return {"envoy.extensions.filters.http.fault.v3.HTTPFault"};
+  }
   config::FieldTable supportedFields() const override {
     return {
         {"envoy.extensions.filters.http.fault.v3.HTTPFault",
          {"delay", "abort", "upstream_cluster", "headers", "downstream_nodes", "max_active_faults"}},
         {"envoy.extensions.filters.common.fault.v3.FaultDelay", {"fixed_delay", "header_delay", "percentage"}},
         {"envoy.extensions.filters.common.fault.v3.FaultDelay.HeaderDelay", {}},
-        {"envoy.extensions.filters.http.fault.v3.FaultAbort", {"http_status", "grpc_status", "header_abort", "percentage"}},
+        {"envoy.extensions.filters.http.fault.v3.FaultAbort",
+         {"http_status", "grpc_status", "header_abort", "percentage"}},
         {"envoy.extensions.filters.http.fault.v3.FaultAbort.HeaderAbort", {}},
         {"envoy.type.v3.FractionalPercent", {"numerator", "denominator"}},
     };

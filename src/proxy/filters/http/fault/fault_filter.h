@@ -22,7 +22,7 @@ struct FaultShared {
   std::shared_ptr<const FaultConfig> config;  // the listener's; null: only per-route configs apply
   std::string filter_name;                    // the key of its typed_per_filter_config
   std::shared_ptr<stats::Scope> stats;
-  std::atomic<uint32_t> active{0};            // for max_active_faults, across workers
+  std::atomic<uint32_t> active{0};  // for max_active_faults, across workers
 };
 
 class FaultFilter final : public StreamFilterBase, public StreamDecoderFilter {

@@ -60,7 +60,7 @@ fault::Percent runtimePercent(const envoy::config::core::v3::RuntimeFractionalPe
   fault::Percent out;
   out.denominator = p.default_value().denominator() == envoy::type::v3::FractionalPercent::MILLION        ? 1000000
                     : p.default_value().denominator() == envoy::type::v3::FractionalPercent::TEN_THOUSAND ? 10000
-                                                                                                           : 100;
+                                                                                                          : 100;
   out.numerator = std::min(p.default_value().numerator(), out.denominator);
   return out;
 }
@@ -95,7 +95,8 @@ std::shared_ptr<const LocalRateLimitConfig> compileConfig(const google::protobuf
   auto headerList = [&](const auto& list, const std::string& field, auto& out) {
     for (int i = 0; i < list.size(); ++i) {
       const auto& h = list.Get(i).header();
-      if (h.key().empty()) throw ConfigError(path + "." + field + "[" + std::to_string(i) + "].header.key: must not be empty");
+      if (h.key().empty())
+        throw ConfigError(path + "." + field + "[" + std::to_string(i) + "].header.key: must not be empty");
       out.emplace_back(toLower(h.key()), h.value());
     }
   };

@@ -26,7 +26,7 @@ struct LocalRateLimitConfig final : public RouteSpecificFilterConfig {
   fault::Percent enabled{0, 100};       // filter_enabled; Envoy: absent means disabled
   fault::Percent enforced{0, 100};      // filter_enforced
   int status = 429;
-  std::vector<std::pair<std::string, std::string>> response_headers;             // response_headers_to_add
+  std::vector<std::pair<std::string, std::string>> response_headers;              // response_headers_to_add
   std::vector<std::pair<std::string, std::string>> request_headers_not_enforced;  // ..._when_not_enforced
   bool x_ratelimit_headers = false;
   bool resource_exhausted = false;

@@ -14,8 +14,11 @@ class TokenBucket {
   using Clock = std::chrono::steady_clock;
   TokenBucket(uint32_t max_tokens, uint32_t tokens_per_fill, std::chrono::nanoseconds fill_interval,
               Clock::time_point now)
-      : max_(max_tokens), per_fill_(tokens_per_fill), interval_(fill_interval.count()),
-        tokens_(max_tokens), last_fill_(now.time_since_epoch().count()) {}
+      : max_(max_tokens),
+        per_fill_(tokens_per_fill),
+        interval_(fill_interval.count()),
+        tokens_(max_tokens),
+        last_fill_(now.time_since_epoch().count()) {}
 
   // Takes one token; false when there is none. `remaining`: tokens left after this one.
   bool consume(Clock::time_point now, uint32_t& remaining) {

@@ -197,8 +197,9 @@ void RouterFilter::onUpstreamHeaders(const ResponseHead& head, bool end_stream) 
   response_.version = head.version;
   response_.content_length = head.content_length;
   response_.headers.reserve(head.headers.size() + 4);
-  forEachResponseHeader(head, response_mutations_, service_time,
-                        [&](std::string_view n, std::string_view v) { response_.headers.push_back({n, v}); });
+  forEachResponseHeader(head, response_mutations_, service_time, [&](std::string_view n, std::string_view v) {
+    response_.headers.push_back({n, v});
+  });
   // A response that ends here goes on once the upstream is released (onUpstreamComplete):
   // the stream may finish, and its filters go, as soon as the response is complete.
   if (end_stream) {
@@ -311,9 +312,7 @@ class RouterFactory final : public HttpFilterFactory {
     if (!any.type_url().empty() && !any.UnpackTo(&proto)) throw ConfigError(path + ": cannot decode a Router");
     auto config = std::make_shared<RouterConfig>();
     config->suppress_envoy_headers = proto.suppress_envoy_headers();
-    return [config](FilterChainBuilder& chain) {
-      chain.addDecoder<RouterFilter>(*config, chain.worker().reactor());
-    };
+    return [config](FilterChainBuilder& chain) { chain.addDecoder<RouterFilter>(*config, chain.worker().reactor()); };
   }
 };
 }  // namespace

@@ -73,7 +73,7 @@ class RouterFilter final : public StreamFilterBase,
   bool request_end_ = false;
   bool end_with_headers_ = false;  // the response is its headers alone
   bool end_with_trailers_ = false;
-  bool paused_ = false;            // upstream reading stopped for a slow client
+  bool paused_ = false;  // upstream reading stopped for a slow client
   char service_time_[24];
 };
 
