@@ -27,19 +27,24 @@ uint64_t Scope::value(size_t stat) const {
 
 std::shared_ptr<Scope> Store::scope(const std::string& prefix, const StatDef* defs, size_t count,
                                     std::vector<std::pair<std::string, std::string>> tags) {
-  auto it = scopes_.find(prefix);
+  std::lock_guard<std::mutex> lock(mu_);
+  // Two sets of stats may share a prefix (cluster.X.grpc. holds the router's per-status
+  // counters and the grpc_stats filter's message counts): a scope is one prefix and one table.
+  auto key = std::make_pair(prefix, defs);
+  auto it = scopes_.find(key);
   if (it != scopes_.end()) return it->second;
   auto s = std::make_shared<Scope>(prefix, defs, count, rows_, std::move(tags));
-  scopes_.emplace(prefix, s);
+  scopes_.emplace(key, s);
   return s;
 }
 
 std::vector<Store::Sample> Store::samples() const {
+  std::lock_guard<std::mutex> lock(mu_);
   std::vector<Sample> out;
-  for (const auto& [prefix, scope] : scopes_) {
+  for (const auto& [key, scope] : scopes_) {
     for (size_t i = 0; i < scope->size(); ++i) {
       const StatDef& d = scope->def(i);
-      out.push_back({prefix + d.name, d.kind, static_cast<int64_t>(scope->value(i)), scope.get(), d.name});
+      out.push_back({scope->prefix() + d.name, d.kind, static_cast<int64_t>(scope->value(i)), scope.get(), d.name});
     }
   }
   for (const auto& [name, v] : values_) out.push_back({name, Kind::Gauge, v, nullptr, name});

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -59,13 +60,19 @@ class Scope {
 };
 
 // Text gauges set by the main thread (e.g. server.state) live as plain values in the Store.
+// Scopes are made at config time on the main thread, and by workers for names known only per
+// request (gRPC methods): the map is locked; a scope, once made, is never freed or moved, and
+// its counters take no lock.
 class Store {
  public:
   explicit Store(uint32_t rows) : rows_(rows) {}
-  // Returns the existing scope for the prefix, or a new one.
+  // Returns the existing scope for the prefix and table, or a new one. Any thread.
   std::shared_ptr<Scope> scope(const std::string& prefix, const StatDef* defs, size_t count,
                                std::vector<std::pair<std::string, std::string>> tags = {});
-  void setValue(const std::string& name, int64_t v) { values_[name] = v; }
+  void setValue(const std::string& name, int64_t v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    values_[name] = v;
+  }
 
   struct Sample {
     std::string name;  // full Envoy name, e.g. cluster.backend.upstream_rq_total
@@ -79,7 +86,8 @@ class Store {
 
  private:
   uint32_t rows_;
-  std::map<std::string, std::shared_ptr<Scope>> scopes_;
+  mutable std::mutex mu_;
+  std::map<std::pair<std::string, const StatDef*>, std::shared_ptr<Scope>> scopes_;
   std::map<std::string, int64_t> values_;
 };
 
