@@ -10,8 +10,6 @@
 namespace weft::proxy::network {
 
 namespace lv3 = envoy::config::listener::v3;
-namespace hcmv3 = envoy::extensions::filters::network::http_connection_manager::v3;
-namespace tcpv3 = envoy::extensions::filters::network::tcp_proxy::v3;
 
 namespace {
 
@@ -73,18 +71,12 @@ FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, st
   }
   const auto& f = fc.filters(0);
   std::string fpath = path + ".filters[0]";
-  if (f.typed_config().Is<hcmv3::HttpConnectionManager>()) {
-    hcmv3::HttpConnectionManager hcm;
-    f.typed_config().UnpackTo(&hcm);
-    out.hcm = http::compileHcm(hcm, fpath + ".typed_config", store);
-  } else if (f.typed_config().Is<tcpv3::TcpProxy>()) {
-    tcpv3::TcpProxy tcp;
-    f.typed_config().UnpackTo(&tcp);
-    out.tcp = compileTcpProxy(tcp, fpath + ".typed_config", store);
-  } else {
+  const NetworkFilterFactory* factory = findNetworkFilter(f.typed_config().type_url());
+  if (factory == nullptr) {
     throw ConfigError(fpath + ": network filter '" + f.name() + "' (" + f.typed_config().type_url() +
                       ") is not supported by weft-proxy");
   }
+  out.filter = factory->compile(f.typed_config(), fpath + ".typed_config", store);
   return out;
 }
 

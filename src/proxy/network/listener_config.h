@@ -10,15 +10,15 @@
 #include "common/stats/stats.h"
 #include "common/tls/tls_context.h"
 #include "envoy/config/listener/v3/listener.pb.h"
-#include "proxy/http/hcm_config.h"
-#include "proxy/network/tcp_proxy_config.h"
+#include "proxy/network/network_filter.h"
 
 namespace weft::proxy::network {
 
-#define WEFT_LISTENER_STATS(COUNTER, GAUGE)                                                 \
-  COUNTER(downstream_cx_total)                                                              \
-  GAUGE(downstream_cx_active) COUNTER(downstream_cx_destroy) COUNTER(no_filter_chain_match) \
-      COUNTER(downstream_cx_overflow) COUNTER(downstream_listener_filter_error)
+#define WEFT_LISTENER_STATS(COUNTER, GAUGE)                                                     \
+  COUNTER(downstream_cx_total)                                                                  \
+  GAUGE(downstream_cx_active)                                                                   \
+  COUNTER(downstream_cx_destroy) COUNTER(no_filter_chain_match) COUNTER(downstream_cx_overflow) \
+      COUNTER(downstream_listener_filter_error)
 WEFT_STATS_STRUCT(ListenerStats, WEFT_LISTENER_STATS)
 
 // What the listener filters learned about a new connection before a chain is chosen.
@@ -38,9 +38,8 @@ struct FilterChain {
   std::vector<std::string> server_names;  // exact, or "*.suffix"
   std::string transport_protocol;         // "", "tls" or "raw_buffer"
   std::vector<std::string> application_protocols;
-  std::shared_ptr<const tls::Context> tls;     // downstream TLS; null: plaintext
-  std::shared_ptr<const http::HcmConfig> hcm;  // exactly one of hcm and tcp is set
-  std::shared_ptr<const TcpProxyConfig> tcp;
+  std::shared_ptr<const tls::Context> tls;      // downstream TLS; null: plaintext
+  std::shared_ptr<const NetworkFilter> filter;  // the chain's terminal network filter
 };
 
 struct ListenerConfig {

@@ -45,19 +45,8 @@ CompiledBootstrap compileBootstrap(const envoy::config::bootstrap::v3::Bootstrap
       throw ConfigError(path + ".name: duplicate listener name '" + l->name + "'");
     // Clusters named by routes and tcp_proxy must exist in a static configuration.
     auto check_chain = [&](const network::FilterChain& fc, const std::string& cpath) {
-      if (fc.hcm && fc.hcm->routes) {
-        for (const auto& [cluster, where] : fc.hcm->routes->referencedClusters()) {
-          if (!cluster_names.count(cluster)) {
-            throw ConfigError(where + ": unknown cluster '" + cluster + "'");
-          }
-        }
-      }
-      if (fc.tcp) {
-        for (const auto& t : fc.tcp->targets) {
-          if (!cluster_names.count(t.cluster)) {
-            throw ConfigError(cpath + ".filters[0].typed_config: unknown cluster '" + t.cluster + "'");
-          }
-        }
+      for (const auto& [cluster, where] : fc.filter->referencedClusters(cpath + ".filters[0].typed_config")) {
+        if (!cluster_names.count(cluster)) throw ConfigError(where + ": unknown cluster '" + cluster + "'");
       }
     };
     for (size_t ci = 0; ci < l->chains.size(); ++ci)

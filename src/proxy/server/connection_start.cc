@@ -3,10 +3,7 @@
 
 #include <cerrno>
 
-#include "proxy/http/http2_connection.h"
-#include "proxy/http/http_connection.h"
 #include "proxy/network/client_hello.h"
-#include "proxy/network/tcp_proxy_session.h"
 #include "proxy/server/listener_socket.h"
 #include "proxy/server/worker.h"
 
@@ -28,22 +25,7 @@ void startSession(Worker& worker, const std::shared_ptr<const network::ListenerC
   conn->setReadLimit(listener->buffer_limit);
   conn->setWriteLimit(listener->buffer_limit);
   if (chain->tls) conn->startTls(chain->tls);
-  if (chain->hcm && chain->hcm->codec == http::HcmConfig::Codec::Http2) {
-    auto* session = new http::Http2ServerConnection(worker, std::move(conn), chain->hcm, listener->stats);
-    session->listener = listener.get();
-    worker.addSession(session);
-    session->start(false);
-  } else if (chain->hcm) {
-    auto* session = new http::HttpConnection(worker, std::move(conn), chain->hcm, listener->stats);
-    session->listener = listener.get();
-    worker.addSession(session);
-    session->start();
-  } else {
-    auto* session = new network::TcpProxySession(worker, std::move(conn), chain->tcp, listener->stats);
-    session->listener = listener.get();
-    worker.addSession(session);
-    session->start();
-  }
+  chain->filter->startSession(worker, std::move(conn), listener->stats, listener.get());
 }
 
 // Waits (peeking, so the bytes stay for the TLS handshake) until the first bytes tell

@@ -221,11 +221,10 @@ std::vector<std::string> DynamicConfig::wantedNames(const std::string& type) con
   } else if (type == xds::kRouteType) {
     for (const auto& [n, e] : listeners_) {
       for (const auto& fc : e.compiled->chains) {
-        if (fc.hcm && !fc.hcm->rds_name.empty()) names.insert(fc.hcm->rds_name);
+        if (!fc.filter->rdsName().empty()) names.insert(std::string(fc.filter->rdsName()));
       }
-      if (e.compiled->default_chain && e.compiled->default_chain->hcm &&
-          !e.compiled->default_chain->hcm->rds_name.empty()) {
-        names.insert(e.compiled->default_chain->hcm->rds_name);
+      if (e.compiled->default_chain && !e.compiled->default_chain->filter->rdsName().empty()) {
+        names.insert(std::string(e.compiled->default_chain->filter->rdsName()));
       }
     }
   }
@@ -244,7 +243,8 @@ bool DynamicConfig::clusterWarm(const upstream::ClusterConfig& c) const {
 
 bool DynamicConfig::listenerWarm(const network::ListenerConfig& l) const {
   auto ready = [&](const network::FilterChain& fc) {
-    return !fc.hcm || fc.hcm->rds_name.empty() || routes_.count(fc.hcm->rds_name);
+    std::string_view rds = fc.filter->rdsName();
+    return rds.empty() || routes_.count(std::string(rds));
   };
   for (const auto& fc : l.chains) {
     if (!ready(fc)) return false;

@@ -213,9 +213,9 @@ filter_chains:
   EXPECT_EQ(c.prefix_ranges[1].prefixLength(), 32u);  // no prefix_len: the whole address
   EXPECT_EQ(c.source_type, FilterChain::SourceType::SameIpOrLoopback);
   EXPECT_EQ(c.source_ports, (std::vector<uint32_t>{1000}));
-  ASSERT_NE(c.tcp, nullptr);
-  EXPECT_EQ(c.hcm, nullptr);
-  EXPECT_EQ(c.tcp->targets[0].cluster, "backend");
+  ASSERT_NE(c.filter, nullptr);
+  EXPECT_EQ(c.filter->rdsName(), "");  // tcp_proxy
+  EXPECT_EQ(c.filter->referencedClusters("p"), (std::vector<std::pair<std::string, std::string>>{{"backend", "p"}}));
   EXPECT_EQ(l->stats->prefix(), "listener.0.0.0.0_15006.");
   EXPECT_FALSE(l->default_chain);
 }

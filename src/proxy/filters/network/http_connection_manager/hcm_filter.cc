@@ -1,0 +1,91 @@
+// envoy.filters.network.http_connection_manager: an HTTP/1.1 or HTTP/2 connection (by
+// codec_type; AUTO starts as HTTP/1.1 and hands over on the HTTP/2 preface or ALPN h2).
+#include "common/config/error.h"
+#include "proxy/http/hcm_config.h"
+#include "proxy/http/http2_connection.h"
+#include "proxy/http/http_connection.h"
+#include "proxy/network/network_filter.h"
+
+namespace weft::proxy::network {
+
+namespace {
+namespace hcmv3 = envoy::extensions::filters::network::http_connection_manager::v3;
+
+class HcmFilter final : public NetworkFilter {
+ public:
+  explicit HcmFilter(std::shared_ptr<const http::HcmConfig> hcm) : hcm_(std::move(hcm)) {}
+
+  void startSession(WorkerContext& worker, std::unique_ptr<net::Connection> conn,
+                    std::shared_ptr<stats::Scope> listener_stats, const void* listener) const override {
+    if (hcm_->codec == http::HcmConfig::Codec::Http2) {
+      auto* session = new http::Http2ServerConnection(worker, std::move(conn), hcm_, std::move(listener_stats));
+      session->listener = listener;
+      worker.addSession(session);
+      session->start(false);
+      return;
+    }
+    auto* session = new http::HttpConnection(worker, std::move(conn), hcm_, std::move(listener_stats));
+    session->listener = listener;
+    worker.addSession(session);
+    session->start();
+  }
+  std::string_view rdsName() const override { return hcm_->rds_name; }
+  std::vector<std::pair<std::string, std::string>> referencedClusters(const std::string&) const override {
+    return hcm_->routes ? hcm_->routes->referencedClusters() : std::vector<std::pair<std::string, std::string>>{};
+  }
+
+ private:
+  std::shared_ptr<const http::HcmConfig> hcm_;
+};
+
+class HcmFactory final : public NetworkFilterFactory {
+ public:
+  std::string_view name() const override { return "envoy.filters.network.http_connection_manager"; }
+  std::vector<std::string_view> configTypes() const override {
+    return {"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"};
+  }
+  config::FieldTable supportedFields() const override {
+    return {
+        {"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+         {"codec_type",
+          "stat_prefix",
+          "route_config",
+          "rds",
+          "http_filters",
+          "access_log",
+          "use_remote_address",
+          "skip_xff_append",
+          "stream_idle_timeout",
+          "request_timeout",
+          "common_http_protocol_options",
+          "http_protocol_options",
+          "max_request_headers_kb",
+          "generate_request_id",
+          "preserve_external_request_id",
+          "upgrade_configs",
+          "server_name",
+          "strip_matching_host_port",
+          "strip_any_host_port",
+          "drain_timeout",
+          "delayed_close_timeout",
+          "http2_protocol_options",
+          "request_headers_timeout"}},
+        {"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig",
+         {"upgrade_type", "enabled"}},
+        {"envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter",
+         {"name", "typed_config", "is_optional"}},
+        {"envoy.extensions.filters.network.http_connection_manager.v3.Rds", {"config_source", "route_config_name"}},
+    };
+  }
+  std::shared_ptr<const NetworkFilter> compile(const google::protobuf::Any& any, const std::string& path,
+                                               stats::Store& store) const override {
+    hcmv3::HttpConnectionManager hcm;
+    if (!any.UnpackTo(&hcm)) throw ConfigError(path + ": cannot decode an HttpConnectionManager");
+    return std::make_shared<HcmFilter>(http::compileHcm(hcm, path, store));
+  }
+};
+}  // namespace
+
+WEFT_REGISTER_NETWORK_FILTER(HcmFactory);
+
+}  // namespace weft::proxy::network
