@@ -73,23 +73,6 @@ FilterStatus CorsFilter::encodeHeaders(ResponseHead& head, bool) {
 namespace {
 namespace corsv3 = envoy::extensions::filters::http::cors::v3;
 
-fault::Percent runtimePercent(const envoy::config::core::v3::RuntimeFractionalPercent& p) {
-  fault::Percent out;
-  out.numerator = p.default_value().numerator();
-  switch (p.default_value().denominator()) {
-    case envoy::type::v3::FractionalPercent::TEN_THOUSAND:
-      out.denominator = 10000;
-      break;
-    case envoy::type::v3::FractionalPercent::MILLION:
-      out.denominator = 1000000;
-      break;
-    default:
-      out.denominator = 100;
-  }
-  out.numerator = std::min(out.numerator, out.denominator);
-  return out;
-}
-
 class CorsFactory final : public HttpFilterFactory {
  public:
   std::string_view name() const override { return "envoy.filters.http.cors"; }
@@ -136,8 +119,8 @@ class CorsFactory final : public HttpFilterFactory {
       throw ConfigError(path + ".max_age: must be a number of seconds, got '" + c->max_age + "'");
     }
     c->allow_credentials = p.has_allow_credentials() && p.allow_credentials().value();
-    if (p.has_filter_enabled()) c->enabled = runtimePercent(p.filter_enabled());
-    if (p.has_shadow_enabled()) c->shadow = runtimePercent(p.shadow_enabled());
+    if (p.has_filter_enabled()) c->enabled = Percent::of(p.filter_enabled());
+    if (p.has_shadow_enabled()) c->shadow = Percent::of(p.shadow_enabled());
     if (p.has_forward_not_matching_preflights())
       c->forward_not_matching_preflights = p.forward_not_matching_preflights().value();
     return c;

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "common/stats/stats.h"
-#include "proxy/filters/http/fault/fault_config.h"  // Percent
 #include "proxy/http/filter.h"
+#include "proxy/http/fractional_percent.h"
 #include "proxy/http/matchers.h"
 
 namespace weft::proxy::http::cors {
@@ -27,8 +27,8 @@ struct CorsPolicy final : public RouteSpecificFilterConfig {
   std::string expose_headers;
   std::string max_age;
   bool allow_credentials = false;
-  fault::Percent enabled{100, 100};
-  std::optional<fault::Percent> shadow;
+  Percent enabled{100, 100};
+  std::optional<Percent> shadow;
   bool forward_not_matching_preflights = true;
 
   bool originAllowed(std::string_view origin) const;

@@ -7,28 +7,6 @@ namespace weft::proxy::http::fault {
 
 namespace faultv3 = envoy::extensions::filters::http::fault::v3;
 
-namespace {
-Percent compilePercent(const envoy::type::v3::FractionalPercent& p, const std::string& path) {
-  Percent out;
-  switch (p.denominator()) {
-    case envoy::type::v3::FractionalPercent::HUNDRED:
-      out.denominator = 100;
-      break;
-    case envoy::type::v3::FractionalPercent::TEN_THOUSAND:
-      out.denominator = 10000;
-      break;
-    case envoy::type::v3::FractionalPercent::MILLION:
-      out.denominator = 1000000;
-      break;
-    default:
-      throw ConfigError(path + ".denominator: unknown denominator");
-  }
-  // Envoy treats a numerator above the denominator as 100%.
-  out.numerator = std::min(p.numerator(), out.denominator);
-  return out;
-}
-}  // namespace
-
 std::shared_ptr<const FaultConfig> FaultConfig::compile(const faultv3::HTTPFault& proto, const std::string& path) {
   auto c = std::make_shared<FaultConfig>();
   if (proto.has_delay()) {
@@ -39,7 +17,7 @@ std::shared_ptr<const FaultConfig> FaultConfig::compile(const faultv3::HTTPFault
     } else if (!d.has_header_delay()) {
       throw ConfigError(path + ".delay: one of fixed_delay or header_delay is required");
     }
-    delay.percent = compilePercent(d.percentage(), path + ".delay.percentage");
+    delay.percent = Percent::of(d.percentage());
     c->delay = delay;
   }
   if (proto.has_abort()) {
@@ -61,7 +39,7 @@ std::shared_ptr<const FaultConfig> FaultConfig::compile(const faultv3::HTTPFault
       default:
         throw ConfigError(path + ".abort: one of http_status, grpc_status or header_abort is required");
     }
-    abort.percent = compilePercent(a.percentage(), path + ".abort.percentage");
+    abort.percent = Percent::of(a.percentage());
     c->abort = abort;
   }
   c->upstream_cluster = proto.upstream_cluster();

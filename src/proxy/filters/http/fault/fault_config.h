@@ -9,19 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "common/random.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 #include "proxy/http/filter.h"
+#include "proxy/http/fractional_percent.h"
 #include "proxy/http/matchers.h"
 
 namespace weft::proxy::http::fault {
-
-// envoy.type.v3.FractionalPercent
-struct Percent {
-  uint32_t numerator = 0;
-  uint32_t denominator = 100;  // 100, 10000 or 1000000
-  bool draw(Random& random) const { return numerator > 0 && random.below(denominator) < numerator; }
-};
 
 struct FaultConfig final : public RouteSpecificFilterConfig {
   struct Delay {

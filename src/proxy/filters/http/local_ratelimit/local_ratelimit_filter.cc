@@ -56,15 +56,6 @@ FilterStatus LocalRateLimitFilter::encodeHeaders(ResponseHead& head, bool) {
 namespace {
 namespace lrlv3 = envoy::extensions::filters::http::local_ratelimit::v3;
 
-fault::Percent runtimePercent(const envoy::config::core::v3::RuntimeFractionalPercent& p) {
-  fault::Percent out;
-  out.denominator = p.default_value().denominator() == envoy::type::v3::FractionalPercent::MILLION        ? 1000000
-                    : p.default_value().denominator() == envoy::type::v3::FractionalPercent::TEN_THOUSAND ? 10000
-                                                                                                          : 100;
-  out.numerator = std::min(p.default_value().numerator(), out.denominator);
-  return out;
-}
-
 std::shared_ptr<const LocalRateLimitConfig> compileConfig(const google::protobuf::Any& any, const std::string& path,
                                                           stats::Store* store) {
   lrlv3::LocalRateLimit p;
@@ -85,8 +76,8 @@ std::shared_ptr<const LocalRateLimitConfig> compileConfig(const google::protobuf
   } else if (p.has_filter_enabled()) {
     throw ConfigError(path + ".token_bucket: is required when filter_enabled is set");
   }
-  if (p.has_filter_enabled()) c->enabled = runtimePercent(p.filter_enabled());
-  if (p.has_filter_enforced()) c->enforced = runtimePercent(p.filter_enforced());
+  if (p.has_filter_enabled()) c->enabled = Percent::of(p.filter_enabled());
+  if (p.has_filter_enforced()) c->enforced = Percent::of(p.filter_enforced());
   if (p.has_status()) {
     int code = static_cast<int>(p.status().code());
     if (code < 400 || code > 599) throw ConfigError(path + ".status.code: must be in [400, 599]");
