@@ -23,6 +23,19 @@ if ((CHECK)); then trap '"$CTL" --state-dir "$STATE" down >/dev/null 2>&1 || tru
 echo
 "$CTL" --state-dir "$STATE" status
 PRODUCTPAGE=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print([p["ip"] for p in s["pods"] if p["name"].startswith("productpage")][0])' "$STATE/state.json")
+# Sidecars are ready once they have their listeners and clusters; the endpoints of every reviews
+# subset may land a moment later. The split is measured once each version has answered.
+echo "waiting until every reviews version answers through the mesh ..."
+seen=""
+for _ in $(seq 1 60); do
+  v=$(curl -s --max-time 5 "http://$PRODUCTPAGE:9080/productpage" | python3 -c 'import json,sys
+try: print(json.load(sys.stdin)["reviews"]["version"])
+except Exception: print("")' || true)
+  [[ -n "$v" && " $seen " != *" $v "* ]] && seen="$seen $v"
+  [[ $(wc -w <<<"$seen") -ge 3 ]] && break
+  sleep 0.5
+done
+[[ $(wc -w <<<"$seen") -ge 3 ]] || die "only reviews${seen:- (none)} answered in 30 s"
 N=200
 echo
 echo "sending $N requests to productpage (http://$PRODUCTPAGE:9080/productpage) ..."
