@@ -1,13 +1,15 @@
 """envoy.filters.http.grpc_stats with real gRPC C++ peers (tests/interop/grpc): per-method stats
 cluster.<cluster>.grpc.<service>.<method>.{success,failure,total,request_message_count,
 response_message_count} for the allowlisted methods, message counts only for the others, and
-replace_dots_in_grpc_service_name; gRPC needs HTTP/2, so this runs on HTTP/2 (and gRPC over
-HTTP/1.1 is not a thing gRPC clients do)."""
+replace_dots_in_grpc_service_name. The gRPC C++ client speaks HTTP/2; hand-framed requests with
+curl cover HTTP/1.1 downstream as well."""
 
 import pytest
 
 import weft_harness as wh
-from test_proxy_grpc import GrpcEchoServer, describe, expect_code, grpc_call, h2_cluster
+from both_protocols import PROTOCOLS, request
+from test_proxy_grpc import (GrpcEchoServer, describe, echo_request_bytes, expect_code, grpc_call, grpc_frame,
+                             h2_cluster)
 
 GRPC_STATS_TYPE = "type.googleapis.com/envoy.extensions.filters.http.grpc_stats.v3.FilterConfig"
 
@@ -73,3 +75,22 @@ def test_config_errors(weft):
             wh.router_filter()]
         _, r = weft.validate(wh.bootstrap(weft.port(), [wh.listener("main", weft.port(), [hcm])]))
         assert r.returncode != 0 and expected in r.stderr + r.stdout, (expected, r.stderr, r.stdout)
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_message_counts_on_both_protocols(weft, proto):
+    """A hand-framed client stream of three messages (curl, so HTTP/1.1 can carry it too; the
+    upstream hop is HTTP/2 either way): three request messages, one response message."""
+    echo, proxy, port = start(weft, {"stats_for_all_methods": True})
+    try:
+        body = b"".join(grpc_frame(echo_request_bytes(b"m%d" % i)) for i in range(3))
+        r = request(proto, port, "/weft.test.Echo/ClientStream", method="POST", body=body,
+                    headers=["content-type: application/grpc", "te: trailers"])
+        assert r.status == 200, r.describe()
+        stats = proxy.stats()
+        cs = "cluster.echo.grpc.weft.test.Echo.ClientStream."
+        assert stats.get(cs + "request_message_count") == 3, stats
+        assert stats.get(cs + "response_message_count") == 1, stats
+        assert stats.get(cs + "total") == 1, stats
+    finally:
+        echo.stop()
