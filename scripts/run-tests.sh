@@ -2,6 +2,7 @@
 # Everything CI does: install/check dependencies, build, run every registered test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/as-root.sh
 
 bash scripts/setup.sh
 bash scripts/build.sh

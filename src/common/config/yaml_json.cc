@@ -35,7 +35,48 @@ nlohmann::json toJson(const YAML::Node& node) {
   return nullptr;
 }
 
+// lowerCamel JSON names to the proto names errors use elsewhere.
+std::string protoName(const std::string& key) {
+  std::string out;
+  for (char c : key) {
+    if (c >= 'A' && c <= 'Z') {
+      out += '_';
+      out += static_cast<char>(c - 'A' + 'a');
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void collectAnyTypes(const nlohmann::json& j, const std::string& path, const std::string& owner,
+                     std::vector<AnyType>& out) {
+  if (j.is_array()) {
+    for (size_t i = 0; i < j.size(); ++i) collectAnyTypes(j[i], path + "[" + std::to_string(i) + "]", "", out);
+    return;
+  }
+  if (!j.is_object()) return;
+  if (auto t = j.find("@type"); t != j.end() && t->is_string()) {
+    std::string type = t->get<std::string>();
+    out.push_back({path, type.substr(type.rfind('/') == std::string::npos ? 0 : type.rfind('/') + 1), owner});
+  }
+  std::string name;
+  if (auto n = j.find("name"); n != j.end() && n->is_string()) name = n->get<std::string>();
+  for (const auto& [key, value] : j.items()) {
+    if (key == "@type") continue;
+    std::string k = protoName(key);
+    collectAnyTypes(value, path.empty() ? k : path + "." + k, k == "typed_config" ? name : "", out);
+  }
+}
+
 }  // namespace
+
+std::vector<AnyType> anyTypes(const std::string& json) {
+  std::vector<AnyType> out;
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (!j.is_discarded()) collectAnyTypes(j, "", "", out);
+  return out;
+}
 
 std::string yamlToJson(const std::string& text, const std::string& source) {
   try {
@@ -52,6 +93,7 @@ std::string yamlToJson(const std::string& text, const std::string& source) {
 void jsonToMessage(const std::string& json, google::protobuf::Message& msg, const std::string& source) {
   google::protobuf::util::JsonParseOptions opts;
   opts.ignore_unknown_fields = false;
+  opts.case_insensitive_enum_parsing = true;
   auto status = google::protobuf::util::JsonStringToMessage(json, &msg, opts);
   if (!status.ok()) {
     throw ConfigError(source + ": not a valid " + msg.GetDescriptor()->full_name() + ": " +
@@ -59,12 +101,16 @@ void jsonToMessage(const std::string& json, google::protobuf::Message& msg, cons
   }
 }
 
-void loadMessageFromFile(const std::string& path, google::protobuf::Message& msg) {
+std::string readFileAsJson(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw ConfigError(path + ": cannot read the file");
   std::stringstream ss;
   ss << in.rdbuf();
-  jsonToMessage(yamlToJson(ss.str(), path), msg, path);
+  return yamlToJson(ss.str(), path);
+}
+
+void loadMessageFromFile(const std::string& path, google::protobuf::Message& msg) {
+  jsonToMessage(readFileAsJson(path), msg, path);
 }
 
 std::string messageToJson(const google::protobuf::Message& msg, bool pretty, bool defaults) {

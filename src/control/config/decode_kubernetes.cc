@@ -21,15 +21,17 @@ Service decodeService(const YAML::Node& doc, Errors& errs) {
     sp.name = str(ports[i], "name", p, errs);
     sp.port = port(ports[i], "port", p, errs, true);
     if (ports[i]["targetPort"]) {
-      // A named targetPort resolves through the Pod's container ports, which weftd does
-      // not model: take the numeric form only.
+      // A named targetPort resolves through each Pod's container ports (or the Endpoints
+      // carry the number).
       const YAML::Node& tpn = ports[i]["targetPort"];
       if (tpn.IsScalar() && !tpn.Scalar().empty() &&
           tpn.Scalar().find_first_not_of("0123456789") == std::string::npos) {
         sp.target_port = port(ports[i], "targetPort", p, errs, true);
-      } else if (!tpn.IsScalar()) {
+      } else if (tpn.IsScalar() && !tpn.Scalar().empty()) {
+        sp.target_port_name = tpn.Scalar();
+      } else {
         errs.push_back(p + ".targetPort: must be a port number or a port name");
-      }  // a named port: the Endpoints carry the number
+      }
     }
     std::string proto = str(ports[i], "protocol", p, errs);
     if (!proto.empty()) sp.protocol = proto;
@@ -105,10 +107,29 @@ EndpointSlice decodeEndpointSlice(const YAML::Node& doc, Errors& errs) {
 Pod decodePod(const YAML::Node& doc, Errors& errs) {
   Pod p;
   p.meta = meta(doc, errs);
-  if (YAML::Node status = doc["status"]) p.ip = str(status, "podIP", "status", errs);
+  if (YAML::Node status = doc["status"]) {
+    p.ip = str(status, "podIP", "status", errs);
+    std::string phase = str(status, "phase", "status", errs);
+    if (phase == "Succeeded" || phase == "Failed") p.ready = false;
+    YAML::Node conds = status["conditions"];
+    for (size_t i = 0; conds && conds.IsSequence() && i < conds.size(); ++i) {
+      std::string cp = idx("status.conditions", i);
+      if (str(conds[i], "type", cp, errs) == "Ready" && str(conds[i], "status", cp, errs) == "False") p.ready = false;
+    }
+  }
   if (YAML::Node spec = doc["spec"]) {
     std::string sa = str(spec, "serviceAccountName", "spec", errs);
     if (!sa.empty()) p.service_account = sa;
+    YAML::Node containers = spec["containers"];
+    for (size_t i = 0; containers && containers.IsSequence() && i < containers.size(); ++i) {
+      YAML::Node ports = containers[i]["ports"];
+      for (size_t j = 0; ports && ports.IsSequence() && j < ports.size(); ++j) {
+        std::string pp = idx(idx("spec.containers", i) + ".ports", j);
+        std::string name = str(ports[j], "name", pp, errs);
+        uint32_t number = port(ports[j], "containerPort", pp, errs, true);
+        if (!name.empty() && number) p.container_ports.emplace(name, number);
+      }
+    }
   }
   return p;
 }

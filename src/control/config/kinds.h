@@ -23,7 +23,8 @@ struct ObjectMeta {
 struct ServicePort {
   std::string name;
   uint32_t port = 0;
-  uint32_t target_port = 0;  // 0: same as port
+  uint32_t target_port = 0;      // 0: same as port (or named, below)
+  std::string target_port_name;  // a named targetPort: the Pods' container port of that name
   std::string protocol = "TCP";
   std::string app_protocol;
 };
@@ -60,6 +61,10 @@ struct Pod {
   ObjectMeta meta;
   std::string ip;
   std::string service_account = "default";
+  std::map<std::string, uint32_t> container_ports;  // by name, for a Service's named targetPort
+  // As Kubernetes' endpoints controller reads it: the Ready condition (true when absent) and
+  // not finished (phase Succeeded or Failed).
+  bool ready = true;
 };
 struct Namespace {
   ObjectMeta meta;

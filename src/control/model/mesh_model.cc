@@ -113,6 +113,13 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
   };
 
   for (const auto& s : config->services) {
+    // Kubernetes' endpoints controller derives a selector Service's endpoints from its Pods;
+    // a directory has no controller, so weftd does the same when the Service has no
+    // Endpoints or EndpointSlice of its own.
+    bool own_endpoints = false;
+    for (const auto& e : config->endpoints) own_endpoints |= e.meta.name == s.meta.name && e.meta.ns == s.meta.ns;
+    for (const auto& es : config->endpoint_slices)
+      own_endpoints |= es.service == s.meta.name && es.meta.ns == s.meta.ns;
     MeshService ms;
     ms.name = s.meta.name;
     ms.ns = s.meta.ns;
@@ -142,6 +149,19 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
         if (ep_port == 0) continue;
         for (const auto& a : es.endpoints)
           mp.endpoints.push_back({a.ip, ep_port, podLabels(s.meta.ns, a.pod, a.ip), 1});
+      }
+      if (!own_endpoints && !s.selector.empty()) {
+        for (const auto& pod : config->pods) {
+          if (pod.meta.ns != s.meta.ns || pod.ip.empty() || !pod.ready || !selects(s.selector, pod.meta.labels))
+            continue;
+          uint32_t p = mp.target_port;
+          if (!sp.target_port_name.empty()) {
+            auto named = pod.container_ports.find(sp.target_port_name);
+            if (named == pod.container_ports.end()) continue;  // as Kubernetes: no such port, no endpoint
+            p = named->second;
+          }
+          mp.endpoints.push_back({pod.ip, p, pod.meta.labels, 1});
+        }
       }
       // WorkloadEntries the Service selects join its endpoints (VMs in the mesh).
       for (const auto& we : config->workload_entries) {

@@ -24,8 +24,7 @@ void walkAny(const pb::Any& any, const std::string& path, std::vector<std::strin
   if (slash != std::string::npos) type = type.substr(slash + 1);
   const pb::Descriptor* desc = pb::DescriptorPool::generated_pool()->FindMessageTypeByName(type);
   if (desc == nullptr || supportedFields().count(desc->full_name()) == 0) {
-    errors.push_back(path + ": type '" + type + "'" + (owner_name.empty() ? "" : " (name '" + owner_name + "')") +
-                     " is not supported by weft-proxy");
+    errors.push_back(unsupportedTypeError(path, type, owner_name));
     return;
   }
   std::unique_ptr<pb::Message> inner(pb::MessageFactory::generated_factory()->GetPrototype(desc)->New());
@@ -116,6 +115,11 @@ void walk(const pb::Message& msg, const std::string& path, std::vector<std::stri
 }
 
 }  // namespace
+
+std::string unsupportedTypeError(const std::string& path, const std::string& type, const std::string& owner_name) {
+  return path + ": type '" + type + "'" + (owner_name.empty() ? "" : " (name '" + owner_name + "')") +
+         " is not supported by weft-proxy";
+}
 
 std::vector<std::string> unsupportedFields(const pb::Message& msg, const std::string& path) {
   std::vector<std::string> errors;

@@ -13,6 +13,10 @@ namespace weft::proxy::config {
 
 std::vector<std::string> unsupportedFields(const google::protobuf::Message& msg, const std::string& path);
 
+// "PATH: type 'T' (name 'N') is not supported by weft-proxy": one wording for an Any type
+// weft-proxy does not know and one it knows but does not implement.
+std::string unsupportedTypeError(const std::string& path, const std::string& type, const std::string& owner_name);
+
 // Throws ConfigError listing every unsupported field.
 void requireSupportedFields(const google::protobuf::Message& msg, const std::string& path);
 

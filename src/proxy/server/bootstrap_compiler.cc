@@ -1,5 +1,7 @@
 #include "proxy/server/bootstrap_compiler.h"
 
+#include <google/protobuf/descriptor.h>
+
 #include <set>
 
 #include "common/config/error.h"
@@ -9,12 +11,22 @@
 namespace weft::proxy::server {
 
 envoy::config::bootstrap::v3::Bootstrap loadBootstrap(const std::string& path) {
+  const std::string header = path + ": configuration uses what weft-proxy does not implement:\n";
+  std::string json = weft::config::readFileAsJson(path);
+  // An Any of a type weft-proxy was not built with fails protobuf's parser with a path
+  // relative to the Any: name it here as field_support names a known-but-unsupported one.
+  std::string unknown;
+  for (const auto& a : weft::config::anyTypes(json)) {
+    if (google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(a.type) != nullptr) continue;
+    unknown += (unknown.empty() ? "" : "\n") + config::unsupportedTypeError(a.path, a.type, a.owner_name);
+  }
+  if (!unknown.empty()) throw ConfigError(header + unknown);
   envoy::config::bootstrap::v3::Bootstrap b;
-  weft::config::loadMessageFromFile(path, b);
+  weft::config::jsonToMessage(json, b, path);
   try {
     config::requireSupportedFields(b, "");
   } catch (const ConfigError& e) {
-    throw ConfigError(path + ": configuration uses what weft-proxy does not implement:\n" + e.what());
+    throw ConfigError(header + e.what());
   }
   return b;
 }

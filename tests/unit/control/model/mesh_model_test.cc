@@ -179,6 +179,81 @@ spec:
   EXPECT_THAT(ips(m->service("ratings.default.svc.cluster.local")->ports[0]), ElementsAre("10.1.1.1:9080"));
 }
 
+TEST(MeshModelTest, ServiceWithoutEndpointsTakesThemFromTheSelectedPods) {
+  // As Kubernetes' endpoints controller: ready Pods with an IP that the selector matches, in
+  // the Service's namespace; a named targetPort through each Pod's container ports.
+  auto m = modelFrom(R"(
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop}
+spec:
+  selector: {app: web}
+  ports:
+  - {name: http, port: 80, targetPort: 8080}
+  - {name: grpc, port: 9090, targetPort: grpc-port}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: shop, labels: {app: web, version: v1}}
+spec:
+  containers:
+  - name: app
+    ports: [{name: grpc-port, containerPort: 19090}]
+status: {podIP: 10.9.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-2, namespace: shop, labels: {app: web}}
+spec: {containers: [{name: app}]}
+status: {podIP: 10.9.0.2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-not-ready, namespace: shop, labels: {app: web}}
+status:
+  podIP: 10.9.0.3
+  conditions: [{type: Ready, status: "False"}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-done, namespace: shop, labels: {app: web}}
+status: {podIP: 10.9.0.4, phase: Succeeded}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-pending, namespace: shop, labels: {app: web}}
+status: {}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-elsewhere, namespace: default, labels: {app: web}}
+status: {podIP: 10.9.0.5}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: shop, labels: {app: db}}
+status: {podIP: 10.9.0.6}
+)");
+  const MeshService* s = m->service("web.shop.svc.cluster.local");
+  ASSERT_NE(s, nullptr);
+  EXPECT_THAT(ips(s->ports[0]), ElementsAre("10.9.0.1:8080", "10.9.0.2:8080"));
+  EXPECT_EQ(s->ports[0].endpoints[0].labels, (Labels{{"app", "web"}, {"version", "v1"}}));
+  // web-2 has no container port named grpc-port: no endpoint for that port.
+  EXPECT_THAT(ips(s->ports[1]), ElementsAre("10.9.0.1:19090"));
+}
+
+TEST(MeshModelTest, ServiceWithItsOwnEndpointsIgnoresThePods) {
+  // kBaseMesh's reviews has Endpoints naming three of its pods; a fourth matching pod with an
+  // IP is not added, since an Endpoints object of the Service's name is authoritative.
+  auto m = modelFrom(withBase(R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: reviews-extra, namespace: default, labels: {app: reviews}}
+status: {podIP: 10.1.0.99}
+)"));
+  EXPECT_THAT(ips(m->service(kReviews)->ports[0]), ElementsAre("10.1.0.1:9080", "10.1.0.2:9080", "10.1.0.3:9080"));
+}
+
 TEST(MeshModelTest, ServiceEntryResolutions) {
   auto m = modelFrom(R"(
 apiVersion: networking.istio.io/v1
