@@ -27,12 +27,17 @@ class ListenerConfig;
 namespace upstream {
 class WorkerCluster;
 }
+namespace runtime {
+class Snapshot;
+}
 
 class WorkerContext {
  public:
   virtual ~WorkerContext() = default;
   virtual event::Reactor& reactor() = 0;
   virtual Random& random() = 0;
+  // The current runtime (layered_runtime and admin overrides).
+  virtual const runtime::Snapshot& runtime() const = 0;
   virtual std::shared_ptr<upstream::WorkerCluster> cluster(std::string_view name) = 0;
   // An RDS route table of the current configuration, or null while it has not arrived.
   virtual std::shared_ptr<const http::RouteTable> routeTable(const std::string& name) const = 0;

@@ -57,6 +57,23 @@ bool AdminRequest::hasParam(const std::string& name) const {
   return found;
 }
 
+std::vector<std::pair<std::string, std::string>> AdminRequest::params() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t pos = 0;
+  while (pos <= query.size() && !query.empty()) {
+    size_t amp = query.find('&', pos);
+    std::string part = query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+    if (!part.empty()) {
+      size_t eq = part.find('=');
+      out.emplace_back(percentDecode(part.substr(0, eq)),
+                       eq == std::string::npos ? std::string() : percentDecode(part.substr(eq + 1)));
+    }
+    if (amp == std::string::npos) break;
+    pos = amp + 1;
+  }
+  return out;
+}
+
 // One admin connection: HTTP/1.1 with keep-alive, small bodies only.
 class AdminServer::Session final : public net::ConnectionCallbacks, public http::BodySink, public event::Deferrable {
  public:

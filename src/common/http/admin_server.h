@@ -6,6 +6,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/event/reactor.h"
 #include "common/net/address.h"
@@ -18,6 +20,8 @@ struct AdminRequest {
   std::string query;  // without '?'
   std::string queryParam(const std::string& name) const;
   bool hasParam(const std::string& name) const;
+  // Every name=value of the query, decoded, in order.
+  std::vector<std::pair<std::string, std::string>> params() const;
 };
 
 struct AdminResponse {

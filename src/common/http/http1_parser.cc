@@ -61,6 +61,25 @@ void RequestParser::on_request_impl(beast_http::verb, boost::beast::string_view 
                                     boost::beast::string_view target, int version, ParseError& ec) {
   head_.method = sv(method);
   head_.target = sv(target);
+  // absolute-form (RFC 9112 3.2.2): the target's authority is the request's, whatever a Host
+  // header says, and the upstream gets origin-form; as Envoy.
+  if (startsWithIgnoreCase(head_.target, "http://") || startsWithIgnoreCase(head_.target, "https://")) {
+    std::string_view rest = head_.target.substr(head_.target.find("://") + 3);
+    size_t end = rest.find_first_of("/?");
+    std::string_view authority = rest.substr(0, end);
+    if (authority.empty() || authority.find('@') != std::string_view::npos) {
+      ec = beast_http::error::bad_target;
+      return;
+    }
+    head_.host = authority;
+    absolute_form_ = true;
+    head_.target = end == std::string_view::npos ? std::string_view("/") : rest.substr(end);
+    if (head_.target.front() == '?') {
+      // "http://h?q": the path is empty, which origin-form writes as "/" (RFC 9112 3.2.1).
+      ec = beast_http::error::bad_target;
+      return;
+    }
+  }
   auto q = head_.target.find('?');
   head_.path = head_.target.substr(0, q);
   head_.query = q == std::string_view::npos ? std::string_view() : head_.target.substr(q + 1);
@@ -77,7 +96,15 @@ void RequestParser::on_field_impl(beast_http::field f, boost::beast::string_view
     return;
   }
   if (f == beast_http::field::host) {
-    head_.host = sv(value);
+    // RFC 9112 3.2: more than one Host is a 400 (request smuggling between proxies that
+    // pick different ones).
+    if (seen_host_) {
+      duplicate_host_ = true;
+      ec = beast_http::error::bad_field;
+      return;
+    }
+    seen_host_ = true;
+    if (!absolute_form_) head_.host = sv(value);
   } else if (f == beast_http::field::transfer_encoding) {
     // Beast treats a final "chunked" as chunked and anything else as no framing; a request
     // with another coding is refused rather than guessed at (request smuggling).

@@ -39,6 +39,8 @@ class RequestParser final : public beast_http::basic_parser<true> {
   bool unsupportedTransferEncoding() const { return bad_te_; }
   // The head had more fields than max_headers_count (reported as beast's header_limit).
   bool tooManyHeaders() const { return too_many_headers_; }
+  // More than one Host header (reported as beast's bad_field).
+  bool duplicateHost() const { return duplicate_host_; }
 
  private:
   void on_request_impl(beast_http::verb, boost::beast::string_view method, boost::beast::string_view target,
@@ -59,6 +61,9 @@ class RequestParser final : public beast_http::basic_parser<true> {
   bool in_trailers_ = false;
   bool bad_te_ = false;
   bool too_many_headers_ = false;
+  bool seen_host_ = false;
+  bool duplicate_host_ = false;
+  bool absolute_form_ = false;
 };
 
 class ResponseParser final : public beast_http::basic_parser<false> {

@@ -5,6 +5,8 @@
 #include <google/protobuf/dynamic_message.h>
 
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include "common/config/error.h"
 #include "proxy/config/supported_fields.h"
@@ -45,6 +47,52 @@ void walkField(const pb::Message& value, const std::string& path, std::vector<st
   }
 }
 
+// Fields that change nothing unless another field of the same message has one of some values
+// (Envoy reads ring_hash_lb_config only with lb_policy RING_HASH): set while that setting is
+// off, they are accepted and not looked into.
+struct InertUnless {
+  std::string_view type;
+  std::string_view field;
+  std::string_view governing;  // an enum field of the same message
+  std::vector<std::string_view> values;
+};
+
+const std::vector<InertUnless>& inertRules() {
+  static const std::vector<InertUnless> rules = [] {
+    std::vector<InertUnless> r = {
+        {"envoy.config.cluster.v3.Cluster", "ring_hash_lb_config", "lb_policy", {"RING_HASH"}},
+        {"envoy.config.cluster.v3.Cluster", "maglev_lb_config", "lb_policy", {"MAGLEV"}},
+        {"envoy.config.cluster.v3.Cluster", "least_request_lb_config", "lb_policy", {"LEAST_REQUEST"}},
+        {"envoy.config.cluster.v3.Cluster", "round_robin_lb_config", "lb_policy", {"ROUND_ROBIN"}},
+        {"envoy.config.cluster.v3.Cluster", "original_dst_lb_config", "type", {"ORIGINAL_DST"}},
+        {"envoy.config.cluster.v3.Cluster", "eds_cluster_config", "type", {"EDS"}},
+    };
+    for (std::string_view dns :
+         {"dns_refresh_rate", "dns_failure_refresh_rate", "respect_dns_ttl", "dns_resolvers", "use_tcp_for_dns_lookups",
+          "dns_resolution_config", "typed_dns_resolver_config", "dns_jitter", "dns_lookup_family"}) {
+      r.push_back({"envoy.config.cluster.v3.Cluster", dns, "type", {"STRICT_DNS", "LOGICAL_DNS"}});
+    }
+    return r;
+  }();
+  return rules;
+}
+
+bool inert(const pb::Message& msg, const pb::FieldDescriptor* f) {
+  for (const InertUnless& rule : inertRules()) {
+    if (rule.type != msg.GetDescriptor()->full_name() || rule.field != f->name()) continue;
+    const pb::FieldDescriptor* g = msg.GetDescriptor()->FindFieldByName(std::string(rule.governing));
+    if (g == nullptr || g->cpp_type() != pb::FieldDescriptor::CPPTYPE_ENUM) return false;
+    // A governing field in an unset oneof (Cluster.type vs cluster_type) is not "on".
+    if (g->containing_oneof() && !msg.GetReflection()->HasField(msg, g)) return true;
+    const std::string& value = msg.GetReflection()->GetEnum(msg, g)->name();
+    for (std::string_view v : rule.values) {
+      if (v == value) return false;
+    }
+    return true;
+  }
+  return false;
+}
+
 // For an unsupported field holding named things (filters, listener filters ...), the names:
 // "listener_filters: not supported by weft-proxy (names: 'envoy.filters.listener.foo')".
 std::string describeNames(const pb::Message& msg, const pb::FieldDescriptor* f) {
@@ -76,6 +124,7 @@ void walk(const pb::Message& msg, const std::string& path, std::vector<std::stri
   refl->ListFields(msg, &fields);
   for (const pb::FieldDescriptor* f : fields) {
     std::string field_path = path.empty() ? f->name() : path + "." + f->name();
+    if (inert(msg, f)) continue;
     if (it->second.count(f->name()) == 0) {
       errors.push_back(field_path + ": not supported by weft-proxy" + describeNames(msg, f));
       continue;

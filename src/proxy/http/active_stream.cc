@@ -76,6 +76,7 @@ void ActiveStream::decodeHeaders(RequestHead& req, bool end_stream) {
   is_grpc_ = grpc::isGrpc(req);
   captureRequestHeaders();
   generateRequestId();
+  stream_random_ = worker_.random().next();
   resolveRoute();
   for (const FilterFactoryCb& factory : hcm_.filter_factories) factory(*this);
   if (end_stream) {
@@ -140,7 +141,7 @@ void ActiveStream::resolveRoute() {
   // Routing uses the Host with strip_*_host_port applied; the request keeps its own.
   std::string_view saved = req_->host;
   req_->host = hostForRouting(hcm_, req_->host, downstream_.localAddress().port());
-  route_ = table_->route(*req_, "http", &vhost_);
+  route_ = table_->route(*req_, "http", &vhost_, worker_.runtime(), stream_random_);
   req_->host = saved;
   if (route_ == nullptr || route_->action != Route::ActionKind::Cluster) {
     if (route_) info_.route_name = route_->name;

@@ -180,6 +180,7 @@ class ActiveStream final : public StreamDecoderFilterCallbacks,
 
   std::shared_ptr<const RouteTable> table_;  // held: an RDS update must not free the route
   const Route* route_ = nullptr;
+  uint64_t stream_random_ = 0;  // drawn once per request: runtime_fraction route matching
   const VirtualHost* vhost_ = nullptr;
   const WeightedTarget* target_ = nullptr;
 

@@ -115,7 +115,8 @@ bool HttpConnection::processOnce() {
       if (ec) {
         bool too_large = ec == beast_http::error::header_limit;
         std::string_view details = parser_->tooManyHeaders() ? "http1.too_many_headers" : "request_headers_too_large";
-        protocolError(too_large ? 431 : 400, too_large ? details : ec.message());
+        if (!too_large && parser_->duplicateHost()) details = "duplicate_host_header";
+        protocolError(too_large ? 431 : 400, too_large || parser_->duplicateHost() ? details : ec.message());
         return false;
       }
       if (!parser_->is_header_done()) {

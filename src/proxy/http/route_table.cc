@@ -69,6 +69,7 @@ void compileMatch(const rv3::RouteMatch& m, Route& r, const std::string& path) {
     r.headers.push_back(HeaderMatcher::compile(m.headers(i), path + ".headers[" + std::to_string(i) + "]"));
   }
   r.grpc_only = m.has_grpc();
+  if (m.has_runtime_fraction()) r.runtime_fraction = Percent::of(m.runtime_fraction());
   for (int i = 0; i < m.query_parameters_size(); ++i) {
     r.query.push_back(
         QueryMatcher::compile(m.query_parameters(i), path + ".query_parameters[" + std::to_string(i) + "]"));
@@ -171,7 +172,8 @@ void compileDirect(const rv3::DirectResponseAction& a, Route& r, const std::stri
 
 }  // namespace
 
-bool Route::matches(const RequestHead& req, std::string_view scheme) const {
+bool Route::matches(const RequestHead& req, std::string_view scheme, const runtime::Snapshot& rt,
+                    uint64_t random_value) const {
   if (grpc_only && !grpc::isGrpc(req)) return false;
   std::string_view p = req.path;
   switch (path_kind) {
@@ -205,6 +207,11 @@ bool Route::matches(const RequestHead& req, std::string_view scheme) const {
   }
   for (const auto& q : query) {
     if (!q.match(req.query)) return false;
+  }
+  // Last, as Envoy: the draw is made only for a request that matches everything else.
+  if (runtime_fraction && !rt.featureEnabled(runtime_fraction->runtime_key, runtime_fraction->numerator,
+                                             runtime_fraction->denominator, random_value)) {
+    return false;
   }
   return true;
 }
@@ -306,12 +313,13 @@ const VirtualHost* RouteTable::findVirtualHost(std::string_view host_in) const {
   return default_;
 }
 
-const Route* RouteTable::route(const RequestHead& req, std::string_view scheme, const VirtualHost** vh_out) const {
+const Route* RouteTable::route(const RequestHead& req, std::string_view scheme, const VirtualHost** vh_out,
+                               const runtime::Snapshot& rt, uint64_t random_value) const {
   const VirtualHost* vh = findVirtualHost(req.host);
   *vh_out = vh;
   if (vh == nullptr) return nullptr;
   for (const auto& r : vh->routes) {
-    if (r.matches(req, scheme)) return &r;
+    if (r.matches(req, scheme, rt, random_value)) return &r;
   }
   return nullptr;
 }

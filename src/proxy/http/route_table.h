@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "envoy/config/route/v3/route.pb.h"
+#include "proxy/http/fractional_percent.h"
 #include "proxy/http/header_mutations.h"
 #include "proxy/http/matchers.h"
 #include "proxy/http/per_filter_config.h"
@@ -53,6 +54,7 @@ struct Route {
   std::string host_rewrite;
   std::chrono::milliseconds timeout{15000};  // 0: none
   bool grpc_only = false;                    // match.grpc
+  std::optional<Percent> runtime_fraction;   // match.runtime_fraction
   // max_grpc_timeout / grpc_timeout_header_max: gRPC requests use their grpc-timeout,
   // capped by this (0: uncapped), instead of `timeout`.
   std::optional<std::chrono::milliseconds> grpc_timeout_max;
@@ -64,7 +66,9 @@ struct Route {
   HeaderMutations response_mutations;
   PerFilterConfigs per_filter_config;
 
-  bool matches(const RequestHead& req, std::string_view scheme) const;
+  // `random_value`: the stream's, for runtime_fraction.
+  bool matches(const RequestHead& req, std::string_view scheme, const runtime::Snapshot& rt,
+               uint64_t random_value) const;
 };
 
 struct VirtualHost {
@@ -84,7 +88,8 @@ class RouteTable {
 
   const VirtualHost* findVirtualHost(std::string_view host) const;
   // The first route of the host's virtual host that matches, or null (Envoy's NR).
-  const Route* route(const RequestHead& req, std::string_view scheme, const VirtualHost** vh_out) const;
+  const Route* route(const RequestHead& req, std::string_view scheme, const VirtualHost** vh_out,
+                     const runtime::Snapshot& rt, uint64_t random_value) const;
 
   const std::string& name() const { return name_; }
   const HeaderMutations& requestMutations() const { return request_mutations_; }

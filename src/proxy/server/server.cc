@@ -18,6 +18,7 @@
 #include "envoy/admin/v3/config_dump.pb.h"
 #include "envoy/admin/v3/server_info.pb.h"
 #include "proxy/admin/stats_render.h"
+#include "proxy/runtime/runtime_loader.h"
 #include "proxy/server/dns_refresher.h"
 #include "proxy/server/dynamic_config.h"
 #include "proxy/xds/ads_client.h"
@@ -66,6 +67,7 @@ int Server::run() {
   store_ = std::make_unique<stats::Store>(concurrency + 2);
   stats::tls_row = concurrency;
   config_ = compileBootstrap(bootstrap, *store_);
+  runtime_ = std::make_unique<runtime::Loader>(bootstrap);
   if (options_.validate_only) {
     printf("configuration '%s' OK\n", options_.config_path.c_str());
     return 0;
@@ -100,6 +102,7 @@ int Server::run() {
   }
   for (uint32_t i = 0; i < concurrency; ++i) workers_.push_back(std::make_unique<Worker>(i, state_));
   for (auto& w : workers_) w->start();
+  publishRuntime();
   publishSnapshot();
   setupAdmin();
   dns_->start();
@@ -205,6 +208,11 @@ void Server::startXds() {
   spdlog::info("xDS: ADS to {} (cluster '{}')", hosts->hosts.front()->address_string, cluster);
 }
 
+void Server::publishRuntime() {
+  auto snap = runtime_->snapshot();
+  for (auto& w : workers_) w->updateRuntime(snap);
+}
+
 void Server::publishSnapshot() {
   auto snap = std::make_shared<Snapshot>();
   snap->listeners = listeners_;
@@ -229,6 +237,9 @@ void Server::refreshServerStats() {
   store_->setValue("server.live", live_ && !state_.draining.load() ? 1 : 0);
   store_->setValue("server.state", state_.draining.load() ? 1 : (live_ ? 0 : 2));
   store_->setValue("server.concurrency", options_.concurrency);
+  store_->setValue("runtime.num_keys", static_cast<int64_t>(runtime_->snapshot()->values.size()));
+  store_->setValue("runtime.num_layers", static_cast<int64_t>(runtime_->layerCount()));
+  store_->setValue("runtime.admin_overrides_active", static_cast<int64_t>(runtime_->adminOverrides()));
   size_t sessions = 0;
   for (const auto& w : workers_) sessions += w->activeSessions();
   store_->setValue("server.total_connections", static_cast<int64_t>(sessions));
@@ -356,6 +367,22 @@ void Server::setupAdmin() {
     dump.add_configs()->PackFrom(routes);
     return AdminResponse{200, "application/json", weft::config::messageToJson(dump) + "\n"};
   });
+  admin_->add("/runtime", "the runtime: every key's value in each layer and the final value", false,
+              [this](const AdminRequest&) {
+                return AdminResponse{200, "application/json", runtime_->renderJson()};
+              });
+  admin_->add(
+      "/runtime_modify", "set runtime keys in the admin layer: ?key=value (an empty value removes one)", true,
+      [this](const AdminRequest& req) {
+        if (!runtime_->hasAdminLayer())
+          return AdminResponse{503, "text/plain; charset=UTF-8", "No admin layer specified\n"};
+        auto changes = req.params();
+        if (changes.empty())
+          return AdminResponse{400, "text/plain; charset=UTF-8", "usage: /runtime_modify?key1=value1&key2=value2\n"};
+        runtime_->modify(changes);
+        publishRuntime();
+        return AdminResponse{200, "text/plain; charset=UTF-8", "OK\n"};
+      });
   admin_->add("/memory", "heap use of this process", false, [](const AdminRequest&) {
     struct mallinfo2 mi = mallinfo2();
     std::string body = "{\n \"allocated\": \"" + std::to_string(mi.uordblks + mi.hblkhd) + "\",\n \"heap_size\": \"" +

@@ -18,6 +18,10 @@ namespace weft::proxy::xds {
 class AdsClient;
 }
 
+namespace weft::proxy::runtime {
+class Loader;
+}
+
 namespace weft::proxy::server {
 
 class DnsRefresher;
@@ -51,6 +55,7 @@ class Server {
   void shutdown();
   std::string stateName() const;
   void refreshServerStats();
+  void publishRuntime();
 
   Options options_;
   std::unique_ptr<stats::Store> store_;
@@ -65,6 +70,7 @@ class Server {
   std::unique_ptr<DnsRefresher> dns_;
   std::unique_ptr<DynamicConfig> dynamic_;
   std::unique_ptr<xds::AdsClient> ads_;
+  std::unique_ptr<runtime::Loader> runtime_;
   std::chrono::system_clock::time_point started_;
   event::Timer drain_timer_;
   event::TimePoint drain_deadline_{};

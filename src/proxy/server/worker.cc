@@ -79,6 +79,7 @@ Worker::Worker(uint32_t index, ServerState& state)
     : index_(index),
       state_(state),
       random_(static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()) ^ (index * 0x9e37ULL)),
+      runtime_(std::make_shared<runtime::Snapshot>()),
       log_timer_(reactor_, [this] { flushLogs(); }),
       lingerer_(std::make_unique<Lingerer>(reactor_)) {}
 
@@ -161,6 +162,10 @@ void Worker::applySnapshot(std::shared_ptr<const Snapshot> snapshot) {
     }
     clusters_.swap(next);
   });
+}
+
+void Worker::updateRuntime(std::shared_ptr<const runtime::Snapshot> runtime) {
+  reactor_.post([this, runtime] { runtime_ = runtime; });
 }
 
 void Worker::updateHosts(const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts) {

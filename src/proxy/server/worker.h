@@ -14,6 +14,7 @@
 #include "common/random.h"
 #include "proxy/access_log/access_logger.h"
 #include "proxy/network/active_session.h"
+#include "proxy/runtime/runtime_snapshot.h"
 #include "proxy/server/snapshot.h"
 #include "proxy/upstream/worker_cluster.h"
 #include "proxy/worker_context.h"
@@ -44,6 +45,7 @@ class Worker final : public WorkerContext {
   // inherited sockets the main thread bound.
   void applySnapshot(std::shared_ptr<const Snapshot> snapshot);
   void updateHosts(const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts);
+  void updateRuntime(std::shared_ptr<const runtime::Snapshot> runtime);
   // Stop accepting; finish in-flight requests; close idle connections.
   void drain();
   // Close every connection now.
@@ -55,6 +57,7 @@ class Worker final : public WorkerContext {
   // Worker thread only:
   event::Reactor& reactor() override { return reactor_; }
   Random& random() override { return random_; }
+  const runtime::Snapshot& runtime() const override { return *runtime_; }
   uint32_t index() const { return index_; }
   std::shared_ptr<upstream::WorkerCluster> cluster(std::string_view name) override;
   // An RDS route table of the current snapshot, or null while it has not arrived.
@@ -81,6 +84,7 @@ class Worker final : public WorkerContext {
   Random random_;
   std::thread thread_;
   std::shared_ptr<const Snapshot> snapshot_;
+  std::shared_ptr<const runtime::Snapshot> runtime_;
   std::vector<std::unique_ptr<ListenerSocket>> listeners_;
   struct StringHash {
     using is_transparent = void;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/event/reactor.h"
+#include "proxy/runtime/runtime_snapshot.h"
 #include "proxy/stream_info.h"
 #include "proxy/worker_context.h"
 
@@ -15,6 +16,7 @@ class TestWorker final : public proxy::WorkerContext {
  public:
   event::Reactor& reactor() override { return reactor_; }
   Random& random() override { return random_; }
+  const proxy::runtime::Snapshot& runtime() const override { return runtime_; }
   std::shared_ptr<proxy::upstream::WorkerCluster> cluster(std::string_view) override { return nullptr; }
   std::shared_ptr<const proxy::http::RouteTable> routeTable(const std::string&) const override { return nullptr; }
   std::shared_ptr<const proxy::network::ListenerConfig> listenerForAddress(const net::Address&) const override {
@@ -35,6 +37,7 @@ class TestWorker final : public proxy::WorkerContext {
  private:
   event::Reactor reactor_;
   Random random_{1};
+  proxy::runtime::Snapshot runtime_;
 };
 
 }  // namespace weft::testing

@@ -9,6 +9,8 @@
 namespace weft::proxy::http {
 namespace {
 
+const runtime::Snapshot kRuntime;  // no runtime overrides
+
 using envoy::config::route::v3::RouteConfiguration;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -36,7 +38,7 @@ std::string vhostName(const RouteTable& t, std::string_view host) {
 // The name of the route a request takes, "<none>" for no route.
 std::string routeName(const RouteTable& t, const TestRequest& req, std::string_view scheme = "http") {
   const VirtualHost* vh = nullptr;
-  const Route* r = t.route(req.head(), scheme, &vh);
+  const Route* r = t.route(req.head(), scheme, &vh, kRuntime, 0);
   return r ? r->name : "<none>";
 }
 
@@ -106,7 +108,7 @@ TEST(RouteTableDomainsTest, NoMatchingHostMeansNoRoute) {
   auto t = compile("virtual_hosts:\n" + vhost("only", "['a.com']"));
   TestRequest req("/", "b.com");
   const VirtualHost* vh = reinterpret_cast<const VirtualHost*>(1);
-  EXPECT_EQ(t->route(req.head(), "http", &vh), nullptr);
+  EXPECT_EQ(t->route(req.head(), "http", &vh, kRuntime, 0), nullptr);
   EXPECT_EQ(vh, nullptr);
 }
 

@@ -21,8 +21,9 @@ FilterStatus CorsFilter::decodeHeaders(RequestHead& req, bool) {
   policy_ = static_cast<const CorsPolicy*>(dec_->perRouteConfig(shared_.filter_name));
   if (policy_ == nullptr) return FilterStatus::Continue;
   Random& random = dec_->worker().random();
-  bool enabled = policy_->enabled.draw(random);
-  bool shadow = !enabled && policy_->shadow && policy_->shadow->draw(random);
+  const runtime::Snapshot& rt = dec_->worker().runtime();
+  bool enabled = policy_->enabled.draw(random, rt);
+  bool shadow = !enabled && policy_->shadow && policy_->shadow->draw(random, rt);
   if (!enabled && !shadow) return FilterStatus::Continue;
   const std::string_view* origin = req.find("origin");
   if (origin == nullptr || origin->empty()) return FilterStatus::Continue;

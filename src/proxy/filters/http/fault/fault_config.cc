@@ -18,6 +18,8 @@ std::shared_ptr<const FaultConfig> FaultConfig::compile(const faultv3::HTTPFault
       throw ConfigError(path + ".delay: one of fixed_delay or header_delay is required");
     }
     delay.percent = Percent::of(d.percentage());
+    delay.percent.runtime_key =
+        proto.delay_percent_runtime().empty() ? "fault.http.delay.fixed_delay_percent" : proto.delay_percent_runtime();
     c->delay = delay;
   }
   if (proto.has_abort()) {
@@ -40,6 +42,8 @@ std::shared_ptr<const FaultConfig> FaultConfig::compile(const faultv3::HTTPFault
         throw ConfigError(path + ".abort: one of http_status, grpc_status or header_abort is required");
     }
     abort.percent = Percent::of(a.percentage());
+    abort.percent.runtime_key =
+        proto.abort_percent_runtime().empty() ? "fault.http.abort.abort_percent" : proto.abort_percent_runtime();
     c->abort = abort;
   }
   c->upstream_cluster = proto.upstream_cluster();
@@ -48,6 +52,13 @@ std::shared_ptr<const FaultConfig> FaultConfig::compile(const faultv3::HTTPFault
     c->headers.push_back(HeaderMatcher::compile(proto.headers(i), path + ".headers[" + std::to_string(i) + "]"));
   }
   if (proto.has_max_active_faults()) c->max_active_faults = proto.max_active_faults().value();
+  auto key = [](const std::string& configured, std::string& into) {
+    if (!configured.empty()) into = configured;
+  };
+  key(proto.delay_duration_runtime(), c->delay_duration_runtime);
+  key(proto.abort_http_status_runtime(), c->abort_http_status_runtime);
+  key(proto.abort_grpc_status_runtime(), c->abort_grpc_status_runtime);
+  key(proto.max_active_faults_runtime(), c->max_active_faults_runtime);
   return c;
 }
 

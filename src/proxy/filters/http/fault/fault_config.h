@@ -33,6 +33,11 @@ struct FaultConfig final : public RouteSpecificFilterConfig {
   std::vector<std::string> downstream_nodes;  // empty: any
   std::vector<HeaderMatcher> headers;         // all must match
   std::optional<uint32_t> max_active_faults;  // unset: no limit
+  // Runtime keys that override the configured values (Envoy's defaults unless configured).
+  std::string delay_duration_runtime = "fault.http.delay.fixed_duration_ms";
+  std::string abort_http_status_runtime = "fault.http.abort.http_status";
+  std::string abort_grpc_status_runtime = "fault.http.abort.grpc_status";
+  std::string max_active_faults_runtime = "fault.http.max_active_faults";
 
   // Throws ConfigError naming `path`.
   static std::shared_ptr<const FaultConfig> compile(const envoy::extensions::filters::http::fault::v3::HTTPFault& proto,

@@ -67,7 +67,9 @@ bool FaultFilter::applies(const FaultConfig& c, const RequestHead& req) const {
 
 bool FaultFilter::takeActiveFault(const FaultConfig& c) {
   if (active_) return true;
-  if (c.max_active_faults && shared_.active.load(std::memory_order_relaxed) >= *c.max_active_faults) {
+  uint64_t max =
+      cb_->worker().runtime().getInteger(c.max_active_faults_runtime, c.max_active_faults.value_or(UINT64_MAX));
+  if (shared_.active.load(std::memory_order_relaxed) >= max) {
     shared_.stats->inc(FaultStats::faults_overflow);
     return false;
   }
@@ -87,9 +89,10 @@ std::optional<std::chrono::milliseconds> FaultFilter::delayFor(const FaultConfig
     if (!n) return std::nullopt;
     ms = std::chrono::milliseconds(*n);
   }
+  const runtime::Snapshot& rt = cb_->worker().runtime();
   Percent p = effectivePercent(c.delay->percent, !c.delay->fixed, req, kDelayPercentHeader);
-  if (!p.draw(cb_->worker().random())) return std::nullopt;
-  return ms;
+  if (!p.draw(cb_->worker().random(), rt)) return std::nullopt;
+  return std::chrono::milliseconds(rt.getInteger(c.delay_duration_runtime, ms.count()));
 }
 
 bool FaultFilter::abortFor(const FaultConfig& c, const RequestHead& req, int& http_status, int& grpc_status) {
@@ -101,8 +104,19 @@ bool FaultFilter::abortFor(const FaultConfig& c, const RequestHead& req, int& ht
     if (auto n = headerNumber(req, kAbortGrpcHeader); n && *n <= 16) grpc_status = static_cast<int>(*n);
     if (http_status < 0 && grpc_status < 0) return false;
   }
+  const runtime::Snapshot& rt = cb_->worker().runtime();
   Percent p = effectivePercent(c.abort->percent, c.abort->from_headers, req, kAbortPercentHeader);
-  return p.draw(cb_->worker().random());
+  if (!p.draw(cb_->worker().random(), rt)) return false;
+  // Runtime overrides of the status, taken only when valid (as Envoy).
+  if (http_status >= 0) {
+    uint64_t s = rt.getInteger(c.abort_http_status_runtime, static_cast<uint64_t>(http_status));
+    if (s >= 200 && s < 600) http_status = static_cast<int>(s);
+  }
+  if (grpc_status >= 0) {
+    uint64_t s = rt.getInteger(c.abort_grpc_status_runtime, static_cast<uint64_t>(grpc_status));
+    if (s <= 16) grpc_status = static_cast<int>(s);
+  }
+  return true;
 }
 
 FilterStatus FaultFilter::decodeHeaders(RequestHead& req, bool) {
@@ -157,7 +171,9 @@ class FaultFactory final : public HttpFilterFactory {
   config::FieldTable supportedFields() const override {
     return {
         {"envoy.extensions.filters.http.fault.v3.HTTPFault",
-         {"delay", "abort", "upstream_cluster", "headers", "downstream_nodes", "max_active_faults"}},
+         {"delay", "abort", "upstream_cluster", "headers", "downstream_nodes", "max_active_faults",
+          "delay_percent_runtime", "abort_percent_runtime", "delay_duration_runtime", "abort_http_status_runtime",
+          "max_active_faults_runtime", "abort_grpc_status_runtime"}},
         {"envoy.extensions.filters.common.fault.v3.FaultDelay", {"fixed_delay", "header_delay", "percentage"}},
         {"envoy.extensions.filters.common.fault.v3.FaultDelay.HeaderDelay", {}},
         {"envoy.extensions.filters.http.fault.v3.FaultAbort",

@@ -18,7 +18,8 @@ FilterStatus LocalRateLimitFilter::decodeHeaders(RequestHead& req, bool) {
   if (c == nullptr) c = shared_.config.get();
   if (c == nullptr || !c->bucket) return FilterStatus::Continue;
   Random& random = dec_->worker().random();
-  if (!c->enabled.draw(random)) return FilterStatus::Continue;
+  const runtime::Snapshot& rt = dec_->worker().runtime();
+  if (!c->enabled.draw(random, rt)) return FilterStatus::Continue;
   if (c->stats) c->stats->inc(LocalRateLimitStats::enabled);
   config_ = c;
   if (c->bucket->consume(TokenBucket::Clock::now(), remaining_)) {
@@ -26,7 +27,7 @@ FilterStatus LocalRateLimitFilter::decodeHeaders(RequestHead& req, bool) {
     return FilterStatus::Continue;
   }
   if (c->stats) c->stats->inc(LocalRateLimitStats::rate_limited);
-  if (!c->enforced.draw(random)) {
+  if (!c->enforced.draw(random, rt)) {
     for (const auto& [name, value] : c->request_headers_not_enforced) req.headers.push_back({name, value});
     return FilterStatus::Continue;
   }

@@ -23,8 +23,8 @@ WEFT_STATS_STRUCT(LocalRateLimitStats, WEFT_LOCAL_RATELIMIT_STATS)
 struct LocalRateLimitConfig final : public RouteSpecificFilterConfig {
   std::shared_ptr<stats::Scope> stats;  // null without a stats store (unit tests)
   std::unique_ptr<TokenBucket> bucket;  // null: the filter is disabled
-  Percent enabled{0, 100};              // filter_enabled; Envoy: absent means disabled
-  Percent enforced{0, 100};             // filter_enforced
+  Percent enabled;                      // filter_enabled; Envoy: absent means disabled
+  Percent enforced;                     // filter_enforced
   int status = 429;
   std::vector<std::pair<std::string, std::string>> response_headers;              // response_headers_to_add
   std::vector<std::pair<std::string, std::string>> request_headers_not_enforced;  // ..._when_not_enforced
