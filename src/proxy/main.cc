@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
     fprintf(stderr, "weft-proxy: invalid configuration: %s\n", e.what());
     return 1;
   } catch (const std::exception& e) {
-    fprintf(stderr, "weft-proxy: fatal: %s\n", e.what());
+    fprintf(stderr, "weft-proxy: cannot start: %s\n", e.what());
     return 1;
   }
 }

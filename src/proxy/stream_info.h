@@ -34,6 +34,8 @@ enum ResponseFlag : uint32_t {
   kDurationTimeout = 1u << 18,                  // DT
 };
 std::string responseFlagsString(uint32_t flags);
+// "UH" -> kNoHealthyUpstream; 0 for a name weft-proxy does not set.
+uint32_t responseFlagFromName(std::string_view name);
 
 struct StreamInfo {
   std::chrono::system_clock::time_point start_time;
@@ -53,6 +55,7 @@ struct StreamInfo {
   const net::Address* downstream_local = nullptr;
   std::string_view route_name;
   std::string_view transport_failure;
+  std::string local_reply_body;  // %LOCAL_REPLY_BODY%: the body of a local reply
   // Request/response header values the access log formats ask for, captured while the
   // headers were still in the input buffer; `present` false prints "-".
   struct Captured {
@@ -71,6 +74,7 @@ struct StreamInfo {
     upstream_cluster = {};
     route_name = {};
     transport_failure = {};
+    local_reply_body.clear();
     upstream_start = first_upstream_byte = end = {};
     for (auto& c : request_headers) c.present = false;
     for (auto& c : response_headers) c.present = false;

@@ -121,6 +121,19 @@ std::unique_ptr<Connection> Connection::connect(event::Reactor& reactor, const A
   return c;
 }
 
+void Connection::setTcpKeepalive(uint32_t probes, uint32_t idle_seconds, uint32_t interval_seconds) {
+  if (fd_ < 0) return;
+  int one = 1;
+  setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  auto set = [&](int opt, uint32_t v) {
+    int value = static_cast<int>(v);
+    if (v) setsockopt(fd_, IPPROTO_TCP, opt, &value, sizeof(value));
+  };
+  set(TCP_KEEPCNT, probes);
+  set(TCP_KEEPIDLE, idle_seconds);
+  set(TCP_KEEPINTVL, interval_seconds);
+}
+
 void Connection::startTls(std::shared_ptr<const tls::Context> ctx) {
   tls_ctx_ = std::move(ctx);
   ssl_ = tls_ctx_->newSsl();

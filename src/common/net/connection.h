@@ -57,6 +57,8 @@ class Connection final : public event::IoHandler, public event::Deferrable {
 
   // Writes as much of output() as the socket takes now.
   void flush();
+  // SO_KEEPALIVE with TCP_KEEPCNT / TCP_KEEPIDLE / TCP_KEEPINTVL; 0 keeps the kernel's value.
+  void setTcpKeepalive(uint32_t probes, uint32_t idle_seconds, uint32_t interval_seconds);
   // Input stops being read once it holds this many bytes (backpressure upstream of us).
   void setReadLimit(size_t bytes) { read_limit_ = bytes; }
   size_t readLimit() const { return read_limit_; }

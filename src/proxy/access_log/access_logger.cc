@@ -7,6 +7,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "common/config/error.h"
 #include "common/stats/stats.h"
@@ -50,23 +51,6 @@ void Sink::flushRow() {
 
 namespace {
 
-std::string formatFrom(const envoy::config::core::v3::SubstitutionFormatString& f, const std::string& path) {
-  using F = envoy::config::core::v3::SubstitutionFormatString;
-  switch (f.format_case()) {
-    case F::kTextFormat:
-      return f.text_format();
-    case F::kTextFormatSource:
-      if (f.text_format_source().specifier_case() != envoy::config::core::v3::DataSource::kInlineString) {
-        throw ConfigError(path + ".text_format_source: only inline_string is supported by weft-proxy");
-      }
-      return f.text_format_source().inline_string();
-    case F::kJsonFormat:
-      throw ConfigError(path + ".json_format: not supported by weft-proxy");
-    default:
-      return Formatter::defaultFormat();
-  }
-}
-
 // One Sink per path for the whole process, so two listeners logging to one file share it.
 std::shared_ptr<Sink> fileSink(const std::string& file, const std::string& path, uint32_t rows) {
   static std::mutex mu;
@@ -99,30 +83,33 @@ AccessLoggers compileAccessLogs(const google::protobuf::RepeatedPtrField<envoy::
     const auto& log = logs[i];
     std::string p = path + "[" + std::to_string(i) + "]";
     const auto& any = log.typed_config();
+    const std::string lp = p + ".typed_config.log_format";
     std::string format = Formatter::defaultFormat();
+    std::optional<SubstitutionFormat> log_format;
     std::shared_ptr<Sink> sink;
     if (any.Is<envoy::extensions::access_loggers::file::v3::FileAccessLog>()) {
       envoy::extensions::access_loggers::file::v3::FileAccessLog f;
       any.UnpackTo(&f);
       if (f.path().empty()) throw ConfigError(p + ".typed_config.path: must not be empty");
       if (!f.format().empty()) format = f.format();
-      if (f.has_log_format()) format = formatFrom(f.log_format(), p + ".typed_config.log_format");
+      if (f.has_log_format()) log_format = SubstitutionFormat::compile(f.log_format(), lp, capture, format);
       sink = fileSink(f.path(), p + ".typed_config", rows);
     } else if (any.Is<envoy::extensions::access_loggers::stream::v3::StdoutAccessLog>()) {
       envoy::extensions::access_loggers::stream::v3::StdoutAccessLog f;
       any.UnpackTo(&f);
-      if (f.has_log_format()) format = formatFrom(f.log_format(), p + ".typed_config.log_format");
+      if (f.has_log_format()) log_format = SubstitutionFormat::compile(f.log_format(), lp, capture, format);
       sink = fileSink("/dev/stdout", p, rows);
     } else if (any.Is<envoy::extensions::access_loggers::stream::v3::StderrAccessLog>()) {
       envoy::extensions::access_loggers::stream::v3::StderrAccessLog f;
       any.UnpackTo(&f);
-      if (f.has_log_format()) format = formatFrom(f.log_format(), p + ".typed_config.log_format");
+      if (f.has_log_format()) log_format = SubstitutionFormat::compile(f.log_format(), lp, capture, format);
       sink = fileSink("/dev/stderr", p, rows);
     } else {
       throw ConfigError(p + ".typed_config: access logger type '" + any.type_url() +
                         "' is not supported by weft-proxy");
     }
-    out.push_back(std::make_shared<AccessLogger>(sink, Formatter(format, p + ".log_format", capture)));
+    if (!log_format) log_format = SubstitutionFormat::text(format, p + ".typed_config.format", capture);
+    out.push_back(std::make_shared<AccessLogger>(sink, std::move(*log_format)));
   }
   return out;
 }

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "envoy/config/accesslog/v3/accesslog.pb.h"
-#include "proxy/access_log/formatter.h"
+#include "proxy/access_log/substitution_format.h"
 
 namespace weft::proxy::access_log {
 
@@ -37,15 +37,15 @@ class Sink {
 
 class AccessLogger {
  public:
-  AccessLogger(std::shared_ptr<Sink> sink, Formatter formatter)
+  AccessLogger(std::shared_ptr<Sink> sink, SubstitutionFormat formatter)
       : sink_(std::move(sink)), formatter_(std::move(formatter)) {}
-  const Formatter& formatter() const { return formatter_; }
+  const SubstitutionFormat& formatter() const { return formatter_; }
   Sink& sink() const { return *sink_; }
   std::shared_ptr<Sink> sinkPtr() const { return sink_; }
 
  private:
   std::shared_ptr<Sink> sink_;
-  Formatter formatter_;
+  SubstitutionFormat formatter_;
 };
 
 using AccessLoggers = std::vector<std::shared_ptr<const AccessLogger>>;

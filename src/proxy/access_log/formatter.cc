@@ -73,6 +73,7 @@ int Formatter::headerIndex(std::vector<std::string>& list, std::string name) {
 Formatter::Formatter(const std::string& format, const std::string& path, CaptureList& capture) {
   static const std::pair<const char*, Op> kSimple[] = {
       {"RESPONSE_CODE", Op::ResponseCode},
+      {"LOCAL_REPLY_BODY", Op::LocalReplyBody},
       {"RESPONSE_FLAGS", Op::ResponseFlags},
       {"RESPONSE_CODE_DETAILS", Op::ResponseCodeDetails},
       {"DURATION", Op::Duration},
@@ -165,6 +166,20 @@ Formatter::Formatter(const std::string& format, const std::string& path, Capture
   if (!literal.empty()) segments_.push_back({Op::Literal, literal});
 }
 
+bool Formatter::numeric() const {
+  if (segments_.size() != 1) return false;
+  switch (segments_[0].op) {
+    case Op::ResponseCode:
+    case Op::Duration:
+    case Op::ResponseDuration:
+    case Op::BytesReceived:
+    case Op::BytesSent:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void Formatter::format(const StreamInfo& s, std::string& out) const {
   using namespace std::chrono;
   auto ms = [](event::TimePoint a, event::TimePoint b) {
@@ -196,6 +211,9 @@ void Formatter::format(const StreamInfo& s, std::string& out) const {
       }
       case Op::ResponseCode:
         out += std::to_string(s.response_code);
+        break;
+      case Op::LocalReplyBody:
+        out += s.local_reply_body;
         break;
       case Op::ResponseFlags:
         out += responseFlagsString(s.response_flags);

@@ -24,6 +24,9 @@ class Formatter {
   Formatter(const std::string& format, const std::string& path, CaptureList& capture);
 
   void format(const StreamInfo& info, std::string& out) const;
+  // The format is one operator whose value is a number (%RESPONSE_CODE%, %DURATION% ...):
+  // a JSON format prints it as a number, as Envoy does.
+  bool numeric() const;
 
  private:
   enum class Op {
@@ -48,7 +51,8 @@ class Formatter {
     RouteName,
     RequestedServerName,
     UpstreamTransportFailure,
-    Hostname
+    Hostname,
+    LocalReplyBody
   };
   struct Segment {
     Op op;

@@ -128,7 +128,8 @@ const FieldTable& supportedFields() {
         {"envoy.extensions.access_loggers.file.v3.FileAccessLog", {"path", "format", "log_format"}},
         {"envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", {"log_format"}},
         {"envoy.extensions.access_loggers.stream.v3.StderrAccessLog", {"log_format"}},
-        {"envoy.config.core.v3.SubstitutionFormatString", {"text_format", "text_format_source", "content_type"}},
+        {"envoy.config.core.v3.SubstitutionFormatString",
+         {"text_format", "text_format_source", "content_type", "json_format"}},
 
         // Clusters.
         {"envoy.config.cluster.v3.Cluster",

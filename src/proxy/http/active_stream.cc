@@ -509,22 +509,39 @@ void ActiveStream::sendLocalReply(const LocalReply& r) {
   head.clear();
   bool end_stream = true;
   std::string_view body;
+  // local_reply_config may change the status, the body and its content type, and add headers.
+  int status = r.status;
+  std::string_view reply_body = r.body;
+  std::string_view content_type = "text/plain";
+  const HeaderMutations* reply_headers = nullptr;
+  if (hcm_.local_reply) {
+    auto rw = hcm_.local_reply->rewrite(req_, info_, r.status, r.body, worker_.runtime(), worker_.random());
+    status = rw.status;
+    local_body_ = std::move(rw.body);
+    local_content_type_ = std::move(rw.content_type);
+    reply_body = local_body_;
+    content_type = local_content_type_;
+    reply_headers = rw.headers;
+  }
   if (is_grpc_) {
     // Trailers-only: HTTP 200 and the error in grpc-status / grpc-message, as gRPC clients expect.
     head.status = 200;
     head.headers.push_back({"content-type", "application/grpc"});
-    int status = r.grpc_status >= 0 ? r.grpc_status : grpc::statusForHttp(r.status);
-    head.headers.push_back({"grpc-status", keep(std::to_string(status))});
-    head.headers.push_back({"grpc-message", r.body.empty() ? r.details : r.body});
+    int grpc_status = r.grpc_status >= 0 ? r.grpc_status : grpc::statusForHttp(status);
+    head.headers.push_back({"grpc-status", keep(std::to_string(grpc_status))});
+    head.headers.push_back({"grpc-message", reply_body.empty() ? r.details : reply_body});
   } else {
-    head.status = r.status;
+    head.status = status;
     if (!r.location.empty()) head.headers.push_back({"location", r.location});
-    if (!r.body.empty()) head.headers.push_back({"content-type", "text/plain"});
-    head.content_length = r.body.size();
-    body = is_head_ ? std::string_view() : r.body;
+    if (!reply_body.empty()) head.headers.push_back({"content-type", content_type});
+    head.content_length = reply_body.size();
+    body = is_head_ ? std::string_view() : reply_body;
     end_stream = body.empty();
   }
   for (const Header& h : r.headers) head.headers.push_back(h);
+  if (reply_headers) {
+    for (const auto& a : reply_headers->add) head.headers.push_back({a.name, a.value});
+  }
   if (r.mutations) {
     r.mutations->forEachAddition([](std::string_view) { return false; },
                                  [&](std::string_view n, std::string_view v) {

@@ -180,7 +180,9 @@ class ActiveStream final : public StreamDecoderFilterCallbacks,
 
   std::shared_ptr<const RouteTable> table_;  // held: an RDS update must not free the route
   const Route* route_ = nullptr;
-  uint64_t stream_random_ = 0;  // drawn once per request: runtime_fraction route matching
+  uint64_t stream_random_ = 0;
+  std::string local_body_;          // a local reply's body and content type after local_reply_config
+  std::string local_content_type_;  // drawn once per request: runtime_fraction route matching
   const VirtualHost* vhost_ = nullptr;
   const WeightedTarget* target_ = nullptr;
 

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <set>
 #include <thread>
 
 #include "common/config/error.h"
@@ -17,6 +18,7 @@
 #include "common/http/admin_server.h"
 #include "envoy/admin/v3/config_dump.pb.h"
 #include "envoy/admin/v3/server_info.pb.h"
+#include "proxy/admin/clusters_render.h"
 #include "proxy/admin/stats_render.h"
 #include "proxy/runtime/runtime_loader.h"
 #include "proxy/server/dns_refresher.h"
@@ -168,7 +170,9 @@ void Server::bindListeners() {
     if (l->bind_to_port) {
       std::string err;
       ls.sockets = bindSockets(*l, &err);
-      if (!ls.sockets) throw ConfigError(err);
+      // Not a configuration error: the config is valid, the machine refused. A static
+      // listener that cannot listen stops startup (as Envoy); a dynamic one is NACKed.
+      if (!ls.sockets) throw std::runtime_error(err);
     }
     listeners_.push_back(std::move(ls));
   }
@@ -203,7 +207,9 @@ void Server::startXds() {
   dynamic_ = std::make_unique<DynamicConfig>(
       *store_, [this](const network::ListenerConfig& l, std::string* err) { return bindSockets(l, err); },
       [this] { publishSnapshot(); }, static_clusters, static_listeners);
-  ads_ = std::make_unique<xds::AdsClient>(reactor_, hosts->hosts.front()->address, config_.bootstrap.node(), *dynamic_);
+  dynamic_->subscribed(dr.has_cds_config(), dr.has_lds_config());
+  ads_ = std::make_unique<xds::AdsClient>(reactor_, hosts->hosts.front()->address, config_.bootstrap.node(), *dynamic_,
+                                          dr.has_cds_config(), dr.has_lds_config());
   ads_->start();
   spdlog::info("xDS: ADS to {} (cluster '{}')", hosts->hosts.front()->address_string, cluster);
 }
@@ -211,6 +217,20 @@ void Server::startXds() {
 void Server::publishRuntime() {
   auto snap = runtime_->snapshot();
   for (auto& w : workers_) w->updateRuntime(snap);
+}
+
+// membership_total / membership_healthy: the hosts each cluster has now (the main thread's
+// row of the gauge holds the whole value). Hosts EDS marks unhealthy are never in a HostSet.
+void Server::refreshMembership() {
+  if (!snapshot_) return;
+  for (const auto& [name, c] : snapshot_->clusters) {
+    auto it = snapshot_->hosts.find(name);
+    const auto& hosts = it != snapshot_->hosts.end() ? it->second : c->static_hosts;
+    int64_t n = hosts ? static_cast<int64_t>(hosts->hosts.size()) : 0;
+    for (size_t stat :
+         {size_t{upstream::ClusterStats::membership_total}, size_t{upstream::ClusterStats::membership_healthy}})
+      c->stats->add(stat, static_cast<uint64_t>(n - c->stats->localValue(stat)));
+  }
 }
 
 void Server::publishSnapshot() {
@@ -237,6 +257,7 @@ void Server::refreshServerStats() {
   store_->setValue("server.live", live_ && !state_.draining.load() ? 1 : 0);
   store_->setValue("server.state", state_.draining.load() ? 1 : (live_ ? 0 : 2));
   store_->setValue("server.concurrency", options_.concurrency);
+  refreshMembership();
   store_->setValue("runtime.num_keys", static_cast<int64_t>(runtime_->snapshot()->values.size()));
   store_->setValue("runtime.num_layers", static_cast<int64_t>(runtime_->layerCount()));
   store_->setValue("runtime.admin_overrides_active", static_cast<int64_t>(runtime_->adminOverrides()));
@@ -298,30 +319,17 @@ void Server::setupAdmin() {
     refreshServerStats();
     return AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8", admin::renderPrometheus(*store_)};
   });
-  admin_->add("/clusters", "upstream clusters and their hosts", false, [this](const AdminRequest&) {
-    std::string out;
-    for (const auto& c : config_.clusters) {
-      const std::string& n = c->name;
-      out += n + "::observability_name::" + n + "\n";
-      out += n + "::default_priority::max_connections::1024\n";
-      out += n + "::added_via_api::false\n";
-      std::shared_ptr<const upstream::HostSet> hosts = c->static_hosts;
-      auto it = snapshot_->hosts.find(n);
-      if (it != snapshot_->hosts.end()) hosts = it->second;
-      if (!hosts) continue;
-      for (const auto& h : hosts->hosts) {
-        std::string p = n + "::" + h->address_string + "::";
-        for (size_t i = 0; i < h->stats->size(); ++i) {
-          out += p + h->stats->def(i).name + "::" + std::to_string(h->stats->gaugeValue(i)) + "\n";
-        }
-        out += p + "hostname::" + h->hostname + "\n";
-        out += p + "health_flags::healthy\n";
-        out += p + "weight::" + std::to_string(h->weight) + "\n";
-        out += p + "region::\n" + p + "zone::\n" + p + "sub_zone::\n" + p + "canary::false\n" + p + "priority::0\n";
-        out += p + "success_rate::-1\n" + p + "local_origin_success_rate::-1\n";
-      }
+  admin_->add("/clusters", "upstream clusters and their hosts (?format=json)", false, [this](const AdminRequest& req) {
+    std::set<std::string> statics;
+    for (const auto& c : config_.clusters) statics.insert(c->name);
+    std::vector<admin::ClusterView> views;
+    for (const auto& [name, c] : snapshot_->clusters) {
+      auto it = snapshot_->hosts.find(name);
+      views.push_back({c, it != snapshot_->hosts.end() ? it->second : c->static_hosts, !statics.count(name)});
     }
-    return AdminResponse{200, "text/plain; charset=UTF-8", out};
+    if (req.queryParam("format") == "json")
+      return AdminResponse{200, "application/json", admin::renderClustersJson(views)};
+    return AdminResponse{200, "text/plain; charset=UTF-8", admin::renderClustersText(views)};
   });
   admin_->add("/listeners", "listener names and addresses", false, [this](const AdminRequest&) {
     std::string out;
@@ -338,35 +346,48 @@ void Server::setupAdmin() {
     }
     return AdminResponse{200, "text/plain; charset=UTF-8", out};
   });
-  admin_->add("/config_dump", "the running configuration as Envoy's ConfigDump", false, [this](const AdminRequest&) {
-    envoy::admin::v3::ConfigDump dump;
-    auto updated = timestampOf(started_);
-    envoy::admin::v3::BootstrapConfigDump b;
-    *b.mutable_bootstrap() = config_.bootstrap;
-    *b.mutable_last_updated() = updated;
-    dump.add_configs()->PackFrom(b);
-    envoy::admin::v3::ClustersConfigDump clusters;
-    for (const auto& c : config_.clusters) {
-      auto* sc = clusters.add_static_clusters();
-      sc->mutable_cluster()->PackFrom(c->source);
-      *sc->mutable_last_updated() = updated;
-    }
-    dump.add_configs()->PackFrom(clusters);
-    envoy::admin::v3::ListenersConfigDump listeners;
-    envoy::admin::v3::RoutesConfigDump routes;
-    for (const auto& l : config_.listeners) {
-      auto* sl = listeners.add_static_listeners();
-      sl->mutable_listener()->PackFrom(l->source);
-      *sl->mutable_last_updated() = updated;
-    }
-    if (dynamic_) {
-      dynamic_->dump(clusters, listeners, routes);
-      dump.mutable_configs(1)->PackFrom(clusters);
-    }
-    dump.add_configs()->PackFrom(listeners);
-    dump.add_configs()->PackFrom(routes);
-    return AdminResponse{200, "application/json", weft::config::messageToJson(dump) + "\n"};
-  });
+  admin_->add("/config_dump", "the running configuration as Envoy's ConfigDump (?include_eds)", false,
+              [this](const AdminRequest& req) {
+                envoy::admin::v3::ConfigDump dump;
+                auto updated = timestampOf(started_);
+                envoy::admin::v3::BootstrapConfigDump b;
+                *b.mutable_bootstrap() = config_.bootstrap;
+                *b.mutable_last_updated() = updated;
+                dump.add_configs()->PackFrom(b);
+                envoy::admin::v3::ClustersConfigDump clusters;
+                for (const auto& c : config_.clusters) {
+                  auto* sc = clusters.add_static_clusters();
+                  sc->mutable_cluster()->PackFrom(c->source);
+                  *sc->mutable_last_updated() = updated;
+                }
+                dump.add_configs()->PackFrom(clusters);
+                envoy::admin::v3::ListenersConfigDump listeners;
+                envoy::admin::v3::RoutesConfigDump routes;
+                for (const auto& l : config_.listeners) {
+                  auto* sl = listeners.add_static_listeners();
+                  sl->mutable_listener()->PackFrom(l->source);
+                  *sl->mutable_last_updated() = updated;
+                }
+                if (dynamic_) {
+                  dynamic_->dump(clusters, listeners, routes);
+                  dump.mutable_configs(1)->PackFrom(clusters);
+                }
+                // Envoy's order: bootstrap, clusters, endpoints (with include_eds), listeners, routes.
+                if (req.hasParam("include_eds")) {
+                  envoy::admin::v3::EndpointsConfigDump endpoints;
+                  for (const auto& c : config_.clusters) {
+                    if (!c->source.has_load_assignment()) continue;
+                    auto* se = endpoints.add_static_endpoint_configs();
+                    se->mutable_endpoint_config()->PackFrom(c->source.load_assignment());
+                    *se->mutable_last_updated() = updated;
+                  }
+                  if (dynamic_) dynamic_->dumpEndpoints(endpoints);
+                  dump.add_configs()->PackFrom(endpoints);
+                }
+                dump.add_configs()->PackFrom(listeners);
+                dump.add_configs()->PackFrom(routes);
+                return AdminResponse{200, "application/json", weft::config::messageToJson(dump) + "\n"};
+              });
   admin_->add("/runtime", "the runtime: every key's value in each layer and the final value", false,
               [this](const AdminRequest&) {
                 return AdminResponse{200, "application/json", runtime_->renderJson()};

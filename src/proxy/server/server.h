@@ -56,6 +56,7 @@ class Server {
   std::string stateName() const;
   void refreshServerStats();
   void publishRuntime();
+  void refreshMembership();
 
   Options options_;
   std::unique_ptr<stats::Store> store_;

@@ -149,6 +149,14 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
     if (!a) throw ConfigError(bpath + ".address: '" + sa.address() + "' is not an IP address");
     out->bind_source = *a;
   }
+  if (c.upstream_connection_options().has_tcp_keepalive()) {
+    const auto& k = c.upstream_connection_options().tcp_keepalive();
+    ClusterConfig::TcpKeepalive ka;
+    if (k.has_keepalive_probes()) ka.probes = k.keepalive_probes().value();
+    if (k.has_keepalive_time()) ka.time = k.keepalive_time().value();
+    if (k.has_keepalive_interval()) ka.interval = k.keepalive_interval().value();
+    out->tcp_keepalive = ka;
+  }
   if (c.has_transport_socket())
     out->tls = proxy::tls::compileUpstreamTransportSocket(c.transport_socket(), path + ".transport_socket");
   if (c.has_per_connection_buffer_limit_bytes()) out->buffer_limit = c.per_connection_buffer_limit_bytes().value();

@@ -17,23 +17,23 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                  \
-  COUNTER(upstream_cx_total)                                                                                \
-  GAUGE(upstream_cx_active) COUNTER(upstream_cx_connect_fail) COUNTER(upstream_cx_connect_timeout)          \
-      COUNTER(upstream_cx_destroy) COUNTER(upstream_cx_rx_bytes_total) COUNTER(upstream_cx_tx_bytes_total)  \
-          COUNTER(upstream_cx_none_healthy) COUNTER(upstream_rq_total) GAUGE(upstream_rq_active)            \
-              COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) COUNTER(upstream_rq_2xx)              \
-                  COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx)                \
-                      COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) \
-                          COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow)               \
-                              COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active)          \
-                                  GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) \
-                                      COUNTER(update_failure)
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                             \
+  COUNTER(upstream_cx_total)                                                                                           \
+  GAUGE(upstream_cx_active)                                                                                            \
+  COUNTER(upstream_cx_connect_fail) COUNTER(upstream_cx_connect_timeout) COUNTER(upstream_cx_destroy)                  \
+      COUNTER(upstream_cx_rx_bytes_total) COUNTER(upstream_cx_tx_bytes_total) COUNTER(upstream_cx_none_healthy)        \
+          COUNTER(upstream_rq_total) GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) \
+              COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx)      \
+                  COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry)                \
+                      COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow)                              \
+                          COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active) GAUGE(membership_total) \
+                              GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
-#define WEFT_HOST_STATS(COUNTER, GAUGE)                                                                               \
-  GAUGE(cx_active)                                                                                                    \
-  COUNTER(cx_total) COUNTER(cx_connect_fail) GAUGE(rq_active) COUNTER(rq_total) COUNTER(rq_success) COUNTER(rq_error) \
+#define WEFT_HOST_STATS(COUNTER, GAUGE)                                                             \
+  GAUGE(cx_active)                                                                                  \
+  COUNTER(cx_total)                                                                                 \
+  COUNTER(cx_connect_fail) GAUGE(rq_active) COUNTER(rq_total) COUNTER(rq_success) COUNTER(rq_error) \
       COUNTER(rq_timeout)
 WEFT_STATS_STRUCT(HostStats, WEFT_HOST_STATS)
 
@@ -89,6 +89,11 @@ struct ClusterConfig {
   std::string eds_service_name;                 // EDS: the ClusterLoadAssignment to subscribe to
   std::shared_ptr<const tls::Context> tls;      // transport_socket: UpstreamTlsContext
   std::optional<net::Address> bind_source;      // upstream_bind_config.source_address (port 0: any)
+  // upstream_connection_options.tcp_keepalive (0: the kernel's value for that one).
+  struct TcpKeepalive {
+    uint32_t probes = 0, time = 0, interval = 0;
+  };
+  std::optional<TcpKeepalive> tcp_keepalive;
   // typed_extension_protocol_options' HttpProtocolOptions: the protocol spoken upstream.
   enum class Protocol { Http1, Http2, UseDownstream } protocol = Protocol::Http1;
   http::Http2Options http2;

@@ -178,6 +178,7 @@ std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host) {
   auto conn = net::Connection::connect(reactor_, host.address, config_->bind_source ? &*config_->bind_source : nullptr);
   conn->setReadLimit(config_->buffer_limit);
   conn->setWriteLimit(config_->buffer_limit);
+  if (const auto& k = config_->tcp_keepalive) conn->setTcpKeepalive(k->probes, k->time, k->interval);
   if (config_->tls) conn->startTls(config_->tls);
   return conn;
 }

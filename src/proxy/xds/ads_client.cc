@@ -12,9 +12,11 @@ using envoy::service::discovery::v3::DiscoveryRequest;
 using envoy::service::discovery::v3::DiscoveryResponse;
 
 AdsClient::AdsClient(event::Reactor& reactor, const net::Address& server, envoy::config::core::v3::Node node,
-                     XdsApplier& applier)
+                     XdsApplier& applier, bool cds, bool lds)
     : node_(std::move(node)),
       applier_(applier),
+      cds_(cds),
+      lds_(lds),
       client_(reactor, server, server.toString(),
               "/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources", *this) {}
 
@@ -29,8 +31,8 @@ void AdsClient::onStreamReady() {
   }
   // Clusters first, then listeners (what Envoy does); EDS and RDS follow from them. After a
   // reconnect, the versions we hold tell the server what we already have.
-  request(kClusterType);
-  request(kListenerType);
+  if (cds_) request(kClusterType);
+  if (lds_) request(kListenerType);
   updateSubscriptions();
 }
 
@@ -79,7 +81,9 @@ void AdsClient::onMessage(std::string_view bytes) {
     return;
   }
   const std::string& type = resp.type_url();
-  if (type != kClusterType && type != kListenerType && type != kEndpointType && type != kRouteType) {
+  bool subscribed =
+      (type == kClusterType && cds_) || (type == kListenerType && lds_) || type == kEndpointType || type == kRouteType;
+  if (!subscribed) {
     TypeState& ts = types_[type];
     ts.nonce = resp.nonce();
     std::string err = "weft-proxy does not subscribe to " + type;

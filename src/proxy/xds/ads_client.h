@@ -1,7 +1,8 @@
 #pragma once
 // weft-proxy's xDS client: one ADS stream (state of the world) to the control plane over
-// grpc::StreamClient. Subscribes to CDS and LDS (wildcard), then to the EDS and RDS names the
-// accepted clusters and listeners need; ACKs what applied and NACKs with an error_detail that
+// grpc::StreamClient. Subscribes to CDS and LDS (wildcard) when the bootstrap names them
+// (cds_config, lds_config), as Envoy does, then to the EDS and RDS names the accepted clusters
+// and listeners need; ACKs what applied and NACKs with an error_detail that
 // names each rejected resource. Resources that were valid in a NACKed response still apply.
 #include <google/protobuf/any.pb.h>
 
@@ -41,8 +42,9 @@ struct AdsClientStatus {
 
 class AdsClient : public grpc::StreamClient::Callbacks {
  public:
+  // `cds` / `lds`: the bootstrap's dynamic_resources has cds_config / lds_config.
   AdsClient(event::Reactor& reactor, const net::Address& server, envoy::config::core::v3::Node node,
-            XdsApplier& applier);
+            XdsApplier& applier, bool cds, bool lds);
   void start();
   const AdsClientStatus& status() const { return status_; }
 
@@ -62,6 +64,8 @@ class AdsClient : public grpc::StreamClient::Callbacks {
 
   envoy::config::core::v3::Node node_;
   XdsApplier& applier_;
+  bool cds_;
+  bool lds_;
   grpc::StreamClient client_;
   bool node_sent_ = false;
   std::map<std::string, TypeState> types_;

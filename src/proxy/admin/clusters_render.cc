@@ -1,0 +1,94 @@
+#include "proxy/admin/clusters_render.h"
+
+#include "common/config/yaml_json.h"
+#include "envoy/admin/v3/clusters.pb.h"
+
+namespace weft::proxy::admin {
+
+namespace {
+// Envoy has no retries budget here yet: its default max_retries is what a cluster has.
+constexpr uint64_t kDefaultMaxRetries = 3;
+
+struct Thresholds {
+  uint64_t max_connections, max_pending_requests, max_requests, max_retries;
+};
+
+Thresholds thresholdsOf(const upstream::ClusterConfig& c) {
+  return {c.limits->connections.max(), c.limits->pending_requests.max(), c.limits->requests.max(), kDefaultMaxRetries};
+}
+}  // namespace
+
+std::string renderClustersText(const std::vector<ClusterView>& clusters) {
+  std::string out;
+  for (const ClusterView& v : clusters) {
+    const std::string& n = v.config->name;
+    out += n + "::observability_name::" +
+           (v.config->source.alt_stat_name().empty() ? n : v.config->source.alt_stat_name()) + "\n";
+    Thresholds t = thresholdsOf(*v.config);
+    for (const char* priority : {"default_priority", "high_priority"}) {
+      std::string p = n + "::" + priority + "::";
+      out += p + "max_connections::" + std::to_string(t.max_connections) + "\n";
+      out += p + "max_pending_requests::" + std::to_string(t.max_pending_requests) + "\n";
+      out += p + "max_requests::" + std::to_string(t.max_requests) + "\n";
+      out += p + "max_retries::" + std::to_string(t.max_retries) + "\n";
+    }
+    out += n + "::added_via_api::" + (v.added_via_api ? "true" : "false") + "\n";
+    if (!v.config->eds_service_name.empty() && v.config->eds_service_name != n)
+      out += n + "::eds_service_name::" + v.config->eds_service_name + "\n";
+    if (!v.hosts) continue;
+    for (const auto& h : v.hosts->hosts) {
+      std::string p = n + "::" + h->address_string + "::";
+      for (size_t i = 0; i < h->stats->size(); ++i) {
+        out += p + h->stats->def(i).name + "::" + std::to_string(h->stats->gaugeValue(i)) + "\n";
+      }
+      out += p + "hostname::" + h->hostname + "\n";
+      out += p + "health_flags::healthy\n";
+      out += p + "weight::" + std::to_string(h->weight) + "\n";
+      out += p + "region::\n" + p + "zone::\n" + p + "sub_zone::\n" + p + "canary::false\n" + p + "priority::0\n";
+      out += p + "success_rate::-1\n" + p + "local_origin_success_rate::-1\n";
+    }
+  }
+  return out;
+}
+
+std::string renderClustersJson(const std::vector<ClusterView>& clusters) {
+  envoy::admin::v3::Clusters out;
+  for (const ClusterView& v : clusters) {
+    auto* cs = out.add_cluster_statuses();
+    cs->set_name(v.config->name);
+    cs->set_observability_name(v.config->source.alt_stat_name().empty() ? v.config->name
+                                                                        : v.config->source.alt_stat_name());
+    cs->set_added_via_api(v.added_via_api);
+    if (!v.config->eds_service_name.empty()) cs->set_eds_service_name(v.config->eds_service_name);
+    Thresholds t = thresholdsOf(*v.config);
+    for (auto priority : {envoy::config::core::v3::DEFAULT, envoy::config::core::v3::HIGH}) {
+      auto* th = cs->mutable_circuit_breakers()->add_thresholds();
+      th->set_priority(priority);
+      th->mutable_max_connections()->set_value(static_cast<uint32_t>(t.max_connections));
+      th->mutable_max_pending_requests()->set_value(static_cast<uint32_t>(t.max_pending_requests));
+      th->mutable_max_requests()->set_value(static_cast<uint32_t>(t.max_requests));
+      th->mutable_max_retries()->set_value(static_cast<uint32_t>(t.max_retries));
+    }
+    if (!v.hosts) continue;
+    for (const auto& h : v.hosts->hosts) {
+      auto* hs = cs->add_host_statuses();
+      auto* sa = hs->mutable_address()->mutable_socket_address();
+      sa->set_address(h->address.ip());
+      sa->set_port_value(h->address.port());
+      for (size_t i = 0; i < h->stats->size(); ++i) {
+        auto* m = hs->add_stats();
+        m->set_name(h->stats->def(i).name);
+        m->set_value(static_cast<uint64_t>(h->stats->gaugeValue(i)));
+        m->set_type(h->stats->def(i).kind == stats::Kind::Gauge ? envoy::admin::v3::SimpleMetric::GAUGE
+                                                                : envoy::admin::v3::SimpleMetric::COUNTER);
+      }
+      hs->mutable_health_status()->set_eds_health_status(envoy::config::core::v3::HEALTHY);
+      hs->set_weight(h->weight);
+      if (!h->hostname.empty()) hs->set_hostname(h->hostname);
+      hs->mutable_locality();
+    }
+  }
+  return weft::config::messageToJson(out, true, false) + "\n";
+}
+
+}  // namespace weft::proxy::admin
