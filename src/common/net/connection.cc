@@ -1,5 +1,7 @@
 #include "common/net/connection.h"
 
+#include <openssl/x509v3.h>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -134,9 +136,12 @@ void Connection::setTcpKeepalive(uint32_t probes, uint32_t idle_seconds, uint32_
   set(TCP_KEEPINTVL, interval_seconds);
 }
 
-void Connection::startTls(std::shared_ptr<const tls::Context> ctx) {
+void Connection::startTls(std::shared_ptr<const tls::Context> ctx, std::string server_name, bool verify_server_name) {
   tls_ctx_ = std::move(ctx);
   ssl_ = tls_ctx_->newSsl();
+  tls_server_name_ = std::move(server_name);
+  verify_server_name_ = verify_server_name && !tls_server_name_.empty();
+  if (ssl_ != nullptr && !tls_server_name_.empty()) SSL_set_tlsext_host_name(ssl_, tls_server_name_.c_str());
   if (ssl_ == nullptr || fd_ < 0) {
     tls_error_ = "cannot create TLS session: " + tls::opensslErrors();
     return;
@@ -206,6 +211,13 @@ bool Connection::continueHandshake() {
   if (r == 1) {
     handshaking_ = false;
     std::string bad = tls_ctx_->verifyPeer(ssl_);
+    if (bad.empty() && verify_server_name_) {
+      // auto_san_validation: the certificate must be for the name we asked for (DNS SANs,
+      // wildcards as RFC 6125).
+      X509* cert = SSL_get0_peer_certificate(ssl_);
+      if (cert == nullptr || X509_check_host(cert, tls_server_name_.data(), tls_server_name_.size(), 0, nullptr) != 1)
+        bad = "the peer certificate has no subject alt name matching '" + tls_server_name_ + "'";
+    }
     ERR_clear_error();  // leave the queue empty for the I/O calls that follow
     if (bad.empty()) {
       if (!connected_) {

@@ -93,7 +93,11 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   // Runs TLS over this connection, as client or server as `ctx` says. Bytes flow only after
   // the handshake; an outbound connection raises Connected after it, and a failed handshake
   // is ConnectFailed (outbound) or Closed (inbound), with tlsError() saying why.
-  void startTls(std::shared_ptr<const tls::Context> ctx);
+  // `server_name`: SNI instead of the context's (auto_sni); `verify_server_name`: the peer's
+  // certificate must match it (auto_san_validation).
+  void startTls(std::shared_ptr<const tls::Context> ctx, std::string server_name = {}, bool verify_server_name = false);
+  // The SNI given to startTls (empty: the context's own).
+  const std::string& tlsServerName() const { return tls_server_name_; }
   bool tls() const { return ssl_ != nullptr; }
   SSL* ssl() const { return ssl_; }
   std::string_view alpn() const;
@@ -144,6 +148,8 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   SSL* ssl_ = nullptr;
   std::shared_ptr<const tls::Context> tls_ctx_;
   std::string tls_error_;
+  std::string tls_server_name_;
+  bool verify_server_name_ = false;
 };
 
 }  // namespace weft::net

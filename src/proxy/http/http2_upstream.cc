@@ -18,8 +18,9 @@ nghttp2_session_callbacks* clientCallbacks();
 
 // ---- connection -------------------------------------------------------------------------
 
-Http2ClientConnection::Http2ClientConnection(Http2ClientPool& pool, std::shared_ptr<const upstream::Host> host)
-    : pool_(pool), host_(std::move(host)), connect_timer_(pool.reactor(), [this] {
+Http2ClientConnection::Http2ClientConnection(Http2ClientPool& pool, std::shared_ptr<const upstream::Host> host,
+                                             std::string server_name, std::unique_ptr<net::Connection> conn)
+    : pool_(pool), host_(std::move(host)), server_name_(std::move(server_name)), connect_timer_(pool.reactor(), [this] {
         pool_.cluster().stats().inc(ClusterStats::upstream_cx_connect_timeout);
         pool_.cluster().stats().inc(ClusterStats::upstream_cx_connect_fail);
         host_->stats->inc(HostStats::cx_connect_fail);
@@ -36,7 +37,15 @@ Http2ClientConnection::Http2ClientConnection(Http2ClientPool& pool, std::shared_
   nghttp2_option_del(opt);
   const auto& cfg = pool_.cluster().config();
   submitSettings(session_, cfg.http2, cfg.max_response_headers_bytes);
-  conn_ = pool_.cluster().connect(*host_);
+  if (conn) {
+    conn_ = std::move(conn);
+    conn_->setCallbacks(this);
+    connected_ = true;
+    if (!conn_->input().empty()) onData(*conn_);  // the peer's SETTINGS may have come with the handshake
+    flush();
+    return;
+  }
+  conn_ = pool_.cluster().connect(*host_, server_name_);
   conn_->setCallbacks(this);
   connect_timer_.arm(cfg.connect_timeout);
 }
@@ -220,8 +229,13 @@ nghttp2_session_callbacks* clientCallbacks() {
 
 Http2UpstreamStream::Http2UpstreamStream(UpstreamCallbacks& cb, upstream::WorkerCluster& cluster,
                                          std::shared_ptr<const upstream::Host> host, Http2ClientPool& pool,
-                                         ResponseHead& head)
-    : cb_(cb), cluster_(cluster), host_(std::move(host)), pool_(pool), head_(head) {}
+                                         ResponseHead& head, std::string server_name)
+    : cb_(cb),
+      cluster_(cluster),
+      host_(std::move(host)),
+      pool_(pool),
+      head_(head),
+      server_name_(std::move(server_name)) {}
 
 Http2UpstreamStream::~Http2UpstreamStream() { abort(); }
 
@@ -240,7 +254,7 @@ void Http2UpstreamStream::start() {
   host_->stats->inc(HostStats::rq_total);
   host_->stats->inc(HostStats::rq_active);
   head_.clear();
-  conn_ = pool_.connectionFor(host_);
+  conn_ = pool_.connectionFor(host_, server_name_);
   if (conn_ == nullptr) onConnectionFailure(kUpstreamOverflow, "overflow");
 }
 
@@ -451,8 +465,16 @@ void Http2UpstreamStream::abort() {
 
 Http2ClientPool::~Http2ClientPool() = default;
 
-Http2ClientConnection* Http2ClientPool::connectionFor(const std::shared_ptr<const upstream::Host>& host) {
-  auto& list = conns_[host.get()];
+void Http2ClientPool::adopt(const std::shared_ptr<const upstream::Host>& host, const std::string& server_name,
+                            std::unique_ptr<net::Connection> conn) {
+  conns_[{host.get(), server_name}].push_back(
+      std::make_unique<Http2ClientConnection>(*this, host, server_name, std::move(conn)));
+}
+
+Http2ClientConnection* Http2ClientPool::connectionFor(const std::shared_ptr<const upstream::Host>& host,
+                                                      const std::string& server_name) {
+  auto key = std::make_pair(host.get(), server_name);
+  auto& list = conns_[key];
   for (auto& c : list) {
     if (c->acceptsStreams()) return c.get();
   }
@@ -468,16 +490,16 @@ Http2ClientConnection* Http2ClientPool::connectionFor(const std::shared_ptr<cons
     }
     if (best == nullptr) {
       cluster_.stats().inc(upstream::ClusterStats::upstream_rq_pending_overflow);
-      if (list.empty()) conns_.erase(host.get());
+      if (list.empty()) conns_.erase(key);
     }
     return best;
   }
-  list.push_back(std::make_unique<Http2ClientConnection>(*this, host));
+  list.push_back(std::make_unique<Http2ClientConnection>(*this, host, server_name));
   return list.back().get();
 }
 
 void Http2ClientPool::remove(Http2ClientConnection& conn) {
-  auto it = conns_.find(&conn.host());
+  auto it = conns_.find({&conn.host(), conn.serverName()});
   if (it == conns_.end()) return;
   auto& list = it->second;
   for (size_t i = 0; i < list.size(); ++i) {

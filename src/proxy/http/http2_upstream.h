@@ -7,6 +7,7 @@
 
 #include <boost/container/small_vector.hpp>
 #include <list>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -26,7 +27,8 @@ class Http2ClientConnection;
 class Http2UpstreamStream final : public UpstreamStream {
  public:
   Http2UpstreamStream(UpstreamCallbacks& cb, upstream::WorkerCluster& cluster,
-                      std::shared_ptr<const upstream::Host> host, Http2ClientPool& pool, ResponseHead& head);
+                      std::shared_ptr<const upstream::Host> host, Http2ClientPool& pool, ResponseHead& head,
+                      std::string server_name = {});
   ~Http2UpstreamStream() override;
 
   void start() override;
@@ -59,6 +61,7 @@ class Http2UpstreamStream final : public UpstreamStream {
   std::shared_ptr<const upstream::Host> host_;
   Http2ClientPool& pool_;
   ResponseHead& head_;
+  std::string server_name_;
   Http2ClientConnection* conn_ = nullptr;
   int32_t id_ = -1;
   Buffer body_out_;  // request body waiting for the peer's window
@@ -86,7 +89,10 @@ class Http2UpstreamStream final : public UpstreamStream {
 
 class Http2ClientConnection final : public net::ConnectionCallbacks, public event::Deferrable, public event::Flushable {
  public:
-  Http2ClientConnection(Http2ClientPool& pool, std::shared_ptr<const upstream::Host> host);
+  // Connects to `host` (with auto_sni's `server_name`), or with `conn`, adopts a connection
+  // that is already up (auto_config, after ALPN said h2).
+  Http2ClientConnection(Http2ClientPool& pool, std::shared_ptr<const upstream::Host> host, std::string server_name,
+                        std::unique_ptr<net::Connection> conn = nullptr);
   ~Http2ClientConnection() override;
 
   bool acceptsStreams() const;
@@ -101,6 +107,7 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
   void onFlush() override { writeNow(); }
   void writeNow();
   const upstream::Host& host() const { return *host_; }
+  const std::string& serverName() const { return server_name_; }
   bool closed() const { return closed_; }
   bool goingAway() const { return goaway_; }
   size_t activeStreams() const { return streams_.size(); }
@@ -122,6 +129,7 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
 
   Http2ClientPool& pool_;
   std::shared_ptr<const upstream::Host> host_;
+  std::string server_name_;
   std::unique_ptr<net::Connection> conn_;
   nghttp2_session* session_ = nullptr;
   IntrusiveList<Http2UpstreamStream, &Http2UpstreamStream::hook> streams_;  // found by id via nghttp2
@@ -140,7 +148,11 @@ class Http2ClientPool final : public upstream::MultiplexedPool {
   ~Http2ClientPool() override;
   // A connection to `host` that takes another stream (a new one if needed and the circuit
   // breakers allow it); null when the cluster is at max_connections with none open to `host`.
-  Http2ClientConnection* connectionFor(const std::shared_ptr<const upstream::Host>& host);
+  Http2ClientConnection* connectionFor(const std::shared_ptr<const upstream::Host>& host,
+                                       const std::string& server_name = {});
+  // auto_config: a connection that negotiated h2 joins the pool.
+  void adopt(const std::shared_ptr<const upstream::Host>& host, const std::string& server_name,
+             std::unique_ptr<net::Connection> conn);
   void remove(Http2ClientConnection& conn);
   upstream::WorkerCluster& cluster() { return cluster_; }
   event::Reactor& reactor() { return reactor_; }
@@ -148,7 +160,8 @@ class Http2ClientPool final : public upstream::MultiplexedPool {
  private:
   upstream::WorkerCluster& cluster_;
   event::Reactor& reactor_;
-  std::unordered_map<const upstream::Host*, std::vector<std::unique_ptr<Http2ClientConnection>>> conns_;
+  // By host and auto_sni server name.
+  std::map<std::pair<const upstream::Host*, std::string>, std::vector<std::unique_ptr<Http2ClientConnection>>> conns_;
 };
 
 }  // namespace weft::proxy::http

@@ -15,10 +15,11 @@ using upstream::HostStats;
 
 UpstreamRequest::UpstreamRequest(Callbacks& cb, upstream::WorkerCluster& cluster,
                                  std::shared_ptr<const upstream::Host> host, event::Reactor& reactor, bool head_request,
-                                 ResponseHead& head)
+                                 ResponseHead& head, std::string server_name)
     : cb_(cb),
       cluster_(cluster),
       host_(std::move(host)),
+      server_name_(std::move(server_name)),
       reactor_(reactor),
       head_request_(head_request),
       head_(head),
@@ -48,7 +49,7 @@ void UpstreamRequest::start() {
 }
 
 void UpstreamRequest::acquireConnection() {
-  conn_ = cluster_.takeIdle(*host_);
+  conn_ = cluster_.takeIdle(*host_, server_name_);
   if (conn_) {
     reused_ = true;
     conn_->setCallbacks(this);
@@ -88,7 +89,7 @@ void UpstreamRequest::onConnectionAvailable() {
 }
 
 void UpstreamRequest::connectFresh() {
-  conn_ = cluster_.connect(*host_);
+  conn_ = cluster_.connect(*host_, server_name_);
   conn_->setCallbacks(this);
   connect_timer_.arm(cluster_.config().connect_timeout);
 }

@@ -24,8 +24,9 @@ class UpstreamRequest final : public UpstreamStream,
   using Callbacks = UpstreamCallbacks;
 
   // `head` is the owner's, reused request after request so its header list keeps its capacity.
+  // `server_name`: auto_sni's SNI (empty: the cluster's own).
   UpstreamRequest(Callbacks& cb, upstream::WorkerCluster& cluster, std::shared_ptr<const upstream::Host> host,
-                  event::Reactor& reactor, bool head_request, ResponseHead& head);
+                  event::Reactor& reactor, bool head_request, ResponseHead& head, std::string server_name = {});
   ~UpstreamRequest() override;
 
   // UpstreamStream
@@ -68,6 +69,7 @@ class UpstreamRequest final : public UpstreamStream,
   Callbacks& cb_;
   upstream::WorkerCluster& cluster_;
   std::shared_ptr<const upstream::Host> host_;
+  std::string server_name_;
   event::Reactor& reactor_;
   bool head_request_;
   std::unique_ptr<net::Connection> conn_;

@@ -3,6 +3,7 @@
 // keep-alive connection, UpstreamRequest) or HTTP/2 (a stream on a shared connection,
 // Http2UpstreamStream). The downstream stream drives it and hears back through Callbacks.
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -57,10 +58,11 @@ class UpstreamStream : public event::Deferrable {
 };
 
 // A stream to `host` in the protocol the cluster asks for (`downstream_http2`: for
-// use_downstream_protocol_config). Upgrade tunnels always use HTTP/1.1.
+// use_downstream_protocol_config; auto_config: the one TLS ALPN picked for the host). Upgrade
+// tunnels always use HTTP/1.1. `server_name`: auto_sni's SNI (empty: the cluster's own).
 std::unique_ptr<UpstreamStream> newUpstreamStream(UpstreamCallbacks& cb, upstream::WorkerCluster& cluster,
                                                   std::shared_ptr<const upstream::Host> host, event::Reactor& reactor,
                                                   bool head_request, ResponseHead& head, bool downstream_http2,
-                                                  bool upgrade);
+                                                  bool upgrade, std::string server_name = {});
 
 }  // namespace weft::proxy::http

@@ -158,7 +158,8 @@ std::shared_ptr<const weft::tls::Context> compileDownstreamTransportSocket(
 }
 
 std::shared_ptr<const weft::tls::Context> compileUpstreamTransportSocket(
-    const envoy::config::core::v3::TransportSocket& ts, const std::string& path) {
+    const envoy::config::core::v3::TransportSocket& ts, const std::string& path,
+    const std::vector<std::string>& default_alpn) {
   const auto& any = ts.typed_config();
   if (any.Is<envoy::extensions::transport_sockets::raw_buffer::v3::RawBuffer>()) return nullptr;
   if (!any.Is<tlsv3::UpstreamTlsContext>()) {
@@ -170,6 +171,7 @@ std::shared_ptr<const weft::tls::Context> compileUpstreamTransportSocket(
   std::string tpath = path + ".typed_config";
   ContextOptions o = commonOptions(u.common_tls_context(), false, tpath);
   o.sni = u.sni();
+  if (o.alpn.empty()) o.alpn = default_alpn;
   return weft::tls::Context::create(o);
 }
 

@@ -4,6 +4,7 @@
 // Certificate files are read here, once; every error names the field path and the file.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/tls/tls_context.h"
 #include "envoy/config/core/v3/base.pb.h"
@@ -13,8 +14,10 @@ namespace weft::proxy::tls {
 // Null for plaintext (raw_buffer). Throws ConfigError naming `path`.
 std::shared_ptr<const weft::tls::Context> compileDownstreamTransportSocket(
     const envoy::config::core::v3::TransportSocket& ts, const std::string& path);
+// `default_alpn`: offered when the context names no alpn_protocols (auto_config's h2, http/1.1).
 std::shared_ptr<const weft::tls::Context> compileUpstreamTransportSocket(
-    const envoy::config::core::v3::TransportSocket& ts, const std::string& path);
+    const envoy::config::core::v3::TransportSocket& ts, const std::string& path,
+    const std::vector<std::string>& default_alpn = {});
 
 // Reads a DataSource (filename, inline_string, inline_bytes) as PEM text.
 weft::tls::PemSource readPem(const envoy::config::core::v3::DataSource& ds, const std::string& path);

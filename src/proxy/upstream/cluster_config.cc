@@ -129,6 +129,13 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
         throw ConfigError(opath +
                           ".explicit_http_config.http3_protocol_options: HTTP/3 is not supported by weft-proxy");
       }
+    } else if (o.has_auto_config()) {
+      const auto& a = o.auto_config();
+      if (a.has_http3_protocol_options()) {
+        throw ConfigError(opath + ".auto_config.http3_protocol_options: HTTP/3 is not supported by weft-proxy");
+      }
+      out->protocol = ClusterConfig::Protocol::Auto;
+      out->http2 = http::compileHttp2Options(a.http2_protocol_options(), opath + ".auto_config.http2_protocol_options");
     } else if (o.has_use_downstream_protocol_config()) {
       const auto& d = o.use_downstream_protocol_config();
       if (d.has_http3_protocol_options()) {
@@ -138,6 +145,12 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
       out->protocol = ClusterConfig::Protocol::UseDownstream;
       out->http2 = http::compileHttp2Options(d.http2_protocol_options(),
                                              opath + ".use_downstream_protocol_config.http2_protocol_options");
+    }
+    if (o.has_upstream_http_protocol_options()) {
+      const auto& u = o.upstream_http_protocol_options();
+      out->auto_sni = u.auto_sni();
+      out->auto_san_validation = u.auto_san_validation();
+      out->override_auto_sni_header = weft::toLower(u.override_auto_sni_header());
     }
   }
   out->limits = compileCircuitBreakers(c, path);
@@ -157,8 +170,18 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
     if (k.has_keepalive_interval()) ka.interval = k.keepalive_interval().value();
     out->tcp_keepalive = ka;
   }
-  if (c.has_transport_socket())
-    out->tls = proxy::tls::compileUpstreamTransportSocket(c.transport_socket(), path + ".transport_socket");
+  bool auto_protocol = out->protocol == ClusterConfig::Protocol::Auto;
+  if (c.has_transport_socket()) {
+    out->tls = proxy::tls::compileUpstreamTransportSocket(
+        c.transport_socket(), path + ".transport_socket",
+        auto_protocol ? std::vector<std::string>{"h2", "http/1.1"} : std::vector<std::string>{});
+  }
+  if (auto_protocol && !out->tls) {
+    // Envoy: "ALPN configured for cluster X which has a non-ALPN transport socket".
+    throw ConfigError(path +
+                      ".typed_extension_protocol_options: auto_config picks the protocol by TLS ALPN; cluster '" +
+                      out->name + "' has no TLS transport_socket");
+  }
   if (c.has_per_connection_buffer_limit_bytes()) out->buffer_limit = c.per_connection_buffer_limit_bytes().value();
   if (c.has_dns_refresh_rate()) {
     out->dns_refresh = weft::toMillis(c.dns_refresh_rate());

@@ -17,24 +17,24 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                             \
-  COUNTER(upstream_cx_total)                                                                                           \
-  GAUGE(upstream_cx_active)                                                                                            \
-  COUNTER(upstream_cx_connect_fail) COUNTER(upstream_cx_connect_timeout) COUNTER(upstream_cx_destroy)                  \
-      COUNTER(upstream_cx_rx_bytes_total) COUNTER(upstream_cx_tx_bytes_total) COUNTER(upstream_cx_none_healthy)        \
-          COUNTER(upstream_rq_total) GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) \
-              COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx)      \
-                  COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry)                \
-                      COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow)                              \
-                          COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active) GAUGE(membership_total) \
-                              GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                            \
+  COUNTER(upstream_cx_total)                                                                                          \
+  GAUGE(upstream_cx_active)                                                                                           \
+  COUNTER(upstream_cx_connect_fail)                                                                                   \
+  COUNTER(upstream_cx_connect_timeout) COUNTER(upstream_cx_destroy) COUNTER(upstream_cx_rx_bytes_total)               \
+      COUNTER(upstream_cx_tx_bytes_total) COUNTER(upstream_cx_none_healthy) COUNTER(upstream_rq_total)                \
+          GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) COUNTER(upstream_rq_2xx)  \
+              COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout) \
+                  COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow)              \
+                      COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total)                        \
+                          GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy)         \
+                              COUNTER(update_success) COUNTER(update_failure)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
-#define WEFT_HOST_STATS(COUNTER, GAUGE)                                                             \
-  GAUGE(cx_active)                                                                                  \
-  COUNTER(cx_total)                                                                                 \
-  COUNTER(cx_connect_fail) GAUGE(rq_active) COUNTER(rq_total) COUNTER(rq_success) COUNTER(rq_error) \
-      COUNTER(rq_timeout)
+#define WEFT_HOST_STATS(COUNTER, GAUGE) \
+  GAUGE(cx_active)                      \
+  COUNTER(cx_total)                     \
+  COUNTER(cx_connect_fail) GAUGE(rq_active) COUNTER(rq_total) COUNTER(rq_success) COUNTER(rq_error) COUNTER(rq_timeout)
 WEFT_STATS_STRUCT(HostStats, WEFT_HOST_STATS)
 
 // cluster.<name>.grpc.<status> for each gRPC status code, and .success/.failure/.total:
@@ -95,7 +95,13 @@ struct ClusterConfig {
   };
   std::optional<TcpKeepalive> tcp_keepalive;
   // typed_extension_protocol_options' HttpProtocolOptions: the protocol spoken upstream.
-  enum class Protocol { Http1, Http2, UseDownstream } protocol = Protocol::Http1;
+  // Auto (auto_config): HTTP/2 when TLS ALPN picks "h2", else HTTP/1.1; learnt per host.
+  enum class Protocol { Http1, Http2, UseDownstream, Auto } protocol = Protocol::Http1;
+  // upstream_http_protocol_options: SNI from the request's host (or override_auto_sni_header),
+  // and the certificate checked against it.
+  bool auto_sni = false;
+  bool auto_san_validation = false;
+  std::string override_auto_sni_header;  // lower case; empty: the host
   http::Http2Options http2;
   // Response head limits (common_http_protocol_options.max_headers_count, max_response_headers_kb).
   uint32_t max_response_headers_count = 100;

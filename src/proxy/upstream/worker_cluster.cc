@@ -103,10 +103,17 @@ std::shared_ptr<const Host> WorkerCluster::chooseHost(const net::Address* origin
   return nullptr;
 }
 
-std::unique_ptr<net::Connection> WorkerCluster::takeIdle(const Host& host) {
+std::optional<bool> WorkerCluster::knownHttp2(const Host& host) const {
+  auto it = alpn_h2_.find(host.address_string);
+  if (it == alpn_h2_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::unique_ptr<net::Connection> WorkerCluster::takeIdle(const Host& host, std::string_view server_name) {
   // Most recently used first: it is the least likely to have been closed by the peer.
   for (size_t i = idle_.size(); i-- > 0;) {
-    if (idle_[i].host.get() == &host || idle_[i].host->address == host.address) {
+    if ((idle_[i].host.get() == &host || idle_[i].host->address == host.address) &&
+        idle_[i].conn->tlsServerName() == server_name) {
       auto conn = std::move(idle_[i].conn);
       idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
       conn->setCallbacks(nullptr);
@@ -169,7 +176,7 @@ void WorkerCluster::servePending() {
   }
 }
 
-std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host) {
+std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host, std::string_view server_name) {
   config_->limits->connections.acquire();
   config_->stats->inc(ClusterStats::upstream_cx_total);
   config_->stats->inc(ClusterStats::upstream_cx_active);
@@ -179,7 +186,7 @@ std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host) {
   conn->setReadLimit(config_->buffer_limit);
   conn->setWriteLimit(config_->buffer_limit);
   if (const auto& k = config_->tcp_keepalive) conn->setTcpKeepalive(k->probes, k->time, k->interval);
-  if (config_->tls) conn->startTls(config_->tls);
+  if (config_->tls) conn->startTls(config_->tls, std::string(server_name), config_->auto_san_validation);
   return conn;
 }
 

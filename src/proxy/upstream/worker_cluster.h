@@ -4,6 +4,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -49,11 +50,15 @@ class WorkerCluster : public net::ConnectionCallbacks {
   // `original_dst` (or the override header's value) names the host.
   std::shared_ptr<const Host> chooseHost(const net::Address* original_dst, std::string_view override_host);
 
-  // An idle keep-alive connection to `host`, or null.
-  std::unique_ptr<net::Connection> takeIdle(const Host& host);
+  // An idle keep-alive connection to `host` (made with this auto_sni server name), or null.
+  std::unique_ptr<net::Connection> takeIdle(const Host& host, std::string_view server_name = {});
   // Returns a healthy keep-alive connection to the pool.
   void releaseIdle(std::shared_ptr<const Host> host, std::unique_ptr<net::Connection> conn);
-  std::unique_ptr<net::Connection> connect(const Host& host);
+  // `server_name`: auto_sni's SNI for TLS (empty: the cluster's own).
+  std::unique_ptr<net::Connection> connect(const Host& host, std::string_view server_name = {});
+  // auto_config: whether `host` answered ALPN with h2, once a connection has learnt it.
+  std::optional<bool> knownHttp2(const Host& host) const;
+  void learnHttp2(const Host& host, bool http2) { alpn_h2_[host.address_string] = http2; }
   // Closes a connection made by connect() and accounts for it; deletion is deferred.
   void destroy(const Host& host, std::unique_ptr<net::Connection> conn);
 
@@ -90,6 +95,7 @@ class WorkerCluster : public net::ConnectionCallbacks {
   };
   std::vector<IdleEntry> idle_;
   std::unordered_map<std::string, std::shared_ptr<const Host>> original_dst_hosts_;
+  std::unordered_map<std::string, bool> alpn_h2_;  // by host address
   std::unique_ptr<MultiplexedPool> mux_pool_;
   std::deque<ConnectionWaiter*> waiters_;
   bool serving_ = false;

@@ -1,6 +1,7 @@
 #include "proxy/filters/http/router/router_filter.h"
 
 #include "common/config/error.h"
+#include "common/strings.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "proxy/http/filter_registry.h"
 #include "proxy/http/grpc.h"
@@ -16,7 +17,22 @@ namespace weft::proxy::http {
 namespace {
 constexpr std::string_view kUpstreamFailurePrefix =
     "upstream connect error or disconnect/reset before headers. reset reason: ";
+
+// auto_sni: the SNI for this request's upstream connection, from override_auto_sni_header or
+// the host sent upstream, without its port; none for an IP address (as Envoy).
+std::string autoSni(const upstream::ClusterConfig& c, const RequestHead& req, std::string_view upstream_host) {
+  if (!c.auto_sni || !c.tls) return {};
+  std::string_view name = upstream_host;
+  if (!c.override_auto_sni_header.empty()) {
+    const std::string_view* v = req.find(c.override_auto_sni_header);
+    if (v != nullptr && !v->empty()) name = *v;
+  }
+  if (!name.empty() && name.front() == '[') return {};  // [v6]:port
+  if (auto colon = name.rfind(':'); colon != std::string_view::npos) name = name.substr(0, colon);
+  if (name.empty() || net::Address::parse(std::string(name), 0)) return {};
+  return weft::toLower(name);
 }
+}  // namespace
 
 RouterFilter::RouterFilter(const RouterConfig& config, event::Reactor& reactor)
     : config_(config), reactor_(reactor), timer_(reactor, [this] { onTimeout(); }) {}
@@ -115,7 +131,7 @@ FilterStatus RouterFilter::decodeHeaders(RequestHead& req, bool end_stream) {
   head.generated_request_id = cb_->generatedRequestId();
 
   upstream_ = newUpstreamStream(*this, *cluster_, std::move(host), reactor_, req.method == "HEAD", upstream_head_,
-                                cb_->isHttp2(), req.upgrade);
+                                cb_->isHttp2(), req.upgrade, autoSni(cluster_->config(), req, head.host));
   upstream_->start();
   if (!upstream_) return FilterStatus::Continue;  // failed at once (circuit breaker overflow)
   upstream_->sendHeaders(head, end_stream);
