@@ -85,3 +85,65 @@ def test_headers_under_limit_are_fine(env):
         r = c.read_response()
     expect_status(r, 200, "4 KB of request headers under an 8 KB limit", env.proxy)
     assert r.json()["headers"].get("x-filler-07") == "v" * 500, r.describe()
+
+
+# RFC 9112 edge cases, compared with Envoy, HAProxy and nginx.
+
+def test_two_host_headers_is_400(env):
+    # RFC 9112 3.2: a request with more than one Host is a 400 (HAProxy and nginx agree).
+    expect_rejected(env, b"GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", 400, "two Host headers")
+    expect_rejected(env, b"GET / HTTP/1.1\r\nHost: a.test\r\nhost: a.test\r\n\r\n", 400, "two equal Host headers")
+
+
+def test_obs_fold_continuation_is_400(env):
+    # RFC 9112 5.2: a proxy either replaces obs-fold with spaces or refuses the message; Envoy
+    # refuses it, and so does weft-proxy, before anything reaches the upstream.
+    expect_rejected(env, b"GET /fold HTTP/1.1\r\nHost: a.test\r\nX-Folded: one\r\n two\r\n\r\n", 400, "obs-fold")
+    expect_rejected(env, b"GET /fold HTTP/1.1\r\nHost: a.test\r\nX-Folded: one\r\n\ttwo: x\r\n\r\n", 400,
+                    "obs-fold with a colon")
+    ok = wh.http_request(env.port, "/fold-check")
+    assert ok.status == 200 and ok.json()["conn_request"] >= 1, ok.describe()
+
+
+def test_bare_lf_is_answered_at_once(env):
+    # Never a hang until a timeout: the head is refused as soon as the bare LF arrives.
+    with wh.RawConn(env.port) as c:
+        c.send(b"GET / HTTP/1.1\nHost: a.test\n\n")
+        r = c.read_response(timeout=2.0)
+        assert r.status == 400, r.describe()
+
+
+def test_more_than_100_headers_is_431(env):
+    # Envoy's max_headers_count default.
+    head = b"GET / HTTP/1.1\r\nHost: a.test\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(500)) + b"\r\n"
+    expect_rejected(env, head, 431, "500 request headers")
+
+
+def test_absolute_form_routes_by_the_targets_authority(env):
+    # RFC 9112 3.2.2 and Envoy: the authority of an absolute-form target is the request's,
+    # whatever Host says; the upstream gets origin-form and that authority as Host.
+    with wh.RawConn(env.port) as c:
+        c.send(b"GET http://target.test:8080/abs/path?q=1 HTTP/1.1\r\nHost: other.test\r\n\r\n")
+        r = c.read_response(timeout=5)
+    assert r.status == 200, r.describe()
+    echo = r.json()
+    assert echo["path"] == "/abs/path?q=1", echo
+    assert echo["headers"]["host"] == "target.test:8080", echo
+
+
+def test_absolute_form_selects_the_virtual_host(weft):
+    echo_a, echo_b = weft.echoes("vhost-a", "vhost-b")
+    port = weft.port()
+    weft.start_proxy(wh.bootstrap(weft.port(), listeners=[wh.http_listener("main", port, [
+        wh.vhost("a", ["a.test"], [wh.route_to("a")]),
+        wh.vhost("b", ["b.test"], [wh.route_to("b")]),
+    ])], clusters=[wh.cluster("a", [echo_a.port]), wh.cluster("b", [echo_b.port])]))
+    with wh.RawConn(port) as c:
+        c.send(b"GET http://b.test/x HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        r = c.read_response(timeout=5)
+    assert r.status == 200 and r.json()["server"] == "vhost-b", r.describe()
+
+
+@pytest.mark.parametrize("target", [b"http:///nohost", b"http://user@a.test/x", b"http://a.test?q"])
+def test_bad_absolute_form_is_400(env, target):
+    expect_rejected(env, b"GET " + target + b" HTTP/1.1\r\nHost: a.test\r\n\r\n", 400, "target %r" % target)
