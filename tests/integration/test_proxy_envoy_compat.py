@@ -84,7 +84,7 @@ def test_runtime_modify_drives_the_fault_filter_and_local_reply_maps_it(docs, pr
     try:
         rt = runtime(docs.proxy)
         assert rt["entries"]["fault.http.abort.abort_percent"] == {"final_value": "100", "layer_values": ["0", "100"]}
-        assert docs.proxy.stats()["runtime.admin_overrides_active"] == 1
+        assert docs.proxy.stats()["runtime.admin_overrides_active"] == 1  # 0/1: the admin layer has keys
         r = request(proto, docs.http, "/f", headers=["x-fault: 1"])
         # 503 from the fault filter, mapped by local_reply_config to 504 with its body format.
         assert r.status == 504, r.describe()
@@ -110,11 +110,17 @@ def test_runtime_modify_without_an_admin_layer(weft):
     assert r.status == 503 and "No admin layer specified" in r.text, r.describe()
 
 
-def test_default_runtime_has_an_admin_layer(weft):
+def test_runtime_without_layers_as_envoy(weft):
+    # No layered_runtime: no layers at all; an empty one: one admin layer with an empty name.
     proxy = weft.start_proxy(wh.bootstrap(weft.port()))
-    assert runtime(proxy)["layers"] == ["base", "admin"]
+    assert runtime(proxy) == {"layers": [], "entries": {}}
+    assert proxy.admin_post("/runtime_modify?x.y=true").status == 503
+    config = wh.bootstrap(weft.port())
+    config["layered_runtime"] = {}
+    proxy = weft.start_proxy(config)
+    assert runtime(proxy)["layers"] == [""]
     runtime_modify(proxy, "x.y=true")
-    assert runtime(proxy)["entries"]["x.y"]["final_value"] == "true"
+    assert runtime(proxy)["entries"]["x.y"] == {"final_value": "true", "layer_values": ["true"]}
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +133,7 @@ def fractions(weft_module):
             "default_value": {"numerator": 0, "denominator": "HUNDRED"}, "runtime_key": "routing.canary"}}),
         wh.route_to("stable"),
     ])])], clusters=[wh.cluster("canary", [canary.port]), wh.cluster("stable", [stable.port])])
+    config["layered_runtime"] = {"layers": [{"name": "admin", "admin_layer": {}}]}
     return types.SimpleNamespace(proxy=h.start_proxy(config, name="fractions"), port=port)
 
 
@@ -268,7 +275,8 @@ def test_runtime_layers_refused_or_invalid_are_named(weft):
     config["layered_runtime"] = {"layers": [{"name": "s", "static_layer": {"a": {"b": [1, 2]}}}]}
     assert "layered_runtime.layers[0].static_layer.a.b: invalid runtime entry value" in rejected(weft, config)
     config["layered_runtime"] = {"layers": [{"name": "x", "admin_layer": {}}, {"name": "y", "admin_layer": {}}]}
-    assert "layered_runtime.layers[1].admin_layer: only one admin layer is allowed" in rejected(weft, config)
+    assert ("layered_runtime.layers[1].admin_layer: too many admin layers specified in LayeredRuntime, at most one "
+            "may be specified") in rejected(weft, config)
 
 
 def test_static_listener_that_cannot_bind_stops_startup_naming_the_address(weft):

@@ -159,8 +159,8 @@ def test_auto_config_without_tls_is_refused(weft):
         wh.cluster("plain", [9], typed_extension_protocol_options=protocol_options(auto_config={}))])
     _, result = weft.validate(config)
     assert result.returncode != 0
-    assert ("static_resources.clusters[0].typed_extension_protocol_options: auto_config picks the protocol by "
-            "TLS ALPN; cluster 'plain' has no TLS transport_socket") in result.stderr, result.stderr
+    assert ("static_resources.clusters[0].typed_extension_protocol_options: ALPN configured for cluster plain "
+            "which has a non-ALPN transport socket") in result.stderr, result.stderr
 
 
 def test_tcp_keepalive_is_set_on_upstream_sockets(env):

@@ -51,7 +51,11 @@ SubstitutionFormat::Node SubstitutionFormat::compileValue(const pb::Value& v, co
       n.value = Formatter(v.string_value(), path, capture);
       break;
     case pb::Value::kNumberValue:
-      n.value = nlohmann::json(v.number_value()).dump();
+      if (double d = v.number_value(); d == static_cast<double>(static_cast<int64_t>(d))) {
+        n.value = std::to_string(static_cast<int64_t>(d));  // 3, not 3.0
+      } else {
+        n.value = nlohmann::json(d).dump();
+      }
       break;
     case pb::Value::kBoolValue:
       n.value = std::string(v.bool_value() ? "true" : "false");

@@ -2,6 +2,9 @@
 
 #include "common/config/yaml_json.h"
 #include "envoy/admin/v3/clusters.pb.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
+
+#include <map>
 
 namespace weft::proxy::admin {
 
@@ -33,14 +36,13 @@ std::string renderClustersText(const std::vector<ClusterView>& clusters) {
       out += p + "max_retries::" + std::to_string(t.max_retries) + "\n";
     }
     out += n + "::added_via_api::" + (v.added_via_api ? "true" : "false") + "\n";
-    if (!v.config->eds_service_name.empty() && v.config->eds_service_name != n)
-      out += n + "::eds_service_name::" + v.config->eds_service_name + "\n";
+    if (!v.config->eds_service_name.empty()) out += n + "::eds_service_name::" + v.config->eds_service_name + "\n";
     if (!v.hosts) continue;
     for (const auto& h : v.hosts->hosts) {
       std::string p = n + "::" + h->address_string + "::";
-      for (size_t i = 0; i < h->stats->size(); ++i) {
-        out += p + h->stats->def(i).name + "::" + std::to_string(h->stats->gaugeValue(i)) + "\n";
-      }
+      std::map<std::string, int64_t> sorted;  // Envoy prints a host's stats by name
+      for (size_t i = 0; i < h->stats->size(); ++i) sorted[h->stats->def(i).name] = h->stats->gaugeValue(i);
+      for (const auto& [stat, value] : sorted) out += p + stat + "::" + std::to_string(value) + "\n";
       out += p + "hostname::" + h->hostname + "\n";
       out += p + "health_flags::healthy\n";
       out += p + "weight::" + std::to_string(h->weight) + "\n";
@@ -75,12 +77,16 @@ std::string renderClustersJson(const std::vector<ClusterView>& clusters) {
       auto* sa = hs->mutable_address()->mutable_socket_address();
       sa->set_address(h->address.ip());
       sa->set_port_value(h->address.port());
-      for (size_t i = 0; i < h->stats->size(); ++i) {
-        auto* m = hs->add_stats();
-        m->set_name(h->stats->def(i).name);
-        m->set_value(static_cast<uint64_t>(h->stats->gaugeValue(i)));
-        m->set_type(h->stats->def(i).kind == stats::Kind::Gauge ? envoy::admin::v3::SimpleMetric::GAUGE
-                                                                : envoy::admin::v3::SimpleMetric::COUNTER);
+      // Counters, then gauges, as Envoy lists them.
+      for (stats::Kind kind : {stats::Kind::Counter, stats::Kind::Gauge}) {
+        for (size_t i = 0; i < h->stats->size(); ++i) {
+          if (h->stats->def(i).kind != kind) continue;
+          auto* m = hs->add_stats();
+          m->set_name(h->stats->def(i).name);
+          m->set_value(static_cast<uint64_t>(h->stats->gaugeValue(i)));
+          m->set_type(kind == stats::Kind::Gauge ? envoy::admin::v3::SimpleMetric::GAUGE
+                                                 : envoy::admin::v3::SimpleMetric::COUNTER);
+        }
       }
       hs->mutable_health_status()->set_eds_health_status(envoy::config::core::v3::HEALTHY);
       hs->set_weight(h->weight);
@@ -89,6 +95,37 @@ std::string renderClustersJson(const std::vector<ClusterView>& clusters) {
     }
   }
   return weft::config::messageToJson(out, true, false) + "\n";
+}
+
+envoy::admin::v3::EndpointsConfigDump renderEndpointsDump(const std::vector<ClusterView>& clusters) {
+  envoy::admin::v3::EndpointsConfigDump out;
+  for (const ClusterView& v : clusters) {
+    envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+    cla.set_cluster_name(v.config->eds_service_name.empty() ? v.config->name : v.config->eds_service_name);
+    cla.mutable_policy()->mutable_overprovisioning_factor()->set_value(140);
+    if (v.hosts && !v.hosts->hosts.empty()) {
+      auto* locality = cla.add_endpoints();
+      locality->mutable_locality();
+      for (const auto& h : v.hosts->hosts) {
+        auto* lbe = locality->add_lb_endpoints();
+        auto* ep = lbe->mutable_endpoint();
+        auto* sa = ep->mutable_address()->mutable_socket_address();
+        sa->set_address(h->address.ip());
+        sa->set_port_value(h->address.port());
+        if (!h->hostname.empty()) ep->set_hostname(h->hostname);
+        ep->mutable_health_check_config();
+        lbe->set_health_status(envoy::config::core::v3::HEALTHY);
+        lbe->mutable_load_balancing_weight()->set_value(h->weight);
+        lbe->mutable_metadata();
+      }
+    }
+    if (v.added_via_api) {
+      out.add_dynamic_endpoint_configs()->mutable_endpoint_config()->PackFrom(cla);
+    } else {
+      out.add_static_endpoint_configs()->mutable_endpoint_config()->PackFrom(cla);
+    }
+  }
+  return out;
 }
 
 }  // namespace weft::proxy::admin

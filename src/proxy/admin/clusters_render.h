@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "envoy/admin/v3/config_dump_shared.pb.h"
 #include "proxy/upstream/cluster_config.h"
 
 namespace weft::proxy::admin {
@@ -18,5 +19,8 @@ struct ClusterView {
 
 std::string renderClustersText(const std::vector<ClusterView>& clusters);
 std::string renderClustersJson(const std::vector<ClusterView>& clusters);
+// /config_dump?include_eds: each cluster's endpoints as they are now (rebuilt from its hosts,
+// as Envoy does), static clusters' under static_endpoint_configs, CDS ones' under dynamic.
+envoy::admin::v3::EndpointsConfigDump renderEndpointsDump(const std::vector<ClusterView>& clusters);
 
 }  // namespace weft::proxy::admin

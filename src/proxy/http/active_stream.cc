@@ -529,7 +529,10 @@ void ActiveStream::sendLocalReply(const LocalReply& r) {
     head.headers.push_back({"content-type", "application/grpc"});
     int grpc_status = r.grpc_status >= 0 ? r.grpc_status : grpc::statusForHttp(status);
     head.headers.push_back({"grpc-status", keep(std::to_string(grpc_status))});
-    head.headers.push_back({"grpc-message", reply_body.empty() ? r.details : reply_body});
+    // A body format's trailing newline is not part of the message (as Envoy).
+    std::string_view message = reply_body;
+    while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.remove_suffix(1);
+    head.headers.push_back({"grpc-message", message.empty() ? r.details : message});
   } else {
     head.status = status;
     if (!r.location.empty()) head.headers.push_back({"location", r.location});

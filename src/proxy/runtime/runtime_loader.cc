@@ -15,8 +15,11 @@ std::optional<uint32_t> denominatorOf(const pb::Value& v) {
     if (v.string_value() == "HUNDRED") return 100;
     if (v.string_value() == "TEN_THOUSAND") return 10000;
     if (v.string_value() == "MILLION") return 1000000;
-  } else if (v.kind_case() == pb::Value::kNumberValue) {
-    switch (static_cast<int>(v.number_value())) {
+  }
+  if (v.kind_case() == pb::Value::kNumberValue ||
+      (v.kind_case() == pb::Value::kStringValue && Value::parse(v.string_value()).integer)) {
+    double n = v.kind_case() == pb::Value::kNumberValue ? v.number_value() : *Value::parse(v.string_value()).number;
+    switch (static_cast<int>(n)) {
       case 0:
         return 100;
       case 1:
@@ -65,9 +68,14 @@ void walk(const pb::Value& v, const std::string& key, const std::string& path,
         Value val;
         uint32_t num = 0, den = 100;
         if (auto it = fields.find("numerator"); it != fields.end()) {
-          if (it->second.kind_case() != pb::Value::kNumberValue || it->second.number_value() < 0)
-            throw ConfigError(path + ".numerator: must be a non-negative number");
-          num = static_cast<uint32_t>(it->second.number_value());
+          // A YAML bootstrap's scalars arrive as strings: "5" is the number 5.
+          Value n =
+              it->second.kind_case() == pb::Value::kStringValue ? Value::parse(it->second.string_value()) : Value{};
+          if (it->second.kind_case() == pb::Value::kNumberValue && it->second.number_value() >= 0)
+            n.integer = static_cast<uint64_t>(it->second.number_value());
+          if (!n.integer || *n.integer > UINT32_MAX)
+            throw ConfigError(path + ".numerator: must be a non-negative whole number");
+          num = static_cast<uint32_t>(*n.integer);
         }
         if (auto it = fields.find("denominator"); it != fields.end()) {
           auto d = denominatorOf(it->second);
@@ -93,24 +101,28 @@ void walk(const pb::Value& v, const std::string& key, const std::string& path,
 }  // namespace
 
 Loader::Loader(const envoy::config::bootstrap::v3::Bootstrap& bootstrap) {
-  if (!bootstrap.has_layered_runtime()) {
-    // Envoy's default runtime when the bootstrap has none: an empty base layer and an admin layer.
-    layers_.push_back({"base", {}});
-    layers_.push_back({"admin", {}});
-    admin_index_ = 1;
-  }
   const auto& lr = bootstrap.layered_runtime();
+  // Envoy: no layered_runtime, no layers (and /runtime_modify has nowhere to write); a
+  // layered_runtime without layers gets one admin layer with an empty name.
+  if (bootstrap.has_layered_runtime() && lr.layers_size() == 0) {
+    layers_.push_back({"", {}});
+    admin_index_ = 0;
+  }
   for (int i = 0; i < lr.layers_size(); ++i) {
     const auto& l = lr.layers(i);
     std::string path = "layered_runtime.layers[" + std::to_string(i) + "]";
     Layer layer{l.name(), {}};
     for (const Layer& prev : layers_) {
-      if (prev.name == l.name()) throw ConfigError(path + ".name: duplicate layer name '" + l.name() + "'");
+      if (prev.name == l.name()) throw ConfigError(path + ".name: duplicate layer name: " + l.name());
     }
     if (l.has_static_layer()) {
       for (const auto& [k, v] : l.static_layer().fields()) walk(v, k, path + ".static_layer." + k, layer.values);
     } else if (l.has_admin_layer()) {
-      if (admin_index_ >= 0) throw ConfigError(path + ".admin_layer: only one admin layer is allowed");
+      if (admin_index_ >= 0) {
+        throw ConfigError(path +
+                          ".admin_layer: too many admin layers specified in LayeredRuntime, at most one may be "
+                          "specified");
+      }
       admin_index_ = static_cast<int>(layers_.size());
     } else {
       // disk_layer and rtds_layer are refused by the field check; a layer of none is an error.

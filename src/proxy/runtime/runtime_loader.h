@@ -1,7 +1,7 @@
 #pragma once
 // The bootstrap's layered_runtime on the main thread: static layers (google.protobuf.Struct,
 // flattened to dotted keys as Envoy does) and at most one admin layer that /runtime_modify
-// changes. Without layered_runtime, Envoy's default: an empty static layer and an admin layer.
+// changes. Without layered_runtime there are no layers, as in Envoy.
 // Each change produces a new Snapshot for the workers.
 #include <memory>
 #include <string>

@@ -44,8 +44,10 @@ bool Snapshot::featureEnabled(std::string_view key, uint32_t numerator, uint32_t
       numerator = v->fraction->first;
       denominator = v->fraction->second;
     } else if (v->integer) {
+      // Envoy: an integer is a percentage (over 100, whatever the default's denominator).
       if (*v->integer > 100) return true;
       numerator = static_cast<uint32_t>(*v->integer);
+      denominator = 100;
     }
   }
   return numerator > 0 && denominator > 0 && random_value % denominator < numerator;

@@ -34,7 +34,7 @@ class Snapshot {
   // The key's integer value, else `fallback`.
   uint64_t getInteger(std::string_view key, uint64_t fallback) const;
   // Envoy's featureEnabled(key, FractionalPercent default): the key's fraction, or its integer
-  // as the numerator over the default's denominator (above 100: always), else the default.
+  // as a percentage (above 100: always), else the default.
   bool featureEnabled(std::string_view key, uint32_t numerator, uint32_t denominator, Random& random) const {
     return featureEnabled(key, numerator, denominator, random.next());
   }

@@ -52,7 +52,7 @@ std::vector<std::string> DynamicConfig::apply(const std::string& type,
   if (type == xds::kClusterType)
     errors = applyClusters(r, version);
   else if (type == xds::kEndpointType)
-    errors = applyEndpoints(r, version);
+    errors = applyEndpoints(r);
   else if (type == xds::kListenerType)
     errors = applyListeners(r, version);
   else if (type == xds::kRouteType)
@@ -97,8 +97,7 @@ std::vector<std::string> DynamicConfig::applyClusters(const std::vector<const go
   return errors;
 }
 
-std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const google::protobuf::Any*>& resources,
-                                                       const std::string& version) {
+std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const google::protobuf::Any*>& resources) {
   std::vector<std::string> errors;
   for (const auto* any : resources) {
     envoy::config::endpoint::v3::ClusterLoadAssignment cla;
@@ -143,7 +142,6 @@ std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const g
       }
     }
     endpoints_[cla.cluster_name()] = upstream::makeHostSet(std::move(hosts));
-    endpoint_protos_[cla.cluster_name()] = {cla, version, now()};
   }
   return errors;
 }
@@ -264,15 +262,6 @@ void DynamicConfig::fill(Snapshot& snap) const {
   for (const auto& [name, e] : routes_) snap.routes[name] = e.compiled;
   for (const auto& [name, e] : listeners_) {
     if (listenerWarm(*e.compiled)) snap.listeners.push_back({e.compiled, e.sockets});
-  }
-}
-
-void DynamicConfig::dumpEndpoints(envoy::admin::v3::EndpointsConfigDump& out) const {
-  for (const auto& [name, e] : endpoint_protos_) {
-    auto* d = out.add_dynamic_endpoint_configs();
-    d->set_version_info(e.version);
-    d->mutable_endpoint_config()->PackFrom(e.proto);
-    *d->mutable_last_updated() = e.updated;
   }
 }
 

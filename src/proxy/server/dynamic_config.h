@@ -11,7 +11,6 @@
 #include <string>
 
 #include "envoy/admin/v3/config_dump.pb.h"
-#include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "proxy/server/snapshot.h"
 #include "proxy/xds/ads_client.h"
 
@@ -31,8 +30,6 @@ class DynamicConfig : public xds::XdsApplier {
 
   // Adds the warm dynamic resources to a snapshot being built.
   void fill(Snapshot& snapshot) const;
-  // EDS's ClusterLoadAssignments as accepted, for /config_dump?include_eds.
-  void dumpEndpoints(envoy::admin::v3::EndpointsConfigDump& out) const;
   void dump(envoy::admin::v3::ClustersConfigDump& clusters, envoy::admin::v3::ListenersConfigDump& listeners,
             envoy::admin::v3::RoutesConfigDump& routes) const;
   // Initialized once every subscribed type (CDS, LDS) has had its first response.
@@ -46,8 +43,7 @@ class DynamicConfig : public xds::XdsApplier {
  private:
   std::vector<std::string> applyClusters(const std::vector<const google::protobuf::Any*>& resources,
                                          const std::string& version);
-  std::vector<std::string> applyEndpoints(const std::vector<const google::protobuf::Any*>& resources,
-                                          const std::string& version);
+  std::vector<std::string> applyEndpoints(const std::vector<const google::protobuf::Any*>& resources);
   std::vector<std::string> applyListeners(const std::vector<const google::protobuf::Any*>& resources,
                                           const std::string& version);
   std::vector<std::string> applyRoutes(const std::vector<const google::protobuf::Any*>& resources,
@@ -70,12 +66,6 @@ class DynamicConfig : public xds::XdsApplier {
   std::set<std::string> static_listeners_;
   std::map<std::string, Entry<envoy::config::cluster::v3::Cluster, upstream::ClusterConfig>> clusters_;
   std::map<std::string, std::shared_ptr<const upstream::HostSet>> endpoints_;  // by EDS service name
-  struct EndpointsDump {
-    envoy::config::endpoint::v3::ClusterLoadAssignment proto;
-    std::string version;
-    google::protobuf::Timestamp updated;
-  };
-  std::map<std::string, EndpointsDump> endpoint_protos_;  // for /config_dump?include_eds
   std::map<std::string, Entry<envoy::config::listener::v3::Listener, network::ListenerConfig>> listeners_;
   std::map<std::string, Entry<envoy::config::route::v3::RouteConfiguration, http::RouteTable>> routes_;
   bool cds_ = true;

@@ -219,6 +219,18 @@ void Server::publishRuntime() {
   for (auto& w : workers_) w->updateRuntime(snap);
 }
 
+// The active clusters (static, and from CDS once warm) with their current hosts.
+std::vector<admin::ClusterView> Server::clusterViews() const {
+  std::set<std::string> statics;
+  for (const auto& c : config_.clusters) statics.insert(c->name);
+  std::vector<admin::ClusterView> views;
+  for (const auto& [name, c] : snapshot_->clusters) {
+    auto it = snapshot_->hosts.find(name);
+    views.push_back({c, it != snapshot_->hosts.end() ? it->second : c->static_hosts, !statics.count(name)});
+  }
+  return views;
+}
+
 // membership_total / membership_healthy: the hosts each cluster has now (the main thread's
 // row of the gauge holds the whole value). Hosts EDS marks unhealthy are never in a HostSet.
 void Server::refreshMembership() {
@@ -260,7 +272,7 @@ void Server::refreshServerStats() {
   refreshMembership();
   store_->setValue("runtime.num_keys", static_cast<int64_t>(runtime_->snapshot()->values.size()));
   store_->setValue("runtime.num_layers", static_cast<int64_t>(runtime_->layerCount()));
-  store_->setValue("runtime.admin_overrides_active", static_cast<int64_t>(runtime_->adminOverrides()));
+  store_->setValue("runtime.admin_overrides_active", runtime_->adminOverrides() > 0 ? 1 : 0);
   size_t sessions = 0;
   for (const auto& w : workers_) sessions += w->activeSessions();
   store_->setValue("server.total_connections", static_cast<int64_t>(sessions));
@@ -320,13 +332,7 @@ void Server::setupAdmin() {
     return AdminResponse{200, "text/plain; version=0.0.4; charset=utf-8", admin::renderPrometheus(*store_)};
   });
   admin_->add("/clusters", "upstream clusters and their hosts (?format=json)", false, [this](const AdminRequest& req) {
-    std::set<std::string> statics;
-    for (const auto& c : config_.clusters) statics.insert(c->name);
-    std::vector<admin::ClusterView> views;
-    for (const auto& [name, c] : snapshot_->clusters) {
-      auto it = snapshot_->hosts.find(name);
-      views.push_back({c, it != snapshot_->hosts.end() ? it->second : c->static_hosts, !statics.count(name)});
-    }
+    auto views = clusterViews();
     if (req.queryParam("format") == "json")
       return AdminResponse{200, "application/json", admin::renderClustersJson(views)};
     return AdminResponse{200, "text/plain; charset=UTF-8", admin::renderClustersText(views)};
@@ -374,15 +380,8 @@ void Server::setupAdmin() {
                 }
                 // Envoy's order: bootstrap, clusters, endpoints (with include_eds), listeners, routes.
                 if (req.hasParam("include_eds")) {
-                  envoy::admin::v3::EndpointsConfigDump endpoints;
-                  for (const auto& c : config_.clusters) {
-                    if (!c->source.has_load_assignment()) continue;
-                    auto* se = endpoints.add_static_endpoint_configs();
-                    se->mutable_endpoint_config()->PackFrom(c->source.load_assignment());
-                    *se->mutable_last_updated() = updated;
-                  }
-                  if (dynamic_) dynamic_->dumpEndpoints(endpoints);
-                  dump.add_configs()->PackFrom(endpoints);
+                  auto views = clusterViews();
+                  if (!views.empty()) dump.add_configs()->PackFrom(admin::renderEndpointsDump(views));
                 }
                 dump.add_configs()->PackFrom(listeners);
                 dump.add_configs()->PackFrom(routes);

@@ -7,6 +7,7 @@
 
 #include "common/event/reactor.h"
 #include "common/stats/stats.h"
+#include "proxy/admin/clusters_render.h"
 #include "proxy/server/bootstrap_compiler.h"
 #include "proxy/server/snapshot.h"
 #include "proxy/server/worker.h"
@@ -57,6 +58,7 @@ class Server {
   void refreshServerStats();
   void publishRuntime();
   void refreshMembership();
+  std::vector<admin::ClusterView> clusterViews() const;
 
   Options options_;
   std::unique_ptr<stats::Store> store_;

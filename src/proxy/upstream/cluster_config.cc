@@ -178,9 +178,8 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   }
   if (auto_protocol && !out->tls) {
     // Envoy: "ALPN configured for cluster X which has a non-ALPN transport socket".
-    throw ConfigError(path +
-                      ".typed_extension_protocol_options: auto_config picks the protocol by TLS ALPN; cluster '" +
-                      out->name + "' has no TLS transport_socket");
+    throw ConfigError(path + ".typed_extension_protocol_options: ALPN configured for cluster " + out->name +
+                      " which has a non-ALPN transport socket (auto_config picks HTTP/2 or HTTP/1.1 by TLS ALPN)");
   }
   if (c.has_per_connection_buffer_limit_bytes()) out->buffer_limit = c.per_connection_buffer_limit_bytes().value();
   if (c.has_dns_refresh_rate()) {

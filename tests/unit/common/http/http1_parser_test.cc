@@ -628,4 +628,55 @@ TEST(RequestParserTest, MaxHeadersCountIsEnforced) {
 }
 
 }  // namespace
+TEST(RequestParserTest, AbsoluteFormTakesTheTargetsAuthority) {
+  const std::string in = "GET http://target.test:8080/p/q?x=1 HTTP/1.1\r\nHost: other.test\r\n\r\n";
+  RequestHead head;
+  Sink sink;
+  RequestParser p(head, sink, 8192);
+  ParseError ec;
+  parse(p, in, 0, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(head.host, "target.test:8080");
+  EXPECT_EQ(head.target, "/p/q?x=1");
+  EXPECT_EQ(head.path, "/p/q");
+  EXPECT_EQ(head.query, "x=1");
+  EXPECT_TRUE(within(head.host, in));
+}
+
+TEST(RequestParserTest, AbsoluteFormWithoutAPathIsSlash) {
+  const std::string in = "OPTIONS HTTPS://Target.test HTTP/1.1\r\nHost: t\r\n\r\n";
+  RequestHead head;
+  Sink sink;
+  RequestParser p(head, sink, 8192);
+  ParseError ec;
+  parse(p, in, 0, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(head.host, "Target.test");
+  EXPECT_EQ(head.target, "/");
+  EXPECT_EQ(head.path, "/");
+}
+
+TEST(RequestParserTest, MalformedAbsoluteFormIsABadTarget) {
+  for (std::string target : {"http:///x", "http://user@h/x", "http://h?q"}) {
+    const std::string in = "GET " + target + " HTTP/1.1\r\nHost: t\r\n\r\n";
+    RequestHead head;
+    Sink sink;
+    RequestParser p(head, sink, 8192);
+    ParseError ec;
+    parse(p, in, 0, ec);
+    EXPECT_EQ(ec, error::bad_target) << target;
+  }
+}
+
+TEST(RequestParserTest, SecondHostHeaderIsRefused) {
+  const std::string in = "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\nhost: a\r\n\r\n";
+  RequestHead head;
+  Sink sink;
+  RequestParser p(head, sink, 8192);
+  ParseError ec;
+  parse(p, in, 0, ec);
+  EXPECT_EQ(ec, error::bad_field);
+  EXPECT_TRUE(p.duplicateHost());
+}
+
 }  // namespace weft::http

@@ -268,6 +268,26 @@ dynamic_resources: {ads_config: {api_type: GRPC, rate_limit_settings: {}}}
                                    "dynamic_resources.ads_config.rate_limit_settings: not supported by weft-proxy"));
 }
 
+TEST(FieldSupportTest, FieldsThatOnlyMatterWithAnotherSettingAreInertWithoutIt) {
+  // ring_hash_lb_config changes nothing under ROUND_ROBIN, nor dns_* on a STATIC cluster.
+  auto c = fromYaml<envoy::config::cluster::v3::Cluster>(
+      "name: a\nlb_policy: round_robin\nring_hash_lb_config: {minimum_ring_size: 64}\n"
+      "dns_failure_refresh_rate: {base_interval: 1s}\nrespect_dns_ttl: true\n");
+  EXPECT_THAT(unsupportedFields(c, ""), IsEmpty());
+  // Under the setting they belong to, they are read, and refused when weft-proxy cannot.
+  c = fromYaml<envoy::config::cluster::v3::Cluster>(
+      "name: a\ntype: strict_dns\nlb_policy: maglev\nmaglev_lb_config: {table_size: 7}\nrespect_dns_ttl: true\n");
+  EXPECT_THAT(unsupportedFields(c, ""), UnorderedElementsAre("maglev_lb_config: not supported by weft-proxy",
+                                                             "respect_dns_ttl: not supported by weft-proxy"));
+}
+
+TEST(FieldSupportTest, EmptyDefaultMessagesAreAcceptedTheirFieldsAreNot) {
+  auto b = fromYaml<Bootstrap>("cluster_manager: {}\nlayered_runtime: {layers: [{name: a, admin_layer: {}}]}\n");
+  EXPECT_THAT(unsupportedFields(b, ""), IsEmpty());
+  b = fromYaml<Bootstrap>("cluster_manager: {local_cluster_name: x}\n");
+  EXPECT_THAT(unsupportedFields(b, ""), ElementsAre("cluster_manager.local_cluster_name: not supported by weft-proxy"));
+}
+
 TEST(FieldSupportTest, RequireSupportedFieldsListsEveryError) {
   auto c = fromYaml<envoy::config::cluster::v3::Cluster>(
       "name: a\noutlier_detection: {consecutive_5xx: 5}\n"
