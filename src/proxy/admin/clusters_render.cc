@@ -9,15 +9,13 @@
 namespace weft::proxy::admin {
 
 namespace {
-// Envoy has no retries budget here yet: its default max_retries is what a cluster has.
-constexpr uint64_t kDefaultMaxRetries = 3;
-
 struct Thresholds {
   uint64_t max_connections, max_pending_requests, max_requests, max_retries;
 };
 
 Thresholds thresholdsOf(const upstream::ClusterConfig& c) {
-  return {c.limits->connections.max(), c.limits->pending_requests.max(), c.limits->requests.max(), kDefaultMaxRetries};
+  return {c.limits->connections.max(), c.limits->pending_requests.max(), c.limits->requests.max(),
+          c.limits->retries.max()};
 }
 }  // namespace
 

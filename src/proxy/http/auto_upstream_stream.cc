@@ -9,29 +9,16 @@ namespace weft::proxy::http {
 using upstream::ClusterStats;
 using upstream::HostStats;
 
-// The head as forEachUpstreamHeader produced it, in owned strings: the downstream request it
-// was made from may be gone by the time the protocol is known. Replayed through an HcmConfig
-// that adds nothing, so no header is added twice.
+// What the router sent before the protocol was known.
 struct AutoUpstreamStream::Pending {
-  bool have_headers = false;
+  std::unique_ptr<OwnedUpstreamHead> head;
   bool headers_end = false;
-  std::string method, target, path, host, scheme;
-  std::vector<std::pair<std::string, std::string>> headers;
-  RequestHead req;
-  UpstreamHead head;
   Buffer body;
   bool data_end = false;
   bool have_trailers = false;
   std::vector<std::pair<std::string, std::string>> trailer_strings;
   std::vector<Header> trailers;
 };
-
-namespace {
-const HcmConfig& plainHcm() {
-  static const HcmConfig hcm;
-  return hcm;
-}
-}  // namespace
 
 AutoUpstreamStream::AutoUpstreamStream(UpstreamCallbacks& cb, upstream::WorkerCluster& cluster,
                                        std::shared_ptr<const upstream::Host> host, event::Reactor& reactor,
@@ -96,8 +83,8 @@ void AutoUpstreamStream::onProtocolKnown(bool http2) {
   std::unique_ptr<Pending> p = std::move(pending_);
   UpstreamStream* inner = inner_.get();
   inner->start();
-  if (p->have_headers) {
-    inner->sendHeaders(p->head, p->headers_end);
+  if (p->head) {
+    inner->sendHeaders(p->head->head(), p->headers_end);
     if (p->body.size() > 0 || p->data_end) inner->sendData(p->body.view(), p->data_end);
     if (p->have_trailers) inner->sendTrailers(p->trailers);
   }
@@ -111,36 +98,8 @@ void AutoUpstreamStream::onProtocolKnown(bool http2) {
 void AutoUpstreamStream::sendHeaders(const UpstreamHead& h, bool end_stream) {
   if (inner_) return inner_->sendHeaders(h, end_stream);
   if (!pending_) return;
-  Pending& p = *pending_;
-  p.have_headers = true;
-  p.headers_end = end_stream;
-  p.method = std::string(h.req->method);
-  p.target = std::string(h.req->target);
-  p.path = std::string(h.path);
-  p.host = std::string(h.host);
-  p.scheme = std::string(h.scheme);
-  std::string scratch;
-  forEachUpstreamHeader(h, scratch, [&](std::string_view n, std::string_view v) {
-    p.headers.emplace_back(std::string(n), std::string(v));
-  });
-  p.req.method = p.method;
-  p.req.target = p.target;
-  p.req.path = p.path;
-  p.req.host = p.host;
-  p.req.content_length = h.req->content_length;
-  p.req.chunked = h.req->chunked;
-  for (const auto& [n, v] : p.headers) p.req.headers.push_back({n, v});
-  p.head.req = &p.req;
-  p.head.hcm = &plainHcm();
-  p.head.path = p.path;
-  p.head.host = p.host;
-  p.head.scheme = p.scheme;
-  // The x-envoy-* headers these make are in the list already; the replay re-derives them from
-  // the same values (and skips the listed copies), so each appears once.
-  p.head.path_rewritten = h.path_rewritten;
-  p.head.timeout = h.timeout;
-  p.head.suppress_envoy_headers = h.suppress_envoy_headers;
-  p.head.chunked_body = h.chunked_body;
+  pending_->head = std::make_unique<OwnedUpstreamHead>(h);
+  pending_->headers_end = end_stream;
 }
 
 void AutoUpstreamStream::sendData(std::string_view data, bool end_stream) {

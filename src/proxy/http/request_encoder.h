@@ -4,7 +4,10 @@
 // mutations, hop-by-hop headers dropped. `forEachUpstreamHeader` is the one definition of
 // that header set; the HTTP/1 encoder writes it as text, the HTTP/2 one as a header list.
 #include <chrono>
+#include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/buffer.h"
 #include "common/net/address.h"
@@ -27,6 +30,27 @@ struct UpstreamHead {
   MutationChain mutations;
   bool chunked_body = false;
   bool suppress_envoy_headers = false;  // the router's suppress_envoy_headers
+  std::string_view attempt_count;       // x-envoy-attempt-count (include_request_attempt_count), or empty
+};
+
+// An UpstreamHead that owns its bytes: the headers forEachUpstreamHeader made of the first
+// send, for sending the request again after the downstream head is gone (a retry; auto_config's
+// replay). Sent through an HcmConfig that adds nothing, so no header appears twice.
+class OwnedUpstreamHead {
+ public:
+  explicit OwnedUpstreamHead(const UpstreamHead& h);
+  OwnedUpstreamHead(const OwnedUpstreamHead&) = delete;
+  OwnedUpstreamHead& operator=(const OwnedUpstreamHead&) = delete;
+  const UpstreamHead& head() const { return head_; }
+  // x-envoy-attempt-count of the next send (when the first send had one).
+  void setAttemptCount(uint32_t n);
+
+ private:
+  std::string method_, target_, path_, host_, scheme_;
+  std::vector<std::pair<std::string, std::string>> headers_;
+  char attempt_[12] = {};
+  RequestHead req_;
+  UpstreamHead head_;
 };
 
 // Calls emit(name, value) for every regular header (not Host, not the framing headers).
@@ -58,6 +82,7 @@ void forEachUpstreamHeader(const UpstreamHead& h, std::string& scratch, Emit&& e
     if (equalsIgnoreCase(n, "x-forwarded-client-cert")) continue;  // forward_client_cert_details SANITIZE
     if (!h.generated_request_id.empty() && equalsIgnoreCase(n, "x-request-id")) continue;
     if (equalsIgnoreCase(n, "x-envoy-expected-rq-timeout-ms") || equalsIgnoreCase(n, "x-envoy-original-path")) continue;
+    if (!h.attempt_count.empty() && equalsIgnoreCase(n, "x-envoy-attempt-count")) continue;
     if (h.mutations.replaces(n)) continue;
     emit(n, hd.value);
   }
@@ -78,6 +103,7 @@ void forEachUpstreamHeader(const UpstreamHead& h, std::string& scratch, Emit&& e
     emit("x-envoy-expected-rq-timeout-ms", std::string_view(scratch).substr(at));
   }
   if (h.path_rewritten && !h.suppress_envoy_headers) emit("x-envoy-original-path", req.target);
+  if (!h.attempt_count.empty()) emit("x-envoy-attempt-count", h.attempt_count);
   h.mutations.forEachAddition([&](std::string_view name) { return req.find(name) != nullptr; }, emit);
 }
 

@@ -120,6 +120,7 @@ void compileRouteAction(const rv3::RouteAction& a, Route& r, const std::string& 
     }
   }
   r.host_rewrite = a.host_rewrite_literal();
+  if (a.has_retry_policy()) r.retry = RetryPolicy::compile(a.retry_policy(), path + ".retry_policy");
   if (a.has_timeout()) r.timeout = weft::toMillis(a.timeout());
   if (a.has_max_grpc_timeout()) r.grpc_timeout_max = weft::toMillis(a.max_grpc_timeout());
   if (a.has_grpc_timeout_offset()) r.grpc_timeout_offset = weft::toMillis(a.grpc_timeout_offset());
@@ -235,6 +236,10 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
     out->response_mutations = HeaderMutations::compile(vh.response_headers_to_add(), vh.response_headers_to_remove(),
                                                        vpath, "response_headers_to_add", "response_headers_to_remove");
     out->per_filter_config = PerFilterConfigs::compile(vh.typed_per_filter_config(), vpath, store);
+    out->include_request_attempt_count = vh.include_request_attempt_count();
+    out->include_attempt_count_in_response = vh.include_attempt_count_in_response();
+    std::shared_ptr<const RetryPolicy> vhost_retry;
+    if (vh.has_retry_policy()) vhost_retry = RetryPolicy::compile(vh.retry_policy(), vpath + ".retry_policy");
     if (vh.domains_size() == 0) throw ConfigError(vpath + ".domains: must not be empty");
     for (int ri = 0; ri < vh.routes_size(); ++ri) {
       const auto& r = vh.routes(ri);
@@ -261,6 +266,7 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
           HeaderMutations::compile(r.response_headers_to_add(), r.response_headers_to_remove(), rpath,
                                    "response_headers_to_add", "response_headers_to_remove");
       route.per_filter_config = PerFilterConfigs::compile(r.typed_per_filter_config(), rpath, store);
+      if (!route.retry) route.retry = vhost_retry;  // as Envoy: the route's policy replaces the host's
       out->routes.push_back(std::move(route));
     }
     const VirtualHost* vptr = out.get();

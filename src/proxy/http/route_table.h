@@ -13,6 +13,7 @@
 #include "proxy/http/header_mutations.h"
 #include "proxy/http/matchers.h"
 #include "proxy/http/per_filter_config.h"
+#include "proxy/http/retry_policy.h"
 
 namespace weft::proxy::http {
 
@@ -59,6 +60,7 @@ struct Route {
   // capped by this (0: uncapped), instead of `timeout`.
   std::optional<std::chrono::milliseconds> grpc_timeout_max;
   std::chrono::milliseconds grpc_timeout_offset{0};
+  std::shared_ptr<const RetryPolicy> retry;  // the route's retry_policy, else its virtual host's; null: none
   Redirect redirect;
   int direct_status = 200;
   std::string direct_body;
@@ -73,6 +75,8 @@ struct Route {
 
 struct VirtualHost {
   std::string name;
+  bool include_request_attempt_count = false;      // x-envoy-attempt-count to the upstream
+  bool include_attempt_count_in_response = false;  // ... and to the client
   std::vector<Route> routes;
   HeaderMutations request_mutations;
   HeaderMutations response_mutations;

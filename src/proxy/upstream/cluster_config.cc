@@ -16,7 +16,7 @@ namespace {
 // priority's thresholds say otherwise. HIGH-priority thresholds are accepted and unused: no
 // route asks for the HIGH priority here.
 std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, const std::string& path) {
-  uint64_t cx = 1024, pending = 1024, rq = 1024;
+  uint64_t cx = 1024, pending = 1024, rq = 1024, retries = 3;
   const auto& cb = c.circuit_breakers();
   bool seen_default = false;
   for (int i = 0; i < cb.thresholds_size(); ++i) {
@@ -30,8 +30,9 @@ std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, co
     if (t.has_max_connections()) cx = t.max_connections().value();
     if (t.has_max_pending_requests()) pending = t.max_pending_requests().value();
     if (t.has_max_requests()) rq = t.max_requests().value();
+    if (t.has_max_retries()) retries = t.max_retries().value();
   }
-  return std::make_shared<ResourceLimits>(cx, pending, rq);
+  return std::make_shared<ResourceLimits>(cx, pending, rq, retries);
 }
 }  // namespace
 

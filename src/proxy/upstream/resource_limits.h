@@ -33,11 +33,12 @@ class ResourceCount {
 };
 
 struct ResourceLimits {
-  ResourceLimits(uint64_t cx, uint64_t pending, uint64_t rq)
-      : connections(cx), pending_requests(pending), requests(rq) {}
+  ResourceLimits(uint64_t cx, uint64_t pending, uint64_t rq, uint64_t retries = 3)
+      : connections(cx), pending_requests(pending), requests(rq), retries(retries) {}
   ResourceCount connections;
   ResourceCount pending_requests;
   ResourceCount requests;
+  ResourceCount retries;  // retries in flight (max_retries), across workers
 };
 
 }  // namespace weft::proxy::upstream

@@ -190,7 +190,7 @@ static_resources:
               domains: ["*"]
               routes:
               - match: {prefix: /}
-                route: {cluster: a, retry_policy: {num_retries: 3}}
+                route: {cluster: a, hash_policy: [{header: {header_name: x}}]}
           http_filters:
           - name: envoy.filters.http.router
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
@@ -207,7 +207,7 @@ static_resources:
           "static_resources.listeners[0].listener_filters[0].typed_config: type 'google.protobuf.Empty' (name "
           "'envoy.filters.listener.original_dst') is not supported by weft-proxy",
           "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0]."
-          "routes[0].route.retry_policy: not supported by weft-proxy",
+          "routes[0].route.hash_policy: not supported by weft-proxy",
           "static_resources.clusters[1].outlier_detection: not supported by weft-proxy"));
 }
 

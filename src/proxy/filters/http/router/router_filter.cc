@@ -35,7 +35,11 @@ std::string autoSni(const upstream::ClusterConfig& c, const RequestHead& req, st
 }  // namespace
 
 RouterFilter::RouterFilter(const RouterConfig& config, event::Reactor& reactor)
-    : config_(config), reactor_(reactor), timer_(reactor, [this] { onTimeout(); }) {}
+    : config_(config),
+      reactor_(reactor),
+      timer_(reactor, [this] { onTimeout(); }),
+      retry_timer_(reactor, [this] { retryNow(); }),
+      per_try_timer_(reactor, [this] { onPerTryTimeout(); }) {}
 
 RouterFilter::~RouterFilter() { abortUpstream(); }
 
@@ -129,18 +133,134 @@ FilterStatus RouterFilter::decodeHeaders(RequestHead& req, bool end_stream) {
   head.path_rewritten = !rewritten.empty();
   head.host = route->host_rewrite.empty() ? req.host : std::string_view(route->host_rewrite);
   head.generated_request_id = cb_->generatedRequestId();
+  const VirtualHost& vhost = *cb_->virtualHost();
+  if (vhost.include_request_attempt_count) head.attempt_count = "1";
+  attempt_count_in_response_ = vhost.include_attempt_count_in_response;
+  if (route->retry && !req.upgrade) {
+    retry_ = route->retry.get();
+    retry_head_ = std::make_unique<OwnedUpstreamHead>(head);
+  }
 
-  upstream_ = newUpstreamStream(*this, *cluster_, std::move(host), reactor_, req.method == "HEAD", upstream_head_,
-                                cb_->isHttp2(), req.upgrade, autoSni(cluster_->config(), req, head.host));
-  upstream_->start();
-  if (!upstream_) return FilterStatus::Continue;  // failed at once (circuit breaker overflow)
-  upstream_->sendHeaders(head, end_stream);
-  scheduleFlush();
+  startAttempt(std::move(host), &head, end_stream);
   if (end_stream) requestEnded();
   return FilterStatus::Continue;
 }
 
+void RouterFilter::startAttempt(std::shared_ptr<const upstream::Host> host, const UpstreamHead* first_head,
+                                bool end_stream) {
+  ++attempts_;
+  tried_.push_back(host.get());
+  const RequestHead& req = cb_->requestHeaders();
+  const UpstreamHead& head = first_head ? *first_head : retry_head_->head();
+  cb_->streamInfo().upstream_host = host->address_string;
+  upstream_ = newUpstreamStream(*this, *cluster_, std::move(host), reactor_, req.method == "HEAD", upstream_head_,
+                                cb_->isHttp2(), req.upgrade, autoSni(cluster_->config(), *head.req, head.host));
+  upstream_->start();
+  if (!upstream_) return;  // failed at once (circuit breaker overflow)
+  if (first_head) {
+    upstream_->sendHeaders(head, end_stream);
+  } else {
+    // A retry: the whole request as far as it has come.
+    bool body_end = request_end_ && !have_trailers_;
+    upstream_->sendHeaders(head, body_end && retry_body_.size() == 0);
+    if (upstream_ && retry_body_.size() > 0) upstream_->sendData(retry_body_.view(), body_end);
+    if (upstream_ && have_trailers_) upstream_->sendTrailers(retry_trailers_);
+    // The body was held while the retry waited: let it flow again.
+    if (upstream_ && !request_end_ && !upstream_->aboveWriteLimit()) cb_->onDecoderDrained();
+  }
+  scheduleFlush();
+  armPerTryTimer();
+}
+
+void RouterFilter::armPerTryTimer() {
+  // Envoy's per_try_timeout runs from when the request has been sent whole.
+  if (retry_ && retry_->per_try_timeout.count() > 0 && request_end_ && upstream_) {
+    per_try_timer_.arm(retry_->per_try_timeout);
+  }
+}
+
+bool RouterFilter::maybeRetry(bool retriable, uint32_t flag) {
+  if (!retry_ || !retriable) return false;
+  if (attempts_ > retry_->num_retries || !retry_body_ok_) {
+    if (retry_body_ok_) {
+      cluster_->stats().inc(upstream::ClusterStats::upstream_rq_retry_limit_exceeded);
+      cb_->streamInfo().response_flags |= kUpstreamRetryLimitExceeded;
+    }
+    return false;
+  }
+  releaseRetry();
+  if (!cluster_->limits().retries.tryAcquire()) {
+    cluster_->stats().inc(upstream::ClusterStats::upstream_rq_retry_overflow);
+    return false;
+  }
+  holds_retry_ = true;
+  (void)flag;
+  per_try_timer_.disarm();
+  abortUpstream();
+  cluster_->stats().inc(upstream::ClusterStats::upstream_rq_retry);
+  cluster_->stats().inc(upstream::ClusterStats::upstream_rq_retry_backoff_exponential);
+  retry_timer_.arm(retry_->backoff(attempts_, cb_->worker().random().next()));
+  return true;
+}
+
+void RouterFilter::retryNow() {
+  const net::Connection& downstream = cb_->downstreamConnection();
+  std::string_view override_host;
+  if (!cluster_->config().original_dst_header.empty()) {
+    if (const auto* v = retry_head_->head().req->find(cluster_->config().original_dst_header)) override_host = *v;
+  }
+  std::shared_ptr<const upstream::Host> host;
+  uint32_t tries = retry_->previous_hosts ? retry_->host_selection_max_attempts : 1;
+  for (uint32_t i = 0; i < tries; ++i) {
+    host = cluster_->chooseHost(&downstream.localAddress(), override_host);
+    if (!host || !retry_->previous_hosts) break;
+    bool seen = false;
+    for (const auto* t : tried_) seen = seen || t == host.get();
+    if (!seen) break;
+  }
+  if (!host) {
+    releaseRetry();
+    cluster_->stats().inc(upstream::ClusterStats::upstream_cx_none_healthy);
+    reply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
+    return;
+  }
+  if (cb_->virtualHost()->include_request_attempt_count) retry_head_->setAttemptCount(attempts_ + 1);
+  startAttempt(std::move(host), nullptr, false);
+}
+
+void RouterFilter::releaseRetry() {
+  if (!holds_retry_) return;
+  holds_retry_ = false;
+  cluster_->limits().retries.release();
+}
+
+void RouterFilter::onPerTryTimeout() {
+  if (!upstream_) return;
+  cluster_->stats().inc(upstream::ClusterStats::upstream_rq_per_try_timeout);
+  // As Envoy: a per-try timeout is retried when 5xx, gateway-error or reset are asked for.
+  bool retriable = retry_->retry_on & (RetryPolicy::k5xx | RetryPolicy::kGatewayError | RetryPolicy::kReset);
+  if (maybeRetry(retriable, kUpstreamRequestTimeout)) return;
+  timer_.disarm();
+  abortUpstream();
+  LocalReply r;
+  r.status = 504;
+  r.body = "upstream request timeout";
+  r.flag = kUpstreamRequestTimeout;
+  r.details = "upstream_per_try_timeout";
+  r.grpc_status = grpc::kDeadlineExceeded;
+  cb_->sendLocalReply(r);
+}
+
 FilterStatus RouterFilter::decodeData(std::string_view data, bool end_stream) {
+  if (retry_ && retry_body_ok_ && !request_end_) {
+    // Kept for a retry up to the cluster's buffer limit; past it the request is not retried.
+    if (retry_body_.size() + data.size() > cluster_->config().buffer_limit) {
+      retry_body_ok_ = false;
+      retry_body_.clear();
+    } else {
+      retry_body_.append(data);
+    }
+  }
   if (upstream_ && !request_end_) {
     upstream_->sendData(data, end_stream);
     scheduleFlush();
@@ -150,6 +270,11 @@ FilterStatus RouterFilter::decodeData(std::string_view data, bool end_stream) {
 }
 
 FilterStatus RouterFilter::decodeTrailers(std::vector<Header>& trailers) {
+  if (retry_ && !request_end_) {
+    have_trailers_ = true;
+    for (const Header& t : trailers) retry_trailer_strings_.emplace_back(std::string(t.name), std::string(t.value));
+    for (const auto& [n, v] : retry_trailer_strings_) retry_trailers_.push_back({n, v});
+  }
   if (upstream_ && !request_end_) {
     upstream_->sendTrailers(trailers);
     scheduleFlush();
@@ -158,7 +283,11 @@ FilterStatus RouterFilter::decodeTrailers(std::vector<Header>& trailers) {
   return FilterStatus::Continue;
 }
 
-bool RouterFilter::decoderAboveWriteLimit() const { return upstream_ && upstream_->aboveWriteLimit(); }
+// While a retry waits for its backoff, the request body waits in the socket (or the peer's
+// window), not in memory.
+bool RouterFilter::decoderAboveWriteLimit() const {
+  return retry_timer_.armed() || (upstream_ && upstream_->aboveWriteLimit());
+}
 
 void RouterFilter::scheduleFlush() { reactor_.scheduleFlush(this); }
 
@@ -170,11 +299,15 @@ void RouterFilter::onFlush() {
 void RouterFilter::requestEnded() {
   if (request_end_) return;
   request_end_ = true;
-  if (upstream_ && timeout_.count() > 0) timer_.arm(timeout_);
+  if ((upstream_ || retry_timer_.armed()) && timeout_.count() > 0) timer_.arm(timeout_);
+  armPerTryTimer();
 }
 
 void RouterFilter::onTimeout() {
-  if (!upstream_) return;
+  if (!upstream_ && !retry_timer_.armed()) return;
+  retry_timer_.disarm();
+  per_try_timer_.disarm();
+  releaseRetry();
   cb_->hcm().stats->inc(HcmStats::downstream_rq_timeout);
   cluster_->stats().inc(upstream::ClusterStats::upstream_rq_timeout);
   abortUpstream();
@@ -191,6 +324,9 @@ void RouterFilter::onTimeout() {
 
 void RouterFilter::onUpstreamFailure(uint32_t flag, std::string_view reason) {
   if (upstream_) reactor_.deferDelete(std::move(upstream_));
+  per_try_timer_.disarm();
+  if (retry_ && maybeRetry(retry_->retriableFailure(flag, reason), flag)) return;
+  releaseRetry();
   timer_.disarm();
   cb_->streamInfo().transport_failure = reason;
   std::string_view body = cb_->keep(std::string(kUpstreamFailurePrefix) + std::string(reason));
@@ -198,6 +334,16 @@ void RouterFilter::onUpstreamFailure(uint32_t flag, std::string_view reason) {
 }
 
 void RouterFilter::onUpstreamHeaders(const ResponseHead& head, bool end_stream) {
+  per_try_timer_.disarm();
+  if (retry_) {
+    if (maybeRetry(retry_->retriableResponse(head, cb_->isGrpc()), 0)) {
+      countUpstreamResponse(cluster_.get(), head.status);
+      return;
+    }
+    if (attempts_ > 1 && !retry_->retriableResponse(head, cb_->isGrpc()))
+      cluster_->stats().inc(upstream::ClusterStats::upstream_rq_retry_success);
+    releaseRetry();
+  }
   StreamInfo& info = cb_->streamInfo();
   info.first_upstream_byte = reactor_.now();
   info.response_code_details = "via_upstream";
@@ -216,6 +362,10 @@ void RouterFilter::onUpstreamHeaders(const ResponseHead& head, bool end_stream) 
   forEachResponseHeader(head, response_mutations_, service_time, [&](std::string_view n, std::string_view v) {
     response_.headers.push_back({n, v});
   });
+  if (attempt_count_in_response_) {
+    int n = std::snprintf(attempt_count_, sizeof(attempt_count_), "%u", attempts_);
+    response_.headers.push_back({"x-envoy-attempt-count", std::string_view(attempt_count_, static_cast<size_t>(n))});
+  }
   // A response that ends here goes on once the upstream is released (onUpstreamComplete):
   // the stream may finish, and its filters go, as soon as the response is complete.
   if (end_stream) {
@@ -291,6 +441,9 @@ void RouterFilter::abortUpstream() {
 
 void RouterFilter::onLocalReply() {
   timer_.disarm();
+  retry_timer_.disarm();
+  per_try_timer_.disarm();
+  releaseRetry();
   abortUpstream();
 }
 
@@ -305,6 +458,9 @@ void RouterFilter::onStreamComplete() {
 
 void RouterFilter::onDestroy() {
   timer_.disarm();
+  retry_timer_.disarm();
+  per_try_timer_.disarm();
+  releaseRetry();
   abortUpstream();
   reactor_.cancelFlush(this);
 }

@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "proxy/http/filter.h"
+#include "proxy/http/request_encoder.h"
+#include "proxy/http/retry_policy.h"
 #include "proxy/http/upstream_stream.h"
 
 namespace weft::proxy::http {
@@ -53,6 +55,15 @@ class RouterFilter final : public StreamFilterBase,
  private:
   void reply(int status, std::string_view body, uint32_t flag, std::string_view details,
              const MutationChain* mutations = nullptr, std::string_view location = {});
+  // Opens a stream to `host` and sends the request (the live head on the first try, the
+  // owned copy with the body kept so far on a retry).
+  void startAttempt(std::shared_ptr<const upstream::Host> host, const UpstreamHead* first_head, bool end_stream);
+  // Whether this failure is retried now; if so the retry is scheduled (after a backoff).
+  bool maybeRetry(bool retriable, uint32_t flag);
+  void retryNow();
+  void onPerTryTimeout();
+  void armPerTryTimer();
+  void releaseRetry();
   void requestEnded();
   void onTimeout();
   void abortUpstream();
@@ -70,6 +81,21 @@ class RouterFilter final : public StreamFilterBase,
   MutationChain response_mutations_;
   std::chrono::milliseconds timeout_{0};
   event::Timer timer_;
+  // Retries (route or virtual host retry_policy): what is needed to send the request again.
+  const RetryPolicy* retry_ = nullptr;
+  std::unique_ptr<OwnedUpstreamHead> retry_head_;
+  Buffer retry_body_;
+  bool retry_body_ok_ = true;  // false once the body outgrew the buffer limit: no more retries
+  std::vector<std::pair<std::string, std::string>> retry_trailer_strings_;
+  std::vector<Header> retry_trailers_;
+  bool have_trailers_ = false;
+  uint32_t attempts_ = 0;
+  bool holds_retry_ = false;  // one of the cluster's max_retries slots
+  std::vector<const upstream::Host*> tried_;
+  event::Timer retry_timer_;
+  event::Timer per_try_timer_;
+  bool attempt_count_in_response_ = false;
+  char attempt_count_[12];
   bool request_end_ = false;
   bool end_with_headers_ = false;  // the response is its headers alone
   bool end_with_trailers_ = false;

@@ -1,0 +1,194 @@
+"""Router retries (route and virtual host retry_policy), as Envoy's: which failures are retried,
+num_retries, previous_hosts, per_try_timeout, the request body kept for the retry,
+x-envoy-attempt-count, max_retries and the retry stats. Each on HTTP/1.1 and HTTP/2."""
+
+import http.server
+import json
+import socket
+import threading
+import time
+import types
+
+import pytest
+
+import weft_harness as wh
+from both_protocols import PROTOCOLS, request
+
+
+class FailingServer(http.server.ThreadingHTTPServer):
+    """An HTTP/1.1 upstream that reads each request whole and answers `status` (with
+    `headers`), counting the requests it saw."""
+
+    daemon_threads = True
+
+    def __init__(self, status, headers=()):
+        self.status, self.extra, self.count, self.bodies, self.headers = status, list(headers), 0, [], []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def handle_one(self):
+                n = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(n) if n else b""
+                outer.count += 1
+                outer.bodies.append(body)
+                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
+                self.send_response(outer.status)
+                for k, v in outer.extra:
+                    self.send_header(k, v)
+                self.send_header("content-length", "6")
+                self.end_headers()
+                self.wfile.write(b"failed")
+
+            do_GET = do_POST = handle_one
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+
+def retry(retry_on, **extra):
+    return dict({"retry_on": retry_on, "num_retries": 1}, **extra)
+
+
+def route(prefix, cluster, policy):
+    r = wh.route_to(cluster, prefix=prefix)
+    r["route"]["retry_policy"] = policy
+    return r
+
+
+@pytest.fixture(scope="module")
+def env(weft_module):
+    h = weft_module
+    good = h.echo("good")
+    bad503 = FailingServer(503)
+    bad409 = FailingServer(409)
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: connections are refused
+    hang = h.blackhole()
+    prev = {"retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts"}],
+            "host_selection_retry_max_attempts": 5}
+    port, admin = h.port(), h.port()
+    log = h.path("access.log")
+    vhost = wh.vhost("all", ["*"], [
+        route("/5xx", "half_bad", retry("5xx", **prev)),
+        route("/gw", "half_bad", retry("gateway-error", **prev)),
+        route("/connect", "half_closed", retry("connect-failure", **prev)),
+        route("/4xx", "half_409", retry("retriable-4xx", **prev)),
+        route("/codes", "half_409", retry("retriable-status-codes", retriable_status_codes=[409], **prev)),
+        route("/not-retried", "half_409", retry("5xx", **prev)),
+        route("/all-bad", "all_bad", retry("5xx", num_retries=3)),
+        route("/per-try", "half_hang", retry("5xx", per_try_timeout="0.3s", **prev)),
+        route("/no-body-retry", "half_bad", retry("5xx", **prev)),
+        wh.route_to("half_bad", prefix="/vhost-policy"),
+    ], include_request_attempt_count=True, include_attempt_count_in_response=True,
+        retry_policy=retry("5xx", **prev))
+    config = wh.bootstrap(admin, listeners=[wh.http_listener(
+        "main", port, [vhost], access_log=[wh.file_access_log(log, "%REQ(:PATH)% %RESPONSE_CODE% %RESPONSE_FLAGS%\n")])],
+        clusters=[
+            wh.cluster("half_bad", [bad503.port, good.port]),
+            wh.cluster("half_closed", [closed_port, good.port]),
+            wh.cluster("half_409", [bad409.port, good.port]),
+            wh.cluster("all_bad", [bad503.port]),
+            wh.cluster("half_hang", [hang.port, good.port]),
+        ])
+    proxy = h.start_proxy(config)
+    return types.SimpleNamespace(proxy=proxy, port=port, good=good, bad503=bad503, bad409=bad409, log=log)
+
+
+def stat(env, cluster, name):
+    return env.proxy.stats().get("cluster.%s.%s" % (cluster, name), 0)
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+@pytest.mark.parametrize("path, cluster", [("/5xx", "half_bad"), ("/gw", "half_bad"), ("/connect", "half_closed"),
+                                           ("/4xx", "half_409"), ("/codes", "half_409"),
+                                           ("/vhost-policy", "half_bad")])
+def test_a_failing_host_is_retried_on_the_other(env, proto, path, cluster):
+    bad = {"half_bad": env.bad503, "half_409": env.bad409}.get(cluster)
+    bad_before = bad.count if bad else 0
+    retries = stat(env, cluster, "upstream_rq_retry")
+    successes = stat(env, cluster, "upstream_rq_retry_success")
+    for _ in range(6):
+        r = request(proto, env.port, path)
+        assert r.status == 200, r.describe()
+        assert json.loads(r.body)["server"] == "good"
+    # Every try that met the failing host was retried once, on the other host, and succeeded.
+    retried = stat(env, cluster, "upstream_rq_retry") - retries
+    assert retried >= 1
+    assert stat(env, cluster, "upstream_rq_retry_success") - successes == retried
+    if bad:
+        assert bad.count - bad_before == retried
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_attempt_count_reaches_the_upstream_and_the_client(env, proto):
+    for _ in range(4):
+        before = env.bad503.count
+        r = request(proto, env.port, "/5xx")
+        assert r.status == 200, r.describe()
+        sent = json.loads(r.body)["headers"]["x-envoy-attempt-count"]
+        assert r.headers["x-envoy-attempt-count"] == sent, r.describe()
+        tries = env.bad503.count - before + 1
+        assert sent == str(tries), (sent, tries)
+        if tries == 2:
+            assert env.bad503.headers[-1]["x-envoy-attempt-count"] == "1"
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_a_status_not_asked_for_is_not_retried(env, proto):
+    codes = set()
+    for _ in range(4):
+        codes.add(request(proto, env.port, "/not-retried").status)
+    assert codes == {200, 409}
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_retry_limit_exceeded_forwards_the_last_response(env, proto):
+    before = env.bad503.count
+    limit = stat(env, "all_bad", "upstream_rq_retry_limit_exceeded")
+    r = request(proto, env.port, "/all-bad")
+    assert r.status == 503 and r.body == b"failed", r.describe()
+    assert env.bad503.count - before == 4  # the first try and num_retries 3
+    assert stat(env, "all_bad", "upstream_rq_retry_limit_exceeded") - limit == 1
+    assert wh.wait_for(lambda: any(l.startswith("/all-bad 503 URX") for l in wh.read_lines(env.log)), 3), \
+        wh.read_lines(env.log)[-5:]
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_per_try_timeout_moves_on_to_another_host(env, proto):
+    for _ in range(4):
+        start = time.monotonic()
+        r = request(proto, env.port, "/per-try")
+        elapsed = time.monotonic() - start
+        assert r.status == 200, r.describe()
+        assert elapsed < 2.0, elapsed
+    assert stat(env, "half_hang", "upstream_rq_per_try_timeout") >= 2
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_the_request_body_is_sent_again(env, proto):
+    body = b"payload-" * 4096  # 32 KiB
+    before = len(env.bad503.bodies)
+    for _ in range(4):
+        r = request(proto, env.port, "/no-body-retry", method="POST", body=body)
+        assert r.status == 200, r.describe()
+        echo = json.loads(r.body)
+        assert echo["body_len"] == len(body), echo
+    assert all(b == body for b in env.bad503.bodies[before:]), [len(b) for b in env.bad503.bodies[before:]]
+
+
+def test_unknown_retry_on_is_refused(weft):
+    config = wh.bootstrap(weft.port(), listeners=[wh.http_listener("l", weft.port(), [wh.vhost("a", ["*"], [
+        route("/", "c", retry("5xx,sometimes"))])])], clusters=[wh.cluster("c", [9])])
+    _, result = weft.validate(config)
+    assert result.returncode != 0
+    assert ("static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0]"
+            ".routes[0].route.retry_policy.retry_on: 'sometimes' is not a retry condition weft-proxy knows") \
+        in result.stderr, result.stderr
