@@ -10,6 +10,69 @@ namespace weft::control::decode {
 
 namespace {
 
+// Envoy's retry conditions Istio accepts in retryOn (besides HTTP status codes), and the ones
+// weft-proxy implements.
+constexpr std::string_view kIstioRetryOn[] = {"5xx",
+                                              "gateway-error",
+                                              "reset",
+                                              "connect-failure",
+                                              "envoy-ratelimited",
+                                              "retriable-4xx",
+                                              "refused-stream",
+                                              "retriable-status-codes",
+                                              "retriable-headers",
+                                              "cancelled",
+                                              "deadline-exceeded",
+                                              "internal",
+                                              "resource-exhausted",
+                                              "unavailable",
+                                              "reset-before-request",
+                                              "http3-post-connect-failure"};
+constexpr std::string_view kNotImplementedRetryOn[] = {"retriable-headers", "reset-before-request",
+                                                       "http3-post-connect-failure"};
+
+std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::string& p, Errors& errs) {
+  if (!n) return std::nullopt;
+  if (!expectMap(n, p, errs)) return std::nullopt;
+  checkKeys(n, p,
+            {"attempts", "perTryTimeout", "retryOn", "retryRemoteLocalities", "retryIgnorePreviousHosts", "backoff"},
+            errs);
+  HttpRoute::Retries r;
+  if (auto a = integer(n, "attempts", p, errs)) {
+    if (*a < 0) errs.push_back(p + ".attempts: must be >= 0, got " + std::to_string(*a));
+    r.attempts = *a;
+  }
+  r.per_try_timeout_ms = durationMs(n, "perTryTimeout", p, errs);
+  if (r.per_try_timeout_ms && *r.per_try_timeout_ms < 1) errs.push_back(p + ".perTryTimeout: must be at least 1ms");
+  r.retry_on = str(n, "retryOn", p, errs);
+  std::string_view list = r.retry_on;
+  while (!list.empty()) {
+    size_t comma = list.find(',');
+    std::string item(list.substr(0, comma));
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (item.empty()) continue;
+    bool code = item.find_first_not_of("0123456789") == std::string::npos && item.size() == 3;
+    bool known = code;
+    for (auto k : kIstioRetryOn) known = known || k == item;
+    if (!known) {
+      errs.push_back(p + ".retryOn: '" + item + "' is not a valid retry policy");
+      continue;
+    }
+    for (auto k : kNotImplementedRetryOn) {
+      if (k == item) errs.push_back(p + ".retryOn: '" + item + "' is not supported by weft-proxy yet");
+    }
+  }
+  if (n["retryRemoteLocalities"] && str(n, "retryRemoteLocalities", p, errs) == "true")
+    errs.push_back(p + ".retryRemoteLocalities: not supported by weft-proxy yet (no locality priorities)");
+  if (n["retryIgnorePreviousHosts"])
+    r.retry_ignore_previous_hosts = str(n, "retryIgnorePreviousHosts", p, errs) == "true";
+  r.backoff_ms = durationMs(n, "backoff", p, errs);
+  if (r.backoff_ms && *r.backoff_ms < 1) errs.push_back(p + ".backoff: must be at least 1ms");
+  return r;
+}
+
 std::vector<RouteDestination> routeDestinations(const YAML::Node& n, const std::string& path, Errors& errs) {
   std::vector<RouteDestination> out;
   if (!n || n.IsNull()) return out;
@@ -201,7 +264,7 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     if (!expectMap(h, p, errs)) continue;
     checkKeys(h, p,
               {"name", "match", "route", "redirect", "directResponse", "rewrite", "timeout", "headers", "fault",
-               "corsPolicy"},
+               "corsPolicy", "retries"},
               errs);
     HttpRoute r;
     r.name = str(h, "name", p, errs);
@@ -263,6 +326,7 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
       r.rewrite = HttpRoute::Rewrite{str(rw, "uri", p + ".rewrite", errs), str(rw, "authority", p + ".rewrite", errs)};
     }
     r.timeout_ms = durationMs(h, "timeout", p, errs);
+    r.retries = decodeRetries(h["retries"], p + ".retries", errs);
     headers(h["headers"], p + ".headers", r.request_headers, r.response_headers, errs);
     r.fault = decodeFault(h["fault"], p + ".fault", errs);
     r.cors = decodeCors(h["corsPolicy"], p + ".corsPolicy", errs);

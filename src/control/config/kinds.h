@@ -127,6 +127,15 @@ struct HttpRoute {
   };
   std::optional<Rewrite> rewrite;
   std::optional<int64_t> timeout_ms;
+  // HTTPRetry. Unset: Istio's default policy; attempts 0: no retries.
+  struct Retries {
+    int64_t attempts = 0;
+    std::optional<int64_t> per_try_timeout_ms;
+    std::string retry_on;  // Envoy's conditions and HTTP status codes, comma separated
+    std::optional<bool> retry_ignore_previous_hosts;
+    std::optional<int64_t> backoff_ms;
+  };
+  std::optional<Retries> retries;
   HeaderOps request_headers;
   HeaderOps response_headers;
   // HTTPFaultInjection: percentages are Istio's (0..100, fractional).

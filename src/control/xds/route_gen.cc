@@ -4,6 +4,7 @@
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
+#include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb.h"
 
 namespace weft::control::xds {
 
@@ -69,6 +70,56 @@ std::string destinationCluster(const MeshModel& model, const Destination& d, con
   return ClusterName{"outbound", p, d.subset, host}.str();
 }
 
+google::protobuf::Duration durationOf(int64_t ms) {
+  google::protobuf::Duration d;
+  d.set_seconds(ms / 1000);
+  d.set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
+  return d;
+}
+
+// Istio's ConvertPolicy (today's): no `retries` gives its default policy (2 retries on
+// connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, previous hosts,
+// 5 host selections); attempts 0 gives none; numbers in retryOn become retriable_status_codes.
+void setRetryPolicy(const HttpRoute::Retries* in, rv3::RouteAction* ra) {
+  if (in != nullptr && in->attempts <= 0) return;
+  auto* rp = ra->mutable_retry_policy();
+  rp->mutable_num_retries()->set_value(in ? static_cast<uint32_t>(in->attempts) : 2);
+  rp->set_retry_on("connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes");
+  rp->set_host_selection_retry_max_attempts(5);
+  bool previous_hosts = true;
+  if (in) {
+    if (!in->retry_on.empty()) {
+      std::string on;
+      std::string_view list = in->retry_on;
+      while (!list.empty()) {
+        size_t comma = list.find(',');
+        std::string item(list.substr(0, comma));
+        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+        item.erase(0, item.find_first_not_of(" \t"));
+        item.erase(item.find_last_not_of(" \t") + 1);
+        if (item.empty()) continue;
+        if (item.find_first_not_of("0123456789") == std::string::npos) {
+          rp->add_retriable_status_codes(static_cast<uint32_t>(std::stoul(item)));
+        } else {
+          on += (on.empty() ? "" : ",") + item;
+        }
+      }
+      if (rp->retriable_status_codes_size() > 0 && on.find("retriable-status-codes") == std::string::npos)
+        on += (on.empty() ? "" : ",") + std::string("retriable-status-codes");
+      rp->set_retry_on(on);
+    }
+    if (in->per_try_timeout_ms) *rp->mutable_per_try_timeout() = durationOf(*in->per_try_timeout_ms);
+    if (in->retry_ignore_previous_hosts) previous_hosts = *in->retry_ignore_previous_hosts;
+    if (in->backoff_ms) *rp->mutable_retry_back_off()->mutable_base_interval() = durationOf(*in->backoff_ms);
+  }
+  if (previous_hosts) {
+    auto* pred = rp->add_retry_host_predicate();
+    pred->set_name("envoy.retry_host_predicates.previous_hosts");
+    pred->mutable_typed_config()->PackFrom(
+        envoy::extensions::retry::host::previous_hosts::v3::PreviousHostsPredicate());
+  }
+}
+
 void setAction(const MeshModel& model, const HttpRoute& hr, const std::string& vs_ns, uint32_t port,
                const HttpMatch* match, rv3::Route* r) {
   if (hr.redirect) {
@@ -102,6 +153,7 @@ void setAction(const MeshModel& model, const HttpRoute& hr, const std::string& v
     return;
   }
   auto* ra = r->mutable_route();
+  setRetryPolicy(hr.retries ? &*hr.retries : nullptr, ra);
   // Istio's default: no route timeout unless the VirtualService sets one.
   ra->mutable_timeout()->set_seconds(hr.timeout_ms ? *hr.timeout_ms / 1000 : 0);
   ra->mutable_timeout()->set_nanos(hr.timeout_ms ? static_cast<int32_t>(*hr.timeout_ms % 1000) * 1000000 : 0);
@@ -251,6 +303,7 @@ rv3::VirtualHost buildVirtualHost(const MeshModel& model, const ProxyInfo& proxy
     r->mutable_match()->set_prefix("/");
     r->mutable_route()->set_cluster(ClusterName{"outbound", port.port, "", svc.hostname}.str());
     r->mutable_route()->mutable_timeout()->set_seconds(0);
+    setRetryPolicy(nullptr, r->mutable_route());
   }
   return vh;
 }

@@ -128,9 +128,15 @@ TEST(DecodeTest, VirtualServiceUnknownFieldIsRejectedNotIgnored) {
   Rejected retries = rejectOne(vs(R"(
   - route:
     - destination: {host: reviews}
-    retries: {attempts: 3}
+    retries: {attempts: 3, retryOn: "5xx,sometimes,503", perTryTimeout: 0s, retryRemoteLocalities: true, tries: 2}
 )"));
-  EXPECT_THAT(retries.errors, ElementsAre("spec.http[0].retries: not supported by weftd"));
+  EXPECT_THAT(
+      retries.errors,
+      ::testing::UnorderedElementsAre(
+          "spec.http[0].retries.tries: not supported by weftd",
+          "spec.http[0].retries.perTryTimeout: must be at least 1ms",
+          "spec.http[0].retries.retryOn: 'sometimes' is not a valid retry policy",
+          "spec.http[0].retries.retryRemoteLocalities: not supported by weft-proxy yet (no locality priorities)"));
 }
 
 TEST(DecodeTest, VirtualServiceRouteAndRedirectBothSet) {

@@ -143,6 +143,52 @@ TEST(RouteGenTest, DefaultRouteWithoutVirtualService) {
   EXPECT_EQ(grpc->routes(0).route().cluster(), out(9090, kDetails));
 }
 
+TEST(RouteGenTest, RetriesAsIstio) {
+  // No `retries`: Istio's default policy, on default routes and VirtualService routes alike.
+  auto m = modelFrom(withBase(R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - name: none
+    match: [{headers: {x: {exact: none}}}]
+    route: [{destination: {host: reviews}}]
+    retries: {attempts: 0}
+  - name: custom
+    match: [{headers: {x: {exact: custom}}}]
+    route: [{destination: {host: reviews}}]
+    retries: {attempts: 4, perTryTimeout: 250ms, retryOn: "gateway-error, 503,429", retryIgnorePreviousHosts: false,
+              backoff: 100ms}
+  - name: default
+    route: [{destination: {host: reviews}}]
+)"));
+  auto dflt = vhost(routes(*m, "9080"), std::string(kRatings) + ":9080");
+  ASSERT_TRUE(dflt);
+  for (const auto& rp :
+       {dflt->routes(0).route().retry_policy(),
+        vhost(routes(*m, "9080"), std::string(kReviews) + ":9080")->routes(2).route().retry_policy()}) {
+    EXPECT_EQ(rp.num_retries().value(), 2u);
+    EXPECT_EQ(rp.retry_on(), "connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes");
+    EXPECT_EQ(rp.retriable_status_codes_size(), 0);  // today's Istio: none (503 was dropped)
+    EXPECT_EQ(rp.host_selection_retry_max_attempts(), 5);
+    ASSERT_EQ(rp.retry_host_predicate_size(), 1);
+    EXPECT_EQ(rp.retry_host_predicate(0).name(), "envoy.retry_host_predicates.previous_hosts");
+  }
+  auto vh = vhost(routes(*m, "9080"), std::string(kReviews) + ":9080");
+  ASSERT_TRUE(vh);
+  EXPECT_FALSE(vh->routes(0).route().has_retry_policy());  // attempts 0: no retries
+  const auto& c = vh->routes(1).route().retry_policy();
+  EXPECT_EQ(c.num_retries().value(), 4u);
+  EXPECT_EQ(c.retry_on(), "gateway-error,retriable-status-codes");
+  EXPECT_THAT(std::vector<uint32_t>(c.retriable_status_codes().begin(), c.retriable_status_codes().end()),
+              ElementsAre(503u, 429u));
+  EXPECT_EQ(c.per_try_timeout().nanos(), 250000000);
+  EXPECT_EQ(c.retry_back_off().base_interval().nanos(), 100000000);
+  EXPECT_EQ(c.retry_host_predicate_size(), 0);  // retryIgnorePreviousHosts: false
+}
+
 const char* kReviewsCanary = R"(
 apiVersion: networking.istio.io/v1
 kind: VirtualService

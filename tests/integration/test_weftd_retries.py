@@ -1,0 +1,86 @@
+"""VirtualService `retries` through weftd, with Istio's semantics: no `retries` is Istio's default
+policy (connect failures are retried on another host, a 503 is not); `retries` with retryOn
+5xx recovers from a host that answers 503; attempts 0 turns retries off."""
+
+import socket
+import types
+
+import pytest
+
+import weft_harness as wh
+import weftd_harness as wd
+from test_proxy_retries import FailingServer
+
+NODE = "sidecar~127.0.0.1~client-r.default~default.svc.cluster.local"
+
+
+def service(name, port, backend_ports):
+    docs = ["""apiVersion: v1
+kind: Service
+metadata: {name: %s, namespace: default}
+spec:
+  selector: {app: %s}
+  ports: [{name: http, port: %d}]""" % (name, name, port)]
+    subsets = "\n".join("- addresses: [{ip: 127.0.0.1}]\n  ports: [{name: http, port: %d}]" % p for p in backend_ports)
+    docs.append("apiVersion: v1\nkind: Endpoints\nmetadata: {name: %s, namespace: default}\nsubsets:\n%s"
+                % (name, subsets))
+    return "\n---\n".join(docs) + "\n"
+
+
+def vs(host, retries):
+    return """apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: %s, namespace: default}
+spec:
+  hosts: [%s]
+  http:
+  - route: [{destination: {host: %s}}]
+%s""" % (host, host, host, ("    retries: " + retries + "\n") if retries else "")
+
+
+@pytest.fixture
+def mesh(weft, tmp_path):
+    good = weft.echo("good")
+    bad = FailingServer(503)
+    refused = socket.socket()
+    refused.bind(("127.0.0.1", 0))
+    refused_port = refused.getsockname()[1]
+    refused.close()
+    ports = {"flaky": wh.free_port(), "down": wh.free_port(), "off": wh.free_port()}
+    weftd = wd.Weftd(tmp_path / "weftd")
+    weftd.write("flaky.yaml", service("flaky", ports["flaky"], [bad.port, good.port]))
+    weftd.write("down.yaml", service("down", ports["down"], [refused_port, good.port]))
+    weftd.write("off.yaml", service("off", ports["off"], [refused_port, good.port]) + "---\n" +
+                vs("off", "{attempts: 0}"))
+    weftd.start()
+    try:
+        proxy = weft.start_proxy(wd.proxy_bootstrap(wh.free_port(), weftd, NODE))
+        assert wh.wait_for(lambda: weftd.synced(NODE), 10), weftd.get("/debug/syncz")
+        yield types.SimpleNamespace(weftd=weftd, proxy=proxy, ports=ports, bad=bad)
+    finally:
+        weftd.stop()
+
+
+def statuses(mesh, name, n=8):
+    out = []
+    for _ in range(n):
+        r = wh.http_request(mesh.ports[name], "/", headers={"host": "%s.default.svc.cluster.local" % name})
+        out.append(r.status)
+    return out
+
+
+def test_default_policy_retries_connect_failures_not_503s(mesh):
+    assert set(statuses(mesh, "down")) == {200}
+    assert 503 in statuses(mesh, "flaky")
+
+
+def test_retries_on_5xx_recover_a_host_answering_503(mesh):
+    mesh.weftd.write("flaky-vs.yaml", vs("flaky", '{attempts: 2, retryOn: "5xx"}'))
+    assert wh.wait_for(lambda: "5xx" in mesh.proxy.admin("/config_dump").text, 10)
+    assert set(statuses(mesh, "flaky", 10)) == {200}
+    assert mesh.proxy.stats()["cluster.outbound|%d||flaky.default.svc.cluster.local.upstream_rq_retry"
+                               % mesh.ports["flaky"]] >= 1
+
+
+def test_attempts_zero_turns_retries_off(mesh):
+    assert 503 in statuses(mesh, "off")
