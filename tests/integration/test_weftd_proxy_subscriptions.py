@@ -91,7 +91,8 @@ def test_clusters_text_lists_dynamic_clusters_and_their_derived_endpoints(cds_on
     text = clusters_text(p)
     assert "%s::added_via_api::true" % SHOP in text
     assert "xds-grpc::added_via_api::false" in text
-    assert "%s::default_priority::max_connections::1024" % SHOP in text
+    assert "%s::default_priority::max_connections::4294967295" % SHOP in text  # Istio's defaults
+    assert "xds-grpc::default_priority::max_connections::1024" in text  # Envoy's
     assert "%s::127.0.0.1:%d::health_flags::healthy" % (NAMED, cds_only.named.port) in text
     assert "127.0.0.2" not in text  # the pod that is not ready
 

@@ -7,11 +7,60 @@ namespace weft::control::decode {
 
 namespace {
 
+// A count that must be >= 0 (Istio's validation), or unset.
+std::optional<int64_t> count(const YAML::Node& n, const char* key, const std::string& path, Errors& errs) {
+  auto v = integer(n, key, path, errs);
+  if (v && *v < 0) errs.push_back(join(path, key) + ": must be >= 0, got " + std::to_string(*v));
+  return v;
+}
+
+std::optional<int64_t> atLeastOneMs(const YAML::Node& n, const char* key, const std::string& path, Errors& errs) {
+  auto v = durationMs(n, key, path, errs);
+  if (v && *v < 1) errs.push_back(join(path, key) + ": must be at least 1ms");
+  return v;
+}
+
+std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::string& path, Errors& errs) {
+  if (!n || !expectMap(n, path, errs)) return std::nullopt;
+  checkKeys(n, path, {"tcp", "http"}, errs);
+  ConnectionPool cp;
+  if (YAML::Node tcp = n["tcp"]) {
+    std::string p = path + ".tcp";
+    checkKeys(tcp, p, {"maxConnections", "connectTimeout", "tcpKeepalive"}, errs,
+              "not supported by weftd (maxConnections, connectTimeout, tcpKeepalive are)");
+    ConnectionPool::Tcp t;
+    t.max_connections = count(tcp, "maxConnections", p, errs);
+    t.connect_timeout_ms = atLeastOneMs(tcp, "connectTimeout", p, errs);
+    if (YAML::Node ka = tcp["tcpKeepalive"]) {
+      std::string kp = p + ".tcpKeepalive";
+      checkKeys(ka, kp, {"probes", "time", "interval"}, errs);
+      ConnectionPool::Tcp::Keepalive k;
+      k.probes = count(ka, "probes", kp, errs);
+      k.time_ms = atLeastOneMs(ka, "time", kp, errs);
+      k.interval_ms = atLeastOneMs(ka, "interval", kp, errs);
+      t.keepalive = k;
+    }
+    cp.tcp = t;
+  }
+  if (YAML::Node http = n["http"]) {
+    std::string p = path + ".http";
+    checkKeys(http, p, {"http1MaxPendingRequests", "http2MaxRequests", "maxRetries"}, errs,
+              "not supported by weftd (http1MaxPendingRequests, http2MaxRequests, maxRetries are)");
+    ConnectionPool::Http h;
+    h.http1_max_pending_requests = count(http, "http1MaxPendingRequests", p, errs);
+    h.http2_max_requests = count(http, "http2MaxRequests", p, errs);
+    h.max_retries = count(http, "maxRetries", p, errs);
+    cp.http = h;
+  }
+  return cp;
+}
+
 std::optional<TrafficPolicy> trafficPolicy(const YAML::Node& n, const std::string& path, Errors& errs) {
   if (!n || n.IsNull()) return std::nullopt;
   if (!expectMap(n, path, errs)) return std::nullopt;
-  checkKeys(n, path, {"loadBalancer"}, errs);
+  checkKeys(n, path, {"loadBalancer", "connectionPool"}, errs);
   TrafficPolicy tp;
+  tp.connection_pool = connectionPool(n["connectionPool"], path + ".connectionPool", errs);
   if (YAML::Node lb = n["loadBalancer"]) {
     checkKeys(lb, path + ".loadBalancer", {"simple"}, errs);
     LoadBalancer l{str(lb, "simple", path + ".loadBalancer", errs)};

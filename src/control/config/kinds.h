@@ -179,8 +179,25 @@ struct VirtualService {
 struct LoadBalancer {
   std::string simple;  // ROUND_ROBIN, LEAST_REQUEST, RANDOM (others rejected until implemented)
 };
+// ConnectionPoolSettings: the parts weftd translates (the rest is refused by validation).
+struct ConnectionPool {
+  struct Tcp {
+    std::optional<int64_t> max_connections;
+    std::optional<int64_t> connect_timeout_ms;
+    struct Keepalive {
+      std::optional<int64_t> probes, time_ms, interval_ms;
+    };
+    std::optional<Keepalive> keepalive;
+  };
+  struct Http {
+    std::optional<int64_t> http1_max_pending_requests, http2_max_requests, max_retries;
+  };
+  std::optional<Tcp> tcp;
+  std::optional<Http> http;
+};
 struct TrafficPolicy {
   std::optional<LoadBalancer> load_balancer;
+  std::optional<ConnectionPool> connection_pool;
 };
 struct Subset {
   std::string name;

@@ -58,6 +58,51 @@ cv3::Cluster::LbPolicy lbPolicy(const std::optional<TrafficPolicy>& subset_tp, c
   return cv3::Cluster::ROUND_ROBIN;
 }
 
+google::protobuf::Duration durationOf(int64_t ms) {
+  google::protobuf::Duration d;
+  d.set_seconds(ms / 1000);
+  d.set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
+  return d;
+}
+
+// Istio's applyConnectionPool: circuit breakers start from Istio's defaults (all MaxUint32, so
+// Envoy's small defaults never apply in a mesh) and take the connectionPool's limits; the
+// subset's connectionPool replaces the rule's.
+void applyConnectionPool(const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr, cv3::Cluster& c) {
+  const ConnectionPool* cp = nullptr;
+  if (dr && dr->traffic_policy && dr->traffic_policy->connection_pool) cp = &*dr->traffic_policy->connection_pool;
+  if (subset_tp && subset_tp->connection_pool) cp = &*subset_tp->connection_pool;
+  auto* t = c.mutable_circuit_breakers()->add_thresholds();
+  constexpr uint32_t kMax = 4294967295u;
+  t->mutable_max_connections()->set_value(kMax);
+  t->mutable_max_pending_requests()->set_value(kMax);
+  t->mutable_max_requests()->set_value(kMax);
+  t->mutable_max_retries()->set_value(kMax);
+  t->set_track_remaining(true);
+  if (cp == nullptr) return;
+  auto set = [](const std::optional<int64_t>& v, google::protobuf::UInt32Value* out) {
+    if (v && *v > 0) out->set_value(static_cast<uint32_t>(*v));
+  };
+  if (cp->http) {
+    set(cp->http->http2_max_requests, t->mutable_max_requests());
+    set(cp->http->http1_max_pending_requests, t->mutable_max_pending_requests());
+    set(cp->http->max_retries, t->mutable_max_retries());
+  }
+  if (cp->tcp) {
+    if (cp->tcp->connect_timeout_ms) *c.mutable_connect_timeout() = durationOf(*cp->tcp->connect_timeout_ms);
+    set(cp->tcp->max_connections, t->mutable_max_connections());
+    if (const auto& k = cp->tcp->keepalive) {
+      auto* ka = c.mutable_upstream_connection_options()->mutable_tcp_keepalive();
+      if (k->probes && *k->probes > 0) ka->mutable_keepalive_probes()->set_value(static_cast<uint32_t>(*k->probes));
+      if (k->time_ms)
+        ka->mutable_keepalive_time()->set_value(static_cast<uint32_t>(std::max<int64_t>(1, *k->time_ms / 1000)));
+      if (k->interval_ms)
+        ka->mutable_keepalive_interval()->set_value(
+            static_cast<uint32_t>(std::max<int64_t>(1, *k->interval_ms / 1000)));
+    }
+  }
+}
+
 cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std::string& subset,
                          const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr) {
   cv3::Cluster c;
@@ -65,6 +110,7 @@ cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std
   c.set_name(cn.str());
   c.mutable_connect_timeout()->set_seconds(10);
   c.set_lb_policy(lbPolicy(subset_tp, dr));
+  applyConnectionPool(subset_tp, dr, c);
   switch (svc.resolution) {
     case MeshService::Resolution::Endpoints:
       c.set_type(cv3::Cluster::EDS);

@@ -139,6 +139,29 @@ TEST(DecodeTest, VirtualServiceUnknownFieldIsRejectedNotIgnored) {
           "spec.http[0].retries.retryRemoteLocalities: not supported by weft-proxy yet (no locality priorities)"));
 }
 
+TEST(DecodeTest, DestinationRuleConnectionPoolIsValidatedAsIstio) {
+  Rejected r = rejectOne(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: r}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: -1, connectTimeout: 0s, tcpKeepalive: {probes: 3, time: 0s}, idleTimeout: 1h}
+      http: {maxRetries: -2, maxRequestsPerConnection: 1}
+)");
+  EXPECT_THAT(r.errors,
+              ::testing::UnorderedElementsAre(
+                  "spec.trafficPolicy.connectionPool.tcp.maxConnections: must be >= 0, got -1",
+                  "spec.trafficPolicy.connectionPool.tcp.connectTimeout: must be at least 1ms",
+                  "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time: must be at least 1ms",
+                  "spec.trafficPolicy.connectionPool.tcp.idleTimeout: not supported by weftd (maxConnections, "
+                  "connectTimeout, tcpKeepalive are)",
+                  "spec.trafficPolicy.connectionPool.http.maxRetries: must be >= 0, got -2",
+                  "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection: not supported by weftd "
+                  "(http1MaxPendingRequests, http2MaxRequests, maxRetries are)"));
+}
+
 TEST(DecodeTest, VirtualServiceRouteAndRedirectBothSet) {
   Rejected r = rejectOne(vs(R"(
   - route:
@@ -426,11 +449,11 @@ TEST(DecodeTest, DestinationRuleUnsupportedLoadBalancer) {
   EXPECT_THAT(sub.errors, ElementsAre("spec.subsets[0].trafficPolicy.loadBalancer.simple: 'PASSTHROUGH' is not "
                                       "supported by weftd (ROUND_ROBIN, LEAST_REQUEST, RANDOM are)"));
 
-  Rejected cp = rejectOne(dr(R"(
+  Rejected od = rejectOne(dr(R"(
   trafficPolicy:
-    connectionPool: {tcp: {maxConnections: 1}}
+    outlierDetection: {consecutive5xxErrors: 1}
 )"));
-  EXPECT_THAT(cp.errors, ElementsAre("spec.trafficPolicy.connectionPool: not supported by weftd"));
+  EXPECT_THAT(od.errors, ElementsAre("spec.trafficPolicy.outlierDetection: not supported by weftd"));
 }
 
 TEST(DecodeTest, DestinationRuleDecoded) {

@@ -113,6 +113,47 @@ spec:
   EXPECT_EQ(unpackNamed<Cluster>(c2, out(9080, kRatings, "fast")).lb_policy(), Cluster::LEAST_REQUEST);
 }
 
+TEST(ClusterGenTest, ConnectionPoolAsIstio) {
+  auto m = modelFrom(withBase(R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 100, connectTimeout: 250ms, tcpKeepalive: {probes: 3, time: 300s, interval: 30s}}
+      http: {http1MaxPendingRequests: 10, http2MaxRequests: 50, maxRetries: 4}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy: {connectionPool: {http: {http2MaxRequests: 7}}}
+)"));
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  auto c = unpackNamed<Cluster>(clusters, out(9080, kReviews));
+  ASSERT_EQ(c.circuit_breakers().thresholds_size(), 1);
+  const auto& t = c.circuit_breakers().thresholds(0);
+  EXPECT_EQ(t.max_connections().value(), 100u);
+  EXPECT_EQ(t.max_pending_requests().value(), 10u);
+  EXPECT_EQ(t.max_requests().value(), 50u);
+  EXPECT_EQ(t.max_retries().value(), 4u);
+  EXPECT_EQ(c.connect_timeout().nanos(), 250000000);
+  EXPECT_EQ(c.upstream_connection_options().tcp_keepalive().keepalive_probes().value(), 3u);
+  EXPECT_EQ(c.upstream_connection_options().tcp_keepalive().keepalive_time().value(), 300u);
+  EXPECT_EQ(c.upstream_connection_options().tcp_keepalive().keepalive_interval().value(), 30u);
+  // The subset's connectionPool replaces the rule's; what it leaves out is Istio's default.
+  const auto& v2 = unpackNamed<Cluster>(clusters, out(9080, kReviews, "v2")).circuit_breakers().thresholds(0);
+  EXPECT_EQ(v2.max_requests().value(), 7u);
+  EXPECT_EQ(v2.max_connections().value(), 4294967295u);
+  // No DestinationRule: Istio's defaults, all MaxUint32, tracking remaining.
+  const auto& d = unpackNamed<Cluster>(clusters, out(9080, kRatings)).circuit_breakers().thresholds(0);
+  EXPECT_EQ(d.max_connections().value(), 4294967295u);
+  EXPECT_EQ(d.max_retries().value(), 4294967295u);
+  EXPECT_TRUE(d.track_remaining());
+  EXPECT_EQ(unpackNamed<Cluster>(clusters, out(9080, kRatings)).connect_timeout().seconds(), 10);
+}
+
 TEST(ClusterGenTest, DestinationRuleInAnotherNamespaceByFqdn) {
   auto m = modelFrom(withBase(R"(
 apiVersion: networking.istio.io/v1

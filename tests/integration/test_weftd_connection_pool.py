@@ -1,0 +1,74 @@
+"""DestinationRule connectionPool through weftd, as Istio: its limits become the cluster's
+circuit breakers (beyond them, 503 with flag UO), its connectTimeout and tcpKeepalive the
+cluster's; without one, Istio's unlimited defaults."""
+
+import concurrent.futures
+import json
+import types
+
+import pytest
+
+import weft_harness as wh
+import weftd_harness as wd
+
+NODE = "sidecar~127.0.0.1~client-cp.default~default.svc.cluster.local"
+HOST = "slow.default.svc.cluster.local"
+
+
+@pytest.fixture
+def mesh(weft, tmp_path):
+    slow = weft.echo("slow")
+    port = wh.free_port()
+    weftd = wd.Weftd(tmp_path / "weftd")
+    weftd.write("slow.yaml", wd.service_yaml("slow", port, [("slow-1", "v1", slow.port)]))
+    weftd.start()
+    try:
+        proxy = weft.start_proxy(wd.proxy_bootstrap(wh.free_port(), weftd, NODE), concurrency=1)
+        assert wh.wait_for(lambda: weftd.synced(NODE), 10), weftd.get("/debug/syncz")
+        yield types.SimpleNamespace(weftd=weftd, proxy=proxy, port=port)
+    finally:
+        weftd.stop()
+
+
+def cluster_json(proxy):
+    dump = json.loads(proxy.admin("/config_dump").text)
+    for c in dump["configs"]:
+        for dc in c.get("dynamic_active_clusters", []):
+            if dc["cluster"]["name"] == "outbound|%d||%s" % (0, HOST) or dc["cluster"]["name"].endswith("||" + HOST):
+                return dc["cluster"]
+    return None
+
+
+def concurrent_statuses(port, n, delay_ms=600):
+    def one(_):
+        return wh.http_request(port, "/", headers={"host": HOST, "x-echo-delay-ms": str(delay_ms)}, timeout=10).status
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return sorted(pool.map(one, range(n)))
+
+
+def test_without_a_destination_rule_limits_are_istios_unlimited_defaults(mesh):
+    assert wh.wait_for(lambda: cluster_json(mesh.proxy) is not None, 10)
+    t = cluster_json(mesh.proxy)["circuit_breakers"]["thresholds"][0]
+    assert t["max_connections"] == t["max_requests"] == t["max_retries"] == 4294967295, t
+    assert concurrent_statuses(mesh.port, 4) == [200] * 4
+
+
+def test_connection_pool_limits_overflow_with_503(mesh):
+    mesh.weftd.write("dr.yaml", """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: slow, namespace: default}
+spec:
+  host: slow
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 1, connectTimeout: 2s, tcpKeepalive: {time: 60s}}
+      http: {http1MaxPendingRequests: 1, http2MaxRequests: 1}
+""")
+    assert wh.wait_for(lambda: (cluster_json(mesh.proxy) or {}).get("circuit_breakers", {}).get(
+        "thresholds", [{}])[0].get("max_connections") == 1, 10)
+    c = cluster_json(mesh.proxy)
+    assert c["connect_timeout"] == "2s", c
+    assert c["upstream_connection_options"]["tcp_keepalive"]["keepalive_time"] == 60, c
+    statuses = concurrent_statuses(mesh.port, 4)
+    assert statuses.count(200) >= 1 and statuses.count(503) >= 1, statuses
+    assert any(k.endswith("upstream_rq_pending_overflow") and v > 0 for k, v in mesh.proxy.stats().items())
