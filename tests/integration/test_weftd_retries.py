@@ -71,7 +71,7 @@ def statuses(mesh, name, n=8):
 
 def test_default_policy_retries_connect_failures_not_503s(mesh):
     assert set(statuses(mesh, "down")) == {200}
-    assert 503 in statuses(mesh, "flaky")
+    assert 503 in statuses(mesh, "flaky", 16)  # LEAST_REQUEST picks at random between idle hosts
 
 
 def test_retries_on_5xx_recover_a_host_answering_503(mesh):
@@ -83,4 +83,4 @@ def test_retries_on_5xx_recover_a_host_answering_503(mesh):
 
 
 def test_attempts_zero_turns_retries_off(mesh):
-    assert 503 in statuses(mesh, "off")
+    assert 503 in statuses(mesh, "off", 16)

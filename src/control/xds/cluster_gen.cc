@@ -49,13 +49,17 @@ bool egressAllows(const Sidecar& sc, const MeshService& svc) {
   return false;
 }
 
-cv3::Cluster::LbPolicy lbPolicy(const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr) {
+cv3::Cluster::LbPolicy lbPolicy(const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr,
+                                const ProxyInfo& proxy) {
   std::string simple;
   if (dr && dr->traffic_policy && dr->traffic_policy->load_balancer) simple = dr->traffic_policy->load_balancer->simple;
   if (subset_tp && subset_tp->load_balancer) simple = subset_tp->load_balancer->simple;
   if (simple == "LEAST_REQUEST") return cv3::Cluster::LEAST_REQUEST;
   if (simple == "RANDOM") return cv3::Cluster::RANDOM;
-  return cv3::Cluster::ROUND_ROBIN;
+  if (simple == "ROUND_ROBIN") return cv3::Cluster::ROUND_ROBIN;
+  // Unset or UNSPECIFIED: LEAST_REQUEST for sidecars (Istio >= 1.14). Proxyless gRPC keeps
+  // ROUND_ROBIN, as Istio's gRPC generator does: grpc-js-xds refuses lb_policy LEAST_REQUEST.
+  return proxy.proxyless_grpc ? cv3::Cluster::ROUND_ROBIN : cv3::Cluster::LEAST_REQUEST;
 }
 
 google::protobuf::Duration durationOf(int64_t ms) {
@@ -104,12 +108,13 @@ void applyConnectionPool(const std::optional<TrafficPolicy>& subset_tp, const De
 }
 
 cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std::string& subset,
-                         const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr) {
+                         const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr,
+                         const ProxyInfo& proxy) {
   cv3::Cluster c;
   ClusterName cn{"outbound", port.port, subset, svc.hostname};
   c.set_name(cn.str());
   c.mutable_connect_timeout()->set_seconds(10);
-  c.set_lb_policy(lbPolicy(subset_tp, dr));
+  c.set_lb_policy(lbPolicy(subset_tp, dr, proxy));
   applyConnectionPool(subset_tp, dr, c);
   switch (svc.resolution) {
     case MeshService::Resolution::Endpoints:
@@ -228,11 +233,11 @@ ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, con
   for (const MeshService* svc : visibleServices(model, proxy)) {
     const DestinationRule* dr = model.destinationRuleFor(svc->hostname, proxy.ns);
     for (const auto& port : svc->ports) {
-      cv3::Cluster base = makeCluster(*svc, port, "", std::nullopt, dr);
+      cv3::Cluster base = makeCluster(*svc, port, "", std::nullopt, dr, proxy);
       if (wanted(base.name())) out[base.name()].PackFrom(base);
       if (dr == nullptr) continue;
       for (const auto& subset : dr->subsets) {
-        cv3::Cluster c = makeCluster(*svc, port, subset.name, subset.traffic_policy, dr);
+        cv3::Cluster c = makeCluster(*svc, port, subset.name, subset.traffic_policy, dr, proxy);
         if (wanted(c.name())) out[c.name()].PackFrom(c);
       }
     }

@@ -25,6 +25,9 @@ ProxyInfo ProxyInfo::fromNode(const envoy::config::core::v3::Node& node) {
       if (v.has_string_value()) p.labels[k] = v.string_value();
     }
   }
+  if (auto it = md.find("GENERATOR"); it != md.end() && it->second.has_string_value()) {
+    p.proxyless_grpc = it->second.string_value() == "grpc";
+  }
   if (auto it = md.find("INTERCEPTION_MODE"); it != md.end() && it->second.has_string_value()) {
     p.capture_none = it->second.string_value() == "NONE";
   }

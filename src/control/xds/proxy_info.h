@@ -17,6 +17,8 @@ struct ProxyInfo {
   Labels labels;
   // Istio's INTERCEPTION_MODE=NONE: no traffic capture, so outbound listeners bind their ports.
   bool capture_none = false;
+  // A proxyless gRPC client (node metadata GENERATOR=grpc, as Istio's agent writes it).
+  bool proxyless_grpc = false;
 
   static ProxyInfo fromNode(const envoy::config::core::v3::Node& node);
 };

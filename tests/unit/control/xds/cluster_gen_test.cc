@@ -111,6 +111,15 @@ spec:
   auto c2 = generateClusters(*rr, proxyIn("default"), {});
   EXPECT_EQ(unpackNamed<Cluster>(c2, out(9080, kRatings)).lb_policy(), Cluster::ROUND_ROBIN);
   EXPECT_EQ(unpackNamed<Cluster>(c2, out(9080, kRatings, "fast")).lb_policy(), Cluster::LEAST_REQUEST);
+
+  // No DestinationRule: LEAST_REQUEST for a sidecar (Istio >= 1.14), ROUND_ROBIN for proxyless gRPC.
+  auto base = modelFrom(testing::kBaseMesh);
+  auto sidecar = generateClusters(*base, proxyIn("default"), {});
+  EXPECT_EQ(unpackNamed<Cluster>(sidecar, out(9080, kRatings)).lb_policy(), Cluster::LEAST_REQUEST);
+  ProxyInfo grpc = proxyIn("default");
+  grpc.proxyless_grpc = true;
+  auto proxyless = generateClusters(*base, grpc, {});
+  EXPECT_EQ(unpackNamed<Cluster>(proxyless, out(9080, kRatings)).lb_policy(), Cluster::ROUND_ROBIN);
 }
 
 TEST(ClusterGenTest, ConnectionPoolAsIstio) {
