@@ -51,6 +51,11 @@ def test_without_a_destination_rule_limits_are_istios_unlimited_defaults(mesh):
     t = cluster_json(mesh.proxy)["circuit_breakers"]["thresholds"][0]
     assert t["max_connections"] == t["max_requests"] == t["max_retries"] == 4294967295, t
     assert concurrent_statuses(mesh.port, 4) == [200] * 4
+    # Istio's thresholds track what remains: Envoy's circuit_breakers.default.* gauges.
+    name = cluster_json(mesh.proxy)["name"]
+    s = mesh.proxy.stats()
+    assert s["cluster.%s.circuit_breakers.default.remaining_rq" % name] == 4294967295, s
+    assert s["cluster.%s.circuit_breakers.default.rq_open" % name] == 0
 
 
 def test_connection_pool_limits_overflow_with_503(mesh):
@@ -72,3 +77,8 @@ spec:
     statuses = concurrent_statuses(mesh.port, 4)
     assert statuses.count(200) >= 1 and statuses.count(503) >= 1, statuses
     assert any(k.endswith("upstream_rq_pending_overflow") and v > 0 for k, v in mesh.proxy.stats().items())
+    name = c["name"]
+    s = mesh.proxy.stats()
+    assert s["cluster.%s.circuit_breakers.default.remaining_rq" % name] == 1, s  # no request in flight now
+    assert s["cluster.%s.circuit_breakers.default.rq_open" % name] == 0
+    assert s["cluster.%s.circuit_breakers.default.remaining_pending" % name] == 1

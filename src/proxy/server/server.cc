@@ -242,6 +242,24 @@ void Server::refreshMembership() {
     for (size_t stat :
          {size_t{upstream::ClusterStats::membership_total}, size_t{upstream::ClusterStats::membership_healthy}})
       c->stats->add(stat, static_cast<uint64_t>(n - c->stats->localValue(stat)));
+    // Envoy's circuit breaker gauges: 1 while a limit is reached; remaining_* with track_remaining.
+    const upstream::ResourceLimits& l = *c->limits;
+    const std::string p = "cluster." + name + ".circuit_breakers.default.";
+    struct Breaker {
+      const char* open;
+      const char* remaining;
+      const upstream::ResourceCount& count;
+    };
+    for (const Breaker& b :
+         {Breaker{"cx_open", "remaining_cx", l.connections},
+          Breaker{"rq_pending_open", "remaining_pending", l.pending_requests},
+          Breaker{"rq_open", "remaining_rq", l.requests}, Breaker{"rq_retry_open", "remaining_retries", l.retries}}) {
+      uint64_t used = b.count.count();
+      store_->setValue(p + b.open, used >= b.count.max() ? 1 : 0);
+      if (l.track_remaining) {
+        store_->setValue(p + b.remaining, static_cast<int64_t>(used >= b.count.max() ? 0 : b.count.max() - used));
+      }
+    }
   }
 }
 

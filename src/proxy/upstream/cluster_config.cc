@@ -17,6 +17,7 @@ namespace {
 // route asks for the HIGH priority here.
 std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, const std::string& path) {
   uint64_t cx = 1024, pending = 1024, rq = 1024, retries = 3;
+  bool track_remaining = false;
   const auto& cb = c.circuit_breakers();
   bool seen_default = false;
   for (int i = 0; i < cb.thresholds_size(); ++i) {
@@ -31,8 +32,11 @@ std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, co
     if (t.has_max_pending_requests()) pending = t.max_pending_requests().value();
     if (t.has_max_requests()) rq = t.max_requests().value();
     if (t.has_max_retries()) retries = t.max_retries().value();
+    track_remaining = t.track_remaining();
   }
-  return std::make_shared<ResourceLimits>(cx, pending, rq, retries);
+  auto limits = std::make_shared<ResourceLimits>(cx, pending, rq, retries);
+  limits->track_remaining = track_remaining;
+  return limits;
 }
 }  // namespace
 

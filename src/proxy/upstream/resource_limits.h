@@ -38,7 +38,8 @@ struct ResourceLimits {
   ResourceCount connections;
   ResourceCount pending_requests;
   ResourceCount requests;
-  ResourceCount retries;  // retries in flight (max_retries), across workers
+  ResourceCount retries;         // retries in flight (max_retries), across workers
+  bool track_remaining = false;  // publish circuit_breakers.default.remaining_*
 };
 
 }  // namespace weft::proxy::upstream
