@@ -4,6 +4,7 @@
 
 #include <re2/re2.h>
 
+#include "common/strings.h"
 #include "control/config/decode_util.h"
 
 namespace weft::control::decode {
@@ -45,14 +46,8 @@ std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::
   r.per_try_timeout_ms = durationMs(n, "perTryTimeout", p, errs);
   if (r.per_try_timeout_ms && *r.per_try_timeout_ms < 1) errs.push_back(p + ".perTryTimeout: must be at least 1ms");
   r.retry_on = str(n, "retryOn", p, errs);
-  std::string_view list = r.retry_on;
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string item(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    item.erase(0, item.find_first_not_of(" \t"));
-    item.erase(item.find_last_not_of(" \t") + 1);
-    if (item.empty()) continue;
+  for (std::string_view entry : weft::splitList(r.retry_on)) {
+    std::string item(entry);
     bool code = item.find_first_not_of("0123456789") == std::string::npos && item.size() == 3;
     bool known = code;
     for (auto k : kIstioRetryOn) known = known || k == item;

@@ -1,3 +1,4 @@
+#include "common/strings.h"
 #include "control/xds/generator.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
@@ -62,13 +63,6 @@ cv3::Cluster::LbPolicy lbPolicy(const std::optional<TrafficPolicy>& subset_tp, c
   return proxy.proxyless_grpc ? cv3::Cluster::ROUND_ROBIN : cv3::Cluster::LEAST_REQUEST;
 }
 
-google::protobuf::Duration durationOf(int64_t ms) {
-  google::protobuf::Duration d;
-  d.set_seconds(ms / 1000);
-  d.set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
-  return d;
-}
-
 // Istio's applyConnectionPool: circuit breakers start from Istio's defaults (all MaxUint32, so
 // Envoy's small defaults never apply in a mesh) and take the connectionPool's limits; the
 // subset's connectionPool replaces the rule's.
@@ -93,7 +87,8 @@ void applyConnectionPool(const std::optional<TrafficPolicy>& subset_tp, const De
     set(cp->http->max_retries, t->mutable_max_retries());
   }
   if (cp->tcp) {
-    if (cp->tcp->connect_timeout_ms) *c.mutable_connect_timeout() = durationOf(*cp->tcp->connect_timeout_ms);
+    if (cp->tcp->connect_timeout_ms)
+      *c.mutable_connect_timeout() = weft::durationFromMillis(*cp->tcp->connect_timeout_ms);
     set(cp->tcp->max_connections, t->mutable_max_connections());
     if (const auto& k = cp->tcp->keepalive) {
       auto* ka = c.mutable_upstream_connection_options()->mutable_tcp_keepalive();

@@ -1,5 +1,6 @@
 #include <set>
 
+#include "common/strings.h"
 #include "control/xds/generator.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
@@ -70,13 +71,6 @@ std::string destinationCluster(const MeshModel& model, const Destination& d, con
   return ClusterName{"outbound", p, d.subset, host}.str();
 }
 
-google::protobuf::Duration durationOf(int64_t ms) {
-  google::protobuf::Duration d;
-  d.set_seconds(ms / 1000);
-  d.set_nanos(static_cast<int32_t>(ms % 1000) * 1000000);
-  return d;
-}
-
 // Istio's ConvertPolicy (today's): no `retries` gives its default policy (2 retries on
 // connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, previous hosts,
 // 5 host selections); attempts 0 gives none; numbers in retryOn become retriable_status_codes.
@@ -90,27 +84,21 @@ void setRetryPolicy(const HttpRoute::Retries* in, rv3::RouteAction* ra) {
   if (in) {
     if (!in->retry_on.empty()) {
       std::string on;
-      std::string_view list = in->retry_on;
-      while (!list.empty()) {
-        size_t comma = list.find(',');
-        std::string item(list.substr(0, comma));
-        list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-        item.erase(0, item.find_first_not_of(" \t"));
-        item.erase(item.find_last_not_of(" \t") + 1);
-        if (item.empty()) continue;
-        if (item.find_first_not_of("0123456789") == std::string::npos) {
-          rp->add_retriable_status_codes(static_cast<uint32_t>(std::stoul(item)));
+      for (std::string_view item : weft::splitList(in->retry_on)) {
+        if (item.find_first_not_of("0123456789") == std::string_view::npos) {
+          rp->add_retriable_status_codes(static_cast<uint32_t>(std::stoul(std::string(item))));
         } else {
-          on += (on.empty() ? "" : ",") + item;
+          on += (on.empty() ? "" : ",") + std::string(item);
         }
       }
       if (rp->retriable_status_codes_size() > 0 && on.find("retriable-status-codes") == std::string::npos)
         on += (on.empty() ? "" : ",") + std::string("retriable-status-codes");
       rp->set_retry_on(on);
     }
-    if (in->per_try_timeout_ms) *rp->mutable_per_try_timeout() = durationOf(*in->per_try_timeout_ms);
+    if (in->per_try_timeout_ms) *rp->mutable_per_try_timeout() = weft::durationFromMillis(*in->per_try_timeout_ms);
     if (in->retry_ignore_previous_hosts) previous_hosts = *in->retry_ignore_previous_hosts;
-    if (in->backoff_ms) *rp->mutable_retry_back_off()->mutable_base_interval() = durationOf(*in->backoff_ms);
+    if (in->backoff_ms)
+      *rp->mutable_retry_back_off()->mutable_base_interval() = weft::durationFromMillis(*in->backoff_ms);
   }
   if (previous_hosts) {
     auto* pred = rp->add_retry_host_predicate();
@@ -155,8 +143,7 @@ void setAction(const MeshModel& model, const HttpRoute& hr, const std::string& v
   auto* ra = r->mutable_route();
   setRetryPolicy(hr.retries ? &*hr.retries : nullptr, ra);
   // Istio's default: no route timeout unless the VirtualService sets one.
-  ra->mutable_timeout()->set_seconds(hr.timeout_ms ? *hr.timeout_ms / 1000 : 0);
-  ra->mutable_timeout()->set_nanos(hr.timeout_ms ? static_cast<int32_t>(*hr.timeout_ms % 1000) * 1000000 : 0);
+  *ra->mutable_timeout() = weft::durationFromMillis(hr.timeout_ms.value_or(0));
   if (hr.rewrite) {
     bool regex = match && match->uri && match->uri->kind == StringMatch::Kind::Regex;
     if (!hr.rewrite->uri.empty() && !regex) ra->set_prefix_rewrite(hr.rewrite->uri);
@@ -193,8 +180,7 @@ void applyFault(const HttpRoute::Fault& f, rv3::Route* r) {
   envoy::extensions::filters::http::fault::v3::HTTPFault out;
   if (f.delay) {
     auto* d = out.mutable_delay();
-    d->mutable_fixed_delay()->set_seconds(f.delay->fixed_ms / 1000);
-    d->mutable_fixed_delay()->set_nanos(static_cast<int32_t>(f.delay->fixed_ms % 1000) * 1000000);
+    *d->mutable_fixed_delay() = weft::durationFromMillis(f.delay->fixed_ms);
     setPercent(f.delay->percent, d->mutable_percentage());
   }
   if (f.abort) {

@@ -30,21 +30,11 @@ constexpr Name kRetryOn[] = {
     {"unavailable", RetryPolicy::kGrpcUnavailable},
 };
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 bool refusedStream(std::string_view reason) { return reason.find("refused stream") != std::string_view::npos; }
 }  // namespace
 
 bool RetryPolicy::parseRetryOn(std::string_view list, uint32_t& bits, std::string& bad) {
-  while (!list.empty()) {
-    size_t comma = list.find(',');
-    std::string_view item = trim(list.substr(0, comma));
-    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
-    if (item.empty()) continue;
+  for (std::string_view item : splitList(list)) {
     bool found = false;
     for (const Name& n : kRetryOn) {
       if (n.name == item) {
