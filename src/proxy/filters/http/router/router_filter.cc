@@ -241,12 +241,17 @@ void RouterFilter::onPerTryTimeout() {
   bool retriable = retry_->retry_on & (RetryPolicy::k5xx | RetryPolicy::kGatewayError | RetryPolicy::kReset);
   if (maybeRetry(retriable, kUpstreamRequestTimeout)) return;
   timer_.disarm();
+  replyTimeout("upstream_per_try_timeout");
+}
+
+// Envoy's answer to a route or per-try timeout: 504 UT, DEADLINE_EXCEEDED for gRPC.
+void RouterFilter::replyTimeout(std::string_view details) {
   abortUpstream();
   LocalReply r;
   r.status = 504;
   r.body = "upstream request timeout";
   r.flag = kUpstreamRequestTimeout;
-  r.details = "upstream_per_try_timeout";
+  r.details = details;
   r.grpc_status = grpc::kDeadlineExceeded;
   cb_->sendLocalReply(r);
 }
@@ -310,14 +315,7 @@ void RouterFilter::onTimeout() {
   releaseRetry();
   cb_->hcm().stats->inc(HcmStats::downstream_rq_timeout);
   cluster_->stats().inc(upstream::ClusterStats::upstream_rq_timeout);
-  abortUpstream();
-  LocalReply r;
-  r.status = 504;
-  r.body = "upstream request timeout";
-  r.flag = kUpstreamRequestTimeout;
-  r.details = "response_timeout";
-  r.grpc_status = grpc::kDeadlineExceeded;
-  cb_->sendLocalReply(r);
+  replyTimeout("response_timeout");
 }
 
 // ---- the response ---------------------------------------------------------------------------

@@ -62,6 +62,7 @@ class RouterFilter final : public StreamFilterBase,
   bool maybeRetry(bool retriable, uint32_t flag);
   void retryNow();
   void onPerTryTimeout();
+  void replyTimeout(std::string_view details);
   void armPerTryTimer();
   void releaseRetry();
   void requestEnded();
