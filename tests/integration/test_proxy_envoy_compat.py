@@ -263,8 +263,8 @@ def test_fields_that_would_change_something_are_still_refused(weft):
     config["cluster_manager"] = {"local_cluster_name": "x"}
     assert "cluster_manager.local_cluster_name: not supported by weft-proxy" in rejected(weft, config)
     config = wh.bootstrap(weft.port(), clusters=[wh.cluster("c", [80], common_lb_config={
-        "healthy_panic_threshold": {"value": 10}})])
-    assert ("static_resources.clusters[0].common_lb_config.healthy_panic_threshold: not supported by weft-proxy"
+        "zone_aware_lb_config": {"min_cluster_size": 3}})])
+    assert ("static_resources.clusters[0].common_lb_config.zone_aware_lb_config: not supported by weft-proxy"
             in rejected(weft, config))
 
 

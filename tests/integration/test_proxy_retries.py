@@ -2,10 +2,8 @@
 num_retries, previous_hosts, per_try_timeout, the request body kept for the retry,
 x-envoy-attempt-count, max_retries and the retry stats. Each on HTTP/1.1 and HTTP/2."""
 
-import http.server
 import json
 import socket
-import threading
 import time
 import types
 
@@ -13,42 +11,7 @@ import pytest
 
 import weft_harness as wh
 from both_protocols import PROTOCOLS, request
-
-
-class FailingServer(http.server.ThreadingHTTPServer):
-    """An HTTP/1.1 upstream that reads each request whole and answers `status` (with
-    `headers`), counting the requests it saw."""
-
-    daemon_threads = True
-
-    def __init__(self, status, headers=()):
-        self.status, self.extra, self.count, self.bodies, self.headers = status, list(headers), 0, [], []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def handle_one(self):
-                n = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(n) if n else b""
-                outer.count += 1
-                outer.bodies.append(body)
-                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
-                self.send_response(outer.status)
-                for k, v in outer.extra:
-                    self.send_header(k, v)
-                self.send_header("content-length", "6")
-                self.end_headers()
-                self.wfile.write(b"failed")
-
-            do_GET = do_POST = handle_one
-
-            def log_message(self, *args):
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.port = self.server_address[1]
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+from failing_server import FailingServer
 
 
 def retry(retry_on, **extra):

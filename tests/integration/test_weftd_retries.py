@@ -9,7 +9,7 @@ import pytest
 
 import weft_harness as wh
 import weftd_harness as wd
-from test_proxy_retries import FailingServer
+from failing_server import FailingServer
 
 NODE = "sidecar~127.0.0.1~client-r.default~default.svc.cluster.local"
 

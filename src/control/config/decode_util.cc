@@ -53,6 +53,15 @@ std::optional<int64_t> integer(const YAML::Node& n, const std::string& key, cons
   }
 }
 
+std::optional<bool> boolean(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+  YAML::Node v = n[key];
+  if (!v || v.IsNull()) return std::nullopt;
+  if (v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "false")) return v.Scalar() == "true";
+  errs.push_back(join(path, key) + ": must be true or false, got '" + (v.IsScalar() ? v.Scalar() : "<non-scalar>") +
+                 "'");
+  return std::nullopt;
+}
+
 uint32_t port(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs, bool required) {
   auto v = integer(n, key, path, errs);
   if (!v) {

@@ -23,6 +23,7 @@ void checkKeys(const YAML::Node& n, const std::string& path, std::initializer_li
 bool expectMap(const YAML::Node& n, const std::string& path, Errors& errs);
 std::string str(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
 std::optional<int64_t> integer(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
+std::optional<bool> boolean(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
 uint32_t port(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs, bool required);
 std::vector<std::string> strings(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
 Labels labels(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);

@@ -59,10 +59,9 @@ std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::
       if (k == item) errs.push_back(p + ".retryOn: '" + item + "' is not supported by weft-proxy yet");
     }
   }
-  if (n["retryRemoteLocalities"] && str(n, "retryRemoteLocalities", p, errs) == "true")
+  if (boolean(n, "retryRemoteLocalities", p, errs).value_or(false))
     errs.push_back(p + ".retryRemoteLocalities: not supported by weft-proxy yet (no locality priorities)");
-  if (n["retryIgnorePreviousHosts"])
-    r.retry_ignore_previous_hosts = str(n, "retryIgnorePreviousHosts", p, errs) == "true";
+  if (auto b = boolean(n, "retryIgnorePreviousHosts", p, errs)) r.retry_ignore_previous_hosts = *b;
   r.backoff_ms = durationMs(n, "backoff", p, errs);
   if (r.backoff_ms && *r.backoff_ms < 1) errs.push_back(p + ".backoff: must be at least 1ms");
   return r;

@@ -195,9 +195,18 @@ struct ConnectionPool {
   std::optional<Tcp> tcp;
   std::optional<Http> http;
 };
+// OutlierDetection, as Istio's API has it (unset wrappers stay unset).
+struct OutlierDetection {
+  std::optional<int64_t> consecutive_5xx_errors, consecutive_gateway_errors, consecutive_local_origin_failures;
+  std::optional<int64_t> interval_ms, base_ejection_time_ms;
+  int64_t max_ejection_percent = 0;
+  int64_t min_health_percent = 0;
+  bool split_external_local_origin_errors = false;
+};
 struct TrafficPolicy {
   std::optional<LoadBalancer> load_balancer;
   std::optional<ConnectionPool> connection_pool;
+  std::optional<OutlierDetection> outlier_detection;
 };
 struct Subset {
   std::string name;

@@ -102,6 +102,41 @@ void applyConnectionPool(const std::optional<TrafficPolicy>& subset_tp, const De
   }
 }
 
+// Istio's applyOutlierDetection: success-rate ejection off, each consecutive threshold enforced
+// when set above 0, and the panic threshold at minHealthPercent (0, panic off, by default).
+void applyOutlierDetection(const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr, cv3::Cluster& c) {
+  const OutlierDetection* od = nullptr;
+  if (dr && dr->traffic_policy && dr->traffic_policy->outlier_detection) od = &*dr->traffic_policy->outlier_detection;
+  if (subset_tp && subset_tp->outlier_detection) od = &*subset_tp->outlier_detection;
+  if (od == nullptr) return;
+  auto* out = c.mutable_outlier_detection();
+  out->mutable_enforcing_success_rate()->set_value(0);
+  if (const auto& v = od->consecutive_5xx_errors) {
+    out->mutable_consecutive_5xx()->set_value(static_cast<uint32_t>(*v));
+    out->mutable_enforcing_consecutive_5xx()->set_value(*v > 0 ? 100 : 0);
+  }
+  if (const auto& v = od->consecutive_gateway_errors) {
+    out->mutable_consecutive_gateway_failure()->set_value(static_cast<uint32_t>(*v));
+    out->mutable_enforcing_consecutive_gateway_failure()->set_value(*v > 0 ? 100 : 0);
+  }
+  if (od->interval_ms) *out->mutable_interval() = weft::durationFromMillis(*od->interval_ms);
+  if (od->base_ejection_time_ms)
+    *out->mutable_base_ejection_time() = weft::durationFromMillis(*od->base_ejection_time_ms);
+  if (od->max_ejection_percent > 0)
+    out->mutable_max_ejection_percent()->set_value(static_cast<uint32_t>(od->max_ejection_percent));
+  if (od->split_external_local_origin_errors) {
+    out->set_split_external_local_origin_errors(true);
+    if (od->consecutive_local_origin_failures.value_or(0) > 0) {
+      out->mutable_consecutive_local_origin_failure()->set_value(
+          static_cast<uint32_t>(*od->consecutive_local_origin_failures));
+      out->mutable_enforcing_consecutive_local_origin_failure()->set_value(100);
+    }
+    out->mutable_enforcing_local_origin_success_rate()->set_value(0);
+  }
+  c.mutable_common_lb_config()->mutable_healthy_panic_threshold()->set_value(
+      static_cast<double>(od->min_health_percent));
+}
+
 cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std::string& subset,
                          const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr,
                          const ProxyInfo& proxy) {
@@ -111,6 +146,8 @@ cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std
   c.mutable_connect_timeout()->set_seconds(10);
   c.set_lb_policy(lbPolicy(subset_tp, dr, proxy));
   applyConnectionPool(subset_tp, dr, c);
+  // weft-proxy has no outlier detection for ORIGINAL_DST hosts (made per request), and refuses it.
+  if (svc.resolution != MeshService::Resolution::Passthrough) applyOutlierDetection(subset_tp, dr, c);
   switch (svc.resolution) {
     case MeshService::Resolution::Endpoints:
       c.set_type(cv3::Cluster::EDS);

@@ -3,12 +3,26 @@
 #include "common/config/yaml_json.h"
 #include "envoy/admin/v3/clusters.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "proxy/upstream/outlier_detector.h"
 
 #include <map>
 
 namespace weft::proxy::admin {
 
 namespace {
+// The success rates outlier detection computed over its last interval (-1: none).
+std::pair<double, double> successRates(const upstream::ClusterConfig& c, const upstream::Host& h) {
+  if (!c.outlier) return {-1, -1};
+  return {c.outlier->successRate(h, false), c.outlier->successRate(h, true)};
+}
+
+std::string rateText(double r) {
+  if (r < 0) return "-1";
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", r);
+  return buf;
+}
+
 struct Thresholds {
   uint64_t max_connections, max_pending_requests, max_requests, max_retries;
 };
@@ -42,10 +56,11 @@ std::string renderClustersText(const std::vector<ClusterView>& clusters) {
       for (size_t i = 0; i < h->stats->size(); ++i) sorted[h->stats->def(i).name] = h->stats->gaugeValue(i);
       for (const auto& [stat, value] : sorted) out += p + stat + "::" + std::to_string(value) + "\n";
       out += p + "hostname::" + h->hostname + "\n";
-      out += p + "health_flags::healthy\n";
+      out += p + "health_flags::" + upstream::health::flagsText(h->health_flags.load(std::memory_order_relaxed)) + "\n";
       out += p + "weight::" + std::to_string(h->weight) + "\n";
       out += p + "region::\n" + p + "zone::\n" + p + "sub_zone::\n" + p + "canary::false\n" + p + "priority::0\n";
-      out += p + "success_rate::-1\n" + p + "local_origin_success_rate::-1\n";
+      auto [sr, local_sr] = successRates(*v.config, *h);
+      out += p + "success_rate::" + rateText(sr) + "\n" + p + "local_origin_success_rate::" + rateText(local_sr) + "\n";
     }
   }
   return out;
@@ -86,7 +101,18 @@ std::string renderClustersJson(const std::vector<ClusterView>& clusters) {
                                                  : envoy::admin::v3::SimpleMetric::COUNTER);
         }
       }
-      hs->mutable_health_status()->set_eds_health_status(envoy::config::core::v3::HEALTHY);
+      uint32_t flags = h->health_flags.load(std::memory_order_relaxed);
+      auto* health = hs->mutable_health_status();
+      health->set_eds_health_status(flags & upstream::health::kEdsDraining ? envoy::config::core::v3::DRAINING
+                                                                           : (flags & upstream::health::kFailedEdsHealth
+                                                                                  ? envoy::config::core::v3::UNHEALTHY
+                                                                                  : envoy::config::core::v3::HEALTHY));
+      health->set_failed_outlier_check(flags & upstream::health::kFailedOutlierCheck);
+      health->set_failed_active_health_check(flags & upstream::health::kFailedActiveHc);
+      health->set_pending_active_hc(flags & upstream::health::kPendingActiveHc);
+      auto [sr, local_sr] = successRates(*v.config, *h);
+      if (sr >= 0) hs->mutable_success_rate()->set_value(sr);
+      if (local_sr >= 0) hs->mutable_local_origin_success_rate()->set_value(local_sr);
       hs->set_weight(h->weight);
       if (!h->hostname.empty()) hs->set_hostname(h->hostname);
       hs->mutable_locality();

@@ -76,8 +76,14 @@ std::string renderPrometheus(const stats::Store& store) {
     std::string metric;
     std::vector<std::pair<std::string, std::string>> labels;
     if (s.scope != nullptr) {
-      std::string_view prefix = s.scope->prefix();
-      std::string_view category = prefix.substr(0, prefix.find('.'));
+      // The prefix without its tag values: cluster.<name>.outlier_detection. gives
+      // envoy_cluster_outlier_detection_<stat>{envoy_cluster_name="<name>"}.
+      std::string category = s.scope->prefix();
+      for (const auto& [tag, value] : s.scope->tags()) {
+        auto at = category.find("." + value + ".");
+        if (!value.empty() && at != std::string::npos) category.erase(at, value.size() + 1);
+      }
+      if (!category.empty() && category.back() == '.') category.pop_back();
       std::string stat = s.stat;
       // Envoy's response-code-class tag: downstream_rq_2xx -> downstream_rq_xx{class="2"}.
       if (stat.size() >= 4 && stat.substr(stat.size() - 2) == "xx" &&

@@ -28,6 +28,21 @@ std::optional<std::chrono::milliseconds> parseTimeout(std::string_view v) {
   }
 }
 
+int httpForStatus(int grpc_status) {
+  static constexpr int kHttp[] = {200, 499, 500, 400, 504, 404, 409, 403, 429, 400, 409, 400, 501, 500, 503, 500, 401};
+  return grpc_status >= 0 && grpc_status <= 16 ? kHttp[grpc_status] : 500;
+}
+
+int parseStatus(std::string_view v) {
+  if (v.empty() || v.size() > 2) return -1;
+  int n = 0;
+  for (char c : v) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
+
 int statusForHttp(int http_status) {
   switch (http_status) {
     case 400:

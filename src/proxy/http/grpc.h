@@ -20,6 +20,11 @@ std::optional<std::chrono::milliseconds> parseTimeout(std::string_view v);
 // Envoy's Grpc::Utility::httpToGrpcStatus.
 int statusForHttp(int http_status);
 
+// Envoy's Grpc::Utility::grpcToHttpStatus (outlier detection counts gRPC results as these).
+int httpForStatus(int grpc_status);
+// A grpc-status value, or -1 when it is not one.
+int parseStatus(std::string_view v);
+
 // grpc-status name for stats ("0" ... "16").
 std::string_view statusName(int status);
 

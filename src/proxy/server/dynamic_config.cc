@@ -97,6 +97,20 @@ std::vector<std::string> DynamicConfig::applyClusters(const std::vector<const go
   return errors;
 }
 
+namespace {
+uint32_t edsHealthFlags(envoy::config::core::v3::HealthStatus hs) {
+  switch (hs) {
+    case envoy::config::core::v3::UNHEALTHY:
+    case envoy::config::core::v3::TIMEOUT:
+      return upstream::health::kFailedEdsHealth;
+    case envoy::config::core::v3::DRAINING:
+      return upstream::health::kEdsDraining;
+    default:
+      return 0;
+  }
+}
+}  // namespace
+
 std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const google::protobuf::Any*>& resources) {
   std::vector<std::string> errors;
   for (const auto* any : resources) {
@@ -106,17 +120,13 @@ std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const g
       continue;
     }
     std::vector<std::shared_ptr<const upstream::Host>> hosts;
+    std::vector<uint32_t> eds_flags;
     std::string error;
     for (int li = 0; li < cla.endpoints_size() && error.empty(); ++li) {
       const auto& loc = cla.endpoints(li);
       if (loc.priority() != 0) error = "endpoints[" + std::to_string(li) + "].priority: only priority 0 is supported";
       for (int ei = 0; ei < loc.lb_endpoints_size() && error.empty(); ++ei) {
         const auto& lbe = loc.lb_endpoints(ei);
-        auto hs = lbe.health_status();
-        if (hs == envoy::config::core::v3::UNHEALTHY || hs == envoy::config::core::v3::DRAINING ||
-            hs == envoy::config::core::v3::TIMEOUT) {
-          continue;  // not eligible for traffic
-        }
         const auto& sa = lbe.endpoint().address().socket_address();
         auto addr = net::Address::parse(sa.address(), static_cast<uint16_t>(sa.port_value()));
         if (!addr || sa.port_value() == 0 || sa.port_value() > 65535) {
@@ -126,6 +136,7 @@ std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const g
         }
         uint32_t weight = lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1;
         hosts.push_back(upstream::makeHost(*addr, weight ? weight : 1, cla.cluster_name(), "", store_.rows()));
+        eds_flags.push_back(edsHealthFlags(lbe.health_status()));
       }
     }
     if (!error.empty()) {
@@ -139,6 +150,13 @@ std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const g
         for (const auto& prev : old->second->hosts) {
           if (prev->address == h->address && prev->weight == h->weight) h = prev;
         }
+      }
+    }
+    // EDS health_status: UNHEALTHY, TIMEOUT and DRAINING hosts stay members but get no new
+    // requests (they count in the panic threshold, as Envoy's).
+    for (size_t i = 0; i < hosts.size(); ++i) {
+      for (uint32_t f : {uint32_t{upstream::health::kFailedEdsHealth}, uint32_t{upstream::health::kEdsDraining}}) {
+        upstream::health::set(hosts[i]->health_flags, f, (eds_flags[i] & f) != 0);
       }
     }
     endpoints_[cla.cluster_name()] = upstream::makeHostSet(std::move(hosts));

@@ -23,6 +23,7 @@
 #include "proxy/runtime/runtime_loader.h"
 #include "proxy/server/dns_refresher.h"
 #include "proxy/server/dynamic_config.h"
+#include "proxy/upstream/outlier_detector.h"
 #include "proxy/xds/ads_client.h"
 
 namespace weft::proxy::server {
@@ -52,7 +53,10 @@ google::protobuf::Timestamp timestampOf(std::chrono::system_clock::time_point tp
 }
 }  // namespace
 
-Server::Server(Options options) : options_(std::move(options)), drain_timer_(reactor_, [this] { checkDrained(); }) {}
+Server::Server(Options options)
+    : options_(std::move(options)),
+      drain_timer_(reactor_, [this] { checkDrained(); }),
+      outlier_timer_(reactor_, [this] { onOutlierTimer(); }) {}
 
 Server::~Server() {
   for (auto& w : workers_) w->stopAndJoin();
@@ -95,6 +99,7 @@ int Server::run() {
           auto next = std::make_shared<Snapshot>(*snapshot_);
           next->hosts[cluster] = hosts;
           snapshot_ = next;
+          syncOutlierDetectors();
           for (auto& w : workers_) w->updateHosts(cluster, hosts);
         });
       });
@@ -231,17 +236,23 @@ std::vector<admin::ClusterView> Server::clusterViews() const {
   return views;
 }
 
-// membership_total / membership_healthy: the hosts each cluster has now (the main thread's
-// row of the gauge holds the whole value). Hosts EDS marks unhealthy are never in a HostSet.
+// membership_total / membership_healthy: the hosts each cluster has now and those without a
+// failed health flag (the main thread's row of the gauge holds the whole value).
 void Server::refreshMembership() {
   if (!snapshot_) return;
   for (const auto& [name, c] : snapshot_->clusters) {
     auto it = snapshot_->hosts.find(name);
     const auto& hosts = it != snapshot_->hosts.end() ? it->second : c->static_hosts;
-    int64_t n = hosts ? static_cast<int64_t>(hosts->hosts.size()) : 0;
-    for (size_t stat :
-         {size_t{upstream::ClusterStats::membership_total}, size_t{upstream::ClusterStats::membership_healthy}})
+    int64_t total = hosts ? static_cast<int64_t>(hosts->hosts.size()) : 0;
+    int64_t healthy = 0;
+    if (hosts) {
+      for (const auto& h : hosts->hosts) healthy += h->healthy() ? 1 : 0;
+    }
+    auto setGauge = [&](size_t stat, int64_t n) {
       c->stats->add(stat, static_cast<uint64_t>(n - c->stats->localValue(stat)));
+    };
+    setGauge(upstream::ClusterStats::membership_total, total);
+    setGauge(upstream::ClusterStats::membership_healthy, healthy);
     // Envoy's circuit breaker gauges: 1 while a limit is reached; remaining_* with track_remaining.
     const upstream::ResourceLimits& l = *c->limits;
     const std::string p = "cluster." + name + ".circuit_breakers.default.";
@@ -270,7 +281,33 @@ void Server::publishSnapshot() {
   snap->hosts = dns_hosts_;
   if (dynamic_) dynamic_->fill(*snap);
   snapshot_ = snap;
+  syncOutlierDetectors();  // before any worker can report to a new detector
   for (auto& w : workers_) w->applySnapshot(snap);
+}
+
+void Server::syncOutlierDetectors() {
+  event::TimePoint now = event::Clock::now();
+  event::TimePoint next = event::TimePoint::max();
+  for (const admin::ClusterView& v : clusterViews()) {
+    upstream::OutlierDetector* od = v.config->outlier.get();
+    if (od == nullptr) continue;
+    od->attach(reactor_);
+    od->setHosts(v.hosts ? *v.hosts : upstream::HostSet{}, now);
+    next = std::min(next, od->nextInterval());
+  }
+  if (next != event::TimePoint::max()) outlier_timer_.armAt(next);
+}
+
+void Server::onOutlierTimer() {
+  event::TimePoint now = event::Clock::now();
+  event::TimePoint next = event::TimePoint::max();
+  for (const auto& [name, c] : snapshot_->clusters) {
+    upstream::OutlierDetector* od = c->outlier.get();
+    if (od == nullptr) continue;
+    if (od->nextInterval() <= now) od->onInterval(now);
+    next = std::min(next, od->nextInterval());
+  }
+  if (next != event::TimePoint::max()) outlier_timer_.armAt(next);
 }
 
 std::string Server::stateName() const {

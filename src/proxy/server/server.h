@@ -58,6 +58,9 @@ class Server {
   void refreshServerStats();
   void publishRuntime();
   void refreshMembership();
+  // Outlier detectors: hands each its cluster's current hosts and runs their intervals.
+  void syncOutlierDetectors();
+  void onOutlierTimer();
   std::vector<admin::ClusterView> clusterViews() const;
 
   Options options_;
@@ -76,6 +79,7 @@ class Server {
   std::unique_ptr<runtime::Loader> runtime_;
   std::chrono::system_clock::time_point started_;
   event::Timer drain_timer_;
+  event::Timer outlier_timer_;
   event::TimePoint drain_deadline_{};
   bool exiting_ = false;
   bool live_ = false;

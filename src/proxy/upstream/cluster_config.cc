@@ -2,6 +2,7 @@
 
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "proxy/tls/tls_config.h"
+#include "proxy/upstream/outlier_detector.h"
 
 #include "common/config/error.h"
 #include "common/strings.h"
@@ -225,6 +226,18 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
                            {{"envoy_cluster_name", stat_name}});
   out->grpc_stats = store.scope("cluster." + stat_name + ".grpc.", GrpcStats::kDefs, GrpcStats::kCount,
                                 {{"envoy_cluster_name", stat_name}});
+  if (c.has_outlier_detection()) {
+    if (original_dst) throw ConfigError(path + ".outlier_detection: not supported for ORIGINAL_DST clusters");
+    out->outlier =
+        OutlierDetector::compile(c.outlier_detection(), path + ".outlier_detection",
+                                 store.scope("cluster." + stat_name + ".outlier_detection.", OutlierStats::kDefs,
+                                             OutlierStats::kCount, {{"envoy_cluster_name", stat_name}}));
+  }
+  if (c.common_lb_config().has_healthy_panic_threshold()) {
+    double v = c.common_lb_config().healthy_panic_threshold().value();
+    if (v < 0 || v > 100) throw ConfigError(path + ".common_lb_config.healthy_panic_threshold.value: must be 0-100");
+    out->healthy_panic_threshold = v;
+  }
 
   const auto& la = c.load_assignment();
   if (original_dst && la.endpoints_size() > 0) {

@@ -2,6 +2,7 @@
 // A compiled envoy.config.cluster.v3.Cluster: its discovery type, load-balancing policy,
 // timeouts and the hosts known at compile time. Immutable; host sets that change later (DNS,
 // EDS) reach workers as new HostSet snapshots.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -13,26 +14,28 @@
 #include "common/tls/tls_context.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "proxy/http/http2_options.h"
+#include "proxy/upstream/host_health.h"
 #include "proxy/upstream/resource_limits.h"
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                          \
-  COUNTER(upstream_cx_total)                                                                                        \
-  GAUGE(upstream_cx_active)                                                                                         \
-  COUNTER(upstream_cx_connect_fail)                                                                                 \
-  COUNTER(upstream_cx_connect_timeout)                                                                              \
-  COUNTER(upstream_cx_destroy) COUNTER(upstream_cx_rx_bytes_total) COUNTER(upstream_cx_tx_bytes_total)              \
-      COUNTER(upstream_cx_none_healthy) COUNTER(upstream_rq_total) GAUGE(upstream_rq_active)                        \
-          COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) \
-              COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout)                        \
-                  COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow)            \
-                      COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total)                      \
-                          GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy)       \
-                              COUNTER(update_success) COUNTER(update_failure) COUNTER(upstream_rq_retry_success)    \
-                                  COUNTER(upstream_rq_retry_overflow) COUNTER(upstream_rq_retry_limit_exceeded)     \
-                                      COUNTER(upstream_rq_retry_backoff_exponential)                                \
-                                          COUNTER(upstream_rq_per_try_timeout)
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                         \
+  COUNTER(upstream_cx_total)                                                                                       \
+  GAUGE(upstream_cx_active)                                                                                        \
+  COUNTER(upstream_cx_connect_fail)                                                                                \
+  COUNTER(upstream_cx_connect_timeout)                                                                             \
+  COUNTER(upstream_cx_destroy)                                                                                     \
+  COUNTER(upstream_cx_rx_bytes_total) COUNTER(upstream_cx_tx_bytes_total) COUNTER(upstream_cx_none_healthy)        \
+      COUNTER(upstream_rq_total) GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) \
+          COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx)      \
+              COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry)                \
+                  COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow)                              \
+                      COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active) GAUGE(membership_total) \
+                          GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)                \
+                              COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)               \
+                                  COUNTER(upstream_rq_retry_limit_exceeded)                                        \
+                                      COUNTER(upstream_rq_retry_backoff_exponential)                               \
+                                          COUNTER(upstream_rq_per_try_timeout) COUNTER(lb_healthy_panic)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
 #define WEFT_HOST_STATS(COUNTER, GAUGE) \
@@ -55,12 +58,22 @@ struct GrpcStats {
       {"failure", stats::Kind::Counter}, {"total", stats::Kind::Counter}};
 };
 
-struct Host {
+// What outlier detection counts per host on the request path, from any worker.
+struct OutlierCounters {
+  std::atomic<uint32_t> consecutive_5xx{0}, consecutive_gateway{0}, consecutive_local{0};
+  // This interval's requests (external and local origin), for success rate and failure %.
+  std::atomic<uint64_t> ext_total{0}, ext_success{0}, local_total{0}, local_success{0};
+};
+
+struct Host : std::enable_shared_from_this<Host> {
   net::Address address;
   std::string address_string;  // "10.0.0.1:8080": access logs, /clusters
   std::string hostname;        // the endpoint's DNS name, if any
   uint32_t weight = 1;
-  std::shared_ptr<stats::Scope> stats;  // per host, shown by /clusters
+  std::shared_ptr<stats::Scope> stats;            // per host, shown by /clusters
+  mutable std::atomic<uint32_t> health_flags{0};  // health::Flag bits
+  mutable OutlierCounters outlier;
+  bool healthy() const { return (health_flags.load(std::memory_order_relaxed) & health::kUnhealthy) == 0; }
 };
 
 struct HostSet {
@@ -74,6 +87,8 @@ struct EndpointSpec {
   uint16_t port = 0;
   uint32_t weight = 1;
 };
+
+class OutlierDetector;
 
 struct ClusterConfig {
   enum class Type { Static, StrictDns, LogicalDns, OriginalDst, Eds };
@@ -112,6 +127,11 @@ struct ClusterConfig {
   size_t max_response_headers_bytes = 60 * 1024;
   // circuit_breakers: counted across workers; Envoy's defaults without config.
   std::shared_ptr<ResourceLimits> limits = std::make_shared<ResourceLimits>(1024, 1024, 1024);
+  // outlier_detection (null: none). Shared by every worker's view; ejections are the main thread's.
+  std::shared_ptr<OutlierDetector> outlier;
+  // common_lb_config.healthy_panic_threshold: below this percentage of healthy hosts the load
+  // balancer uses all of them (0 turns panic mode off).
+  double healthy_panic_threshold = 50;
   std::shared_ptr<stats::Scope> stats;
   std::shared_ptr<stats::Scope> grpc_stats;
   uint32_t stat_rows = 1;                      // rows of per-host stats (workers + main thread)

@@ -19,8 +19,8 @@ WorkerCluster::~WorkerCluster() {
 
 void WorkerCluster::updateHosts(std::shared_ptr<const HostSet> hosts) {
   hosts_ = std::move(hosts);
-  rr_current_.assign(hosts_->hosts.size(), 0);
-  rr_next_ = hosts_->hosts.empty() ? 0 : random_.below(hosts_->hosts.size());
+  refreshHealth();
+  rr_next_ = lb_hosts_->hosts.empty() ? 0 : random_.below(lb_hosts_->hosts.size());
   // Idle connections to hosts that left the set are closed; in-flight requests finish.
   for (size_t i = 0; i < idle_.size();) {
     bool present = false;
@@ -35,9 +35,28 @@ void WorkerCluster::updateHosts(std::shared_ptr<const HostSet> hosts) {
   }
 }
 
+void WorkerCluster::refreshHealth() {
+  health_generation_ = health::generation().load(std::memory_order_acquire);
+  std::vector<std::shared_ptr<const Host>> healthy;
+  for (const auto& h : hosts_->hosts) {
+    if (h->healthy()) healthy.push_back(h);
+  }
+  panic_ = false;
+  if (healthy.size() == hosts_->hosts.size()) {
+    lb_hosts_ = hosts_;
+  } else if (100.0 * static_cast<double>(healthy.size()) <
+             config_->healthy_panic_threshold * static_cast<double>(hosts_->hosts.size())) {
+    panic_ = true;
+    lb_hosts_ = hosts_;
+  } else {
+    lb_hosts_ = makeHostSet(std::move(healthy));
+  }
+  rr_current_.assign(lb_hosts_->hosts.size(), 0);
+}
+
 const std::shared_ptr<const Host>& WorkerCluster::pickRoundRobin() {
-  const auto& hosts = hosts_->hosts;
-  if (hosts_->equal_weights) return hosts[rr_next_++ % hosts.size()];
+  const auto& hosts = lb_hosts_->hosts;
+  if (lb_hosts_->equal_weights) return hosts[rr_next_++ % hosts.size()];
   // Smooth weighted round robin: every pick adds each weight, takes the largest and
   // subtracts the total, which interleaves hosts in proportion to their weights.
   size_t best = 0;
@@ -45,14 +64,14 @@ const std::shared_ptr<const Host>& WorkerCluster::pickRoundRobin() {
     rr_current_[i] += hosts[i]->weight;
     if (rr_current_[i] > rr_current_[best]) best = i;
   }
-  rr_current_[best] -= static_cast<int64_t>(hosts_->total_weight);
+  rr_current_[best] -= static_cast<int64_t>(lb_hosts_->total_weight);
   return hosts[best];
 }
 
 const std::shared_ptr<const Host>& WorkerCluster::pickWeightedRandom() {
-  const auto& hosts = hosts_->hosts;
-  if (hosts_->equal_weights) return hosts[random_.below(hosts.size())];
-  uint64_t r = random_.below(hosts_->total_weight);
+  const auto& hosts = lb_hosts_->hosts;
+  if (lb_hosts_->equal_weights) return hosts[random_.below(hosts.size())];
+  uint64_t r = random_.below(lb_hosts_->total_weight);
   for (const auto& h : hosts) {
     if (r < h->weight) return h;
     r -= h->weight;
@@ -85,7 +104,9 @@ std::shared_ptr<const Host> WorkerCluster::chooseHost(const net::Address* origin
     original_dst_hosts_.emplace(key, host);
     return host;
   }
-  if (hosts_->hosts.empty()) return nullptr;
+  if (health::generation().load(std::memory_order_relaxed) != health_generation_) refreshHealth();
+  if (lb_hosts_->hosts.empty()) return nullptr;
+  if (panic_) config_->stats->inc(ClusterStats::lb_healthy_panic);
   switch (config_->lb) {
     case ClusterConfig::Lb::RoundRobin:
       return pickRoundRobin();

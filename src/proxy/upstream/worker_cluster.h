@@ -78,12 +78,18 @@ class WorkerCluster : public net::ConnectionCallbacks {
 
  private:
   void dropIdle(net::Connection& conn);
+  // Rebuilds the set the load balancer picks from: the healthy hosts, or all of them when
+  // fewer than healthy_panic_threshold percent are healthy (Envoy's panic mode).
+  void refreshHealth();
   void servePending();
   const std::shared_ptr<const Host>& pickRoundRobin();
   const std::shared_ptr<const Host>& pickWeightedRandom();
 
   std::shared_ptr<const ClusterConfig> config_;
   std::shared_ptr<const HostSet> hosts_;
+  std::shared_ptr<const HostSet> lb_hosts_;  // hosts_ itself while every host is healthy
+  uint64_t health_generation_ = 0;
+  bool panic_ = false;
   event::Reactor& reactor_;
   Random& random_;
   Linger linger_;

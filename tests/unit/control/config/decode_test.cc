@@ -162,6 +162,31 @@ spec:
                   "(http1MaxPendingRequests, http2MaxRequests, maxRetries are)"));
 }
 
+TEST(DecodeTest, DestinationRuleOutlierDetectionIsValidatedAsIstio) {
+  Rejected r = rejectOne(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: r}
+spec:
+  host: reviews
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: -1, consecutiveLocalOriginFailures: 2, interval: 0s, maxEjectionPercent: 101,
+                       minHealthPercent: -3, consecutiveErrors: 5, splitExternalLocalOriginErrors: maybe, ejectAll: true}
+)");
+  EXPECT_THAT(r.errors,
+              ::testing::UnorderedElementsAre(
+                  "spec.trafficPolicy.outlierDetection.consecutive5xxErrors: must be >= 0, got -1",
+                  "spec.trafficPolicy.outlierDetection: outlier detection consecutive local origin failures is "
+                  "specified, but split external local origin errors is set to false",
+                  "spec.trafficPolicy.outlierDetection.interval: must be at least 1ms",
+                  "spec.trafficPolicy.outlierDetection.maxEjectionPercent: must be 0-100, got 101",
+                  "spec.trafficPolicy.outlierDetection.minHealthPercent: must be 0-100, got -3",
+                  "spec.trafficPolicy.outlierDetection.consecutiveErrors: deprecated and ignored by Istio; use "
+                  "consecutiveGatewayErrors or consecutive5xxErrors",
+                  "spec.trafficPolicy.outlierDetection.splitExternalLocalOriginErrors: must be true or false, got "
+                  "'maybe'",
+                  "spec.trafficPolicy.outlierDetection.ejectAll: not supported by weftd"));
+}
+
 TEST(DecodeTest, VirtualServiceRouteAndRedirectBothSet) {
   Rejected r = rejectOne(vs(R"(
   - route:
@@ -449,11 +474,11 @@ TEST(DecodeTest, DestinationRuleUnsupportedLoadBalancer) {
   EXPECT_THAT(sub.errors, ElementsAre("spec.subsets[0].trafficPolicy.loadBalancer.simple: 'PASSTHROUGH' is not "
                                       "supported by weftd (ROUND_ROBIN, LEAST_REQUEST, RANDOM are)"));
 
-  Rejected od = rejectOne(dr(R"(
+  Rejected tls = rejectOne(dr(R"(
   trafficPolicy:
-    outlierDetection: {consecutive5xxErrors: 1}
+    tls: {mode: ISTIO_MUTUAL}
 )"));
-  EXPECT_THAT(od.errors, ElementsAre("spec.trafficPolicy.outlierDetection: not supported by weftd"));
+  EXPECT_THAT(tls.errors, ElementsAre("spec.trafficPolicy.tls: not supported by weftd"));
 }
 
 TEST(DecodeTest, DestinationRuleDecoded) {

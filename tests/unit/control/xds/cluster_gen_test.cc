@@ -163,6 +163,56 @@ spec:
   EXPECT_EQ(unpackNamed<Cluster>(clusters, out(9080, kRatings)).connect_timeout().seconds(), 10);
 }
 
+TEST(ClusterGenTest, OutlierDetectionAsIstio) {
+  auto m = modelFrom(withBase(R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 7, consecutiveGatewayErrors: 0, interval: 5s, baseEjectionTime: 15m,
+                       maxEjectionPercent: 40}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy:
+      outlierDetection: {splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 3, minHealthPercent: 25}
+)"));
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  auto c = unpackNamed<Cluster>(clusters, out(9080, kReviews));
+  const auto& od = c.outlier_detection();
+  EXPECT_EQ(od.consecutive_5xx().value(), 7u);
+  EXPECT_EQ(od.enforcing_consecutive_5xx().value(), 100u);
+  // Set to 0: both the threshold and its enforcement are 0, as Istio writes them.
+  EXPECT_TRUE(od.has_consecutive_gateway_failure());
+  EXPECT_EQ(od.consecutive_gateway_failure().value(), 0u);
+  EXPECT_EQ(od.enforcing_consecutive_gateway_failure().value(), 0u);
+  EXPECT_TRUE(od.has_enforcing_success_rate());
+  EXPECT_EQ(od.enforcing_success_rate().value(), 0u);
+  EXPECT_EQ(od.interval().seconds(), 5);
+  EXPECT_EQ(od.base_ejection_time().seconds(), 900);
+  EXPECT_EQ(od.max_ejection_percent().value(), 40u);
+  EXPECT_FALSE(od.split_external_local_origin_errors());
+  // minHealthPercent unset: panic mode off (Istio sets 0 explicitly).
+  EXPECT_TRUE(c.common_lb_config().has_healthy_panic_threshold());
+  EXPECT_EQ(c.common_lb_config().healthy_panic_threshold().value(), 0);
+  // The subset's outlierDetection replaces the rule's.
+  auto v2 = unpackNamed<Cluster>(clusters, out(9080, kReviews, "v2"));
+  EXPECT_FALSE(v2.outlier_detection().has_consecutive_5xx());
+  EXPECT_TRUE(v2.outlier_detection().split_external_local_origin_errors());
+  EXPECT_EQ(v2.outlier_detection().consecutive_local_origin_failure().value(), 3u);
+  EXPECT_EQ(v2.outlier_detection().enforcing_consecutive_local_origin_failure().value(), 100u);
+  EXPECT_EQ(v2.outlier_detection().enforcing_local_origin_success_rate().value(), 0u);
+  EXPECT_EQ(v2.common_lb_config().healthy_panic_threshold().value(), 25);
+  EXPECT_TRUE(unpackNamed<Cluster>(clusters, out(9080, kReviews, "v1")).outlier_detection().has_consecutive_5xx());
+  // No DestinationRule: no outlier detection, Envoy's panic threshold.
+  auto r = unpackNamed<Cluster>(clusters, out(9080, kRatings));
+  EXPECT_FALSE(r.has_outlier_detection());
+  EXPECT_FALSE(r.has_common_lb_config());
+}
+
 TEST(ClusterGenTest, DestinationRuleInAnotherNamespaceByFqdn) {
   auto m = modelFrom(withBase(R"(
 apiVersion: networking.istio.io/v1

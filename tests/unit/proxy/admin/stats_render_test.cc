@@ -102,7 +102,7 @@ TEST_F(StatsRenderTest, PrometheusHasOneTypeLinePerFamilyWithItsSamplesTogether)
 TEST(StatsRenderLabelsTest, LabelValuesAreEscapedAndNamesSanitized) {
   stats::Store store(1);
   static constexpr stats::StatDef kDefs[] = {{"rq-total", stats::Kind::Counter}};
-  auto s = store.scope("cluster.a.", kDefs, 1, {{"envoy_cluster_name", "we\"ird\\name\nx"}});
+  auto s = store.scope("cluster.we\"ird\\name\nx.", kDefs, 1, {{"envoy_cluster_name", "we\"ird\\name\nx"}});
   s->inc(0, 1);
   store.setValue("server.hot-restart.epoch", 2);
   std::string out = renderPrometheus(store);
@@ -110,12 +110,23 @@ TEST(StatsRenderLabelsTest, LabelValuesAreEscapedAndNamesSanitized) {
   EXPECT_THAT(out, HasSubstr("envoy_server_hot_restart_epoch 2\n"));
 }
 
+TEST(StatsRenderLabelsTest, TheNameKeepsWhatFollowsTheTaggedPart) {
+  stats::Store store(1);
+  static constexpr stats::StatDef kDefs[] = {{"ejections_active", stats::Kind::Gauge}};
+  auto s = store.scope("cluster.outbound|80||a.b.svc.cluster.local.outlier_detection.", kDefs, 1,
+                       {{"envoy_cluster_name", "outbound|80||a.b.svc.cluster.local"}});
+  s->inc(0, 1);
+  EXPECT_THAT(renderPrometheus(store),
+              HasSubstr("envoy_cluster_outlier_detection_ejections_active{envoy_cluster_name=\"outbound|80||a.b.svc."
+                        "cluster.local\"} 1\n"));
+}
+
 TEST_F(StatsRenderTest, TextFormat) {
   std::string out = renderStatsText(store_, "", false);
   auto l = lines(out);
   EXPECT_EQ(l.size(), store_.samples().size());
   EXPECT_TRUE(std::is_sorted(l.begin(), l.end()));
-  EXPECT_EQ(l.front(), "cluster.x.membership_healthy: 0");
+  EXPECT_EQ(l.front(), "cluster.x.lb_healthy_panic: 0");
   EXPECT_THAT(out, HasSubstr("\ncluster.x.upstream_rq_2xx: 3\n"));
   EXPECT_THAT(out, HasSubstr("\ncluster.y.upstream_rq_2xx: 7\n"));
   EXPECT_THAT(out, HasSubstr("\nlistener.0.0.0.0_10000.downstream_cx_total: 9\n"));

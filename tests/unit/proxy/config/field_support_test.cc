@@ -199,7 +199,7 @@ static_resources:
     connect_timeout: 1s
   - name: a
     connect_timeout: 1s
-    outlier_detection: {consecutive_5xx: 5}
+    lrs_server: {ads: {}}
 )");
   EXPECT_THAT(
       unsupportedFields(b, ""),
@@ -208,13 +208,13 @@ static_resources:
           "'envoy.filters.listener.original_dst') is not supported by weft-proxy",
           "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0]."
           "routes[0].route.hash_policy: not supported by weft-proxy",
-          "static_resources.clusters[1].outlier_detection: not supported by weft-proxy"));
+          "static_resources.clusters[1].lrs_server: not supported by weft-proxy"));
 }
 
 TEST(FieldSupportTest, PathPrefixIsPrepended) {
-  auto c = fromYaml<envoy::config::cluster::v3::Cluster>("name: a\noutlier_detection: {consecutive_5xx: 5}\n");
+  auto c = fromYaml<envoy::config::cluster::v3::Cluster>("name: a\nlrs_server: {ads: {}}\n");
   EXPECT_THAT(unsupportedFields(c, "xDS Cluster 'a'"),
-              ElementsAre("xDS Cluster 'a'.outlier_detection: not supported by weft-proxy"));
+              ElementsAre("xDS Cluster 'a'.lrs_server: not supported by weft-proxy"));
 }
 
 TEST(FieldSupportTest, TypedConfigOfAnUnsupportedTypeIsNamed) {
@@ -252,10 +252,10 @@ TEST(FieldSupportTest, TypedConfigOfAnUnknownTypeIsNamed) {
 }
 
 TEST(FieldSupportTest, AnUnsupportedMessageTypeIsNamed) {
-  envoy::config::cluster::v3::OutlierDetection od;
-  od.mutable_consecutive_5xx()->set_value(1);
-  EXPECT_THAT(unsupportedFields(od, "od"),
-              ElementsAre("od: envoy.config.cluster.v3.OutlierDetection is not supported by weft-proxy"));
+  envoy::config::cluster::v3::LoadBalancingPolicy p;
+  p.add_policies();
+  EXPECT_THAT(unsupportedFields(p, "p"),
+              ElementsAre("p: envoy.config.cluster.v3.LoadBalancingPolicy is not supported by weft-proxy"));
 }
 
 TEST(FieldSupportTest, BootstrapLevelFields) {
@@ -290,14 +290,14 @@ TEST(FieldSupportTest, EmptyDefaultMessagesAreAcceptedTheirFieldsAreNot) {
 
 TEST(FieldSupportTest, RequireSupportedFieldsListsEveryError) {
   auto c = fromYaml<envoy::config::cluster::v3::Cluster>(
-      "name: a\noutlier_detection: {consecutive_5xx: 5}\n"
+      "name: a\nlrs_server: {ads: {}}\n"
       "circuit_breakers: {thresholds: [{max_connections: 1, retry_budget: {}}]}\n");
   try {
     requireSupportedFields(c, "cluster");
     FAIL() << "no ConfigError";
   } catch (const ConfigError& e) {
     std::string msg = e.what();
-    EXPECT_NE(msg.find("cluster.outlier_detection: not supported by weft-proxy"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("cluster.lrs_server: not supported by weft-proxy"), std::string::npos) << msg;
     EXPECT_NE(msg.find("cluster.circuit_breakers.thresholds[0].retry_budget: not supported by weft-proxy"),
               std::string::npos)
         << msg;

@@ -271,5 +271,47 @@ TEST(WorkerClusterTest, WaitersAreServedInOrderWhenAConnectionSlotFrees) {
   wc.removeWaiter(&b);
 }
 
+TEST(WorkerClusterTest, UnhealthyHostsAreSkippedUntilPanic) {
+  Env env;
+  auto hosts =
+      std::vector<std::shared_ptr<const Host>>{host("10.0.0.1"), host("10.0.0.2"), host("10.0.0.3"), host("10.0.0.4")};
+  auto wc = env.cluster(ClusterConfig::Lb::RoundRobin, hosts);
+  // Two of four unhealthy (50%, not below the 50% panic threshold): the other two only.
+  health::set(hosts[0]->health_flags, health::kFailedOutlierCheck, true);
+  health::set(hosts[1]->health_flags, health::kFailedEdsHealth, true);
+  auto counts = pickCounts(*wc, 100);
+  EXPECT_EQ(counts.size(), 2u);
+  EXPECT_EQ(counts["10.0.0.3:80"], 50);
+  EXPECT_EQ(
+      env.store.scope("cluster.c.", ClusterStats::kDefs, ClusterStats::kCount)->value(ClusterStats::lb_healthy_panic),
+      0u);
+  // Three of four: panic, every host again, counted.
+  health::set(hosts[2]->health_flags, health::kFailedActiveHc, true);
+  counts = pickCounts(*wc, 100);
+  EXPECT_EQ(counts.size(), 4u);
+  EXPECT_EQ(
+      env.store.scope("cluster.c.", ClusterStats::kDefs, ClusterStats::kCount)->value(ClusterStats::lb_healthy_panic),
+      100u);
+  // Back to health: the host is picked again.
+  for (const auto& h : hosts) health::set(h->health_flags, health::kUnhealthy | health::kFailedActiveHc, false);
+  counts = pickCounts(*wc, 100);
+  EXPECT_EQ(counts["10.0.0.1:80"], 25);
+}
+
+TEST(WorkerClusterTest, NoPanicWithAZeroThreshold) {
+  Env env;
+  auto hosts = std::vector<std::shared_ptr<const Host>>{host("10.0.0.1"), host("10.0.0.2"), host("10.0.0.3")};
+  auto config = env.config(ClusterConfig::Lb::LeastRequest);
+  config->healthy_panic_threshold = 0;
+  WorkerCluster wc(config, makeHostSet(hosts), env.reactor, env.random, nullptr);
+  health::set(hosts[0]->health_flags, health::kFailedOutlierCheck, true);
+  health::set(hosts[1]->health_flags, health::kFailedOutlierCheck, true);
+  auto counts = pickCounts(wc, 30);
+  EXPECT_EQ(counts["10.0.0.3:80"], 30);
+  health::set(hosts[2]->health_flags, health::kFailedOutlierCheck, true);
+  EXPECT_EQ(wc.chooseHost(nullptr, ""), nullptr);  // 503 UH, as Envoy with panic mode off
+  for (const auto& h : hosts) health::set(h->health_flags, health::kFailedOutlierCheck, false);
+}
+
 }  // namespace
 }  // namespace weft::proxy::upstream

@@ -236,6 +236,7 @@ void RouterFilter::releaseRetry() {
 
 void RouterFilter::onPerTryTimeout() {
   if (!upstream_) return;
+  reportResult(upstream::OutlierDetector::Result::kTimeout);
   cluster_->stats().inc(upstream::ClusterStats::upstream_rq_per_try_timeout);
   // As Envoy: a per-try timeout is retried when 5xx, gateway-error or reset are asked for.
   bool retriable = retry_->retry_on & (RetryPolicy::k5xx | RetryPolicy::kGatewayError | RetryPolicy::kReset);
@@ -310,6 +311,7 @@ void RouterFilter::requestEnded() {
 
 void RouterFilter::onTimeout() {
   if (!upstream_ && !retry_timer_.armed()) return;
+  if (upstream_) reportResult(upstream::OutlierDetector::Result::kTimeout);
   retry_timer_.disarm();
   per_try_timer_.disarm();
   releaseRetry();
@@ -321,6 +323,8 @@ void RouterFilter::onTimeout() {
 // ---- the response ---------------------------------------------------------------------------
 
 void RouterFilter::onUpstreamFailure(uint32_t flag, std::string_view reason) {
+  // A circuit breaker's overflow says nothing about the host.
+  if (flag != kUpstreamOverflow) reportResult(upstream::OutlierDetector::Result::kConnectFailed);
   if (upstream_) reactor_.deferDelete(std::move(upstream_));
   per_try_timer_.disarm();
   if (retry_ && maybeRetry(retry_->retriableFailure(flag, reason), flag)) return;
@@ -333,6 +337,18 @@ void RouterFilter::onUpstreamFailure(uint32_t flag, std::string_view reason) {
 
 void RouterFilter::onUpstreamHeaders(const ResponseHead& head, bool end_stream) {
   per_try_timer_.disarm();
+  if (cluster_->config().outlier) {
+    // gRPC: the grpc-status decides, from a trailers-only response now or from the trailers.
+    const std::string_view* g = cb_->isGrpc() ? head.find("grpc-status") : nullptr;
+    if (g != nullptr) {
+      int status = grpc::parseStatus(*g);
+      reportStatus(status < 0 ? 500 : static_cast<uint64_t>(grpc::httpForStatus(status)));
+    } else if (cb_->isGrpc() && !end_stream && head.status == 200) {
+      grpc_result_pending_ = true;
+    } else {
+      reportStatus(static_cast<uint64_t>(head.status));
+    }
+  }
   if (retry_) {
     if (maybeRetry(retry_->retriableResponse(head, cb_->isGrpc()), 0)) {
       countUpstreamResponse(cluster_.get(), head.status);
@@ -382,12 +398,20 @@ void RouterFilter::onUpstreamBody(std::string_view data) {
 }
 
 void RouterFilter::onUpstreamTrailers(const std::vector<Header>& trailers) {
+  if (grpc_result_pending_) {
+    int status = -1;
+    for (const Header& t : trailers) {
+      if (t.name == "grpc-status") status = grpc::parseStatus(t.value);
+    }
+    reportStatus(status < 0 ? 200 : static_cast<uint64_t>(grpc::httpForStatus(status)));
+  }
   trailers_ = trailers;
   end_with_trailers_ = true;
 }
 
 void RouterFilter::onUpstreamComplete() {
   timer_.disarm();
+  if (grpc_result_pending_) reportStatus(200);  // no trailers: the HTTP status stands
   if (upstream_) {
     upstream_->release(request_end_);
     reactor_.deferDelete(std::move(upstream_));
@@ -427,6 +451,17 @@ void RouterFilter::onDownstreamAboveWriteLimit(bool above) {
   if (paused_ == above || !upstream_) return;
   paused_ = above;
   upstream_->readDisable(above);
+}
+
+void RouterFilter::reportStatus(uint64_t status) {
+  grpc_result_pending_ = false;
+  upstream::OutlierDetector* od = cluster_->config().outlier.get();
+  if (od != nullptr && !tried_.empty()) od->putHttpStatus(*tried_.back(), status);
+}
+
+void RouterFilter::reportResult(upstream::OutlierDetector::Result result) {
+  upstream::OutlierDetector* od = cluster_->config().outlier.get();
+  if (od != nullptr && !tried_.empty()) od->putResult(*tried_.back(), result);
 }
 
 // ---- the end --------------------------------------------------------------------------------

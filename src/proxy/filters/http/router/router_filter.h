@@ -12,6 +12,7 @@
 #include "proxy/http/request_encoder.h"
 #include "proxy/http/retry_policy.h"
 #include "proxy/http/upstream_stream.h"
+#include "proxy/upstream/outlier_detector.h"
 
 namespace weft::proxy::http {
 
@@ -69,6 +70,9 @@ class RouterFilter final : public StreamFilterBase,
   void onTimeout();
   void abortUpstream();
   void scheduleFlush();
+  // Outlier detection: the current attempt's result for its host.
+  void reportStatus(uint64_t status);
+  void reportResult(upstream::OutlierDetector::Result result);
 
   const RouterConfig& config_;
   event::Reactor& reactor_;
@@ -100,7 +104,8 @@ class RouterFilter final : public StreamFilterBase,
   bool request_end_ = false;
   bool end_with_headers_ = false;  // the response is its headers alone
   bool end_with_trailers_ = false;
-  bool paused_ = false;  // upstream reading stopped for a slow client
+  bool paused_ = false;               // upstream reading stopped for a slow client
+  bool grpc_result_pending_ = false;  // a gRPC response's result waits for its grpc-status
   char service_time_[24];
 };
 

@@ -1,0 +1,41 @@
+"""An HTTP/1.1 upstream that answers every request with one status, counting what it saw: the
+misbehaving host of retry and outlier-detection tests. Its `status` may be changed while it runs."""
+
+import http.server
+import threading
+
+
+class FailingServer(http.server.ThreadingHTTPServer):
+    """An HTTP/1.1 upstream that reads each request whole and answers `status` (with
+    `headers`), counting the requests it saw."""
+
+    daemon_threads = True
+
+    def __init__(self, status, headers=()):
+        self.status, self.extra, self.count, self.bodies, self.headers = status, list(headers), 0, [], []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def handle_one(self):
+                n = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(n) if n else b""
+                outer.count += 1
+                outer.bodies.append(body)
+                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
+                self.send_response(outer.status)
+                for k, v in outer.extra:
+                    self.send_header(k, v)
+                self.send_header("content-length", "6")
+                self.end_headers()
+                self.wfile.write(b"failed")
+
+            do_GET = do_POST = handle_one
+
+            def log_message(self, *args):
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.port = self.server_address[1]
+        threading.Thread(target=self.serve_forever, daemon=True).start()
