@@ -11,7 +11,7 @@ PACKAGES=(
   # libraries (libboost1.81-dev, not libboost-dev: bookworm's default Boost is 1.74, Beast needs 1.81)
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libssl-dev libnghttp2-dev libboost1.81-dev libyaml-cpp-dev libre2-dev
-  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests, benchmarks, tooling
   python3 python3-pytest curl wrk haproxy nginx-light nghttp2-client nghttp2-proxy openssl

@@ -255,10 +255,11 @@ def test_empty_messages_and_inert_fields_are_accepted(weft):
 
 
 def test_fields_that_would_change_something_are_still_refused(weft):
-    config = wh.bootstrap(weft.port(), clusters=[wh.cluster("c", [80], lb_policy="RING_HASH",
-                                                            ring_hash_lb_config={"minimum_ring_size": 64})])
-    # With lb_policy RING_HASH the ring's settings matter, and weft-proxy has no ring hash yet.
-    assert "static_resources.clusters[0].ring_hash_lb_config: not supported by weft-proxy" in rejected(weft, config)
+    config = wh.bootstrap(weft.port(), clusters=[wh.cluster("c", [80], lb_policy="LEAST_REQUEST",
+                                                            least_request_lb_config={"choice_count": 3})])
+    # With lb_policy LEAST_REQUEST its settings matter, and weft-proxy has no choice_count yet.
+    assert ("static_resources.clusters[0].least_request_lb_config: not supported by weft-proxy"
+            in rejected(weft, config))
     config = wh.bootstrap(weft.port())
     config["cluster_manager"] = {"local_cluster_name": "x"}
     assert "cluster_manager.local_cluster_name: not supported by weft-proxy" in rejected(weft, config)

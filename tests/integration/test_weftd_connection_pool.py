@@ -19,15 +19,9 @@ HOST = "slow.default.svc.cluster.local"
 def mesh(weft, tmp_path):
     slow = weft.echo("slow")
     port = wh.free_port()
-    weftd = wd.Weftd(tmp_path / "weftd")
-    weftd.write("slow.yaml", wd.service_yaml("slow", port, [("slow-1", "v1", slow.port)]))
-    weftd.start()
-    try:
-        proxy = weft.start_proxy(wd.proxy_bootstrap(wh.free_port(), weftd, NODE), concurrency=1)
-        assert wh.wait_for(lambda: weftd.synced(NODE), 10), weftd.get("/debug/syncz")
+    files = {"slow.yaml": wd.service_yaml("slow", port, [("slow-1", "v1", slow.port)])}
+    with wd.sidecar(weft, tmp_path / "weftd", NODE, files) as (weftd, proxy):
         yield types.SimpleNamespace(weftd=weftd, proxy=proxy, port=port)
-    finally:
-        weftd.stop()
 
 
 def cluster_json(proxy):

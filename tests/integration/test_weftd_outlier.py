@@ -30,15 +30,11 @@ def mesh(weft, tmp_path):
     good = weft.echo("good")
     bad = FailingServer(503)
     port = wh.free_port()
-    weftd = wd.Weftd(tmp_path / "weftd")
-    weftd.write("flaky.yaml", wd.service_yaml("flaky", port, [("bad-1", "v1", bad.port), ("good-1", "v1", good.port)]))
-    weftd.start()
+    files = {"flaky.yaml": wd.service_yaml("flaky", port, [("bad-1", "v1", bad.port), ("good-1", "v1", good.port)])}
     try:
-        proxy = weft.start_proxy(wd.proxy_bootstrap(wh.free_port(), weftd, NODE), concurrency=2)
-        assert wh.wait_for(lambda: weftd.synced(NODE), 10), weftd.get("/debug/syncz")
-        yield types.SimpleNamespace(weftd=weftd, proxy=proxy, port=port, bad=bad, good=good)
+        with wd.sidecar(weft, tmp_path / "weftd", NODE, files, concurrency=2) as (weftd, proxy):
+            yield types.SimpleNamespace(weftd=weftd, proxy=proxy, port=port, bad=bad, good=good)
     finally:
-        weftd.stop()
         bad.shutdown()
 
 

@@ -47,18 +47,11 @@ def mesh(weft, tmp_path):
     refused_port = refused.getsockname()[1]
     refused.close()
     ports = {"flaky": wh.free_port(), "down": wh.free_port(), "off": wh.free_port()}
-    weftd = wd.Weftd(tmp_path / "weftd")
-    weftd.write("flaky.yaml", service("flaky", ports["flaky"], [bad.port, good.port]))
-    weftd.write("down.yaml", service("down", ports["down"], [refused_port, good.port]))
-    weftd.write("off.yaml", service("off", ports["off"], [refused_port, good.port]) + "---\n" +
-                vs("off", "{attempts: 0}"))
-    weftd.start()
-    try:
-        proxy = weft.start_proxy(wd.proxy_bootstrap(wh.free_port(), weftd, NODE))
-        assert wh.wait_for(lambda: weftd.synced(NODE), 10), weftd.get("/debug/syncz")
+    files = {"flaky.yaml": service("flaky", ports["flaky"], [bad.port, good.port]),
+             "down.yaml": service("down", ports["down"], [refused_port, good.port]),
+             "off.yaml": service("off", ports["off"], [refused_port, good.port]) + "---\n" + vs("off", "{attempts: 0}")}
+    with wd.sidecar(weft, tmp_path / "weftd", NODE, files) as (weftd, proxy):
         yield types.SimpleNamespace(weftd=weftd, proxy=proxy, ports=ports, bad=bad)
-    finally:
-        weftd.stop()
 
 
 def statuses(mesh, name, n=8):

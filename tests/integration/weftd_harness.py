@@ -1,6 +1,7 @@
 """weftd for integration tests: a config directory of Istio/Kubernetes YAML, the weftd
 process on free ports, and weft-proxy bootstraps that take their config from it over ADS."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -96,6 +97,22 @@ def proxy_bootstrap(admin_port, weftd, node_id="sidecar~127.0.0.1~client-1.defau
         },
         "static_resources": {"clusters": [wh.cluster("xds-grpc", [weftd.grpc_port])]},
     }
+
+
+@contextlib.contextmanager
+def sidecar(weft, workdir, node_id, files, concurrency=1):
+    """weftd on a config directory holding `files` ({name: YAML}) and one weft-proxy fed by it
+    over ADS, synced; yields (weftd, proxy). weftd is stopped on exit (the proxy by `weft`)."""
+    weftd = Weftd(workdir)
+    for name, text in files.items():
+        weftd.write(name, text)
+    weftd.start()
+    try:
+        proxy = weft.start_proxy(proxy_bootstrap(wh.free_port(), weftd, node_id), concurrency=concurrency)
+        assert wh.wait_for(lambda: weftd.synced(node_id), 10), weftd.get("/debug/syncz")
+        yield weftd, proxy
+    finally:
+        weftd.stop()
 
 
 def service_yaml(name, port, backends, namespace="default"):

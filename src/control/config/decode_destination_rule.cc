@@ -95,6 +95,93 @@ std::optional<OutlierDetection> outlierDetection(const YAML::Node& n, const std:
   return od;
 }
 
+// As Istio's validateLoadBalancer: one hash key and one of ringHash / maglev; a cookie needs a
+// name and unique attribute names; a Maglev table size is a prime below 5000011.
+ConsistentHash consistentHash(const YAML::Node& n, const std::string& path, Errors& errs) {
+  ConsistentHash ch;
+  if (!expectMap(n, path, errs)) return ch;
+  checkKeys(n, path,
+            {"httpHeaderName", "httpCookie", "useSourceIp", "httpQueryParameterName", "ringHash", "maglev",
+             "minimumRingSize"},
+            errs);
+  int keys = 0;
+  if (n["httpHeaderName"]) {
+    ++keys;
+    ch.key = ConsistentHash::Key::Header;
+    ch.name = str(n, "httpHeaderName", path, errs);
+    if (ch.name.empty()) errs.push_back(path + ".httpHeaderName: must not be empty");
+  }
+  if (YAML::Node c = n["httpCookie"]) {
+    ++keys;
+    std::string p = path + ".httpCookie";
+    ch.key = ConsistentHash::Key::Cookie;
+    if (expectMap(c, p, errs)) {
+      checkKeys(c, p, {"name", "path", "ttl", "attributes"}, errs);
+      ch.name = str(c, "name", p, errs);
+      if (ch.name.empty()) errs.push_back(p + ": name required for HttpCookie");
+      ch.cookie_path = str(c, "path", p, errs);
+      ch.cookie_ttl_ms = durationMs(c, "ttl", p, errs);
+      std::set<std::string> names;
+      YAML::Node attrs = c["attributes"];
+      for (size_t i = 0; attrs && attrs.IsSequence() && i < attrs.size(); ++i) {
+        std::string ap = idx(p + ".attributes", i);
+        if (!expectMap(attrs[i], ap, errs)) continue;
+        checkKeys(attrs[i], ap, {"name", "value"}, errs);
+        std::string name = str(attrs[i], "name", ap, errs);
+        if (name.empty())
+          errs.push_back(ap + ": cookie attribute name cannot be empty");
+        else if (!names.insert(name).second)
+          errs.push_back(ap + ": duplicate cookie attribute name: " + name);
+        ch.cookie_attributes.emplace_back(name, str(attrs[i], "value", ap, errs));
+      }
+    }
+  }
+  if (n["useSourceIp"]) {
+    ++keys;
+    if (boolean(n, "useSourceIp", path, errs).value_or(false)) ch.key = ConsistentHash::Key::SourceIp;
+  }
+  if (n["httpQueryParameterName"]) {
+    ++keys;
+    ch.key = ConsistentHash::Key::QueryParameter;
+    ch.name = str(n, "httpQueryParameterName", path, errs);
+    if (ch.name.empty()) errs.push_back(path + ".httpQueryParameterName: must not be empty");
+  }
+  if (keys > 1) {
+    errs.push_back(path + ": only one of httpHeaderName, httpCookie, useSourceIp, httpQueryParameterName may be set");
+  }
+  auto positive = [&](const YAML::Node& m, const char* key, const std::string& p) -> uint64_t {
+    auto v = integer(m, key, p, errs);
+    if (v && *v < 0) errs.push_back(join(p, key) + ": must be >= 0, got " + std::to_string(*v));
+    return v && *v > 0 ? static_cast<uint64_t>(*v) : 0;
+  };
+  ch.ring_min_size = positive(n, "minimumRingSize", path);
+  if (n["ringHash"] && n["maglev"]) errs.push_back(path + ": only one of ringHash or maglev may be set");
+  if ((n["ringHash"] || n["maglev"]) && ch.ring_min_size) {
+    errs.push_back(path + ": only one of MinimumRingSize or Maglev/Ringhash can be specified");
+  }
+  if (YAML::Node r = n["ringHash"]) {
+    checkKeys(r, path + ".ringHash", {"minimumRingSize"}, errs);
+    ch.ring_hash = true;
+    ch.ring_min_size = positive(r, "minimumRingSize", path + ".ringHash");
+  }
+  if (YAML::Node m = n["maglev"]) {
+    std::string p = path + ".maglev";
+    checkKeys(m, p, {"tableSize"}, errs);
+    ch.maglev = true;
+    ch.maglev_table_size = positive(m, "tableSize", p);
+    uint64_t t = ch.maglev_table_size;
+    bool prime = t >= 2;
+    for (uint64_t d = 2; prime && d * d <= t; ++d) prime = t % d != 0;
+    if (t == 0)
+      errs.push_back(p + ".tableSize: tableSize must be set for maglev");
+    else if (t >= 5000011)
+      errs.push_back(p + ".tableSize: tableSize must be less than 5000011 for maglev");
+    else if (!prime)
+      errs.push_back(p + ".tableSize: tableSize must be a prime number for maglev");
+  }
+  return ch;
+}
+
 std::optional<TrafficPolicy> trafficPolicy(const YAML::Node& n, const std::string& path, Errors& errs) {
   if (!n || n.IsNull()) return std::nullopt;
   if (!expectMap(n, path, errs)) return std::nullopt;
@@ -103,12 +190,19 @@ std::optional<TrafficPolicy> trafficPolicy(const YAML::Node& n, const std::strin
   tp.connection_pool = connectionPool(n["connectionPool"], path + ".connectionPool", errs);
   tp.outlier_detection = outlierDetection(n["outlierDetection"], path + ".outlierDetection", errs);
   if (YAML::Node lb = n["loadBalancer"]) {
-    checkKeys(lb, path + ".loadBalancer", {"simple"}, errs);
-    LoadBalancer l{str(lb, "simple", path + ".loadBalancer", errs)};
-    static const std::set<std::string> ok = {"ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "UNSPECIFIED"};
-    if (!ok.count(l.simple)) {
-      errs.push_back(path + ".loadBalancer.simple: '" + l.simple +
-                     "' is not supported by weftd (ROUND_ROBIN, LEAST_REQUEST, RANDOM are)");
+    std::string p = path + ".loadBalancer";
+    checkKeys(lb, p, {"simple", "consistentHash"}, errs);
+    LoadBalancer l;
+    if (lb["consistentHash"]) {
+      if (lb["simple"]) errs.push_back(p + ": only one of simple or consistentHash may be set");
+      l.consistent_hash = consistentHash(lb["consistentHash"], p + ".consistentHash", errs);
+    } else {
+      l.simple = str(lb, "simple", p, errs);
+      static const std::set<std::string> ok = {"ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "UNSPECIFIED"};
+      if (!ok.count(l.simple)) {
+        errs.push_back(p + ".simple: '" + l.simple +
+                       "' is not supported by weftd (ROUND_ROBIN, LEAST_REQUEST, RANDOM are)");
+      }
     }
     tp.load_balancer = l;
   }

@@ -176,8 +176,21 @@ struct VirtualService {
   std::vector<HttpRoute> http;
   std::vector<TcpRoute> tcp;
 };
+// LoadBalancerSettings.ConsistentHashLB: what to hash, and the ring or Maglev table.
+struct ConsistentHash {
+  enum class Key { None, Header, Cookie, SourceIp, QueryParameter } key = Key::None;
+  std::string name;  // header, cookie or query parameter name
+  std::string cookie_path;
+  std::optional<int64_t> cookie_ttl_ms;
+  std::vector<std::pair<std::string, std::string>> cookie_attributes;
+  bool maglev = false;
+  bool ring_hash = false;      // ringHash given (its minimumRingSize may be 0: Envoy's default)
+  uint64_t ring_min_size = 0;  // ringHash.minimumRingSize, or the deprecated minimumRingSize
+  uint64_t maglev_table_size = 0;
+};
 struct LoadBalancer {
   std::string simple;  // ROUND_ROBIN, LEAST_REQUEST, RANDOM (others rejected until implemented)
+  std::optional<ConsistentHash> consistent_hash;
 };
 // ConnectionPoolSettings: the parts weftd translates (the rest is refused by validation).
 struct ConnectionPool {

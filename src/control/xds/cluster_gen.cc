@@ -50,17 +50,42 @@ bool egressAllows(const Sidecar& sc, const MeshService& svc) {
   return false;
 }
 
-cv3::Cluster::LbPolicy lbPolicy(const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr,
-                                const ProxyInfo& proxy) {
-  std::string simple;
-  if (dr && dr->traffic_policy && dr->traffic_policy->load_balancer) simple = dr->traffic_policy->load_balancer->simple;
-  if (subset_tp && subset_tp->load_balancer) simple = subset_tp->load_balancer->simple;
-  if (simple == "LEAST_REQUEST") return cv3::Cluster::LEAST_REQUEST;
-  if (simple == "RANDOM") return cv3::Cluster::RANDOM;
-  if (simple == "ROUND_ROBIN") return cv3::Cluster::ROUND_ROBIN;
-  // Unset or UNSPECIFIED: LEAST_REQUEST for sidecars (Istio >= 1.14). Proxyless gRPC keeps
-  // ROUND_ROBIN, as Istio's gRPC generator does: grpc-js-xds refuses lb_policy LEAST_REQUEST.
-  return proxy.proxyless_grpc ? cv3::Cluster::ROUND_ROBIN : cv3::Cluster::LEAST_REQUEST;
+// The load balancer: the subset's replaces the rule's, as Istio's MergeTrafficPolicy.
+const LoadBalancer* loadBalancer(const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr) {
+  if (subset_tp && subset_tp->load_balancer) return &*subset_tp->load_balancer;
+  if (dr && dr->traffic_policy && dr->traffic_policy->load_balancer) return &*dr->traffic_policy->load_balancer;
+  return nullptr;
+}
+
+// Istio's applyLoadBalancer / ApplyRingHashLoadBalancer.
+void applyLoadBalancer(const LoadBalancer* lb, const ProxyInfo& proxy, cv3::Cluster& c) {
+  if (lb && lb->consistent_hash) {
+    const ConsistentHash& ch = *lb->consistent_hash;
+    if (ch.maglev) {
+      c.set_lb_policy(cv3::Cluster::MAGLEV);
+      if (ch.maglev_table_size) c.mutable_maglev_lb_config()->mutable_table_size()->set_value(ch.maglev_table_size);
+    } else {
+      // ringHash (its minimum if set), or neither: a ring of the deprecated minimumRingSize or 1024.
+      c.set_lb_policy(cv3::Cluster::RING_HASH);
+      if (!ch.ring_hash || ch.ring_min_size) {
+        c.mutable_ring_hash_lb_config()->mutable_minimum_ring_size()->set_value(ch.ring_min_size ? ch.ring_min_size
+                                                                                                 : 1024);
+      }
+    }
+    return;
+  }
+  std::string simple = lb ? lb->simple : "";
+  if (simple == "LEAST_REQUEST") {
+    c.set_lb_policy(cv3::Cluster::LEAST_REQUEST);
+  } else if (simple == "RANDOM") {
+    c.set_lb_policy(cv3::Cluster::RANDOM);
+  } else if (simple == "ROUND_ROBIN") {
+    c.set_lb_policy(cv3::Cluster::ROUND_ROBIN);
+  } else {
+    // Unset or UNSPECIFIED: LEAST_REQUEST for sidecars (Istio >= 1.14). Proxyless gRPC keeps
+    // ROUND_ROBIN, as Istio's gRPC generator does: grpc-js-xds refuses lb_policy LEAST_REQUEST.
+    c.set_lb_policy(proxy.proxyless_grpc ? cv3::Cluster::ROUND_ROBIN : cv3::Cluster::LEAST_REQUEST);
+  }
 }
 
 // Istio's applyConnectionPool: circuit breakers start from Istio's defaults (all MaxUint32, so
@@ -144,7 +169,7 @@ cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std
   ClusterName cn{"outbound", port.port, subset, svc.hostname};
   c.set_name(cn.str());
   c.mutable_connect_timeout()->set_seconds(10);
-  c.set_lb_policy(lbPolicy(subset_tp, dr, proxy));
+  applyLoadBalancer(loadBalancer(subset_tp, dr), proxy, c);
   applyConnectionPool(subset_tp, dr, c);
   // weft-proxy has no outlier detection for ORIGINAL_DST hosts (made per request), and refuses it.
   if (svc.resolution != MeshService::Resolution::Passthrough) applyOutlierDetection(subset_tp, dr, c);

@@ -74,13 +74,14 @@ std::string destinationCluster(const MeshModel& model, const Destination& d, con
 // Istio's ConvertPolicy (today's): no `retries` gives its default policy (2 retries on
 // connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, previous hosts,
 // 5 host selections); attempts 0 gives none; numbers in retryOn become retriable_status_codes.
-void setRetryPolicy(const HttpRoute::Retries* in, rv3::RouteAction* ra) {
+// With a consistent hash Istio leaves out previous_hosts: a retry keeps to the client's host.
+void setRetryPolicy(const HttpRoute::Retries* in, rv3::RouteAction* ra, bool consistent_hash) {
   if (in != nullptr && in->attempts <= 0) return;
   auto* rp = ra->mutable_retry_policy();
   rp->mutable_num_retries()->set_value(in ? static_cast<uint32_t>(in->attempts) : 2);
   rp->set_retry_on("connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes");
   rp->set_host_selection_retry_max_attempts(5);
-  bool previous_hosts = true;
+  bool previous_hosts = !consistent_hash;
   if (in) {
     if (!in->retry_on.empty()) {
       std::string on;
@@ -108,8 +109,56 @@ void setRetryPolicy(const HttpRoute::Retries* in, rv3::RouteAction* ra) {
   }
 }
 
-void setAction(const MeshModel& model, const HttpRoute& hr, const std::string& vs_ns, uint32_t port,
-               const HttpMatch* match, rv3::Route* r) {
+// Istio's HashForHTTPDestination: the consistentHash of the destination's subset, else of its
+// rule (port-level settings are refused by weftd's decoder).
+const ConsistentHash* consistentHashFor(const MeshModel& model, const ProxyInfo& proxy, const std::string& host,
+                                        const std::string& subset) {
+  const DestinationRule* dr = model.destinationRuleFor(host, proxy.ns);
+  if (dr == nullptr) return nullptr;
+  for (const auto& s : dr->subsets) {
+    if (s.name == subset && s.traffic_policy && s.traffic_policy->load_balancer &&
+        s.traffic_policy->load_balancer->consistent_hash) {
+      return &*s.traffic_policy->load_balancer->consistent_hash;
+    }
+  }
+  if (dr->traffic_policy && dr->traffic_policy->load_balancer && dr->traffic_policy->load_balancer->consistent_hash)
+    return &*dr->traffic_policy->load_balancer->consistent_hash;
+  return nullptr;
+}
+
+// Istio's ConsistentHashToHashPolicy.
+void addHashPolicy(const ConsistentHash* ch, rv3::RouteAction* ra) {
+  if (ch == nullptr || ch->key == ConsistentHash::Key::None) return;
+  auto* hp = ra->add_hash_policy();
+  switch (ch->key) {
+    case ConsistentHash::Key::Header:
+      hp->mutable_header()->set_header_name(ch->name);
+      break;
+    case ConsistentHash::Key::Cookie: {
+      auto* c = hp->mutable_cookie();
+      c->set_name(ch->name);
+      c->set_path(ch->cookie_path);
+      if (ch->cookie_ttl_ms) *c->mutable_ttl() = weft::durationFromMillis(*ch->cookie_ttl_ms);
+      for (const auto& [name, value] : ch->cookie_attributes) {
+        auto* a = c->add_attributes();
+        a->set_name(name);
+        a->set_value(value);
+      }
+      break;
+    }
+    case ConsistentHash::Key::SourceIp:
+      hp->mutable_connection_properties()->set_source_ip(true);
+      break;
+    case ConsistentHash::Key::QueryParameter:
+      hp->mutable_query_parameter()->set_name(ch->name);
+      break;
+    case ConsistentHash::Key::None:
+      break;
+  }
+}
+
+void setAction(const MeshModel& model, const ProxyInfo& proxy, const HttpRoute& hr, const std::string& vs_ns,
+               uint32_t port, const HttpMatch* match, rv3::Route* r) {
   if (hr.redirect) {
     auto* red = r->mutable_redirect();
     if (!hr.redirect->uri.empty()) red->set_path_redirect(hr.redirect->uri);
@@ -141,7 +190,11 @@ void setAction(const MeshModel& model, const HttpRoute& hr, const std::string& v
     return;
   }
   auto* ra = r->mutable_route();
-  setRetryPolicy(hr.retries ? &*hr.retries : nullptr, ra);
+  auto hashOf = [&](const Destination& d) {
+    return consistentHashFor(model, proxy, MeshModel::qualify(d.host, vs_ns), d.subset);
+  };
+  bool consistent = hr.route.size() == 1 && hashOf(hr.route[0].destination) != nullptr;
+  setRetryPolicy(hr.retries ? &*hr.retries : nullptr, ra, consistent);
   // Istio's default: no route timeout unless the VirtualService sets one.
   *ra->mutable_timeout() = weft::durationFromMillis(hr.timeout_ms.value_or(0));
   if (hr.rewrite) {
@@ -157,6 +210,7 @@ void setAction(const MeshModel& model, const HttpRoute& hr, const std::string& v
       dests[0]->request_headers.remove.empty() && dests[0]->response_headers.set.empty() &&
       dests[0]->response_headers.add.empty() && dests[0]->response_headers.remove.empty()) {
     ra->set_cluster(destinationCluster(model, dests[0]->destination, vs_ns, port));
+    addHashPolicy(hashOf(dests[0]->destination), ra);
     return;
   }
   auto* wc = ra->mutable_weighted_clusters();
@@ -166,6 +220,7 @@ void setAction(const MeshModel& model, const HttpRoute& hr, const std::string& v
     c->mutable_weight()->set_value(static_cast<uint32_t>(d->weight));
     applyHeaderOps(d->request_headers, c, true);
     applyHeaderOps(d->response_headers, c, false);
+    addHashPolicy(hashOf(d->destination), ra);
   }
 }
 
@@ -251,7 +306,7 @@ void addRoutes(const MeshModel& model, const ProxyInfo& proxy, const VirtualServ
           setStringMatcher(sm, q->mutable_string_match());
         }
       }
-      setAction(model, hr, vs.meta.ns, port, m, r);
+      setAction(model, proxy, hr, vs.meta.ns, port, m, r);
       if (hr.fault) applyFault(*hr.fault, r);
       if (hr.cors) applyCors(*hr.cors, r);
       applyHeaderOps(hr.request_headers, r, true);
@@ -289,7 +344,10 @@ rv3::VirtualHost buildVirtualHost(const MeshModel& model, const ProxyInfo& proxy
     r->mutable_match()->set_prefix("/");
     r->mutable_route()->set_cluster(ClusterName{"outbound", port.port, "", svc.hostname}.str());
     r->mutable_route()->mutable_timeout()->set_seconds(0);
-    setRetryPolicy(nullptr, r->mutable_route());
+    // Istio's hashForService: the rule's consistentHash applies to the default route too.
+    const ConsistentHash* ch = consistentHashFor(model, proxy, svc.hostname, "");
+    setRetryPolicy(nullptr, r->mutable_route(), ch != nullptr);
+    addHashPolicy(ch, r->mutable_route());
   }
   return vh;
 }

@@ -121,6 +121,7 @@ void compileRouteAction(const rv3::RouteAction& a, Route& r, const std::string& 
   }
   r.host_rewrite = a.host_rewrite_literal();
   if (a.has_retry_policy()) r.retry = RetryPolicy::compile(a.retry_policy(), path + ".retry_policy");
+  if (a.hash_policy_size() > 0) r.hash_policy = HashPolicy::compile(a.hash_policy(), path + ".hash_policy");
   if (a.has_timeout()) r.timeout = weft::toMillis(a.timeout());
   if (a.has_max_grpc_timeout()) r.grpc_timeout_max = weft::toMillis(a.max_grpc_timeout());
   if (a.has_grpc_timeout_offset()) r.grpc_timeout_offset = weft::toMillis(a.grpc_timeout_offset());

@@ -10,6 +10,7 @@
 
 #include "envoy/config/route/v3/route.pb.h"
 #include "proxy/http/fractional_percent.h"
+#include "proxy/http/hash_policy.h"
 #include "proxy/http/header_mutations.h"
 #include "proxy/http/matchers.h"
 #include "proxy/http/per_filter_config.h"
@@ -60,7 +61,8 @@ struct Route {
   // capped by this (0: uncapped), instead of `timeout`.
   std::optional<std::chrono::milliseconds> grpc_timeout_max;
   std::chrono::milliseconds grpc_timeout_offset{0};
-  std::shared_ptr<const RetryPolicy> retry;  // the route's retry_policy, else its virtual host's; null: none
+  std::shared_ptr<const RetryPolicy> retry;       // the route's retry_policy, else its virtual host's; null: none
+  std::shared_ptr<const HashPolicy> hash_policy;  // null: none (consistent-hash clusters pick at random)
   Redirect redirect;
   int direct_status = 200;
   std::string direct_body;

@@ -39,6 +39,35 @@ std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, co
   limits->track_remaining = track_remaining;
   return limits;
 }
+// Envoy's limits: a ring of at most 8M points; a prime Maglev table of at most 5000011.
+void compileRingHash(const cv3::Cluster& c, const std::string& path, ClusterConfig& out) {
+  const auto& r = c.ring_hash_lb_config();
+  std::string p = path + ".ring_hash_lb_config";
+  constexpr uint64_t kMax = 8 * 1024 * 1024;
+  if (r.has_minimum_ring_size()) out.ring_min_size = r.minimum_ring_size().value();
+  if (r.has_maximum_ring_size()) out.ring_max_size = r.maximum_ring_size().value();
+  if (out.ring_min_size < 1 || out.ring_min_size > kMax) throw ConfigError(p + ".minimum_ring_size: must be 1-8388608");
+  if (out.ring_max_size < 1 || out.ring_max_size > kMax) throw ConfigError(p + ".maximum_ring_size: must be 1-8388608");
+  if (out.ring_min_size > out.ring_max_size) {
+    throw ConfigError(p + ": minimum_ring_size (" + std::to_string(out.ring_min_size) + ") > maximum_ring_size (" +
+                      std::to_string(out.ring_max_size) + ")");
+  }
+  if (r.hash_function() != cv3::Cluster::RingHashLbConfig::XX_HASH) {
+    throw ConfigError(p + ".hash_function: MURMUR_HASH_2 is not supported by weft-proxy (XX_HASH is)");
+  }
+}
+
+void compileMaglev(const cv3::Cluster& c, const std::string& path, ClusterConfig& out) {
+  if (!c.maglev_lb_config().has_table_size()) return;
+  uint64_t n = c.maglev_lb_config().table_size().value();
+  bool prime = n >= 2;
+  for (uint64_t d = 2; prime && d * d <= n; ++d) prime = n % d != 0;
+  if (!prime || n > 5000011) {
+    throw ConfigError(path + ".maglev_lb_config.table_size: " + std::to_string(n) +
+                      " must be a prime number of at most 5000011");
+  }
+  out.maglev_table_size = n;
+}
 }  // namespace
 
 std::shared_ptr<Host> makeHost(const net::Address& addr, uint32_t weight, const std::string& cluster,
@@ -108,9 +137,17 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
     case cv3::Cluster::CLUSTER_PROVIDED:
       out->lb = ClusterConfig::Lb::ClusterProvided;
       break;
+    case cv3::Cluster::RING_HASH:
+      out->lb = ClusterConfig::Lb::RingHash;
+      compileRingHash(c, path, *out);
+      break;
+    case cv3::Cluster::MAGLEV:
+      out->lb = ClusterConfig::Lb::Maglev;
+      compileMaglev(c, path, *out);
+      break;
     default:
       throw ConfigError(path + ".lb_policy: " + cv3::Cluster::LbPolicy_Name(c.lb_policy()) +
-                        " is not supported by weft-proxy (ROUND_ROBIN, LEAST_REQUEST, RANDOM are)");
+                        " is not supported by weft-proxy (ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH, MAGLEV are)");
   }
   bool original_dst = out->type == ClusterConfig::Type::OriginalDst;
   if (original_dst != (out->lb == ClusterConfig::Lb::ClusterProvided)) {

@@ -19,23 +19,23 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                         \
-  COUNTER(upstream_cx_total)                                                                                       \
-  GAUGE(upstream_cx_active)                                                                                        \
-  COUNTER(upstream_cx_connect_fail)                                                                                \
-  COUNTER(upstream_cx_connect_timeout)                                                                             \
-  COUNTER(upstream_cx_destroy)                                                                                     \
-  COUNTER(upstream_cx_rx_bytes_total) COUNTER(upstream_cx_tx_bytes_total) COUNTER(upstream_cx_none_healthy)        \
-      COUNTER(upstream_rq_total) GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) \
-          COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx)      \
-              COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry)                \
-                  COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow)                              \
-                      COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active) GAUGE(membership_total) \
-                          GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)                \
-                              COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)               \
-                                  COUNTER(upstream_rq_retry_limit_exceeded)                                        \
-                                      COUNTER(upstream_rq_retry_backoff_exponential)                               \
-                                          COUNTER(upstream_rq_per_try_timeout) COUNTER(lb_healthy_panic)
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                            \
+  COUNTER(upstream_cx_total)                                                                                          \
+  GAUGE(upstream_cx_active)                                                                                           \
+  COUNTER(upstream_cx_connect_fail)                                                                                   \
+  COUNTER(upstream_cx_connect_timeout)                                                                                \
+  COUNTER(upstream_cx_destroy)                                                                                        \
+  COUNTER(upstream_cx_rx_bytes_total)                                                                                 \
+  COUNTER(upstream_cx_tx_bytes_total) COUNTER(upstream_cx_none_healthy) COUNTER(upstream_rq_total)                    \
+      GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) COUNTER(upstream_rq_2xx)      \
+          COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout)     \
+              COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow)                  \
+                  COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total)                            \
+                      GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy)             \
+                          COUNTER(update_success) COUNTER(update_failure) COUNTER(upstream_rq_retry_success)          \
+                              COUNTER(upstream_rq_retry_overflow) COUNTER(upstream_rq_retry_limit_exceeded)           \
+                                  COUNTER(upstream_rq_retry_backoff_exponential) COUNTER(upstream_rq_per_try_timeout) \
+                                      COUNTER(lb_healthy_panic)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
 #define WEFT_HOST_STATS(COUNTER, GAUGE) \
@@ -92,13 +92,17 @@ class OutlierDetector;
 
 struct ClusterConfig {
   enum class Type { Static, StrictDns, LogicalDns, OriginalDst, Eds };
-  enum class Lb { RoundRobin, LeastRequest, Random, ClusterProvided };
+  enum class Lb { RoundRobin, LeastRequest, Random, ClusterProvided, RingHash, Maglev };
   enum class DnsFamily { Auto, V4Only, V6Only, V4Preferred, All };
 
   std::string name;
   Type type = Type::Static;
   Lb lb = Lb::RoundRobin;
   std::chrono::milliseconds connect_timeout{5000};
+  // ring_hash_lb_config and maglev_lb_config, with Envoy's defaults.
+  uint64_t ring_min_size = 1024, ring_max_size = 8 * 1024 * 1024;
+  uint64_t maglev_table_size = 65537;
+  bool consistentHash() const { return lb == Lb::RingHash || lb == Lb::Maglev; }
   uint32_t buffer_limit = 1024 * 1024;
   std::chrono::milliseconds dns_refresh{5000};
   DnsFamily dns_family = DnsFamily::Auto;

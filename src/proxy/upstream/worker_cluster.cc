@@ -52,6 +52,11 @@ void WorkerCluster::refreshHealth() {
     lb_hosts_ = makeHostSet(std::move(healthy));
   }
   rr_current_.assign(lb_hosts_->hosts.size(), 0);
+  if (config_->lb == ClusterConfig::Lb::RingHash) {
+    hash_table_ = buildRingHash(*lb_hosts_, config_->ring_min_size, config_->ring_max_size);
+  } else if (config_->lb == ClusterConfig::Lb::Maglev) {
+    hash_table_ = buildMaglev(*lb_hosts_, config_->maglev_table_size);
+  }
 }
 
 const std::shared_ptr<const Host>& WorkerCluster::pickRoundRobin() {
@@ -79,8 +84,8 @@ const std::shared_ptr<const Host>& WorkerCluster::pickWeightedRandom() {
   return hosts.back();
 }
 
-std::shared_ptr<const Host> WorkerCluster::chooseHost(const net::Address* original_dst,
-                                                      std::string_view override_host) {
+std::shared_ptr<const Host> WorkerCluster::chooseHost(const net::Address* original_dst, std::string_view override_host,
+                                                      std::optional<uint64_t> hash, uint32_t attempt) {
   if (config_->type == ClusterConfig::Type::OriginalDst) {
     std::optional<net::Address> addr;
     if (!override_host.empty()) {
@@ -118,6 +123,9 @@ std::shared_ptr<const Host> WorkerCluster::chooseHost(const net::Address* origin
       const auto& b = pickWeightedRandom();
       return a->stats->localValue(HostStats::rq_active) <= b->stats->localValue(HostStats::rq_active) ? a : b;
     }
+    case ClusterConfig::Lb::RingHash:
+    case ClusterConfig::Lb::Maglev:
+      return lb_hosts_->hosts[hash_table_->pick(hash ? *hash : random_.next(), attempt)];
     case ClusterConfig::Lb::ClusterProvided:
       return nullptr;
   }

@@ -13,6 +13,7 @@
 #include "common/net/connection.h"
 #include "common/random.h"
 #include "proxy/upstream/cluster_config.h"
+#include "proxy/upstream/hash_lb.h"
 
 namespace weft::proxy::upstream {
 
@@ -47,8 +48,10 @@ class WorkerCluster : public net::ConnectionCallbacks {
   const std::shared_ptr<const HostSet>& hostsPtr() const { return hosts_; }
 
   // Picks a host, or returns null when there is none (Envoy's UH). For ORIGINAL_DST clusters
-  // `original_dst` (or the override header's value) names the host.
-  std::shared_ptr<const Host> chooseHost(const net::Address* original_dst, std::string_view override_host);
+  // `original_dst` (or the override header's value) names the host. RING_HASH and MAGLEV use
+  // the request's `hash` (a random one without), `attempt` > 0 for a retry's host selection.
+  std::shared_ptr<const Host> chooseHost(const net::Address* original_dst, std::string_view override_host,
+                                         std::optional<uint64_t> hash = std::nullopt, uint32_t attempt = 0);
 
   // An idle keep-alive connection to `host` (made with this auto_sni server name), or null.
   std::unique_ptr<net::Connection> takeIdle(const Host& host, std::string_view server_name = {});
@@ -90,6 +93,7 @@ class WorkerCluster : public net::ConnectionCallbacks {
   std::shared_ptr<const HostSet> lb_hosts_;  // hosts_ itself while every host is healthy
   uint64_t health_generation_ = 0;
   bool panic_ = false;
+  std::unique_ptr<HashTable> hash_table_;  // RING_HASH, MAGLEV: over lb_hosts_
   event::Reactor& reactor_;
   Random& random_;
   Linger linger_;

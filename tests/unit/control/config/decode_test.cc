@@ -187,6 +187,43 @@ spec:
                   "spec.trafficPolicy.outlierDetection.ejectAll: not supported by weftd"));
 }
 
+TEST(DecodeTest, DestinationRuleConsistentHashIsValidatedAsIstio) {
+  Rejected r = rejectOne(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: r}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        httpCookie: {name: "", attributes: [{name: a}, {name: a}, {name: ""}]}
+        useSourceIp: true
+        maglev: {tableSize: 1000}
+        ringHash: {minimumRingSize: 10}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy: {loadBalancer: {simple: RANDOM, consistentHash: {minimumRingSize: 8, maglev: {tableSize: 5000011}}}}
+)");
+  EXPECT_THAT(
+      r.errors,
+      ::testing::UnorderedElementsAre(
+          "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie: name required for HttpCookie",
+          "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[1]: duplicate cookie attribute name: a",
+          "spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.attributes[2]: cookie attribute name cannot be "
+          "empty",
+          "spec.trafficPolicy.loadBalancer.consistentHash: only one of httpHeaderName, httpCookie, useSourceIp, "
+          "httpQueryParameterName may be set",
+          "spec.trafficPolicy.loadBalancer.consistentHash: only one of ringHash or maglev may be set",
+          "spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize: tableSize must be a prime number for "
+          "maglev",
+          "spec.subsets[0].trafficPolicy.loadBalancer: only one of simple or consistentHash may be set",
+          "spec.subsets[0].trafficPolicy.loadBalancer.consistentHash: only one of MinimumRingSize or Maglev/Ringhash "
+          "can be specified",
+          "spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.maglev.tableSize: tableSize must be less than "
+          "5000011 for maglev"));
+}
+
 TEST(DecodeTest, VirtualServiceRouteAndRedirectBothSet) {
   Rejected r = rejectOne(vs(R"(
   - route:

@@ -213,6 +213,38 @@ spec:
   EXPECT_FALSE(r.has_common_lb_config());
 }
 
+TEST(ClusterGenTest, ConsistentHashClustersAsIstio) {
+  auto m = modelFrom(withBase(R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {consistentHash: {httpHeaderName: x-user}}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+    trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user, maglev: {tableSize: 1021}}}}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy: {loadBalancer: {consistentHash: {httpHeaderName: x-user, ringHash: {minimumRingSize: 4096}}}}
+  - name: v3
+    labels: {version: v3}
+    trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}
+)"));
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  auto c = unpackNamed<Cluster>(clusters, out(9080, kReviews));
+  EXPECT_EQ(c.lb_policy(), Cluster::RING_HASH);
+  EXPECT_EQ(c.ring_hash_lb_config().minimum_ring_size().value(), 1024u);
+  auto v1 = unpackNamed<Cluster>(clusters, out(9080, kReviews, "v1"));
+  EXPECT_EQ(v1.lb_policy(), Cluster::MAGLEV);
+  EXPECT_EQ(v1.maglev_lb_config().table_size().value(), 1021u);
+  auto v2 = unpackNamed<Cluster>(clusters, out(9080, kReviews, "v2"));
+  EXPECT_EQ(v2.ring_hash_lb_config().minimum_ring_size().value(), 4096u);
+  EXPECT_EQ(unpackNamed<Cluster>(clusters, out(9080, kReviews, "v3")).lb_policy(), Cluster::ROUND_ROBIN);
+}
+
 TEST(ClusterGenTest, DestinationRuleInAnotherNamespaceByFqdn) {
   auto m = modelFrom(withBase(R"(
 apiVersion: networking.istio.io/v1

@@ -733,4 +733,67 @@ spec:
 }
 
 }  // namespace
+TEST(RouteGenTest, ConsistentHashAsIstio) {
+  // The destination's subset's consistentHash, else its rule's, becomes the route's hash_policy;
+  // a route to one hashed destination retries without previous_hosts.
+  auto m = modelFrom(withBase(R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {consistentHash: {httpHeaderName: x-user}}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy:
+      loadBalancer:
+        consistentHash:
+          httpCookie: {name: sticky, path: /, ttl: 60s, attributes: [{name: SameSite, value: Lax}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings, namespace: default}
+spec:
+  host: ratings
+  trafficPolicy:
+    loadBalancer: {consistentHash: {useSourceIp: true, maglev: {tableSize: 1021}}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - name: v1
+    match: [{headers: {x: {exact: v1}}}]
+    route: [{destination: {host: reviews, subset: v1}}]
+  - name: split
+    route:
+    - {destination: {host: reviews, subset: v1}, weight: 50}
+    - {destination: {host: reviews, subset: v2}, weight: 50}
+)"));
+  auto vh = vhost(routes(*m, "9080"), std::string(kReviews) + ":9080");
+  ASSERT_TRUE(vh);
+  const auto& v1 = vh->routes(0).route();
+  ASSERT_EQ(v1.hash_policy_size(), 1);
+  EXPECT_EQ(v1.hash_policy(0).header().header_name(), "x-user");
+  EXPECT_EQ(v1.retry_policy().retry_host_predicate_size(), 0);
+  EXPECT_EQ(v1.retry_policy().num_retries().value(), 2u);
+  const auto& split = vh->routes(1).route();
+  ASSERT_EQ(split.hash_policy_size(), 2);  // one per destination, as Istio appends them
+  EXPECT_EQ(split.hash_policy(1).cookie().name(), "sticky");
+  EXPECT_EQ(split.hash_policy(1).cookie().path(), "/");
+  EXPECT_EQ(split.hash_policy(1).cookie().ttl().seconds(), 60);
+  EXPECT_EQ(split.hash_policy(1).cookie().attributes(0).name(), "SameSite");
+  EXPECT_EQ(split.retry_policy().retry_host_predicate_size(), 1);  // two destinations: previous_hosts stays
+  // No VirtualService: the rule's consistentHash on the default route.
+  auto r = vhost(routes(*m, "9080"), std::string(kRatings) + ":9080");
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->routes(0).route().hash_policy(0).connection_properties().source_ip());
+  EXPECT_EQ(r->routes(0).route().retry_policy().retry_host_predicate_size(), 0);
+}
+
 }  // namespace weft::control::xds

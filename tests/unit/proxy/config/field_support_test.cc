@@ -190,7 +190,7 @@ static_resources:
               domains: ["*"]
               routes:
               - match: {prefix: /}
-                route: {cluster: a, hash_policy: [{header: {header_name: x}}]}
+                route: {cluster: a, hash_policy: [{filter_state: {key: x}}]}
           http_filters:
           - name: envoy.filters.http.router
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
@@ -207,7 +207,7 @@ static_resources:
           "static_resources.listeners[0].listener_filters[0].typed_config: type 'google.protobuf.Empty' (name "
           "'envoy.filters.listener.original_dst') is not supported by weft-proxy",
           "static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0]."
-          "routes[0].route.hash_policy: not supported by weft-proxy",
+          "routes[0].route.hash_policy[0].filter_state: not supported by weft-proxy",
           "static_resources.clusters[1].lrs_server: not supported by weft-proxy"));
 }
 
@@ -276,8 +276,9 @@ TEST(FieldSupportTest, FieldsThatOnlyMatterWithAnotherSettingAreInertWithoutIt) 
   EXPECT_THAT(unsupportedFields(c, ""), IsEmpty());
   // Under the setting they belong to, they are read, and refused when weft-proxy cannot.
   c = fromYaml<envoy::config::cluster::v3::Cluster>(
-      "name: a\ntype: strict_dns\nlb_policy: maglev\nmaglev_lb_config: {table_size: 7}\nrespect_dns_ttl: true\n");
-  EXPECT_THAT(unsupportedFields(c, ""), UnorderedElementsAre("maglev_lb_config: not supported by weft-proxy",
+      "name: a\ntype: strict_dns\nlb_policy: least_request\nleast_request_lb_config: {choice_count: 3}\n"
+      "respect_dns_ttl: true\n");
+  EXPECT_THAT(unsupportedFields(c, ""), UnorderedElementsAre("least_request_lb_config: not supported by weft-proxy",
                                                              "respect_dns_ttl: not supported by weft-proxy"));
 }
 

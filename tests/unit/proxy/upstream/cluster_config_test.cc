@@ -137,11 +137,32 @@ TEST(ClusterConfigTest, EdsNeedsAds) {
 }
 
 TEST(ClusterConfigTest, UnsupportedLbPolicy) {
-  EXPECT_EQ(compileError("name: x\nlb_policy: RING_HASH\n" + endpoints("127.0.0.1")),
-            "static_resources.clusters[0].lb_policy: RING_HASH is not supported by weft-proxy (ROUND_ROBIN, "
-            "LEAST_REQUEST, RANDOM are)");
-  EXPECT_THAT(compileError("name: x\nlb_policy: MAGLEV\n" + endpoints("127.0.0.1")),
-              StartsWith("static_resources.clusters[0].lb_policy: MAGLEV is not supported by weft-proxy"));
+  EXPECT_EQ(compileError("name: x\nlb_policy: CLUSTER_PROVIDED\n" + endpoints("127.0.0.1")),
+            "static_resources.clusters[0].lb_policy: ORIGINAL_DST clusters need CLUSTER_PROVIDED and only they may use "
+            "it");
+  EXPECT_THAT(compileError("name: x\nlb_policy: LOAD_BALANCING_POLICY_CONFIG\n" + endpoints("127.0.0.1")),
+              StartsWith("static_resources.clusters[0].lb_policy: LOAD_BALANCING_POLICY_CONFIG is not supported by "
+                         "weft-proxy (ROUND_ROBIN, LEAST_REQUEST, RANDOM, RING_HASH, MAGLEV are)"));
+}
+
+TEST(ClusterConfigTest, ConsistentHashSettingsAreValidatedAsEnvoy) {
+  stats::Store store(1);
+  auto ring = compile(
+      "name: x\nlb_policy: RING_HASH\nring_hash_lb_config: {minimum_ring_size: 64}\n" + endpoints("127.0.0.1"), store);
+  EXPECT_EQ(ring->lb, ClusterConfig::Lb::RingHash);
+  EXPECT_EQ(ring->ring_min_size, 64u);
+  EXPECT_EQ(ring->ring_max_size, 8u * 1024 * 1024);
+  EXPECT_EQ(compile("name: y\nlb_policy: MAGLEV\n" + endpoints("127.0.0.1"), store)->maglev_table_size, 65537u);
+  EXPECT_EQ(compileError("name: x\nlb_policy: RING_HASH\nring_hash_lb_config: {minimum_ring_size: 100, "
+                         "maximum_ring_size: 10}\n" +
+                         endpoints("127.0.0.1")),
+            "static_resources.clusters[0].ring_hash_lb_config: minimum_ring_size (100) > maximum_ring_size (10)");
+  EXPECT_EQ(compileError("name: x\nlb_policy: RING_HASH\nring_hash_lb_config: {hash_function: MURMUR_HASH_2}\n" +
+                         endpoints("127.0.0.1")),
+            "static_resources.clusters[0].ring_hash_lb_config.hash_function: MURMUR_HASH_2 is not supported by "
+            "weft-proxy (XX_HASH is)");
+  EXPECT_EQ(compileError("name: x\nlb_policy: MAGLEV\nmaglev_lb_config: {table_size: 1000}\n" + endpoints("127.0.0.1")),
+            "static_resources.clusters[0].maglev_lb_config.table_size: 1000 must be a prime number of at most 5000011");
 }
 
 TEST(ClusterConfigTest, OriginalDstRequiresClusterProvided) {

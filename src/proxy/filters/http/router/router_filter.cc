@@ -97,7 +97,10 @@ FilterStatus RouterFilter::decodeHeaders(RequestHead& req, bool end_stream) {
   if (!cluster_->config().original_dst_header.empty()) {
     if (const auto* v = req.find(cluster_->config().original_dst_header)) override_host = *v;
   }
-  std::shared_ptr<const upstream::Host> host = cluster_->chooseHost(&downstream.localAddress(), override_host);
+  if (route->hash_policy && cluster_->config().consistentHash()) {
+    hash_ = route->hash_policy->hash(req, downstream.remoteAddress(), downstream.localAddress(), &set_cookie_);
+  }
+  std::shared_ptr<const upstream::Host> host = cluster_->chooseHost(&downstream.localAddress(), override_host, hash_);
   if (!host) {
     cluster_->stats().inc(upstream::ClusterStats::upstream_cx_none_healthy);
     reply(503, "no healthy upstream", kNoHealthyUpstream, "no_healthy_upstream");
@@ -212,7 +215,7 @@ void RouterFilter::retryNow() {
   std::shared_ptr<const upstream::Host> host;
   uint32_t tries = retry_->previous_hosts ? retry_->host_selection_max_attempts : 1;
   for (uint32_t i = 0; i < tries; ++i) {
-    host = cluster_->chooseHost(&downstream.localAddress(), override_host);
+    host = cluster_->chooseHost(&downstream.localAddress(), override_host, hash_, i);
     if (!host || !retry_->previous_hosts) break;
     bool seen = false;
     for (const auto* t : tried_) seen = seen || t == host.get();
@@ -376,6 +379,7 @@ void RouterFilter::onUpstreamHeaders(const ResponseHead& head, bool end_stream) 
   forEachResponseHeader(head, response_mutations_, service_time, [&](std::string_view n, std::string_view v) {
     response_.headers.push_back({n, v});
   });
+  if (!set_cookie_.empty()) response_.headers.push_back({"set-cookie", set_cookie_});
   if (attempt_count_in_response_) {
     int n = std::snprintf(attempt_count_, sizeof(attempt_count_), "%u", attempts_);
     response_.headers.push_back({"x-envoy-attempt-count", std::string_view(attempt_count_, static_cast<size_t>(n))});

@@ -106,6 +106,8 @@ class RouterFilter final : public StreamFilterBase,
   bool end_with_trailers_ = false;
   bool paused_ = false;               // upstream reading stopped for a slow client
   bool grpc_result_pending_ = false;  // a gRPC response's result waits for its grpc-status
+  std::optional<uint64_t> hash_;      // hash_policy's, for RING_HASH and MAGLEV clusters
+  std::string set_cookie_;            // a hash_policy cookie generated for this client
   char service_time_[24];
 };
 
