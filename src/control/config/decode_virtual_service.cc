@@ -67,6 +67,28 @@ std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::
   return r;
 }
 
+std::optional<Destination> destination(const YAML::Node& dest, const std::string& path, Errors& errs) {
+  if (!dest || !dest.IsMap()) {
+    errs.push_back(path + ": is required");
+    return std::nullopt;
+  }
+  Destination d;
+  checkKeys(dest, path, {"host", "subset", "port"}, errs);
+  d.host = str(dest, "host", path, errs);
+  if (d.host.empty())
+    errs.push_back(path + ".host: is required");
+  else if (!isValidHost(d.host) || d.host.find('*') != std::string::npos)
+    errs.push_back(path + ".host: '" + d.host + "' is not a valid host name");
+  d.subset = str(dest, "subset", path, errs);
+  if (!d.subset.empty() && !isDnsLabel(d.subset))
+    errs.push_back(path + ".subset: '" + d.subset + "' is not a valid subset name");
+  if (YAML::Node dp = dest["port"]) {
+    checkKeys(dp, path + ".port", {"number"}, errs);
+    d.port = port(dp, "number", path + ".port", errs, true);
+  }
+  return d;
+}
+
 std::vector<RouteDestination> routeDestinations(const YAML::Node& n, const std::string& path, Errors& errs) {
   std::vector<RouteDestination> out;
   if (!n || n.IsNull()) return out;
@@ -81,24 +103,9 @@ std::vector<RouteDestination> routeDestinations(const YAML::Node& n, const std::
     if (!expectMap(r, p, errs)) continue;
     checkKeys(r, p, {"destination", "weight", "headers"}, errs);
     RouteDestination d;
-    YAML::Node dest = r["destination"];
-    if (!dest || !dest.IsMap()) {
-      errs.push_back(p + ".destination: is required");
-      continue;
-    }
-    checkKeys(dest, p + ".destination", {"host", "subset", "port"}, errs);
-    d.destination.host = str(dest, "host", p + ".destination", errs);
-    if (d.destination.host.empty())
-      errs.push_back(p + ".destination.host: is required");
-    else if (!isValidHost(d.destination.host) || d.destination.host.find('*') != std::string::npos)
-      errs.push_back(p + ".destination.host: '" + d.destination.host + "' is not a valid host name");
-    d.destination.subset = str(dest, "subset", p + ".destination", errs);
-    if (!d.destination.subset.empty() && !isDnsLabel(d.destination.subset))
-      errs.push_back(p + ".destination.subset: '" + d.destination.subset + "' is not a valid subset name");
-    if (YAML::Node dp = dest["port"]) {
-      checkKeys(dp, p + ".destination.port", {"number"}, errs);
-      d.destination.port = port(dp, "number", p + ".destination.port", errs, true);
-    }
+    auto dest = destination(r["destination"], p + ".destination", errs);
+    if (!dest) continue;
+    d.destination = *dest;
     if (auto w = integer(r, "weight", p, errs)) {
       if (*w < 0) errs.push_back(p + ".weight: must be >= 0, got " + std::to_string(*w));
       d.weight = static_cast<int32_t>(*w);
@@ -121,7 +128,24 @@ std::vector<RouteDestination> routeDestinations(const YAML::Node& n, const std::
   return out;
 }
 
-// Istio's Percent {value: 0..100}; `deprecated_percent`: the old integer `percent` field.
+// Istio's Percent {value: 0..100}.
+double percentValue(const YAML::Node& p, const std::string& path, Errors& errs) {
+  if (!expectMap(p, path, errs)) return 0;
+  checkKeys(p, path, {"value"}, errs);
+  std::string v = str(p, "value", path, errs);
+  try {
+    size_t used = 0;
+    double d = v.empty() ? 0 : std::stod(v, &used);
+    if (!v.empty() && used != v.size()) throw std::invalid_argument(v);
+    if (d < 0 || d > 100) errs.push_back(path + ".value: must be in [0, 100], got " + v);
+    return d;
+  } catch (const std::exception&) {
+    errs.push_back(path + ".value: must be a number, got '" + v + "'");
+    return 0;
+  }
+}
+
+// A fault's `percentage` (Istio's Percent); `percent`: the old integer field.
 double percentage(const YAML::Node& n, const std::string& path, Errors& errs) {
   YAML::Node p = n["percentage"];
   if (!p || p.IsNull()) {
@@ -131,19 +155,41 @@ double percentage(const YAML::Node& n, const std::string& path, Errors& errs) {
     }
     return 100;
   }
-  if (!expectMap(p, path + ".percentage", errs)) return 0;
-  checkKeys(p, path + ".percentage", {"value"}, errs);
-  std::string v = str(p, "value", path + ".percentage", errs);
-  try {
-    size_t used = 0;
-    double d = v.empty() ? 0 : std::stod(v, &used);
-    if (!v.empty() && used != v.size()) throw std::invalid_argument(v);
-    if (d < 0 || d > 100) errs.push_back(path + ".percentage.value: must be in [0, 100], got " + v);
-    return d;
-  } catch (const std::exception&) {
-    errs.push_back(path + ".percentage.value: must be a number, got '" + v + "'");
-    return 0;
+  return percentValue(p, path + ".percentage", errs);
+}
+
+// The mirror of a route (`mirror` with `mirrorPercentage`, or the deprecated integer
+// `mirrorPercent`) and its `mirrors` list, as Istio validates them: not both, percentages 0-100.
+std::vector<HttpRoute::Mirror> mirrors(const YAML::Node& h, const std::string& path, Errors& errs) {
+  std::vector<HttpRoute::Mirror> out;
+  if (h["mirror"] && h["mirrors"]) errs.push_back(path + ": HTTP route cannot contain both mirror and mirrors");
+  if (h["mirror"]) {
+    HttpRoute::Mirror m;
+    if (auto d = destination(h["mirror"], path + ".mirror", errs)) m.destination = *d;
+    if (YAML::Node pct = h["mirrorPercentage"]) {
+      m.percent = percentValue(pct, path + ".mirrorPercentage", errs);
+      m.from_percent = true;
+    } else if (auto old = integer(h, "mirrorPercent", path, errs)) {
+      if (*old < 0 || *old > 100) errs.push_back(path + ".mirrorPercent: must be in [0, 100]");
+      m.percent = static_cast<double>(*old);
+    }
+    out.push_back(m);
   }
+  YAML::Node list = h["mirrors"];
+  if (list && !list.IsSequence()) errs.push_back(path + ".mirrors: must be a list");
+  for (size_t i = 0; list && list.IsSequence() && i < list.size(); ++i) {
+    std::string p = idx(path + ".mirrors", i);
+    if (!expectMap(list[i], p, errs)) continue;
+    checkKeys(list[i], p, {"destination", "percentage"}, errs);
+    HttpRoute::Mirror m;
+    if (auto d = destination(list[i]["destination"], p + ".destination", errs)) m.destination = *d;
+    if (YAML::Node pct = list[i]["percentage"]) {
+      m.percent = percentValue(pct, p + ".percentage", errs);
+      m.from_percent = true;
+    }
+    out.push_back(m);
+  }
+  return out;
 }
 
 int grpcStatusCode(const std::string& name, const std::string& path, Errors& errs) {
@@ -258,7 +304,7 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     if (!expectMap(h, p, errs)) continue;
     checkKeys(h, p,
               {"name", "match", "route", "redirect", "directResponse", "rewrite", "timeout", "headers", "fault",
-               "corsPolicy", "retries"},
+               "corsPolicy", "retries", "mirror", "mirrors", "mirrorPercentage", "mirrorPercent"},
               errs);
     HttpRoute r;
     r.name = str(h, "name", p, errs);
@@ -324,6 +370,7 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     headers(h["headers"], p + ".headers", r.request_headers, r.response_headers, errs);
     r.fault = decodeFault(h["fault"], p + ".fault", errs);
     r.cors = decodeCors(h["corsPolicy"], p + ".corsPolicy", errs);
+    r.mirrors = mirrors(h, p, errs);
     int actions = (!r.route.empty()) + r.redirect.has_value() + r.direct_response.has_value();
     if (actions != 1) errs.push_back(p + ": exactly one of route, redirect, directResponse is required");
     if (r.rewrite && (r.redirect || r.direct_response))

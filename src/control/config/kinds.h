@@ -127,6 +127,13 @@ struct HttpRoute {
   };
   std::optional<Rewrite> rewrite;
   std::optional<int64_t> timeout_ms;
+  // mirror (+ mirrorPercentage) and mirrors: copies of the request, fire and forget.
+  struct Mirror {
+    Destination destination;
+    double percent = 100;       // 0: Istio sends no mirror
+    bool from_percent = false;  // given as a Percent (per million in xDS), else an integer (per hundred)
+  };
+  std::vector<Mirror> mirrors;
   // HTTPRetry. Unset: Istio's default policy; attempts 0: no retries.
   struct Retries {
     int64_t attempts = 0;

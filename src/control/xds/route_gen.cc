@@ -71,6 +71,12 @@ std::string destinationCluster(const MeshModel& model, const Destination& d, con
   return ClusterName{"outbound", p, d.subset, host}.str();
 }
 
+// Istio's Percent (0..100) as Envoy's FractionalPercent per million, as Istio translates it.
+void setPercent(double percent, envoy::type::v3::FractionalPercent* out) {
+  out->set_numerator(static_cast<uint32_t>(percent * 10000));
+  out->set_denominator(envoy::type::v3::FractionalPercent::MILLION);
+}
+
 // Istio's ConvertPolicy (today's): no `retries` gives its default policy (2 retries on
 // connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes, previous hosts,
 // 5 host selections); attempts 0 gives none; numbers in retryOn become retriable_status_codes.
@@ -190,6 +196,19 @@ void setAction(const MeshModel& model, const ProxyInfo& proxy, const HttpRoute& 
     return;
   }
   auto* ra = r->mutable_route();
+  // Istio's TranslateRequestMirrorPolicy: a percentage per million, no trace sampling.
+  for (const auto& m : hr.mirrors) {
+    if (m.percent <= 0) continue;
+    auto* mp = ra->add_request_mirror_policies();
+    mp->set_cluster(destinationCluster(model, m.destination, vs_ns, port));
+    auto* fraction = mp->mutable_runtime_fraction()->mutable_default_value();
+    if (m.from_percent) {
+      setPercent(m.percent, fraction);
+    } else {
+      fraction->set_numerator(static_cast<uint32_t>(m.percent));  // denominator HUNDRED
+    }
+    mp->mutable_trace_sampled()->set_value(false);
+  }
   auto hashOf = [&](const Destination& d) {
     return consistentHashFor(model, proxy, MeshModel::qualify(d.host, vs_ns), d.subset);
   };
@@ -222,12 +241,6 @@ void setAction(const MeshModel& model, const ProxyInfo& proxy, const HttpRoute& 
     applyHeaderOps(d->response_headers, c, false);
     addHashPolicy(hashOf(d->destination), ra);
   }
-}
-
-// Istio's Percent (0..100) as Envoy's FractionalPercent per million, as Istio translates it.
-void setPercent(double percent, envoy::type::v3::FractionalPercent* out) {
-  out->set_numerator(static_cast<uint32_t>(percent * 10000));
-  out->set_denominator(envoy::type::v3::FractionalPercent::MILLION);
 }
 
 // VirtualService fault -> the route's config for the sidecar's envoy.filters.http.fault.

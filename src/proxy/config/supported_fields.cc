@@ -120,7 +120,10 @@ const FieldTable& supportedFields() {
         {"envoy.type.matcher.v3.RegexMatcher.GoogleRE2", {"*"}},
         {"envoy.config.route.v3.RouteAction",
          {"cluster", "weighted_clusters", "prefix_rewrite", "host_rewrite_literal", "timeout", "max_grpc_timeout",
-          "grpc_timeout_offset", "max_stream_duration", "retry_policy", "hash_policy"}},
+          "grpc_timeout_offset", "max_stream_duration", "retry_policy", "hash_policy", "request_mirror_policies"}},
+        // trace_sampled: there is no tracing yet, so no span to sample (Istio sends false).
+        {"envoy.config.route.v3.RouteAction.RequestMirrorPolicy",
+         {"cluster", "runtime_fraction", "trace_sampled", "disable_shadow_host_suffix_append"}},
         {"envoy.config.route.v3.RouteAction.HashPolicy",
          {"header", "cookie", "connection_properties", "query_parameter", "terminal"}},
         {"envoy.config.route.v3.RouteAction.HashPolicy.Header", {"header_name"}},

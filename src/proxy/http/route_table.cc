@@ -122,6 +122,14 @@ void compileRouteAction(const rv3::RouteAction& a, Route& r, const std::string& 
   r.host_rewrite = a.host_rewrite_literal();
   if (a.has_retry_policy()) r.retry = RetryPolicy::compile(a.retry_policy(), path + ".retry_policy");
   if (a.hash_policy_size() > 0) r.hash_policy = HashPolicy::compile(a.hash_policy(), path + ".hash_policy");
+  for (int i = 0; i < a.request_mirror_policies_size(); ++i) {
+    const auto& m = a.request_mirror_policies(i);
+    std::string mp = path + ".request_mirror_policies[" + std::to_string(i) + "]";
+    if (m.cluster().empty()) throw ConfigError(mp + ".cluster: must not be empty (cluster_header is not supported)");
+    MirrorPolicy out{m.cluster(), std::nullopt, !m.disable_shadow_host_suffix_append()};
+    if (m.has_runtime_fraction()) out.fraction = Percent::of(m.runtime_fraction());
+    r.mirrors.push_back(std::move(out));
+  }
   if (a.has_timeout()) r.timeout = weft::toMillis(a.timeout());
   if (a.has_max_grpc_timeout()) r.grpc_timeout_max = weft::toMillis(a.max_grpc_timeout());
   if (a.has_grpc_timeout_offset()) r.grpc_timeout_offset = weft::toMillis(a.grpc_timeout_offset());

@@ -36,6 +36,13 @@ struct Redirect {
   int status = 301;
 };
 
+// request_mirror_policies: a copy of the request to another cluster, fire and forget.
+struct MirrorPolicy {
+  std::string cluster;
+  std::optional<Percent> fraction;  // runtime_fraction; none: every request
+  bool host_suffix = true;          // not disable_shadow_host_suffix_append
+};
+
 struct Route {
   enum class PathKind { Prefix, Path, Regex, SeparatedPrefix };
   enum class ActionKind { Cluster, Redirect, DirectResponse };
@@ -61,8 +68,9 @@ struct Route {
   // capped by this (0: uncapped), instead of `timeout`.
   std::optional<std::chrono::milliseconds> grpc_timeout_max;
   std::chrono::milliseconds grpc_timeout_offset{0};
-  std::shared_ptr<const RetryPolicy> retry;       // the route's retry_policy, else its virtual host's; null: none
-  std::shared_ptr<const HashPolicy> hash_policy;  // null: none (consistent-hash clusters pick at random)
+  std::shared_ptr<const RetryPolicy> retry;  // the route's retry_policy, else its virtual host's; null: none
+  std::shared_ptr<const HashPolicy> hash_policy;
+  std::vector<MirrorPolicy> mirrors;  // null: none (consistent-hash clusters pick at random)
   Redirect redirect;
   int direct_status = 200;
   std::string direct_body;

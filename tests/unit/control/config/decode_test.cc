@@ -114,11 +114,11 @@ TEST(DecodeTest, VirtualServiceUnknownFieldIsRejectedNotIgnored) {
   Rejected r = rejectOne(vs(R"(
   - route:
     - destination: {host: reviews}
-  - mirror: {host: reviews}
+  - delegate: {name: reviews}
     route:
     - destination: {host: reviews}
 )"));
-  EXPECT_THAT(r.errors, ElementsAre("spec.http[1].mirror: not supported by weftd"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.http[1].delegate: not supported by weftd"));
 
   Rejected top = rejectOne(
       "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
@@ -222,6 +222,21 @@ spec:
           "can be specified",
           "spec.subsets[0].trafficPolicy.loadBalancer.consistentHash.maglev.tableSize: tableSize must be less than "
           "5000011 for maglev"));
+}
+
+TEST(DecodeTest, VirtualServiceMirrorsAreValidatedAsIstio) {
+  Rejected r = rejectOne(vs(R"(
+  - route: [{destination: {host: reviews}}]
+    mirror: {host: "*.bad"}
+    mirrors: [{destination: {host: ratings}, percentage: {value: 140}}, {percentage: {value: 5}}]
+    mirrorPercentage: {value: -1}
+)"));
+  EXPECT_THAT(r.errors,
+              ::testing::UnorderedElementsAre("spec.http[0]: HTTP route cannot contain both mirror and mirrors",
+                                              "spec.http[0].mirror.host: '*.bad' is not a valid host name",
+                                              "spec.http[0].mirrorPercentage.value: must be in [0, 100], got -1",
+                                              "spec.http[0].mirrors[0].percentage.value: must be in [0, 100], got 140",
+                                              "spec.http[0].mirrors[1].destination: is required"));
 }
 
 TEST(DecodeTest, VirtualServiceRouteAndRedirectBothSet) {

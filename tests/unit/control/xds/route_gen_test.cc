@@ -796,4 +796,47 @@ spec:
   EXPECT_EQ(r->routes(0).route().retry_policy().retry_host_predicate_size(), 0);
 }
 
+TEST(RouteGenTest, MirrorsAsIstio) {
+  auto m = modelFrom(withBase(R"(
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - name: one
+    match: [{headers: {x: {exact: one}}}]
+    route: [{destination: {host: reviews, subset: v1}}]
+    mirror: {host: reviews, subset: v2}
+    mirrorPercentage: {value: 12.5}
+  - name: many
+    match: [{headers: {x: {exact: many}}}]
+    route: [{destination: {host: reviews, subset: v1}}]
+    mirrors:
+    - destination: {host: ratings}
+    - {destination: {host: reviews, subset: v2}, percentage: {value: 0}}
+  - name: old
+    route: [{destination: {host: reviews, subset: v1}}]
+    mirror: {host: ratings}
+    mirrorPercent: 30
+)"));
+  auto vh = vhost(routes(*m, "9080"), std::string(kReviews) + ":9080");
+  ASSERT_TRUE(vh);
+  const auto& one = vh->routes(0).route();
+  ASSERT_EQ(one.request_mirror_policies_size(), 1);
+  EXPECT_EQ(one.request_mirror_policies(0).cluster(), out(9080, kReviews, "v2"));
+  EXPECT_EQ(one.request_mirror_policies(0).runtime_fraction().default_value().numerator(), 125000u);
+  EXPECT_EQ(one.request_mirror_policies(0).runtime_fraction().default_value().denominator(),
+            envoy::type::v3::FractionalPercent::MILLION);
+  EXPECT_FALSE(one.request_mirror_policies(0).trace_sampled().value());
+  // A 0% mirror is left out; one without a percentage is 100 per hundred.
+  const auto& many = vh->routes(1).route();
+  ASSERT_EQ(many.request_mirror_policies_size(), 1);
+  EXPECT_EQ(many.request_mirror_policies(0).cluster(), out(9080, kRatings));
+  EXPECT_EQ(many.request_mirror_policies(0).runtime_fraction().default_value().numerator(), 100u);
+  EXPECT_EQ(many.request_mirror_policies(0).runtime_fraction().default_value().denominator(),
+            envoy::type::v3::FractionalPercent::HUNDRED);
+  EXPECT_EQ(vh->routes(2).route().request_mirror_policies(0).runtime_fraction().default_value().numerator(), 30u);
+}
+
 }  // namespace weft::control::xds

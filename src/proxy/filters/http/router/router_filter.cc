@@ -145,8 +145,34 @@ FilterStatus RouterFilter::decodeHeaders(RequestHead& req, bool end_stream) {
   }
 
   startAttempt(std::move(host), &head, end_stream);
+  if (!route->mirrors.empty()) startShadows(*route, head, end_stream);
   if (end_stream) requestEnded();
   return FilterStatus::Continue;
+}
+
+void RouterFilter::startShadows(const Route& route, const UpstreamHead& head, bool end_stream) {
+  for (const MirrorPolicy& m : route.mirrors) {
+    if (m.fraction && !m.fraction->draw(cb_->worker().random(), cb_->worker().runtime())) continue;
+    auto cluster = cb_->worker().cluster(m.cluster);
+    if (!cluster) continue;
+    // As Envoy's shadows, the route's timeout; without one, Envoy's default route timeout.
+    auto timeout = timeout_.count() > 0 ? timeout_ : std::chrono::milliseconds(15000);
+    ShadowRequest* s =
+        ShadowRequest::start(*cluster, reactor_, head, end_stream, cb_->isHttp2(), timeout, m.host_suffix);
+    if (s != nullptr) shadows_.push_back(s);
+  }
+  if (end_stream) releaseShadows(false);
+}
+
+void RouterFilter::releaseShadows(bool abort) {
+  for (ShadowRequest* s : shadows_) {
+    if (abort) {
+      s->abort();
+    } else {
+      s->release();
+    }
+  }
+  shadows_.clear();
 }
 
 void RouterFilter::startAttempt(std::shared_ptr<const upstream::Host> host, const UpstreamHead* first_head,
@@ -274,6 +300,7 @@ FilterStatus RouterFilter::decodeData(std::string_view data, bool end_stream) {
     upstream_->sendData(data, end_stream);
     scheduleFlush();
   }
+  for (ShadowRequest* s : shadows_) s->sendData(data, end_stream);
   if (end_stream) requestEnded();
   return FilterStatus::Continue;
 }
@@ -288,6 +315,7 @@ FilterStatus RouterFilter::decodeTrailers(std::vector<Header>& trailers) {
     upstream_->sendTrailers(trailers);
     scheduleFlush();
   }
+  for (ShadowRequest* s : shadows_) s->sendTrailers(trailers);
   requestEnded();
   return FilterStatus::Continue;
 }
@@ -308,6 +336,7 @@ void RouterFilter::onFlush() {
 void RouterFilter::requestEnded() {
   if (request_end_) return;
   request_end_ = true;
+  releaseShadows(false);
   if ((upstream_ || retry_timer_.armed()) && timeout_.count() > 0) timer_.arm(timeout_);
   armPerTryTimer();
 }
@@ -477,6 +506,7 @@ void RouterFilter::abortUpstream() {
 }
 
 void RouterFilter::onLocalReply() {
+  releaseShadows(true);
   timer_.disarm();
   retry_timer_.disarm();
   per_try_timer_.disarm();
@@ -494,6 +524,7 @@ void RouterFilter::onStreamComplete() {
 }
 
 void RouterFilter::onDestroy() {
+  releaseShadows(true);
   timer_.disarm();
   retry_timer_.disarm();
   per_try_timer_.disarm();

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "proxy/filters/http/router/shadow_request.h"
 #include "proxy/http/filter.h"
 #include "proxy/http/request_encoder.h"
 #include "proxy/http/retry_policy.h"
@@ -73,6 +74,9 @@ class RouterFilter final : public StreamFilterBase,
   // Outlier detection: the current attempt's result for its host.
   void reportStatus(uint64_t status);
   void reportResult(upstream::OutlierDetector::Result result);
+  void startShadows(const Route& route, const UpstreamHead& head, bool end_stream);
+  // Once the request has ended the shadows carry on alone; before that they go with it.
+  void releaseShadows(bool abort);
 
   const RouterConfig& config_;
   event::Reactor& reactor_;
@@ -104,10 +108,11 @@ class RouterFilter final : public StreamFilterBase,
   bool request_end_ = false;
   bool end_with_headers_ = false;  // the response is its headers alone
   bool end_with_trailers_ = false;
-  bool paused_ = false;               // upstream reading stopped for a slow client
-  bool grpc_result_pending_ = false;  // a gRPC response's result waits for its grpc-status
-  std::optional<uint64_t> hash_;      // hash_policy's, for RING_HASH and MAGLEV clusters
-  std::string set_cookie_;            // a hash_policy cookie generated for this client
+  bool paused_ = false;                  // upstream reading stopped for a slow client
+  bool grpc_result_pending_ = false;     // a gRPC response's result waits for its grpc-status
+  std::optional<uint64_t> hash_;         // hash_policy's, for RING_HASH and MAGLEV clusters
+  std::string set_cookie_;               // a hash_policy cookie generated for this client
+  std::vector<ShadowRequest*> shadows_;  // mirrors still fed the request; they delete themselves
   char service_time_[24];
 };
 
