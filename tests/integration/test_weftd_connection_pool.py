@@ -76,3 +76,27 @@ spec:
     assert s["cluster.%s.circuit_breakers.default.remaining_rq" % name] == 1, s  # no request in flight now
     assert s["cluster.%s.circuit_breakers.default.rq_open" % name] == 0
     assert s["cluster.%s.circuit_breakers.default.remaining_pending" % name] == 1
+
+
+def test_max_requests_per_connection_and_idle_timeout_reach_the_cluster(mesh):
+    mesh.weftd.write("dr.yaml", """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: slow, namespace: default}
+spec:
+  host: slow
+  trafficPolicy:
+    connectionPool:
+      http: {maxRequestsPerConnection: 1, idleTimeout: 30s}
+""")
+    key = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+    assert wh.wait_for(lambda: key in (cluster_json(mesh.proxy) or {}).get("typed_extension_protocol_options", {}), 10)
+    c = cluster_json(mesh.proxy)
+    common = c["typed_extension_protocol_options"][key]["common_http_protocol_options"]
+    assert common == {"max_requests_per_connection": 1, "idle_timeout": "30s"}, common
+    name = c["name"]
+    before = mesh.proxy.stats().get("cluster.%s.upstream_cx_total" % name, 0)
+    for _ in range(3):
+        assert wh.http_request(mesh.port, "/", headers={"host": HOST}, timeout=10).status == 200
+    s = mesh.proxy.stats()
+    assert s["cluster.%s.upstream_cx_total" % name] - before == 3, s
+    assert s["cluster.%s.upstream_cx_max_requests" % name] >= 3, s

@@ -26,11 +26,12 @@ std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::str
   ConnectionPool cp;
   if (YAML::Node tcp = n["tcp"]) {
     std::string p = path + ".tcp";
-    checkKeys(tcp, p, {"maxConnections", "connectTimeout", "tcpKeepalive"}, errs,
-              "not supported by weftd (maxConnections, connectTimeout, tcpKeepalive are)");
+    checkKeys(tcp, p, {"maxConnections", "connectTimeout", "tcpKeepalive", "idleTimeout"}, errs,
+              "not supported by weftd (maxConnections, connectTimeout, tcpKeepalive, idleTimeout are)");
     ConnectionPool::Tcp t;
     t.max_connections = count(tcp, "maxConnections", p, errs);
     t.connect_timeout_ms = atLeastOneMs(tcp, "connectTimeout", p, errs);
+    t.idle_timeout_ms = atLeastOneMs(tcp, "idleTimeout", p, errs);
     if (YAML::Node ka = tcp["tcpKeepalive"]) {
       std::string kp = p + ".tcpKeepalive";
       checkKeys(ka, kp, {"probes", "time", "interval"}, errs);
@@ -44,12 +45,17 @@ std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::str
   }
   if (YAML::Node http = n["http"]) {
     std::string p = path + ".http";
-    checkKeys(http, p, {"http1MaxPendingRequests", "http2MaxRequests", "maxRetries"}, errs,
-              "not supported by weftd (http1MaxPendingRequests, http2MaxRequests, maxRetries are)");
+    checkKeys(http, p,
+              {"http1MaxPendingRequests", "http2MaxRequests", "maxRetries", "maxRequestsPerConnection", "idleTimeout"},
+              errs,
+              "not supported by weftd (http1MaxPendingRequests, http2MaxRequests, maxRetries, "
+              "maxRequestsPerConnection, idleTimeout are)");
     ConnectionPool::Http h;
     h.http1_max_pending_requests = count(http, "http1MaxPendingRequests", p, errs);
     h.http2_max_requests = count(http, "http2MaxRequests", p, errs);
     h.max_retries = count(http, "maxRetries", p, errs);
+    h.max_requests_per_connection = count(http, "maxRequestsPerConnection", p, errs);
+    h.idle_timeout_ms = atLeastOneMs(http, "idleTimeout", p, errs);
     cp.http = h;
   }
   return cp;

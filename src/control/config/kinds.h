@@ -204,6 +204,7 @@ struct ConnectionPool {
   struct Tcp {
     std::optional<int64_t> max_connections;
     std::optional<int64_t> connect_timeout_ms;
+    std::optional<int64_t> idle_timeout_ms;
     struct Keepalive {
       std::optional<int64_t> probes, time_ms, interval_ms;
     };
@@ -211,6 +212,7 @@ struct ConnectionPool {
   };
   struct Http {
     std::optional<int64_t> http1_max_pending_requests, http2_max_requests, max_retries;
+    std::optional<int64_t> max_requests_per_connection, idle_timeout_ms;
   };
   std::optional<Tcp> tcp;
   std::optional<Http> http;

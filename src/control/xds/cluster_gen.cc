@@ -2,6 +2,7 @@
 #include "control/xds/generator.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 
 namespace weft::control::xds {
 
@@ -110,6 +111,22 @@ void applyConnectionPool(const std::optional<TrafficPolicy>& subset_tp, const De
     set(cp->http->http2_max_requests, t->mutable_max_requests());
     set(cp->http->http1_max_pending_requests, t->mutable_max_pending_requests());
     set(cp->http->max_retries, t->mutable_max_retries());
+  }
+  // idleTimeout (http's, else tcp's) and maxRequestsPerConnection go in the HTTP protocol options,
+  // with HTTP/1.1 as the protocol they must name.
+  std::optional<int64_t> idle = cp->http ? cp->http->idle_timeout_ms : std::nullopt;
+  if (!idle && cp->tcp) idle = cp->tcp->idle_timeout_ms;
+  int64_t max_requests = cp->http ? cp->http->max_requests_per_connection.value_or(0) : 0;
+  if (idle || max_requests > 0) {
+    envoy::extensions::upstreams::http::v3::HttpProtocolOptions o;
+    o.mutable_explicit_http_config()->mutable_http_protocol_options();
+    if (idle) *o.mutable_common_http_protocol_options()->mutable_idle_timeout() = weft::durationFromMillis(*idle);
+    if (max_requests > 0) {
+      o.mutable_common_http_protocol_options()->mutable_max_requests_per_connection()->set_value(
+          static_cast<uint32_t>(max_requests));
+    }
+    (*c.mutable_typed_extension_protocol_options())["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].PackFrom(
+        o);
   }
   if (cp->tcp) {
     if (cp->tcp->connect_timeout_ms)

@@ -50,7 +50,9 @@ const FieldTable& supportedFields() {
         {"envoy.config.core.v3.DataSource", {"inline_string", "inline_bytes", "filename"}},
         {"envoy.config.core.v3.HeaderValueOption", {"header", "append", "append_action", "keep_empty_value"}},
         {"envoy.config.core.v3.HeaderValue", {"key", "value"}},
-        {"envoy.config.core.v3.HttpProtocolOptions", {"idle_timeout", "max_headers_count"}},
+        // max_requests_per_connection: for clusters; the HTTP connection manager refuses it.
+        {"envoy.config.core.v3.HttpProtocolOptions",
+         {"idle_timeout", "max_headers_count", "max_requests_per_connection"}},
         {"envoy.config.core.v3.Http1ProtocolOptions", {"accept_http_10"}},
 
         // Listeners.
@@ -209,7 +211,8 @@ const FieldTable& supportedFields() {
         {"envoy.config.cluster.v3.CircuitBreakers.Thresholds",
          {"priority", "max_connections", "max_pending_requests", "max_requests", "max_retries", "track_remaining"}},
         {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-         {"explicit_http_config", "use_downstream_protocol_config", "auto_config", "upstream_http_protocol_options"}},
+         {"explicit_http_config", "use_downstream_protocol_config", "auto_config", "upstream_http_protocol_options",
+          "common_http_protocol_options"}},
         {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions.AutoHttpConfig",
          {"http_protocol_options", "http2_protocol_options"}},
         {"envoy.config.core.v3.UpstreamHttpProtocolOptions",

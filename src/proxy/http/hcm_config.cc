@@ -86,6 +86,11 @@ std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& 
     c->idle_timeout = weft::toMillis(hcm.common_http_protocol_options().idle_timeout());
   }
   if (hcm.has_request_headers_timeout()) c->request_headers_timeout = weft::toMillis(hcm.request_headers_timeout());
+  if (hcm.common_http_protocol_options().has_max_requests_per_connection()) {
+    throw ConfigError(path +
+                      ".common_http_protocol_options.max_requests_per_connection: not supported by weft-proxy for "
+                      "downstream connections (clusters take it)");
+  }
   if (hcm.common_http_protocol_options().has_max_headers_count()) {
     uint32_t n = hcm.common_http_protocol_options().max_headers_count().value();
     if (n == 0) throw ConfigError(path + ".common_http_protocol_options.max_headers_count: must be at least 1");

@@ -20,11 +20,23 @@ nghttp2_session_callbacks* clientCallbacks();
 
 Http2ClientConnection::Http2ClientConnection(Http2ClientPool& pool, std::shared_ptr<const upstream::Host> host,
                                              std::string server_name, std::unique_ptr<net::Connection> conn)
-    : pool_(pool), host_(std::move(host)), server_name_(std::move(server_name)), connect_timer_(pool.reactor(), [this] {
-        pool_.cluster().stats().inc(ClusterStats::upstream_cx_connect_timeout);
-        pool_.cluster().stats().inc(ClusterStats::upstream_cx_connect_fail);
-        host_->stats->inc(HostStats::cx_connect_fail);
-        closeAll(kUpstreamConnectionFailure, "connection timeout");
+    : pool_(pool),
+      host_(std::move(host)),
+      server_name_(std::move(server_name)),
+      connect_timer_(pool.reactor(),
+                     [this] {
+                       pool_.cluster().stats().inc(ClusterStats::upstream_cx_connect_timeout);
+                       pool_.cluster().stats().inc(ClusterStats::upstream_cx_connect_fail);
+                       host_->stats->inc(HostStats::cx_connect_fail);
+                       closeAll(kUpstreamConnectionFailure, "connection timeout");
+                     }),
+      idle_timer_(pool.reactor(), [this] {
+        if (!streams_.empty()) return;
+        uint32_t max = pool_.cluster().config().max_requests_per_connection;
+        bool exhausted = max > 0 && streams_started_ >= max;
+        pool_.cluster().stats().inc(exhausted ? ClusterStats::upstream_cx_max_requests
+                                              : ClusterStats::upstream_cx_idle_timeout);
+        closeAll(0, "");
       }) {
   nghttp2_option* opt;
   nghttp2_option_new(&opt);
@@ -57,7 +69,8 @@ Http2ClientConnection::~Http2ClientConnection() {
 }
 
 bool Http2ClientConnection::acceptsStreams() const {
-  return !closed_ && !goaway_ && streams_.size() < peer_max_streams_ &&
+  uint32_t max = pool_.cluster().config().max_requests_per_connection;
+  return !closed_ && !goaway_ && streams_.size() < peer_max_streams_ && (max == 0 || streams_started_ < max) &&
          nghttp2_session_get_next_stream_id(session_) < (1u << 30);
 }
 
@@ -70,6 +83,8 @@ bool Http2ClientConnection::submit(Http2UpstreamStream& stream, NvList& headers,
   if (id < 0) return false;
   stream.id_ = id;
   streams_.push(&stream);
+  ++streams_started_;
+  idle_timer_.disarm();
   return true;
 }
 
@@ -82,6 +97,13 @@ void Http2ClientConnection::reset(int32_t id) {
 void Http2ClientConnection::detach(Http2UpstreamStream& stream) {
   streams_.remove(&stream);
   if (stream.id_ > 0) nghttp2_session_set_stream_user_data(session_, stream.id_, nullptr);
+  if (!streams_.empty() || closed_) return;
+  const auto& cfg = pool_.cluster().config();
+  if (cfg.max_requests_per_connection > 0 && streams_started_ >= cfg.max_requests_per_connection) {
+    idle_timer_.arm(std::chrono::milliseconds(0));  // not from inside nghttp2's callbacks
+  } else if (cfg.idle_timeout.count() > 0) {
+    idle_timer_.arm(cfg.idle_timeout);
+  }
 }
 
 Http2UpstreamStream* Http2ClientConnection::stream(int32_t id) {

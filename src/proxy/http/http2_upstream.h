@@ -134,6 +134,10 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
   nghttp2_session* session_ = nullptr;
   IntrusiveList<Http2UpstreamStream, &Http2UpstreamStream::hook> streams_;  // found by id via nghttp2
   event::Timer connect_timer_;
+  // Closes the connection once it has no stream: after idle_timeout, or at once when it has
+  // carried max_requests_per_connection streams.
+  event::Timer idle_timer_;
+  uint32_t streams_started_ = 0;
   bool connected_ = false;
   bool goaway_ = false;
   bool closed_ = false;

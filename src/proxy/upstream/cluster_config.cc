@@ -189,6 +189,20 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
       out->http2 = http::compileHttp2Options(d.http2_protocol_options(),
                                              opath + ".use_downstream_protocol_config.http2_protocol_options");
     }
+    if (o.has_common_http_protocol_options()) {
+      const auto& common = o.common_http_protocol_options();
+      std::string cpath = opath + ".common_http_protocol_options";
+      if (common.has_idle_timeout()) out->idle_timeout = weft::toMillis(common.idle_timeout());
+      if (out->idle_timeout.count() < 0) throw ConfigError(cpath + ".idle_timeout: must not be negative");
+      if (common.has_max_requests_per_connection()) {
+        out->max_requests_per_connection = common.max_requests_per_connection().value();
+      }
+      if (common.has_max_headers_count()) {
+        if (common.max_headers_count().value() == 0)
+          throw ConfigError(cpath + ".max_headers_count: must be at least 1");
+        out->max_response_headers_count = common.max_headers_count().value();
+      }
+    }
     if (o.has_upstream_http_protocol_options()) {
       const auto& u = o.upstream_http_protocol_options();
       out->auto_sni = u.auto_sni();
@@ -197,6 +211,10 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
     }
   }
   out->limits = compileCircuitBreakers(c, path);
+  // The deprecated cluster-level field, when the protocol options do not set it.
+  if (c.has_max_requests_per_connection() && out->max_requests_per_connection == 0) {
+    out->max_requests_per_connection = c.max_requests_per_connection().value();
+  }
   if (c.has_upstream_bind_config()) {
     const auto& sa = c.upstream_bind_config().source_address();
     std::string bpath = path + ".upstream_bind_config.source_address";

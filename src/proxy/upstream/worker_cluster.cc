@@ -8,7 +8,8 @@ WorkerCluster::WorkerCluster(std::shared_ptr<const ClusterConfig> config, std::s
       reactor_(reactor),
       random_(random),
       linger_(std::move(linger)),
-      waiter_poll_(reactor, [this] { servePending(); }) {
+      waiter_poll_(reactor, [this] { servePending(); }),
+      idle_timer_(reactor, [this] { closeIdleExpired(); }) {
   updateHosts(hosts ? std::move(hosts) : std::make_shared<const HostSet>());
 }
 
@@ -30,8 +31,7 @@ void WorkerCluster::updateHosts(std::shared_ptr<const HostSet> hosts) {
       continue;
     }
     destroy(*idle_[i].host, std::move(idle_[i].conn));
-    idle_[i] = std::move(idle_.back());
-    idle_.pop_back();
+    idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));  // keeps the oldest first
   }
 }
 
@@ -153,9 +153,28 @@ std::unique_ptr<net::Connection> WorkerCluster::takeIdle(const Host& host, std::
 }
 
 void WorkerCluster::releaseIdle(std::shared_ptr<const Host> host, std::unique_ptr<net::Connection> conn) {
+  uint32_t max = config_->max_requests_per_connection;
+  if (max > 0 && ++served_[conn.get()] >= max) {
+    config_->stats->inc(ClusterStats::upstream_cx_max_requests);
+    destroy(*host, std::move(conn));
+    return;
+  }
   conn->setCallbacks(this);
-  idle_.push_back({std::move(host), std::move(conn)});
+  idle_.push_back({std::move(host), std::move(conn), reactor_.now()});
+  if (config_->idle_timeout.count() > 0 && !idle_timer_.armed()) idle_timer_.arm(config_->idle_timeout);
   servePending();
+}
+
+void WorkerCluster::closeIdleExpired() {
+  auto now = reactor_.now();
+  while (!idle_.empty() && now - idle_.front().since >= config_->idle_timeout) {
+    IdleEntry e = std::move(idle_.front());
+    idle_.erase(idle_.begin());
+    config_->stats->inc(ClusterStats::upstream_cx_idle_timeout);
+    destroy(*e.host, std::move(e.conn));
+  }
+  // At the oldest's exact expiry: a deadline rounded down would fire again at once, unexpired.
+  if (!idle_.empty()) idle_timer_.armAt(idle_.front().since + config_->idle_timeout);
 }
 
 bool WorkerCluster::connectionAvailable(const Host& host) const {
@@ -230,6 +249,7 @@ void WorkerCluster::dropIdle(net::Connection& conn) {
 
 void WorkerCluster::destroy(const Host& host, std::unique_ptr<net::Connection> conn) {
   if (!conn) return;
+  if (!served_.empty()) served_.erase(conn.get());
   config_->limits->connections.release();
   config_->stats->dec(ClusterStats::upstream_cx_active);
   config_->stats->inc(ClusterStats::upstream_cx_destroy);

@@ -102,8 +102,12 @@ class WorkerCluster : public net::ConnectionCallbacks {
   struct IdleEntry {
     std::shared_ptr<const Host> host;
     std::unique_ptr<net::Connection> conn;
+    event::TimePoint since;
   };
-  std::vector<IdleEntry> idle_;
+  std::vector<IdleEntry> idle_;  // oldest first
+  // Requests each keep-alive connection has carried (max_requests_per_connection).
+  std::unordered_map<const net::Connection*, uint32_t> served_;
+  void closeIdleExpired();
   std::unordered_map<std::string, std::shared_ptr<const Host>> original_dst_hosts_;
   std::unordered_map<std::string, bool> alpn_h2_;  // by host address
   std::unique_ptr<MultiplexedPool> mux_pool_;
@@ -111,6 +115,7 @@ class WorkerCluster : public net::ConnectionCallbacks {
   bool serving_ = false;
   // Connections another worker frees wake nobody here: waiters look again every few ms.
   event::Timer waiter_poll_;
+  event::Timer idle_timer_;  // closes connections idle past idle_timeout
 };
 
 }  // namespace weft::proxy::upstream

@@ -1,10 +1,13 @@
 // CDS generation: Istio's cluster names, EDS over ADS, load balancing from DestinationRules,
 // ServiceEntry DNS / NONE clusters, named requests, and Sidecar egress scoping.
 #include <gmock/gmock.h>
+
 #include <gtest/gtest.h>
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 
 #include "control/control_test_support.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 
 namespace weft::control::xds {
 namespace {
@@ -132,7 +135,8 @@ spec:
   trafficPolicy:
     connectionPool:
       tcp: {maxConnections: 100, connectTimeout: 250ms, tcpKeepalive: {probes: 3, time: 300s, interval: 30s}}
-      http: {http1MaxPendingRequests: 10, http2MaxRequests: 50, maxRetries: 4}
+      http: {http1MaxPendingRequests: 10, http2MaxRequests: 50, maxRetries: 4, maxRequestsPerConnection: 3,
+             idleTimeout: 90s}
   subsets:
   - {name: v1, labels: {version: v1}}
   - name: v2
@@ -151,6 +155,12 @@ spec:
   EXPECT_EQ(c.upstream_connection_options().tcp_keepalive().keepalive_probes().value(), 3u);
   EXPECT_EQ(c.upstream_connection_options().tcp_keepalive().keepalive_time().value(), 300u);
   EXPECT_EQ(c.upstream_connection_options().tcp_keepalive().keepalive_interval().value(), 30u);
+  envoy::extensions::upstreams::http::v3::HttpProtocolOptions hpo;
+  ASSERT_TRUE(
+      c.typed_extension_protocol_options().at("envoy.extensions.upstreams.http.v3.HttpProtocolOptions").UnpackTo(&hpo));
+  EXPECT_EQ(hpo.common_http_protocol_options().max_requests_per_connection().value(), 3u);
+  EXPECT_EQ(hpo.common_http_protocol_options().idle_timeout().seconds(), 90);
+  EXPECT_TRUE(hpo.explicit_http_config().has_http_protocol_options());
   // The subset's connectionPool replaces the rule's; what it leaves out is Istio's default.
   const auto& v2 = unpackNamed<Cluster>(clusters, out(9080, kReviews, "v2")).circuit_breakers().thresholds(0);
   EXPECT_EQ(v2.max_requests().value(), 7u);
