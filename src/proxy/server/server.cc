@@ -23,6 +23,7 @@
 #include "proxy/runtime/runtime_loader.h"
 #include "proxy/server/dns_refresher.h"
 #include "proxy/server/dynamic_config.h"
+#include "proxy/upstream/health_checker.h"
 #include "proxy/upstream/outlier_detector.h"
 #include "proxy/xds/ads_client.h"
 
@@ -99,7 +100,7 @@ int Server::run() {
           auto next = std::make_shared<Snapshot>(*snapshot_);
           next->hosts[cluster] = hosts;
           snapshot_ = next;
-          syncOutlierDetectors();
+          syncHostMonitors();
           for (auto& w : workers_) w->updateHosts(cluster, hosts);
         });
       });
@@ -281,20 +282,29 @@ void Server::publishSnapshot() {
   snap->hosts = dns_hosts_;
   if (dynamic_) dynamic_->fill(*snap);
   snapshot_ = snap;
-  syncOutlierDetectors();  // before any worker can report to a new detector
+  syncHostMonitors();  // before any worker can report to a new detector
   for (auto& w : workers_) w->applySnapshot(snap);
 }
 
-void Server::syncOutlierDetectors() {
+void Server::syncHostMonitors() {
   event::TimePoint now = event::Clock::now();
   event::TimePoint next = event::TimePoint::max();
+  std::map<const upstream::ClusterConfig*, std::unique_ptr<upstream::HealthChecker>> checkers;
   for (const admin::ClusterView& v : clusterViews()) {
+    if (v.config->health_check) {
+      auto it = health_checkers_.find(v.config.get());
+      auto checker = it != health_checkers_.end() ? std::move(it->second)
+                                                  : std::make_unique<upstream::HealthChecker>(v.config, reactor_);
+      checker->setHosts(v.hosts ? *v.hosts : upstream::HostSet{});
+      checkers.emplace(v.config.get(), std::move(checker));
+    }
     upstream::OutlierDetector* od = v.config->outlier.get();
     if (od == nullptr) continue;
     od->attach(reactor_);
     od->setHosts(v.hosts ? *v.hosts : upstream::HostSet{}, now);
     next = std::min(next, od->nextInterval());
   }
+  health_checkers_ = std::move(checkers);  // those of clusters gone stop here
   if (next != event::TimePoint::max()) outlier_timer_.armAt(next);
 }
 

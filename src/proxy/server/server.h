@@ -19,6 +19,10 @@ namespace weft::proxy::xds {
 class AdsClient;
 }
 
+namespace weft::proxy::upstream {
+class HealthChecker;
+}
+
 namespace weft::proxy::runtime {
 class Loader;
 }
@@ -58,8 +62,9 @@ class Server {
   void refreshServerStats();
   void publishRuntime();
   void refreshMembership();
-  // Outlier detectors: hands each its cluster's current hosts and runs their intervals.
-  void syncOutlierDetectors();
+  // Outlier detectors and health checkers: hands each its cluster's current hosts; runs the
+  // detectors' intervals.
+  void syncHostMonitors();
   void onOutlierTimer();
   std::vector<admin::ClusterView> clusterViews() const;
 
@@ -80,6 +85,8 @@ class Server {
   std::chrono::system_clock::time_point started_;
   event::Timer drain_timer_;
   event::Timer outlier_timer_;
+  // By the cluster configuration they check (each holds it, so the key stays valid).
+  std::map<const upstream::ClusterConfig*, std::unique_ptr<upstream::HealthChecker>> health_checkers_;
   event::TimePoint drain_deadline_{};
   bool exiting_ = false;
   bool live_ = false;

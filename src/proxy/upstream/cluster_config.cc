@@ -2,6 +2,7 @@
 
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "proxy/tls/tls_config.h"
+#include "proxy/upstream/health_checker.h"
 #include "proxy/upstream/outlier_detector.h"
 
 #include "common/config/error.h"
@@ -287,6 +288,15 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
         OutlierDetector::compile(c.outlier_detection(), path + ".outlier_detection",
                                  store.scope("cluster." + stat_name + ".outlier_detection.", OutlierStats::kDefs,
                                              OutlierStats::kCount, {{"envoy_cluster_name", stat_name}}));
+  }
+  if (c.health_checks_size() > 1) {
+    throw ConfigError(path + ".health_checks: one health check per cluster is supported by weft-proxy");
+  }
+  if (c.health_checks_size() == 1) {
+    if (original_dst) throw ConfigError(path + ".health_checks: not supported for ORIGINAL_DST clusters");
+    out->health_check = HealthCheckConfig::compile(c.health_checks(0), path + ".health_checks[0]");
+    out->health_check_stats = store.scope("cluster." + stat_name + ".health_check.", HealthCheckStats::kDefs,
+                                          HealthCheckStats::kCount, {{"envoy_cluster_name", stat_name}});
   }
   if (c.common_lb_config().has_healthy_panic_threshold()) {
     double v = c.common_lb_config().healthy_panic_threshold().value();

@@ -19,24 +19,25 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                           \
-  COUNTER(upstream_cx_total)                                                                                         \
-  GAUGE(upstream_cx_active)                                                                                          \
-  COUNTER(upstream_cx_connect_fail)                                                                                  \
-  COUNTER(upstream_cx_connect_timeout)                                                                               \
-  COUNTER(upstream_cx_destroy)                                                                                       \
-  COUNTER(upstream_cx_rx_bytes_total)                                                                                \
-  COUNTER(upstream_cx_tx_bytes_total)                                                                                \
-  COUNTER(upstream_cx_none_healthy)                                                                                  \
-  COUNTER(upstream_rq_total) GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx)       \
-      COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx)            \
-          COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry)                      \
-              COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total) \
-                  GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy)                \
-                      COUNTER(update_success) COUNTER(update_failure) COUNTER(upstream_rq_retry_success)             \
-                          COUNTER(upstream_rq_retry_overflow) COUNTER(upstream_rq_retry_limit_exceeded)              \
-                              COUNTER(upstream_rq_retry_backoff_exponential) COUNTER(upstream_rq_per_try_timeout)    \
-                                  COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                        \
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                        \
+  COUNTER(upstream_cx_total)                                                                                      \
+  GAUGE(upstream_cx_active)                                                                                       \
+  COUNTER(upstream_cx_connect_fail)                                                                               \
+  COUNTER(upstream_cx_connect_timeout)                                                                            \
+  COUNTER(upstream_cx_destroy)                                                                                    \
+  COUNTER(upstream_cx_rx_bytes_total)                                                                             \
+  COUNTER(upstream_cx_tx_bytes_total)                                                                             \
+  COUNTER(upstream_cx_none_healthy)                                                                               \
+  COUNTER(upstream_rq_total)                                                                                      \
+  GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) COUNTER(upstream_rq_2xx)      \
+      COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout)     \
+          COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow)                  \
+              COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total)                            \
+                  GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy)             \
+                      COUNTER(update_success) COUNTER(update_failure) COUNTER(upstream_rq_retry_success)          \
+                          COUNTER(upstream_rq_retry_overflow) COUNTER(upstream_rq_retry_limit_exceeded)           \
+                              COUNTER(upstream_rq_retry_backoff_exponential) COUNTER(upstream_rq_per_try_timeout) \
+                                  COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                     \
                                       COUNTER(upstream_cx_idle_timeout)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
@@ -91,6 +92,7 @@ struct EndpointSpec {
 };
 
 class OutlierDetector;
+struct HealthCheckConfig;
 
 struct ClusterConfig {
   enum class Type { Static, StrictDns, LogicalDns, OriginalDst, Eds };
@@ -139,6 +141,9 @@ struct ClusterConfig {
   std::shared_ptr<ResourceLimits> limits = std::make_shared<ResourceLimits>(1024, 1024, 1024);
   // outlier_detection (null: none). Shared by every worker's view; ejections are the main thread's.
   std::shared_ptr<OutlierDetector> outlier;
+  // health_checks (null: none): run by the main thread's HealthChecker.
+  std::shared_ptr<const HealthCheckConfig> health_check;
+  std::shared_ptr<stats::Scope> health_check_stats;
   // common_lb_config.healthy_panic_threshold: below this percentage of healthy hosts the load
   // balancer uses all of them (0 turns panic mode off).
   double healthy_panic_threshold = 50;

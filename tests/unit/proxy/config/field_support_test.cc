@@ -228,14 +228,15 @@ filter_chains:
       stat_prefix: s
       http_filters:
       - name: envoy.filters.http.health_check
-        typed_config: {"@type": type.googleapis.com/envoy.config.core.v3.HealthCheck}
+        typed_config: {"@type": type.googleapis.com/envoy.config.cluster.v3.LoadBalancingPolicy}
       - name: envoy.filters.http.router
         typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}
 )");
-  EXPECT_THAT(unsupportedFields(l, "listener"),
-              ElementsAre("listener.filter_chains[0].filters[0].typed_config.http_filters[0].typed_config: type "
-                          "'envoy.config.core.v3.HealthCheck' (name 'envoy.filters.http.health_check') is not "
-                          "supported by weft-proxy"));
+  EXPECT_THAT(
+      unsupportedFields(l, "listener"),
+      ElementsAre("listener.filter_chains[0].filters[0].typed_config.http_filters[0].typed_config: type "
+                  "'envoy.config.cluster.v3.LoadBalancingPolicy' (name 'envoy.filters.http.health_check') is not "
+                  "supported by weft-proxy"));
 }
 
 TEST(FieldSupportTest, TypedConfigOfAnUnknownTypeIsNamed) {

@@ -5,6 +5,7 @@
 
 #include "common/config/error.h"
 #include "proxy/proxy_test_support.h"
+#include "proxy/upstream/health_checker.h"
 
 namespace weft::proxy::upstream {
 namespace {
@@ -283,6 +284,33 @@ TEST(ClusterConfigTest, CircuitBreakersDefaultPriorityThresholds) {
   EXPECT_NE(compileError("name: a\ncircuit_breakers: {thresholds: [{max_connections: 1}, {max_requests: 1}]}\n")
                 .find("circuit_breakers.thresholds[1]: a second threshold for priority DEFAULT"),
             std::string::npos);
+}
+
+TEST(ClusterConfigTest, HealthChecksAreValidatedAsEnvoy) {
+  stats::Store store(1);
+  auto c = compile(
+      "name: x\nhealth_checks: [{timeout: 1s, interval: 2s, unhealthy_threshold: 3, healthy_threshold: "
+      "2, tcp_health_check: {send: {text: 0102ff}, receive: [{text: 70}]}}]\n" +
+          endpoints("127.0.0.1"),
+      store);
+  ASSERT_TRUE(c->health_check);
+  EXPECT_EQ(c->health_check->send, std::string("\x01\x02\xff"));
+  EXPECT_EQ(c->health_check->receive, std::vector<std::string>{"p"});
+  EXPECT_EQ(c->health_check->no_traffic_interval.count(), 60000);  // Envoy's default
+  EXPECT_EQ(compileError("name: x\nhealth_checks: [{timeout: 1s, interval: 1s, unhealthy_threshold: 1, "
+                         "healthy_threshold: 1, tcp_health_check: {send: {text: 7g}}}]\n" +
+                         endpoints("127.0.0.1")),
+            "static_resources.clusters[0].health_checks[0].tcp_health_check.send.text: '7g' is not hex");
+  EXPECT_EQ(compileError("name: x\nhealth_checks: [{interval: 1s, unhealthy_threshold: 1, healthy_threshold: 1, "
+                         "http_health_check: {path: /h}}]\n" +
+                         endpoints("127.0.0.1")),
+            "static_resources.clusters[0].health_checks[0]: timeout and interval are required");
+  EXPECT_EQ(compileError("name: x\nhealth_checks: [{timeout: 1s, interval: 1s, unhealthy_threshold: 1, "
+                         "healthy_threshold: 1, http_health_check: {path: /h, expected_statuses: [{start: 300, end: "
+                         "200}]}}]\n" +
+                         endpoints("127.0.0.1")),
+            "static_resources.clusters[0].health_checks[0].http_health_check.expected_statuses[0]: must be a range "
+            "[start, end) within [100, 600)");
 }
 
 }  // namespace

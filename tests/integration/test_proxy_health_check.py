@@ -1,0 +1,92 @@
+"""Active health checks as Envoy's: HTTP (a GET of the path, the status among
+expected_statuses) and TCP (connect, send a payload, expect one back); unhealthy_threshold
+failures take a host out of load balancing, healthy_threshold successes bring it back; a new host
+is pending until its first check; /clusters and the health_check.* stats show it."""
+
+import json
+import socket
+import types
+
+import pytest
+
+import weft_harness as wh
+from both_protocols import PROTOCOLS, request
+from failing_server import FailingServer
+
+
+def checked(name, ports, check):
+    hc = dict({"timeout": "1s", "interval": "0.2s", "no_traffic_interval": "0.2s", "unhealthy_threshold": 2,
+               "healthy_threshold": 2}, **check)
+    return wh.cluster(name, ports, health_checks=[hc])
+
+
+def closed_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture(scope="module")
+def env(weft_module):
+    h = weft_module
+    good = h.echo("good")
+    sick = FailingServer(503)
+    tcp = h.tcp_server("echo")
+    refused = closed_port()
+    port = h.port()
+    config = wh.bootstrap(h.port(), listeners=[wh.http_listener("main", port, [wh.vhost("all", ["*"], [
+        wh.route_to("web")])])], clusters=[
+        checked("web", [sick.port, good.port], {"http_health_check": {"path": "/healthz", "host": "web.internal"}}),
+        checked("tcp", [tcp.port, refused], {"tcp_health_check": {"send": {"text": "70696e67"},
+                                                                  "receive": [{"text": "70696e67"}]}}),
+    ])
+    proxy = h.start_proxy(config)
+    return types.SimpleNamespace(proxy=proxy, port=port, sick=sick, good=good, tcp=tcp, refused=refused)
+
+
+def flags(env, cluster, port):
+    key = "%s::127.0.0.1:%d::health_flags::" % (cluster, port)
+    for line in env.proxy.admin("/clusters").text.splitlines():
+        if line.startswith(key):
+            return line[len(key):]
+    return None
+
+
+def test_a_failing_http_check_takes_the_host_out_until_it_recovers(env):
+    assert wh.wait_for(lambda: flags(env, "web", env.sick.port) == "/failed_active_hc", 5), \
+        env.proxy.admin("/clusters").text
+    assert wh.wait_for(lambda: flags(env, "web", env.good.port) == "healthy", 5)
+    # The check itself, as Envoy sends it.
+    assert env.sick.headers[-1]["host"] == "web.internal"
+    assert env.sick.headers[-1]["user-agent"] == "Envoy/HC"
+    s = env.proxy.stats()
+    assert s["cluster.web.health_check.attempt"] >= 2 and s["cluster.web.health_check.failure"] >= 1, s
+    assert s["cluster.web.health_check.healthy"] == 1, s
+    for proto in PROTOCOLS:
+        for _ in range(6):
+            r = request(proto, env.port, "/")
+            assert r.status == 200 and json.loads(r.body)["server"] == "good", r.describe()
+    # Healthy again after healthy_threshold passes in a row: it takes requests once more.
+    env.sick.status = 200
+    assert wh.wait_for(lambda: flags(env, "web", env.sick.port) == "healthy", 5)
+    before = env.sick.count
+    for _ in range(8):
+        assert request("http1", env.port, "/").status == 200
+    assert env.sick.count - before >= 2  # its checks, and its share of the requests
+
+
+def test_tcp_checks_send_and_expect_a_payload(env):
+    assert wh.wait_for(lambda: flags(env, "tcp", env.refused) == "/failed_active_hc", 5), \
+        env.proxy.admin("/clusters").text
+    assert flags(env, "tcp", env.tcp.port) == "healthy"
+    assert env.proxy.stats()["cluster.tcp.health_check.network_failure"] >= 1
+
+
+def test_unsupported_health_checks_are_refused(weft):
+    config = wh.bootstrap(weft.port(), clusters=[checked("g", [80], {"grpc_health_check": {}})])
+    _, result = weft.validate(config)
+    assert result.returncode != 0
+    assert ("static_resources.clusters[0].health_checks[0].grpc_health_check: not supported by weft-proxy"
+            in result.stderr), result.stderr[-2000:]
