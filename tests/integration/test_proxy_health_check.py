@@ -4,7 +4,6 @@ failures take a host out of load balancing, healthy_threshold successes bring it
 is pending until its first check; /clusters and the health_check.* stats show it."""
 
 import json
-import socket
 import types
 
 import pytest
@@ -20,13 +19,6 @@ def checked(name, ports, check):
     return wh.cluster(name, ports, health_checks=[hc])
 
 
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 
 @pytest.fixture(scope="module")
 def env(weft_module):
@@ -34,7 +26,7 @@ def env(weft_module):
     good = h.echo("good")
     sick = FailingServer(503)
     tcp = h.tcp_server("echo")
-    refused = closed_port()
+    refused = wh.free_port()
     port = h.port()
     config = wh.bootstrap(h.port(), listeners=[wh.http_listener("main", port, [wh.vhost("all", ["*"], [
         wh.route_to("web")])])], clusters=[

@@ -3,7 +3,6 @@ cluster with its host suffixed "-shadow", fire and forget: a mirror that hangs o
 connections changes nothing for the client. runtime_fraction samples. HTTP/1.1 and HTTP/2."""
 
 import json
-import socket
 import time
 import types
 
@@ -26,10 +25,7 @@ def env(weft_module):
     main = h.echo("main")
     seen = FailingServer(200)  # records what the mirror receives
     hang = h.blackhole()
-    refused = socket.socket()
-    refused.bind(("127.0.0.1", 0))
-    refused_port = refused.getsockname()[1]
-    refused.close()
+    refused_port = wh.free_port()  # nothing listens there: connections are refused
     routes = [
         mirrored("/copy", [{"cluster": "seen"}]),
         mirrored("/keep-host", [{"cluster": "seen", "disable_shadow_host_suffix_append": True}]),

@@ -3,7 +3,6 @@ ejections, max_ejection_percent, ejection time growing with each ejection, failu
 panic mode, and what /clusters, /stats and /stats/prometheus show. Each on HTTP/1.1 and HTTP/2."""
 
 import json
-import socket
 import time
 import types
 
@@ -18,13 +17,6 @@ def outlier(**fields):
     return dict({"interval": "0.2s", "max_ejection_percent": 100}, **fields)
 
 
-def closed_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()  # nothing listens there: connections are refused
-    return port
-
 
 @pytest.fixture(scope="module")
 def env(weft_module):
@@ -36,7 +28,7 @@ def env(weft_module):
         b = bad[proto] = types.SimpleNamespace(
             c5xx=FailingServer(503), default=FailingServer(503), panic1=FailingServer(503),
             panic2=FailingServer(503), nopanic1=FailingServer(503), nopanic2=FailingServer(503),
-            failpct=FailingServer(500), closed=closed_port())
+            failpct=FailingServer(500), closed=wh.free_port())
         specs = {
             "c5xx": ([b.c5xx.port, good.port], outlier(consecutive_5xx=3, base_ejection_time="2s"), None),
             # Envoy's default max_ejection_percent (10%): one host of two is too many.

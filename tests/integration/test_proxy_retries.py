@@ -3,7 +3,6 @@ num_retries, previous_hosts, per_try_timeout, the request body kept for the retr
 x-envoy-attempt-count, max_retries and the retry stats. Each on HTTP/1.1 and HTTP/2."""
 
 import json
-import socket
 import time
 import types
 
@@ -30,10 +29,7 @@ def env(weft_module):
     good = h.echo("good")
     bad503 = FailingServer(503)
     bad409 = FailingServer(409)
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    closed_port = closed.getsockname()[1]
-    closed.close()  # nothing listens there: connections are refused
+    closed_port = wh.free_port()  # nothing listens there: connections are refused
     hang = h.blackhole()
     prev = {"retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts"}],
             "host_selection_retry_max_attempts": 5}

@@ -2,7 +2,6 @@
 policy (connect failures are retried on another host, a 503 is not); `retries` with retryOn
 5xx recovers from a host that answers 503; attempts 0 turns retries off."""
 
-import socket
 import types
 
 import pytest
@@ -42,10 +41,7 @@ spec:
 def mesh(weft, tmp_path):
     good = weft.echo("good")
     bad = FailingServer(503)
-    refused = socket.socket()
-    refused.bind(("127.0.0.1", 0))
-    refused_port = refused.getsockname()[1]
-    refused.close()
+    refused_port = wh.free_port()  # nothing listens there: connections are refused
     ports = {"flaky": wh.free_port(), "down": wh.free_port(), "off": wh.free_port()}
     files = {"flaky.yaml": service("flaky", ports["flaky"], [bad.port, good.port]),
              "down.yaml": service("down", ports["down"], [refused_port, good.port]),
@@ -70,6 +66,8 @@ def test_default_policy_retries_connect_failures_not_503s(mesh):
 def test_retries_on_5xx_recover_a_host_answering_503(mesh):
     mesh.weftd.write("flaky-vs.yaml", vs("flaky", '{attempts: 2, retryOn: "5xx"}'))
     assert wh.wait_for(lambda: "5xx" in mesh.proxy.admin("/config_dump").text, 10)
+    # The workers take the new route just after the main thread shows it.
+    assert wh.wait_for(lambda: set(statuses(mesh, "flaky", 4)) == {200}, 5)
     assert set(statuses(mesh, "flaky", 10)) == {200}
     assert mesh.proxy.stats()["cluster.outbound|%d||flaky.default.svc.cluster.local.upstream_rq_retry"
                                % mesh.ports["flaky"]] >= 1
