@@ -1,8 +1,11 @@
-"""An HTTP/1.1 upstream that answers every request with one status, counting what it saw: the
-misbehaving host of retry and outlier-detection tests. Its `status` may be changed while it runs."""
+"""An HTTP/1.1 upstream that answers every request with one status (or a repeating pattern of
+them), counting what it saw: the misbehaving host of retry, outlier-detection, health-check and
+mirroring tests. Its `status` may be changed while it runs."""
 
 import http.server
 import threading
+
+from weft_harness import LOOPBACK, free_port
 
 
 class FailingServer(http.server.ThreadingHTTPServer):
@@ -11,8 +14,10 @@ class FailingServer(http.server.ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, status, headers=()):
+    def __init__(self, status, headers=(), cycle=()):
+        """`cycle`: statuses answered in turn (request n gets cycle[n % len]) instead of `status`."""
         self.status, self.extra, self.count, self.bodies, self.headers = status, list(headers), 0, [], []
+        self.cycle, self.lock = list(cycle), threading.Lock()
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -21,10 +26,12 @@ class FailingServer(http.server.ThreadingHTTPServer):
             def handle_one(self):
                 n = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(n) if n else b""
-                outer.count += 1
-                outer.bodies.append(body)
-                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
-                self.send_response(outer.status)
+                with outer.lock:
+                    n = outer.count
+                    outer.count += 1
+                    outer.bodies.append(body)
+                    outer.headers.append({k.lower(): v for k, v in self.headers.items()})
+                self.send_response(outer.cycle[n % len(outer.cycle)] if outer.cycle else outer.status)
                 for k, v in outer.extra:
                     self.send_header(k, v)
                 self.send_header("content-length", "6")
@@ -36,6 +43,6 @@ class FailingServer(http.server.ThreadingHTTPServer):
             def log_message(self, *args):
                 pass
 
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__((LOOPBACK, free_port()), Handler)
         self.port = self.server_address[1]
         threading.Thread(target=self.serve_forever, daemon=True).start()

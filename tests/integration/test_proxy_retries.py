@@ -29,6 +29,8 @@ def env(weft_module):
     good = h.echo("good")
     bad503 = FailingServer(503)
     bad409 = FailingServer(409)
+    # 30% of requests fail: 3 of every 10.
+    flaky = FailingServer(200, cycle=[200, 503, 200, 200, 503, 200, 200, 503, 200, 200])
     closed_port = wh.free_port()  # nothing listens there: connections are refused
     hang = h.blackhole()
     prev = {"retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts"}],
@@ -43,6 +45,7 @@ def env(weft_module):
         route("/codes", "half_409", retry("retriable-status-codes", retriable_status_codes=[409], **prev)),
         route("/not-retried", "half_409", retry("5xx", **prev)),
         route("/all-bad", "all_bad", retry("5xx", num_retries=3)),
+        route("/flaky", "flaky", retry("5xx", num_retries=3)),
         route("/per-try", "half_hang", retry("5xx", per_try_timeout="0.3s", **prev)),
         route("/no-body-retry", "half_bad", retry("5xx", **prev)),
         wh.route_to("half_bad", prefix="/vhost-policy"),
@@ -55,10 +58,12 @@ def env(weft_module):
             wh.cluster("half_closed", [closed_port, good.port]),
             wh.cluster("half_409", [bad409.port, good.port]),
             wh.cluster("all_bad", [bad503.port]),
+            wh.cluster("flaky", [flaky.port]),
             wh.cluster("half_hang", [hang.port, good.port]),
         ])
     proxy = h.start_proxy(config)
-    return types.SimpleNamespace(proxy=proxy, port=port, good=good, bad503=bad503, bad409=bad409, log=log)
+    return types.SimpleNamespace(proxy=proxy, port=port, good=good, bad503=bad503, bad409=bad409, log=log,
+                                 flaky=flaky)
 
 
 def stat(env, cluster, name):
@@ -151,3 +156,15 @@ def test_unknown_retry_on_is_refused(weft):
     assert ("static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0]"
             ".routes[0].route.retry_policy.retry_on: 'sometimes' is not a retry condition weft-proxy knows") \
         in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_retries_recover_a_30_percent_failing_upstream(env, proto):
+    retries = stat(env, "flaky", "upstream_rq_retry")
+    failed_before = env.flaky.count
+    ok = sum(request(proto, env.port, "/flaky").status == 200 for _ in range(100))
+    assert ok >= 99, ok
+    answered = env.flaky.count - failed_before
+    # Every 503 the upstream gave was retried: the stats count each attempt beyond the first.
+    assert stat(env, "flaky", "upstream_rq_retry") - retries == answered - 100
+    assert answered - 100 >= 25

@@ -16,31 +16,21 @@ from both_protocols import PROTOCOLS, request
 
 NODE = "sidecar~127.0.0.1~productpage-1.default~default.svc.cluster.local"
 SAMPLES = Path(__file__).parent / "data" / "bookinfo"
-RATINGS_DR = """apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: ratings}
-spec:
-  host: ratings
-  subsets:
-  - {name: v1, labels: {version: v1}}
-"""
 
 
 @pytest.fixture(scope="module")
 def mesh(weft_module, tmp_path_factory):
     ratings, details = weft_module.echoes("ratings-v1", "details-v1")
     port = wh.free_port()
-    weftd = wd.Weftd(tmp_path_factory.mktemp("weftd"))
-    weftd.write("ratings.yaml", wd.service_yaml("ratings", port, [("ratings-v1", "v1", ratings.port)]))
-    weftd.write("details.yaml", wd.service_yaml("details", port, [("details-v1", "v1", details.port)]))
-    weftd.write("ratings-dr.yaml", RATINGS_DR)
-    weftd.start()
-    try:
-        proxy = weft_module.start_proxy(wd.proxy_bootstrap(wh.free_port(), weftd, NODE))
-        assert wh.wait_for(lambda: weftd.synced(NODE), 10), weftd.get("/debug/syncz")
+    files = {
+        "ratings.yaml": wd.service_yaml("ratings", port, [("ratings-v1", "v1", ratings.port)]),
+        "details.yaml": wd.service_yaml("details", port, [("details-v1", "v1", details.port)]),
+        # Istio's bookinfo subsets, unchanged: the samples below route to them.
+        "destination-rule-all.yaml": (SAMPLES / "destination-rule-all.yaml").read_text(),
+    }
+    with wd.sidecar(weft_module, tmp_path_factory.mktemp("weftd"), NODE, files) as (weftd, proxy):
+        assert weftd.json("/debug/configz")["rejected"] == []
         yield type("Mesh", (), {"weftd": weftd, "proxy": proxy, "port": port})
-    finally:
-        weftd.stop()
 
 
 def apply(mesh, name, text=None):
@@ -93,6 +83,10 @@ def test_ratings_delay_for_jason(mesh):
 
 
 def test_details_abort_555(mesh):
+    # The sample carries its own `details` DestinationRule, which in Kubernetes replaces the one
+    # destination-rule-all.yaml made; in a config directory the older one has to go.
+    docs = (SAMPLES / "destination-rule-all.yaml").read_text().split("\n---\n")
+    mesh.weftd.write("destination-rule-all.yaml", "\n---\n".join(d for d in docs if "name: details\n" not in d))
     apply(mesh, "fault-injection-details-v1.yaml")
     assert wh.wait_for(lambda: request("http1", mesh.port, "/details/0", host="details").status == 555, 5)
     for proto in PROTOCOLS:

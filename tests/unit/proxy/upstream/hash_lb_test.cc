@@ -84,5 +84,29 @@ TEST(HashLbTest, XxHash64IsEnvoys) {
   EXPECT_EQ(xxHash64("a"), 0xd24ec4f1a98c6e5bULL);
 }
 
+// Adding a fifth host to four moves about 1/5 of the keys: Maglev close to that, the ring a
+// little more (each host's share of a ring of minimum_ring_size points shrinks, as in Envoy).
+double movedWhenAHostIsAdded(bool maglev) {
+  auto five = hosts(5);
+  auto four = makeHostSet({five->hosts.begin(), five->hosts.end() - 1});
+  auto a = maglev ? buildMaglev(*four, 65537) : buildRingHash(*four, 1024, 8 << 20);
+  auto b = maglev ? buildMaglev(*five, 65537) : buildRingHash(*five, 1024, 8 << 20);
+  int moved = 0;
+  for (int k = 0; k < 10000; ++k) {
+    uint64_t h = xxHash64("key-" + std::to_string(k));
+    moved += four->hosts[a->pick(h, 0)] != five->hosts[b->pick(h, 0)];
+  }
+  return moved / 10000.0;
+}
+
+TEST(HashLbTest, AddingAHostMovesAboutOneNthOfTheKeys) {
+  double maglev = movedWhenAHostIsAdded(true), ring = movedWhenAHostIsAdded(false);
+  EXPECT_LT(maglev, 0.24) << maglev;
+  EXPECT_LT(ring, 0.32) << ring;
+  EXPECT_GT(maglev, 0.16) << maglev;  // the new host does get its share
+  RecordProperty("maglev_moved", std::to_string(maglev));
+  RecordProperty("ring_moved", std::to_string(ring));
+}
+
 }  // namespace
 }  // namespace weft::proxy::upstream
