@@ -381,7 +381,8 @@ CORS_POLICY = """              typed_per_filter_config:
 
 
 # weft-retries: Istio's default retry policy on the route (what weftd gives every sidecar
-# route) and circuit breakers on the cluster, on a healthy upstream: nothing is ever retried.
+# route), circuit breakers and outlier detection (as a DestinationRule's outlierDetection
+# gives) on the cluster, on a healthy upstream: nothing is ever retried or ejected.
 RETRY_POLICY = """                  retry_policy:
                     retry_on: connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes
                     num_retries: 2
@@ -390,6 +391,13 @@ RETRY_POLICY = """                  retry_policy:
 """
 CIRCUIT_BREAKERS = """    circuit_breakers:
       thresholds: [ { max_connections: 100000, max_pending_requests: 100000, max_requests: 100000, max_retries: 3 } ]
+    outlier_detection:
+      consecutive_5xx: 5
+      enforcing_success_rate: 0
+      interval: 10s
+      base_ejection_time: 30s
+      max_ejection_percent: 100
+    common_lb_config: { healthy_panic_threshold: { value: 0 } }
 """
 
 
@@ -911,7 +919,7 @@ class Bench:
             if not ok:
                 missed.append("rss")
             # Configured-but-idle features against the router alone, each within the same budget.
-            for target, what, key in (("weft-retries", "Istio's default retry policy and circuit breakers, no failures",
+            for target, what, key in (("weft-retries", "Istio's default retries, circuit breakers and outlier detection, no failures",
                                        "retries"),
                                       ("weft-filters", "fault+CORS+local rate limit configured, none triggering",
                                        "filters")):
