@@ -255,10 +255,10 @@ def test_empty_messages_and_inert_fields_are_accepted(weft):
 
 
 def test_fields_that_would_change_something_are_still_refused(weft):
-    config = wh.bootstrap(weft.port(), clusters=[wh.cluster("c", [80], lb_policy="LEAST_REQUEST",
-                                                            least_request_lb_config={"choice_count": 3})])
-    # With lb_policy LEAST_REQUEST its settings matter, and weft-proxy has no choice_count yet.
-    assert ("static_resources.clusters[0].least_request_lb_config: not supported by weft-proxy"
+    config = wh.bootstrap(weft.port(), clusters=[wh.cluster("c", [80], lb_policy="ROUND_ROBIN",
+                                                            round_robin_lb_config={"slow_start_config": {}})])
+    # With lb_policy ROUND_ROBIN its settings matter, and weft-proxy has no slow start.
+    assert ("static_resources.clusters[0].round_robin_lb_config: not supported by weft-proxy"
             in rejected(weft, config))
     config = wh.bootstrap(weft.port())
     config["cluster_manager"] = {"local_cluster_name": "x"}

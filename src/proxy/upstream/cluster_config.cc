@@ -129,9 +129,21 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
     case cv3::Cluster::ROUND_ROBIN:
       out->lb = ClusterConfig::Lb::RoundRobin;
       break;
-    case cv3::Cluster::LEAST_REQUEST:
+    case cv3::Cluster::LEAST_REQUEST: {
       out->lb = ClusterConfig::Lb::LeastRequest;
+      const auto& lr = c.least_request_lb_config();
+      std::string lp = path + ".least_request_lb_config";
+      if (lr.has_choice_count()) out->lr_choice_count = lr.choice_count().value();
+      if (out->lr_choice_count < 2) throw ConfigError(lp + ".choice_count: must be at least 2");
+      if (lr.has_active_request_bias()) {
+        if (!lr.active_request_bias().runtime_key().empty()) {
+          throw ConfigError(lp + ".active_request_bias.runtime_key: not supported by weft-proxy (default_value is)");
+        }
+        out->lr_active_request_bias = lr.active_request_bias().default_value();
+        if (out->lr_active_request_bias < 0) throw ConfigError(lp + ".active_request_bias: must not be negative");
+      }
       break;
+    }
     case cv3::Cluster::RANDOM:
       out->lb = ClusterConfig::Lb::Random;
       break;

@@ -19,26 +19,26 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                        \
-  COUNTER(upstream_cx_total)                                                                                      \
-  GAUGE(upstream_cx_active)                                                                                       \
-  COUNTER(upstream_cx_connect_fail)                                                                               \
-  COUNTER(upstream_cx_connect_timeout)                                                                            \
-  COUNTER(upstream_cx_destroy)                                                                                    \
-  COUNTER(upstream_cx_rx_bytes_total)                                                                             \
-  COUNTER(upstream_cx_tx_bytes_total)                                                                             \
-  COUNTER(upstream_cx_none_healthy)                                                                               \
-  COUNTER(upstream_rq_total)                                                                                      \
-  GAUGE(upstream_rq_active) COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) COUNTER(upstream_rq_2xx)      \
-      COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout)     \
-          COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow)                  \
-              COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total)                            \
-                  GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy)             \
-                      COUNTER(update_success) COUNTER(update_failure) COUNTER(upstream_rq_retry_success)          \
-                          COUNTER(upstream_rq_retry_overflow) COUNTER(upstream_rq_retry_limit_exceeded)           \
-                              COUNTER(upstream_rq_retry_backoff_exponential) COUNTER(upstream_rq_per_try_timeout) \
-                                  COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                     \
-                                      COUNTER(upstream_cx_idle_timeout)
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                         \
+  COUNTER(upstream_cx_total)                                                                                       \
+  GAUGE(upstream_cx_active)                                                                                        \
+  COUNTER(upstream_cx_connect_fail)                                                                                \
+  COUNTER(upstream_cx_connect_timeout)                                                                             \
+  COUNTER(upstream_cx_destroy)                                                                                     \
+  COUNTER(upstream_cx_rx_bytes_total)                                                                              \
+  COUNTER(upstream_cx_tx_bytes_total)                                                                              \
+  COUNTER(upstream_cx_none_healthy)                                                                                \
+  COUNTER(upstream_rq_total)                                                                                       \
+  GAUGE(upstream_rq_active)                                                                                        \
+  COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx)        \
+      COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) \
+          COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow)           \
+              COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active) GAUGE(membership_total)         \
+                  GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)                        \
+                      COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)                       \
+                          COUNTER(upstream_rq_retry_limit_exceeded) COUNTER(upstream_rq_retry_backoff_exponential) \
+                              COUNTER(upstream_rq_per_try_timeout) COUNTER(lb_healthy_panic)                       \
+                                  COUNTER(upstream_cx_max_requests) COUNTER(upstream_cx_idle_timeout)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
 #define WEFT_HOST_STATS(COUNTER, GAUGE) \
@@ -106,6 +106,10 @@ struct ClusterConfig {
   // ring_hash_lb_config and maglev_lb_config, with Envoy's defaults.
   uint64_t ring_min_size = 1024, ring_max_size = 8 * 1024 * 1024;
   uint64_t maglev_table_size = 65537;
+  // least_request_lb_config: hosts compared per pick, and how strongly requests in flight
+  // lower a weighted host's share (weight / (active + 1)^bias).
+  uint32_t lr_choice_count = 2;
+  double lr_active_request_bias = 1.0;
   bool consistentHash() const { return lb == Lb::RingHash || lb == Lb::Maglev; }
   uint32_t buffer_limit = 1024 * 1024;
   std::chrono::milliseconds dns_refresh{5000};

@@ -1,5 +1,7 @@
 #include "proxy/upstream/worker_cluster.h"
 
+#include <cmath>
+
 namespace weft::proxy::upstream {
 
 WorkerCluster::WorkerCluster(std::shared_ptr<const ClusterConfig> config, std::shared_ptr<const HostSet> hosts,
@@ -52,6 +54,7 @@ void WorkerCluster::refreshHealth() {
     lb_hosts_ = makeHostSet(std::move(healthy));
   }
   rr_current_.assign(lb_hosts_->hosts.size(), 0);
+  lr_current_.assign(lb_hosts_->hosts.size(), 0);
   if (config_->lb == ClusterConfig::Lb::RingHash) {
     hash_table_ = buildRingHash(*lb_hosts_, config_->ring_min_size, config_->ring_max_size);
   } else if (config_->lb == ClusterConfig::Lb::Maglev) {
@@ -70,6 +73,40 @@ const std::shared_ptr<const Host>& WorkerCluster::pickRoundRobin() {
     if (rr_current_[i] > rr_current_[best]) best = i;
   }
   rr_current_[best] -= static_cast<int64_t>(lb_hosts_->total_weight);
+  return hosts[best];
+}
+
+// Envoy's LEAST_REQUEST with requests in flight counted across every worker: equal weights,
+// the least loaded of choice_count random hosts; unequal weights, weighted round robin on
+// weight / (active + 1)^active_request_bias.
+const std::shared_ptr<const Host>& WorkerCluster::pickLeastRequest() {
+  const auto& hosts = lb_hosts_->hosts;
+  auto active = [](const Host& h) { return h.stats->gaugeValue(HostStats::rq_active); };
+  if (lb_hosts_->equal_weights) {
+    const std::shared_ptr<const Host>* best = &hosts[random_.below(hosts.size())];
+    int64_t best_active = active(**best);
+    for (uint32_t i = 1; i < config_->lr_choice_count; ++i) {
+      const auto& c = hosts[random_.below(hosts.size())];
+      int64_t a = active(*c);
+      if (a < best_active) {
+        best = &c;
+        best_active = a;
+      }
+    }
+    return *best;
+  }
+  double bias = config_->lr_active_request_bias;
+  double total = 0;
+  size_t best = 0;
+  lr_current_.resize(hosts.size(), 0);
+  for (size_t i = 0; i < hosts.size(); ++i) {
+    double a = static_cast<double>(std::max<int64_t>(0, active(*hosts[i])));
+    double w = hosts[i]->weight / (bias == 1.0 ? a + 1 : std::pow(a + 1, bias));
+    total += w;
+    lr_current_[i] += w;
+    if (lr_current_[i] > lr_current_[best]) best = i;
+  }
+  lr_current_[best] -= total;
   return hosts[best];
 }
 
@@ -117,12 +154,8 @@ std::shared_ptr<const Host> WorkerCluster::chooseHost(const net::Address* origin
       return pickRoundRobin();
     case ClusterConfig::Lb::Random:
       return pickWeightedRandom();
-    case ClusterConfig::Lb::LeastRequest: {
-      // Power of two choices on the requests this worker has in flight to each host.
-      const auto& a = pickWeightedRandom();
-      const auto& b = pickWeightedRandom();
-      return a->stats->localValue(HostStats::rq_active) <= b->stats->localValue(HostStats::rq_active) ? a : b;
-    }
+    case ClusterConfig::Lb::LeastRequest:
+      return pickLeastRequest();
     case ClusterConfig::Lb::RingHash:
     case ClusterConfig::Lb::Maglev:
       return lb_hosts_->hosts[hash_table_->pick(hash ? *hash : random_.next(), attempt)];

@@ -87,6 +87,7 @@ class WorkerCluster : public net::ConnectionCallbacks {
   void servePending();
   const std::shared_ptr<const Host>& pickRoundRobin();
   const std::shared_ptr<const Host>& pickWeightedRandom();
+  const std::shared_ptr<const Host>& pickLeastRequest();
 
   std::shared_ptr<const ClusterConfig> config_;
   std::shared_ptr<const HostSet> hosts_;
@@ -99,6 +100,7 @@ class WorkerCluster : public net::ConnectionCallbacks {
   Linger linger_;
   size_t rr_next_ = 0;
   std::vector<int64_t> rr_current_;  // smooth weighted round robin state
+  std::vector<double> lr_current_;   // the same, for LEAST_REQUEST's load-adjusted weights
   struct IdleEntry {
     std::shared_ptr<const Host> host;
     std::unique_ptr<net::Connection> conn;

@@ -277,9 +277,9 @@ TEST(FieldSupportTest, FieldsThatOnlyMatterWithAnotherSettingAreInertWithoutIt) 
   EXPECT_THAT(unsupportedFields(c, ""), IsEmpty());
   // Under the setting they belong to, they are read, and refused when weft-proxy cannot.
   c = fromYaml<envoy::config::cluster::v3::Cluster>(
-      "name: a\ntype: strict_dns\nlb_policy: least_request\nleast_request_lb_config: {choice_count: 3}\n"
+      "name: a\ntype: strict_dns\nlb_policy: round_robin\nround_robin_lb_config: {slow_start_config: {}}\n"
       "respect_dns_ttl: true\n");
-  EXPECT_THAT(unsupportedFields(c, ""), UnorderedElementsAre("least_request_lb_config: not supported by weft-proxy",
+  EXPECT_THAT(unsupportedFields(c, ""), UnorderedElementsAre("round_robin_lb_config: not supported by weft-proxy",
                                                              "respect_dns_ttl: not supported by weft-proxy"));
 }
 

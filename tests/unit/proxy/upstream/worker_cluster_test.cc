@@ -313,5 +313,32 @@ TEST(WorkerClusterTest, NoPanicWithAZeroThreshold) {
   for (const auto& h : hosts) health::set(h->health_flags, health::kFailedOutlierCheck, false);
 }
 
+TEST(WorkerClusterTest, LeastRequestCountsRequestsOfEveryWorker) {
+  Env env;
+  auto hosts = std::vector<std::shared_ptr<const Host>>{host("10.0.0.1"), host("10.0.0.2")};
+  auto config = env.config(ClusterConfig::Lb::LeastRequest);
+  config->lr_choice_count = 6;
+  WorkerCluster wc(config, makeHostSet(hosts), env.reactor, env.random, nullptr);
+  // Requests in flight on the first host (from any worker: the gauge sums every row).
+  hosts[0]->stats->add(HostStats::rq_active, 5);
+  auto counts = pickCounts(wc, 200);
+  EXPECT_LT(counts["10.0.0.1:80"], 20);  // chosen only when all 6 draws hit it: 1/64
+  hosts[0]->stats->add(HostStats::rq_active, static_cast<uint64_t>(-5));
+}
+
+TEST(WorkerClusterTest, WeightedLeastRequestDividesWeightByLoad) {
+  Env env;
+  auto hosts = std::vector<std::shared_ptr<const Host>>{host("10.0.0.1", 2), host("10.0.0.2", 1)};
+  WorkerCluster wc(env.config(ClusterConfig::Lb::LeastRequest), makeHostSet(hosts), env.reactor, env.random, nullptr);
+  // Idle: 2:1 by weight.
+  auto counts = pickCounts(wc, 300);
+  EXPECT_EQ(counts["10.0.0.1:80"], 200);
+  // Three requests in flight on the heavy host: 2 / (3 + 1) against 1 / 1, so 1:2.
+  hosts[0]->stats->add(HostStats::rq_active, 3);
+  counts = pickCounts(wc, 300);
+  EXPECT_NEAR(counts["10.0.0.1:80"], 100, 2);
+  hosts[0]->stats->add(HostStats::rq_active, static_cast<uint64_t>(-3));
+}
+
 }  // namespace
 }  // namespace weft::proxy::upstream
