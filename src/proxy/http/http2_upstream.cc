@@ -32,10 +32,8 @@ Http2ClientConnection::Http2ClientConnection(Http2ClientPool& pool, std::shared_
                      }),
       idle_timer_(pool.reactor(), [this] {
         if (!streams_.empty()) return;
-        uint32_t max = pool_.cluster().config().max_requests_per_connection;
-        bool exhausted = max > 0 && streams_started_ >= max;
-        pool_.cluster().stats().inc(exhausted ? ClusterStats::upstream_cx_max_requests
-                                              : ClusterStats::upstream_cx_idle_timeout);
+        pool_.cluster().stats().inc(exhausted() ? ClusterStats::upstream_cx_max_requests
+                                                : ClusterStats::upstream_cx_idle_timeout);
         closeAll(0, "");
       }) {
   nghttp2_option* opt;
@@ -69,8 +67,7 @@ Http2ClientConnection::~Http2ClientConnection() {
 }
 
 bool Http2ClientConnection::acceptsStreams() const {
-  uint32_t max = pool_.cluster().config().max_requests_per_connection;
-  return !closed_ && !goaway_ && streams_.size() < peer_max_streams_ && (max == 0 || streams_started_ < max) &&
+  return !closed_ && !goaway_ && streams_.size() < peer_max_streams_ && !exhausted() &&
          nghttp2_session_get_next_stream_id(session_) < (1u << 30);
 }
 
@@ -97,12 +94,20 @@ void Http2ClientConnection::reset(int32_t id) {
 void Http2ClientConnection::detach(Http2UpstreamStream& stream) {
   streams_.remove(&stream);
   if (stream.id_ > 0) nghttp2_session_set_stream_user_data(session_, stream.id_, nullptr);
+  onStreamsGone();
+}
+
+bool Http2ClientConnection::exhausted() const {
+  uint32_t max = pool_.cluster().config().max_requests_per_connection;
+  return max > 0 && streams_started_ >= max;
+}
+
+void Http2ClientConnection::onStreamsGone() {
   if (!streams_.empty() || closed_) return;
-  const auto& cfg = pool_.cluster().config();
-  if (cfg.max_requests_per_connection > 0 && streams_started_ >= cfg.max_requests_per_connection) {
+  if (exhausted()) {
     idle_timer_.arm(std::chrono::milliseconds(0));  // not from inside nghttp2's callbacks
-  } else if (cfg.idle_timeout.count() > 0) {
-    idle_timer_.arm(cfg.idle_timeout);
+  } else if (pool_.cluster().config().idle_timeout.count() > 0) {
+    idle_timer_.arm(pool_.cluster().config().idle_timeout);
   }
 }
 
@@ -229,6 +234,7 @@ int Http2ClientConnection::onStreamClose(nghttp2_session*, int32_t id, uint32_t 
   self->streams_.remove(s);
   s->conn_ = nullptr;
   s->onClosed(error_code);
+  self->onStreamsGone();
   return 0;
 }
 
@@ -506,7 +512,8 @@ Http2ClientConnection* Http2ClientPool::connectionFor(const std::shared_ptr<cons
     cluster_.stats().inc(upstream::ClusterStats::upstream_cx_overflow);
     Http2ClientConnection* best = nullptr;
     for (auto& c : list) {
-      if (!c->closed() && !c->goingAway() && (best == nullptr || c->activeStreams() < best->activeStreams())) {
+      if (!c->closed() && !c->goingAway() && !c->exhausted() &&
+          (best == nullptr || c->activeStreams() < best->activeStreams())) {
         best = c.get();
       }
     }

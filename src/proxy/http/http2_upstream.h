@@ -111,6 +111,8 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
   bool closed() const { return closed_; }
   bool goingAway() const { return goaway_; }
   size_t activeStreams() const { return streams_.size(); }
+  // It carried max_requests_per_connection streams: it takes no more.
+  bool exhausted() const;
 
   void onData(net::Connection& conn) override;
   void onEvent(net::Connection& conn, net::ConnectionEvent event) override;
@@ -126,6 +128,8 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
  private:
   Http2UpstreamStream* stream(int32_t id);
   void closeAll(uint32_t flag, std::string_view reason);
+  // With no stream left: close it soon (exhausted) or after idle_timeout.
+  void onStreamsGone();
 
   Http2ClientPool& pool_;
   std::shared_ptr<const upstream::Host> host_;

@@ -143,23 +143,17 @@ std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const g
       errors.push_back(rejection("ClusterLoadAssignment", cla.cluster_name(), error));
       continue;
     }
-    // Keep Host objects (and their stats) for endpoints that did not change.
+    // Keep Host objects (stats, health, outlier state) for endpoints that did not change.
     auto old = endpoints_.find(cla.cluster_name());
-    if (old != endpoints_.end()) {
-      for (auto& h : hosts) {
-        for (const auto& prev : old->second->hosts) {
-          if (prev->address == h->address && prev->weight == h->weight) h = prev;
-        }
-      }
-    }
+    auto set = upstream::keepKnownHosts(std::move(hosts), old != endpoints_.end() ? old->second.get() : nullptr);
     // EDS health_status: UNHEALTHY, TIMEOUT and DRAINING hosts stay members but get no new
     // requests (they count in the panic threshold, as Envoy's).
-    for (size_t i = 0; i < hosts.size(); ++i) {
+    for (size_t i = 0; i < set->hosts.size(); ++i) {
       for (uint32_t f : {uint32_t{upstream::health::kFailedEdsHealth}, uint32_t{upstream::health::kEdsDraining}}) {
-        upstream::health::set(hosts[i]->health_flags, f, (eds_flags[i] & f) != 0);
+        upstream::health::set(set->hosts[i]->health_flags, f, (eds_flags[i] & f) != 0);
       }
     }
-    endpoints_[cla.cluster_name()] = upstream::makeHostSet(std::move(hosts));
+    endpoints_[cla.cluster_name()] = std::move(set);
   }
   return errors;
 }

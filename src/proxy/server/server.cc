@@ -94,7 +94,10 @@ int Server::run() {
   dns_ = std::make_unique<DnsRefresher>(
       config_.clusters, store_->rows(),
       [this](const std::string& cluster, std::shared_ptr<const upstream::HostSet> hosts) {
-        reactor_.post([this, cluster, hosts] {
+        reactor_.post([this, cluster, fresh = hosts] {
+          // Hosts whose address stays keep their state (health, outlier ejections, stats).
+          auto prev = dns_hosts_.find(cluster);
+          auto hosts = upstream::keepKnownHosts(fresh->hosts, prev != dns_hosts_.end() ? prev->second.get() : nullptr);
           dns_hosts_[cluster] = hosts;
           spdlog::info("cluster '{}': DNS now gives {} host(s)", cluster, hosts->hosts.size());
           auto next = std::make_shared<Snapshot>(*snapshot_);
@@ -290,6 +293,7 @@ void Server::syncHostMonitors() {
   event::TimePoint now = event::Clock::now();
   event::TimePoint next = event::TimePoint::max();
   std::map<const upstream::ClusterConfig*, std::unique_ptr<upstream::HealthChecker>> checkers;
+  std::set<std::shared_ptr<upstream::OutlierDetector>> detectors;
   for (const admin::ClusterView& v : clusterViews()) {
     if (v.config->health_check) {
       auto it = health_checkers_.find(v.config.get());
@@ -303,8 +307,13 @@ void Server::syncHostMonitors() {
     od->attach(reactor_);
     od->setHosts(v.hosts ? *v.hosts : upstream::HostSet{}, now);
     next = std::min(next, od->nextInterval());
+    detectors.insert(v.config->outlier);
   }
   health_checkers_ = std::move(checkers);  // those of clusters gone stop here
+  for (const auto& od : outlier_detectors_) {
+    if (!detectors.count(od)) od->detach();  // a replaced cluster's: events still queued find no host
+  }
+  outlier_detectors_ = std::move(detectors);
   if (next != event::TimePoint::max()) outlier_timer_.armAt(next);
 }
 

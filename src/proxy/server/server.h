@@ -2,6 +2,7 @@
 // weft-proxy's main thread: loads and compiles the bootstrap, binds the listeners, runs the
 // workers, the admin server, DNS refresh and signal handling, and drains on shutdown.
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,8 @@ class AdsClient;
 
 namespace weft::proxy::upstream {
 class HealthChecker;
-}
+class OutlierDetector;
+}  // namespace weft::proxy::upstream
 
 namespace weft::proxy::runtime {
 class Loader;
@@ -87,6 +89,7 @@ class Server {
   event::Timer outlier_timer_;
   // By the cluster configuration they check (each holds it, so the key stays valid).
   std::map<const upstream::ClusterConfig*, std::unique_ptr<upstream::HealthChecker>> health_checkers_;
+  std::set<std::shared_ptr<upstream::OutlierDetector>> outlier_detectors_;  // of the current clusters
   event::TimePoint drain_deadline_{};
   bool exiting_ = false;
   bool live_ = false;

@@ -94,6 +94,17 @@ std::shared_ptr<const HostSet> makeHostSet(std::vector<std::shared_ptr<const Hos
   return set;
 }
 
+std::shared_ptr<const HostSet> keepKnownHosts(std::vector<std::shared_ptr<const Host>> hosts, const HostSet* previous) {
+  if (previous != nullptr) {
+    for (auto& h : hosts) {
+      for (const auto& prev : previous->hosts) {
+        if (prev->address == h->address && prev->weight == h->weight) h = prev;
+      }
+    }
+  }
+  return makeHostSet(std::move(hosts));
+}
+
 std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const std::string& path,
                                                     stats::Store& store) {
   auto out = std::make_shared<ClusterConfig>();

@@ -19,26 +19,27 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                         \
-  COUNTER(upstream_cx_total)                                                                                       \
-  GAUGE(upstream_cx_active)                                                                                        \
-  COUNTER(upstream_cx_connect_fail)                                                                                \
-  COUNTER(upstream_cx_connect_timeout)                                                                             \
-  COUNTER(upstream_cx_destroy)                                                                                     \
-  COUNTER(upstream_cx_rx_bytes_total)                                                                              \
-  COUNTER(upstream_cx_tx_bytes_total)                                                                              \
-  COUNTER(upstream_cx_none_healthy)                                                                                \
-  COUNTER(upstream_rq_total)                                                                                       \
-  GAUGE(upstream_rq_active)                                                                                        \
-  COUNTER(upstream_rq_completed) COUNTER(upstream_rq_1xx) COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx)        \
-      COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) \
-          COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow)           \
-              COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active) GAUGE(membership_total)         \
-                  GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)                        \
-                      COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)                       \
-                          COUNTER(upstream_rq_retry_limit_exceeded) COUNTER(upstream_rq_retry_backoff_exponential) \
-                              COUNTER(upstream_rq_per_try_timeout) COUNTER(lb_healthy_panic)                       \
-                                  COUNTER(upstream_cx_max_requests) COUNTER(upstream_cx_idle_timeout)
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                           \
+  COUNTER(upstream_cx_total)                                                                                         \
+  GAUGE(upstream_cx_active)                                                                                          \
+  COUNTER(upstream_cx_connect_fail)                                                                                  \
+  COUNTER(upstream_cx_connect_timeout)                                                                               \
+  COUNTER(upstream_cx_destroy)                                                                                       \
+  COUNTER(upstream_cx_rx_bytes_total)                                                                                \
+  COUNTER(upstream_cx_tx_bytes_total)                                                                                \
+  COUNTER(upstream_cx_none_healthy)                                                                                  \
+  COUNTER(upstream_rq_total)                                                                                         \
+  GAUGE(upstream_rq_active)                                                                                          \
+  COUNTER(upstream_rq_completed)                                                                                     \
+  COUNTER(upstream_rq_1xx) COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx)                \
+      COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) \
+          COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total)     \
+              GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy)                    \
+                  COUNTER(update_success) COUNTER(update_failure) COUNTER(upstream_rq_retry_success)                 \
+                      COUNTER(upstream_rq_retry_overflow) COUNTER(upstream_rq_retry_limit_exceeded)                  \
+                          COUNTER(upstream_rq_retry_backoff_exponential) COUNTER(upstream_rq_per_try_timeout)        \
+                              COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                            \
+                                  COUNTER(upstream_cx_idle_timeout)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
 #define WEFT_HOST_STATS(COUNTER, GAUGE) \
@@ -164,5 +165,8 @@ std::shared_ptr<const ClusterConfig> compileCluster(const envoy::config::cluster
 std::shared_ptr<Host> makeHost(const net::Address& addr, uint32_t weight, const std::string& cluster,
                                const std::string& hostname, uint32_t stat_rows);
 std::shared_ptr<const HostSet> makeHostSet(std::vector<std::shared_ptr<const Host>> hosts);
+// A new membership keeps the Host objects (their stats, health and outlier state) of the hosts
+// it shares with `previous` (same address and weight), as Envoy keeps its hosts.
+std::shared_ptr<const HostSet> keepKnownHosts(std::vector<std::shared_ptr<const Host>> hosts, const HostSet* previous);
 
 }  // namespace weft::proxy::upstream

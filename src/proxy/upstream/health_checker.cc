@@ -238,7 +238,9 @@ void HealthChecker::onResult(Session& s, bool ok, bool network) {
     s.successes = 0;
     ++s.failures;
     if (pending) health::set(h.health_flags, health::kPendingActiveHc, false);
-    if (!(flags & health::kFailedActiveHc) && s.failures >= config_.unhealthy_threshold) {
+    // As Envoy: an HTTP answer outside expected_statuses fails the host at once; network
+    // failures and timeouts wait for unhealthy_threshold.
+    if (!(flags & health::kFailedActiveHc) && (!network || s.failures >= config_.unhealthy_threshold)) {
       health::set(h.health_flags, health::kFailedActiveHc, true);
       stats_->dec(HealthCheckStats::healthy);
     }

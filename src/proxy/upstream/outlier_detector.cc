@@ -191,8 +191,11 @@ void OutlierDetector::onConsecutiveError(const std::shared_ptr<const Host>& host
   if (type == Type::kConsecutiveLocalOrigin) c.consecutive_local.store(0, std::memory_order_relaxed);
 }
 
-bool OutlierDetector::ejected(const Monitor& m) const {
-  return (m.host->health_flags.load(std::memory_order_relaxed) & health::kFailedOutlierCheck) != 0;
+bool OutlierDetector::ejected(const Monitor& m) const { return m.ejected; }
+
+void OutlierDetector::detach() {
+  monitors_.clear();
+  ejected_ = 0;
 }
 
 bool OutlierDetector::enforce(Type type) {
@@ -222,6 +225,7 @@ void OutlierDetector::eject(Monitor& m, Type type, event::TimePoint now) {
   if (type == Type::kConsecutive5xx || type == Type::kSuccessRate) stats_->inc(OutlierStats::ejections_total);
   if (!enforce(type)) return;
   ++ejected_;
+  m.ejected = true;
   stats_->inc(OutlierStats::ejections_active);
   stats_->inc(OutlierStats::ejections_enforced_total);
   stats_->inc(kEnforced[static_cast<size_t>(type)]);
@@ -233,7 +237,8 @@ void OutlierDetector::eject(Monitor& m, Type type, event::TimePoint now) {
 }
 
 void OutlierDetector::uneject(Monitor& m, event::TimePoint now) {
-  --ejected_;
+  m.ejected = false;
+  if (ejected_ > 0) --ejected_;
   stats_->dec(OutlierStats::ejections_active);
   health::set(m.host->health_flags, health::kFailedOutlierCheck, false);
   OutlierCounters& c = m.host->outlier;
@@ -260,7 +265,7 @@ void OutlierDetector::setHosts(const HostSet& hosts, event::TimePoint now) {
   }
   for (auto& [host, m] : monitors_) {
     if (ejected(m)) {
-      --ejected_;
+      if (ejected_ > 0) --ejected_;
       stats_->dec(OutlierStats::ejections_active);
     }
   }

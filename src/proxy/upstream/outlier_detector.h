@@ -18,23 +18,20 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_OUTLIER_STATS(COUNTER, GAUGE)                                                                  \
-  GAUGE(ejections_active)                                                                                   \
-  COUNTER(ejections_overflow)                                                                               \
-  COUNTER(ejections_enforced_total)                                                                         \
-  COUNTER(ejections_total) COUNTER(ejections_consecutive_5xx) COUNTER(ejections_success_rate)               \
-      COUNTER(ejections_enforced_consecutive_5xx) COUNTER(ejections_detected_consecutive_5xx)               \
-          COUNTER(ejections_enforced_consecutive_gateway_failure)                                           \
-              COUNTER(ejections_detected_consecutive_gateway_failure)                                       \
-                  COUNTER(ejections_enforced_consecutive_local_origin_failure)                              \
-                      COUNTER(ejections_detected_consecutive_local_origin_failure)                          \
-                          COUNTER(ejections_enforced_success_rate) COUNTER(ejections_detected_success_rate) \
-                              COUNTER(ejections_enforced_local_origin_success_rate)                         \
-                                  COUNTER(ejections_detected_local_origin_success_rate)                     \
-                                      COUNTER(ejections_enforced_failure_percentage)                        \
-                                          COUNTER(ejections_detected_failure_percentage)                    \
-                                              COUNTER(ejections_enforced_local_origin_failure_percentage)   \
-                                                  COUNTER(ejections_detected_local_origin_failure_percentage)
+#define WEFT_OUTLIER_STATS(COUNTER, GAUGE)                                                                             \
+  GAUGE(ejections_active)                                                                                              \
+  COUNTER(ejections_overflow)                                                                                          \
+  COUNTER(ejections_enforced_total)                                                                                    \
+  COUNTER(ejections_total)                                                                                             \
+  COUNTER(ejections_consecutive_5xx) COUNTER(ejections_success_rate) COUNTER(ejections_enforced_consecutive_5xx)       \
+      COUNTER(ejections_detected_consecutive_5xx) COUNTER(ejections_enforced_consecutive_gateway_failure) COUNTER(     \
+          ejections_detected_consecutive_gateway_failure) COUNTER(ejections_enforced_consecutive_local_origin_failure) \
+          COUNTER(ejections_detected_consecutive_local_origin_failure) COUNTER(ejections_enforced_success_rate)        \
+              COUNTER(ejections_detected_success_rate) COUNTER(ejections_enforced_local_origin_success_rate)           \
+                  COUNTER(ejections_detected_local_origin_success_rate) COUNTER(ejections_enforced_failure_percentage) \
+                      COUNTER(ejections_detected_failure_percentage)                                                   \
+                          COUNTER(ejections_enforced_local_origin_failure_percentage)                                  \
+                              COUNTER(ejections_detected_local_origin_failure_percentage)
 WEFT_STATS_STRUCT(OutlierStats, WEFT_OUTLIER_STATS)
 
 class OutlierDetector : public std::enable_shared_from_this<OutlierDetector> {
@@ -97,6 +94,8 @@ class OutlierDetector : public std::enable_shared_from_this<OutlierDetector> {
   // The cluster's hosts now: new ones are watched, gone ones forgotten.
   void setHosts(const HostSet& hosts, event::TimePoint now);
   event::TimePoint nextInterval() const { return next_interval_; }
+  // The cluster was replaced: this detector lets go of its hosts, and late events are ignored.
+  void detach();
   void onInterval(event::TimePoint now);
   // The host's success rate of the last interval (external or local origin), or -1.
   double successRate(const Host& host, bool local_origin) const;
@@ -106,6 +105,7 @@ class OutlierDetector : public std::enable_shared_from_this<OutlierDetector> {
  private:
   struct Monitor {
     std::shared_ptr<const Host> host;
+    bool ejected = false;  // by this detector (the host's flag may be another's)
     uint32_t num_ejections = 0;
     uint32_t backoff = 0;  // multiplies base_ejection_time
     event::TimePoint last_ejection{};

@@ -144,8 +144,9 @@ FilterStatus RouterFilter::decodeHeaders(RequestHead& req, bool end_stream) {
     retry_head_ = std::make_unique<OwnedUpstreamHead>(head);
   }
 
-  startAttempt(std::move(host), &head, end_stream);
+  // Mirrors first: the main attempt may fail at once and end the stream, and the head with it.
   if (!route->mirrors.empty()) startShadows(*route, head, end_stream);
+  startAttempt(std::move(host), &head, end_stream);
   if (end_stream) requestEnded();
   return FilterStatus::Continue;
 }
@@ -158,7 +159,7 @@ void RouterFilter::startShadows(const Route& route, const UpstreamHead& head, bo
     // As Envoy's shadows, the route's timeout; without one, Envoy's default route timeout.
     auto timeout = timeout_.count() > 0 ? timeout_ : std::chrono::milliseconds(15000);
     ShadowRequest* s =
-        ShadowRequest::start(*cluster, reactor_, head, end_stream, cb_->isHttp2(), timeout, m.host_suffix);
+        ShadowRequest::start(std::move(cluster), reactor_, head, end_stream, cb_->isHttp2(), timeout, m.host_suffix);
     if (s != nullptr) shadows_.push_back(s);
   }
   if (end_stream) releaseShadows(false);

@@ -32,17 +32,20 @@ ShadowRequest::~ShadowRequest() {
   if (upstream_) upstream_->abort();
 }
 
-ShadowRequest* ShadowRequest::start(upstream::WorkerCluster& cluster, event::Reactor& reactor, const UpstreamHead& head,
-                                    bool end_stream, bool downstream_http2, std::chrono::milliseconds timeout,
-                                    bool host_suffix) {
-  std::shared_ptr<const upstream::Host> host = cluster.chooseHost(nullptr, {});
+ShadowRequest* ShadowRequest::start(std::shared_ptr<upstream::WorkerCluster> cluster, event::Reactor& reactor,
+                                    const UpstreamHead& head, bool end_stream, bool downstream_http2,
+                                    std::chrono::milliseconds timeout, bool host_suffix) {
+  std::shared_ptr<const upstream::Host> host = cluster->chooseHost(nullptr, {});
   if (!host) return nullptr;
   auto* s = new ShadowRequest(reactor, head, host_suffix);
-  s->upstream_ = newUpstreamStream(*s, cluster, std::move(host), reactor, head.req->method == "HEAD", s->response_,
+  s->cluster_ = std::move(cluster);
+  s->upstream_ = newUpstreamStream(*s, *s->cluster_, std::move(host), reactor, head.req->method == "HEAD", s->response_,
                                    downstream_http2, false);
   s->upstream_->start();
   if (!s->upstream_ || s->done_) {
-    delete s;  // failed at once (circuit breaker overflow): nothing was sent
+    // Failed at once (circuit breaker overflow): nothing was sent. Deleted after the failed
+    // stream, which is queued for deletion too and refers to the cluster this one holds.
+    s->abort();
     return nullptr;
   }
   s->upstream_->sendHeaders(s->head_.head(), end_stream);
@@ -90,7 +93,11 @@ void ShadowRequest::dropUpstream() {
 
 void ShadowRequest::abort() {
   released_ = true;
-  finish();
+  if (done_) {
+    reactor_.deferDelete(std::unique_ptr<event::Deferrable>(this));  // it ended already
+  } else {
+    finish();
+  }
 }
 
 void ShadowRequest::release() {

@@ -17,9 +17,9 @@ class ShadowRequest final : public UpstreamCallbacks, public event::Deferrable, 
  public:
   // Starts the shadow with `head` (whose host becomes "<host>-shadow"); null when the mirror
   // cluster has no host or its circuit breaker is full.
-  static ShadowRequest* start(upstream::WorkerCluster& cluster, event::Reactor& reactor, const UpstreamHead& head,
-                              bool end_stream, bool downstream_http2, std::chrono::milliseconds timeout,
-                              bool host_suffix);
+  static ShadowRequest* start(std::shared_ptr<upstream::WorkerCluster> cluster, event::Reactor& reactor,
+                              const UpstreamHead& head, bool end_stream, bool downstream_http2,
+                              std::chrono::milliseconds timeout, bool host_suffix);
   ~ShadowRequest() override;
 
   // The request's body and trailers as they arrive; ignored once the shadow has ended.
@@ -50,6 +50,7 @@ class ShadowRequest final : public UpstreamCallbacks, public event::Deferrable, 
   void finish();
 
   event::Reactor& reactor_;
+  std::shared_ptr<upstream::WorkerCluster> cluster_;  // outlives the upstream stream, which refers to it
   std::string host_;
   OwnedUpstreamHead head_;
   ResponseHead response_;
