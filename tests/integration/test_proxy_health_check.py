@@ -4,6 +4,7 @@ failures take a host out of load balancing, healthy_threshold successes bring it
 is pending until its first check; /clusters and the health_check.* stats show it."""
 
 import json
+import time
 import types
 
 import pytest
@@ -25,17 +26,21 @@ def env(weft_module):
     h = weft_module
     good = h.echo("good")
     sick = FailingServer(503)
+    turning = FailingServer(200)  # healthy, then answers 503
     tcp = h.tcp_server("echo")
     refused = wh.free_port()
     port = h.port()
     config = wh.bootstrap(h.port(), listeners=[wh.http_listener("main", port, [wh.vhost("all", ["*"], [
         wh.route_to("web")])])], clusters=[
         checked("web", [sick.port, good.port], {"http_health_check": {"path": "/healthz", "host": "web.internal"}}),
+        checked("strict", [turning.port], {"interval": "1s", "no_traffic_interval": "1s", "unhealthy_threshold": 3,
+                                            "http_health_check": {"path": "/healthz"}}),
         checked("tcp", [tcp.port, refused], {"tcp_health_check": {"send": {"text": "70696e67"},
                                                                   "receive": [{"text": "70696e67"}]}}),
     ])
     proxy = h.start_proxy(config)
-    return types.SimpleNamespace(proxy=proxy, port=port, sick=sick, good=good, tcp=tcp, refused=refused)
+    return types.SimpleNamespace(proxy=proxy, port=port, sick=sick, good=good, tcp=tcp, refused=refused,
+                                 turning=turning)
 
 
 def flags(env, cluster, port):
@@ -67,6 +72,16 @@ def test_a_failing_http_check_takes_the_host_out_until_it_recovers(env):
     for _ in range(8):
         assert request("http1", env.port, "/").status == 200
     assert env.sick.count - before >= 2  # its checks, and its share of the requests
+
+
+def test_a_wrong_status_fails_the_host_at_once(env):
+    # As Envoy: unhealthy_threshold (3 here, checks 1 s apart) counts network failures only; an
+    # answer outside expected_statuses fails the host on the first check that gets it.
+    assert wh.wait_for(lambda: flags(env, "strict", env.turning.port) == "healthy", 5)
+    env.turning.status = 503
+    start = time.monotonic()
+    assert wh.wait_for(lambda: flags(env, "strict", env.turning.port) == "/failed_active_hc", 5)
+    assert time.monotonic() - start < 1.8  # one interval, not three
 
 
 def test_tcp_checks_send_and_expect_a_payload(env):
