@@ -29,6 +29,7 @@ def env(weft_module):
     good = h.echo("good")
     bad503 = FailingServer(503)
     bad409 = FailingServer(409)
+    busy = FailingServer(200, headers=[("x-upstream-busy", "yes")])
     # 30% of requests fail: 3 of every 10.
     flaky = FailingServer(200, cycle=[200, 503, 200, 200, 503, 200, 200, 503, 200, 200])
     closed_port = wh.free_port()  # nothing listens there: connections are refused
@@ -46,6 +47,8 @@ def env(weft_module):
         route("/not-retried", "half_409", retry("5xx", **prev)),
         route("/all-bad", "all_bad", retry("5xx", num_retries=3)),
         route("/flaky", "flaky", retry("5xx", num_retries=3)),
+        route("/busy", "half_busy", retry("retriable-headers", retriable_headers=[
+            {"name": "x-upstream-busy", "string_match": {"exact": "yes"}}], **prev)),
         route("/per-try", "half_hang", retry("5xx", per_try_timeout="0.3s", **prev)),
         route("/no-body-retry", "half_bad", retry("5xx", **prev)),
         wh.route_to("half_bad", prefix="/vhost-policy"),
@@ -59,11 +62,12 @@ def env(weft_module):
             wh.cluster("half_409", [bad409.port, good.port]),
             wh.cluster("all_bad", [bad503.port]),
             wh.cluster("flaky", [flaky.port]),
+            wh.cluster("half_busy", [busy.port, good.port]),
             wh.cluster("half_hang", [hang.port, good.port]),
         ])
     proxy = h.start_proxy(config)
     return types.SimpleNamespace(proxy=proxy, port=port, good=good, bad503=bad503, bad409=bad409, log=log,
-                                 flaky=flaky)
+                                 flaky=flaky, busy=busy)
 
 
 def stat(env, cluster, name):
@@ -72,10 +76,10 @@ def stat(env, cluster, name):
 
 @pytest.mark.parametrize("proto", PROTOCOLS)
 @pytest.mark.parametrize("path, cluster", [("/5xx", "half_bad"), ("/gw", "half_bad"), ("/connect", "half_closed"),
-                                           ("/4xx", "half_409"), ("/codes", "half_409"),
+                                           ("/4xx", "half_409"), ("/codes", "half_409"), ("/busy", "half_busy"),
                                            ("/vhost-policy", "half_bad")])
 def test_a_failing_host_is_retried_on_the_other(env, proto, path, cluster):
-    bad = {"half_bad": env.bad503, "half_409": env.bad409}.get(cluster)
+    bad = {"half_bad": env.bad503, "half_409": env.bad409, "half_busy": env.busy}.get(cluster)
     bad_before = bad.count if bad else 0
     retries = stat(env, cluster, "upstream_rq_retry")
     successes = stat(env, cluster, "upstream_rq_retry_success")

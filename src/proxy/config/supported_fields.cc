@@ -96,7 +96,7 @@ const FieldTable& supportedFields() {
           "include_attempt_count_in_response"}},
         {"envoy.config.route.v3.RetryPolicy",
          {"retry_on", "num_retries", "per_try_timeout", "retry_back_off", "retriable_status_codes",
-          "retry_host_predicate", "host_selection_retry_max_attempts"}},
+          "retry_host_predicate", "host_selection_retry_max_attempts", "retriable_headers"}},
         {"envoy.config.route.v3.RetryPolicy.RetryBackOff", {"base_interval", "max_interval"}},
         {"envoy.config.route.v3.RetryPolicy.RetryHostPredicate", {"name", "typed_config"}},
         {"envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate", {}},

@@ -148,7 +148,10 @@ HeaderMatcher HeaderMatcher::compile(const envoy::config::route::v3::HeaderMatch
 }
 
 bool HeaderMatcher::match(const RequestHead& req, std::string_view scheme) const {
-  const std::string_view* v = requestHeader(req, name_, scheme);
+  return matchValue(requestHeader(req, name_, scheme));
+}
+
+bool HeaderMatcher::matchValue(const std::string_view* v) const {
   static constexpr std::string_view kEmpty;
   if (v == nullptr && missing_as_empty_) v = &kEmpty;
   if (present_only_) return ((v != nullptr) == present_expected_) != invert_;

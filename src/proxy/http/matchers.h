@@ -35,6 +35,9 @@ class HeaderMatcher {
  public:
   static HeaderMatcher compile(const envoy::config::route::v3::HeaderMatcher& m, const std::string& path);
   bool match(const RequestHead& req, std::string_view scheme) const;
+  // The match on a header's value (null: the header is absent), for any kind of head.
+  bool matchValue(const std::string_view* value) const;
+  const std::string& name() const { return name_; }
 
  private:
   std::string name_;

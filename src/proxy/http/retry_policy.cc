@@ -1,6 +1,7 @@
 #include "proxy/http/retry_policy.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "common/config/error.h"
 #include "common/strings.h"
@@ -28,6 +29,7 @@ constexpr Name kRetryOn[] = {
     {"internal", RetryPolicy::kGrpcInternal},
     {"resource-exhausted", RetryPolicy::kGrpcResourceExhausted},
     {"unavailable", RetryPolicy::kGrpcUnavailable},
+    {"retriable-headers", RetryPolicy::kRetriableHeaders},
 };
 
 bool refusedStream(std::string_view reason) { return reason.find("refused stream") != std::string_view::npos; }
@@ -57,8 +59,8 @@ std::shared_ptr<const RetryPolicy> RetryPolicy::compile(const envoy::config::rou
   if (!parseRetryOn(p.retry_on(), r->retry_on, bad)) {
     throw ConfigError(path + ".retry_on: '" + bad +
                       "' is not a retry condition weft-proxy knows (5xx, gateway-error, reset, connect-failure, "
-                      "retriable-4xx, refused-stream, retriable-status-codes, envoy-ratelimited, cancelled, "
-                      "deadline-exceeded, internal, resource-exhausted, unavailable)");
+                      "retriable-4xx, refused-stream, retriable-status-codes, retriable-headers, envoy-ratelimited, "
+                      "cancelled, deadline-exceeded, internal, resource-exhausted, unavailable)");
   }
   if (p.has_num_retries()) r->num_retries = p.num_retries().value();
   if (p.has_per_try_timeout()) r->per_try_timeout = toMillis(p.per_try_timeout());
@@ -72,6 +74,10 @@ std::shared_ptr<const RetryPolicy> RetryPolicy::compile(const envoy::config::rou
     }
   }
   for (uint32_t code : p.retriable_status_codes()) r->retriable_status_codes.push_back(code);
+  for (int i = 0; i < p.retriable_headers_size(); ++i) {
+    r->retriable_headers.push_back(
+        HeaderMatcher::compile(p.retriable_headers(i), path + ".retriable_headers[" + std::to_string(i) + "]"));
+  }
   for (int i = 0; i < p.retry_host_predicate_size(); ++i) {
     const auto& pred = p.retry_host_predicate(i);
     std::string pp = path + ".retry_host_predicate[" + std::to_string(i) + "]";
@@ -99,6 +105,14 @@ bool RetryPolicy::retriableResponse(const ResponseHead& head, bool is_grpc) cons
     return true;
   }
   if ((retry_on & kEnvoyRateLimited) && head.find("x-envoy-ratelimited") != nullptr) return true;
+  if (retry_on & kRetriableHeaders) {
+    char status[8];
+    std::snprintf(status, sizeof(status), "%03d", s % 1000);
+    const std::string_view status_view(status, 3);
+    for (const HeaderMatcher& m : retriable_headers) {
+      if (m.matchValue(m.name() == ":status" ? &status_view : head.find(m.name()))) return true;
+    }
+  }
   if (is_grpc) {
     // A trailers-only gRPC error carries grpc-status in its headers.
     const std::string_view* g = head.find("grpc-status");

@@ -11,6 +11,7 @@
 
 #include "envoy/config/route/v3/route_components.pb.h"
 #include "proxy/http/headers.h"
+#include "proxy/http/matchers.h"
 
 namespace weft::proxy::http {
 
@@ -29,6 +30,7 @@ struct RetryPolicy {
     kGrpcInternal = 1u << 10,
     kGrpcResourceExhausted = 1u << 11,
     kGrpcUnavailable = 1u << 12,
+    kRetriableHeaders = 1u << 13,
   };
   uint32_t retry_on = 0;
   uint32_t num_retries = 1;                      // Envoy's default with a retry_policy
@@ -36,7 +38,8 @@ struct RetryPolicy {
   std::chrono::milliseconds base_interval{25};
   std::chrono::milliseconds max_interval{250};  // 10 x base unless set
   std::vector<uint32_t> retriable_status_codes;
-  bool previous_hosts = false;  // retry_host_predicate envoy.retry_host_predicates.previous_hosts
+  std::vector<HeaderMatcher> retriable_headers;  // retriable-headers: any match asks for a retry
+  bool previous_hosts = false;                   // retry_host_predicate envoy.retry_host_predicates.previous_hosts
   uint32_t host_selection_max_attempts = 1;
 
   // Throws ConfigError naming `path` (an unknown retry_on name, a bad interval ...).

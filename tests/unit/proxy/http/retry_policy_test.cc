@@ -97,5 +97,18 @@ TEST(RetryPolicyTest, BadConfigIsNamed) {
               ::testing::HasSubstr("retry_policy.retry_host_predicate[0]"));
 }
 
+TEST(RetryPolicyTest, RetriableHeadersAsEnvoy) {
+  auto p = policy(
+      "retry_on: retriable-headers\nretriable_headers: [{name: x-upstream-busy, string_match: {exact: yes}}, "
+      "{name: ':status', string_match: {prefix: '42'}}]");
+  EXPECT_TRUE(p->retriableResponse(response(200, {{"x-upstream-busy", "yes"}}), false));
+  EXPECT_FALSE(p->retriableResponse(response(200, {{"x-upstream-busy", "no"}}), false));
+  EXPECT_TRUE(p->retriableResponse(response(429), false));
+  EXPECT_FALSE(p->retriableResponse(response(503), false));
+  // The matchers are only read with retriable-headers in retry_on.
+  auto off = policy("retry_on: 5xx\nretriable_headers: [{name: x-upstream-busy, present_match: true}]");
+  EXPECT_FALSE(off->retriableResponse(response(200, {{"x-upstream-busy", "yes"}}), false));
+}
+
 }  // namespace
 }  // namespace weft::proxy::http
