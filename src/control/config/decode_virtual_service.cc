@@ -29,8 +29,9 @@ constexpr std::string_view kIstioRetryOn[] = {"5xx",
                                               "unavailable",
                                               "reset-before-request",
                                               "http3-post-connect-failure"};
-constexpr std::string_view kNotImplementedRetryOn[] = {"retriable-headers", "reset-before-request",
-                                                       "http3-post-connect-failure"};
+// retriable-headers passes through, as Istio's: it has no field for retriable_headers, so
+// Envoy (and weft-proxy) never retry on it.
+constexpr std::string_view kNotImplementedRetryOn[] = {"reset-before-request", "http3-post-connect-failure"};
 
 std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::string& p, Errors& errs) {
   if (!n) return std::nullopt;

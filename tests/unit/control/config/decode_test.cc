@@ -242,6 +242,16 @@ TEST(DecodeTest, VirtualServiceMirrorsAreValidatedAsIstio) {
                                               "spec.http[0].mirrors[1].destination: is required"));
 }
 
+TEST(DecodeTest, RetriableHeadersPassesThroughAsIstio) {
+  // Istio accepts it (and has no retriable_headers to go with it); weft-proxy knows the condition.
+  ConfigSnapshot snap = snapshotFrom(vs(R"(
+  - route: [{destination: {host: reviews}}]
+    retries: {attempts: 2, retryOn: "retriable-headers,5xx"}
+)"));
+  EXPECT_THAT(snap.rejected, IsEmpty()) << rejectedText(snap);
+  EXPECT_EQ(snap.accepted.size(), 1u);
+}
+
 TEST(DecodeTest, VirtualServiceRouteAndRedirectBothSet) {
   Rejected r = rejectOne(vs(R"(
   - route:
