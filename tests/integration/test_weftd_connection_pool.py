@@ -33,6 +33,18 @@ def cluster_json(proxy):
     return None
 
 
+def write_pool(mesh, settings):
+    """A DestinationRule for the service with these connectionPool settings (YAML, indented)."""
+    mesh.weftd.write("dr.yaml", """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: slow, namespace: default}
+spec:
+  host: slow
+  trafficPolicy:
+    connectionPool:
+""" + settings)
+
+
 def concurrent_statuses(port, n, delay_ms=600):
     def one(_):
         return wh.http_request(port, "/", headers={"host": HOST, "x-echo-delay-ms": str(delay_ms)}, timeout=10).status
@@ -53,14 +65,7 @@ def test_without_a_destination_rule_limits_are_istios_unlimited_defaults(mesh):
 
 
 def test_connection_pool_limits_overflow_with_503(mesh):
-    mesh.weftd.write("dr.yaml", """apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: slow, namespace: default}
-spec:
-  host: slow
-  trafficPolicy:
-    connectionPool:
-      tcp: {maxConnections: 1, connectTimeout: 2s, tcpKeepalive: {time: 60s}}
+    write_pool(mesh, """      tcp: {maxConnections: 1, connectTimeout: 2s, tcpKeepalive: {time: 60s}}
       http: {http1MaxPendingRequests: 1, http2MaxRequests: 1}
 """)
     assert wh.wait_for(lambda: (cluster_json(mesh.proxy) or {}).get("circuit_breakers", {}).get(
@@ -79,15 +84,7 @@ spec:
 
 
 def test_max_requests_per_connection_and_idle_timeout_reach_the_cluster(mesh):
-    mesh.weftd.write("dr.yaml", """apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: slow, namespace: default}
-spec:
-  host: slow
-  trafficPolicy:
-    connectionPool:
-      http: {maxRequestsPerConnection: 1, idleTimeout: 30s}
-""")
+    write_pool(mesh, "      http: {maxRequestsPerConnection: 1, idleTimeout: 30s}\n")
     key = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
     assert wh.wait_for(lambda: key in (cluster_json(mesh.proxy) or {}).get("typed_extension_protocol_options", {}), 10)
     c = cluster_json(mesh.proxy)
