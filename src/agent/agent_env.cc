@@ -1,5 +1,7 @@
 #include "agent/agent_env.h"
 
+#include <algorithm>
+
 namespace weft::agent {
 
 using json = nlohmann::json;
@@ -120,6 +122,32 @@ json routeListener(const std::string& name, int port, const std::string& path, c
                                 "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"}}}}})}}}}})}}})}};
 }
 
+// pilot-agent's node locality: the topology.istio.io/locality label, else istio-locality, as
+// "region/zone/subzone" (or with '.' for '/', since Kubernetes labels cannot hold '/').
+json localityOf(const json& labels) {
+  std::string l;
+  for (const char* key : {"topology.istio.io/locality", "istio-locality"}) {
+    auto it = labels.find(key);
+    if (it != labels.end() && it->is_string()) {
+      l = it->get<std::string>();
+      break;
+    }
+  }
+  if (l.empty()) return json::object();
+  if (l.find('/') == std::string::npos) std::replace(l.begin(), l.end(), '.', '/');
+  json out = json::object();
+  const char* keys[] = {"region", "zone", "sub_zone"};
+  size_t start = 0;
+  for (const char* key : keys) {
+    size_t slash = l.find('/', start);
+    std::string part = l.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (!part.empty()) out[key] = part;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 json proxyBootstrap(const AgentEnv& env, const BootstrapOptions& o) {
@@ -137,8 +165,10 @@ json proxyBootstrap(const AgentEnv& env, const BootstrapOptions& o) {
   json xds = staticCluster("xds-grpc", xds_host, xds_port, true);
   // A name, not an IP: resolved like Envoy's STRICT_DNS.
   if (!xds_host.empty() && (std::isalpha(static_cast<unsigned char>(xds_host[0])) != 0)) xds["type"] = "STRICT_DNS";
+  json node = {{"id", env.nodeId()}, {"cluster", env.nodeCluster()}, {"metadata", metadata}};
+  if (json locality = localityOf(env.labels); !locality.empty()) node["locality"] = locality;
   return {
-      {"node", {{"id", env.nodeId()}, {"cluster", env.nodeCluster()}, {"metadata", metadata}}},
+      {"node", node},
       {"admin", {{"address", socketAddress("127.0.0.1", o.admin_port)}}},
       {"dynamic_resources",
        {{"ads_config",

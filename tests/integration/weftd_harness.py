@@ -100,15 +100,16 @@ def proxy_bootstrap(admin_port, weftd, node_id="sidecar~127.0.0.1~client-1.defau
 
 
 @contextlib.contextmanager
-def sidecar(weft, workdir, node_id, files, concurrency=1):
+def sidecar(weft, workdir, node_id, files, concurrency=1, labels=None):
     """weftd on a config directory holding `files` ({name: YAML}) and one weft-proxy fed by it
-    over ADS, synced; yields (weftd, proxy). weftd is stopped on exit (the proxy by `weft`)."""
+    over ADS (its node carrying `labels`), synced; yields (weftd, proxy). weftd is stopped on
+    exit (the proxy by `weft`)."""
     weftd = Weftd(workdir)
     for name, text in files.items():
         weftd.write(name, text)
     weftd.start()
     try:
-        proxy = weft.start_proxy(proxy_bootstrap(wh.free_port(), weftd, node_id), concurrency=concurrency)
+        proxy = weft.start_proxy(proxy_bootstrap(wh.free_port(), weftd, node_id, labels), concurrency=concurrency)
         assert wh.wait_for(lambda: weftd.synced(node_id), 10), weftd.get("/debug/syncz")
         yield weftd, proxy
     finally:

@@ -1,6 +1,8 @@
 // networking.istio.io DestinationRule: subsets and their traffic policies.
 #include "control/config/decoders.h"
 
+#include <algorithm>
+
 #include "control/config/decode_util.h"
 
 namespace weft::control::decode {
@@ -101,6 +103,117 @@ std::optional<OutlierDetection> outlierDetection(const YAML::Node& n, const std:
   return od;
 }
 
+// A locality as validation sees it: region[/zone[/subzone]], with at most one '*', at the end.
+bool localityShapeError(const std::string& loc, std::string& why) {
+  size_t stars = std::count(loc.begin(), loc.end(), '*');
+  if (stars > 0 && (stars > 1 || loc.back() != '*')) {
+    why = "locality " + loc + " wildcard '*' number can not exceed 1 and must be in the end";
+    return true;
+  }
+  size_t parts = 1;
+  size_t start = 0;
+  for (size_t i = 0; i <= loc.size(); ++i) {
+    if (i == loc.size() || loc[i] == '/') {
+      if (i == start || parts > 3) {
+        why = "locality " + loc + " must not contain empty region/zone/subzone info";
+        return true;
+      }
+      start = i + 1;
+      if (i < loc.size()) ++parts;
+    }
+  }
+  return false;
+}
+
+// As Istio's validateLocalities: well formed, and none overlapping another ("us/*" and "us/a").
+void validateLocalities(const std::vector<std::string>& locs, const std::string& path, Errors& errs) {
+  std::vector<std::string> prefixes;  // each as "region/zone/" without the '*'
+  for (const auto& loc : locs) {
+    std::string why;
+    if (localityShapeError(loc, why)) {
+      errs.push_back(path + ": " + why);
+      return;
+    }
+    std::string key = loc.back() == '*' ? loc.substr(0, loc.size() - 1) : loc + "/";
+    for (const auto& other : prefixes) {
+      if (key.rfind(other, 0) == 0 || other.rfind(key, 0) == 0) {
+        errs.push_back(path + ": locality " + loc + " overlap with previous specified ones");
+        return;
+      }
+    }
+    prefixes.push_back(key);
+  }
+}
+
+// Istio's ValidateLocalityLbSetting.
+LocalityLbSetting localityLbSetting(const YAML::Node& n, const std::string& path, Errors& errs) {
+  LocalityLbSetting s;
+  if (!expectMap(n, path, errs)) return s;
+  checkKeys(n, path, {"distribute", "failover", "failoverPriority", "enabled"}, errs);
+  s.enabled = boolean(n, "enabled", path, errs);
+  s.failover_priority = strings(n, "failoverPriority", path, errs);
+  YAML::Node dist = n["distribute"], fail = n["failover"];
+  for (size_t i = 0; dist && dist.IsSequence() && i < dist.size(); ++i) {
+    std::string p = idx(path + ".distribute", i);
+    if (!expectMap(dist[i], p, errs)) continue;
+    checkKeys(dist[i], p, {"from", "to"}, errs);
+    LocalityLbSetting::Distribute d;
+    d.from = str(dist[i], "from", p, errs);
+    if (YAML::Node to = dist[i]["to"]; to && to.IsMap()) {
+      for (const auto& kv : to) {
+        auto w = integer(to, kv.first.as<std::string>().c_str(), p + ".to", errs);
+        d.to.emplace_back(kv.first.as<std::string>(), static_cast<uint32_t>(w.value_or(0) < 0 ? 0 : w.value_or(0)));
+        if (w && (*w <= 0 || *w > 100)) errs.push_back(p + ".to: locality weight must be in range [1, 100]");
+      }
+    }
+    s.distribute.push_back(std::move(d));
+  }
+  for (size_t i = 0; fail && fail.IsSequence() && i < fail.size(); ++i) {
+    std::string p = idx(path + ".failover", i);
+    if (!expectMap(fail[i], p, errs)) continue;
+    checkKeys(fail[i], p, {"from", "to"}, errs);
+    s.failover.push_back({str(fail[i], "from", p, errs), str(fail[i], "to", p, errs)});
+  }
+  if (!s.distribute.empty() && !s.failover.empty()) {
+    errs.push_back(path + ": can not simultaneously specify 'distribute' and 'failover'");
+    return s;
+  }
+  if (!s.failover.empty()) {
+    for (const auto& label : s.failover_priority) {
+      if (label == "topology.kubernetes.io/region" || label == "topology.kubernetes.io/zone" ||
+          label == "topology.istio.io/subzone") {
+        errs.push_back(path + ".failoverPriority: can not simultaneously set 'failover' and topology label '" + label +
+                       "' in 'failover_priority'");
+        return s;
+      }
+    }
+  }
+  std::vector<std::string> froms;
+  for (size_t i = 0; i < s.distribute.size(); ++i) {
+    std::string p = idx(path + ".distribute", i);
+    froms.push_back(s.distribute[i].from);
+    uint32_t total = 0;
+    std::vector<std::string> tos;
+    for (const auto& [loc, w] : s.distribute[i].to) {
+      total += w;
+      tos.push_back(loc);
+    }
+    if (total != 100) errs.push_back(p + ".to: total locality weight " + std::to_string(total) + " != 100");
+    validateLocalities(tos, p + ".to", errs);
+  }
+  validateLocalities(froms, path + ".distribute", errs);
+  for (size_t i = 0; i < s.failover.size(); ++i) {
+    std::string p = idx(path + ".failover", i);
+    const auto& f = s.failover[i];
+    if (f.from == f.to) errs.push_back(p + ": locality lb failover settings must specify different regions");
+    if (f.from.find('/') != std::string::npos || f.to.find('/') != std::string::npos)
+      errs.push_back(p + ": locality lb failover only specify region");
+    if (f.from.find('*') != std::string::npos || f.to.find('*') != std::string::npos)
+      errs.push_back(p + ": locality lb failover region should not contain '*' wildcard");
+  }
+  return s;
+}
+
 // As Istio's validateLoadBalancer: one hash key and one of ringHash / maglev; a cookie needs a
 // name and unique attribute names; a Maglev table size is a prime below 5000011.
 ConsistentHash consistentHash(const YAML::Node& n, const std::string& path, Errors& errs) {
@@ -188,29 +301,57 @@ ConsistentHash consistentHash(const YAML::Node& n, const std::string& path, Erro
   return ch;
 }
 
+std::optional<LoadBalancer> loadBalancer(const YAML::Node& lb, const std::string& p, Errors& errs) {
+  if (!lb || !expectMap(lb, p, errs)) return std::nullopt;
+  checkKeys(lb, p, {"simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"}, errs);
+  for (const char* k : {"warmupDurationSecs", "warmup"}) {
+    if (lb[k]) errs.push_back(join(p, k) + ": slow start is not supported by weft-proxy yet");
+  }
+  LoadBalancer l;
+  if (lb["consistentHash"]) {
+    if (lb["simple"]) errs.push_back(p + ": only one of simple or consistentHash may be set");
+    l.consistent_hash = consistentHash(lb["consistentHash"], p + ".consistentHash", errs);
+  } else if (lb["simple"]) {
+    l.simple = str(lb, "simple", p, errs);
+    static const std::set<std::string> ok = {"ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "UNSPECIFIED"};
+    if (!ok.count(l.simple)) {
+      errs.push_back(p + ".simple: '" + l.simple +
+                     "' is not supported by weftd (ROUND_ROBIN, LEAST_REQUEST, RANDOM are)");
+    }
+  }
+  if (lb["localityLbSetting"]) l.locality = localityLbSetting(lb["localityLbSetting"], p + ".localityLbSetting", errs);
+  return l;
+}
+
 std::optional<TrafficPolicy> trafficPolicy(const YAML::Node& n, const std::string& path, Errors& errs) {
   if (!n || n.IsNull()) return std::nullopt;
   if (!expectMap(n, path, errs)) return std::nullopt;
-  checkKeys(n, path, {"loadBalancer", "connectionPool", "outlierDetection"}, errs);
+  checkKeys(n, path, {"loadBalancer", "connectionPool", "outlierDetection", "portLevelSettings"}, errs);
   TrafficPolicy tp;
   tp.connection_pool = connectionPool(n["connectionPool"], path + ".connectionPool", errs);
   tp.outlier_detection = outlierDetection(n["outlierDetection"], path + ".outlierDetection", errs);
-  if (YAML::Node lb = n["loadBalancer"]) {
-    std::string p = path + ".loadBalancer";
-    checkKeys(lb, p, {"simple", "consistentHash"}, errs);
-    LoadBalancer l;
-    if (lb["consistentHash"]) {
-      if (lb["simple"]) errs.push_back(p + ": only one of simple or consistentHash may be set");
-      l.consistent_hash = consistentHash(lb["consistentHash"], p + ".consistentHash", errs);
+  tp.load_balancer = loadBalancer(n["loadBalancer"], path + ".loadBalancer", errs);
+  YAML::Node pls = n["portLevelSettings"];
+  if (pls && !pls.IsSequence()) errs.push_back(path + ".portLevelSettings: must be a list");
+  std::set<uint32_t> seen;
+  for (size_t i = 0; pls && pls.IsSequence() && i < pls.size(); ++i) {
+    std::string p = idx(path + ".portLevelSettings", i);
+    if (!expectMap(pls[i], p, errs)) continue;
+    checkKeys(pls[i], p, {"port", "loadBalancer", "connectionPool", "outlierDetection"}, errs);
+    PortTrafficPolicy pt;
+    YAML::Node port_node = pls[i]["port"];
+    if (!port_node || !port_node.IsMap()) {
+      errs.push_back(p + ".port: portTrafficPolicy must have valid port");
     } else {
-      l.simple = str(lb, "simple", p, errs);
-      static const std::set<std::string> ok = {"ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "UNSPECIFIED"};
-      if (!ok.count(l.simple)) {
-        errs.push_back(p + ".simple: '" + l.simple +
-                       "' is not supported by weftd (ROUND_ROBIN, LEAST_REQUEST, RANDOM are)");
-      }
+      checkKeys(port_node, p + ".port", {"number"}, errs);
+      pt.port = port(port_node, "number", p + ".port", errs, true);
+      if (pt.port != 0 && !seen.insert(pt.port).second)
+        errs.push_back(p + ".port.number: port " + std::to_string(pt.port) + " is set twice");
     }
-    tp.load_balancer = l;
+    pt.connection_pool = connectionPool(pls[i]["connectionPool"], p + ".connectionPool", errs);
+    pt.outlier_detection = outlierDetection(pls[i]["outlierDetection"], p + ".outlierDetection", errs);
+    pt.load_balancer = loadBalancer(pls[i]["loadBalancer"], p + ".loadBalancer", errs);
+    tp.port_level_settings.push_back(std::move(pt));
   }
   return tp;
 }

@@ -14,6 +14,7 @@ WorkloadEntrySpec workloadEntrySpec(const YAML::Node& n, const std::string& path
   if (w.address.empty()) errs.push_back(path + ".address: is required");
   w.labels = labels(n, "labels", path, errs);
   w.service_account = str(n, "serviceAccount", path, errs);
+  w.locality = str(n, "locality", path, errs);
   if (auto wt = integer(n, "weight", path, errs)) w.weight = static_cast<uint32_t>(*wt);
   if (YAML::Node ports = n["ports"]) {
     for (const auto& kv : ports)

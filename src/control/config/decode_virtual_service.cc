@@ -60,8 +60,7 @@ std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::
       if (k == item) errs.push_back(p + ".retryOn: '" + item + "' is not supported by weft-proxy yet");
     }
   }
-  if (boolean(n, "retryRemoteLocalities", p, errs).value_or(false))
-    errs.push_back(p + ".retryRemoteLocalities: not supported by weft-proxy yet (no locality priorities)");
+  r.retry_remote_localities = boolean(n, "retryRemoteLocalities", p, errs).value_or(false);
   if (auto b = boolean(n, "retryIgnorePreviousHosts", p, errs)) r.retry_ignore_previous_hosts = *b;
   r.backoff_ms = durationMs(n, "backoff", p, errs);
   if (r.backoff_ms && *r.backoff_ms < 1) errs.push_back(p + ".backoff: must be at least 1ms");

@@ -140,6 +140,7 @@ struct HttpRoute {
     std::optional<int64_t> per_try_timeout_ms;
     std::string retry_on;  // Envoy's conditions and HTTP status codes, comma separated
     std::optional<bool> retry_ignore_previous_hosts;
+    bool retry_remote_localities = false;  // retries leave the priority (locality) tried
     std::optional<int64_t> backoff_ms;
   };
   std::optional<Retries> retries;
@@ -195,9 +196,24 @@ struct ConsistentHash {
   uint64_t ring_min_size = 0;  // ringHash.minimumRingSize, or the deprecated minimumRingSize
   uint64_t maglev_table_size = 0;
 };
+// LocalityLoadBalancerSetting: weights between localities, or the failover order.
+struct LocalityLbSetting {
+  struct Distribute {
+    std::string from;
+    std::vector<std::pair<std::string, uint32_t>> to;  // locality (may end in '*') -> weight
+  };
+  struct Failover {
+    std::string from, to;  // regions
+  };
+  std::vector<Distribute> distribute;
+  std::vector<Failover> failover;
+  std::vector<std::string> failover_priority;  // label names, or "label=value"
+  std::optional<bool> enabled;
+};
 struct LoadBalancer {
   std::string simple;  // ROUND_ROBIN, LEAST_REQUEST, RANDOM (others rejected until implemented)
   std::optional<ConsistentHash> consistent_hash;
+  std::optional<LocalityLbSetting> locality;
 };
 // ConnectionPoolSettings: the parts weftd translates (the rest is refused by validation).
 struct ConnectionPool {
@@ -225,10 +241,18 @@ struct OutlierDetection {
   int64_t min_health_percent = 0;
   bool split_external_local_origin_errors = false;
 };
+// PortTrafficPolicy: a port's settings replace the policy's own, field by field.
+struct PortTrafficPolicy {
+  uint32_t port = 0;
+  std::optional<LoadBalancer> load_balancer;
+  std::optional<ConnectionPool> connection_pool;
+  std::optional<OutlierDetection> outlier_detection;
+};
 struct TrafficPolicy {
   std::optional<LoadBalancer> load_balancer;
   std::optional<ConnectionPool> connection_pool;
   std::optional<OutlierDetection> outlier_detection;
+  std::vector<PortTrafficPolicy> port_level_settings;
 };
 struct Subset {
   std::string name;
@@ -254,6 +278,7 @@ struct WorkloadEntrySpec {
   Labels labels;
   uint32_t weight = 0;
   std::string service_account;
+  std::string locality;  // "region/zone/subzone"
 };
 struct ServiceEntry {
   ObjectMeta meta;

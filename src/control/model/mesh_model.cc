@@ -1,8 +1,21 @@
 #include "control/model/mesh_model.h"
 
+#include <algorithm>
+
 #include "common/labels.h"
 
 namespace weft::control {
+
+std::string localityFromLabels(const Labels& labels) {
+  std::string l;
+  if (auto it = labels.find("topology.istio.io/locality"); it != labels.end()) {
+    l = it->second;
+  } else if (auto it2 = labels.find("istio-locality"); it2 != labels.end()) {
+    l = it2->second;
+  }
+  if (l.find('/') == std::string::npos) std::replace(l.begin(), l.end(), '.', '/');
+  return l;
+}
 
 namespace {
 bool selects(const Labels& selector, const Labels& labels) { return selectorMatches(selector, labels); }
@@ -136,8 +149,11 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
             if (p.name == sp.name || sub.ports.size() == 1) ep_port = p.port;
           }
           if (ep_port == 0) continue;
-          for (const auto& a : sub.addresses)
-            mp.endpoints.push_back({a.ip, ep_port, podLabels(s.meta.ns, a.pod, a.ip), 1});
+          for (const auto& a : sub.addresses) {
+            Labels labels = podLabels(s.meta.ns, a.pod, a.ip);
+            std::string locality = localityFromLabels(labels);
+            mp.endpoints.push_back({a.ip, ep_port, std::move(labels), 1, std::move(locality)});
+          }
         }
       }
       for (const auto& es : config->endpoint_slices) {
@@ -147,8 +163,11 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
           if (p.name == sp.name || es.ports.size() == 1) ep_port = p.port;
         }
         if (ep_port == 0) continue;
-        for (const auto& a : es.endpoints)
-          mp.endpoints.push_back({a.ip, ep_port, podLabels(s.meta.ns, a.pod, a.ip), 1});
+        for (const auto& a : es.endpoints) {
+          Labels labels = podLabels(s.meta.ns, a.pod, a.ip);
+          std::string locality = localityFromLabels(labels);
+          mp.endpoints.push_back({a.ip, ep_port, std::move(labels), 1, std::move(locality)});
+        }
       }
       if (!own_endpoints && !s.selector.empty()) {
         for (const auto& pod : config->pods) {
@@ -160,7 +179,7 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
             if (named == pod.container_ports.end()) continue;  // as Kubernetes: no such port, no endpoint
             p = named->second;
           }
-          mp.endpoints.push_back({pod.ip, p, pod.meta.labels, 1});
+          mp.endpoints.push_back({pod.ip, p, pod.meta.labels, 1, localityFromLabels(pod.meta.labels)});
         }
       }
       // WorkloadEntries the Service selects join its endpoints (VMs in the mesh).
@@ -168,7 +187,8 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
         if (we.meta.ns != s.meta.ns || !selects(s.selector, we.spec.labels)) continue;
         auto named = we.spec.ports.find(sp.name);
         uint32_t p = named != we.spec.ports.end() ? named->second : mp.target_port;
-        mp.endpoints.push_back({we.spec.address, p, we.spec.labels, we.spec.weight ? we.spec.weight : 1});
+        mp.endpoints.push_back({we.spec.address, p, we.spec.labels, we.spec.weight ? we.spec.weight : 1,
+                                we.spec.locality.empty() ? localityFromLabels(we.spec.labels) : we.spec.locality});
       }
       ms.ports.push_back(std::move(mp));
     }
@@ -192,7 +212,8 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
         auto add = [&](const WorkloadEntrySpec& w) {
           auto named = w.ports.find(sp.name);
           uint32_t p = named != w.ports.end() ? named->second : mp.target_port;
-          mp.endpoints.push_back({w.address, p, w.labels, w.weight ? w.weight : 1});
+          mp.endpoints.push_back({w.address, p, w.labels, w.weight ? w.weight : 1,
+                                  w.locality.empty() ? localityFromLabels(w.labels) : w.locality});
         };
         for (const auto& w : se.endpoints) add(w);
         if (!se.workload_selector.empty()) {
@@ -201,7 +222,7 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
           }
         }
         if (ms.resolution == MeshService::Resolution::Dns && mp.endpoints.empty()) {
-          mp.endpoints.push_back({host, mp.target_port, {}, 1});  // resolve the host itself
+          mp.endpoints.push_back({host, mp.target_port, {}, 1, ""});  // resolve the host itself
         }
         ms.ports.push_back(std::move(mp));
       }

@@ -20,7 +20,12 @@ struct MeshEndpoint {
   uint32_t port = 0;
   Labels labels;
   uint32_t weight = 1;
+  std::string locality;  // "region/zone/subzone", or ""
 };
+
+// Istio's locality label of a workload: topology.istio.io/locality, else istio-locality, with
+// '.' read as '/' (Kubernetes labels cannot hold '/').
+std::string localityFromLabels(const Labels& labels);
 
 struct MeshPort {
   std::string name;

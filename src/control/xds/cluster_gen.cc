@@ -1,5 +1,9 @@
+#include <map>
+
 #include "common/strings.h"
+#include "control/model/traffic_policy.h"
 #include "control/xds/generator.h"
+#include "control/xds/locality_lb.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
@@ -51,13 +55,6 @@ bool egressAllows(const Sidecar& sc, const MeshService& svc) {
   return false;
 }
 
-// The load balancer: the subset's replaces the rule's, as Istio's MergeTrafficPolicy.
-const LoadBalancer* loadBalancer(const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr) {
-  if (subset_tp && subset_tp->load_balancer) return &*subset_tp->load_balancer;
-  if (dr && dr->traffic_policy && dr->traffic_policy->load_balancer) return &*dr->traffic_policy->load_balancer;
-  return nullptr;
-}
-
 // Istio's applyLoadBalancer / ApplyRingHashLoadBalancer.
 void applyLoadBalancer(const LoadBalancer* lb, const ProxyInfo& proxy, cv3::Cluster& c) {
   if (lb && lb->consistent_hash) {
@@ -90,12 +87,9 @@ void applyLoadBalancer(const LoadBalancer* lb, const ProxyInfo& proxy, cv3::Clus
 }
 
 // Istio's applyConnectionPool: circuit breakers start from Istio's defaults (all MaxUint32, so
-// Envoy's small defaults never apply in a mesh) and take the connectionPool's limits; the
-// subset's connectionPool replaces the rule's.
-void applyConnectionPool(const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr, cv3::Cluster& c) {
-  const ConnectionPool* cp = nullptr;
-  if (dr && dr->traffic_policy && dr->traffic_policy->connection_pool) cp = &*dr->traffic_policy->connection_pool;
-  if (subset_tp && subset_tp->connection_pool) cp = &*subset_tp->connection_pool;
+// Envoy's small defaults never apply in a mesh) and take the connectionPool's limits.
+void applyConnectionPool(const TrafficPolicy& tp, cv3::Cluster& c) {
+  const ConnectionPool* cp = tp.connection_pool ? &*tp.connection_pool : nullptr;
   auto* t = c.mutable_circuit_breakers()->add_thresholds();
   constexpr uint32_t kMax = 4294967295u;
   t->mutable_max_connections()->set_value(kMax);
@@ -146,11 +140,9 @@ void applyConnectionPool(const std::optional<TrafficPolicy>& subset_tp, const De
 
 // Istio's applyOutlierDetection: success-rate ejection off, each consecutive threshold enforced
 // when set above 0, and the panic threshold at minHealthPercent (0, panic off, by default).
-void applyOutlierDetection(const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr, cv3::Cluster& c) {
-  const OutlierDetection* od = nullptr;
-  if (dr && dr->traffic_policy && dr->traffic_policy->outlier_detection) od = &*dr->traffic_policy->outlier_detection;
-  if (subset_tp && subset_tp->outlier_detection) od = &*subset_tp->outlier_detection;
-  if (od == nullptr) return;
+void applyOutlierDetection(const TrafficPolicy& tp, cv3::Cluster& c) {
+  if (!tp.outlier_detection) return;
+  const OutlierDetection* od = &*tp.outlier_detection;
   auto* out = c.mutable_outlier_detection();
   out->mutable_enforcing_success_rate()->set_value(0);
   if (const auto& v = od->consecutive_5xx_errors) {
@@ -180,16 +172,18 @@ void applyOutlierDetection(const std::optional<TrafficPolicy>& subset_tp, const 
 }
 
 cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std::string& subset,
-                         const std::optional<TrafficPolicy>& subset_tp, const DestinationRule* dr,
-                         const ProxyInfo& proxy) {
+                         const DestinationRule* dr, const ProxyInfo& proxy) {
   cv3::Cluster c;
   ClusterName cn{"outbound", port.port, subset, svc.hostname};
   c.set_name(cn.str());
   c.mutable_connect_timeout()->set_seconds(10);
-  applyLoadBalancer(loadBalancer(subset_tp, dr), proxy, c);
-  applyConnectionPool(subset_tp, dr, c);
+  TrafficPolicy tp = effectiveTrafficPolicy(dr, subset, port.port);
+  applyLoadBalancer(tp.load_balancer ? &*tp.load_balancer : nullptr, proxy, c);
+  applyConnectionPool(tp, c);
   // weft-proxy has no outlier detection for ORIGINAL_DST hosts (made per request), and refuses it.
-  if (svc.resolution != MeshService::Resolution::Passthrough) applyOutlierDetection(subset_tp, dr, c);
+  if (svc.resolution == MeshService::Resolution::Passthrough) tp.outlier_detection.reset();
+  applyOutlierDetection(tp, c);
+  if (needsLocalityWeightedLb(tp)) c.mutable_common_lb_config()->mutable_locality_weighted_lb_config();
   switch (svc.resolution) {
     case MeshService::Resolution::Endpoints:
       c.set_type(cv3::Cluster::EDS);
@@ -202,12 +196,27 @@ cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std
       c.set_dns_lookup_family(cv3::Cluster::V4_ONLY);
       auto* la = c.mutable_load_assignment();
       la->set_cluster_name(cn.str());
-      auto* loc = la->add_endpoints();
-      for (const auto& e : port.endpoints) {
-        auto* sa = loc->add_lb_endpoints()->mutable_endpoint()->mutable_address()->mutable_socket_address();
-        sa->set_address(e.ip);
-        sa->set_port_value(e.port);
+      // One LocalityLbEndpoints per locality, with Istio's locality priorities or weights.
+      std::map<std::string, std::vector<const MeshEndpoint*>> by_locality;
+      for (const auto& e : port.endpoints) by_locality[e.locality].push_back(&e);
+      std::vector<std::vector<const MeshEndpoint*>> groups;
+      for (const auto& [locality, endpoints] : by_locality) {
+        auto* loc = la->add_endpoints();
+        if (!locality.empty()) *loc->mutable_locality() = toLocality(locality);
+        uint32_t total = 0;
+        for (const MeshEndpoint* e : endpoints) {
+          total += e->weight;
+          auto* lbe = loc->add_lb_endpoints();
+          auto* sa = lbe->mutable_endpoint()->mutable_address()->mutable_socket_address();
+          sa->set_address(e->ip);
+          sa->set_port_value(e->port);
+          if (!locality.empty()) lbe->mutable_load_balancing_weight()->set_value(e->weight);
+        }
+        if (!locality.empty()) loc->mutable_load_balancing_weight()->set_value(total);
+        groups.push_back(endpoints);
       }
+      if (la->endpoints_size() == 0) la->add_endpoints();
+      applyLocalityLb(tp, proxy, *la, groups);
       break;
     }
     case MeshService::Resolution::Passthrough:
@@ -307,11 +316,11 @@ ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, con
   for (const MeshService* svc : visibleServices(model, proxy)) {
     const DestinationRule* dr = model.destinationRuleFor(svc->hostname, proxy.ns);
     for (const auto& port : svc->ports) {
-      cv3::Cluster base = makeCluster(*svc, port, "", std::nullopt, dr, proxy);
+      cv3::Cluster base = makeCluster(*svc, port, "", dr, proxy);
       if (wanted(base.name())) out[base.name()].PackFrom(base);
       if (dr == nullptr) continue;
       for (const auto& subset : dr->subsets) {
-        cv3::Cluster c = makeCluster(*svc, port, subset.name, subset.traffic_policy, dr, proxy);
+        cv3::Cluster c = makeCluster(*svc, port, subset.name, dr, proxy);
         if (wanted(c.name())) out[c.name()].PackFrom(c);
       }
     }

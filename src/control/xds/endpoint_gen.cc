@@ -1,4 +1,8 @@
+#include <map>
+
+#include "control/model/traffic_policy.h"
 #include "control/xds/generator.h"
+#include "control/xds/locality_lb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 
 namespace weft::control::xds {
@@ -12,20 +16,17 @@ ResourceMap generateEndpoints(const MeshModel& model, const ProxyInfo& proxy, co
     if (svc == nullptr || svc->resolution != MeshService::Resolution::Endpoints) continue;
     const MeshPort* port = svc->port(cn.port);
     if (port == nullptr) continue;
+    const DestinationRule* dr = model.destinationRuleFor(cn.host, proxy.ns);
     const Labels* subset_labels = nullptr;
     if (!cn.subset.empty()) {
-      const DestinationRule* dr = model.destinationRuleFor(cn.host, proxy.ns);
       if (dr == nullptr) continue;
       for (const auto& s : dr->subsets) {
         if (s.name == cn.subset) subset_labels = &s.labels;
       }
       if (subset_labels == nullptr) continue;
     }
-    envoy::config::endpoint::v3::ClusterLoadAssignment cla;
-    cla.set_cluster_name(name);
-    auto* locality = cla.add_endpoints();
-    locality->mutable_locality();  // gRPC's xDS client rejects a LocalityLbEndpoints without one
-    uint32_t total = 0;
+    // One LocalityLbEndpoints per locality, in locality order.
+    std::map<std::string, std::vector<const MeshEndpoint*>> by_locality;
     for (const auto& e : port->endpoints) {
       if (subset_labels) {
         bool match = true;
@@ -35,19 +36,30 @@ ResourceMap generateEndpoints(const MeshModel& model, const ProxyInfo& proxy, co
         }
         if (!match) continue;
       }
-      auto* lbe = locality->add_lb_endpoints();
-      auto* sa = lbe->mutable_endpoint()->mutable_address()->mutable_socket_address();
-      sa->set_address(e.ip);
-      sa->set_port_value(e.port);
-      lbe->mutable_load_balancing_weight()->set_value(e.weight);
-      lbe->set_health_status(envoy::config::core::v3::HEALTHY);
-      total += e.weight;
+      by_locality[e.locality].push_back(&e);
     }
-    // gRPC's xDS client ignores a locality without a weight.
-    if (total > 0)
-      locality->mutable_load_balancing_weight()->set_value(total);
-    else
-      cla.clear_endpoints();
+    envoy::config::endpoint::v3::ClusterLoadAssignment cla;
+    cla.set_cluster_name(name);
+    std::vector<std::vector<const MeshEndpoint*>> groups;
+    for (const auto& [locality, endpoints] : by_locality) {
+      auto* group = cla.add_endpoints();
+      // gRPC's xDS client rejects a LocalityLbEndpoints without a locality, and ignores one
+      // without a weight.
+      *group->mutable_locality() = toLocality(locality);
+      uint32_t total = 0;
+      for (const MeshEndpoint* e : endpoints) {
+        auto* lbe = group->add_lb_endpoints();
+        auto* sa = lbe->mutable_endpoint()->mutable_address()->mutable_socket_address();
+        sa->set_address(e->ip);
+        sa->set_port_value(e->port);
+        lbe->mutable_load_balancing_weight()->set_value(e->weight);
+        lbe->set_health_status(envoy::config::core::v3::HEALTHY);
+        total += e->weight;
+      }
+      group->mutable_load_balancing_weight()->set_value(total);
+      groups.push_back(endpoints);
+    }
+    applyLocalityLb(effectiveTrafficPolicy(dr, cn.subset, cn.port), proxy, cla, groups);
     out[name].PackFrom(cla);
   }
   return out;

@@ -1,5 +1,7 @@
 #include "control/xds/proxy_info.h"
 
+#include "control/model/mesh_model.h"
+
 #include <sstream>
 #include <vector>
 
@@ -33,6 +35,13 @@ ProxyInfo ProxyInfo::fromNode(const envoy::config::core::v3::Node& node) {
   }
   if (auto it = md.find("WORKLOAD_NAME"); it != md.end() && it->second.has_string_value() && p.pod.empty()) {
     p.pod = it->second.string_value();
+  }
+  const auto& l = node.locality();
+  if (!l.region().empty() || !l.zone().empty() || !l.sub_zone().empty()) {
+    p.locality = l.region() + "/" + l.zone() + "/" + l.sub_zone();
+    while (!p.locality.empty() && p.locality.back() == '/') p.locality.pop_back();
+  } else {
+    p.locality = localityFromLabels(p.labels);
   }
   return p;
 }

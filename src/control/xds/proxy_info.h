@@ -15,6 +15,7 @@ struct ProxyInfo {
   std::string pod;
   std::string ns = "default";
   Labels labels;
+  std::string locality;  // "region/zone/subzone": the Node's locality, else its locality label
   // Istio's INTERCEPTION_MODE=NONE: no traffic capture, so outbound listeners bind their ports.
   bool capture_none = false;
   // A proxyless gRPC client (node metadata GENERATOR=grpc, as Istio's agent writes it).

@@ -1,11 +1,13 @@
 #include <set>
 
 #include "common/strings.h"
+#include "control/model/traffic_policy.h"
 #include "control/xds/generator.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb.h"
+#include "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.pb.h"
 
 namespace weft::control::xds {
 
@@ -106,6 +108,14 @@ void setRetryPolicy(const HttpRoute::Retries* in, rv3::RouteAction* ra, bool con
     if (in->retry_ignore_previous_hosts) previous_hosts = *in->retry_ignore_previous_hosts;
     if (in->backoff_ms)
       *rp->mutable_retry_back_off()->mutable_base_interval() = weft::durationFromMillis(*in->backoff_ms);
+    if (in->retry_remote_localities) {
+      // Istio's: previous_priorities with update_frequency 2.
+      auto* prio = rp->mutable_retry_priority();
+      prio->set_name("envoy.retry_priorities.previous_priorities");
+      envoy::extensions::retry::priority::previous_priorities::v3::PreviousPrioritiesConfig cfg;
+      cfg.set_update_frequency(2);
+      prio->mutable_typed_config()->PackFrom(cfg);
+    }
   }
   if (previous_hosts) {
     auto* pred = rp->add_retry_host_predicate();
@@ -115,26 +125,20 @@ void setRetryPolicy(const HttpRoute::Retries* in, rv3::RouteAction* ra, bool con
   }
 }
 
-// Istio's HashForHTTPDestination: the consistentHash of the destination's subset, else of its
-// rule (port-level settings are refused by weftd's decoder).
-const ConsistentHash* consistentHashFor(const MeshModel& model, const ProxyInfo& proxy, const std::string& host,
-                                        const std::string& subset) {
+// Istio's HashForHTTPDestination: the consistentHash the rule gives the destination's port and
+// subset (port-level settings and the subset's policy merged as MergeTrafficPolicy does).
+std::optional<ConsistentHash> consistentHashFor(const MeshModel& model, const ProxyInfo& proxy, const std::string& host,
+                                                const std::string& subset, uint32_t port) {
   const DestinationRule* dr = model.destinationRuleFor(host, proxy.ns);
-  if (dr == nullptr) return nullptr;
-  for (const auto& s : dr->subsets) {
-    if (s.name == subset && s.traffic_policy && s.traffic_policy->load_balancer &&
-        s.traffic_policy->load_balancer->consistent_hash) {
-      return &*s.traffic_policy->load_balancer->consistent_hash;
-    }
-  }
-  if (dr->traffic_policy && dr->traffic_policy->load_balancer && dr->traffic_policy->load_balancer->consistent_hash)
-    return &*dr->traffic_policy->load_balancer->consistent_hash;
-  return nullptr;
+  if (dr == nullptr) return std::nullopt;
+  TrafficPolicy tp = effectiveTrafficPolicy(dr, subset, port);
+  if (tp.load_balancer && tp.load_balancer->consistent_hash) return tp.load_balancer->consistent_hash;
+  return std::nullopt;
 }
 
 // Istio's ConsistentHashToHashPolicy.
-void addHashPolicy(const ConsistentHash* ch, rv3::RouteAction* ra) {
-  if (ch == nullptr || ch->key == ConsistentHash::Key::None) return;
+void addHashPolicy(const std::optional<ConsistentHash>& ch, rv3::RouteAction* ra) {
+  if (!ch || ch->key == ConsistentHash::Key::None) return;
   auto* hp = ra->add_hash_policy();
   switch (ch->key) {
     case ConsistentHash::Key::Header:
@@ -210,9 +214,11 @@ void setAction(const MeshModel& model, const ProxyInfo& proxy, const HttpRoute& 
     mp->mutable_trace_sampled()->set_value(false);
   }
   auto hashOf = [&](const Destination& d) {
-    return consistentHashFor(model, proxy, MeshModel::qualify(d.host, vs_ns), d.subset);
+    ClusterName cn;
+    ClusterName::parse(destinationCluster(model, d, vs_ns, port), cn);
+    return consistentHashFor(model, proxy, cn.host, d.subset, cn.port);
   };
-  bool consistent = hr.route.size() == 1 && hashOf(hr.route[0].destination) != nullptr;
+  bool consistent = hr.route.size() == 1 && hashOf(hr.route[0].destination).has_value();
   setRetryPolicy(hr.retries ? &*hr.retries : nullptr, ra, consistent);
   // Istio's default: no route timeout unless the VirtualService sets one.
   *ra->mutable_timeout() = weft::durationFromMillis(hr.timeout_ms.value_or(0));
@@ -358,8 +364,8 @@ rv3::VirtualHost buildVirtualHost(const MeshModel& model, const ProxyInfo& proxy
     r->mutable_route()->set_cluster(ClusterName{"outbound", port.port, "", svc.hostname}.str());
     r->mutable_route()->mutable_timeout()->set_seconds(0);
     // Istio's hashForService: the rule's consistentHash applies to the default route too.
-    const ConsistentHash* ch = consistentHashFor(model, proxy, svc.hostname, "");
-    setRetryPolicy(nullptr, r->mutable_route(), ch != nullptr);
+    auto ch = consistentHashFor(model, proxy, svc.hostname, "", port.port);
+    setRetryPolicy(nullptr, r->mutable_route(), ch.has_value());
     addHashPolicy(ch, r->mutable_route());
   }
   return vh;

@@ -5,6 +5,7 @@
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "proxy/upstream/outlier_detector.h"
 
+#include <algorithm>
 #include <map>
 
 namespace weft::proxy::admin {
@@ -26,6 +27,17 @@ std::string rateText(double r) {
 struct Thresholds {
   uint64_t max_connections, max_pending_requests, max_requests, max_retries;
 };
+
+// "region/zone/sub_zone" back into its parts.
+envoy::config::core::v3::Locality localityOf(const upstream::Host& h) {
+  envoy::config::core::v3::Locality l;
+  if (h.locality.empty()) return l;
+  size_t a = h.locality.find('/'), b = h.locality.find('/', a + 1);
+  l.set_region(h.locality.substr(0, a));
+  l.set_zone(h.locality.substr(a + 1, b - a - 1));
+  l.set_sub_zone(h.locality.substr(b + 1));
+  return l;
+}
 
 Thresholds thresholdsOf(const upstream::ClusterConfig& c) {
   return {c.limits->connections.max(), c.limits->pending_requests.max(), c.limits->requests.max(),
@@ -58,7 +70,10 @@ std::string renderClustersText(const std::vector<ClusterView>& clusters) {
       out += p + "hostname::" + h->hostname + "\n";
       out += p + "health_flags::" + upstream::health::flagsText(h->health_flags.load(std::memory_order_relaxed)) + "\n";
       out += p + "weight::" + std::to_string(h->weight) + "\n";
-      out += p + "region::\n" + p + "zone::\n" + p + "sub_zone::\n" + p + "canary::false\n" + p + "priority::0\n";
+      auto loc = localityOf(*h);
+      out += p + "region::" + loc.region() + "\n" + p + "zone::" + loc.zone() + "\n" + p +
+             "sub_zone::" + loc.sub_zone() + "\n" + p + "canary::false\n" + p +
+             "priority::" + std::to_string(h->priority) + "\n";
       auto [sr, local_sr] = successRates(*v.config, *h);
       out += p + "success_rate::" + rateText(sr) + "\n" + p + "local_origin_success_rate::" + rateText(local_sr) + "\n";
     }
@@ -115,7 +130,8 @@ std::string renderClustersJson(const std::vector<ClusterView>& clusters) {
       if (local_sr >= 0) hs->mutable_local_origin_success_rate()->set_value(local_sr);
       hs->set_weight(h->weight);
       if (!h->hostname.empty()) hs->set_hostname(h->hostname);
-      hs->mutable_locality();
+      *hs->mutable_locality() = localityOf(*h);
+      hs->set_priority(h->priority);
     }
   }
   return weft::config::messageToJson(out, true, false) + "\n";
@@ -126,12 +142,25 @@ envoy::admin::v3::EndpointsConfigDump renderEndpointsDump(const std::vector<Clus
   for (const ClusterView& v : clusters) {
     envoy::config::endpoint::v3::ClusterLoadAssignment cla;
     cla.set_cluster_name(v.config->eds_service_name.empty() ? v.config->name : v.config->eds_service_name);
-    cla.mutable_policy()->mutable_overprovisioning_factor()->set_value(140);
+    cla.mutable_policy()->mutable_overprovisioning_factor()->set_value(v.hosts ? v.hosts->overprovisioning_factor
+                                                                               : 140);
     if (v.hosts && !v.hosts->hosts.empty()) {
-      auto* locality = cla.add_endpoints();
-      locality->mutable_locality();
+      // One LocalityLbEndpoints per (priority, locality), in the order the hosts first show them.
+      std::vector<std::pair<uint32_t, std::string>> groups;
       for (const auto& h : v.hosts->hosts) {
-        auto* lbe = locality->add_lb_endpoints();
+        std::pair<uint32_t, std::string> key{h->priority, h->locality};
+        size_t gi = std::find(groups.begin(), groups.end(), key) - groups.begin();
+        if (gi == groups.size()) {
+          groups.push_back(key);
+          auto* g = cla.add_endpoints();
+          *g->mutable_locality() = localityOf(*h);
+          g->set_priority(h->priority);
+          for (const auto& lw : v.hosts->locality_weights) {
+            if (lw.priority == h->priority && lw.locality == h->locality && lw.weight > 0)
+              g->mutable_load_balancing_weight()->set_value(lw.weight);
+          }
+        }
+        auto* lbe = cla.mutable_endpoints(static_cast<int>(gi))->add_lb_endpoints();
         auto* ep = lbe->mutable_endpoint();
         auto* sa = ep->mutable_address()->mutable_socket_address();
         sa->set_address(h->address.ip());

@@ -6,6 +6,7 @@
 #include "common/config/error.h"
 #include "common/strings.h"
 #include "envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.pb.h"
+#include "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.pb.h"
 #include "proxy/stream_info.h"
 
 namespace weft::proxy::http {
@@ -87,6 +88,19 @@ std::shared_ptr<const RetryPolicy> RetryPolicy::compile(const envoy::config::rou
     } else {
       throw ConfigError(pp + ": '" + pred.name() + "' is not supported by weft-proxy (previous_hosts is)");
     }
+  }
+  if (p.has_retry_priority()) {
+    const auto& rp = p.retry_priority();
+    envoy::extensions::retry::priority::previous_priorities::v3::PreviousPrioritiesConfig cfg;
+    if (!rp.typed_config().UnpackTo(&cfg)) {
+      throw ConfigError(path + ".retry_priority: '" + rp.name() +
+                        "' is not supported by weft-proxy (envoy.retry_priorities.previous_priorities with its "
+                        "PreviousPrioritiesConfig is)");
+    }
+    if (cfg.update_frequency() <= 0) {
+      throw ConfigError(path + ".retry_priority.typed_config.update_frequency: must be greater than 0");
+    }
+    r->previous_priorities_frequency = static_cast<uint32_t>(cfg.update_frequency());
   }
   if (p.host_selection_retry_max_attempts() > 0) {
     r->host_selection_max_attempts =

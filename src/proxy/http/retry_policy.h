@@ -41,6 +41,9 @@ struct RetryPolicy {
   std::vector<HeaderMatcher> retriable_headers;  // retriable-headers: any match asks for a retry
   bool previous_hosts = false;                   // retry_host_predicate envoy.retry_host_predicates.previous_hosts
   uint32_t host_selection_max_attempts = 1;
+  // retry_priority envoy.retry_priorities.previous_priorities: every this many attempts the
+  // priorities tried so far take no load (0: no retry priority).
+  uint32_t previous_priorities_frequency = 0;
 
   // Throws ConfigError naming `path` (an unknown retry_on name, a bad interval ...).
   static std::shared_ptr<const RetryPolicy> compile(const envoy::config::route::v3::RetryPolicy& proto,

@@ -70,9 +70,14 @@ std::shared_ptr<const upstream::HostSet> DnsRefresher::resolve(const ClusterConf
       }
     }
     if (c.type == ClusterConfig::Type::LogicalDns && found.size() > 1) found.resize(1);
-    for (const auto& a : found) hosts.push_back(upstream::makeHost(a, e.weight, stat_name, e.address, stat_rows_));
+    for (const auto& a : found) {
+      auto h = upstream::makeHost(a, e.weight, stat_name, e.address, stat_rows_);
+      h->priority = e.priority;
+      h->locality = e.locality;
+      hosts.push_back(std::move(h));
+    }
   }
-  return upstream::makeHostSet(std::move(hosts));
+  return upstream::makeHostSet(std::move(hosts), c.locality_weights, c.overprovisioning_factor);
 }
 
 std::vector<std::pair<std::string, std::shared_ptr<const upstream::HostSet>>> DnsRefresher::resolveAll() {

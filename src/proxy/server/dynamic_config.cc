@@ -121,10 +121,20 @@ std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const g
     }
     std::vector<std::shared_ptr<const upstream::Host>> hosts;
     std::vector<uint32_t> eds_flags;
+    std::vector<upstream::LocalityWeight> locality_weights;
+    uint32_t overprovisioning = 140;
     std::string error;
+    try {
+      overprovisioning = upstream::overprovisioningFactor(cla, "");
+      for (int li = 0; li < cla.endpoints_size(); ++li)
+        locality_weights.push_back(
+            upstream::localityWeightOf(cla.endpoints(li), "endpoints[" + std::to_string(li) + "]"));
+    } catch (const ConfigError& e) {
+      error = e.what();
+      if (!error.empty() && error[0] == '.') error.erase(0, 1);
+    }
     for (int li = 0; li < cla.endpoints_size() && error.empty(); ++li) {
       const auto& loc = cla.endpoints(li);
-      if (loc.priority() != 0) error = "endpoints[" + std::to_string(li) + "].priority: only priority 0 is supported";
       for (int ei = 0; ei < loc.lb_endpoints_size() && error.empty(); ++ei) {
         const auto& lbe = loc.lb_endpoints(ei);
         const auto& sa = lbe.endpoint().address().socket_address();
@@ -135,7 +145,10 @@ std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const g
           break;
         }
         uint32_t weight = lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1;
-        hosts.push_back(upstream::makeHost(*addr, weight ? weight : 1, cla.cluster_name(), "", store_.rows()));
+        auto host = upstream::makeHost(*addr, weight ? weight : 1, cla.cluster_name(), "", store_.rows());
+        host->priority = locality_weights[static_cast<size_t>(li)].priority;
+        host->locality = locality_weights[static_cast<size_t>(li)].locality;
+        hosts.push_back(std::move(host));
         eds_flags.push_back(edsHealthFlags(lbe.health_status()));
       }
     }
@@ -145,7 +158,8 @@ std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const g
     }
     // Keep Host objects (stats, health, outlier state) for endpoints that did not change.
     auto old = endpoints_.find(cla.cluster_name());
-    auto set = upstream::keepKnownHosts(std::move(hosts), old != endpoints_.end() ? old->second.get() : nullptr);
+    auto set = upstream::keepKnownHosts(std::move(hosts), old != endpoints_.end() ? old->second.get() : nullptr,
+                                        std::move(locality_weights), overprovisioning);
     // EDS health_status: UNHEALTHY, TIMEOUT and DRAINING hosts stay members but get no new
     // requests (they count in the panic threshold, as Envoy's).
     for (size_t i = 0; i < set->hosts.size(); ++i) {

@@ -97,7 +97,8 @@ int Server::run() {
         reactor_.post([this, cluster, fresh = hosts] {
           // Hosts whose address stays keep their state (health, outlier ejections, stats).
           auto prev = dns_hosts_.find(cluster);
-          auto hosts = upstream::keepKnownHosts(fresh->hosts, prev != dns_hosts_.end() ? prev->second.get() : nullptr);
+          auto hosts = upstream::keepKnownHosts(fresh->hosts, prev != dns_hosts_.end() ? prev->second.get() : nullptr,
+                                                fresh->locality_weights, fresh->overprovisioning_factor);
           dns_hosts_[cluster] = hosts;
           spdlog::info("cluster '{}': DNS now gives {} host(s)", cluster, hosts->hosts.size());
           auto next = std::make_shared<Snapshot>(*snapshot_);

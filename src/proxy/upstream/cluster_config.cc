@@ -84,25 +84,56 @@ std::shared_ptr<Host> makeHost(const net::Address& addr, uint32_t weight, const 
   return h;
 }
 
-std::shared_ptr<const HostSet> makeHostSet(std::vector<std::shared_ptr<const Host>> hosts) {
+LocalityWeight localityWeightOf(const envoy::config::endpoint::v3::LocalityLbEndpoints& loc, const std::string& path) {
+  if (loc.priority() >= kMaxPriorities) {
+    throw ConfigError(path + ".priority: " + std::to_string(loc.priority()) + " is above weft-proxy's limit of " +
+                      std::to_string(kMaxPriorities - 1));
+  }
+  return {loc.priority(), localityName(loc.locality()),
+          loc.has_load_balancing_weight() ? loc.load_balancing_weight().value() : 0};
+}
+
+uint32_t overprovisioningFactor(const envoy::config::endpoint::v3::ClusterLoadAssignment& cla,
+                                const std::string& path) {
+  if (!cla.policy().has_overprovisioning_factor()) return 140;
+  uint32_t f = cla.policy().overprovisioning_factor().value();
+  if (f == 0) throw ConfigError(path + ".policy.overprovisioning_factor: must be greater than 0");
+  return f;
+}
+
+std::string localityName(const envoy::config::core::v3::Locality& l) {
+  if (l.region().empty() && l.zone().empty() && l.sub_zone().empty()) return "";
+  return l.region() + "/" + l.zone() + "/" + l.sub_zone();
+}
+
+std::shared_ptr<const HostSet> makeHostSet(std::vector<std::shared_ptr<const Host>> hosts,
+                                           std::vector<LocalityWeight> locality_weights,
+                                           uint32_t overprovisioning_factor) {
   auto set = std::make_shared<HostSet>();
   set->hosts = std::move(hosts);
   for (const auto& h : set->hosts) {
     set->total_weight += h->weight;
     if (h->weight != set->hosts.front()->weight) set->equal_weights = false;
+    set->priorities = std::max(set->priorities, h->priority + 1);
   }
+  set->locality_weights = std::move(locality_weights);
+  set->overprovisioning_factor = overprovisioning_factor;
   return set;
 }
 
-std::shared_ptr<const HostSet> keepKnownHosts(std::vector<std::shared_ptr<const Host>> hosts, const HostSet* previous) {
+std::shared_ptr<const HostSet> keepKnownHosts(std::vector<std::shared_ptr<const Host>> hosts, const HostSet* previous,
+                                              std::vector<LocalityWeight> locality_weights,
+                                              uint32_t overprovisioning_factor) {
   if (previous != nullptr) {
     for (auto& h : hosts) {
       for (const auto& prev : previous->hosts) {
-        if (prev->address == h->address && prev->weight == h->weight) h = prev;
+        if (prev->address == h->address && prev->weight == h->weight && prev->priority == h->priority &&
+            prev->locality == h->locality)
+          h = prev;
       }
     }
   }
-  return makeHostSet(std::move(hosts));
+  return makeHostSet(std::move(hosts), std::move(locality_weights), overprovisioning_factor);
 }
 
 std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const std::string& path,
@@ -321,6 +352,7 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
     out->health_check_stats = store.scope("cluster." + stat_name + ".health_check.", HealthCheckStats::kDefs,
                                           HealthCheckStats::kCount, {{"envoy_cluster_name", stat_name}});
   }
+  out->locality_weighted = c.common_lb_config().has_locality_weighted_lb_config();
   if (c.common_lb_config().has_healthy_panic_threshold()) {
     double v = c.common_lb_config().healthy_panic_threshold().value();
     if (v < 0 || v > 100) throw ConfigError(path + ".common_lb_config.healthy_panic_threshold.value: must be 0-100");
@@ -331,11 +363,11 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   if (original_dst && la.endpoints_size() > 0) {
     throw ConfigError(path + ".load_assignment: ORIGINAL_DST clusters take no endpoints");
   }
+  out->overprovisioning_factor = overprovisioningFactor(la, path + ".load_assignment");
   for (int li = 0; li < la.endpoints_size(); ++li) {
     const auto& loc = la.endpoints(li);
     std::string lpath = path + ".load_assignment.endpoints[" + std::to_string(li) + "]";
-    if (loc.priority() != 0)
-      throw ConfigError(lpath + ".priority: priorities other than 0 are not supported by weft-proxy");
+    LocalityWeight lw = localityWeightOf(loc, lpath);
     for (int ei = 0; ei < loc.lb_endpoints_size(); ++ei) {
       const auto& lbe = loc.lb_endpoints(ei);
       std::string epath = lpath + ".lb_endpoints[" + std::to_string(ei) + "]";
@@ -350,7 +382,8 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
         throw ConfigError(epath + ".endpoint.address.socket_address.protocol: only TCP is supported");
       }
       EndpointSpec e{sa.address(), static_cast<uint16_t>(sa.port_value()),
-                     lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1};
+                     lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1, lw.priority,
+                     lw.locality};
       if (e.weight == 0) throw ConfigError(epath + ".load_balancing_weight: must be at least 1");
       if (out->type == ClusterConfig::Type::Static && !net::Address::parse(e.address, e.port)) {
         throw ConfigError(epath + ".endpoint.address.socket_address.address: '" + e.address +
@@ -358,6 +391,7 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
       }
       out->endpoints.push_back(std::move(e));
     }
+    out->locality_weights.push_back(std::move(lw));
   }
   if (out->type == ClusterConfig::Type::LogicalDns && out->endpoints.size() != 1) {
     throw ConfigError(path + ".load_assignment: LOGICAL_DNS clusters take exactly one endpoint");
@@ -365,9 +399,12 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   if (out->type == ClusterConfig::Type::Static) {
     std::vector<std::shared_ptr<const Host>> hosts;
     for (const auto& e : out->endpoints) {
-      hosts.push_back(makeHost(*net::Address::parse(e.address, e.port), e.weight, stat_name, "", store.rows()));
+      auto h = makeHost(*net::Address::parse(e.address, e.port), e.weight, stat_name, "", store.rows());
+      h->priority = e.priority;
+      h->locality = e.locality;
+      hosts.push_back(std::move(h));
     }
-    out->static_hosts = makeHostSet(std::move(hosts));
+    out->static_hosts = makeHostSet(std::move(hosts), out->locality_weights, out->overprovisioning_factor);
   }
   return out;
 }

@@ -19,26 +19,27 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                           \
-  COUNTER(upstream_cx_total)                                                                                         \
-  GAUGE(upstream_cx_active)                                                                                          \
-  COUNTER(upstream_cx_connect_fail)                                                                                  \
-  COUNTER(upstream_cx_connect_timeout)                                                                               \
-  COUNTER(upstream_cx_destroy)                                                                                       \
-  COUNTER(upstream_cx_rx_bytes_total)                                                                                \
-  COUNTER(upstream_cx_tx_bytes_total)                                                                                \
-  COUNTER(upstream_cx_none_healthy)                                                                                  \
-  COUNTER(upstream_rq_total)                                                                                         \
-  GAUGE(upstream_rq_active)                                                                                          \
-  COUNTER(upstream_rq_completed)                                                                                     \
-  COUNTER(upstream_rq_1xx) COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx)                \
-      COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) \
-          COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total)     \
-              GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy)                    \
-                  COUNTER(update_success) COUNTER(update_failure) COUNTER(upstream_rq_retry_success)                 \
-                      COUNTER(upstream_rq_retry_overflow) COUNTER(upstream_rq_retry_limit_exceeded)                  \
-                          COUNTER(upstream_rq_retry_backoff_exponential) COUNTER(upstream_rq_per_try_timeout)        \
-                              COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                            \
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                       \
+  COUNTER(upstream_cx_total)                                                                                     \
+  GAUGE(upstream_cx_active)                                                                                      \
+  COUNTER(upstream_cx_connect_fail)                                                                              \
+  COUNTER(upstream_cx_connect_timeout)                                                                           \
+  COUNTER(upstream_cx_destroy)                                                                                   \
+  COUNTER(upstream_cx_rx_bytes_total)                                                                            \
+  COUNTER(upstream_cx_tx_bytes_total)                                                                            \
+  COUNTER(upstream_cx_none_healthy)                                                                              \
+  COUNTER(upstream_rq_total)                                                                                     \
+  GAUGE(upstream_rq_active)                                                                                      \
+  COUNTER(upstream_rq_completed)                                                                                 \
+  COUNTER(upstream_rq_1xx)                                                                                       \
+  COUNTER(upstream_rq_2xx) COUNTER(upstream_rq_3xx) COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx)            \
+      COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry)                      \
+          COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total) \
+              GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy)                \
+                  COUNTER(update_success) COUNTER(update_failure) COUNTER(upstream_rq_retry_success)             \
+                      COUNTER(upstream_rq_retry_overflow) COUNTER(upstream_rq_retry_limit_exceeded)              \
+                          COUNTER(upstream_rq_retry_backoff_exponential) COUNTER(upstream_rq_per_try_timeout)    \
+                              COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                        \
                                   COUNTER(upstream_cx_idle_timeout)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
@@ -74,23 +75,46 @@ struct Host : std::enable_shared_from_this<Host> {
   std::string address_string;  // "10.0.0.1:8080": access logs, /clusters
   std::string hostname;        // the endpoint's DNS name, if any
   uint32_t weight = 1;
+  uint32_t priority = 0;                          // EDS / load_assignment priority: 0 is the highest
+  std::string locality;                           // "region/zone/sub_zone" (empty parts allowed); "" for none
   std::shared_ptr<stats::Scope> stats;            // per host, shown by /clusters
   mutable std::atomic<uint32_t> health_flags{0};  // health::Flag bits
   mutable OutlierCounters outlier;
   bool healthy() const { return (health_flags.load(std::memory_order_relaxed) & health::kUnhealthy) == 0; }
 };
 
+// A LocalityLbEndpoints' load_balancing_weight, for locality_weighted_lb_config.
+struct LocalityWeight {
+  uint32_t priority = 0;
+  std::string locality;
+  uint32_t weight = 0;  // 0: the locality gets no load (Envoy's rule for an unset weight)
+};
+
 struct HostSet {
   std::vector<std::shared_ptr<const Host>> hosts;
   uint64_t total_weight = 0;
   bool equal_weights = true;
+  uint32_t priorities = 1;  // 1 + the highest priority number among the hosts
+  std::vector<LocalityWeight> locality_weights;
+  uint32_t overprovisioning_factor = 140;  // percent, ClusterLoadAssignment.policy
 };
 
 struct EndpointSpec {
   std::string address;  // IP, or DNS name for STRICT_DNS/LOGICAL_DNS
   uint16_t port = 0;
   uint32_t weight = 1;
+  uint32_t priority = 0;
+  std::string locality;
 };
+
+// At most this many priority levels (a retry's excluded priorities are a 64-bit mask).
+constexpr uint32_t kMaxPriorities = 64;
+// "region/zone/sub_zone" of an envoy.config.core.v3.Locality ("" when all three are empty).
+std::string localityName(const envoy::config::core::v3::Locality& l);
+// A LocalityLbEndpoints' priority (checked against kMaxPriorities), locality and weight, and a
+// ClusterLoadAssignment's overprovisioning factor; both throw ConfigError naming `path`.
+LocalityWeight localityWeightOf(const envoy::config::endpoint::v3::LocalityLbEndpoints& loc, const std::string& path);
+uint32_t overprovisioningFactor(const envoy::config::endpoint::v3::ClusterLoadAssignment& cla, const std::string& path);
 
 class OutlierDetector;
 struct HealthCheckConfig;
@@ -152,6 +176,11 @@ struct ClusterConfig {
   // common_lb_config.healthy_panic_threshold: below this percentage of healthy hosts the load
   // balancer uses all of them (0 turns panic mode off).
   double healthy_panic_threshold = 50;
+  // common_lb_config.locality_weighted_lb_config: within a priority, localities get load in
+  // proportion to their weights scaled by their healthy share.
+  bool locality_weighted = false;
+  std::vector<LocalityWeight> locality_weights;  // of load_assignment
+  uint32_t overprovisioning_factor = 140;        // of load_assignment.policy
   std::shared_ptr<stats::Scope> stats;
   std::shared_ptr<stats::Scope> grpc_stats;
   uint32_t stat_rows = 1;                      // rows of per-host stats (workers + main thread)
@@ -164,9 +193,13 @@ std::shared_ptr<const ClusterConfig> compileCluster(const envoy::config::cluster
 
 std::shared_ptr<Host> makeHost(const net::Address& addr, uint32_t weight, const std::string& cluster,
                                const std::string& hostname, uint32_t stat_rows);
-std::shared_ptr<const HostSet> makeHostSet(std::vector<std::shared_ptr<const Host>> hosts);
+std::shared_ptr<const HostSet> makeHostSet(std::vector<std::shared_ptr<const Host>> hosts,
+                                           std::vector<LocalityWeight> locality_weights = {},
+                                           uint32_t overprovisioning_factor = 140);
 // A new membership keeps the Host objects (their stats, health and outlier state) of the hosts
-// it shares with `previous` (same address and weight), as Envoy keeps its hosts.
-std::shared_ptr<const HostSet> keepKnownHosts(std::vector<std::shared_ptr<const Host>> hosts, const HostSet* previous);
+// it shares with `previous` (same address, weight, priority and locality), as Envoy keeps its hosts.
+std::shared_ptr<const HostSet> keepKnownHosts(std::vector<std::shared_ptr<const Host>> hosts, const HostSet* previous,
+                                              std::vector<LocalityWeight> locality_weights = {},
+                                              uint32_t overprovisioning_factor = 140);
 
 }  // namespace weft::proxy::upstream

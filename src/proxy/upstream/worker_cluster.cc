@@ -1,5 +1,6 @@
 #include "proxy/upstream/worker_cluster.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace weft::proxy::upstream {
@@ -22,8 +23,8 @@ WorkerCluster::~WorkerCluster() {
 
 void WorkerCluster::updateHosts(std::shared_ptr<const HostSet> hosts) {
   hosts_ = std::move(hosts);
+  priorities_.clear();
   refreshHealth();
-  rr_next_ = lb_hosts_->hosts.empty() ? 0 : random_.below(lb_hosts_->hosts.size());
   // Idle connections to hosts that left the set are closed; in-flight requests finish.
   for (size_t i = 0; i < idle_.size();) {
     bool present = false;
@@ -37,52 +38,118 @@ void WorkerCluster::updateHosts(std::shared_ptr<const HostSet> hosts) {
   }
 }
 
-void WorkerCluster::refreshHealth() {
-  health_generation_ = health::generation().load(std::memory_order_acquire);
-  std::vector<std::shared_ptr<const Host>> healthy;
-  for (const auto& h : hosts_->hosts) {
-    if (h->healthy()) healthy.push_back(h);
-  }
-  panic_ = false;
-  if (healthy.size() == hosts_->hosts.size()) {
-    lb_hosts_ = hosts_;
-  } else if (100.0 * static_cast<double>(healthy.size()) <
-             config_->healthy_panic_threshold * static_cast<double>(hosts_->hosts.size())) {
-    panic_ = true;
-    lb_hosts_ = hosts_;
-  } else {
-    lb_hosts_ = makeHostSet(std::move(healthy));
-  }
-  rr_current_.assign(lb_hosts_->hosts.size(), 0);
-  lr_current_.assign(lb_hosts_->hosts.size(), 0);
+void WorkerCluster::buildLbSet(LbSet& set, std::shared_ptr<const HostSet> hosts) {
+  bool fresh = !set.hosts;
+  set.hosts = std::move(hosts);
+  size_t n = set.hosts->hosts.size();
+  // A new membership starts round robin at a random host, so workers do not move in step.
+  if (fresh || set.rr_next >= n) set.rr_next = n == 0 ? 0 : random_.below(n);
+  set.rr_current.assign(n, 0);
+  set.lr_current.assign(n, 0);
+  set.hash.reset();
   if (config_->lb == ClusterConfig::Lb::RingHash) {
-    hash_table_ = buildRingHash(*lb_hosts_, config_->ring_min_size, config_->ring_max_size);
+    set.hash = buildRingHash(*set.hosts, config_->ring_min_size, config_->ring_max_size);
   } else if (config_->lb == ClusterConfig::Lb::Maglev) {
-    hash_table_ = buildMaglev(*lb_hosts_, config_->maglev_table_size);
+    set.hash = buildMaglev(*set.hosts, config_->maglev_table_size);
   }
 }
 
-const std::shared_ptr<const Host>& WorkerCluster::pickRoundRobin() {
-  const auto& hosts = lb_hosts_->hosts;
-  if (lb_hosts_->equal_weights) return hosts[rr_next_++ % hosts.size()];
+void WorkerCluster::refreshHealth() {
+  health_generation_ = health::generation().load(std::memory_order_acquire);
+  const uint32_t n = hosts_->priorities;
+  std::vector<std::vector<std::shared_ptr<const Host>>> all(n), healthy(n);
+  for (const auto& h : hosts_->hosts) {
+    all[h->priority].push_back(h);
+    if (h->healthy()) healthy[h->priority].push_back(h);
+  }
+  std::vector<PriorityCounts> counts(n);
+  for (uint32_t p = 0; p < n; ++p) {
+    counts[p] = {static_cast<uint32_t>(all[p].size()), static_cast<uint32_t>(healthy[p].size())};
+  }
+  priority_load_ = computePriorityLoad(counts, hosts_->overprovisioning_factor, config_->healthy_panic_threshold);
+  priorities_.resize(n);
+  for (uint32_t p = 0; p < n; ++p) {
+    PriorityLb& pr = priorities_[p];
+    pr.panic = priority_load_.panic[p];
+    bool everyone = pr.panic || healthy[p].size() == all[p].size();
+    if (everyone && n == 1) {
+      buildLbSet(pr.set, hosts_);  // the common case: no copy
+    } else {
+      buildLbSet(pr.set, makeHostSet(everyone ? all[p] : healthy[p]));
+    }
+    pr.localities.clear();
+    if (config_->locality_weighted && !pr.panic) buildLocalities(pr, p, all[p]);
+  }
+}
+
+// Envoy's locality-weighted balancing: each locality of the priority gets its weight times
+// its healthy share (times the overprovisioning factor, at most 1).
+void WorkerCluster::buildLocalities(PriorityLb& pr, uint32_t priority,
+                                    const std::vector<std::shared_ptr<const Host>>& all) {
+  std::vector<std::string_view> names;
+  std::vector<std::vector<std::shared_ptr<const Host>>> members, healthy;
+  for (const auto& h : all) {
+    size_t i = std::find(names.begin(), names.end(), h->locality) - names.begin();
+    if (i == names.size()) {
+      names.push_back(h->locality);
+      members.emplace_back();
+      healthy.emplace_back();
+    }
+    members[i].push_back(h);
+    if (h->healthy()) healthy[i].push_back(h);
+  }
+  double total = 0;
+  pr.locality_weight.assign(names.size(), 0);
+  pr.locality_current.assign(names.size(), 0);
+  pr.localities.resize(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    uint32_t weight = 0;
+    for (const auto& lw : hosts_->locality_weights) {
+      if (lw.priority == priority && lw.locality == names[i]) weight = lw.weight;
+    }
+    pr.locality_weight[i] =
+        effectiveLocalityWeight(weight, static_cast<uint32_t>(healthy[i].size()),
+                                static_cast<uint32_t>(members[i].size()), hosts_->overprovisioning_factor);
+    total += pr.locality_weight[i];
+    buildLbSet(pr.localities[i], makeHostSet(std::move(healthy[i])));
+  }
+  // No locality can take load: pick among the priority's healthy hosts, as Envoy falls back.
+  if (total <= 0) pr.localities.clear();
+}
+
+WorkerCluster::LbSet& WorkerCluster::pickLocality(PriorityLb& pr) {
+  size_t best = 0;
+  double total = 0;
+  for (size_t i = 0; i < pr.localities.size(); ++i) {
+    total += pr.locality_weight[i];
+    pr.locality_current[i] += pr.locality_weight[i];
+    if (pr.locality_current[i] > pr.locality_current[best]) best = i;
+  }
+  pr.locality_current[best] -= total;
+  return pr.localities[best];
+}
+
+const std::shared_ptr<const Host>& WorkerCluster::pickRoundRobin(LbSet& set) {
+  const auto& hosts = set.hosts->hosts;
+  if (set.hosts->equal_weights) return hosts[set.rr_next++ % hosts.size()];
   // Smooth weighted round robin: every pick adds each weight, takes the largest and
   // subtracts the total, which interleaves hosts in proportion to their weights.
   size_t best = 0;
   for (size_t i = 0; i < hosts.size(); ++i) {
-    rr_current_[i] += hosts[i]->weight;
-    if (rr_current_[i] > rr_current_[best]) best = i;
+    set.rr_current[i] += hosts[i]->weight;
+    if (set.rr_current[i] > set.rr_current[best]) best = i;
   }
-  rr_current_[best] -= static_cast<int64_t>(lb_hosts_->total_weight);
+  set.rr_current[best] -= static_cast<int64_t>(set.hosts->total_weight);
   return hosts[best];
 }
 
 // Envoy's LEAST_REQUEST with requests in flight counted across every worker: equal weights,
 // the least loaded of choice_count random hosts; unequal weights, weighted round robin on
 // weight / (active + 1)^active_request_bias.
-const std::shared_ptr<const Host>& WorkerCluster::pickLeastRequest() {
-  const auto& hosts = lb_hosts_->hosts;
+const std::shared_ptr<const Host>& WorkerCluster::pickLeastRequest(LbSet& set) {
+  const auto& hosts = set.hosts->hosts;
   auto active = [](const Host& h) { return h.stats->gaugeValue(HostStats::rq_active); };
-  if (lb_hosts_->equal_weights) {
+  if (set.hosts->equal_weights) {
     const std::shared_ptr<const Host>* best = &hosts[random_.below(hosts.size())];
     int64_t best_active = active(**best);
     for (uint32_t i = 1; i < config_->lr_choice_count; ++i) {
@@ -98,22 +165,21 @@ const std::shared_ptr<const Host>& WorkerCluster::pickLeastRequest() {
   double bias = config_->lr_active_request_bias;
   double total = 0;
   size_t best = 0;
-  lr_current_.resize(hosts.size(), 0);
   for (size_t i = 0; i < hosts.size(); ++i) {
     double a = static_cast<double>(std::max<int64_t>(0, active(*hosts[i])));
     double w = hosts[i]->weight / (bias == 1.0 ? a + 1 : std::pow(a + 1, bias));
     total += w;
-    lr_current_[i] += w;
-    if (lr_current_[i] > lr_current_[best]) best = i;
+    set.lr_current[i] += w;
+    if (set.lr_current[i] > set.lr_current[best]) best = i;
   }
-  lr_current_[best] -= total;
+  set.lr_current[best] -= total;
   return hosts[best];
 }
 
-const std::shared_ptr<const Host>& WorkerCluster::pickWeightedRandom() {
-  const auto& hosts = lb_hosts_->hosts;
-  if (lb_hosts_->equal_weights) return hosts[random_.below(hosts.size())];
-  uint64_t r = random_.below(lb_hosts_->total_weight);
+const std::shared_ptr<const Host>& WorkerCluster::pickWeightedRandom(LbSet& set) {
+  const auto& hosts = set.hosts->hosts;
+  if (set.hosts->equal_weights) return hosts[random_.below(hosts.size())];
+  uint64_t r = random_.below(set.hosts->total_weight);
   for (const auto& h : hosts) {
     if (r < h->weight) return h;
     r -= h->weight;
@@ -122,7 +188,8 @@ const std::shared_ptr<const Host>& WorkerCluster::pickWeightedRandom() {
 }
 
 std::shared_ptr<const Host> WorkerCluster::chooseHost(const net::Address* original_dst, std::string_view override_host,
-                                                      std::optional<uint64_t> hash, uint32_t attempt) {
+                                                      std::optional<uint64_t> hash, uint32_t attempt,
+                                                      uint64_t excluded_priorities) {
   if (config_->type == ClusterConfig::Type::OriginalDst) {
     std::optional<net::Address> addr;
     if (!override_host.empty()) {
@@ -147,18 +214,29 @@ std::shared_ptr<const Host> WorkerCluster::chooseHost(const net::Address* origin
     return host;
   }
   if (health::generation().load(std::memory_order_relaxed) != health_generation_) refreshHealth();
-  if (lb_hosts_->hosts.empty()) return nullptr;
-  if (panic_) config_->stats->inc(ClusterStats::lb_healthy_panic);
+  if (hosts_->hosts.empty()) return nullptr;
+  PriorityLb* pr = &priorities_[0];
+  if (priorities_.size() > 1) {
+    // Consistent hashing picks the priority from the request's hash too, as Envoy's.
+    uint64_t value = config_->consistentHash() && hash ? *hash : random_.next();
+    std::vector<uint32_t> adjusted;
+    bool use_adjusted =
+        excluded_priorities != 0 && excludePriorities(priority_load_.health, excluded_priorities, adjusted);
+    pr = &priorities_[choosePriority(use_adjusted ? adjusted : priority_load_.load, value)];
+  }
+  if (pr->panic) config_->stats->inc(ClusterStats::lb_healthy_panic);
+  LbSet& set = pr->localities.empty() ? pr->set : pickLocality(*pr);
+  if (set.hosts->hosts.empty()) return nullptr;
   switch (config_->lb) {
     case ClusterConfig::Lb::RoundRobin:
-      return pickRoundRobin();
+      return pickRoundRobin(set);
     case ClusterConfig::Lb::Random:
-      return pickWeightedRandom();
+      return pickWeightedRandom(set);
     case ClusterConfig::Lb::LeastRequest:
-      return pickLeastRequest();
+      return pickLeastRequest(set);
     case ClusterConfig::Lb::RingHash:
     case ClusterConfig::Lb::Maglev:
-      return lb_hosts_->hosts[hash_table_->pick(hash ? *hash : random_.next(), attempt)];
+      return set.hosts->hosts[set.hash->pick(hash ? *hash : random_.next(), attempt)];
     case ClusterConfig::Lb::ClusterProvided:
       return nullptr;
   }

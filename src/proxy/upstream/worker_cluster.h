@@ -14,6 +14,7 @@
 #include "common/random.h"
 #include "proxy/upstream/cluster_config.h"
 #include "proxy/upstream/hash_lb.h"
+#include "proxy/upstream/priority_load.h"
 
 namespace weft::proxy::upstream {
 
@@ -50,8 +51,12 @@ class WorkerCluster : public net::ConnectionCallbacks {
   // Picks a host, or returns null when there is none (Envoy's UH). For ORIGINAL_DST clusters
   // `original_dst` (or the override header's value) names the host. RING_HASH and MAGLEV use
   // the request's `hash` (a random one without), `attempt` > 0 for a retry's host selection.
+  // `excluded_priorities` (a bit per priority) take no load unless nothing else is healthy.
   std::shared_ptr<const Host> chooseHost(const net::Address* original_dst, std::string_view override_host,
-                                         std::optional<uint64_t> hash = std::nullopt, uint32_t attempt = 0);
+                                         std::optional<uint64_t> hash = std::nullopt, uint32_t attempt = 0,
+                                         uint64_t excluded_priorities = 0);
+  // Percent of requests each priority gets now (for /clusters and tests).
+  const std::vector<uint32_t>& priorityLoad() const { return priority_load_.load; }
 
   // An idle keep-alive connection to `host` (made with this auto_sni server name), or null.
   std::unique_ptr<net::Connection> takeIdle(const Host& host, std::string_view server_name = {});
@@ -80,27 +85,43 @@ class WorkerCluster : public net::ConnectionCallbacks {
   void onEvent(net::Connection& conn, net::ConnectionEvent) override { dropIdle(conn); }
 
  private:
+  // Hosts one pick chooses among, with the policy's state over them.
+  struct LbSet {
+    std::shared_ptr<const HostSet> hosts;
+    size_t rr_next = 0;
+    std::vector<int64_t> rr_current;  // smooth weighted round robin state
+    std::vector<double> lr_current;   // the same, for LEAST_REQUEST's load-adjusted weights
+    std::unique_ptr<HashTable> hash;  // RING_HASH, MAGLEV
+  };
+  struct PriorityLb {
+    LbSet set;  // the priority's healthy hosts, or all of them in panic mode
+    bool panic = false;
+    // locality_weighted_lb_config (outside panic): healthy hosts per locality, picked by their
+    // effective weights with smooth weighted round robin.
+    std::vector<LbSet> localities;
+    std::vector<double> locality_weight, locality_current;
+  };
+
   void dropIdle(net::Connection& conn);
-  // Rebuilds the set the load balancer picks from: the healthy hosts, or all of them when
-  // fewer than healthy_panic_threshold percent are healthy (Envoy's panic mode).
+  // Rebuilds what the load balancer picks from: per priority its healthy hosts, or all of them
+  // when it is in panic mode (Envoy's), and the load each priority gets.
   void refreshHealth();
+  void buildLbSet(LbSet& set, std::shared_ptr<const HostSet> hosts);
+  void buildLocalities(PriorityLb& p, uint32_t priority, const std::vector<std::shared_ptr<const Host>>& all);
   void servePending();
-  const std::shared_ptr<const Host>& pickRoundRobin();
-  const std::shared_ptr<const Host>& pickWeightedRandom();
-  const std::shared_ptr<const Host>& pickLeastRequest();
+  const std::shared_ptr<const Host>& pickRoundRobin(LbSet& set);
+  const std::shared_ptr<const Host>& pickWeightedRandom(LbSet& set);
+  const std::shared_ptr<const Host>& pickLeastRequest(LbSet& set);
+  LbSet& pickLocality(PriorityLb& p);
 
   std::shared_ptr<const ClusterConfig> config_;
   std::shared_ptr<const HostSet> hosts_;
-  std::shared_ptr<const HostSet> lb_hosts_;  // hosts_ itself while every host is healthy
   uint64_t health_generation_ = 0;
-  bool panic_ = false;
-  std::unique_ptr<HashTable> hash_table_;  // RING_HASH, MAGLEV: over lb_hosts_
+  std::vector<PriorityLb> priorities_;
+  PriorityLoad priority_load_;
   event::Reactor& reactor_;
   Random& random_;
   Linger linger_;
-  size_t rr_next_ = 0;
-  std::vector<int64_t> rr_current_;  // smooth weighted round robin state
-  std::vector<double> lr_current_;   // the same, for LEAST_REQUEST's load-adjusted weights
   struct IdleEntry {
     std::shared_ptr<const Host> host;
     std::unique_ptr<net::Connection> conn;

@@ -51,6 +51,25 @@ TEST(AgentEnvTest, BootstrapHasAdsStatsAndReadiness) {
   EXPECT_TRUE(xds.contains("typed_extension_protocol_options"));  // gRPC needs HTTP/2
 }
 
+TEST(AgentEnvTest, NodeLocalityFromTheLocalityLabelAsPilotAgent) {
+  std::string err;
+  auto e = injectorEnv();
+  auto env = readAgentEnv(e, err);
+  ASSERT_TRUE(env) << err;
+  EXPECT_FALSE(proxyBootstrap(*env, BootstrapOptions{})["node"].contains("locality"));
+  e["ISTIO_METAJSON_LABELS"] = R"({"app":"reviews","istio-locality":"us-east.zone-b"})";
+  env = readAgentEnv(e, err);
+  ASSERT_TRUE(env) << err;
+  auto loc = proxyBootstrap(*env, BootstrapOptions{})["node"]["locality"];
+  EXPECT_EQ(loc["region"], "us-east");
+  EXPECT_EQ(loc["zone"], "zone-b");
+  EXPECT_FALSE(loc.contains("sub_zone"));
+  e["ISTIO_METAJSON_LABELS"] = R"({"istio-locality":"x.y","topology.istio.io/locality":"eu/a/rack1"})";
+  env = readAgentEnv(e, err);
+  ASSERT_TRUE(env) << err;
+  EXPECT_EQ(proxyBootstrap(*env, BootstrapOptions{})["node"]["locality"]["sub_zone"], "rack1");
+}
+
 TEST(AgentEnvTest, ErrorsNameTheVariable) {
   std::string err;
   auto e = injectorEnv();

@@ -130,13 +130,73 @@ TEST(DecodeTest, VirtualServiceUnknownFieldIsRejectedNotIgnored) {
     - destination: {host: reviews}
     retries: {attempts: 3, retryOn: "5xx,sometimes,503", perTryTimeout: 0s, retryRemoteLocalities: true, tries: 2}
 )"));
+  EXPECT_THAT(retries.errors,
+              ::testing::UnorderedElementsAre("spec.http[0].retries.tries: not supported by weftd",
+                                              "spec.http[0].retries.perTryTimeout: must be at least 1ms",
+                                              "spec.http[0].retries.retryOn: 'sometimes' is not a valid retry policy"));
+}
+
+TEST(DecodeTest, DestinationRuleLocalityLbSettingIsValidatedAsIstio) {
+  Rejected r = rejectOne(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: r}
+spec:
+  host: reviews
+  trafficPolicy:
+    outlierDetection: {consecutive5xxErrors: 1}
+    loadBalancer:
+      localityLbSetting:
+        distribute:
+        - from: us/*
+          to: {"us/a/*": 60, "us/b": 30}
+        - from: us/a
+          to: {"eu/*/x": 100}
+  subsets:
+  - name: v1
+    trafficPolicy:
+      loadBalancer:
+        localityLbSetting:
+          failover: [{from: us, to: us}, {from: eu/a, to: "as*"}]
+          failoverPriority: [topology.kubernetes.io/zone]
+      portLevelSettings:
+      - port: {number: 9080}
+        loadBalancer: {simple: RANDOM, warmupDurationSecs: 10s}
+      - port: {number: 9080}
+      - loadBalancer: {simple: RANDOM}
+)");
   EXPECT_THAT(
-      retries.errors,
+      r.errors,
       ::testing::UnorderedElementsAre(
-          "spec.http[0].retries.tries: not supported by weftd",
-          "spec.http[0].retries.perTryTimeout: must be at least 1ms",
-          "spec.http[0].retries.retryOn: 'sometimes' is not a valid retry policy",
-          "spec.http[0].retries.retryRemoteLocalities: not supported by weft-proxy yet (no locality priorities)"));
+          "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[0].to: total locality weight 90 != 100",
+          "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute[1].to: locality eu/*/x wildcard '*' number can "
+          "not exceed 1 and must be in the end",
+          "spec.trafficPolicy.loadBalancer.localityLbSetting.distribute: locality us/a overlap with previous specified "
+          "ones",
+          "spec.subsets[0].trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: can not simultaneously set "
+          "'failover' and topology label 'topology.kubernetes.io/zone' in 'failover_priority'",
+          "spec.subsets[0].trafficPolicy.portLevelSettings[0].loadBalancer.warmupDurationSecs: slow start is not "
+          "supported by weft-proxy yet",
+          "spec.subsets[0].trafficPolicy.portLevelSettings[1].port.number: port 9080 is set twice",
+          "spec.subsets[0].trafficPolicy.portLevelSettings[2].port: portTrafficPolicy must have valid port"));
+
+  Rejected f = rejectOne(R"(apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: r}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer:
+      localityLbSetting:
+        failover: [{from: us, to: us}, {from: eu/a, to: "as*"}]
+)");
+  EXPECT_THAT(f.errors,
+              ::testing::UnorderedElementsAre(
+                  "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[0]: locality lb failover settings must "
+                  "specify different regions",
+                  "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[1]: locality lb failover only specify "
+                  "region",
+                  "spec.trafficPolicy.loadBalancer.localityLbSetting.failover[1]: locality lb failover region should "
+                  "not contain '*' wildcard"));
 }
 
 TEST(DecodeTest, DestinationRuleConnectionPoolIsValidatedAsIstio) {

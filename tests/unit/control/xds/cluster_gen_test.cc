@@ -223,6 +223,72 @@ spec:
   EXPECT_FALSE(r.has_common_lb_config());
 }
 
+TEST(ClusterGenTest, PortLevelSettingsMergeAsIstio) {
+  auto m = modelFrom(withBase(R"(
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {simple: RANDOM}
+    outlierDetection: {consecutive5xxErrors: 7}
+    portLevelSettings:
+    - port: {number: 9080}
+      loadBalancer: {simple: ROUND_ROBIN}
+      connectionPool: {tcp: {maxConnections: 9}}
+    - port: {number: 1234}
+      outlierDetection: {consecutive5xxErrors: 1}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy:
+      outlierDetection: {consecutive5xxErrors: 3}
+      portLevelSettings:
+      - port: {number: 9080}
+        loadBalancer: {simple: LEAST_REQUEST}
+)"));
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  // The rule's port-level settings for 9080 replace its loadBalancer and add a connection pool;
+  // the other port's settings do not apply.
+  auto c = unpackNamed<Cluster>(clusters, out(9080, kReviews));
+  EXPECT_EQ(c.lb_policy(), Cluster::ROUND_ROBIN);
+  EXPECT_EQ(c.circuit_breakers().thresholds(0).max_connections().value(), 9u);
+  EXPECT_EQ(c.outlier_detection().consecutive_5xx().value(), 7u);
+  // A subset without a policy inherits the merged rule.
+  EXPECT_EQ(unpackNamed<Cluster>(clusters, out(9080, kReviews, "v1")).lb_policy(), Cluster::ROUND_ROBIN);
+  // The subset's fields, then its port-level settings, win.
+  auto v2 = unpackNamed<Cluster>(clusters, out(9080, kReviews, "v2"));
+  EXPECT_EQ(v2.lb_policy(), Cluster::LEAST_REQUEST);
+  EXPECT_EQ(v2.outlier_detection().consecutive_5xx().value(), 3u);
+  EXPECT_EQ(v2.circuit_breakers().thresholds(0).max_connections().value(), 9u);
+}
+
+TEST(ClusterGenTest, LocalityWeightedLbConfigAsIstio) {
+  auto dr = [](const std::string& tp) {
+    return modelFrom(
+        withBase("apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+                 "metadata: {name: reviews, namespace: default}\nspec:\n  host: reviews\n"
+                 "  trafficPolicy:\n" +
+                 tp));
+  };
+  auto has = [](const std::shared_ptr<const MeshModel>& m) {
+    auto c = unpackNamed<Cluster>(generateClusters(*m, proxyIn("default"), {}), out(9080, kReviews));
+    return c.common_lb_config().has_locality_weighted_lb_config();
+  };
+  // distribute: always; failover rules: only with outlier detection; the mesh default alone: never.
+  EXPECT_TRUE(has(dr("    loadBalancer: {localityLbSetting: {distribute: [{from: us/*, to: {us/*: 100}}]}}\n")));
+  EXPECT_TRUE(
+      has(dr("    outlierDetection: {consecutive5xxErrors: 1}\n"
+             "    loadBalancer: {localityLbSetting: {failover: [{from: us, to: eu}]}}\n")));
+  EXPECT_FALSE(has(dr("    loadBalancer: {localityLbSetting: {failover: [{from: us, to: eu}]}}\n")));
+  EXPECT_FALSE(has(dr("    outlierDetection: {consecutive5xxErrors: 1}\n")));
+  EXPECT_FALSE(
+      has(dr("    outlierDetection: {consecutive5xxErrors: 1}\n"
+             "    loadBalancer: {localityLbSetting: {enabled: false, failover: [{from: us, to: eu}]}}\n")));
+}
+
 TEST(ClusterGenTest, ConsistentHashClustersAsIstio) {
   auto m = modelFrom(withBase(R"(
 apiVersion: networking.istio.io/v1

@@ -45,6 +45,18 @@ TEST(ProxyInfoTest, MetadataNamespaceAndLabels) {
   EXPECT_EQ(p.pod, "pod-1");  // the id's pod name stays
 }
 
+TEST(ProxyInfoTest, LocalityFromTheNodeElseTheLocalityLabel) {
+  auto n = node("sidecar~10.1.2.3~pod-1.ns1~ns1.svc.cluster.local");
+  auto& labels = *(*n.mutable_metadata()->mutable_fields())["LABELS"].mutable_struct_value()->mutable_fields();
+  labels["istio-locality"].set_string_value("eu-west.zone-1.rack-9");
+  EXPECT_EQ(ProxyInfo::fromNode(n).locality, "eu-west/zone-1/rack-9");  // '.' read as '/', as Istio
+  labels["topology.istio.io/locality"].set_string_value("us-east.z2");
+  EXPECT_EQ(ProxyInfo::fromNode(n).locality, "us-east/z2");  // the newer label first
+  n.mutable_locality()->set_region("ap");
+  n.mutable_locality()->set_zone("z3");
+  EXPECT_EQ(ProxyInfo::fromNode(n).locality, "ap/z3");
+}
+
 TEST(ProxyInfoTest, NonIstioIdUsesMetadataOnly) {
   auto n = node("grpc-client-1");
   (*n.mutable_metadata()->mutable_fields())["WORKLOAD_NAME"].set_string_value("client");

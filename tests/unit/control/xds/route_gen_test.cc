@@ -10,6 +10,7 @@
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
+#include "envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.pb.h"
 
 namespace weft::control::xds {
 namespace {
@@ -160,7 +161,7 @@ spec:
     match: [{headers: {x: {exact: custom}}}]
     route: [{destination: {host: reviews}}]
     retries: {attempts: 4, perTryTimeout: 250ms, retryOn: "gateway-error, 503,429", retryIgnorePreviousHosts: false,
-              backoff: 100ms}
+              backoff: 100ms, retryRemoteLocalities: true}
   - name: default
     route: [{destination: {host: reviews}}]
 )"));
@@ -187,6 +188,12 @@ spec:
   EXPECT_EQ(c.per_try_timeout().nanos(), 250000000);
   EXPECT_EQ(c.retry_back_off().base_interval().nanos(), 100000000);
   EXPECT_EQ(c.retry_host_predicate_size(), 0);  // retryIgnorePreviousHosts: false
+  // retryRemoteLocalities: Istio's previous_priorities, updated every 2 attempts.
+  EXPECT_EQ(c.retry_priority().name(), "envoy.retry_priorities.previous_priorities");
+  envoy::extensions::retry::priority::previous_priorities::v3::PreviousPrioritiesConfig prio;
+  ASSERT_TRUE(c.retry_priority().typed_config().UnpackTo(&prio));
+  EXPECT_EQ(prio.update_frequency(), 2);
+  EXPECT_FALSE(dflt->routes(0).route().retry_policy().has_retry_priority());
 }
 
 const char* kReviewsCanary = R"(

@@ -218,12 +218,17 @@ name: x
 load_assignment:
   endpoints:
   - lb_endpoints: []
-  - priority: 1
+  - priority: 64
     lb_endpoints:
     - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 80}}}
 )"),
-            "static_resources.clusters[0].load_assignment.endpoints[1].priority: priorities other than 0 are not "
-            "supported by weft-proxy");
+            "static_resources.clusters[0].load_assignment.endpoints[1].priority: 64 is above weft-proxy's limit of 63");
+  EXPECT_EQ(compileError(R"(
+name: x
+load_assignment:
+  policy: {overprovisioning_factor: 0}
+)"),
+            "static_resources.clusters[0].load_assignment.policy.overprovisioning_factor: must be greater than 0");
   EXPECT_EQ(compileError(R"(
 name: x
 load_assignment:
@@ -242,6 +247,35 @@ load_assignment:
 )"),
             "static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address: a "
             "socket_address is required");
+}
+
+TEST(ClusterConfigTest, PrioritiesLocalitiesAndWeightsReachTheHosts) {
+  stats::Store store(1);
+  auto c = compile(R"(
+name: x
+common_lb_config: {locality_weighted_lb_config: {}}
+load_assignment:
+  policy: {overprovisioning_factor: 120}
+  endpoints:
+  - locality: {region: us, zone: a}
+    load_balancing_weight: 7
+    lb_endpoints:
+    - endpoint: {address: {socket_address: {address: 10.0.0.1, port_value: 80}}}
+  - locality: {region: eu}
+    priority: 2
+    lb_endpoints:
+    - endpoint: {address: {socket_address: {address: 10.0.0.2, port_value: 80}}}
+)",
+                   store);
+  EXPECT_TRUE(c->locality_weighted);
+  const HostSet& set = *c->static_hosts;
+  EXPECT_EQ(set.priorities, 3u);
+  EXPECT_EQ(set.overprovisioning_factor, 120u);
+  EXPECT_EQ(set.hosts[0]->locality, "us/a/");
+  EXPECT_EQ(set.hosts[1]->priority, 2u);
+  ASSERT_EQ(set.locality_weights.size(), 2u);
+  EXPECT_EQ(set.locality_weights[0].weight, 7u);
+  EXPECT_EQ(set.locality_weights[1].weight, 0u);  // unset: no load under locality weighting
 }
 
 TEST(ClusterConfigTest, MakeHostSet) {

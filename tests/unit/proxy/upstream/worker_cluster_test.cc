@@ -18,6 +18,13 @@ std::shared_ptr<const Host> host(const std::string& ip, uint32_t weight = 1) {
   return makeHost(*net::Address::parse(ip, 80), weight, "c", "", 1);
 }
 
+std::shared_ptr<const Host> placed(const std::string& ip, uint32_t priority, const std::string& locality = "") {
+  auto h = makeHost(*net::Address::parse(ip, 80), 1, "c", "", 1);
+  h->priority = priority;
+  h->locality = locality;
+  return h;
+}
+
 struct Env {
   event::Reactor reactor;
   Random random{42};
@@ -338,6 +345,89 @@ TEST(WorkerClusterTest, WeightedLeastRequestDividesWeightByLoad) {
   counts = pickCounts(wc, 300);
   EXPECT_NEAR(counts["10.0.0.1:80"], 100, 2);
   hosts[0]->stats->add(HostStats::rq_active, static_cast<uint64_t>(-3));
+}
+
+TEST(WorkerClusterTest, PrioritiesFailOverAsHostsTurnUnhealthy) {
+  Env env;
+  auto hosts = std::vector<std::shared_ptr<const Host>>{placed("10.0.0.1", 0), placed("10.0.0.2", 0),
+                                                        placed("10.0.1.1", 1), placed("10.0.1.2", 1)};
+  WorkerCluster wc(env.config(ClusterConfig::Lb::RoundRobin), makeHostSet(hosts), env.reactor, env.random, nullptr);
+  EXPECT_EQ(wc.priorityLoad(), (std::vector<uint32_t>{100, 0}));
+  auto counts = pickCounts(wc, 100);
+  EXPECT_EQ(counts["10.0.0.1:80"] + counts["10.0.0.2:80"], 100);
+  // Half of P0 down: 50% x 1.4 = 70% stays, 30% spills to P1.
+  health::set(hosts[0]->health_flags, health::kFailedOutlierCheck, true);
+  counts = pickCounts(wc, 1000);
+  EXPECT_EQ(wc.priorityLoad(), (std::vector<uint32_t>{70, 30}));
+  EXPECT_EQ(counts["10.0.0.1:80"], 0);
+  EXPECT_NEAR(counts["10.0.1.1:80"] + counts["10.0.1.2:80"], 300, 60);
+  // All of P0 down: everything to P1, and no panic (P1 covers the whole load).
+  health::set(hosts[1]->health_flags, health::kFailedOutlierCheck, true);
+  counts = pickCounts(wc, 100);
+  EXPECT_EQ(counts["10.0.1.1:80"] + counts["10.0.1.2:80"], 100);
+  // The excluded priority of a retry (previous_priorities) moves load off a healthy P0.
+  for (const auto& h : hosts) health::set(h->health_flags, health::kFailedOutlierCheck, false);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(wc.chooseHost(nullptr, "", std::nullopt, 0, 0b1)->priority, 1u);
+  // Excluding every priority falls back to the normal load.
+  EXPECT_EQ(wc.chooseHost(nullptr, "", std::nullopt, 0, 0b11)->priority, 0u);
+}
+
+TEST(WorkerClusterTest, EmptyPriorityLevelsInBetweenAreSkipped) {
+  Env env;
+  auto hosts = std::vector<std::shared_ptr<const Host>>{placed("10.0.0.1", 0), placed("10.0.2.1", 2)};
+  WorkerCluster wc(env.config(ClusterConfig::Lb::LeastRequest), makeHostSet(hosts), env.reactor, env.random, nullptr);
+  health::set(hosts[0]->health_flags, health::kFailedActiveHc, true);
+  EXPECT_EQ(wc.priorityLoad(), (std::vector<uint32_t>{100, 0, 0}));  // before the next pick
+  EXPECT_EQ(wc.chooseHost(nullptr, "")->address_string, "10.0.2.1:80");
+  EXPECT_EQ(wc.priorityLoad(), (std::vector<uint32_t>{0, 0, 100}));
+  health::set(hosts[0]->health_flags, health::kFailedActiveHc, false);
+}
+
+TEST(WorkerClusterTest, LocalityWeightsSplitLoadAndFollowHealth) {
+  Env env;
+  auto hosts = std::vector<std::shared_ptr<const Host>>{placed("10.0.0.1", 0, "r/a/"), placed("10.0.0.2", 0, "r/a/"),
+                                                        placed("10.0.1.1", 0, "r/b/"), placed("10.0.1.2", 0, "r/b/")};
+  auto config = env.config(ClusterConfig::Lb::RoundRobin);
+  config->locality_weighted = true;
+  std::vector<LocalityWeight> weights{{0, "r/a/", 3}, {0, "r/b/", 1}};
+  WorkerCluster wc(config, makeHostSet(hosts, weights), env.reactor, env.random, nullptr);
+  auto counts = pickCounts(wc, 400);
+  EXPECT_EQ(counts["10.0.0.1:80"] + counts["10.0.0.2:80"], 300);
+  EXPECT_EQ(counts["10.0.0.1:80"], 150);
+  // One of a's two hosts down: a's weight 3 x min(1, 1.4 x 0.5) = 2.1 against b's 1.
+  health::set(hosts[0]->health_flags, health::kFailedOutlierCheck, true);
+  counts = pickCounts(wc, 310);
+  EXPECT_EQ(counts["10.0.0.1:80"], 0);
+  EXPECT_NEAR(counts["10.0.0.2:80"], 210, 2);
+  health::set(hosts[0]->health_flags, health::kFailedOutlierCheck, false);
+  // Without locality_weighted_lb_config the weights are ignored: an even split.
+  WorkerCluster plain(env.config(ClusterConfig::Lb::RoundRobin), makeHostSet(hosts, weights), env.reactor, env.random,
+                      nullptr);
+  counts = pickCounts(plain, 400);
+  EXPECT_EQ(counts["10.0.0.1:80"] + counts["10.0.0.2:80"], 200);
+}
+
+TEST(WorkerClusterTest, LocalityWithoutWeightGetsNoLoad) {
+  Env env;
+  auto hosts = std::vector<std::shared_ptr<const Host>>{placed("10.0.0.1", 0, "r/a/"), placed("10.0.1.1", 0, "r/b/")};
+  auto config = env.config(ClusterConfig::Lb::Random);
+  config->locality_weighted = true;
+  WorkerCluster wc(config, makeHostSet(hosts, {{0, "r/a/", 5}}), env.reactor, env.random, nullptr);
+  auto counts = pickCounts(wc, 50);
+  EXPECT_EQ(counts["10.0.0.1:80"], 50);
+}
+
+TEST(WorkerClusterTest, RingHashChoosesThePriorityByHashToo) {
+  Env env;
+  auto hosts = std::vector<std::shared_ptr<const Host>>{placed("10.0.0.1", 0), placed("10.0.0.2", 0),
+                                                        placed("10.0.1.1", 1), placed("10.0.1.2", 1)};
+  WorkerCluster wc(env.config(ClusterConfig::Lb::RingHash), makeHostSet(hosts), env.reactor, env.random, nullptr);
+  health::set(hosts[0]->health_flags, health::kFailedOutlierCheck, true);  // 70 / 30
+  for (uint64_t key = 0; key < 50; ++key) {
+    auto first = wc.chooseHost(nullptr, "", key * 7919);
+    for (int i = 0; i < 5; ++i) EXPECT_EQ(wc.chooseHost(nullptr, "", key * 7919), first) << "key " << key;
+  }
+  health::set(hosts[0]->health_flags, health::kFailedOutlierCheck, false);
 }
 
 }  // namespace

@@ -240,9 +240,15 @@ void RouterFilter::retryNow() {
     if (const auto* v = retry_head_->head().req->find(cluster_->config().original_dst_header)) override_host = *v;
   }
   std::shared_ptr<const upstream::Host> host;
+  // Envoy's previous_priorities: every update_frequency attempts, the priorities tried so far
+  // are set aside (while any other priority has healthy hosts).
+  uint32_t every = retry_->previous_priorities_frequency;
+  if (every > 0 && tried_.size() % every == 0) {
+    for (const auto* t : tried_) excluded_priorities_ |= uint64_t{1} << t->priority;
+  }
   uint32_t tries = retry_->previous_hosts ? retry_->host_selection_max_attempts : 1;
   for (uint32_t i = 0; i < tries; ++i) {
-    host = cluster_->chooseHost(&downstream.localAddress(), override_host, hash_, i);
+    host = cluster_->chooseHost(&downstream.localAddress(), override_host, hash_, i, excluded_priorities_);
     if (!host || !retry_->previous_hosts) break;
     bool seen = false;
     for (const auto* t : tried_) seen = seen || t == host.get();

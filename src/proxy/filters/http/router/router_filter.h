@@ -101,6 +101,7 @@ class RouterFilter final : public StreamFilterBase,
   uint32_t attempts_ = 0;
   bool holds_retry_ = false;  // one of the cluster's max_retries slots
   std::vector<const upstream::Host*> tried_;
+  uint64_t excluded_priorities_ = 0;  // retry_priority previous_priorities
   event::Timer retry_timer_;
   event::Timer per_try_timer_;
   bool attempt_count_in_response_ = false;
