@@ -46,9 +46,11 @@ def _fields(lines):
     return d
 
 
-def request(proto, port, path, method="GET", headers=(), body=None, host="test.local", timeout=20.0):
+def request(proto, port, path, method="GET", headers=(), body=None, host="test.local", timeout=20.0,
+            reset=False):
     """One request; returns a Reply (status, headers and trailers as lower-cased dicts, body bytes,
-    elapsed seconds)."""
+    elapsed seconds). `reset`: the stream must end in a reset or truncation (curl fails), and
+    the Reply holds what came before it (status None if no head came)."""
     assert proto in PROTOCOLS, proto
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "body"
@@ -64,6 +66,11 @@ def request(proto, port, path, method="GET", headers=(), body=None, host="test.l
         t0 = time.monotonic()
         r = wh.curl(args, timeout=timeout)
         elapsed = time.monotonic() - t0
+        if reset:
+            assert r.returncode != 0, "curl %s succeeded; a reset was expected: %s" % (" ".join(args), r.stdout)
+            heads = [b for b in r.stdout.replace("\r\n", "\n").split("\n\n") if b.startswith("HTTP/")]
+            status = int(heads[-1].split()[1]) if heads else None
+            return Reply(proto, args, status, {}, {}, out.read_bytes() if out.exists() else b"", elapsed)
         assert r.returncode == 0, "curl %s failed rc=%d: %s" % (" ".join(args), r.returncode, r.stderr)
         # -D -: the final response head (after any 100 Continue), then the trailers (HTTP/2).
         blocks = [b for b in r.stdout.replace("\r\n", "\n").split("\n\n") if b.strip()]

@@ -34,6 +34,10 @@ def env(weft_module):
     flaky = FailingServer(200, cycle=[200, 503, 200, 200, 503, 200, 200, 503, 200, 200])
     closed_port = wh.free_port()  # nothing listens there: connections are refused
     hang = h.blackhole()
+    trickle = FailingServer(200, mode="trickle", delay=0.15)  # 6 bytes over ~0.9 s
+    stall = FailingServer(200, mode="stall")
+    reset = FailingServer(200, mode="reset")
+    bad_only = FailingServer(503)
     prev = {"retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts"}],
             "host_selection_retry_max_attempts": 5}
     port, admin = h.port(), h.port()
@@ -51,6 +55,12 @@ def env(weft_module):
             {"name": "x-upstream-busy", "string_match": {"exact": "yes"}}], **prev)),
         route("/per-try", "half_hang", retry("5xx", per_try_timeout="0.3s", **prev)),
         route("/no-body-retry", "half_bad", retry("5xx", **prev)),
+        route("/idle/hang", "half_hang", retry("5xx", per_try_idle_timeout="0.3s", **prev)),
+        route("/idle/trickle", "trickle", retry("5xx", per_try_idle_timeout="0.5s")),
+        route("/idle/stall", "stall", retry("5xx", per_try_idle_timeout="0.3s")),
+        route("/reset", "reset", retry("5xx,reset")),
+        route("/only-marked", "bad_only", retry("5xx", retriable_request_headers=[
+            {"name": "x-retry-me", "string_match": {"exact": "yes"}}])),
         wh.route_to("half_bad", prefix="/vhost-policy"),
     ], include_request_attempt_count=True, include_attempt_count_in_response=True,
         retry_policy=retry("5xx", **prev))
@@ -64,10 +74,16 @@ def env(weft_module):
             wh.cluster("flaky", [flaky.port]),
             wh.cluster("half_busy", [busy.port, good.port]),
             wh.cluster("half_hang", [hang.port, good.port]),
+            wh.cluster("trickle", [trickle.port]),
+            wh.cluster("stall", [stall.port]),
+            wh.cluster("reset", [reset.port]),
+            wh.cluster("bad_only", [bad_only.port]),
         ])
     proxy = h.start_proxy(config)
-    return types.SimpleNamespace(proxy=proxy, port=port, good=good, bad503=bad503, bad409=bad409, log=log,
-                                 flaky=flaky, busy=busy)
+    yield types.SimpleNamespace(proxy=proxy, port=port, good=good, bad503=bad503, bad409=bad409, log=log,
+                                flaky=flaky, busy=busy, trickle=trickle, stall=stall, reset=reset, bad_only=bad_only)
+    for s in (trickle, stall, reset, bad_only):
+        s.shutdown()
 
 
 def stat(env, cluster, name):
@@ -172,3 +188,48 @@ def test_retries_recover_a_30_percent_failing_upstream(env, proto):
     # Every 503 the upstream gave was retried: the stats count each attempt beyond the first.
     assert stat(env, "flaky", "upstream_rq_retry") - retries == answered - 100
     assert answered - 100 >= 25
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_per_try_idle_timeout_retries_a_silent_host(env, proto):
+    for _ in range(4):
+        r = request(proto, env.port, "/idle/hang")
+        assert r.status == 200, r.describe()
+    assert stat(env, "half_hang", "upstream_rq_per_try_idle_timeout") >= 2
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_per_try_idle_timeout_lets_a_slow_but_moving_response_finish(env, proto):
+    # ~0.9 s in all, but never 0.5 s without a byte: no idle timeout.
+    r = request(proto, env.port, "/idle/trickle")
+    assert r.status == 200 and r.body == b"failed", r.describe()
+    assert stat(env, "trickle", "upstream_rq_per_try_idle_timeout") == 0
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_per_try_idle_timeout_after_the_response_started_resets_it(env, proto):
+    before = env.stall.count
+    start = time.monotonic()
+    r = request(proto, env.port, "/idle/stall", reset=True)
+    # The head was forwarded: the stream is reset (not retried, not a 504), well before 60 s.
+    assert r.status == 200 and r.body == b"fai", r.describe()
+    assert time.monotonic() - start < 5
+    assert env.stall.count - before == 1
+    assert env.proxy.wait_stat("cluster.stall.upstream_rq_per_try_idle_timeout", 1) >= 1
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_a_reset_mid_response_is_not_retried(env, proto):
+    before = env.reset.count
+    r = request(proto, env.port, "/reset", reset=True)
+    assert r.status == 200 and r.body == b"fai", r.describe()  # truncated where the upstream reset
+    assert env.reset.count - before == 1  # the response had started: no retry, even on "reset"
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_retriable_request_headers_limit_which_requests_are_retried(env, proto):
+    before = env.bad_only.count
+    assert request(proto, env.port, "/only-marked").status == 503
+    assert env.bad_only.count - before == 1
+    assert request(proto, env.port, "/only-marked", headers=["x-retry-me: yes"]).status == 503
+    assert env.bad_only.count - before == 3

@@ -65,6 +65,7 @@ std::shared_ptr<const RetryPolicy> RetryPolicy::compile(const envoy::config::rou
   }
   if (p.has_num_retries()) r->num_retries = p.num_retries().value();
   if (p.has_per_try_timeout()) r->per_try_timeout = toMillis(p.per_try_timeout());
+  if (p.has_per_try_idle_timeout()) r->per_try_idle_timeout = toMillis(p.per_try_idle_timeout());
   if (p.has_retry_back_off()) {
     const auto& b = p.retry_back_off();
     r->base_interval = toMillis(b.base_interval());
@@ -78,6 +79,10 @@ std::shared_ptr<const RetryPolicy> RetryPolicy::compile(const envoy::config::rou
   for (int i = 0; i < p.retriable_headers_size(); ++i) {
     r->retriable_headers.push_back(
         HeaderMatcher::compile(p.retriable_headers(i), path + ".retriable_headers[" + std::to_string(i) + "]"));
+  }
+  for (int i = 0; i < p.retriable_request_headers_size(); ++i) {
+    r->retriable_request_headers.push_back(HeaderMatcher::compile(
+        p.retriable_request_headers(i), path + ".retriable_request_headers[" + std::to_string(i) + "]"));
   }
   for (int i = 0; i < p.retry_host_predicate_size(); ++i) {
     const auto& pred = p.retry_host_predicate(i);
@@ -107,6 +112,14 @@ std::shared_ptr<const RetryPolicy> RetryPolicy::compile(const envoy::config::rou
         static_cast<uint32_t>(std::min<int64_t>(p.host_selection_retry_max_attempts(), 16));
   }
   return r;
+}
+
+bool RetryPolicy::requestRetriable(const RequestHead& req, std::string_view scheme) const {
+  if (retriable_request_headers.empty()) return true;
+  for (const HeaderMatcher& m : retriable_request_headers) {
+    if (m.match(req, scheme)) return true;
+  }
+  return false;
 }
 
 bool RetryPolicy::retriableResponse(const ResponseHead& head, bool is_grpc) const {

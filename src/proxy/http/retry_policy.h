@@ -33,13 +33,16 @@ struct RetryPolicy {
     kRetriableHeaders = 1u << 13,
   };
   uint32_t retry_on = 0;
-  uint32_t num_retries = 1;                      // Envoy's default with a retry_policy
-  std::chrono::milliseconds per_try_timeout{0};  // 0: none
+  uint32_t num_retries = 1;                           // Envoy's default with a retry_policy
+  std::chrono::milliseconds per_try_timeout{0};       // 0: none
+  std::chrono::milliseconds per_try_idle_timeout{0};  // 0: none
   std::chrono::milliseconds base_interval{25};
   std::chrono::milliseconds max_interval{250};  // 10 x base unless set
   std::vector<uint32_t> retriable_status_codes;
   std::vector<HeaderMatcher> retriable_headers;  // retriable-headers: any match asks for a retry
-  bool previous_hosts = false;                   // retry_host_predicate envoy.retry_host_predicates.previous_hosts
+  // retriable_request_headers: a request is retried only if one matches (none: any request).
+  std::vector<HeaderMatcher> retriable_request_headers;
+  bool previous_hosts = false;  // retry_host_predicate envoy.retry_host_predicates.previous_hosts
   uint32_t host_selection_max_attempts = 1;
   // retry_priority envoy.retry_priorities.previous_priorities: every this many attempts the
   // priorities tried so far take no load (0: no retry priority).
@@ -51,6 +54,8 @@ struct RetryPolicy {
   // Parses a retry_on list ("5xx,reset"); returns false and names the bad entry in `bad`.
   static bool parseRetryOn(std::string_view list, uint32_t& bits, std::string& bad);
 
+  // Whether this request may be retried at all (retriable_request_headers).
+  bool requestRetriable(const RequestHead& req, std::string_view scheme) const;
   // Whether a response with this status (and grpc-status header, -1 if none) asks for a retry.
   bool retriableResponse(const ResponseHead& head, bool is_grpc) const;
   // Whether a failure before any response (a ResponseFlag and the reason text) does.

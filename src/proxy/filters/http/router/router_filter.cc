@@ -39,7 +39,8 @@ RouterFilter::RouterFilter(const RouterConfig& config, event::Reactor& reactor)
       reactor_(reactor),
       timer_(reactor, [this] { onTimeout(); }),
       retry_timer_(reactor, [this] { retryNow(); }),
-      per_try_timer_(reactor, [this] { onPerTryTimeout(); }) {}
+      per_try_timer_(reactor, [this] { onPerTryTimeout(false); }),
+      per_try_idle_timer_(reactor, [this] { onPerTryTimeout(true); }) {}
 
 RouterFilter::~RouterFilter() { abortUpstream(); }
 
@@ -139,7 +140,7 @@ FilterStatus RouterFilter::decodeHeaders(RequestHead& req, bool end_stream) {
   const VirtualHost& vhost = *cb_->virtualHost();
   if (vhost.include_request_attempt_count) head.attempt_count = "1";
   attempt_count_in_response_ = vhost.include_attempt_count_in_response;
-  if (route->retry && !req.upgrade) {
+  if (route->retry && !req.upgrade && route->retry->requestRetriable(req, scheme)) {
     retry_ = route->retry.get();
     retry_head_ = std::make_unique<OwnedUpstreamHead>(head);
   }
@@ -207,6 +208,15 @@ void RouterFilter::armPerTryTimer() {
   if (retry_ && retry_->per_try_timeout.count() > 0 && request_end_ && upstream_) {
     per_try_timer_.arm(retry_->per_try_timeout);
   }
+  touchPerTryIdle();
+}
+
+// per_try_idle_timeout, like per_try_timeout, starts once the request is sent whole; it keeps
+// running while the response streams back.
+void RouterFilter::touchPerTryIdle() {
+  if (retry_ && retry_->per_try_idle_timeout.count() > 0 && request_end_ && upstream_) {
+    per_try_idle_timer_.arm(retry_->per_try_idle_timeout);
+  }
 }
 
 bool RouterFilter::maybeRetry(bool retriable, uint32_t flag) {
@@ -226,6 +236,7 @@ bool RouterFilter::maybeRetry(bool retriable, uint32_t flag) {
   holds_retry_ = true;
   (void)flag;
   per_try_timer_.disarm();
+  per_try_idle_timer_.disarm();
   abortUpstream();
   cluster_->stats().inc(upstream::ClusterStats::upstream_rq_retry);
   cluster_->stats().inc(upstream::ClusterStats::upstream_rq_retry_backoff_exponential);
@@ -270,15 +281,20 @@ void RouterFilter::releaseRetry() {
   cluster_->limits().retries.release();
 }
 
-void RouterFilter::onPerTryTimeout() {
+void RouterFilter::onPerTryTimeout(bool idle) {
   if (!upstream_) return;
+  per_try_timer_.disarm();
+  per_try_idle_timer_.disarm();
   reportResult(upstream::OutlierDetector::Result::kTimeout);
-  cluster_->stats().inc(upstream::ClusterStats::upstream_rq_per_try_timeout);
-  // As Envoy: a per-try timeout is retried when 5xx, gateway-error or reset are asked for.
-  bool retriable = retry_->retry_on & (RetryPolicy::k5xx | RetryPolicy::kGatewayError | RetryPolicy::kReset);
+  cluster_->stats().inc(idle ? upstream::ClusterStats::upstream_rq_per_try_idle_timeout
+                             : upstream::ClusterStats::upstream_rq_per_try_timeout);
+  // As Envoy: a per-try timeout is retried when 5xx, gateway-error or reset are asked for, and
+  // only before the response has started.
+  bool retriable =
+      !response_started_ && (retry_->retry_on & (RetryPolicy::k5xx | RetryPolicy::kGatewayError | RetryPolicy::kReset));
   if (maybeRetry(retriable, kUpstreamRequestTimeout)) return;
   timer_.disarm();
-  replyTimeout("upstream_per_try_timeout");
+  replyTimeout(idle ? "upstream_per_try_idle_timeout" : "upstream_per_try_timeout");
 }
 
 // Envoy's answer to a route or per-try timeout: 504 UT, DEADLINE_EXCEEDED for gRPC.
@@ -353,6 +369,7 @@ void RouterFilter::onTimeout() {
   if (upstream_) reportResult(upstream::OutlierDetector::Result::kTimeout);
   retry_timer_.disarm();
   per_try_timer_.disarm();
+  per_try_idle_timer_.disarm();
   releaseRetry();
   cb_->hcm().stats->inc(HcmStats::downstream_rq_timeout);
   cluster_->stats().inc(upstream::ClusterStats::upstream_rq_timeout);
@@ -366,6 +383,7 @@ void RouterFilter::onUpstreamFailure(uint32_t flag, std::string_view reason) {
   if (flag != kUpstreamOverflow) reportResult(upstream::OutlierDetector::Result::kConnectFailed);
   if (upstream_) reactor_.deferDelete(std::move(upstream_));
   per_try_timer_.disarm();
+  per_try_idle_timer_.disarm();
   if (retry_ && maybeRetry(retry_->retriableFailure(flag, reason), flag)) return;
   releaseRetry();
   timer_.disarm();
@@ -376,6 +394,7 @@ void RouterFilter::onUpstreamFailure(uint32_t flag, std::string_view reason) {
 
 void RouterFilter::onUpstreamHeaders(const ResponseHead& head, bool end_stream) {
   per_try_timer_.disarm();
+  touchPerTryIdle();
   if (cluster_->config().outlier) {
     // gRPC: the grpc-status decides, from a trailers-only response now or from the trailers.
     const std::string_view* g = cb_->isGrpc() ? head.find("grpc-status") : nullptr;
@@ -397,6 +416,7 @@ void RouterFilter::onUpstreamHeaders(const ResponseHead& head, bool end_stream) 
       cluster_->stats().inc(upstream::ClusterStats::upstream_rq_retry_success);
     releaseRetry();
   }
+  response_started_ = true;
   StreamInfo& info = cb_->streamInfo();
   info.first_upstream_byte = reactor_.now();
   info.response_code_details = "via_upstream";
@@ -430,6 +450,7 @@ void RouterFilter::onUpstreamHeaders(const ResponseHead& head, bool end_stream) 
 }
 
 void RouterFilter::onUpstreamBody(std::string_view data) {
+  touchPerTryIdle();
   cb_->encodeData(data, false);
   if (upstream_ && !paused_ && cb_->downstreamAboveWriteLimit()) {
     paused_ = true;
@@ -438,6 +459,7 @@ void RouterFilter::onUpstreamBody(std::string_view data) {
 }
 
 void RouterFilter::onUpstreamTrailers(const std::vector<Header>& trailers) {
+  touchPerTryIdle();
   if (grpc_result_pending_) {
     int status = -1;
     for (const Header& t : trailers) {
@@ -451,6 +473,7 @@ void RouterFilter::onUpstreamTrailers(const std::vector<Header>& trailers) {
 
 void RouterFilter::onUpstreamComplete() {
   timer_.disarm();
+  per_try_idle_timer_.disarm();
   if (grpc_result_pending_) reportStatus(200);  // no trailers: the HTTP status stands
   if (upstream_) {
     upstream_->release(request_end_);
@@ -469,6 +492,7 @@ void RouterFilter::onUpstreamComplete() {
 void RouterFilter::onUpstreamResetAfterHeaders() {
   if (upstream_) reactor_.deferDelete(std::move(upstream_));
   timer_.disarm();
+  per_try_idle_timer_.disarm();
   cb_->resetStream(kUpstreamConnectionTermination);
 }
 
@@ -517,6 +541,7 @@ void RouterFilter::onLocalReply() {
   timer_.disarm();
   retry_timer_.disarm();
   per_try_timer_.disarm();
+  per_try_idle_timer_.disarm();
   releaseRetry();
   abortUpstream();
 }
@@ -535,6 +560,7 @@ void RouterFilter::onDestroy() {
   timer_.disarm();
   retry_timer_.disarm();
   per_try_timer_.disarm();
+  per_try_idle_timer_.disarm();
   releaseRetry();
   abortUpstream();
   reactor_.cancelFlush(this);

@@ -63,7 +63,8 @@ class RouterFilter final : public StreamFilterBase,
   // Whether this failure is retried now; if so the retry is scheduled (after a backoff).
   bool maybeRetry(bool retriable, uint32_t flag);
   void retryNow();
-  void onPerTryTimeout();
+  void onPerTryTimeout(bool idle);
+  void touchPerTryIdle();
   void replyTimeout(std::string_view details);
   void armPerTryTimer();
   void releaseRetry();
@@ -99,11 +100,13 @@ class RouterFilter final : public StreamFilterBase,
   std::vector<Header> retry_trailers_;
   bool have_trailers_ = false;
   uint32_t attempts_ = 0;
-  bool holds_retry_ = false;  // one of the cluster's max_retries slots
+  bool holds_retry_ = false;       // one of the cluster's max_retries slots
+  bool response_started_ = false;  // an upstream response head was taken (not retried)
   std::vector<const upstream::Host*> tried_;
   uint64_t excluded_priorities_ = 0;  // retry_priority previous_priorities
   event::Timer retry_timer_;
   event::Timer per_try_timer_;
+  event::Timer per_try_idle_timer_;  // per_try_idle_timeout: re-armed by every upstream event
   bool attempt_count_in_response_ = false;
   char attempt_count_[12];
   bool request_end_ = false;
