@@ -38,6 +38,7 @@ def env(weft_module):
     stall = FailingServer(200, mode="stall")
     reset = FailingServer(200, mode="reset")
     bad_only = FailingServer(503)
+    no_budget, one_budget = FailingServer(503), FailingServer(503)
     prev = {"retry_host_predicate": [{"name": "envoy.retry_host_predicates.previous_hosts"}],
             "host_selection_retry_max_attempts": 5}
     port, admin = h.port(), h.port()
@@ -59,6 +60,8 @@ def env(weft_module):
         route("/idle/trickle", "trickle", retry("5xx", per_try_idle_timeout="0.5s")),
         route("/idle/stall", "stall", retry("5xx", per_try_idle_timeout="0.3s")),
         route("/reset", "reset", retry("5xx,reset")),
+        route("/budget/none", "no_budget", retry("5xx", num_retries=3)),
+        route("/budget/one", "one_budget", retry("5xx", num_retries=3)),
         route("/only-marked", "bad_only", retry("5xx", retriable_request_headers=[
             {"name": "x-retry-me", "string_match": {"exact": "yes"}}])),
         wh.route_to("half_bad", prefix="/vhost-policy"),
@@ -78,11 +81,16 @@ def env(weft_module):
             wh.cluster("stall", [stall.port]),
             wh.cluster("reset", [reset.port]),
             wh.cluster("bad_only", [bad_only.port]),
+            wh.cluster("no_budget", [no_budget.port], circuit_breakers={"thresholds": [
+                {"retry_budget": {"budget_percent": {"value": 0}, "min_retry_concurrency": 0}}]}),
+            wh.cluster("one_budget", [one_budget.port], circuit_breakers={"thresholds": [
+                {"max_retries": 0, "retry_budget": {"budget_percent": {"value": 0}, "min_retry_concurrency": 1}}]}),
         ])
     proxy = h.start_proxy(config)
     yield types.SimpleNamespace(proxy=proxy, port=port, good=good, bad503=bad503, bad409=bad409, log=log,
-                                flaky=flaky, busy=busy, trickle=trickle, stall=stall, reset=reset, bad_only=bad_only)
-    for s in (trickle, stall, reset, bad_only):
+                                flaky=flaky, busy=busy, trickle=trickle, stall=stall, reset=reset, bad_only=bad_only,
+                                no_budget=no_budget, one_budget=one_budget)
+    for s in (trickle, stall, reset, bad_only, no_budget, one_budget):
         s.shutdown()
 
 
@@ -233,3 +241,17 @@ def test_retriable_request_headers_limit_which_requests_are_retried(env, proto):
     assert env.bad_only.count - before == 1
     assert request(proto, env.port, "/only-marked", headers=["x-retry-me: yes"]).status == 503
     assert env.bad_only.count - before == 3
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_retry_budget_replaces_max_retries(env, proto):
+    # A budget of 0% with no minimum: no retry may start (overflow), the 503 goes back as it is.
+    before = env.no_budget.count
+    overflow = stat(env, "no_budget", "upstream_rq_retry_overflow")
+    assert request(proto, env.port, "/budget/none").status == 503
+    assert env.no_budget.count - before == 1
+    assert stat(env, "no_budget", "upstream_rq_retry_overflow") == overflow + 1
+    # min_retry_concurrency 1: one retry at a time is allowed (max_retries 0 no longer counts).
+    before = env.one_budget.count
+    assert request(proto, env.port, "/budget/one").status == 503
+    assert env.one_budget.count - before == 4

@@ -41,7 +41,7 @@ envoy::config::core::v3::Locality localityOf(const upstream::Host& h) {
 
 Thresholds thresholdsOf(const upstream::ClusterConfig& c) {
   return {c.limits->connections.max(), c.limits->pending_requests.max(), c.limits->requests.max(),
-          c.limits->retries.max()};
+          c.limits->maxRetries()};
 }
 }  // namespace
 

@@ -222,10 +222,12 @@ const FieldTable& supportedFields() {
         {"envoy.config.cluster.v3.Cluster.CommonLbConfig", {"healthy_panic_threshold", "locality_weighted_lb_config"}},
         {"envoy.config.cluster.v3.Cluster.CommonLbConfig.LocalityWeightedLbConfig", {}},
         {"envoy.config.core.v3.BindConfig", {"source_address"}},
-        // max_retries: no retries yet, so it changes nothing; track_remaining: stats only.
+        // HIGH-priority thresholds are accepted, and unused: a route's priority is refused.
         {"envoy.config.cluster.v3.CircuitBreakers", {"thresholds"}},
         {"envoy.config.cluster.v3.CircuitBreakers.Thresholds",
-         {"priority", "max_connections", "max_pending_requests", "max_requests", "max_retries", "track_remaining"}},
+         {"priority", "max_connections", "max_pending_requests", "max_requests", "max_retries", "track_remaining",
+          "retry_budget"}},
+        {"envoy.config.cluster.v3.CircuitBreakers.Thresholds.RetryBudget", {"budget_percent", "min_retry_concurrency"}},
         {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
          {"explicit_http_config", "use_downstream_protocol_config", "auto_config", "upstream_http_protocol_options",
           "common_http_protocol_options"}},

@@ -265,16 +265,16 @@ void Server::refreshMembership() {
       const char* open;
       const char* remaining;
       const upstream::ResourceCount& count;
+      uint64_t max;
     };
     for (const Breaker& b :
-         {Breaker{"cx_open", "remaining_cx", l.connections},
-          Breaker{"rq_pending_open", "remaining_pending", l.pending_requests},
-          Breaker{"rq_open", "remaining_rq", l.requests}, Breaker{"rq_retry_open", "remaining_retries", l.retries}}) {
+         {Breaker{"cx_open", "remaining_cx", l.connections, l.connections.max()},
+          Breaker{"rq_pending_open", "remaining_pending", l.pending_requests, l.pending_requests.max()},
+          Breaker{"rq_open", "remaining_rq", l.requests, l.requests.max()},
+          Breaker{"rq_retry_open", "remaining_retries", l.retries, l.maxRetries()}}) {
       uint64_t used = b.count.count();
-      store_->setValue(p + b.open, used >= b.count.max() ? 1 : 0);
-      if (l.track_remaining) {
-        store_->setValue(p + b.remaining, static_cast<int64_t>(used >= b.count.max() ? 0 : b.count.max() - used));
-      }
+      store_->setValue(p + b.open, used >= b.max ? 1 : 0);
+      if (l.track_remaining) store_->setValue(p + b.remaining, static_cast<int64_t>(used >= b.max ? 0 : b.max - used));
     }
   }
 }

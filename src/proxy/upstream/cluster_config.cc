@@ -38,6 +38,19 @@ std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, co
   }
   auto limits = std::make_shared<ResourceLimits>(cx, pending, rq, retries);
   limits->track_remaining = track_remaining;
+  for (int i = 0; i < cb.thresholds_size(); ++i) {
+    const auto& t = cb.thresholds(i);
+    if (t.priority() != envoy::config::core::v3::DEFAULT || !t.has_retry_budget()) continue;
+    const auto& b = t.retry_budget();
+    std::string bp = path + ".circuit_breakers.thresholds[" + std::to_string(i) + "].retry_budget";
+    limits->has_retry_budget = true;
+    if (b.has_budget_percent()) {
+      limits->budget_percent = b.budget_percent().value();
+      if (limits->budget_percent < 0 || limits->budget_percent > 100)
+        throw ConfigError(bp + ".budget_percent.value: must be 0-100");
+    }
+    if (b.has_min_retry_concurrency()) limits->min_retry_concurrency = b.min_retry_concurrency().value();
+  }
   return limits;
 }
 // Envoy's limits: a ring of at most 8M points; a prime Maglev table of at most 5000011.

@@ -261,6 +261,22 @@ struct Waiter : ConnectionWaiter {
   int served = 0;
 };
 
+TEST(ResourceCountTest, RetryBudgetFollowsTheRequestsInFlight) {
+  ResourceLimits l(1024, 1024, 1024, 3);
+  l.has_retry_budget = true;  // Envoy's defaults: 20%, at least 3
+  EXPECT_EQ(l.maxRetries(), 3u);
+  for (int i = 0; i < 40; ++i) l.requests.acquire();
+  for (int i = 0; i < 10; ++i) l.pending_requests.acquire();
+  EXPECT_EQ(l.maxRetries(), 10u);  // 20% of 50
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(l.tryAcquireRetry());
+  EXPECT_FALSE(l.tryAcquireRetry());
+  l.budget_percent = 0;
+  l.min_retry_concurrency = 0;
+  EXPECT_EQ(l.maxRetries(), 0u);
+  l.has_retry_budget = false;
+  EXPECT_EQ(l.maxRetries(), 3u);  // max_retries again
+}
+
 TEST(WorkerClusterTest, WaitersAreServedInOrderWhenAConnectionSlotFrees) {
   Env env;
   auto cfg = env.config(ClusterConfig::Lb::RoundRobin);

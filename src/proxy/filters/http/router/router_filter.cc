@@ -229,7 +229,7 @@ bool RouterFilter::maybeRetry(bool retriable, uint32_t flag) {
     return false;
   }
   releaseRetry();
-  if (!cluster_->limits().retries.tryAcquire()) {
+  if (!cluster_->limits().tryAcquireRetry()) {
     cluster_->stats().inc(upstream::ClusterStats::upstream_rq_retry_overflow);
     return false;
   }
