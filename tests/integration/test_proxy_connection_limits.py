@@ -1,6 +1,7 @@
 """A cluster's common_http_protocol_options as Envoy's: max_requests_per_connection closes an
 upstream connection after that many requests, idle_timeout one that carried nothing for that
-long; both for HTTP/1.1 keep-alive connections and HTTP/2 ones."""
+long, max_connection_duration one older than that (once idle); both for HTTP/1.1 keep-alive
+connections and HTTP/2 ones."""
 
 import time
 import types
@@ -32,7 +33,8 @@ def env(weft_module):
     clusters = []
     routes = []
     for proto, target in (("http1", echo.port), ("http2", up_port)):
-        for kind, common in (("max", {"max_requests_per_connection": 2}), ("idle", {"idle_timeout": "0.3s"})):
+        for kind, common in (("max", {"max_requests_per_connection": 2}), ("idle", {"idle_timeout": "0.3s"}),
+                             ("age", {"max_connection_duration": "0.5s"})):
             name = "%s_%s" % (kind, proto)
             clusters.append(limited(name, target, proto == "http2", **common))
             routes.append(wh.route_to(name, prefix="/%s/%s" % (proto, kind)))
@@ -67,6 +69,21 @@ def test_idle_timeout_closes_an_unused_connection(env, upstream):
     assert env.proxy.stats()[c + "upstream_cx_idle_timeout"] == 1
     get(env, "/%s/idle" % upstream)
     assert env.proxy.stats()[c + "upstream_cx_total"] == 2
+
+
+@pytest.mark.parametrize("upstream", ["http1", "http2"])
+def test_max_connection_duration_retires_an_old_connection(env, upstream):
+    c = "cluster.age_%s." % upstream
+    # Busy well past 0.5 s: the connection is replaced once it is too old, while in use.
+    deadline = time.monotonic() + 1.3
+    while time.monotonic() < deadline:
+        get(env, "/%s/age" % upstream)
+        time.sleep(0.05)
+    s = env.proxy.stats()
+    assert s[c + "upstream_cx_total"] >= 2, s
+    assert s[c + "upstream_cx_max_duration_reached"] >= 1, s
+    # Left idle, the last one closes at its age limit (no idle_timeout is set but Envoy's 1 h).
+    assert wh.wait_for(lambda: env.proxy.stats().get(c + "upstream_cx_active") == 0, 3), env.proxy.stats()
 
 
 def test_downstream_max_requests_per_connection_is_refused(weft):

@@ -97,3 +97,39 @@ def test_max_requests_per_connection_and_idle_timeout_reach_the_cluster(mesh):
     s = mesh.proxy.stats()
     assert s["cluster.%s.upstream_cx_total" % name] - before == 3, s
     assert s["cluster.%s.upstream_cx_max_requests" % name] >= 3, s
+
+
+def test_h2_upgrade_policy_and_use_client_protocol(weft, tmp_path):
+    # An upstream that speaks only HTTP/2 (prior knowledge): a weft-proxy answering directly.
+    up_port = wh.free_port()
+    weft.start_proxy(wh.bootstrap(wh.free_port(), listeners=[wh.http_listener(
+        "up", up_port, [wh.vhost("up", ["*"], [wh.direct(200, "h2 only")])], hcm_extra={"codec_type": "HTTP2"})]),
+        concurrency=1)
+    port = wh.free_port()
+    files = {"h2.yaml": wd.service_yaml("h2only", port, [("h2-1", "v1", up_port)])}
+    host = "h2only.default.svc.cluster.local"
+    with wd.sidecar(weft, tmp_path / "weftd", NODE, files) as (weftd, proxy):
+        def status():
+            return wh.http_request(port, "/", headers={"host": host}, timeout=10).status
+
+        # Istio's default (DO_NOT_UPGRADE for an HTTP port): HTTP/1.1 upstream, which it cannot answer.
+        assert status() in (502, 503)
+        weftd.write("dr.yaml", """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: h2only, namespace: default}
+spec:
+  host: h2only
+  trafficPolicy:
+    connectionPool: {http: {h2UpgradePolicy: UPGRADE, maxConcurrentStreams: 4}}
+""")
+        assert wh.wait_for(lambda: status() == 200, 10)
+        # useClientProtocol: an HTTP/1.1 client means HTTP/1.1 upstream again.
+        weftd.write("dr.yaml", """apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: h2only, namespace: default}
+spec:
+  host: h2only
+  trafficPolicy:
+    connectionPool: {http: {h2UpgradePolicy: UPGRADE, useClientProtocol: true}}
+""")
+        assert wh.wait_for(lambda: status() in (502, 503), 10)

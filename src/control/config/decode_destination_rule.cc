@@ -28,12 +28,15 @@ std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::str
   ConnectionPool cp;
   if (YAML::Node tcp = n["tcp"]) {
     std::string p = path + ".tcp";
-    checkKeys(tcp, p, {"maxConnections", "connectTimeout", "tcpKeepalive", "idleTimeout"}, errs,
-              "not supported by weftd (maxConnections, connectTimeout, tcpKeepalive, idleTimeout are)");
+    checkKeys(tcp, p, {"maxConnections", "connectTimeout", "tcpKeepalive", "idleTimeout", "maxConnectionDuration"},
+              errs,
+              "not supported by weftd (maxConnections, connectTimeout, tcpKeepalive, idleTimeout, "
+              "maxConnectionDuration are)");
     ConnectionPool::Tcp t;
     t.max_connections = count(tcp, "maxConnections", p, errs);
     t.connect_timeout_ms = atLeastOneMs(tcp, "connectTimeout", p, errs);
     t.idle_timeout_ms = atLeastOneMs(tcp, "idleTimeout", p, errs);
+    t.max_connection_duration_ms = atLeastOneMs(tcp, "maxConnectionDuration", p, errs);
     if (YAML::Node ka = tcp["tcpKeepalive"]) {
       std::string kp = p + ".tcpKeepalive";
       checkKeys(ka, kp, {"probes", "time", "interval"}, errs);
@@ -48,16 +51,27 @@ std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::str
   if (YAML::Node http = n["http"]) {
     std::string p = path + ".http";
     checkKeys(http, p,
-              {"http1MaxPendingRequests", "http2MaxRequests", "maxRetries", "maxRequestsPerConnection", "idleTimeout"},
+              {"http1MaxPendingRequests", "http2MaxRequests", "maxRetries", "maxRequestsPerConnection", "idleTimeout",
+               "h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams"},
               errs,
               "not supported by weftd (http1MaxPendingRequests, http2MaxRequests, maxRetries, "
-              "maxRequestsPerConnection, idleTimeout are)");
+              "maxRequestsPerConnection, idleTimeout, h2UpgradePolicy, useClientProtocol, maxConcurrentStreams are)");
     ConnectionPool::Http h;
     h.http1_max_pending_requests = count(http, "http1MaxPendingRequests", p, errs);
     h.http2_max_requests = count(http, "http2MaxRequests", p, errs);
     h.max_retries = count(http, "maxRetries", p, errs);
     h.max_requests_per_connection = count(http, "maxRequestsPerConnection", p, errs);
     h.idle_timeout_ms = atLeastOneMs(http, "idleTimeout", p, errs);
+    h.max_concurrent_streams = count(http, "maxConcurrentStreams", p, errs);
+    h.use_client_protocol = boolean(http, "useClientProtocol", p, errs).value_or(false);
+    std::string upgrade = str(http, "h2UpgradePolicy", p, errs);
+    if (upgrade == "UPGRADE") {
+      h.h2_upgrade = ConnectionPool::Http::H2Upgrade::Upgrade;
+    } else if (upgrade == "DO_NOT_UPGRADE") {
+      h.h2_upgrade = ConnectionPool::Http::H2Upgrade::DoNotUpgrade;
+    } else if (!upgrade.empty() && upgrade != "DEFAULT") {
+      errs.push_back(p + ".h2UpgradePolicy: '" + upgrade + "' is not one of DEFAULT, DO_NOT_UPGRADE, UPGRADE");
+    }
     cp.http = h;
   }
   return cp;

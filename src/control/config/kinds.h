@@ -221,6 +221,7 @@ struct ConnectionPool {
     std::optional<int64_t> max_connections;
     std::optional<int64_t> connect_timeout_ms;
     std::optional<int64_t> idle_timeout_ms;
+    std::optional<int64_t> max_connection_duration_ms;
     struct Keepalive {
       std::optional<int64_t> probes, time_ms, interval_ms;
     };
@@ -228,7 +229,9 @@ struct ConnectionPool {
   };
   struct Http {
     std::optional<int64_t> http1_max_pending_requests, http2_max_requests, max_retries;
-    std::optional<int64_t> max_requests_per_connection, idle_timeout_ms;
+    std::optional<int64_t> max_requests_per_connection, idle_timeout_ms, max_concurrent_streams;
+    enum class H2Upgrade { Default, DoNotUpgrade, Upgrade } h2_upgrade = H2Upgrade::Default;
+    bool use_client_protocol = false;
   };
   std::optional<Tcp> tcp;
   std::optional<Http> http;

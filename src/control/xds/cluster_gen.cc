@@ -87,8 +87,10 @@ void applyLoadBalancer(const LoadBalancer* lb, const ProxyInfo& proxy, cv3::Clus
 }
 
 // Istio's applyConnectionPool: circuit breakers start from Istio's defaults (all MaxUint32, so
-// Envoy's small defaults never apply in a mesh) and take the connectionPool's limits.
-void applyConnectionPool(const TrafficPolicy& tp, cv3::Cluster& c) {
+// Envoy's small defaults never apply in a mesh) and take the connectionPool's limits. The
+// upstream protocol, as Istio's setUpstreamProtocol then applyH2Upgrade: HTTP/2 for http2 and
+// gRPC ports and with h2UpgradePolicy UPGRADE; useClientProtocol: the downstream's protocol.
+void applyConnectionPool(const TrafficPolicy& tp, const MeshPort& port, cv3::Cluster& c) {
   const ConnectionPool* cp = tp.connection_pool ? &*tp.connection_pool : nullptr;
   auto* t = c.mutable_circuit_breakers()->add_thresholds();
   constexpr uint32_t kMax = 4294967295u;
@@ -97,30 +99,43 @@ void applyConnectionPool(const TrafficPolicy& tp, cv3::Cluster& c) {
   t->mutable_max_requests()->set_value(kMax);
   t->mutable_max_retries()->set_value(kMax);
   t->set_track_remaining(true);
+  const ConnectionPool::Http* http = cp && cp->http ? &*cp->http : nullptr;
+  bool use_client = http && http->use_client_protocol;
+  bool h2 = port.protocol == Protocol::Http2 || port.protocol == Protocol::Grpc ||
+            (http && !use_client && http->h2_upgrade == ConnectionPool::Http::H2Upgrade::Upgrade);
+  envoy::extensions::upstreams::http::v3::HttpProtocolOptions o;
+  auto* common = o.mutable_common_http_protocol_options();
+  std::optional<int64_t> idle = http ? http->idle_timeout_ms : std::nullopt;
+  if (!idle && cp && cp->tcp) idle = cp->tcp->idle_timeout_ms;
+  if (idle) *common->mutable_idle_timeout() = weft::durationFromMillis(*idle);
+  if (http && http->max_requests_per_connection.value_or(0) > 0)
+    common->mutable_max_requests_per_connection()->set_value(static_cast<uint32_t>(*http->max_requests_per_connection));
+  if (cp && cp->tcp && cp->tcp->max_connection_duration_ms)
+    *common->mutable_max_connection_duration() = weft::durationFromMillis(*cp->tcp->max_connection_duration_ms);
+  if (use_client) {
+    auto* d = o.mutable_use_downstream_protocol_config();
+    d->mutable_http_protocol_options();
+    d->mutable_http2_protocol_options();
+  } else if (h2) {
+    auto* h2o = o.mutable_explicit_http_config()->mutable_http2_protocol_options();
+    if (http && http->max_concurrent_streams.value_or(0) > 0)
+      h2o->mutable_max_concurrent_streams()->set_value(static_cast<uint32_t>(*http->max_concurrent_streams));
+  } else if (common->ByteSizeLong() > 0) {
+    o.mutable_explicit_http_config()->mutable_http_protocol_options();  // the protocol they must name
+  }
+  if (common->ByteSizeLong() == 0) o.clear_common_http_protocol_options();
+  if (o.ByteSizeLong() > 0) {
+    (*c.mutable_typed_extension_protocol_options())["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].PackFrom(
+        o);
+  }
   if (cp == nullptr) return;
   auto set = [](const std::optional<int64_t>& v, google::protobuf::UInt32Value* out) {
     if (v && *v > 0) out->set_value(static_cast<uint32_t>(*v));
   };
-  if (cp->http) {
-    set(cp->http->http2_max_requests, t->mutable_max_requests());
-    set(cp->http->http1_max_pending_requests, t->mutable_max_pending_requests());
-    set(cp->http->max_retries, t->mutable_max_retries());
-  }
-  // idleTimeout (http's, else tcp's) and maxRequestsPerConnection go in the HTTP protocol options,
-  // with HTTP/1.1 as the protocol they must name.
-  std::optional<int64_t> idle = cp->http ? cp->http->idle_timeout_ms : std::nullopt;
-  if (!idle && cp->tcp) idle = cp->tcp->idle_timeout_ms;
-  int64_t max_requests = cp->http ? cp->http->max_requests_per_connection.value_or(0) : 0;
-  if (idle || max_requests > 0) {
-    envoy::extensions::upstreams::http::v3::HttpProtocolOptions o;
-    o.mutable_explicit_http_config()->mutable_http_protocol_options();
-    if (idle) *o.mutable_common_http_protocol_options()->mutable_idle_timeout() = weft::durationFromMillis(*idle);
-    if (max_requests > 0) {
-      o.mutable_common_http_protocol_options()->mutable_max_requests_per_connection()->set_value(
-          static_cast<uint32_t>(max_requests));
-    }
-    (*c.mutable_typed_extension_protocol_options())["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].PackFrom(
-        o);
+  if (http) {
+    set(http->http2_max_requests, t->mutable_max_requests());
+    set(http->http1_max_pending_requests, t->mutable_max_pending_requests());
+    set(http->max_retries, t->mutable_max_retries());
   }
   if (cp->tcp) {
     if (cp->tcp->connect_timeout_ms)
@@ -179,7 +194,7 @@ cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std
   c.mutable_connect_timeout()->set_seconds(10);
   TrafficPolicy tp = effectiveTrafficPolicy(dr, subset, port.port);
   applyLoadBalancer(tp.load_balancer ? &*tp.load_balancer : nullptr, proxy, c);
-  applyConnectionPool(tp, c);
+  applyConnectionPool(tp, port, c);
   // weft-proxy has no outlier detection for ORIGINAL_DST hosts (made per request), and refuses it.
   if (svc.resolution == MeshService::Resolution::Passthrough) tp.outlier_detection.reset();
   applyOutlierDetection(tp, c);

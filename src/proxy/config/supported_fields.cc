@@ -52,7 +52,7 @@ const FieldTable& supportedFields() {
         {"envoy.config.core.v3.HeaderValue", {"key", "value"}},
         // max_requests_per_connection: for clusters; the HTTP connection manager refuses it.
         {"envoy.config.core.v3.HttpProtocolOptions",
-         {"idle_timeout", "max_headers_count", "max_requests_per_connection"}},
+         {"idle_timeout", "max_headers_count", "max_requests_per_connection", "max_connection_duration"}},
         {"envoy.config.core.v3.Http1ProtocolOptions", {"accept_http_10"}},
 
         // Listeners.

@@ -32,10 +32,13 @@ Http2ClientConnection::Http2ClientConnection(Http2ClientPool& pool, std::shared_
                      }),
       idle_timer_(pool.reactor(), [this] {
         if (!streams_.empty()) return;
-        pool_.cluster().stats().inc(exhausted() ? ClusterStats::upstream_cx_max_requests
-                                                : ClusterStats::upstream_cx_idle_timeout);
+        bool old = conn_ && pool_.cluster().expired(*conn_);
+        pool_.cluster().stats().inc(old           ? ClusterStats::upstream_cx_max_duration_reached
+                                    : exhausted() ? ClusterStats::upstream_cx_max_requests
+                                                  : ClusterStats::upstream_cx_idle_timeout);
         closeAll(0, "");
       }) {
+  born_ = pool_.reactor().now();
   nghttp2_option* opt;
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
@@ -99,15 +102,21 @@ void Http2ClientConnection::detach(Http2UpstreamStream& stream) {
 
 bool Http2ClientConnection::exhausted() const {
   uint32_t max = pool_.cluster().config().max_requests_per_connection;
-  return max > 0 && streams_started_ >= max;
+  return (max > 0 && streams_started_ >= max) || (conn_ && pool_.cluster().expired(*conn_));
 }
 
 void Http2ClientConnection::onStreamsGone() {
   if (!streams_.empty() || closed_) return;
+  const auto& cfg = pool_.cluster().config();
   if (exhausted()) {
     idle_timer_.arm(std::chrono::milliseconds(0));  // not from inside nghttp2's callbacks
-  } else if (pool_.cluster().config().idle_timeout.count() > 0) {
-    idle_timer_.arm(pool_.cluster().config().idle_timeout);
+  } else if (cfg.idle_timeout.count() > 0 || cfg.max_connection_duration.count() > 0) {
+    // Closes when idle_timeout passes, or max_connection_duration comes while idle.
+    auto next = event::TimePoint::max();
+    auto now = pool_.reactor().now();
+    if (cfg.idle_timeout.count() > 0) next = now + cfg.idle_timeout;
+    if (cfg.max_connection_duration.count() > 0) next = std::min(next, born_ + cfg.max_connection_duration);
+    idle_timer_.armAt(next);
   }
 }
 

@@ -142,6 +142,7 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
   // carried max_requests_per_connection streams.
   event::Timer idle_timer_;
   uint32_t streams_started_ = 0;
+  event::TimePoint born_;  // for max_connection_duration
   bool connected_ = false;
   bool goaway_ = false;
   bool closed_ = false;

@@ -265,6 +265,11 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
       if (common.has_max_requests_per_connection()) {
         out->max_requests_per_connection = common.max_requests_per_connection().value();
       }
+      if (common.has_max_connection_duration()) {
+        out->max_connection_duration = weft::toMillis(common.max_connection_duration());
+        if (out->max_connection_duration.count() < 0)
+          throw ConfigError(cpath + ".max_connection_duration: must not be negative");
+      }
       if (common.has_max_headers_count()) {
         if (common.max_headers_count().value() == 0)
           throw ConfigError(cpath + ".max_headers_count: must be at least 1");

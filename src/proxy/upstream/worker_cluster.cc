@@ -253,7 +253,7 @@ std::unique_ptr<net::Connection> WorkerCluster::takeIdle(const Host& host, std::
   // Most recently used first: it is the least likely to have been closed by the peer.
   for (size_t i = idle_.size(); i-- > 0;) {
     if ((idle_[i].host.get() == &host || idle_[i].host->address == host.address) &&
-        idle_[i].conn->tlsServerName() == server_name) {
+        idle_[i].conn->tlsServerName() == server_name && !tooOld(*idle_[i].conn)) {
       auto conn = std::move(idle_[i].conn);
       idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
       conn->setCallbacks(nullptr);
@@ -263,29 +263,64 @@ std::unique_ptr<net::Connection> WorkerCluster::takeIdle(const Host& host, std::
   return nullptr;
 }
 
+bool WorkerCluster::tooOld(const net::Connection& conn) const {
+  if (config_->max_connection_duration.count() <= 0) return false;
+  auto it = served_.find(&conn);
+  return it != served_.end() && reactor_.now() - it->second.born >= config_->max_connection_duration;
+}
+
 void WorkerCluster::releaseIdle(std::shared_ptr<const Host> host, std::unique_ptr<net::Connection> conn) {
   uint32_t max = config_->max_requests_per_connection;
-  if (max > 0 && ++served_[conn.get()] >= max) {
+  if (max > 0 && ++served_[conn.get()].served >= max) {
     config_->stats->inc(ClusterStats::upstream_cx_max_requests);
+    destroy(*host, std::move(conn));
+    return;
+  }
+  if (tooOld(*conn)) {
+    config_->stats->inc(ClusterStats::upstream_cx_max_duration_reached);
     destroy(*host, std::move(conn));
     return;
   }
   conn->setCallbacks(this);
   idle_.push_back({std::move(host), std::move(conn), reactor_.now()});
-  if (config_->idle_timeout.count() > 0 && !idle_timer_.armed()) idle_timer_.arm(config_->idle_timeout);
+  armIdleTimer();
   servePending();
+}
+
+// The next time an idle connection must close: its idle_timeout, or its max_connection_duration.
+void WorkerCluster::armIdleTimer() {
+  auto next = event::TimePoint::max();
+  if (config_->idle_timeout.count() > 0 && !idle_.empty()) next = idle_.front().since + config_->idle_timeout;
+  if (config_->max_connection_duration.count() > 0) {
+    for (const auto& e : idle_) {
+      auto it = served_.find(e.conn.get());
+      if (it != served_.end()) next = std::min(next, it->second.born + config_->max_connection_duration);
+    }
+  }
+  if (next == event::TimePoint::max()) {
+    idle_timer_.disarm();
+  } else {
+    idle_timer_.armAt(next);
+  }
 }
 
 void WorkerCluster::closeIdleExpired() {
   auto now = reactor_.now();
-  while (!idle_.empty() && now - idle_.front().since >= config_->idle_timeout) {
-    IdleEntry e = std::move(idle_.front());
-    idle_.erase(idle_.begin());
-    config_->stats->inc(ClusterStats::upstream_cx_idle_timeout);
+  for (size_t i = 0; i < idle_.size();) {
+    bool idle_expired = config_->idle_timeout.count() > 0 && now - idle_[i].since >= config_->idle_timeout;
+    bool too_old = !idle_expired && tooOld(*idle_[i].conn);
+    if (!idle_expired && !too_old) {
+      ++i;
+      continue;
+    }
+    IdleEntry e = std::move(idle_[i]);
+    idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));  // keeps the oldest first
+    config_->stats->inc(idle_expired ? ClusterStats::upstream_cx_idle_timeout
+                                     : ClusterStats::upstream_cx_max_duration_reached);
     destroy(*e.host, std::move(e.conn));
   }
-  // At the oldest's exact expiry: a deadline rounded down would fire again at once, unexpired.
-  if (!idle_.empty()) idle_timer_.armAt(idle_.front().since + config_->idle_timeout);
+  // At the next exact expiry: a deadline rounded down would fire again at once, unexpired.
+  armIdleTimer();
 }
 
 bool WorkerCluster::connectionAvailable(const Host& host) const {
@@ -338,6 +373,7 @@ void WorkerCluster::servePending() {
 std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host, std::string_view server_name) {
   config_->limits->connections.acquire();
   config_->stats->inc(ClusterStats::upstream_cx_total);
+  bool track = config_->max_requests_per_connection > 0 || config_->max_connection_duration.count() > 0;
   config_->stats->inc(ClusterStats::upstream_cx_active);
   host.stats->inc(HostStats::cx_total);
   host.stats->inc(HostStats::cx_active);
@@ -346,6 +382,7 @@ std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host, std::s
   conn->setWriteLimit(config_->buffer_limit);
   if (const auto& k = config_->tcp_keepalive) conn->setTcpKeepalive(k->probes, k->time, k->interval);
   if (config_->tls) conn->startTls(config_->tls, std::string(server_name), config_->auto_san_validation);
+  if (track) served_[conn.get()] = {0, reactor_.now()};
   return conn;
 }
 

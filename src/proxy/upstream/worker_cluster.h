@@ -67,6 +67,8 @@ class WorkerCluster : public net::ConnectionCallbacks {
   // auto_config: whether `host` answered ALPN with h2, once a connection has learnt it.
   std::optional<bool> knownHttp2(const Host& host) const;
   void learnHttp2(const Host& host, bool http2) { alpn_h2_[host.address_string] = http2; }
+  // max_connection_duration has passed since `conn` was made: it takes no new request.
+  bool expired(const net::Connection& conn) const { return tooOld(conn); }
   // Closes a connection made by connect() and accounts for it; deletion is deferred.
   void destroy(const Host& host, std::unique_ptr<net::Connection> conn);
 
@@ -128,9 +130,16 @@ class WorkerCluster : public net::ConnectionCallbacks {
     event::TimePoint since;
   };
   std::vector<IdleEntry> idle_;  // oldest first
-  // Requests each keep-alive connection has carried (max_requests_per_connection).
-  std::unordered_map<const net::Connection*, uint32_t> served_;
+  // Per connection made while max_requests_per_connection or max_connection_duration is set:
+  // the requests it carried and when it was made.
+  struct ConnUse {
+    uint32_t served = 0;
+    event::TimePoint born;
+  };
+  std::unordered_map<const net::Connection*, ConnUse> served_;
+  bool tooOld(const net::Connection& conn) const;
   void closeIdleExpired();
+  void armIdleTimer();
   std::unordered_map<std::string, std::shared_ptr<const Host>> original_dst_hosts_;
   std::unordered_map<std::string, bool> alpn_h2_;  // by host address
   std::unique_ptr<MultiplexedPool> mux_pool_;

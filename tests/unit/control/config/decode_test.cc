@@ -207,22 +207,25 @@ spec:
   host: reviews
   trafficPolicy:
     connectionPool:
-      tcp: {maxConnections: -1, connectTimeout: 0s, tcpKeepalive: {probes: 3, time: 0s}, maxConnectionDuration: 1h}
-      http: {maxRetries: -2, maxRequestsPerConnection: -1, idleTimeout: 0s, h2UpgradePolicy: UPGRADE}
+      tcp: {maxConnections: -1, connectTimeout: 0s, tcpKeepalive: {probes: 3, time: 0s}, maxConnectionDuration: 0s,
+            maxConnectionsPerHost: 1}
+      http: {maxRetries: -2, maxRequestsPerConnection: -1, idleTimeout: 0s, h2UpgradePolicy: SOMETIMES,
+             maxConcurrentStreams: -1}
 )");
   EXPECT_THAT(r.errors,
               ::testing::UnorderedElementsAre(
                   "spec.trafficPolicy.connectionPool.tcp.maxConnections: must be >= 0, got -1",
                   "spec.trafficPolicy.connectionPool.tcp.connectTimeout: must be at least 1ms",
                   "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time: must be at least 1ms",
-                  "spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration: not supported by weftd "
-                  "(maxConnections, connectTimeout, tcpKeepalive, idleTimeout are)",
+                  "spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration: must be at least 1ms",
+                  "spec.trafficPolicy.connectionPool.tcp.maxConnectionsPerHost: not supported by weftd "
+                  "(maxConnections, connectTimeout, tcpKeepalive, idleTimeout, maxConnectionDuration are)",
                   "spec.trafficPolicy.connectionPool.http.maxRetries: must be >= 0, got -2",
                   "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection: must be >= 0, got -1",
                   "spec.trafficPolicy.connectionPool.http.idleTimeout: must be at least 1ms",
-                  "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy: not supported by weftd "
-                  "(http1MaxPendingRequests, http2MaxRequests, maxRetries, maxRequestsPerConnection, idleTimeout "
-                  "are)"));
+                  "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy: 'SOMETIMES' is not one of DEFAULT, "
+                  "DO_NOT_UPGRADE, UPGRADE",
+                  "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams: must be >= 0, got -1"));
 }
 
 TEST(DecodeTest, DestinationRuleOutlierDetectionIsValidatedAsIstio) {

@@ -173,6 +173,59 @@ spec:
   EXPECT_EQ(unpackNamed<Cluster>(clusters, out(9080, kRatings)).connect_timeout().seconds(), 10);
 }
 
+TEST(ClusterGenTest, UpstreamProtocolAsIstio) {
+  auto m = modelFrom(withBase(R"(
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: multi, namespace: default}
+spec:
+  hosts: [multi.internal]
+  location: MESH_INTERNAL
+  ports: [{number: 80, name: http, protocol: HTTP}, {number: 81, name: grpc, protocol: GRPC},
+          {number: 82, name: http-two, protocol: HTTP}]
+  resolution: STATIC
+  endpoints: [{address: 10.9.0.1}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: multi, namespace: default}
+spec:
+  host: multi.internal
+  trafficPolicy:
+    connectionPool: {tcp: {maxConnectionDuration: 30m}}
+    portLevelSettings:
+    - port: {number: 82}
+      connectionPool: {http: {h2UpgradePolicy: UPGRADE, maxConcurrentStreams: 8}}
+  subsets:
+  - name: client
+    trafficPolicy: {connectionPool: {http: {useClientProtocol: true, h2UpgradePolicy: UPGRADE}}}
+)"));
+  auto clusters = generateClusters(*m, proxyIn("default"), {});
+  auto options = [&](const std::string& name) {
+    envoy::extensions::upstreams::http::v3::HttpProtocolOptions hpo;
+    auto c = unpackNamed<Cluster>(clusters, name);
+    auto it = c.typed_extension_protocol_options().find("envoy.extensions.upstreams.http.v3.HttpProtocolOptions");
+    if (it != c.typed_extension_protocol_options().end()) {
+      EXPECT_TRUE(it->second.UnpackTo(&hpo));
+    }
+    return hpo;
+  };
+  // An HTTP port stays HTTP/1.1 (the mesh's h2UpgradePolicy is DO_NOT_UPGRADE); tcp's
+  // maxConnectionDuration goes to the common options.
+  auto http = options(out(80, "multi.internal"));
+  EXPECT_TRUE(http.explicit_http_config().has_http_protocol_options());
+  EXPECT_EQ(http.common_http_protocol_options().max_connection_duration().seconds(), 1800);
+  // A gRPC port speaks HTTP/2 upstream.
+  EXPECT_TRUE(options(out(81, "multi.internal")).explicit_http_config().has_http2_protocol_options());
+  // h2UpgradePolicy UPGRADE (port-level) upgrades, with maxConcurrentStreams.
+  auto up = options(out(82, "multi.internal"));
+  ASSERT_TRUE(up.explicit_http_config().has_http2_protocol_options());
+  EXPECT_EQ(up.explicit_http_config().http2_protocol_options().max_concurrent_streams().value(), 8u);
+  // useClientProtocol wins over UPGRADE and over a gRPC port: the downstream's protocol.
+  EXPECT_TRUE(options(out(80, "multi.internal", "client")).has_use_downstream_protocol_config());
+  EXPECT_TRUE(options(out(81, "multi.internal", "client")).has_use_downstream_protocol_config());
+}
+
 TEST(ClusterGenTest, OutlierDetectionAsIstio) {
   auto m = modelFrom(withBase(R"(
 apiVersion: networking.istio.io/v1
