@@ -67,11 +67,11 @@ def client_binary():
 class GrpcEchoServer:
     """grpc_echo_server on a kernel-chosen loopback port (it prints "listening on PORT")."""
 
-    def __init__(self, name, workdir, tls_cert=None, tls_key=None):
+    def __init__(self, name, workdir, tls_cert=None, tls_key=None, extra_args=()):
         self.name = name
         self.log_path = Path(workdir) / ("grpc-%s.log" % name)
         self._log = open(self.log_path, "wb")
-        args = [str(server_binary()), "--host", wh.LOOPBACK, "--port", "0"]
+        args = [str(server_binary()), "--host", wh.LOOPBACK, "--port", "0"] + list(extra_args)
         if tls_cert:
             args += ["--tls-cert", str(tls_cert), "--tls-key", str(tls_key)]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self._log,

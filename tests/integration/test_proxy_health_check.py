@@ -1,5 +1,6 @@
 """Active health checks as Envoy's: HTTP (a GET of the path, the status among
-expected_statuses) and TCP (connect, send a payload, expect one back); unhealthy_threshold
+expected_statuses), TCP (connect, send a payload, expect one back) and gRPC (grpc.health.v1
+Check against a real grpc++ server, SERVING or not); unhealthy_threshold
 failures take a host out of load balancing, healthy_threshold successes bring it back; a new host
 is pending until its first check; /clusters and the health_check.* stats show it."""
 
@@ -12,6 +13,7 @@ import pytest
 import weft_harness as wh
 from both_protocols import PROTOCOLS, request
 from failing_server import FailingServer
+from test_proxy_grpc import GrpcEchoServer
 
 
 def checked(name, ports, check):
@@ -29,6 +31,9 @@ def env(weft_module):
     turning = FailingServer(200)  # healthy, then answers 503
     tcp = h.tcp_server("echo")
     refused = wh.free_port()
+    health_file = h.path("grpc-health")
+    health_file.write_text("SERVING\n")
+    grpc = GrpcEchoServer("health", h.workdir, extra_args=["--health-file", str(health_file)])
     port = h.port()
     config = wh.bootstrap(h.port(), listeners=[wh.http_listener("main", port, [wh.vhost("all", ["*"], [
         wh.route_to("web")])])], clusters=[
@@ -37,10 +42,15 @@ def env(weft_module):
                                             "http_health_check": {"path": "/healthz"}}),
         checked("tcp", [tcp.port, refused], {"tcp_health_check": {"send": {"text": "70696e67"},
                                                                   "receive": [{"text": "70696e67"}]}}),
+        checked("grpc", [grpc.port, refused], {"unhealthy_threshold": 1, "healthy_threshold": 1,
+                                               "grpc_health_check": {"authority": "health.test"}}),
+        checked("grpc_svc", [grpc.port], {"unhealthy_threshold": 1, "healthy_threshold": 1,
+                                          "grpc_health_check": {"service_name": "no.such.Service"}}),
     ])
     proxy = h.start_proxy(config)
-    return types.SimpleNamespace(proxy=proxy, port=port, sick=sick, good=good, tcp=tcp, refused=refused,
-                                 turning=turning)
+    yield types.SimpleNamespace(proxy=proxy, port=port, sick=sick, good=good, tcp=tcp, refused=refused,
+                                turning=turning, grpc=grpc, health_file=health_file)
+    grpc.stop()
 
 
 def flags(env, cluster, port):
@@ -91,9 +101,20 @@ def test_tcp_checks_send_and_expect_a_payload(env):
     assert env.proxy.stats()["cluster.tcp.health_check.network_failure"] >= 1
 
 
-def test_unsupported_health_checks_are_refused(weft):
-    config = wh.bootstrap(weft.port(), clusters=[checked("g", [80], {"grpc_health_check": {}})])
-    _, result = weft.validate(config)
-    assert result.returncode != 0
-    assert ("static_resources.clusters[0].health_checks[0].grpc_health_check: not supported by weft-proxy"
-            in result.stderr), result.stderr[-2000:]
+def test_grpc_checks_follow_the_serving_status(env):
+    assert wh.wait_for(lambda: flags(env, "grpc", env.grpc.port) == "healthy", 5), env.proxy.admin("/clusters").text
+    assert wh.wait_for(lambda: flags(env, "grpc", env.refused) == "/failed_active_hc", 5)
+    # NOT_SERVING takes the host out at the next check; SERVING brings it back.
+    env.health_file.write_text("NOT_SERVING\n")
+    assert wh.wait_for(lambda: flags(env, "grpc", env.grpc.port) == "/failed_active_hc", 5)
+    assert env.proxy.stats()["cluster.grpc.health_check.failure"] >= 1
+    env.health_file.write_text("SERVING\n")
+    assert wh.wait_for(lambda: flags(env, "grpc", env.grpc.port) == "healthy", 5)
+    assert env.proxy.stats()["cluster.grpc.health_check.network_failure"] >= 1  # the refused host
+
+
+def test_grpc_check_of_an_unknown_service_fails(env):
+    # grpc++'s health service answers NOT_FOUND for a service it does not know.
+    time.sleep(0.5)
+    assert flags(env, "grpc_svc", env.grpc.port) == "/failed_active_hc", env.proxy.admin("/clusters").text
+    assert env.proxy.stats()["cluster.grpc_svc.health_check.success"] == 0

@@ -4,6 +4,7 @@
 
 #include "common/config/error.h"
 #include "common/strings.h"
+#include "proxy/upstream/grpc_health_probe.h"
 
 namespace weft::proxy::upstream {
 
@@ -73,8 +74,17 @@ std::shared_ptr<const HealthCheckConfig> HealthCheckConfig::compile(const cv3::H
       }
       break;
     }
+    case cv3::HealthCheck::kGrpcHealthCheck: {
+      const auto& g = hc.grpc_health_check();
+      c->kind = Kind::Grpc;
+      c->service_name = g.service_name();
+      c->host = g.authority();
+      break;
+    }
     default:
-      throw ConfigError(path + ": only http_health_check and tcp_health_check are supported by weft-proxy");
+      throw ConfigError(path +
+                        ": only http_health_check, tcp_health_check and grpc_health_check are supported by "
+                        "weft-proxy");
   }
   return c;
 }
@@ -108,6 +118,9 @@ class HealthChecker::Session final : public net::ConnectionCallbacks {
       std::string host = c.host.empty() ? cluster.name : c.host;
       conn_->output().append("GET " + c.path + " HTTP/1.1\r\nhost: " + host +
                              "\r\nuser-agent: Envoy/HC\r\nconnection: close\r\n\r\n");
+    } else if (c.kind == HealthCheckConfig::Kind::Grpc) {
+      grpc_ = std::make_unique<GrpcHealthProbe>(c.host.empty() ? cluster.name : c.host, c.service_name);
+      conn_->output().append(grpc_->start());
     } else {
       conn_->output().append(c.send);
     }
@@ -136,6 +149,21 @@ class HealthChecker::Session final : public net::ConnectionCallbacks {
   void onData(net::Connection& conn) override {
     std::string_view in = conn.input().view();
     const HealthCheckConfig& c = parent_.config_;
+    if (c.kind == HealthCheckConfig::Kind::Grpc) {
+      std::string out;
+      auto result = grpc_->feed(in, out);
+      conn.input().clear();
+      if (result == GrpcHealthProbe::Result::Pending) {
+        if (!out.empty()) {
+          conn.output().append(out);
+          conn.flush();
+        }
+        return;
+      }
+      // As Envoy: an answer that is not SERVING fails the host at once; a reset is a network failure.
+      finish(result == GrpcHealthProbe::Result::Serving, result == GrpcHealthProbe::Result::ProtocolError);
+      return;
+    }
     if (c.kind == HealthCheckConfig::Kind::Http) {
       // "HTTP/1.x NNN": the status decides; the rest is not needed.
       auto eol = in.find("\r\n");
@@ -176,6 +204,7 @@ class HealthChecker::Session final : public net::ConnectionCallbacks {
   HealthChecker& parent_;
   std::shared_ptr<const Host> host_;
   std::unique_ptr<net::Connection> conn_;
+  std::unique_ptr<GrpcHealthProbe> grpc_;
   event::Timer interval_timer_;
   event::Timer timeout_timer_;
 };

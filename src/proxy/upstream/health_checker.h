@@ -29,7 +29,9 @@ struct HealthCheckConfig {
   std::chrono::milliseconds no_traffic_interval{60000};
   uint32_t interval_jitter_percent = 0;
   uint32_t unhealthy_threshold = 1, healthy_threshold = 1;
-  enum class Kind { Http, Tcp } kind = Kind::Http;
+  enum class Kind { Http, Tcp, Grpc } kind = Kind::Http;
+  // gRPC: grpc.health.v1 Check of `service_name`, with :authority `host` (else the cluster's name).
+  std::string service_name;
   // HTTP
   std::string path, host;                                                    // host empty: the cluster's name
   std::vector<std::pair<uint32_t, uint32_t>> expected_statuses{{200, 201}};  // [start, end)
@@ -41,6 +43,8 @@ struct HealthCheckConfig {
   static std::shared_ptr<const HealthCheckConfig> compile(const envoy::config::core::v3::HealthCheck& hc,
                                                           const std::string& path);
 };
+
+class GrpcHealthProbe;
 
 class HealthChecker {
  public:

@@ -194,6 +194,9 @@ int main(int argc, char** argv) {
   app.add_option("--tls-cert", tls_cert, "PEM certificate chain: serve TLS (ALPN h2)");
   app.add_option("--tls-key", tls_key, "PEM private key for --tls-cert");
   app.add_option("--max_message_bytes", max_message_bytes, "largest message sent or received");
+  std::string health_file;
+  app.add_option("--health-file", health_file,
+                 "serve grpc.health.v1.Health; the file's first word (SERVING / NOT_SERVING) is the status");
   CLI11_PARSE(app, argc, argv);
   if (tls_cert.empty() != tls_key.empty()) {
     std::cerr << "--tls-cert and --tls-key go together\n";
@@ -215,6 +218,7 @@ int main(int argc, char** argv) {
   }
 
   EchoService service;
+  if (!health_file.empty()) grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int bound = 0;
   std::string addr = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port);
@@ -226,6 +230,18 @@ int main(int argc, char** argv) {
   if (!server || bound == 0) {
     std::cerr << "could not listen on " << addr << "\n";
     return 1;
+  }
+  if (!health_file.empty()) {
+    // The health status follows the file, so a test can flip it while the server runs.
+    std::thread([&server, health_file] {
+      for (;;) {
+        std::ifstream f(health_file);
+        std::string word;
+        f >> word;
+        server->GetHealthCheckService()->SetServingStatus(word == "SERVING");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }).detach();
   }
   std::printf("listening on %d\n", bound);
   std::fflush(stdout);
