@@ -29,6 +29,7 @@ def env(weft_module):
     good = h.echo("good")
     sick = FailingServer(503)
     turning = FailingServer(200)  # healthy, then answers 503
+    flapping = FailingServer(200, cycle=[200, 503])  # a health endpoint that flaps on every check
     tcp = h.tcp_server("echo")
     refused = wh.free_port()
     health_file = h.path("grpc-health")
@@ -42,6 +43,7 @@ def env(weft_module):
                                             "http_health_check": {"path": "/healthz"}}),
         checked("tcp", [tcp.port, refused], {"tcp_health_check": {"send": {"text": "70696e67"},
                                                                   "receive": [{"text": "70696e67"}]}}),
+        checked("flapping", [flapping.port, good.port], {"http_health_check": {"path": "/healthz"}}),
         checked("grpc", [grpc.port, refused], {"unhealthy_threshold": 1, "healthy_threshold": 1,
                                                "grpc_health_check": {"authority": "health.test"}}),
         checked("grpc_svc", [grpc.port], {"unhealthy_threshold": 1, "healthy_threshold": 1,
@@ -49,7 +51,7 @@ def env(weft_module):
     ])
     proxy = h.start_proxy(config)
     yield types.SimpleNamespace(proxy=proxy, port=port, sick=sick, good=good, tcp=tcp, refused=refused,
-                                turning=turning, grpc=grpc, health_file=health_file)
+                                turning=turning, grpc=grpc, health_file=health_file, flapping=flapping)
     grpc.stop()
 
 
@@ -118,3 +120,11 @@ def test_grpc_check_of_an_unknown_service_fails(env):
     time.sleep(0.5)
     assert flags(env, "grpc_svc", env.grpc.port) == "/failed_active_hc", env.proxy.admin("/clusters").text
     assert env.proxy.stats()["cluster.grpc_svc.health_check.success"] == 0
+
+
+def test_a_flapping_health_endpoint_keeps_the_host_out(env):
+    # 503 fails the host at once; one 200 is not healthy_threshold (2) successes in a row.
+    assert wh.wait_for(lambda: env.flapping.count >= 8, 5)
+    assert flags(env, "flapping", env.flapping.port) == "/failed_active_hc", env.proxy.admin("/clusters").text
+    assert flags(env, "flapping", env.good.port) == "healthy"
+    assert env.proxy.stats()["cluster.flapping.health_check.success"] >= 3
