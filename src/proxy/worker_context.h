@@ -38,7 +38,9 @@ class WorkerContext {
   virtual Random& random() = 0;
   // The current runtime (layered_runtime and admin overrides).
   virtual const runtime::Snapshot& runtime() const = 0;
-  virtual std::shared_ptr<upstream::WorkerCluster> cluster(std::string_view name) = 0;
+  // `high`: the cluster as routes with priority HIGH use it (its HIGH circuit breakers, its own
+  // connection pools), as Envoy keeps a resource manager and pools per priority.
+  virtual std::shared_ptr<upstream::WorkerCluster> cluster(std::string_view name, bool high = false) = 0;
   // An RDS route table of the current configuration, or null while it has not arrived.
   virtual std::shared_ptr<const http::RouteTable> routeTable(const std::string& name) const = 0;
   // use_original_dst hand-off: the listener for this address, or null.

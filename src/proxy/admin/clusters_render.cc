@@ -51,8 +51,10 @@ std::string renderClustersText(const std::vector<ClusterView>& clusters) {
     const std::string& n = v.config->name;
     out += n + "::observability_name::" +
            (v.config->source.alt_stat_name().empty() ? n : v.config->source.alt_stat_name()) + "\n";
-    Thresholds t = thresholdsOf(*v.config);
     for (const char* priority : {"default_priority", "high_priority"}) {
+      const upstream::ClusterConfig* pc = v.config.get();
+      if (priority[0] == 'h' && v.config->high_priority) pc = v.config->high_priority.get();
+      Thresholds t = thresholdsOf(*pc);
       std::string p = n + "::" + priority + "::";
       out += p + "max_connections::" + std::to_string(t.max_connections) + "\n";
       out += p + "max_pending_requests::" + std::to_string(t.max_pending_requests) + "\n";
@@ -90,8 +92,10 @@ std::string renderClustersJson(const std::vector<ClusterView>& clusters) {
                                                                         : v.config->source.alt_stat_name());
     cs->set_added_via_api(v.added_via_api);
     if (!v.config->eds_service_name.empty()) cs->set_eds_service_name(v.config->eds_service_name);
-    Thresholds t = thresholdsOf(*v.config);
     for (auto priority : {envoy::config::core::v3::DEFAULT, envoy::config::core::v3::HIGH}) {
+      const upstream::ClusterConfig* pc = v.config.get();
+      if (priority == envoy::config::core::v3::HIGH && v.config->high_priority) pc = v.config->high_priority.get();
+      Thresholds t = thresholdsOf(*pc);
       auto* th = cs->mutable_circuit_breakers()->add_thresholds();
       th->set_priority(priority);
       th->mutable_max_connections()->set_value(static_cast<uint32_t>(t.max_connections));

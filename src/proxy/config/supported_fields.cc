@@ -125,7 +125,8 @@ const FieldTable& supportedFields() {
         {"envoy.type.matcher.v3.RegexMatcher.GoogleRE2", {"*"}},
         {"envoy.config.route.v3.RouteAction",
          {"cluster", "weighted_clusters", "prefix_rewrite", "host_rewrite_literal", "timeout", "max_grpc_timeout",
-          "grpc_timeout_offset", "max_stream_duration", "retry_policy", "hash_policy", "request_mirror_policies"}},
+          "grpc_timeout_offset", "max_stream_duration", "retry_policy", "hash_policy", "request_mirror_policies",
+          "priority"}},
         // trace_sampled: there is no tracing yet, so no span to sample (Istio sends false).
         {"envoy.config.route.v3.RouteAction.RequestMirrorPolicy",
          {"cluster", "runtime_fraction", "trace_sampled", "disable_shadow_host_suffix_append"}},
@@ -223,7 +224,6 @@ const FieldTable& supportedFields() {
         {"envoy.config.cluster.v3.Cluster.CommonLbConfig", {"healthy_panic_threshold", "locality_weighted_lb_config"}},
         {"envoy.config.cluster.v3.Cluster.CommonLbConfig.LocalityWeightedLbConfig", {}},
         {"envoy.config.core.v3.BindConfig", {"source_address"}},
-        // HIGH-priority thresholds are accepted, and unused: a route's priority is refused.
         {"envoy.config.cluster.v3.CircuitBreakers", {"thresholds"}},
         {"envoy.config.cluster.v3.CircuitBreakers.Thresholds",
          {"priority", "max_connections", "max_pending_requests", "max_requests", "max_retries", "track_remaining",

@@ -122,6 +122,7 @@ void compileRouteAction(const rv3::RouteAction& a, Route& r, const std::string& 
   r.host_rewrite = a.host_rewrite_literal();
   if (a.has_retry_policy()) r.retry = RetryPolicy::compile(a.retry_policy(), path + ".retry_policy");
   if (a.hash_policy_size() > 0) r.hash_policy = HashPolicy::compile(a.hash_policy(), path + ".hash_policy");
+  r.high_priority = a.priority() == envoy::config::core::v3::HIGH;
   for (int i = 0; i < a.request_mirror_policies_size(); ++i) {
     const auto& m = a.request_mirror_policies(i);
     std::string mp = path + ".request_mirror_policies[" + std::to_string(i) + "]";

@@ -70,6 +70,7 @@ struct Route {
   std::chrono::milliseconds grpc_timeout_offset{0};
   std::shared_ptr<const RetryPolicy> retry;  // the route's retry_policy, else its virtual host's; null: none
   std::shared_ptr<const HashPolicy> hash_policy;
+  bool high_priority = false;         // priority HIGH: the clusters' HIGH circuit breakers and pools
   std::vector<MirrorPolicy> mirrors;  // null: none (consistent-hash clusters pick at random)
   Redirect redirect;
   int direct_status = 200;

@@ -258,23 +258,29 @@ void Server::refreshMembership() {
     };
     setGauge(upstream::ClusterStats::membership_total, total);
     setGauge(upstream::ClusterStats::membership_healthy, healthy);
-    // Envoy's circuit breaker gauges: 1 while a limit is reached; remaining_* with track_remaining.
-    const upstream::ResourceLimits& l = *c->limits;
-    const std::string p = "cluster." + name + ".circuit_breakers.default.";
-    struct Breaker {
-      const char* open;
-      const char* remaining;
-      const upstream::ResourceCount& count;
-      uint64_t max;
-    };
-    for (const Breaker& b :
-         {Breaker{"cx_open", "remaining_cx", l.connections, l.connections.max()},
-          Breaker{"rq_pending_open", "remaining_pending", l.pending_requests, l.pending_requests.max()},
-          Breaker{"rq_open", "remaining_rq", l.requests, l.requests.max()},
-          Breaker{"rq_retry_open", "remaining_retries", l.retries, l.maxRetries()}}) {
-      uint64_t used = b.count.count();
-      store_->setValue(p + b.open, used >= b.max ? 1 : 0);
-      if (l.track_remaining) store_->setValue(p + b.remaining, static_cast<int64_t>(used >= b.max ? 0 : b.max - used));
+    // Envoy's circuit breaker gauges per priority: 1 while a limit is reached; remaining_* with
+    // track_remaining.
+    for (const auto& [prio, config] : {std::pair<const char*, const upstream::ClusterConfig*>{"default", c.get()},
+                                       {"high", c->high_priority.get()}}) {
+      if (config == nullptr) continue;
+      const upstream::ResourceLimits& l = *config->limits;
+      const std::string p = "cluster." + name + ".circuit_breakers." + prio + ".";
+      struct Breaker {
+        const char* open;
+        const char* remaining;
+        const upstream::ResourceCount& count;
+        uint64_t max;
+      };
+      for (const Breaker& b :
+           {Breaker{"cx_open", "remaining_cx", l.connections, l.connections.max()},
+            Breaker{"rq_pending_open", "remaining_pending", l.pending_requests, l.pending_requests.max()},
+            Breaker{"rq_open", "remaining_rq", l.requests, l.requests.max()},
+            Breaker{"rq_retry_open", "remaining_retries", l.retries, l.maxRetries()}}) {
+        uint64_t used = b.count.count();
+        store_->setValue(p + b.open, used >= b.max ? 1 : 0);
+        if (l.track_remaining)
+          store_->setValue(p + b.remaining, static_cast<int64_t>(used >= b.max ? 0 : b.max - used));
+      }
     }
   }
 }

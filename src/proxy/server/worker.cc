@@ -161,6 +161,16 @@ void Worker::applySnapshot(std::shared_ptr<const Snapshot> snapshot) {
                              [this](std::unique_ptr<net::Connection> c) { lingerClose(std::move(c)); }));
     }
     clusters_.swap(next);
+    // HIGH views follow their cluster: dropped with it or when its config changed, new hosts else.
+    for (auto it = high_clusters_.begin(); it != high_clusters_.end();) {
+      auto c = clusters_.find(it->first);
+      if (c == clusters_.end() || it->second->configPtr() != c->second->config().high_priority) {
+        it = high_clusters_.erase(it);
+        continue;
+      }
+      if (it->second->hostsPtr() != c->second->hostsPtr()) it->second->updateHosts(c->second->hostsPtr());
+      ++it;
+    }
   });
 }
 
@@ -172,6 +182,8 @@ void Worker::updateHosts(const std::string& cluster, std::shared_ptr<const upstr
   reactor_.post([this, cluster, hosts] {
     auto it = clusters_.find(cluster);
     if (it != clusters_.end()) it->second->updateHosts(hosts);
+    auto h = high_clusters_.find(cluster);
+    if (h != high_clusters_.end()) h->second->updateHosts(hosts);
   });
 }
 
@@ -214,9 +226,17 @@ void Worker::closeAll() {
   });
 }
 
-std::shared_ptr<upstream::WorkerCluster> Worker::cluster(std::string_view name) {
+std::shared_ptr<upstream::WorkerCluster> Worker::cluster(std::string_view name, bool high) {
   auto it = clusters_.find(name);
-  return it == clusters_.end() ? nullptr : it->second;
+  if (it == clusters_.end()) return nullptr;
+  if (!high) return it->second;
+  auto h = high_clusters_.find(name);
+  if (h != high_clusters_.end() && h->second->configPtr() == it->second->config().high_priority) return h->second;
+  auto made = std::make_shared<upstream::WorkerCluster>(
+      it->second->config().high_priority, it->second->hostsPtr(), reactor_, random_,
+      [this](std::unique_ptr<net::Connection> c) { lingerClose(std::move(c)); });
+  high_clusters_[std::string(name)] = made;
+  return made;
 }
 
 std::shared_ptr<const http::RouteTable> Worker::routeTable(const std::string& name) const {

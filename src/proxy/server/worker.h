@@ -59,7 +59,7 @@ class Worker final : public WorkerContext {
   Random& random() override { return random_; }
   const runtime::Snapshot& runtime() const override { return *runtime_; }
   uint32_t index() const { return index_; }
-  std::shared_ptr<upstream::WorkerCluster> cluster(std::string_view name) override;
+  std::shared_ptr<upstream::WorkerCluster> cluster(std::string_view name, bool high = false) override;
   // An RDS route table of the current snapshot, or null while it has not arrived.
   std::shared_ptr<const http::RouteTable> routeTable(const std::string& name) const override;
   // use_original_dst hand-off: the listener for exactly this IP:port, else for 0.0.0.0:port
@@ -93,6 +93,8 @@ class Worker final : public WorkerContext {
   // shared_ptr: a request or TCP session keeps the cluster it started with alive after a
   // config update removed it from this map.
   std::unordered_map<std::string, std::shared_ptr<upstream::WorkerCluster>, StringHash, std::equal_to<>> clusters_;
+  // The same clusters for priority HIGH routes, made on first use.
+  std::unordered_map<std::string, std::shared_ptr<upstream::WorkerCluster>, StringHash, std::equal_to<>> high_clusters_;
   network::ActiveSession* sessions_ = nullptr;
   std::atomic<size_t> session_count_{0};
   bool draining_ = false;

@@ -14,20 +14,21 @@ namespace cv3 = envoy::config::cluster::v3;
 using std::chrono::milliseconds;
 
 namespace {
-// Envoy's defaults (1024 connections, pending requests and requests) unless the DEFAULT
-// priority's thresholds say otherwise. HIGH-priority thresholds are accepted and unused: no
-// route asks for the HIGH priority here.
-std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, const std::string& path) {
+// Envoy's defaults (1024 connections, pending requests and requests, 3 retries) unless the
+// priority's thresholds say otherwise.
+std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, const std::string& path,
+                                                       envoy::config::core::v3::RoutingPriority priority) {
   uint64_t cx = 1024, pending = 1024, rq = 1024, retries = 3;
   bool track_remaining = false;
   const auto& cb = c.circuit_breakers();
   bool seen_default = false;
   for (int i = 0; i < cb.thresholds_size(); ++i) {
     const auto& t = cb.thresholds(i);
-    if (t.priority() != envoy::config::core::v3::DEFAULT) continue;
+    if (t.priority() != priority) continue;
     if (seen_default) {
       throw ConfigError(path + ".circuit_breakers.thresholds[" + std::to_string(i) +
-                        "]: a second threshold for priority DEFAULT");
+                        "]: a second threshold for priority " +
+                        envoy::config::core::v3::RoutingPriority_Name(priority));
     }
     seen_default = true;
     if (t.has_max_connections()) cx = t.max_connections().value();
@@ -40,7 +41,7 @@ std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, co
   limits->track_remaining = track_remaining;
   for (int i = 0; i < cb.thresholds_size(); ++i) {
     const auto& t = cb.thresholds(i);
-    if (t.priority() != envoy::config::core::v3::DEFAULT || !t.has_retry_budget()) continue;
+    if (t.priority() != priority || !t.has_retry_budget()) continue;
     const auto& b = t.retry_budget();
     std::string bp = path + ".circuit_breakers.thresholds[" + std::to_string(i) + "].retry_budget";
     limits->has_retry_budget = true;
@@ -283,7 +284,8 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
       out->override_auto_sni_header = weft::toLower(u.override_auto_sni_header());
     }
   }
-  out->limits = compileCircuitBreakers(c, path);
+  out->limits = compileCircuitBreakers(c, path, envoy::config::core::v3::DEFAULT);
+  auto high_limits = compileCircuitBreakers(c, path, envoy::config::core::v3::HIGH);
   // The deprecated cluster-level field, when the protocol options do not set it.
   if (c.has_max_requests_per_connection() && out->max_requests_per_connection == 0) {
     out->max_requests_per_connection = c.max_requests_per_connection().value();
@@ -424,6 +426,10 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
     }
     out->static_hosts = makeHostSet(std::move(hosts), out->locality_weights, out->overprovisioning_factor);
   }
+  auto high = std::make_shared<ClusterConfig>(*out);
+  high->limits = std::move(high_limits);
+  high->source.Clear();  // /config_dump shows the cluster itself
+  out->high_priority = std::move(high);
   return out;
 }
 

@@ -19,30 +19,30 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                     \
-  COUNTER(upstream_cx_total)                                                                                   \
-  GAUGE(upstream_cx_active)                                                                                    \
-  COUNTER(upstream_cx_connect_fail)                                                                            \
-  COUNTER(upstream_cx_connect_timeout)                                                                         \
-  COUNTER(upstream_cx_destroy)                                                                                 \
-  COUNTER(upstream_cx_rx_bytes_total)                                                                          \
-  COUNTER(upstream_cx_tx_bytes_total)                                                                          \
-  COUNTER(upstream_cx_none_healthy)                                                                            \
-  COUNTER(upstream_rq_total)                                                                                   \
-  GAUGE(upstream_rq_active)                                                                                    \
-  COUNTER(upstream_rq_completed)                                                                               \
-  COUNTER(upstream_rq_1xx)                                                                                     \
-  COUNTER(upstream_rq_2xx)                                                                                     \
-  COUNTER(upstream_rq_3xx)                                                                                     \
-  COUNTER(upstream_rq_4xx) COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) \
-      COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow)           \
-          COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active) GAUGE(membership_total)         \
-              GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)                        \
-                  COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)                       \
-                      COUNTER(upstream_rq_retry_limit_exceeded) COUNTER(upstream_rq_retry_backoff_exponential) \
-                          COUNTER(upstream_rq_per_try_timeout) COUNTER(upstream_rq_per_try_idle_timeout)       \
-                              COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                      \
-                                  COUNTER(upstream_cx_idle_timeout) COUNTER(upstream_cx_max_duration_reached)
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                            \
+  COUNTER(upstream_cx_total)                                                                                          \
+  GAUGE(upstream_cx_active)                                                                                           \
+  COUNTER(upstream_cx_connect_fail)                                                                                   \
+  COUNTER(upstream_cx_connect_timeout)                                                                                \
+  COUNTER(upstream_cx_destroy)                                                                                        \
+  COUNTER(upstream_cx_rx_bytes_total)                                                                                 \
+  COUNTER(upstream_cx_tx_bytes_total)                                                                                 \
+  COUNTER(upstream_cx_none_healthy)                                                                                   \
+  COUNTER(upstream_rq_total)                                                                                          \
+  GAUGE(upstream_rq_active)                                                                                           \
+  COUNTER(upstream_rq_completed)                                                                                      \
+  COUNTER(upstream_rq_1xx)                                                                                            \
+  COUNTER(upstream_rq_2xx)                                                                                            \
+  COUNTER(upstream_rq_3xx)                                                                                            \
+  COUNTER(upstream_rq_4xx)                                                                                            \
+  COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry)      \
+      COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total)          \
+          GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) \
+              COUNTER(update_failure) COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)          \
+                  COUNTER(upstream_rq_retry_limit_exceeded) COUNTER(upstream_rq_retry_backoff_exponential)            \
+                      COUNTER(upstream_rq_per_try_timeout) COUNTER(upstream_rq_per_try_idle_timeout)                  \
+                          COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                                 \
+                              COUNTER(upstream_cx_idle_timeout) COUNTER(upstream_cx_max_duration_reached)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
 #define WEFT_HOST_STATS(COUNTER, GAUGE) \
@@ -173,6 +173,8 @@ struct ClusterConfig {
   size_t max_response_headers_bytes = 60 * 1024;
   // circuit_breakers: counted across workers; Envoy's defaults without config.
   std::shared_ptr<ResourceLimits> limits = std::make_shared<ResourceLimits>(1024, 1024, 1024);
+  // The cluster for priority HIGH routes: this config with the HIGH thresholds (null in itself).
+  std::shared_ptr<const ClusterConfig> high_priority;
   // outlier_detection (null: none). Shared by every worker's view; ejections are the main thread's.
   std::shared_ptr<OutlierDetector> outlier;
   // health_checks (null: none): run by the main thread's HealthChecker.

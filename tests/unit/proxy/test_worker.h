@@ -17,7 +17,7 @@ class TestWorker final : public proxy::WorkerContext {
   event::Reactor& reactor() override { return reactor_; }
   Random& random() override { return random_; }
   const proxy::runtime::Snapshot& runtime() const override { return runtime_; }
-  std::shared_ptr<proxy::upstream::WorkerCluster> cluster(std::string_view) override { return nullptr; }
+  std::shared_ptr<proxy::upstream::WorkerCluster> cluster(std::string_view, bool) override { return nullptr; }
   std::shared_ptr<const proxy::http::RouteTable> routeTable(const std::string&) const override { return nullptr; }
   std::shared_ptr<const proxy::network::ListenerConfig> listenerForAddress(const net::Address&) const override {
     return nullptr;

@@ -88,7 +88,7 @@ FilterStatus RouterFilter::decodeHeaders(RequestHead& req, bool end_stream) {
   const WeightedTarget* target = cb_->target();
   request_mutations_.sets[0] = &target->request_mutations;
   response_mutations_.sets[0] = &target->response_mutations;
-  cluster_ = cb_->worker().cluster(target->cluster);
+  cluster_ = cb_->worker().cluster(target->cluster, route->high_priority);
   if (!cluster_) {
     stats.inc(HcmStats::no_cluster);
     reply(503, "", kNoClusterFound, "cluster_not_found");
