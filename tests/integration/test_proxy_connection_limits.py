@@ -94,3 +94,25 @@ def test_downstream_max_requests_per_connection_is_refused(weft):
     assert result.returncode != 0
     assert ("common_http_protocol_options.max_requests_per_connection: not supported by weft-proxy for downstream "
             "connections") in result.stderr, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("proto", ["http1", "http2"])
+def test_max_connection_pools_caps_the_pools_open_at_once(weft, proto):
+    from both_protocols import request
+
+    a, b = weft.echoes("pool-a", "pool-b")
+    port = weft.port()
+    proxy = weft.start_proxy(wh.bootstrap(weft.port(), listeners=[wh.http_listener(
+        "main", port, [wh.vhost("all", ["*"], [wh.route_to("pools")])])], clusters=[
+        wh.cluster("pools", [a.port, b.port], circuit_breakers={"thresholds": [
+            {"max_connection_pools": 1, "max_pending_requests": 0}]})]), concurrency=1)
+    # Round robin: the first request opens a's pool (its keep-alive connection stays); b would
+    # need a second pool: 503 UO; a again is served from its open pool.
+    first = request(proto, port, "/")
+    second = request(proto, port, "/")
+    third = request(proto, port, "/")
+    statuses = [first.status, second.status, third.status]
+    assert statuses == [200, 503, 200], statuses
+    assert second.headers.get("x-envoy-overloaded") or b"overflow" in second.body, second.describe()
+    stats = proxy.stats()
+    assert stats["cluster.pools.upstream_cx_pool_overflow"] == 1, stats

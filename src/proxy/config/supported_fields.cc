@@ -227,7 +227,7 @@ const FieldTable& supportedFields() {
         {"envoy.config.cluster.v3.CircuitBreakers", {"thresholds"}},
         {"envoy.config.cluster.v3.CircuitBreakers.Thresholds",
          {"priority", "max_connections", "max_pending_requests", "max_requests", "max_retries", "track_remaining",
-          "retry_budget"}},
+          "retry_budget", "max_connection_pools"}},
         {"envoy.config.cluster.v3.CircuitBreakers.Thresholds.RetryBudget", {"budget_percent", "min_retry_concurrency"}},
         {"envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
          {"explicit_http_config", "use_downstream_protocol_config", "auto_config", "upstream_http_protocol_options",

@@ -515,7 +515,7 @@ Http2ClientConnection* Http2ClientPool::connectionFor(const std::shared_ptr<cons
   for (auto& c : list) {
     if (c->acceptsStreams()) return c.get();
   }
-  if (!cluster_.limits().connections.canCreate()) {
+  if (!cluster_.canConnect(*host, server_name)) {
     // At max_connections: the least busy open connection takes the stream (nghttp2 holds it
     // until the peer's stream limit allows); with none open, the request overflows.
     cluster_.stats().inc(upstream::ClusterStats::upstream_cx_overflow);

@@ -54,7 +54,7 @@ void UpstreamRequest::acquireConnection() {
     reused_ = true;
     conn_->setCallbacks(this);
     conn_->readDisable(false);
-  } else if (cluster_.limits().connections.canCreate()) {
+  } else if (cluster_.canConnect(*host_, server_name_)) {
     connectFresh();
   } else if (cluster_.limits().pending_requests.tryAcquire()) {
     waiting_ = true;

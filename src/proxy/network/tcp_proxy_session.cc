@@ -64,7 +64,7 @@ void TcpProxySession::start() {
     return;
   }
   info_.upstream_host = host_->address_string;
-  if (!cluster_->limits().connections.canCreate()) {  // circuit breaker: max_connections
+  if (!cluster_->canConnect(*host_, {})) {  // circuit breakers: max_connections, max_connection_pools
     cluster_->stats().inc(ClusterStats::upstream_cx_overflow);
     finish(kUpstreamOverflow);
     return;

@@ -18,7 +18,7 @@ namespace {
 // priority's thresholds say otherwise.
 std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, const std::string& path,
                                                        envoy::config::core::v3::RoutingPriority priority) {
-  uint64_t cx = 1024, pending = 1024, rq = 1024, retries = 3;
+  uint64_t cx = 1024, pending = 1024, rq = 1024, retries = 3, pools = UINT64_MAX;
   bool track_remaining = false;
   const auto& cb = c.circuit_breakers();
   bool seen_default = false;
@@ -35,9 +35,10 @@ std::shared_ptr<ResourceLimits> compileCircuitBreakers(const cv3::Cluster& c, co
     if (t.has_max_pending_requests()) pending = t.max_pending_requests().value();
     if (t.has_max_requests()) rq = t.max_requests().value();
     if (t.has_max_retries()) retries = t.max_retries().value();
+    if (t.has_max_connection_pools()) pools = t.max_connection_pools().value();
     track_remaining = t.track_remaining();
   }
-  auto limits = std::make_shared<ResourceLimits>(cx, pending, rq, retries);
+  auto limits = std::make_shared<ResourceLimits>(cx, pending, rq, retries, pools);
   limits->track_remaining = track_remaining;
   for (int i = 0; i < cb.thresholds_size(); ++i) {
     const auto& t = cb.thresholds(i);

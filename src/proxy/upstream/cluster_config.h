@@ -35,14 +35,16 @@ namespace weft::proxy::upstream {
   COUNTER(upstream_rq_2xx)                                                                                            \
   COUNTER(upstream_rq_3xx)                                                                                            \
   COUNTER(upstream_rq_4xx)                                                                                            \
-  COUNTER(upstream_rq_5xx) COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry)      \
-      COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total)          \
-          GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) \
-              COUNTER(update_failure) COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)          \
+  COUNTER(upstream_rq_5xx)                                                                                            \
+  COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow) \
+      COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active)      \
+          GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)           \
+              COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)                                  \
                   COUNTER(upstream_rq_retry_limit_exceeded) COUNTER(upstream_rq_retry_backoff_exponential)            \
                       COUNTER(upstream_rq_per_try_timeout) COUNTER(upstream_rq_per_try_idle_timeout)                  \
                           COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                                 \
-                              COUNTER(upstream_cx_idle_timeout) COUNTER(upstream_cx_max_duration_reached)
+                              COUNTER(upstream_cx_idle_timeout) COUNTER(upstream_cx_max_duration_reached)             \
+                                  COUNTER(upstream_cx_pool_overflow)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
 #define WEFT_HOST_STATS(COUNTER, GAUGE) \

@@ -40,12 +40,15 @@ class ResourceCount {
 };
 
 struct ResourceLimits {
-  ResourceLimits(uint64_t cx, uint64_t pending, uint64_t rq, uint64_t retries = 3)
-      : connections(cx), pending_requests(pending), requests(rq), retries(retries) {}
+  ResourceLimits(uint64_t cx, uint64_t pending, uint64_t rq, uint64_t retries = 3, uint64_t pools = UINT64_MAX)
+      : connections(cx), pending_requests(pending), requests(rq), retries(retries), connection_pools(pools) {}
   ResourceCount connections;
   ResourceCount pending_requests;
   ResourceCount requests;
-  ResourceCount retries;         // retries in flight (max_retries), across workers
+  ResourceCount retries;  // retries in flight (max_retries), across workers
+  // max_connection_pools: pools (a host and server name, on one worker) with a connection.
+  ResourceCount connection_pools;
+  bool limitsPools() const { return connection_pools.max() != UINT64_MAX; }
   bool track_remaining = false;  // publish circuit_breakers.default.remaining_*
   // retry_budget (replaces max_retries when set): retries in flight may be budget_percent of
   // the requests and pending requests in flight, and at least min_retry_concurrency.

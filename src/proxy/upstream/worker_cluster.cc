@@ -323,8 +323,16 @@ void WorkerCluster::closeIdleExpired() {
   armIdleTimer();
 }
 
-bool WorkerCluster::connectionAvailable(const Host& host) const {
-  if (limits().connections.canCreate()) return true;
+bool WorkerCluster::canConnect(const Host& host, std::string_view server_name) {
+  if (!limits().connections.canCreate()) return false;
+  if (!limits().limitsPools() || limits().connection_pools.canCreate()) return true;
+  if (pool_conns_.count(host.address_string + "|" + std::string(server_name))) return true;  // its pool is open
+  config_->stats->inc(ClusterStats::upstream_cx_pool_overflow);
+  return false;
+}
+
+bool WorkerCluster::connectionAvailable(const Host& host) {
+  if (canConnect(host, {})) return true;
   for (const auto& e : idle_) {
     if (e.host.get() == &host || e.host->address == host.address) return true;
   }
@@ -383,6 +391,11 @@ std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host, std::s
   if (const auto& k = config_->tcp_keepalive) conn->setTcpKeepalive(k->probes, k->time, k->interval);
   if (config_->tls) conn->startTls(config_->tls, std::string(server_name), config_->auto_san_validation);
   if (track) served_[conn.get()] = {0, reactor_.now()};
+  if (limits().limitsPools()) {
+    std::string key = host.address_string + "|" + std::string(server_name);
+    if (pool_conns_[key]++ == 0) limits().connection_pools.acquire();
+    conn_pool_[conn.get()] = std::move(key);
+  }
   return conn;
 }
 
@@ -398,6 +411,13 @@ void WorkerCluster::dropIdle(net::Connection& conn) {
 void WorkerCluster::destroy(const Host& host, std::unique_ptr<net::Connection> conn) {
   if (!conn) return;
   if (!served_.empty()) served_.erase(conn.get());
+  if (auto it = conn_pool_.find(conn.get()); it != conn_pool_.end()) {
+    if (--pool_conns_[it->second] == 0) {
+      pool_conns_.erase(it->second);
+      limits().connection_pools.release();
+    }
+    conn_pool_.erase(it);
+  }
   config_->limits->connections.release();
   config_->stats->dec(ClusterStats::upstream_cx_active);
   config_->stats->inc(ClusterStats::upstream_cx_destroy);

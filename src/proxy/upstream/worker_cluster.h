@@ -74,7 +74,10 @@ class WorkerCluster : public net::ConnectionCallbacks {
 
   ResourceLimits& limits() const { return *config_->limits; }
   // An idle connection to `host` or room for a new one (circuit breakers' max_connections).
-  bool connectionAvailable(const Host& host) const;
+  bool connectionAvailable(const Host& host);
+  // Room for a new connection to `host` (with this server name): max_connections, and
+  // max_connection_pools when it would open a pool (counted, upstream_cx_pool_overflow, if not).
+  bool canConnect(const Host& host, std::string_view server_name);
   // Queues a request until a connection is available on this worker; served in order.
   void addWaiter(ConnectionWaiter* w);
   void removeWaiter(ConnectionWaiter* w);
@@ -138,6 +141,9 @@ class WorkerCluster : public net::ConnectionCallbacks {
   };
   std::unordered_map<const net::Connection*, ConnUse> served_;
   bool tooOld(const net::Connection& conn) const;
+  // max_connection_pools: connections per pool ("address|server name") and each one's pool.
+  std::unordered_map<std::string, uint32_t> pool_conns_;
+  std::unordered_map<const net::Connection*, std::string> conn_pool_;
   void closeIdleExpired();
   void armIdleTimer();
   std::unordered_map<std::string, std::shared_ptr<const Host>> original_dst_hosts_;
