@@ -56,6 +56,9 @@ class FailingServer(http.server.ThreadingHTTPServer):
                     if outer.mode == "stall":
                         outer.stop.wait(60)
                     else:
+                        # Long enough for the proxy to take the bytes: a RST discards what the
+                        # peer's kernel has not handed over yet.
+                        outer.stop.wait(0.2)
                         # SO_LINGER 0: close sends a RST, not a FIN.
                         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.close_connection = True
