@@ -2,15 +2,18 @@
 // directory, validates it, and serves Envoy xDS (ADS, state of the world and delta).
 //   weftd --config-dir DIR [--grpc-addr 0.0.0.0:15010] [--http-addr 0.0.0.0:15014]
 #include <grpcpp/grpcpp.h>
+
 #include <malloc.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+#include <filesystem>
 
 #include <CLI/CLI.hpp>
 
 #include "common/event/reactor.h"
+#include "control/ca/ca_bundle.h"
 #include "control/config/dir_watcher.h"
 #include "control/debug/debug_handlers.h"
 #include "control/model/mesh_model.h"
@@ -65,9 +68,32 @@ int main(int argc, char** argv) {
          "meshConfig.outboundTrafficPolicy.mode: ALLOW_ANY (pass unknown destinations through) or REGISTRY_ONLY")
       ->check(CLI::IsMember({"ALLOW_ANY", "REGISTRY_ONLY"}))
       ->capture_default_str();
+  std::string state_dir, cacerts_dir, trust_domain = "cluster.local";
+  app.add_option("--state-dir", state_dir,
+                 "weftd's own state: the CA's self-signed root lives in STATE_DIR/ca (made once, then kept)");
+  app.add_option(
+      "--cacerts-dir", cacerts_dir,
+      "Istio's plug-in CA: ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem (instead of a self-signed root)");
+  app.add_option("--trust-domain", trust_domain, "the mesh's SPIFFE trust domain")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e][%l] %v");
+
+  // The CA's signing material, before anything is served: a bad plug-in CA stops weftd here.
+  std::shared_ptr<const weft::control::ca::CaBundle> ca;
+  try {
+    if (!cacerts_dir.empty()) {
+      ca = weft::control::ca::loadPluggedCa(cacerts_dir);
+      spdlog::info("CA: plug-in certificates from {}", cacerts_dir);
+    } else if (!state_dir.empty()) {
+      ca = weft::control::ca::loadOrCreateSelfSigned(std::filesystem::path(state_dir) / "ca", trust_domain);
+      spdlog::info("CA: self-signed root for trust domain {}, root certificate in {}/ca/root-cert.pem", trust_domain,
+                   state_dir);
+    }
+  } catch (const weft::control::ca::CaError& e) {
+    fprintf(stderr, "weftd: CA: %s\n", e.what());
+    return 1;
+  }
 
   auto http = parseHostPort(http_addr);
   if (!http) {

@@ -22,8 +22,9 @@ def weftd_binary():
 
 
 class Weftd:
-    def __init__(self, workdir, debounce_ms=100):
+    def __init__(self, workdir, debounce_ms=100, extra_args=()):
         self.workdir = Path(workdir)
+        self.extra_args = list(extra_args)
         self.config_dir = self.workdir / "mesh"
         self.config_dir.mkdir(parents=True, exist_ok=True)
         self.grpc_port = wh.free_port()
@@ -44,7 +45,7 @@ class Weftd:
     def start(self):
         self.proc = subprocess.Popen(
             [str(weftd_binary()), "--config-dir", str(self.config_dir), "--grpc-addr", "127.0.0.1:%d" % self.grpc_port,
-             "--http-addr", "127.0.0.1:%d" % self.http_port, "--debounce-ms", str(self.debounce_ms)],
+             "--http-addr", "127.0.0.1:%d" % self.http_port, "--debounce-ms", str(self.debounce_ms)] + self.extra_args,
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if not wh.wait_for(lambda: self.get("/ready", quiet=True) is not None, 10):
             raise AssertionError("weftd did not become ready; log:\n%s" % self.log.read_text()[-3000:])
