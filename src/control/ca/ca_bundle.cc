@@ -1,7 +1,5 @@
 #include "control/ca/ca_bundle.h"
 
-#include <openssl/bn.h>
-#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
@@ -49,13 +47,7 @@ std::chrono::system_clock::time_point notAfter(X509* cert) {
 bool isCa(X509* cert) { return X509_check_ca(cert) >= 1; }
 
 void addExt(X509* cert, X509* issuer, int nid, const char* value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
-  if (ext == nullptr) throw CaError("cannot make certificate extension: " + lastError());
-  X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
+  if (!addExtension(cert, issuer, nid, value)) throw CaError("cannot make certificate extension: " + lastError());
 }
 
 // Checks the bundle's parts against each other; `where` names the files in messages.
@@ -114,19 +106,10 @@ std::shared_ptr<const CaBundle> loadOrCreateSelfSigned(const fs::path& state_dir
 
   KeyPtr key(EVP_RSA_gen(2048));
   if (!key) throw CaError("cannot make the root key: " + lastError());
-  X509Ptr cert(X509_new());
-  X509_set_version(cert.get(), 2);
-  unsigned char serial[16];
-  RAND_bytes(serial, sizeof(serial));
-  serial[0] &= 0x7f;
-  BIGNUM* bn = BN_bin2bn(serial, sizeof(serial), nullptr);
-  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
-  BN_free(bn);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -120);  // Istio's clock-skew grace
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(ttl.count()) * 3600);
+  X509Ptr cert = newCertificate(static_cast<long>(ttl.count()) * 3600);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(trust_domain.c_str()),
-                             -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(trust_domain.c_str()), -1,
+                             -1, 0);
   X509_set_issuer_name(cert.get(), name);
   X509_set_pubkey(cert.get(), key.get());
   addExt(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE");

@@ -1,8 +1,6 @@
 #include "control/ca/csr_signer.h"
 
-#include <openssl/bn.h>
 #include <openssl/ec.h>
-#include <openssl/rand.h>
 #include <openssl/x509v3.h>
 
 namespace weft::control::ca {
@@ -50,17 +48,6 @@ std::string keyProblem(EVP_PKEY* key) {
   return "a key that is neither RSA nor EC";
 }
 
-bool addExt(X509* cert, X509* issuer, int nid, const std::string& value) {
-  X509V3_CTX ctx;
-  X509V3_set_ctx_nodb(&ctx);
-  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
-  if (ext == nullptr) return false;
-  X509_add_ext(cert, ext, -1);
-  X509_EXTENSION_free(ext);
-  return true;
-}
-
 }  // namespace
 
 SignResult signCsr(const CaBundle& ca, const WorkloadIdentity& who, const std::string& csr_pem,
@@ -106,24 +93,16 @@ SignResult signCsr(const CaBundle& ca, const WorkloadIdentity& who, const std::s
     return r;
   }
 
-  X509Ptr cert(X509_new());
-  X509_set_version(cert.get(), 2);
-  unsigned char serial[16];
-  RAND_bytes(serial, sizeof(serial));
-  serial[0] &= 0x7f;
-  BIGNUM* bn = BN_bin2bn(serial, sizeof(serial), nullptr);
-  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
-  BN_free(bn);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -120);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(ttl.count()));
+  X509Ptr cert = newCertificate(static_cast<long>(ttl.count()));
   X509_set_issuer_name(cert.get(), X509_get_subject_name(ca.signing_cert.get()));
   X509_set_pubkey(cert.get(), pub);
   // The subject is empty, so the SAN is critical (X.509 and SPIFFE).
-  bool ok = addExt(cert.get(), ca.signing_cert.get(), NID_subject_alt_name, "critical,URI:" + id) &&
-            addExt(cert.get(), ca.signing_cert.get(), NID_basic_constraints, "critical,CA:FALSE") &&
-            addExt(cert.get(), ca.signing_cert.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment") &&
-            addExt(cert.get(), ca.signing_cert.get(), NID_ext_key_usage, "serverAuth,clientAuth") &&
-            addExt(cert.get(), ca.signing_cert.get(), NID_authority_key_identifier, "keyid");
+  bool ok =
+      addExtension(cert.get(), ca.signing_cert.get(), NID_subject_alt_name, "critical,URI:" + id) &&
+      addExtension(cert.get(), ca.signing_cert.get(), NID_basic_constraints, "critical,CA:FALSE") &&
+      addExtension(cert.get(), ca.signing_cert.get(), NID_key_usage, "critical,digitalSignature,keyEncipherment") &&
+      addExtension(cert.get(), ca.signing_cert.get(), NID_ext_key_usage, "serverAuth,clientAuth") &&
+      addExtension(cert.get(), ca.signing_cert.get(), NID_authority_key_identifier, "keyid");
   if (!ok || X509_sign(cert.get(), ca.signing_key.get(), EVP_sha256()) == 0) {
     r.error = "signing failed: " + lastError();
     return r;

@@ -1,7 +1,10 @@
 #include "control/ca/openssl_util.h"
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/x509v3.h>
 
 namespace weft::control::ca {
 
@@ -48,6 +51,31 @@ std::string keyToPem(EVP_PKEY* key) {
   BioPtr b(BIO_new(BIO_s_mem()));
   PEM_write_bio_PrivateKey(b.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
   return drain(b.get());
+}
+
+X509Ptr newCertificate(long lifetime_seconds) {
+  X509Ptr cert(X509_new());
+  X509_set_version(cert.get(), 2);
+  unsigned char serial[16];
+  RAND_bytes(serial, sizeof(serial));
+  serial[0] &= 0x7f;  // a positive serial
+  BIGNUM* bn = BN_bin2bn(serial, sizeof(serial), nullptr);
+  BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(cert.get()));
+  BN_free(bn);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), -120);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), lifetime_seconds);
+  return cert;
+}
+
+bool addExtension(X509* cert, X509* issuer, int nid, const std::string& value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str());
+  if (ext == nullptr) return false;
+  X509_add_ext(cert, ext, -1);
+  X509_EXTENSION_free(ext);
+  return true;
 }
 
 std::string lastError() {

@@ -28,6 +28,11 @@ KeyPtr keyFromPem(const std::string& pem);
 ReqPtr csrFromPem(const std::string& pem);
 std::string certToPem(X509* cert);
 std::string keyToPem(EVP_PKEY* key);
+// A v3 certificate with a random 127-bit serial, valid from 2 minutes ago (Istio's clock-skew
+// grace) for `lifetime_seconds`; the caller sets names, key and extensions, then signs.
+X509Ptr newCertificate(long lifetime_seconds);
+// Adds an extension written as OpenSSL's config text ("critical,CA:FALSE"); false if it does not parse.
+bool addExtension(X509* cert, X509* issuer, int nid, const std::string& value);
 // The last OpenSSL error, for messages.
 std::string lastError();
 
