@@ -114,22 +114,13 @@ def test_h2_upgrade_policy_and_use_client_protocol(weft, tmp_path):
 
         # Istio's default (DO_NOT_UPGRADE for an HTTP port): HTTP/1.1 upstream, which it cannot answer.
         assert status() in (502, 503)
-        weftd.write("dr.yaml", """apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: h2only, namespace: default}
-spec:
-  host: h2only
-  trafficPolicy:
-    connectionPool: {http: {h2UpgradePolicy: UPGRADE, maxConcurrentStreams: 4}}
-""")
+        def http_pool(settings):
+            weftd.write("dr.yaml", "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+                        "metadata: {name: h2only, namespace: default}\nspec:\n  host: h2only\n"
+                        "  trafficPolicy:\n    connectionPool: {http: {%s}}\n" % settings)
+
+        http_pool("h2UpgradePolicy: UPGRADE, maxConcurrentStreams: 4")
         assert wh.wait_for(lambda: status() == 200, 10)
         # useClientProtocol: an HTTP/1.1 client means HTTP/1.1 upstream again.
-        weftd.write("dr.yaml", """apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: h2only, namespace: default}
-spec:
-  host: h2only
-  trafficPolicy:
-    connectionPool: {http: {h2UpgradePolicy: UPGRADE, useClientProtocol: true}}
-""")
+        http_pool("h2UpgradePolicy: UPGRADE, useClientProtocol: true")
         assert wh.wait_for(lambda: status() in (502, 503), 10)

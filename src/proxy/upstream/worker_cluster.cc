@@ -289,6 +289,9 @@ void WorkerCluster::releaseIdle(std::shared_ptr<const Host> host, std::unique_pt
 
 // The next time an idle connection must close: its idle_timeout, or its max_connection_duration.
 void WorkerCluster::armIdleTimer() {
+  // A newer idle connection never moves the oldest's idle deadline: keep the armed timer (a
+  // re-arm per request would be a timer update per keep-alive request).
+  if (config_->max_connection_duration.count() <= 0 && idle_timer_.armed()) return;
   auto next = event::TimePoint::max();
   if (config_->idle_timeout.count() > 0 && !idle_.empty()) next = idle_.front().since + config_->idle_timeout;
   if (config_->max_connection_duration.count() > 0) {

@@ -6,8 +6,8 @@
 
 #include <fstream>
 
-#include "control/ca/csr_signer.h"
 #include "ca_test_support.h"
+#include "control/ca/csr_signer.h"
 
 namespace weft::control::ca {
 namespace {

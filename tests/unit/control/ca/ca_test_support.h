@@ -34,6 +34,16 @@ class TempDir {
 inline KeyPtr ecKey() { return KeyPtr(EVP_EC_gen("P-256")); }
 inline KeyPtr rsaKey(unsigned bits) { return KeyPtr(EVP_RSA_gen(bits)); }
 
+inline std::string reqToPem(X509_REQ* req) {
+  BIO* b = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509_REQ(b, req);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(b, &data);
+  std::string out(data, static_cast<size_t>(n));
+  BIO_free(b);
+  return out;
+}
+
 // A PEM CSR for `key`, asking for `uri` as its SAN when not empty.
 inline std::string csrPem(EVP_PKEY* key, const std::string& uri = "") {
   ReqPtr req(X509_REQ_new());
@@ -47,13 +57,7 @@ inline std::string csrPem(EVP_PKEY* key, const std::string& uri = "") {
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
   }
   X509_REQ_sign(req.get(), key, EVP_sha256());
-  BIO* b = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509_REQ(b, req.get());
-  char* data = nullptr;
-  long n = BIO_get_mem_data(b, &data);
-  std::string out(data, static_cast<size_t>(n));
-  BIO_free(b);
-  return out;
+  return reqToPem(req.get());
 }
 
 }  // namespace weft::control::ca::testing

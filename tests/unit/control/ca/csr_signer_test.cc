@@ -8,8 +8,8 @@
 namespace weft::control::ca {
 namespace {
 
-using ::testing::HasSubstr;
 using std::chrono::seconds;
+using ::testing::HasSubstr;
 
 class CsrSignerTest : public ::testing::Test {
  protected:
@@ -70,12 +70,7 @@ TEST_F(CsrSignerTest, BadRequestsAreRefusedWithTheReason) {
   std::string a = testing::csrPem(key.get()), b = testing::csrPem(testing::ecKey().get());
   auto ra = csrFromPem(a), rb = csrFromPem(b);
   X509_REQ_set_pubkey(ra.get(), X509_REQ_get0_pubkey(rb.get()));
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509_REQ(bio, ra.get());
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string forged(data, static_cast<size_t>(n));
-  BIO_free(bio);
+  std::string forged = testing::reqToPem(ra.get());
   EXPECT_EQ(signCsr(*ca, who, forged, seconds(0)).error, "csr: its signature does not verify");
   auto weak = testing::rsaKey(1024);
   EXPECT_EQ(signCsr(*ca, who, testing::csrPem(weak.get()), seconds(0)).error,
