@@ -55,6 +55,20 @@ for line in sys.stdin:
 print(" ".join("%s=%d" % kv for kv in sorted(c.items())))')
 echo "observed reviews split: $counts   (VirtualService reviews: v1 70%, v2 20%, v3 10%)"
 
+# Every sidecar has its workload certificate from weftd's CA (identity and expiry in status).
+for _ in $(seq 1 40); do
+  pending=$("$CTL" --state-dir "$STATE" status | awk 'NR > 1 && $3 != "none" && $0 !~ /spiffe:\/\//' | wc -l)
+  [[ "$pending" -eq 0 ]] && break
+  sleep 0.25
+done
+echo
+"$CTL" --state-dir "$STATE" status
+if ((CHECK)); then
+  [[ "$pending" -eq 0 ]] || die "$pending sidecars have no workload certificate"
+  "$CTL" --state-dir "$STATE" status | grep -q "spiffe://cluster.local/ns/default/sa/bookinfo-reviews" ||
+    die "reviews has no certificate for its service account bookinfo-reviews"
+fi
+
 if ((CHECK)); then
   python3 - "$counts" "$N" <<'PY'
 import sys

@@ -165,6 +165,14 @@ json proxyBootstrap(const AgentEnv& env, const BootstrapOptions& o) {
   json xds = staticCluster("xds-grpc", xds_host, xds_port, true);
   // A name, not an IP: resolved like Envoy's STRICT_DNS.
   if (!xds_host.empty() && (std::isalpha(static_cast<unsigned char>(xds_host[0])) != 0)) xds["type"] = "STRICT_DNS";
+  json clusters = json::array({xds, staticCluster("prometheus_stats", "127.0.0.1", o.admin_port),
+                               staticCluster("agent", "127.0.0.1", o.status_port)});
+  if (!o.sds_socket.empty()) {
+    json sds = staticCluster("sds-grpc", "", 0, true);
+    sds["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"] = {
+        {"pipe", {{"path", o.sds_socket}}}};
+    clusters.push_back(sds);
+  }
   json node = {{"id", env.nodeId()}, {"cluster", env.nodeCluster()}, {"metadata", metadata}};
   if (json locality = localityOf(env.labels); !locality.empty()) node["locality"] = locality;
   return {
@@ -182,8 +190,7 @@ json proxyBootstrap(const AgentEnv& env, const BootstrapOptions& o) {
                                                  "prometheus_stats", "/stats/prometheus"),
                                    routeListener("agent_readiness", o.readiness_port, "/healthz/ready", "agent",
                                                  "/healthz/ready")})},
-        {"clusters", json::array({xds, staticCluster("prometheus_stats", "127.0.0.1", o.admin_port),
-                                  staticCluster("agent", "127.0.0.1", o.status_port)})}}},
+        {"clusters", clusters}}},
   };
 }
 

@@ -36,6 +36,9 @@ struct BootstrapOptions {
   int stats_port = 15090;      // Prometheus scrape listener (proxies admin /stats/prometheus)
   int readiness_port = 15021;  // /healthz/ready, answered by the agent's status port
   int status_port = 15020;     // the agent's own server
+  // The agent's SDS socket: when set, the bootstrap has Istio's `sds-grpc` cluster to it, for
+  // the `default` and `ROOTCA` secrets that weftd's ISTIO_MUTUAL config names.
+  std::string sds_socket;
 };
 
 // The Envoy v3 Bootstrap (JSON) weft-proxy starts with: node, admin, ADS to the discovery

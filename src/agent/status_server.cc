@@ -21,6 +21,12 @@ StatusServer::StatusServer(event::Reactor& reactor, const net::Address& address,
               [this](const AdminRequest&) { return ready(); });
   server_.add("/stats/prometheus", "the proxy's, the agent's and the application's metrics", false,
               [this](const AdminRequest&) { return metrics(); });
+  if (options_.certificate) {
+    server_.add("/certificate", "the workload certificate: identity, validity, renewal", false,
+                [this](const AdminRequest&) {
+                  return AdminResponse{200, "application/json", options_.certificate().dump(2) + "\n"};
+                });
+  }
   for (const auto& [path, probe] : options_.app_probers.items()) {
     std::string p = path;
     server_.add(p, "application probe", false, [this, p](const AdminRequest&) { return appHealth(p); });
@@ -44,6 +50,7 @@ AdminResponse StatusServer::metrics() {
   out += "# TYPE weft_agent_proxy_restarts_total counter\nweft_agent_proxy_restarts_total " +
          std::to_string(supervisor_.restarts()) + "\n";
   out += "# TYPE weft_agent_proxy_up gauge\nweft_agent_proxy_up " + std::string(p.status == 200 ? "1" : "0") + "\n";
+  if (options_.agent_metrics) out += options_.agent_metrics();
   if (options_.app_metrics_port > 0) {
     HttpResult a =
         httpRequest("GET", "127.0.0.1", options_.app_metrics_port, options_.app_metrics_path, milliseconds(2000));

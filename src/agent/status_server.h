@@ -3,6 +3,7 @@
 // its listeners and clusters), /stats/prometheus (the proxy's, the agent's own and the
 // application's metrics in one scrape) and /app-health/<container>/readyz|livez (the
 // application probes the injector rewrote to go through the agent).
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -19,6 +20,10 @@ struct StatusOptions {
   // The application's metrics (prometheus.io/scrape annotations): port 0 means none.
   int app_metrics_port = 0;
   std::string app_metrics_path = "/metrics";
+  // The workload certificate's identity and validity as JSON (served at /certificate), when
+  // the agent has a CA; also extra metrics for the agent's part of /stats/prometheus.
+  std::function<nlohmann::json()> certificate;
+  std::function<std::string()> agent_metrics;
 };
 
 class StatusServer {

@@ -14,6 +14,9 @@
 
 #include "common/event/reactor.h"
 #include "control/ca/ca_bundle.h"
+#include "control/ca/ca_service.h"
+#include "control/ca/serving_cert.h"
+#include "control/ca/workload_token.h"
 #include "control/config/dir_watcher.h"
 #include "control/debug/debug_handlers.h"
 #include "control/model/mesh_model.h"
@@ -56,8 +59,13 @@ int main(int argc, char** argv) {
   CLI::App app{"weftd: Weft control plane (Istio config in, Envoy xDS out)"};
   std::string config_dir, grpc_addr = "0.0.0.0:15010", http_addr = "0.0.0.0:15014", log_level = "info";
   int quiet_ms = 100, max_ms = 10000;
-  app.add_option("--config-dir", config_dir, "directory of Istio/Kubernetes YAML, watched for changes")->required();
-  app.add_option("--grpc-addr", grpc_addr, "xDS (ADS) listen address");
+  auto* config_opt =
+      app.add_option("--config-dir", config_dir, "directory of Istio/Kubernetes YAML, watched for changes");
+  app.add_option("--grpc-addr", grpc_addr, "xDS (ADS) listen address, plaintext (Istio's 15010)");
+  std::string secure_grpc_addr = "0.0.0.0:15012";
+  app.add_option("--secure-grpc-addr", secure_grpc_addr,
+                 "xDS and the CA over TLS (Istio's 15012); served when the CA runs (--state-dir)")
+      ->capture_default_str();
   app.add_option("--http-addr", http_addr, "debug and metrics listen address");
   app.add_option("--debounce-ms", quiet_ms, "push after config has been quiet this long");
   app.add_option("--debounce-max-ms", max_ms, "push at the latest this long after the first change");
@@ -75,12 +83,56 @@ int main(int argc, char** argv) {
       "--cacerts-dir", cacerts_dir,
       "Istio's plug-in CA: ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem (instead of a self-signed root)");
   app.add_option("--trust-domain", trust_domain, "the mesh's SPIFFE trust domain")->capture_default_str();
+  int64_t cert_ttl_s = 24 * 3600, max_cert_ttl_s = 90 * 24 * 3600, token_ttl_s = 30 * 24 * 3600;
+  app.add_option("--workload-cert-ttl-s", cert_ttl_s,
+                 "lifetime of a workload certificate when the CSR asks for none (Istio's DEFAULT_WORKLOAD_CERT_TTL)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-workload-cert-ttl-s", max_cert_ttl_s,
+                 "the longest lifetime a CSR may ask for (Istio's MAX_WORKLOAD_CERT_TTL)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  std::string issue_token;
+  app.add_option("--issue-token", issue_token,
+                 "print a workload token for NAMESPACE/SERVICE_ACCOUNT, signed with STATE_DIR's key, and exit");
+  app.add_option("--token-ttl-s", token_ttl_s, "lifetime of a token from --issue-token")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  if (!issue_token.empty()) {
+    auto slash = issue_token.find('/');
+    if (state_dir.empty() || slash == std::string::npos || slash == 0 || slash + 1 == issue_token.size()) {
+      fprintf(stderr, "weftd: --issue-token wants NAMESPACE/SERVICE_ACCOUNT and --state-dir\n");
+      return 1;
+    }
+    try {
+      auto tokens =
+          weft::control::ca::TokenAuthority::loadOrCreate(std::filesystem::path(state_dir) / "ca", trust_domain);
+      printf(
+          "%s\n",
+          tokens->issue(issue_token.substr(0, slash), issue_token.substr(slash + 1), std::chrono::seconds(token_ttl_s))
+              .c_str());
+      return 0;
+    } catch (const weft::control::ca::CaError& e) {
+      fprintf(stderr, "weftd: %s\n", e.what());
+      return 1;
+    }
+  }
+  if (config_dir.empty()) {
+    fprintf(stderr, "weftd: %s is required\n", config_opt->get_name().c_str());
+    return 1;
+  }
+  if (max_cert_ttl_s < cert_ttl_s) {
+    fprintf(stderr, "weftd: --workload-cert-ttl-s (%lld) is greater than --max-workload-cert-ttl-s (%lld)\n",
+            static_cast<long long>(cert_ttl_s), static_cast<long long>(max_cert_ttl_s));
+    return 1;
+  }
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e][%l] %v");
 
   // The CA's signing material, before anything is served: a bad plug-in CA stops weftd here.
   std::shared_ptr<const weft::control::ca::CaBundle> ca;
+  std::shared_ptr<const weft::control::ca::TokenAuthority> tokens;
   try {
     if (!cacerts_dir.empty()) {
       ca = weft::control::ca::loadPluggedCa(cacerts_dir);
@@ -90,6 +142,12 @@ int main(int argc, char** argv) {
       spdlog::info("CA: self-signed root for trust domain {}, root certificate in {}/ca/root-cert.pem", trust_domain,
                    state_dir);
     }
+    if (ca && state_dir.empty()) {
+      fprintf(stderr, "weftd: --cacerts-dir needs --state-dir too (the workload token key lives there)\n");
+      return 1;
+    }
+    if (ca)
+      tokens = weft::control::ca::TokenAuthority::loadOrCreate(std::filesystem::path(state_dir) / "ca", trust_domain);
   } catch (const weft::control::ca::CaError& e) {
     fprintf(stderr, "weftd: CA: %s\n", e.what());
     return 1;
@@ -129,9 +187,37 @@ int main(int argc, char** argv) {
   builder.RegisterService(&ads);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  // 15012: the same xDS and the CA, over TLS with weftd's certificate from its own CA. A client
+  // certificate is asked for (and verified when given) so that workloads renew with theirs.
+  std::unique_ptr<weft::control::ca::CaService> ca_service;
+  int secure_port = 0;
+  if (ca) {
+    weft::control::ca::SignPolicy policy;
+    policy.default_ttl = std::chrono::seconds(cert_ttl_s);
+    policy.max_ttl = std::chrono::seconds(max_cert_ttl_s);
+    ca_service = std::make_unique<weft::control::ca::CaService>(ca, tokens, trust_domain, policy);
+    weft::control::ca::ServingCertificate serving;
+    try {
+      serving = weft::control::ca::issueServingCertificate(
+          *ca,
+          {"istiod.istio-system.svc", "istiod.weft-system.svc", "weftd.weft-system.svc", "istiod", "weftd", "localhost",
+           "127.0.0.1", "::1"},
+          std::chrono::hours(24 * 365));
+    } catch (const weft::control::ca::CaError& e) {
+      fprintf(stderr, "weftd: CA: %s\n", e.what());
+      return 1;
+    }
+    grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
+    tls.pem_root_certs = ca->root_cert_pem;
+    tls.pem_key_cert_pairs.push_back({serving.key_pem, serving.chain_pem});
+    builder.AddListeningPort(secure_grpc_addr, grpc::SslServerCredentials(tls), &secure_port);
+    builder.RegisterService(ca_service.get());
+    debug.ca_metrics = [&ca_service] { return ca_service->metrics().prometheus(); };
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (!server || bound_port == 0) {
-    fprintf(stderr, "weftd: cannot serve xDS on %s\n", grpc_addr.c_str());
+  if (!server || bound_port == 0 || (ca && secure_port == 0)) {
+    fprintf(stderr, "weftd: cannot serve xDS on %s%s\n", grpc_addr.c_str(),
+            ca ? (" and " + secure_grpc_addr).c_str() : "");
     return 1;
   }
 
@@ -167,6 +253,7 @@ int main(int argc, char** argv) {
   debug.ready = true;
   spdlog::info("weftd serving xDS on {} (port {}), debug on http://{}", grpc_addr, bound_port,
                admin->address().toString());
+  if (ca) spdlog::info("weftd serving xDS and the CA over TLS on {} (port {})", secure_grpc_addr, secure_port);
   reactor.run();
   spdlog::info("weftd shutting down");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));

@@ -59,6 +59,7 @@ MeshPlan planFromDirectory(const std::string& dir, const std::string& subnet_pre
         pod.ns = ns;
         pod.labels = stringMap(meta["labels"]);
         pod.annotations = stringMap(meta["annotations"]);
+        if (d["spec"]["serviceAccountName"]) pod.service_account = d["spec"]["serviceAccountName"].as<std::string>();
         const YAML::Node c = d["spec"]["containers"];
         if (!c || !c.IsSequence() || c.size() == 0)
           throw std::runtime_error(where + " (Pod " + name + "): spec.containers is empty");
@@ -89,6 +90,7 @@ MeshPlan planFromDirectory(const std::string& dir, const std::string& subnet_pre
         we.name = name;
         we.ns = ns;
         we.labels = stringMap(d["spec"]["labels"]);
+        if (d["spec"]["serviceAccount"]) we.service_account = d["spec"]["serviceAccount"].as<std::string>();
         if (d["spec"]["ports"] && d["spec"]["ports"].IsMap()) {
           for (const auto& kv : d["spec"]["ports"]) we.ports.push_back(kv.second.as<int>());
         }

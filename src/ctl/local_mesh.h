@@ -16,6 +16,8 @@ struct LocalPod {
   std::string ns = "default";
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
+  // Its identity: spec.serviceAccountName (a WorkloadEntry's spec.serviceAccount), as Kubernetes.
+  std::string service_account = "default";
   std::vector<std::string> command;  // containers[0].command + args
   std::map<std::string, std::string> env;
   std::vector<int> ports;  // containerPort: the workload is up once these accept

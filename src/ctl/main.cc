@@ -53,6 +53,22 @@ void run(const std::vector<std::string>& argv) {
   }
 }
 
+// Runs `bin` with `args` and returns its stdout without the trailing newline; dies on failure.
+std::string runOutput(const std::string& bin, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {bin};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = weft::capture::runCommand(argv);
+  if (r.exit_code != 0) die(bin + " failed: " + r.err);
+  while (!r.out.empty() && r.out.back() == '\n') r.out.pop_back();
+  return r.out;
+}
+
+// A file only its owner may read (a token, a key).
+void writePrivate(const fs::path& p, const std::string& data) {
+  std::ofstream(p, std::ios::trunc) << data << "\n";
+  fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+}
+
 std::string binDir() {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
@@ -160,15 +176,20 @@ int up(const std::string& dir, const fs::path& state_dir) {
   save();
   writeWeftdConfig(plan, state_dir / "mesh");
   std::string bin = binDir();
+  // weftd is also the mesh's CA: its root lives in STATE/weftd/ca, and each workload gets a
+  // token for its identity (namespace, service account) to ask for its first certificate.
+  const fs::path weftd_state = state_dir / "weftd";
   pid_t weftd = spawn({bin + "/weftd", "--config-dir", (state_dir / "mesh").string(), "--grpc-addr",
-                       std::string(kGateway) + ":15010", "--http-addr", std::string(kGateway) + ":15014"},
+                       std::string(kGateway) + ":15010", "--http-addr", std::string(kGateway) + ":15014",
+                       "--secure-grpc-addr", std::string(kGateway) + ":15012", "--state-dir", weftd_state.string()},
                       "", (state_dir / "logs" / "weftd.log").string(), "");
   state["weftd_pid"] = weftd;
   save();
   if (!waitHttp(kGateway, 15014, "/ready", std::chrono::seconds(15))) {
     die("weftd did not become ready; see " + (state_dir / "logs" / "weftd.log").string() + " (then weftctl down)");
   }
-  step("weftd serving xDS on " + std::string(kGateway) + ":15010 (debug: http://" + kGateway + ":15014/debug/syncz)");
+  step("weftd serving xDS on " + std::string(kGateway) + ":15010, xDS and the CA over TLS on " + kGateway +
+       ":15012 (debug: http://" + kGateway + ":15014/debug/syncz)");
 
   std::string hosts = weft::ctl::hostsFile(plan);
   int index = 0;
@@ -216,11 +237,22 @@ int up(const std::string& dir, const fs::path& state_dir) {
     std::map<std::string, std::string> agent_env = {{"POD_NAME", pod.name},
                                                     {"POD_NAMESPACE", pod.ns},
                                                     {"INSTANCE_IP", pod.ip},
-                                                    {"SERVICE_ACCOUNT", "default"},
+                                                    {"SERVICE_ACCOUNT", pod.service_account},
                                                     {"WEFT_DISCOVERY_ADDRESS", std::string(kGateway) + ":15010"},
+                                                    {"CA_ADDR", std::string(kGateway) + ":15012"},
                                                     {"ISTIO_METAJSON_LABELS", labels.dump()}};
+    // The pod's secrets, as Kubernetes would mount them: its token and the mesh's root.
+    const fs::path secrets = state_dir / "pods" / pod.name;
+    fs::create_directories(secrets);
+    std::string token = runOutput(
+        bin + "/weftd", {"--state-dir", weftd_state.string(), "--issue-token", pod.ns + "/" + pod.service_account});
+    writePrivate(secrets / "istio-token", token);
+    fs::copy_file(weftd_state / "ca" / "root-cert.pem", secrets / "root-cert.pem",
+                  fs::copy_options::overwrite_existing);
     pid_t agent = spawn({bin + "/weft-agent", "proxy", "--proxy-bin", bin + "/weft-proxy", "--bootstrap",
-                         (state_dir / (pod.name + "-bootstrap.json")).string(), "--concurrency", "1"},
+                         (state_dir / (pod.name + "-bootstrap.json")).string(), "--concurrency", "1", "--ca-root-cert",
+                         (secrets / "root-cert.pem").string(), "--token-file", (secrets / "istio-token").string(),
+                         "--sds-socket", (secrets / "sds" / "socket").string()},
                         netns, (state_dir / "logs" / (pod.name + "-sidecar.log")).string(), "", agent_env);
     pid_t app =
         spawn(pod.command, netns, (state_dir / "logs" / (pod.name + ".log")).string(), plan.source_dir, pod.env);
@@ -308,7 +340,8 @@ int status(const fs::path& state_dir) {
   json syncz = json::array();
   auto r = weft::http::httpRequest("GET", kGateway, 15014, "/debug/syncz", milliseconds(2000));
   if (r.status == 200) syncz = json::parse(r.body, nullptr, false);
-  std::printf("%-20s %-12s %-10s %s\n", "WORKLOAD", "IP", "SIDECAR", "XDS (CDS LDS RDS EDS)");
+  std::printf("%-20s %-12s %-10s %-28s %s\n", "WORKLOAD", "IP", "SIDECAR", "XDS (CDS LDS RDS EDS)",
+              "CERTIFICATE (IDENTITY, EXPIRES)");
   int not_ready = 0;
   for (const auto& p : state["pods"]) {
     std::string name = p["name"], ip = p["ip"];
@@ -316,7 +349,7 @@ int status(const fs::path& state_dir) {
     auto ready = sidecar ? weft::http::httpRequest("GET", ip, 15020, "/healthz/ready", milliseconds(1000))
                          : weft::http::HttpResult{200, "", ""};
     if (!sidecar) {
-      std::printf("%-20s %-12s %-10s %s\n", name.c_str(), ip.c_str(), "none", "-");
+      std::printf("%-20s %-12s %-10s %-28s %s\n", name.c_str(), ip.c_str(), "none", "-", "-");
       continue;
     }
     std::string sync = "not connected";
@@ -332,8 +365,18 @@ int status(const fs::path& state_dir) {
       }
     }
     if (ready.status != 200) ++not_ready;
-    std::printf("%-20s %-12s %-10s %s\n", name.c_str(), ip.c_str(), ready.status == 200 ? "READY" : "NOT READY",
-                sync.c_str());
+    // The workload certificate, from the agent (identity, notAfter; or why there is none).
+    std::string cert = "none";
+    auto c = weft::http::httpRequest("GET", ip, 15020, "/certificate", milliseconds(1000));
+    if (c.status == 200) {
+      auto j = json::parse(c.body, nullptr, false);
+      if (j.is_object() && j.contains("not_after"))
+        cert = j.value("identity", "?") + " " + j.value("not_after", "?");
+      else if (j.is_object())
+        cert = "pending: " + j.value("last_error", "waiting for the CA");
+    }
+    std::printf("%-20s %-12s %-10s %-28s %s\n", name.c_str(), ip.c_str(), ready.status == 200 ? "READY" : "NOT READY",
+                sync.c_str(), cert.c_str());
   }
   return not_ready == 0 ? 0 : 3;
 }
@@ -350,7 +393,7 @@ int main(int argc, char** argv) {
   upc->add_option("DIR", dir, "Istio/Kubernetes YAML: Services, Pods (with a command), VirtualServices ...")
       ->required();
   auto* downc = app.add_subcommand("down", "stop the local mesh and remove its namespaces");
-  auto* statusc = app.add_subcommand("status", "workloads, sidecar readiness, xDS sync");
+  auto* statusc = app.add_subcommand("status", "workloads, sidecar readiness, xDS sync, workload certificates");
   CLI11_PARSE(app, argc, argv);
   if (*upc) return up(dir, state_dir);
   if (*downc) return down(state_dir);

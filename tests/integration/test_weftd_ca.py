@@ -37,7 +37,7 @@ def test_a_bad_plug_in_ca_stops_weftd_naming_the_file(tmp_path):
         shutil.copy(state / "ca" / name, plug / name)
     shutil.copy(state / "ca" / "ca-cert.pem", plug / "cert-chain.pem")
     shutil.copy(other / "ca" / "ca-key.pem", plug / "ca-key.pem")  # another CA's key
-    w = wd.Weftd(tmp_path / "w3", extra_args=["--cacerts-dir", str(plug)])
+    w = wd.Weftd(tmp_path / "w3", extra_args=["--cacerts-dir", str(plug), "--state-dir", str(tmp_path / "s3")])
     r = subprocess.run([str(wd.weftd_binary()), "--config-dir", str(w.config_dir), "--cacerts-dir", str(plug),
                         "--grpc-addr", "127.0.0.1:%d" % w.grpc_port, "--http-addr", "127.0.0.1:%d" % w.http_port],
                        capture_output=True, text=True, timeout=20)

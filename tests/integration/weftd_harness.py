@@ -29,6 +29,7 @@ class Weftd:
         self.config_dir.mkdir(parents=True, exist_ok=True)
         self.grpc_port = wh.free_port()
         self.http_port = wh.free_port()
+        self.secure_port = wh.free_port()  # xDS and the CA over TLS (15012), when a CA runs
         self.debounce_ms = debounce_ms
         self.proc = None
         self.log = self.workdir / "weftd.log"
@@ -45,7 +46,8 @@ class Weftd:
     def start(self):
         self.proc = subprocess.Popen(
             [str(weftd_binary()), "--config-dir", str(self.config_dir), "--grpc-addr", "127.0.0.1:%d" % self.grpc_port,
-             "--http-addr", "127.0.0.1:%d" % self.http_port, "--debounce-ms", str(self.debounce_ms)] + self.extra_args,
+             "--http-addr", "127.0.0.1:%d" % self.http_port, "--debounce-ms", str(self.debounce_ms),
+             "--secure-grpc-addr", "127.0.0.1:%d" % self.secure_port] + self.extra_args,
             stdout=open(self.log, "ab"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         if not wh.wait_for(lambda: self.get("/ready", quiet=True) is not None, 10):
             raise AssertionError("weftd did not become ready; log:\n%s" % self.log.read_text()[-3000:])

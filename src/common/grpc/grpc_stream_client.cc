@@ -1,6 +1,6 @@
 #include "common/grpc/grpc_stream_client.h"
 
-#include <google/protobuf/message_lite.h>
+#include "common/grpc/framing.h"
 
 #include <algorithm>
 #include <cstring>
@@ -59,6 +59,7 @@ void StreamClient::start() { connect(); }
 void StreamClient::connect() {
   conn_ = net::Connection::connect(reactor_, server_);
   conn_->setCallbacks(this);
+  if (tls_) conn_->startTls(tls_, tls_server_name_, true);
 }
 
 void StreamClient::onEvent(net::Connection&, net::ConnectionEvent event) {
@@ -67,7 +68,8 @@ void StreamClient::onEvent(net::Connection&, net::ConnectionEvent event) {
       openStream();
       return;
     case net::ConnectionEvent::ConnectFailed:
-      fail(kUnavailable, "cannot connect to " + server_.toString() + ": " + strerror(conn_->connectError()));
+      fail(kUnavailable, "cannot connect to " + server_.toString() + ": " +
+                             (conn_->tlsError().empty() ? strerror(conn_->connectError()) : conn_->tlsError()));
       return;
     case net::ConnectionEvent::RemoteHalfClosed:
     case net::ConnectionEvent::Closed:
@@ -95,29 +97,29 @@ void StreamClient::openStream() {
   nghttp2_nv hdrs[] = {header(":method", method),        header(":scheme", scheme),      header(":path", path_),
                        header(":authority", authority_), header("content-type", ct),     header("te", te),
                        header("user-agent", ua),         header("grpc-timeout", timeout)};
-  size_t nhdrs = sizeof(hdrs) / sizeof(hdrs[0]) - (deadline_.count() > 0 ? 0 : 1);
+  std::vector<nghttp2_nv> nv(std::begin(hdrs), std::end(hdrs) - (deadline_.count() > 0 ? 0 : 1));
+  for (auto& [name, value] : metadata_) nv.push_back(header(name.c_str(), value));
   if (deadline_.count() > 0) deadline_timer_.arm(deadline_);
   nghttp2_data_provider provider;
   provider.source.ptr = this;
   provider.read_callback = &StreamClient::readBody;
-  stream_id_ = nghttp2_submit_request(session_, nullptr, hdrs, nhdrs, &provider, this);
+  stream_id_ = nghttp2_submit_request(session_, nullptr, nv.data(), nv.size(), &provider, this);
   grpc_status_ = -1;
   grpc_message_.clear();
   incoming_.clear();
   outgoing_.clear();
+  sent_message_ = false;
   ping_outstanding_ = false;
   ping_timer_.arm(kPingInterval);
   callbacks_.onStreamReady();
   flushSession();
 }
 
-bool StreamClient::send(const google::protobuf::MessageLite& message) {
+bool StreamClient::sendBytes(std::string_view body) {
   if (session_ == nullptr || stream_id_ <= 0) return false;
-  std::string body = message.SerializeAsString();
-  char prefix[5] = {0, static_cast<char>(body.size() >> 24), static_cast<char>(body.size() >> 16),
-                    static_cast<char>(body.size() >> 8), static_cast<char>(body.size())};
-  outgoing_.append(std::string_view(prefix, 5));
+  outgoing_.append(framePrefix(body.size()));
   outgoing_.append(body);
+  sent_message_ = true;
   nghttp2_session_resume_data(session_, stream_id_);
   flushSession();
   return true;
@@ -130,7 +132,8 @@ ssize_t StreamClient::readBody(nghttp2_session*, int32_t, uint8_t* buf, size_t l
   size_t n = std::min(length, self->outgoing_.size());
   memcpy(buf, self->outgoing_.data(), n);
   self->outgoing_.drain(n);
-  (void)flags;  // never END_STREAM: the stream lives as long as the connection
+  // A bidi stream lives as long as the connection; a unary call ends with its one request.
+  if (self->unary_ && self->sent_message_ && self->outgoing_.empty()) *flags |= NGHTTP2_DATA_FLAG_EOF;
   return static_cast<ssize_t>(n);
 }
 
@@ -165,19 +168,20 @@ int StreamClient::onDataChunk(nghttp2_session*, uint8_t, int32_t stream, const u
 }
 
 void StreamClient::deliverMessages() {
-  while (incoming_.size() >= 5) {
-    const auto* p = reinterpret_cast<const uint8_t*>(incoming_.data());
-    uint32_t len = (uint32_t(p[1]) << 24) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 8) | p[4];
-    if (p[0] != 0 || len > kMaxMessage) {
+  for (;;) {
+    std::string_view message;
+    size_t consumed = 0;
+    Frame f = nextFrame(std::string_view(incoming_.data(), incoming_.size()), kMaxMessage, message, consumed);
+    if (f == Frame::Incomplete) return;
+    if (f == Frame::Malformed) {
       // We never offer compression, and a message this large is a broken peer.
       reactor_.post([this] { fail(kInternal, "malformed gRPC message from the server"); });
       incoming_.clear();
       return;
     }
-    if (incoming_.size() < 5 + len) return;
     backoff_ = std::chrono::milliseconds(500);  // the server answers: start over from short waits
-    callbacks_.onMessage(std::string_view(incoming_.data() + 5, len));
-    incoming_.drain(5 + len);
+    callbacks_.onMessage(message);
+    incoming_.drain(consumed);
   }
 }
 
@@ -226,7 +230,7 @@ void StreamClient::fail(int status, const std::string& message) {
     reactor_.deferDelete(std::move(conn_));
   }
   callbacks_.onStreamClosed(status, message);
-  scheduleReconnect();
+  if (!unary_) scheduleReconnect();
 }
 
 void StreamClient::scheduleReconnect() {

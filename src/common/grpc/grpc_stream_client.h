@@ -9,14 +9,16 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "common/buffer.h"
 #include "common/event/reactor.h"
 #include "common/net/connection.h"
 #include "common/random.h"
 
-namespace google::protobuf {
-class MessageLite;
+namespace weft::tls {
+class Context;
 }
 
 namespace weft::grpc {
@@ -43,9 +45,25 @@ class StreamClient : public net::ConnectionCallbacks {
   // A deadline for every stream this client opens (0: none, as for ADS): sent as
   // grpc-timeout and enforced here, ending the stream with DEADLINE_EXCEEDED (4).
   void setDeadline(std::chrono::milliseconds deadline) { deadline_ = deadline; }
+  // TLS to the server: `ctx` is a client context (its trusted CA, and a client certificate
+  // when it has one); the server's certificate must match `server_name`, also sent as SNI.
+  void setTls(std::shared_ptr<const tls::Context> ctx, std::string server_name) {
+    tls_ = std::move(ctx);
+    tls_server_name_ = std::move(server_name);
+  }
+  // A unary call: the stream half-closes after the first message sent, and a closed stream
+  // is not reopened (the caller decides when to call again with start()).
+  void setUnary(bool unary) { unary_ = unary; }
+  // Extra request metadata (e.g. "authorization"), sent on every stream opened after this.
+  void setMetadata(std::vector<std::pair<std::string, std::string>> metadata) { metadata_ = std::move(metadata); }
   void start();
   // Queues one message; false when no stream is open (the caller resends on onStreamReady).
-  bool send(const google::protobuf::MessageLite& message);
+  template <class Message>
+  bool send(const Message& message) {
+    return sendBytes(message.SerializeAsString());
+  }
+  // One message already serialized (a process without protobuf encodes its own).
+  bool sendBytes(std::string_view body);
   bool streamOpen() const { return stream_id_ > 0; }
   const net::Address& server() const { return server_; }
 
@@ -87,6 +105,11 @@ class StreamClient : public net::ConnectionCallbacks {
   event::Timer ping_timer_;
   event::Timer deadline_timer_;
   std::chrono::milliseconds deadline_{0};
+  std::shared_ptr<const tls::Context> tls_;
+  std::string tls_server_name_;
+  bool unary_ = false;
+  std::vector<std::pair<std::string, std::string>> metadata_;
+  bool sent_message_ = false;
 };
 
 }  // namespace weft::grpc

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <linux/netfilter_ipv4.h>
 #include <netinet/in.h>
+#include <sys/un.h>
 
 #include <cstring>
 
@@ -30,6 +31,22 @@ std::optional<Address> Address::parse(std::string_view ip_view, uint16_t port) {
     return a;
   }
   return std::nullopt;
+}
+
+std::optional<Address> Address::unixPath(std::string_view path) {
+  Address a;
+  auto* un = reinterpret_cast<sockaddr_un*>(&a.storage);
+  if (path.empty() || path.size() >= sizeof(un->sun_path)) return std::nullopt;
+  un->sun_family = AF_UNIX;
+  std::memcpy(un->sun_path, path.data(), path.size());
+  a.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path.size() + 1);
+  return a;
+}
+
+std::string Address::path() const {
+  if (!isUnix() || length <= offsetof(sockaddr_un, sun_path)) return {};
+  const auto* un = reinterpret_cast<const sockaddr_un*>(&storage);
+  return std::string(un->sun_path, strnlen(un->sun_path, length - offsetof(sockaddr_un, sun_path)));
 }
 
 Address Address::fromSockaddr(const sockaddr* sa, socklen_t len) {
@@ -61,6 +78,7 @@ std::string Address::ip() const {
 }
 
 std::string Address::toString() const {
+  if (isUnix()) return "unix:" + path();
   if (family() == AF_INET6) return "[" + ip() + "]:" + std::to_string(port());
   return ip() + ":" + std::to_string(port());
 }

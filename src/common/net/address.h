@@ -1,5 +1,5 @@
 #pragma once
-// Socket addresses and CIDR ranges, IPv4 and IPv6.
+// Socket addresses (IPv4, IPv6, and unix-domain paths: Envoy's `pipe`) and CIDR ranges.
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -14,12 +14,16 @@ struct Address {
   socklen_t length = 0;
 
   static std::optional<Address> parse(std::string_view ip, uint16_t port);
+  // A unix-domain socket path (Envoy's `pipe.path`); nullopt when it does not fit sun_path.
+  static std::optional<Address> unixPath(std::string_view path);
   static Address fromSockaddr(const sockaddr* sa, socklen_t len);
+  bool isUnix() const { return family() == AF_UNIX; }
+  std::string path() const;  // unix-domain only
   int family() const { return storage.ss_family; }
   uint16_t port() const;
   void setPort(uint16_t port);
   std::string ip() const;
-  std::string toString() const;  // "1.2.3.4:80" or "[::1]:80"
+  std::string toString() const;  // "1.2.3.4:80", "[::1]:80" or "unix:/path"
   const sockaddr* sockaddr_ptr() const { return reinterpret_cast<const sockaddr*>(&storage); }
   bool operator==(const Address& o) const;
   bool isAnyAddress() const;  // 0.0.0.0 or ::

@@ -21,8 +21,9 @@ std::string readFile(const fs::path& p) {
   return s.str();
 }
 
-// Writes via a temporary file and a rename, so a crash never leaves half a key.
-void writeFile(const fs::path& p, const std::string& data, mode_t mode) {
+}  // namespace
+
+void writeStateFile(const fs::path& p, const std::string& data, unsigned mode) {
   fs::path tmp = p;
   tmp += ".tmp";
   {
@@ -37,6 +38,8 @@ void writeFile(const fs::path& p, const std::string& data, mode_t mode) {
   fs::rename(tmp, p, ec);
   if (ec) throw CaError(p.string() + ": " + ec.message());
 }
+
+namespace {
 
 std::chrono::system_clock::time_point notAfter(X509* cert) {
   int days = 0, secs = 0;
@@ -121,9 +124,9 @@ std::shared_ptr<const CaBundle> loadOrCreateSelfSigned(const fs::path& state_dir
   b->signing_cert_pem = certToPem(cert.get());
   b->root_cert_pem = b->signing_cert_pem;
   // The key first: a certificate without its key on disk would be unusable after a crash.
-  writeFile(state_dir / "ca-key.pem", keyToPem(key.get()), 0600);
-  writeFile(state_dir / "ca-cert.pem", b->signing_cert_pem, 0644);
-  writeFile(state_dir / "root-cert.pem", b->root_cert_pem, 0644);
+  writeStateFile(state_dir / "ca-key.pem", keyToPem(key.get()), 0600);
+  writeStateFile(state_dir / "ca-cert.pem", b->signing_cert_pem, 0644);
+  writeStateFile(state_dir / "root-cert.pem", b->root_cert_pem, 0644);
   b->signing_cert = std::move(cert);
   b->signing_key = std::move(key);
   b->self_signed = true;

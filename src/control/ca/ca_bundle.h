@@ -26,6 +26,10 @@ struct CaBundle {
   bool self_signed = false;
 };
 
+// Writes a file of weftd's state via a temporary file and a rename (a crash never leaves half
+// a key), with `mode` set before the rename.
+void writeStateFile(const std::filesystem::path& p, const std::string& data, unsigned mode);
+
 // Istio's plug-in CA: the four files in `dir`. The key must match the certificate, the
 // certificate must be a CA, and it must verify up to root-cert.pem through cert-chain.pem.
 std::shared_ptr<const CaBundle> loadPluggedCa(const std::filesystem::path& dir);

@@ -2,6 +2,7 @@
 // weftd's debug and monitoring endpoints (Istio's 15014): /debug/syncz, /debug/configz,
 // /metrics, /ready.
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "common/http/admin_server.h"
@@ -12,6 +13,7 @@ namespace weft::control {
 
 struct DebugState {
   xds::AdsServer* ads = nullptr;
+  std::function<std::string()> ca_metrics;  // the CA's counters, when the CA runs
   std::atomic<std::shared_ptr<const ConfigSnapshot>> config;
   std::atomic<uint64_t> config_reloads{0};
   std::atomic<bool> ready{false};

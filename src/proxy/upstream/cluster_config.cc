@@ -393,8 +393,21 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
       const auto& lbe = loc.lb_endpoints(ei);
       std::string epath = lpath + ".lb_endpoints[" + std::to_string(ei) + "]";
       const auto& sa = lbe.endpoint().address().socket_address();
+      if (lbe.endpoint().address().has_pipe()) {
+        // A unix socket, as Istio's bootstrap reaches the agent's SDS server.
+        const auto& pipe = lbe.endpoint().address().pipe();
+        if (out->type != ClusterConfig::Type::Static)
+          throw ConfigError(epath + ".endpoint.address.pipe: only STATIC clusters take pipe addresses");
+        if (!net::Address::unixPath(pipe.path()))
+          throw ConfigError(epath + ".endpoint.address.pipe.path: '" + pipe.path() + "' is empty or too long");
+        EndpointSpec e{
+            pipe.path(), 0,           lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1,
+            lw.priority, lw.locality, true};
+        out->endpoints.push_back(std::move(e));
+        continue;
+      }
       if (!lbe.endpoint().address().has_socket_address()) {
-        throw ConfigError(epath + ".endpoint.address: a socket_address is required");
+        throw ConfigError(epath + ".endpoint.address: a socket_address or pipe is required");
       }
       if (sa.port_value() == 0 || sa.port_value() > 65535) {
         throw ConfigError(epath + ".endpoint.address.socket_address.port_value: must be 1-65535");
@@ -402,9 +415,12 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
       if (sa.protocol() != envoy::config::core::v3::SocketAddress::TCP) {
         throw ConfigError(epath + ".endpoint.address.socket_address.protocol: only TCP is supported");
       }
-      EndpointSpec e{sa.address(), static_cast<uint16_t>(sa.port_value()),
-                     lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1, lw.priority,
-                     lw.locality};
+      EndpointSpec e{sa.address(),
+                     static_cast<uint16_t>(sa.port_value()),
+                     lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1,
+                     lw.priority,
+                     lw.locality,
+                     false};
       if (e.weight == 0) throw ConfigError(epath + ".load_balancing_weight: must be at least 1");
       if (out->type == ClusterConfig::Type::Static && !net::Address::parse(e.address, e.port)) {
         throw ConfigError(epath + ".endpoint.address.socket_address.address: '" + e.address +
@@ -420,7 +436,8 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   if (out->type == ClusterConfig::Type::Static) {
     std::vector<std::shared_ptr<const Host>> hosts;
     for (const auto& e : out->endpoints) {
-      auto h = makeHost(*net::Address::parse(e.address, e.port), e.weight, stat_name, "", store.rows());
+      auto address = e.pipe ? net::Address::unixPath(e.address) : net::Address::parse(e.address, e.port);
+      auto h = makeHost(*address, e.weight, stat_name, "", store.rows());
       h->priority = e.priority;
       h->locality = e.locality;
       hosts.push_back(std::move(h));

@@ -19,31 +19,32 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                            \
-  COUNTER(upstream_cx_total)                                                                                          \
-  GAUGE(upstream_cx_active)                                                                                           \
-  COUNTER(upstream_cx_connect_fail)                                                                                   \
-  COUNTER(upstream_cx_connect_timeout)                                                                                \
-  COUNTER(upstream_cx_destroy)                                                                                        \
-  COUNTER(upstream_cx_rx_bytes_total)                                                                                 \
-  COUNTER(upstream_cx_tx_bytes_total)                                                                                 \
-  COUNTER(upstream_cx_none_healthy)                                                                                   \
-  COUNTER(upstream_rq_total)                                                                                          \
-  GAUGE(upstream_rq_active)                                                                                           \
-  COUNTER(upstream_rq_completed)                                                                                      \
-  COUNTER(upstream_rq_1xx)                                                                                            \
-  COUNTER(upstream_rq_2xx)                                                                                            \
-  COUNTER(upstream_rq_3xx)                                                                                            \
-  COUNTER(upstream_rq_4xx)                                                                                            \
-  COUNTER(upstream_rq_5xx)                                                                                            \
-  COUNTER(upstream_rq_timeout) COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow) \
-      COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active)      \
-          GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)           \
-              COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)                                  \
-                  COUNTER(upstream_rq_retry_limit_exceeded) COUNTER(upstream_rq_retry_backoff_exponential)            \
-                      COUNTER(upstream_rq_per_try_timeout) COUNTER(upstream_rq_per_try_idle_timeout)                  \
-                          COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                                 \
-                              COUNTER(upstream_cx_idle_timeout) COUNTER(upstream_cx_max_duration_reached)             \
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                       \
+  COUNTER(upstream_cx_total)                                                                                     \
+  GAUGE(upstream_cx_active)                                                                                      \
+  COUNTER(upstream_cx_connect_fail)                                                                              \
+  COUNTER(upstream_cx_connect_timeout)                                                                           \
+  COUNTER(upstream_cx_destroy)                                                                                   \
+  COUNTER(upstream_cx_rx_bytes_total)                                                                            \
+  COUNTER(upstream_cx_tx_bytes_total)                                                                            \
+  COUNTER(upstream_cx_none_healthy)                                                                              \
+  COUNTER(upstream_rq_total)                                                                                     \
+  GAUGE(upstream_rq_active)                                                                                      \
+  COUNTER(upstream_rq_completed)                                                                                 \
+  COUNTER(upstream_rq_1xx)                                                                                       \
+  COUNTER(upstream_rq_2xx)                                                                                       \
+  COUNTER(upstream_rq_3xx)                                                                                       \
+  COUNTER(upstream_rq_4xx)                                                                                       \
+  COUNTER(upstream_rq_5xx)                                                                                       \
+  COUNTER(upstream_rq_timeout)                                                                                   \
+  COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow)                         \
+      COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active) \
+          GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)      \
+              COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)                             \
+                  COUNTER(upstream_rq_retry_limit_exceeded) COUNTER(upstream_rq_retry_backoff_exponential)       \
+                      COUNTER(upstream_rq_per_try_timeout) COUNTER(upstream_rq_per_try_idle_timeout)             \
+                          COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                            \
+                              COUNTER(upstream_cx_idle_timeout) COUNTER(upstream_cx_max_duration_reached)        \
                                   COUNTER(upstream_cx_pool_overflow)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
@@ -104,11 +105,12 @@ struct HostSet {
 };
 
 struct EndpointSpec {
-  std::string address;  // IP, or DNS name for STRICT_DNS/LOGICAL_DNS
+  std::string address;  // IP, or DNS name for STRICT_DNS/LOGICAL_DNS, or a unix socket path (pipe)
   uint16_t port = 0;
   uint32_t weight = 1;
   uint32_t priority = 0;
   std::string locality;
+  bool pipe = false;  // Envoy's Address.pipe: a unix-domain socket (STATIC clusters only)
 };
 
 // At most this many priority levels (a retry's excluded priorities are a 64-bit mask).

@@ -51,6 +51,30 @@ TEST(AgentEnvTest, BootstrapHasAdsStatsAndReadiness) {
   EXPECT_TRUE(xds.contains("typed_extension_protocol_options"));  // gRPC needs HTTP/2
 }
 
+TEST(AgentEnvTest, SdsClusterOnlyWithACertificateSource) {
+  std::string err;
+  auto env = readAgentEnv(injectorEnv(), err);
+  ASSERT_TRUE(env);
+  auto names = [](const nlohmann::json& b) {
+    std::vector<std::string> out;
+    for (const auto& c : b["static_resources"]["clusters"]) out.push_back(c["name"]);
+    return out;
+  };
+  EXPECT_THAT(names(proxyBootstrap(*env, BootstrapOptions{})), ::testing::Not(::testing::Contains("sds-grpc")));
+  BootstrapOptions o;
+  o.sds_socket = "./var/run/secrets/workload-spiffe-uds/socket";
+  auto b = proxyBootstrap(*env, o);
+  EXPECT_THAT(names(b), ::testing::Contains("sds-grpc"));
+  for (const auto& c : b["static_resources"]["clusters"]) {
+    if (c["name"] != "sds-grpc") continue;
+    // Istio's bootstrap: a STATIC cluster to the agent's unix socket, over HTTP/2.
+    EXPECT_EQ(c["type"], "STATIC");
+    EXPECT_EQ(c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]["pipe"]["path"],
+              "./var/run/secrets/workload-spiffe-uds/socket");
+    EXPECT_TRUE(c.contains("typed_extension_protocol_options"));
+  }
+}
+
 TEST(AgentEnvTest, NodeLocalityFromTheLocalityLabelAsPilotAgent) {
   std::string err;
   auto e = injectorEnv();

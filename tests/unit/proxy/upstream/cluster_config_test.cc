@@ -240,13 +240,42 @@ load_assignment:
             "protocol: only TCP is supported");
   EXPECT_EQ(compileError(R"(
 name: x
+type: STRICT_DNS
 load_assignment:
   endpoints:
   - lb_endpoints:
     - endpoint: {address: {pipe: {path: /tmp/sock}}}
 )"),
+            "static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.pipe: only "
+            "STATIC clusters take pipe addresses");
+  EXPECT_EQ(compileError(R"(
+name: x
+load_assignment:
+  endpoints:
+  - lb_endpoints:
+    - endpoint: {address: {}}
+)"),
             "static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address: a "
-            "socket_address is required");
+            "socket_address or pipe is required");
+}
+
+// Istio's bootstrap reaches the agent's SDS server over a unix socket (a STATIC `pipe`).
+TEST(ClusterConfigTest, PipeEndpointIsAUnixSocket) {
+  stats::Store store(1);
+  auto c = compile(R"(
+name: sds-grpc
+type: STATIC
+load_assignment:
+  cluster_name: sds-grpc
+  endpoints:
+  - lb_endpoints:
+    - endpoint: {address: {pipe: {path: ./var/run/secrets/workload-spiffe-uds/socket}}}
+)",
+                   store);
+  ASSERT_EQ(c->static_hosts->hosts.size(), 1u);
+  EXPECT_TRUE(c->static_hosts->hosts[0]->address.isUnix());
+  EXPECT_EQ(c->static_hosts->hosts[0]->address.path(), "./var/run/secrets/workload-spiffe-uds/socket");
+  EXPECT_EQ(c->static_hosts->hosts[0]->address.toString(), "unix:./var/run/secrets/workload-spiffe-uds/socket");
 }
 
 TEST(ClusterConfigTest, PrioritiesLocalitiesAndWeightsReachTheHosts) {

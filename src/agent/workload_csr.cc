@@ -1,0 +1,91 @@
+#include "agent/workload_csr.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <memory>
+
+namespace weft::agent {
+
+namespace {
+
+std::string bioString(BIO* bio) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(n));
+}
+
+std::string opensslError() {
+  unsigned long e = ERR_get_error();
+  char buf[256];
+  ERR_error_string_n(e, buf, sizeof(buf));
+  ERR_clear_error();
+  return e ? buf : "unknown OpenSSL error";
+}
+
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+
+X509Ptr firstCert(const std::string& pem) {
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), BIO_free);
+  return X509Ptr(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
+}
+
+std::chrono::system_clock::time_point toTimePoint(const ASN1_TIME* t) {
+  int days = 0, secs = 0;
+  ASN1_TIME_diff(&days, &secs, nullptr, t);
+  return std::chrono::system_clock::now() + std::chrono::hours(24) * days + std::chrono::seconds(secs);
+}
+
+}  // namespace
+
+std::optional<KeyAndCsr> makeKeyAndCsr(const std::string& spiffe_id, KeyType type, std::string& error) {
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      type == KeyType::EcdsaP256 ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048), EVP_PKEY_free);
+  std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(X509_REQ_new(), X509_REQ_free);
+  if (!key || !req) {
+    error = "cannot make a key: " + opensslError();
+    return std::nullopt;
+  }
+  X509_REQ_set_version(req.get(), 0);
+  X509_REQ_set_pubkey(req.get(), key.get());
+  // The subject stays empty, as Istio's CSRs; the identity is the critical URI SAN.
+  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+  std::string san = "critical,URI:" + spiffe_id;
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str());
+  bool ok = ext != nullptr && sk_X509_EXTENSION_push(exts, ext) > 0 && X509_REQ_add_extensions(req.get(), exts) == 1 &&
+            X509_REQ_sign(req.get(), key.get(), EVP_sha256()) > 0;
+  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+  if (!ok) {
+    error = "cannot make the CSR: " + opensslError();
+    return std::nullopt;
+  }
+  std::unique_ptr<BIO, decltype(&BIO_free)> kb(BIO_new(BIO_s_mem()), BIO_free), rb(BIO_new(BIO_s_mem()), BIO_free);
+  PEM_write_bio_PrivateKey(kb.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr);
+  PEM_write_bio_X509_REQ(rb.get(), req.get());
+  return KeyAndCsr{bioString(kb.get()), bioString(rb.get())};
+}
+
+std::optional<CertificateTimes> leafValidity(const std::string& chain_pem) {
+  auto cert = firstCert(chain_pem);
+  if (!cert) return std::nullopt;
+  return CertificateTimes{toTimePoint(X509_get0_notBefore(cert.get())), toTimePoint(X509_get0_notAfter(cert.get()))};
+}
+
+std::vector<std::string> leafUris(const std::string& chain_pem) {
+  std::vector<std::string> out;
+  auto cert = firstCert(chain_pem);
+  if (!cert) return out;
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+    if (n->type == GEN_URI)
+      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.uniformResourceIdentifier)),
+                       static_cast<size_t>(ASN1_STRING_length(n->d.uniformResourceIdentifier)));
+  }
+  GENERAL_NAMES_free(names);
+  return out;
+}
+
+}  // namespace weft::agent
