@@ -173,6 +173,7 @@ json proxyBootstrap(const AgentEnv& env, const BootstrapOptions& o) {
         {"pipe", {{"path", o.sds_socket}}}};
     clusters.push_back(sds);
   }
+  if (!o.sds_socket.empty()) metadata["WEFT_SDS"] = "true";  // weftd: this proxy can do Istio's mTLS
   json node = {{"id", env.nodeId()}, {"cluster", env.nodeCluster()}, {"metadata", metadata}};
   if (json locality = localityOf(env.labels); !locality.empty()) node["locality"] = locality;
   return {

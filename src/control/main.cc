@@ -176,7 +176,7 @@ int main(int argc, char** argv) {
     }
     debug.config.store(config);
     debug.config_reloads++;
-    ads.setModel(weft::control::buildModel(config, outbound_policy == "REGISTRY_ONLY"));
+    ads.setModel(weft::control::buildModel(config, outbound_policy == "REGISTRY_ONLY", trust_domain));
     spdlog::info("config: {} accepted, {} rejected; pushed", config->accepted.size(), config->rejected.size());
   };
   reload();

@@ -48,7 +48,12 @@ struct MeshPlan {
 // for anything it cannot use (a Pod without a command, a bad port ...).
 MeshPlan planFromDirectory(const std::string& dir, const std::string& subnet_prefix);
 
-// weftd's extra configuration: the Pods with status.podIP and Endpoints for every Service.
+// Whether weftctl gives the workload a sidecar (Istio's sidecar.istio.io/inject and capture
+// annotations decide, as the injector's).
+bool hasSidecar(const LocalPod& pod);
+
+// weftd's extra configuration: the Pods with status.podIP and Endpoints for every Service;
+// sidecar'd Pods get the injector's label security.istio.io/tlsMode=istio (auto mTLS).
 std::string generatedConfig(const MeshPlan& plan);
 
 // /etc/hosts lines for Service names (name, name.ns, name.ns.svc, FQDN) -> VIP.

@@ -139,7 +139,9 @@ void writeWeftdConfig(const weft::ctl::MeshPlan& plan, const fs::path& mesh_dir)
         // A workload weftctl runs: its address is the one it got on the bridge.
         std::string name = doc["metadata"]["name"].as<std::string>();
         for (const auto& p : plan.pods) {
-          if (p.workload_entry && p.name == name) doc["spec"]["address"] = p.ip;
+          if (!p.workload_entry || p.name != name) continue;
+          doc["spec"]["address"] = p.ip;
+          if (weft::ctl::hasSidecar(p)) doc["spec"]["labels"]["security.istio.io/tlsMode"] = "istio";
         }
       }
       YAML::Emitter e;

@@ -137,6 +137,14 @@ void Connection::setTcpKeepalive(uint32_t probes, uint32_t idle_seconds, uint32_
 }
 
 void Connection::startTls(std::shared_ptr<const tls::Context> ctx, std::string server_name, bool verify_server_name) {
+  if (!ctx) {
+    // A context whose SDS secret has not arrived: never fall back to plaintext. An outbound
+    // connect then fails; an accepted connection is shut.
+    tls_error_ = "no TLS context yet (its SDS secret has not arrived)";
+    connect_error_ = EPROTO;
+    if (tcp_connected_ && fd_ >= 0) ::shutdown(fd_, SHUT_RDWR);
+    return;
+  }
   tls_ctx_ = std::move(ctx);
   ssl_ = tls_ctx_->newSsl();
   tls_server_name_ = std::move(server_name);

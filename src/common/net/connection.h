@@ -94,7 +94,8 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   // the handshake; an outbound connection raises Connected after it, and a failed handshake
   // is ConnectFailed (outbound) or Closed (inbound), with tlsError() saying why.
   // `server_name`: SNI instead of the context's (auto_sni); `verify_server_name`: the peer's
-  // certificate must match it (auto_san_validation).
+  // certificate must match it (auto_san_validation). A null `ctx` (TLS wanted, no context
+  // yet) fails the connection rather than send plaintext.
   void startTls(std::shared_ptr<const tls::Context> ctx, std::string server_name = {}, bool verify_server_name = false);
   // The SNI given to startTls (empty: the context's own).
   const std::string& tlsServerName() const { return tls_server_name_; }

@@ -337,11 +337,53 @@ std::optional<LoadBalancer> loadBalancer(const YAML::Node& lb, const std::string
   return l;
 }
 
+// ClientTLSSettings. ISTIO_MUTUAL and DISABLE; SIMPLE and MUTUAL need the agent to serve files
+// over SDS (Istio's file-cert: secrets), which it does not yet.
+std::optional<ClientTls> clientTls(const YAML::Node& n, const std::string& path, Errors& errs) {
+  if (!n || n.IsNull()) return std::nullopt;
+  if (!expectMap(n, path, errs)) return std::nullopt;
+  checkKeys(n, path,
+            {"mode", "sni", "subjectAltNames", "clientCertificate", "privateKey", "caCertificates", "credentialName",
+             "insecureSkipVerify", "caCrl"},
+            errs);
+  ClientTls t;
+  std::string mode = str(n, "mode", path, errs);
+  if (mode == "ISTIO_MUTUAL") {
+    t.mode = ClientTls::Mode::IstioMutual;
+  } else if (mode == "DISABLE" || mode.empty()) {
+    t.mode = ClientTls::Mode::Disable;
+  } else if (mode == "SIMPLE" || mode == "MUTUAL") {
+    errs.push_back(path + ".mode: " + mode +
+                   " is not supported by weftd yet (it needs certificate files served over SDS); use ISTIO_MUTUAL or "
+                   "DISABLE");
+  } else {
+    errs.push_back(path + ".mode: '" + mode + "' is not one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL");
+  }
+  for (const char* k : {"clientCertificate", "privateKey", "caCertificates", "credentialName", "caCrl"}) {
+    if (n[k] && t.mode == ClientTls::Mode::IstioMutual)
+      errs.push_back(path + "." + k + ": must not be set with ISTIO_MUTUAL (the workload certificate is used)");
+    else if (n[k])
+      errs.push_back(path + "." + k + ": not supported by weftd (SIMPLE / MUTUAL)");
+  }
+  if (n["insecureSkipVerify"]) errs.push_back(path + ".insecureSkipVerify: not supported by weftd");
+  t.sni = str(n, "sni", path, errs);
+  YAML::Node sans = n["subjectAltNames"];
+  if (sans && !sans.IsSequence()) errs.push_back(path + ".subjectAltNames: must be a list");
+  for (size_t i = 0; sans && sans.IsSequence() && i < sans.size(); ++i) {
+    if (!sans[i].IsScalar() || sans[i].as<std::string>().empty())
+      errs.push_back(idx(path + ".subjectAltNames", i) + ": must be a non-empty string");
+    else
+      t.subject_alt_names.push_back(sans[i].as<std::string>());
+  }
+  return t;
+}
+
 std::optional<TrafficPolicy> trafficPolicy(const YAML::Node& n, const std::string& path, Errors& errs) {
   if (!n || n.IsNull()) return std::nullopt;
   if (!expectMap(n, path, errs)) return std::nullopt;
-  checkKeys(n, path, {"loadBalancer", "connectionPool", "outlierDetection", "portLevelSettings"}, errs);
+  checkKeys(n, path, {"loadBalancer", "connectionPool", "outlierDetection", "portLevelSettings", "tls"}, errs);
   TrafficPolicy tp;
+  tp.tls = clientTls(n["tls"], path + ".tls", errs);
   tp.connection_pool = connectionPool(n["connectionPool"], path + ".connectionPool", errs);
   tp.outlier_detection = outlierDetection(n["outlierDetection"], path + ".outlierDetection", errs);
   tp.load_balancer = loadBalancer(n["loadBalancer"], path + ".loadBalancer", errs);
@@ -351,7 +393,7 @@ std::optional<TrafficPolicy> trafficPolicy(const YAML::Node& n, const std::strin
   for (size_t i = 0; pls && pls.IsSequence() && i < pls.size(); ++i) {
     std::string p = idx(path + ".portLevelSettings", i);
     if (!expectMap(pls[i], p, errs)) continue;
-    checkKeys(pls[i], p, {"port", "loadBalancer", "connectionPool", "outlierDetection"}, errs);
+    checkKeys(pls[i], p, {"port", "loadBalancer", "connectionPool", "outlierDetection", "tls"}, errs);
     PortTrafficPolicy pt;
     YAML::Node port_node = pls[i]["port"];
     if (!port_node || !port_node.IsMap()) {
@@ -365,6 +407,7 @@ std::optional<TrafficPolicy> trafficPolicy(const YAML::Node& n, const std::strin
     pt.connection_pool = connectionPool(pls[i]["connectionPool"], p + ".connectionPool", errs);
     pt.outlier_detection = outlierDetection(pls[i]["outlierDetection"], p + ".outlierDetection", errs);
     pt.load_balancer = loadBalancer(pls[i]["loadBalancer"], p + ".loadBalancer", errs);
+    pt.tls = clientTls(pls[i]["tls"], p + ".tls", errs);
     tp.port_level_settings.push_back(std::move(pt));
   }
   return tp;

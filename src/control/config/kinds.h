@@ -245,13 +245,22 @@ struct OutlierDetection {
   bool split_external_local_origin_errors = false;
 };
 // PortTrafficPolicy: a port's settings replace the policy's own, field by field.
+// DestinationRule trafficPolicy.tls (ClientTLSSettings).
+struct ClientTls {
+  enum class Mode { Disable, IstioMutual };  // SIMPLE and MUTUAL are refused for now
+  Mode mode = Mode::Disable;
+  std::string sni;
+  std::vector<std::string> subject_alt_names;
+};
 struct PortTrafficPolicy {
   uint32_t port = 0;
   std::optional<LoadBalancer> load_balancer;
   std::optional<ConnectionPool> connection_pool;
   std::optional<OutlierDetection> outlier_detection;
+  std::optional<ClientTls> tls;
 };
 struct TrafficPolicy {
+  std::optional<ClientTls> tls;
   std::optional<LoadBalancer> load_balancer;
   std::optional<ConnectionPool> connection_pool;
   std::optional<OutlierDetection> outlier_detection;

@@ -112,17 +112,27 @@ const Pod* MeshModel::podByIp(const std::string& ip) const {
   return nullptr;
 }
 
-std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config, bool registry_only) {
+std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config, bool registry_only,
+                                            const std::string& trust_domain) {
   auto m = std::make_shared<MeshModel>();
   m->registry_only = registry_only;
+  m->trust_domain = trust_domain;
   m->config = config;
   m->pods = config->pods;
   m->sidecars = config->sidecars;
-  auto podLabels = [&](const std::string& ns, const std::string& pod_name, const std::string& ip) -> Labels {
+  auto podOf = [&](const std::string& ns, const std::string& pod_name, const std::string& ip) -> const Pod* {
     for (const auto& p : config->pods) {
-      if (p.meta.ns == ns && (p.meta.name == pod_name || (pod_name.empty() && p.ip == ip))) return p.meta.labels;
+      if (p.meta.ns == ns && (p.meta.name == pod_name || (pod_name.empty() && p.ip == ip))) return &p;
     }
-    return {};
+    return nullptr;
+  };
+  auto podLabels = [&](const std::string& ns, const std::string& pod_name, const std::string& ip) -> Labels {
+    const Pod* p = podOf(ns, pod_name, ip);
+    return p ? p->meta.labels : Labels{};
+  };
+  auto podAccount = [&](const std::string& ns, const std::string& pod_name, const std::string& ip) -> std::string {
+    const Pod* p = podOf(ns, pod_name, ip);
+    return p ? p->service_account : "";
   };
 
   for (const auto& s : config->services) {
@@ -152,7 +162,8 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
           for (const auto& a : sub.addresses) {
             Labels labels = podLabels(s.meta.ns, a.pod, a.ip);
             std::string locality = localityFromLabels(labels);
-            mp.endpoints.push_back({a.ip, ep_port, std::move(labels), 1, std::move(locality)});
+            mp.endpoints.push_back(
+                {a.ip, ep_port, std::move(labels), 1, std::move(locality), podAccount(s.meta.ns, a.pod, a.ip)});
           }
         }
       }
@@ -166,7 +177,8 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
         for (const auto& a : es.endpoints) {
           Labels labels = podLabels(s.meta.ns, a.pod, a.ip);
           std::string locality = localityFromLabels(labels);
-          mp.endpoints.push_back({a.ip, ep_port, std::move(labels), 1, std::move(locality)});
+          mp.endpoints.push_back(
+              {a.ip, ep_port, std::move(labels), 1, std::move(locality), podAccount(s.meta.ns, a.pod, a.ip)});
         }
       }
       if (!own_endpoints && !s.selector.empty()) {
@@ -179,7 +191,8 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
             if (named == pod.container_ports.end()) continue;  // as Kubernetes: no such port, no endpoint
             p = named->second;
           }
-          mp.endpoints.push_back({pod.ip, p, pod.meta.labels, 1, localityFromLabels(pod.meta.labels)});
+          mp.endpoints.push_back(
+              {pod.ip, p, pod.meta.labels, 1, localityFromLabels(pod.meta.labels), pod.service_account});
         }
       }
       // WorkloadEntries the Service selects join its endpoints (VMs in the mesh).
@@ -188,7 +201,8 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
         auto named = we.spec.ports.find(sp.name);
         uint32_t p = named != we.spec.ports.end() ? named->second : mp.target_port;
         mp.endpoints.push_back({we.spec.address, p, we.spec.labels, we.spec.weight ? we.spec.weight : 1,
-                                we.spec.locality.empty() ? localityFromLabels(we.spec.labels) : we.spec.locality});
+                                we.spec.locality.empty() ? localityFromLabels(we.spec.labels) : we.spec.locality,
+                                we.spec.service_account});
       }
       ms.ports.push_back(std::move(mp));
     }
@@ -213,7 +227,7 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
           auto named = w.ports.find(sp.name);
           uint32_t p = named != w.ports.end() ? named->second : mp.target_port;
           mp.endpoints.push_back({w.address, p, w.labels, w.weight ? w.weight : 1,
-                                  w.locality.empty() ? localityFromLabels(w.labels) : w.locality});
+                                  w.locality.empty() ? localityFromLabels(w.labels) : w.locality, w.service_account});
         };
         for (const auto& w : se.endpoints) add(w);
         if (!se.workload_selector.empty()) {
@@ -222,7 +236,7 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
           }
         }
         if (ms.resolution == MeshService::Resolution::Dns && mp.endpoints.empty()) {
-          mp.endpoints.push_back({host, mp.target_port, {}, 1, ""});  // resolve the host itself
+          mp.endpoints.push_back({host, mp.target_port, {}, 1, "", ""});  // resolve the host itself
         }
         ms.ports.push_back(std::move(mp));
       }

@@ -20,7 +20,14 @@ struct MeshEndpoint {
   uint32_t port = 0;
   Labels labels;
   uint32_t weight = 1;
-  std::string locality;  // "region/zone/subzone", or ""
+  std::string locality;         // "region/zone/subzone", or ""
+  std::string service_account;  // its identity's SA (Pod spec.serviceAccountName, WorkloadEntry serviceAccount)
+  // Istio's injector labels sidecar'd workloads security.istio.io/tlsMode=istio: auto mTLS
+  // sends them mutual TLS and everyone else plaintext.
+  bool istioMutual() const {
+    auto it = labels.find("security.istio.io/tlsMode");
+    return it != labels.end() && it->second == "istio";
+  }
 };
 
 // Istio's locality label of a workload: topology.istio.io/locality, else istio-locality, with
@@ -57,6 +64,7 @@ struct MeshModel {
   // meshConfig.outboundTrafficPolicy.mode REGISTRY_ONLY: captured traffic to destinations
   // outside the mesh is dropped (BlackHoleCluster) instead of passed through.
   bool registry_only = false;
+  std::string trust_domain = "cluster.local";  // of the workloads' SPIFFE identities
 
   // Fully qualifies a host as Istio does: "reviews" in namespace "default" is
   // "reviews.default.svc.cluster.local"; FQDNs stay as they are.
@@ -72,6 +80,7 @@ struct MeshModel {
   const Pod* podByIp(const std::string& ip) const;
 };
 
-std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config, bool registry_only = false);
+std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config, bool registry_only = false,
+                                            const std::string& trust_domain = "cluster.local");
 
 }  // namespace weft::control

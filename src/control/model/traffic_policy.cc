@@ -9,6 +9,7 @@ void overlayFields(TrafficPolicy& out, const Policy& p) {
   if (p.load_balancer) out.load_balancer = p.load_balancer;
   if (p.connection_pool) out.connection_pool = p.connection_pool;
   if (p.outlier_detection) out.outlier_detection = p.outlier_detection;
+  if (p.tls) out.tls = p.tls;
 }
 
 void overlay(TrafficPolicy& out, const TrafficPolicy& p, uint32_t port) {

@@ -54,7 +54,7 @@ std::shared_ptr<const std::vector<std::string>> AdsServer::changedNames(const st
 std::shared_ptr<const AdsServer::Generated> AdsServer::generated(const std::shared_ptr<const MeshModel>& model,
                                                                  const std::string& type, const ProxyInfo& proxy,
                                                                  const NameList& names) {
-  std::string key = type + '\n' + proxy.ns + '\n' + (proxy.capture_none ? "1" : "0") + '\n';
+  std::string key = type + '\n' + proxy.ns + '\n' + (proxy.capture_none ? "1" : "0") + (proxy.sds ? "1" : "0") + '\n';
   for (const auto& [k, v] : proxy.labels) key += k + '=' + v + ',';
   key += '\n' + std::to_string(names.id);
   {

@@ -1,8 +1,10 @@
 #include <map>
+#include <set>
 
 #include "common/strings.h"
 #include "control/model/traffic_policy.h"
 #include "control/xds/generator.h"
+#include "control/xds/istio_mtls.h"
 #include "control/xds/locality_lb.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
@@ -186,8 +188,45 @@ void applyOutlierDetection(const TrafficPolicy& tp, cv3::Cluster& c) {
       static_cast<double>(od->min_health_percent));
 }
 
+// Istio's TLS for a cluster (buildUpstreamClusterTLSContext, auto mTLS): the rule's tls mode
+// when set; otherwise, in the mesh, mutual TLS to endpoints with a sidecar (tlsMode: istio)
+// and plaintext to the rest. Proxies without a workload certificate stay plaintext.
+void applyTls(const TrafficPolicy& tp, const MeshService& svc, const MeshPort& port, const std::string& subset,
+              const std::string& trust_domain, const ProxyInfo& proxy, cv3::Cluster& c) {
+  if (!proxy.sds || proxy.proxyless_grpc) return;
+  if (tp.tls && tp.tls->mode == ClientTls::Mode::Disable) return;
+  bool h2 = false;
+  auto opts = c.typed_extension_protocol_options().find("envoy.extensions.upstreams.http.v3.HttpProtocolOptions");
+  if (opts != c.typed_extension_protocol_options().end()) {
+    envoy::extensions::upstreams::http::v3::HttpProtocolOptions o;
+    opts->second.UnpackTo(&o);
+    h2 = o.explicit_http_config().has_http2_protocol_options();
+  }
+  // The peers' identities: the rule's subjectAltNames, else the service accounts of the endpoints.
+  std::vector<std::string> sans;
+  if (tp.tls && !tp.tls->subject_alt_names.empty()) {
+    sans = tp.tls->subject_alt_names;
+  } else {
+    std::set<std::string> accounts;
+    for (const auto& e : port.endpoints) {
+      // A Service's workloads live in its namespace (Pods, and the WorkloadEntries it selects).
+      if (!e.service_account.empty())
+        accounts.insert("spiffe://" + trust_domain + "/ns/" + svc.ns + "/sa/" + e.service_account);
+    }
+    sans.assign(accounts.begin(), accounts.end());
+  }
+  std::string sni = tp.tls && !tp.tls->sni.empty() ? tp.tls->sni : istioSni(port.port, subset, svc.hostname);
+  auto mutual = istioMutualUpstream(sans, sni, h2);
+  if (tp.tls) {
+    *c.mutable_transport_socket() = mutual;  // ISTIO_MUTUAL, whatever the endpoints
+    return;
+  }
+  if (svc.resolution != MeshService::Resolution::Endpoints || svc.external) return;
+  setAutoMtlsMatches(c, mutual);
+}
+
 cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std::string& subset,
-                         const DestinationRule* dr, const ProxyInfo& proxy) {
+                         const DestinationRule* dr, const ProxyInfo& proxy, const std::string& trust_domain) {
   cv3::Cluster c;
   ClusterName cn{"outbound", port.port, subset, svc.hostname};
   c.set_name(cn.str());
@@ -199,6 +238,7 @@ cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std
   if (svc.resolution == MeshService::Resolution::Passthrough) tp.outlier_detection.reset();
   applyOutlierDetection(tp, c);
   if (needsLocalityWeightedLb(tp)) c.mutable_common_lb_config()->mutable_locality_weighted_lb_config();
+  applyTls(tp, svc, port, subset, trust_domain, proxy, c);
   switch (svc.resolution) {
     case MeshService::Resolution::Endpoints:
       c.set_type(cv3::Cluster::EDS);
@@ -331,11 +371,11 @@ ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, con
   for (const MeshService* svc : visibleServices(model, proxy)) {
     const DestinationRule* dr = model.destinationRuleFor(svc->hostname, proxy.ns);
     for (const auto& port : svc->ports) {
-      cv3::Cluster base = makeCluster(*svc, port, "", dr, proxy);
+      cv3::Cluster base = makeCluster(*svc, port, "", dr, proxy, model.trust_domain);
       if (wanted(base.name())) out[base.name()].PackFrom(base);
       if (dr == nullptr) continue;
       for (const auto& subset : dr->subsets) {
-        cv3::Cluster c = makeCluster(*svc, port, subset.name, dr, proxy);
+        cv3::Cluster c = makeCluster(*svc, port, subset.name, dr, proxy, model.trust_domain);
         if (wanted(c.name())) out[c.name()].PackFrom(c);
       }
     }

@@ -54,6 +54,14 @@ ResourceMap generateEndpoints(const MeshModel& model, const ProxyInfo& proxy, co
         sa->set_port_value(e->port);
         lbe->mutable_load_balancing_weight()->set_value(e->weight);
         lbe->set_health_status(envoy::config::core::v3::HEALTHY);
+        if (e->istioMutual()) {
+          // Auto mTLS picks the cluster's tlsMode-istio transport socket for this endpoint.
+          (*lbe->mutable_metadata()->mutable_filter_metadata())["envoy.transport_socket_match"]
+              .mutable_fields()
+              ->
+              operator[]("tlsMode")
+              .set_string_value("istio");
+        }
         total += e->weight;
       }
       group->mutable_load_balancing_weight()->set_value(total);

@@ -1,11 +1,13 @@
 #include <set>
 
 #include "control/xds/generator.h"
+#include "control/xds/istio_mtls.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/listener/original_dst/v3/original_dst.pb.h"
+#include "envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 
@@ -58,6 +60,27 @@ lv3::Filter tcpProxyTo(const std::string& stat_prefix, const std::string& cluste
   return f;
 }
 
+// One port's inbound chains. With a workload certificate, Istio's PERMISSIVE mode (the default
+// without a PeerAuthentication): mutual TLS from sidecars (TLS with Istio's ALPNs) and
+// plaintext on the same port; for TCP also TLS the application itself speaks, passed through.
+void addInboundChains(lv3::Listener& vi, uint32_t port, bool http, bool mtls, const lv3::Filter& filter) {
+  auto chain = [&](const char* transport, bool istio_alpn, bool terminate) {
+    auto* c = vi.add_filter_chains();
+    c->set_name("0.0.0.0_" + std::to_string(port));
+    auto* m = c->mutable_filter_chain_match();
+    m->mutable_destination_port()->set_value(port);
+    if (transport) m->set_transport_protocol(transport);
+    if (istio_alpn)
+      for (const auto& a : kAllIstioMtlsAlpns) m->add_application_protocols(a);
+    if (terminate) *c->mutable_transport_socket() = istioMutualDownstream(http);
+    *c->add_filters() = filter;
+  };
+  if (!mtls) return chain(nullptr, false, false);
+  chain("tls", true, true);
+  if (!http) chain("tls", false, false);
+  chain("raw_buffer", false, false);
+}
+
 // Istio's capture listeners: virtualOutbound (15001) hands each connection to the listener
 // of its original destination, or passes it through (REGISTRY_ONLY: drops it);
 // virtualInbound (15006) serves the ports of this workload's services, one chain per
@@ -88,10 +111,8 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
         for (const auto& e : port.endpoints) {
           if (e.ip != proxy.ip || !done.insert(e.port).second) continue;
           std::string cluster = "inbound|" + std::to_string(port.port) + "||";
-          auto* chain = vi.add_filter_chains();
-          chain->set_name("0.0.0.0_" + std::to_string(e.port));
-          chain->mutable_filter_chain_match()->mutable_destination_port()->set_value(e.port);
-          auto* f = chain->add_filters();
+          lv3::Filter filter;
+          auto* f = &filter;
           if (isHttp(port.protocol)) {
             hcmv3::HttpConnectionManager hcm;
             hcm.set_stat_prefix("inbound_0.0.0.0_" + std::to_string(e.port));
@@ -112,10 +133,17 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
           } else {
             *f = tcpProxyTo(cluster, cluster);
           }
+          addInboundChains(vi, e.port, isHttp(port.protocol), proxy.sds, filter);
           break;
         }
       }
     }
+  }
+  if (proxy.sds) {
+    // Tells TLS (and its ALPN) from plaintext for the chains above.
+    auto* ti = vi.add_listener_filters();
+    ti->set_name("envoy.filters.listener.tls_inspector");
+    ti->mutable_typed_config()->PackFrom(envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
   }
   auto* fallback = vi.mutable_default_filter_chain();
   fallback->set_name("inbound-passthrough");

@@ -33,6 +33,10 @@ ProxyInfo ProxyInfo::fromNode(const envoy::config::core::v3::Node& node) {
   if (auto it = md.find("INTERCEPTION_MODE"); it != md.end() && it->second.has_string_value()) {
     p.capture_none = it->second.string_value() == "NONE";
   }
+  if (auto it = md.find("WEFT_SDS"); it != md.end() && it->second.has_string_value()) {
+    p.sds = it->second.string_value() == "true";
+  }
+  if (md.count("ISTIO_VERSION")) p.sds = true;
   if (auto it = md.find("WORKLOAD_NAME"); it != md.end() && it->second.has_string_value() && p.pod.empty()) {
     p.pod = it->second.string_value();
   }

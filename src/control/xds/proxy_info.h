@@ -20,6 +20,10 @@ struct ProxyInfo {
   bool capture_none = false;
   // A proxyless gRPC client (node metadata GENERATOR=grpc, as Istio's agent writes it).
   bool proxyless_grpc = false;
+  // It has a workload certificate over SDS (`sds-grpc`): node metadata WEFT_SDS=true, as
+  // weft-agent writes it when it has a CA, or ISTIO_VERSION (pilot-agent always serves SDS).
+  // Only such proxies get Istio's mTLS config; the others stay plaintext.
+  bool sds = false;
 
   static ProxyInfo fromNode(const envoy::config::core::v3::Node& node);
 };

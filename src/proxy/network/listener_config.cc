@@ -29,7 +29,8 @@ std::vector<net::CidrRange> compileRanges(
   return out;
 }
 
-FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, stats::Store& store) {
+FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, stats::Store& store,
+                         proxy::tls::SdsSecrets* sds) {
   FilterChain out;
   out.name = fc.name();
   const auto& m = fc.filter_chain_match();
@@ -61,7 +62,7 @@ FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, st
   }
   for (const auto& a : m.application_protocols()) out.application_protocols.push_back(a);
   if (fc.has_transport_socket()) {
-    out.tls = proxy::tls::compileDownstreamTransportSocket(fc.transport_socket(), path + ".transport_socket");
+    out.tls = proxy::tls::compileDownstreamTransportSocket(fc.transport_socket(), path + ".transport_socket", sds);
   }
   if (fc.filters_size() != 1) {
     throw ConfigError(path +
@@ -187,7 +188,7 @@ const FilterChain* ListenerConfig::match(const net::Address& local, const net::A
 }
 
 std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, const std::string& path,
-                                                      stats::Store& store) {
+                                                      stats::Store& store, proxy::tls::SdsSecrets* sds) {
   auto out = std::make_shared<ListenerConfig>();
   out->name = l.name();
   out->source = l;
@@ -229,10 +230,10 @@ std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, co
     throw ConfigError(path + ".filter_chains: a listener needs at least one filter chain");
   }
   for (int i = 0; i < l.filter_chains_size(); ++i) {
-    out->chains.push_back(compileChain(l.filter_chains(i), path + ".filter_chains[" + std::to_string(i) + "]", store));
+    out->chains.push_back(compileChain(l.filter_chains(i), path + ".filter_chains[" + std::to_string(i) + "]", store, sds));
   }
   if (l.has_default_filter_chain())
-    out->default_chain = compileChain(l.default_filter_chain(), path + ".default_filter_chain", store);
+    out->default_chain = compileChain(l.default_filter_chain(), path + ".default_filter_chain", store, sds);
   for (const auto& fc : out->chains) {
     // As Envoy does: chains that match on what only a ClientHello tells need the inspector.
     if (!fc.server_names.empty() || fc.transport_protocol == "tls" || !fc.application_protocols.empty()) {

@@ -9,6 +9,11 @@
 #include "common/net/address.h"
 #include "common/stats/stats.h"
 #include "common/tls/tls_context.h"
+#include "proxy/tls/context_source.h"
+
+namespace weft::proxy::tls {
+class SdsSecrets;
+}
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "proxy/network/network_filter.h"
 
@@ -38,7 +43,7 @@ struct FilterChain {
   std::vector<std::string> server_names;  // exact, or "*.suffix"
   std::string transport_protocol;         // "", "tls" or "raw_buffer"
   std::vector<std::string> application_protocols;
-  std::shared_ptr<const tls::Context> tls;      // downstream TLS; null: plaintext
+  std::shared_ptr<const proxy::tls::ContextSource> tls;  // downstream TLS; null: plaintext
   std::shared_ptr<const NetworkFilter> filter;  // the chain's terminal network filter
 };
 
@@ -66,8 +71,9 @@ struct ListenerConfig {
                            const ConnectionHints& hints = {}) const;
 };
 
-// Throws ConfigError naming `path`.
+// Throws ConfigError naming `path`. `sds` serves the TLS contexts that use SDS secrets.
 std::shared_ptr<const ListenerConfig> compileListener(const envoy::config::listener::v3::Listener& l,
-                                                      const std::string& path, stats::Store& store);
+                                                      const std::string& path, stats::Store& store,
+                                                      proxy::tls::SdsSecrets* sds = nullptr);
 
 }  // namespace weft::proxy::network

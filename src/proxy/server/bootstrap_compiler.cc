@@ -31,7 +31,8 @@ envoy::config::bootstrap::v3::Bootstrap loadBootstrap(const std::string& path) {
   return b;
 }
 
-CompiledBootstrap compileBootstrap(const envoy::config::bootstrap::v3::Bootstrap& b, stats::Store& store) {
+CompiledBootstrap compileBootstrap(const envoy::config::bootstrap::v3::Bootstrap& b, stats::Store& store,
+                                   tls::SdsSecrets* sds) {
   CompiledBootstrap out;
   out.bootstrap = b;
   if (b.has_admin() && b.admin().has_address()) {
@@ -44,7 +45,7 @@ CompiledBootstrap compileBootstrap(const envoy::config::bootstrap::v3::Bootstrap
   std::set<std::string> cluster_names;
   for (int i = 0; i < sr.clusters_size(); ++i) {
     std::string path = "static_resources.clusters[" + std::to_string(i) + "]";
-    auto c = upstream::compileCluster(sr.clusters(i), path, store);
+    auto c = upstream::compileCluster(sr.clusters(i), path, store, sds);
     if (!cluster_names.insert(c->name).second)
       throw ConfigError(path + ".name: duplicate cluster name '" + c->name + "'");
     out.clusters.push_back(std::move(c));
@@ -52,7 +53,7 @@ CompiledBootstrap compileBootstrap(const envoy::config::bootstrap::v3::Bootstrap
   std::set<std::string> listener_names;
   for (int i = 0; i < sr.listeners_size(); ++i) {
     std::string path = "static_resources.listeners[" + std::to_string(i) + "]";
-    auto l = network::compileListener(sr.listeners(i), path, store);
+    auto l = network::compileListener(sr.listeners(i), path, store, sds);
     if (!listener_names.insert(l->name).second)
       throw ConfigError(path + ".name: duplicate listener name '" + l->name + "'");
     // Clusters named by routes and tcp_proxy must exist in a static configuration.

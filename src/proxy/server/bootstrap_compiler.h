@@ -23,6 +23,8 @@ struct CompiledBootstrap {
 
 // Throws ConfigError with every problem found (one per line).
 envoy::config::bootstrap::v3::Bootstrap loadBootstrap(const std::string& path);
-CompiledBootstrap compileBootstrap(const envoy::config::bootstrap::v3::Bootstrap& bootstrap, stats::Store& store);
+// `sds`: where TLS contexts that use SDS secrets subscribe (null: such contexts are refused).
+CompiledBootstrap compileBootstrap(const envoy::config::bootstrap::v3::Bootstrap& bootstrap, stats::Store& store,
+                                   tls::SdsSecrets* sds = nullptr);
 
 }  // namespace weft::proxy::server

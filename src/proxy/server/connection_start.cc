@@ -20,11 +20,18 @@ void startSession(Worker& worker, const std::shared_ptr<const network::ListenerC
     ::close(fd);
     return;
   }
+  std::shared_ptr<const weft::tls::Context> tls = chain->tls ? chain->tls->current() : nullptr;
+  if (chain->tls && !tls) {
+    // A static listener whose SDS certificate has not arrived (dynamic ones warm instead).
+    stats.inc(network::ListenerStats::no_filter_chain_match);
+    ::close(fd);
+    return;
+  }
   stats.inc(network::ListenerStats::downstream_cx_active);
   auto conn = net::Connection::adopt(worker.reactor(), fd, local, remote);
   conn->setReadLimit(listener->buffer_limit);
   conn->setWriteLimit(listener->buffer_limit);
-  if (chain->tls) conn->startTls(chain->tls);
+  if (tls) conn->startTls(std::move(tls));
   chain->filter->startSession(worker, std::move(conn), listener->stats, listener.get());
 }
 

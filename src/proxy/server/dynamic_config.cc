@@ -38,8 +38,10 @@ std::string firstLines(const std::string& text) {
 }  // namespace
 
 DynamicConfig::DynamicConfig(stats::Store& store, Bind bind, std::function<void()> on_change,
-                             std::set<std::string> static_clusters, std::set<std::string> static_listeners)
+                             std::set<std::string> static_clusters, std::set<std::string> static_listeners,
+                             tls::SdsSecrets* sds)
     : store_(store),
+      sds_(sds),
       bind_(std::move(bind)),
       on_change_(std::move(on_change)),
       static_clusters_(std::move(static_clusters)),
@@ -83,7 +85,7 @@ std::vector<std::string> DynamicConfig::applyClusters(const std::vector<const go
     }
     try {
       config::requireSupportedFields(c, "");
-      auto compiled = upstream::compileCluster(c, "", store_);
+      auto compiled = upstream::compileCluster(c, "", store_, sds_);
       clusters_[c.name()] = {c, compiled, version, now(), nullptr};
     } catch (const ConfigError& e) {
       errors.push_back(rejection("Cluster", c.name(), firstLines(e.what())));
@@ -148,6 +150,7 @@ std::vector<std::string> DynamicConfig::applyEndpoints(const std::vector<const g
         auto host = upstream::makeHost(*addr, weight ? weight : 1, cla.cluster_name(), "", store_.rows());
         host->priority = locality_weights[static_cast<size_t>(li)].priority;
         host->locality = locality_weights[static_cast<size_t>(li)].locality;
+        host->socket_match = upstream::socketMatchMetadata(lbe.metadata());
         hosts.push_back(std::move(host));
         eds_flags.push_back(edsHealthFlags(lbe.health_status()));
       }
@@ -194,7 +197,7 @@ std::vector<std::string> DynamicConfig::applyListeners(const std::vector<const g
     }
     try {
       config::requireSupportedFields(l, "");
-      auto compiled = network::compileListener(l, "", store_);
+      auto compiled = network::compileListener(l, "", store_, sds_);
       std::shared_ptr<SocketSet> sockets;
       if (compiled->bind_to_port) {
         // A listener that keeps its address keeps its sockets: no connection is refused
@@ -264,11 +267,13 @@ size_t DynamicConfig::warmingClusters() const {
 }
 
 bool DynamicConfig::clusterWarm(const upstream::ClusterConfig& c) const {
+  if (!c.tlsReady()) return false;
   return c.type != upstream::ClusterConfig::Type::Eds || endpoints_.count(c.eds_service_name) > 0;
 }
 
 bool DynamicConfig::listenerWarm(const network::ListenerConfig& l) const {
   auto ready = [&](const network::FilterChain& fc) {
+    if (fc.tls && !fc.tls->ready()) return false;
     std::string_view rds = fc.filter->rdsName();
     return rds.empty() || routes_.count(std::string(rds));
   };

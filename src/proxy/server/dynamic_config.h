@@ -2,8 +2,8 @@
 // The configuration weft-proxy receives over xDS: clusters (CDS), their endpoints (EDS),
 // listeners (LDS) and route tables (RDS), each kept with its version. A resource that fails
 // validation is reported and its previous version (if any) stays in force. Clusters warm
-// until their endpoints arrive and listeners until their routes arrive; only warm resources
-// reach the workers.
+// until their endpoints arrive and listeners until their routes arrive, and both until the SDS
+// secrets of their TLS contexts arrive; only warm resources reach the workers.
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,7 +21,7 @@ class DynamicConfig : public xds::XdsApplier {
   // Binds a listener's sockets; returns null (and sets *error) on failure.
   using Bind = std::function<std::shared_ptr<SocketSet>(const network::ListenerConfig&, std::string* error)>;
   DynamicConfig(stats::Store& store, Bind bind, std::function<void()> on_change, std::set<std::string> static_clusters,
-                std::set<std::string> static_listeners);
+                std::set<std::string> static_listeners, tls::SdsSecrets* sds = nullptr);
 
   std::vector<std::string> apply(const std::string& type_url,
                                  const std::vector<const google::protobuf::Any*>& resources,
@@ -60,6 +60,7 @@ class DynamicConfig : public xds::XdsApplier {
     std::shared_ptr<SocketSet> sockets;  // listeners only
   };
   stats::Store& store_;
+  tls::SdsSecrets* sds_;
   Bind bind_;
   std::function<void()> on_change_;
   std::set<std::string> static_clusters_;

@@ -73,7 +73,8 @@ int Server::run() {
   // Rows: one per worker, then the main thread, then helper threads (DNS).
   store_ = std::make_unique<stats::Store>(concurrency + 2);
   stats::tls_row = concurrency;
-  config_ = compileBootstrap(bootstrap, *store_);
+  sds_ = std::make_unique<tls::SdsSecrets>(reactor_, bootstrap);
+  config_ = compileBootstrap(bootstrap, *store_, sds_.get());
   runtime_ = std::make_unique<runtime::Loader>(bootstrap);
   if (options_.validate_only) {
     printf("configuration '%s' OK\n", options_.config_path.c_str());
@@ -118,6 +119,9 @@ int Server::run() {
   publishSnapshot();
   setupAdmin();
   dns_->start();
+  // A secret that arrives (or changes) may warm a listener or cluster: publish again.
+  sds_->onChange([this] { publishSnapshot(); });
+  sds_->start();
   if (config_.bootstrap.has_dynamic_resources()) startXds();
   live_ = true;
   for (const auto& l : listeners_) {
@@ -216,7 +220,7 @@ void Server::startXds() {
   for (const auto& l : config_.listeners) static_listeners.insert(l->name);
   dynamic_ = std::make_unique<DynamicConfig>(
       *store_, [this](const network::ListenerConfig& l, std::string* err) { return bindSockets(l, err); },
-      [this] { publishSnapshot(); }, static_clusters, static_listeners);
+      [this] { publishSnapshot(); }, static_clusters, static_listeners, sds_.get());
   dynamic_->subscribed(dr.has_cds_config(), dr.has_lds_config());
   ads_ = std::make_unique<xds::AdsClient>(reactor_, hosts->hosts.front()->address, config_.bootstrap.node(), *dynamic_,
                                           dr.has_cds_config(), dr.has_lds_config());

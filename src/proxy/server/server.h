@@ -12,6 +12,7 @@
 #include "proxy/server/bootstrap_compiler.h"
 #include "proxy/server/snapshot.h"
 #include "proxy/server/worker.h"
+#include "proxy/tls/sds_secrets.h"
 
 namespace weft::http {
 class AdminServer;
@@ -74,6 +75,7 @@ class Server {
   std::unique_ptr<stats::Store> store_;
   CompiledBootstrap config_;
   event::Reactor reactor_;
+  std::unique_ptr<tls::SdsSecrets> sds_;
   ServerState state_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<ListenerSockets> listeners_;

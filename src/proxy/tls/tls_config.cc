@@ -9,6 +9,7 @@
 #include "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "proxy/http/matchers.h"
+#include "proxy/tls/sds_secrets.h"
 
 namespace weft::proxy::tls {
 
@@ -74,17 +75,39 @@ SanMatcher sanMatcher(SanMatcher::Type type, const envoy::type::matcher::v3::Str
   return SanMatcher{type, [compiled](std::string_view v) { return compiled->match(v); }};
 }
 
-ContextOptions commonOptions(const tlsv3::CommonTlsContext& c, bool server, const std::string& path) {
-  ContextOptions o;
+struct CommonOptions {
+  ContextOptions options;
+  const tlsv3::SdsSecretConfig* certificate_sds = nullptr;
+  const tlsv3::SdsSecretConfig* validation_sds = nullptr;
+};
+
+void addValidation(const tlsv3::CertificateValidationContext& v, const std::string& vpath, ContextOptions& o);
+
+CommonOptions commonOptions(const tlsv3::CommonTlsContext& c, bool server, const std::string& path) {
+  CommonOptions out;
+  ContextOptions& o = out.options;
   o.server = server;
   o.path = path;
   const std::string cpath = path + ".common_tls_context";
-  if (c.tls_certificate_sds_secret_configs_size() > 0) {
-    throw ConfigError(
-        cpath + ".tls_certificate_sds_secret_configs: SDS is not supported by weft-proxy yet; use tls_certificates");
+  if (c.tls_certificate_sds_secret_configs_size() > 1) {
+    throw ConfigError(cpath + ".tls_certificate_sds_secret_configs: weft-proxy takes one SDS certificate");
   }
-  if (c.has_validation_context_sds_secret_config() || c.has_combined_validation_context()) {
-    throw ConfigError(cpath + ": SDS validation contexts are not supported by weft-proxy yet; use validation_context");
+  if (c.tls_certificate_sds_secret_configs_size() == 1) {
+    if (c.tls_certificates_size() > 0) {
+      throw ConfigError(cpath + ": tls_certificates and tls_certificate_sds_secret_configs are exclusive");
+    }
+    out.certificate_sds = &c.tls_certificate_sds_secret_configs(0);
+  }
+  if (c.has_validation_context_sds_secret_config()) out.validation_sds = &c.validation_context_sds_secret_config();
+  if (c.has_combined_validation_context()) {
+    // Istio's form: SAN matchers in the default context, the trusted CA (ROOTCA) from SDS.
+    const auto& cv = c.combined_validation_context();
+    if (!cv.has_validation_context_sds_secret_config()) {
+      throw ConfigError(cpath + ".combined_validation_context.validation_context_sds_secret_config: required");
+    }
+    out.validation_sds = &cv.validation_context_sds_secret_config();
+    addValidation(cv.default_validation_context(), cpath + ".combined_validation_context.default_validation_context",
+                  o);
   }
   if (c.has_tls_params()) {
     const auto& p = c.tls_params();
@@ -104,45 +127,52 @@ ContextOptions commonOptions(const tlsv3::CommonTlsContext& c, bool server, cons
     o.certificates.push_back({readPem(tc.certificate_chain(), tpath + ".certificate_chain"),
                               readPem(tc.private_key(), tpath + ".private_key")});
   }
-  if (c.has_validation_context()) {
-    const auto& v = c.validation_context();
-    std::string vpath = cpath + ".validation_context";
-    if (v.has_trusted_ca()) o.trusted_ca = readPem(v.trusted_ca(), vpath + ".trusted_ca");
-    for (int i = 0; i < v.match_typed_subject_alt_names_size(); ++i) {
-      const auto& m = v.match_typed_subject_alt_names(i);
-      std::string mpath = vpath + ".match_typed_subject_alt_names[" + std::to_string(i) + "]";
-      SanMatcher::Type type;
-      switch (m.san_type()) {
-        case tlsv3::SubjectAltNameMatcher::DNS:
-          type = SanMatcher::Type::Dns;
-          break;
-        case tlsv3::SubjectAltNameMatcher::URI:
-          type = SanMatcher::Type::Uri;
-          break;
-        case tlsv3::SubjectAltNameMatcher::EMAIL:
-          type = SanMatcher::Type::Email;
-          break;
-        case tlsv3::SubjectAltNameMatcher::IP_ADDRESS:
-          type = SanMatcher::Type::IpAddress;
-          break;
-        default:
-          throw ConfigError(mpath + ".san_type: must be DNS, URI, EMAIL or IP_ADDRESS");
-      }
-      o.san_matchers.push_back(sanMatcher(type, m.matcher(), mpath + ".matcher"));
-    }
-    for (int i = 0; i < v.match_subject_alt_names_size(); ++i) {
-      o.san_matchers.push_back(sanMatcher(SanMatcher::Type::Any, v.match_subject_alt_names(i),
-                                          vpath + ".match_subject_alt_names[" + std::to_string(i) + "]"));
-    }
-  }
+  if (c.has_validation_context()) addValidation(c.validation_context(), cpath + ".validation_context", o);
   for (const auto& a : c.alpn_protocols()) o.alpn.push_back(a);
-  return o;
+  return out;
+}
+
+void addValidation(const tlsv3::CertificateValidationContext& v, const std::string& vpath, ContextOptions& o) {
+  if (v.has_trusted_ca()) o.trusted_ca = readPem(v.trusted_ca(), vpath + ".trusted_ca");
+  for (int i = 0; i < v.match_typed_subject_alt_names_size(); ++i) {
+    const auto& m = v.match_typed_subject_alt_names(i);
+    std::string mpath = vpath + ".match_typed_subject_alt_names[" + std::to_string(i) + "]";
+    SanMatcher::Type type;
+    switch (m.san_type()) {
+      case tlsv3::SubjectAltNameMatcher::DNS:
+        type = SanMatcher::Type::Dns;
+        break;
+      case tlsv3::SubjectAltNameMatcher::URI:
+        type = SanMatcher::Type::Uri;
+        break;
+      case tlsv3::SubjectAltNameMatcher::EMAIL:
+        type = SanMatcher::Type::Email;
+        break;
+      case tlsv3::SubjectAltNameMatcher::IP_ADDRESS:
+        type = SanMatcher::Type::IpAddress;
+        break;
+      default:
+        throw ConfigError(mpath + ".san_type: must be DNS, URI, EMAIL or IP_ADDRESS");
+    }
+    o.san_matchers.push_back(sanMatcher(type, m.matcher(), mpath + ".matcher"));
+  }
+  for (int i = 0; i < v.match_subject_alt_names_size(); ++i) {
+    o.san_matchers.push_back(sanMatcher(SanMatcher::Type::Any, v.match_subject_alt_names(i),
+                                        vpath + ".match_subject_alt_names[" + std::to_string(i) + "]"));
+  }
+}
+
+std::shared_ptr<const ContextSource> build(const CommonOptions& c, SdsSecrets* sds, const std::string& path) {
+  if (!c.certificate_sds && !c.validation_sds)
+    return std::make_shared<const ContextSource>(weft::tls::Context::create(c.options));
+  if (!sds) throw ConfigError(path + ".common_tls_context: SDS secrets need a running weft-proxy (not available here)");
+  return sds->dynamicContext(c.options, c.certificate_sds, c.validation_sds, path + ".common_tls_context");
 }
 
 }  // namespace
 
-std::shared_ptr<const weft::tls::Context> compileDownstreamTransportSocket(
-    const envoy::config::core::v3::TransportSocket& ts, const std::string& path) {
+std::shared_ptr<const ContextSource> compileDownstreamTransportSocket(
+    const envoy::config::core::v3::TransportSocket& ts, const std::string& path, SdsSecrets* sds) {
   const auto& any = ts.typed_config();
   if (any.Is<envoy::extensions::transport_sockets::raw_buffer::v3::RawBuffer>()) return nullptr;
   if (!any.Is<tlsv3::DownstreamTlsContext>()) {
@@ -152,14 +182,15 @@ std::shared_ptr<const weft::tls::Context> compileDownstreamTransportSocket(
   tlsv3::DownstreamTlsContext d;
   any.UnpackTo(&d);
   std::string tpath = path + ".typed_config";
-  ContextOptions o = commonOptions(d.common_tls_context(), true, tpath);
-  o.require_client_certificate = d.has_require_client_certificate() && d.require_client_certificate().value();
-  return weft::tls::Context::create(o);
+  CommonOptions c = commonOptions(d.common_tls_context(), true, tpath);
+  c.options.require_client_certificate = d.has_require_client_certificate() && d.require_client_certificate().value();
+  return build(c, sds, tpath);
 }
 
-std::shared_ptr<const weft::tls::Context> compileUpstreamTransportSocket(
-    const envoy::config::core::v3::TransportSocket& ts, const std::string& path,
-    const std::vector<std::string>& default_alpn) {
+std::shared_ptr<const ContextSource> compileUpstreamTransportSocket(const envoy::config::core::v3::TransportSocket& ts,
+                                                                    const std::string& path,
+                                                                    const std::vector<std::string>& default_alpn,
+                                                                    SdsSecrets* sds) {
   const auto& any = ts.typed_config();
   if (any.Is<envoy::extensions::transport_sockets::raw_buffer::v3::RawBuffer>()) return nullptr;
   if (!any.Is<tlsv3::UpstreamTlsContext>()) {
@@ -169,10 +200,10 @@ std::shared_ptr<const weft::tls::Context> compileUpstreamTransportSocket(
   tlsv3::UpstreamTlsContext u;
   any.UnpackTo(&u);
   std::string tpath = path + ".typed_config";
-  ContextOptions o = commonOptions(u.common_tls_context(), false, tpath);
-  o.sni = u.sni();
-  if (o.alpn.empty()) o.alpn = default_alpn;
-  return weft::tls::Context::create(o);
+  CommonOptions c = commonOptions(u.common_tls_context(), false, tpath);
+  c.options.sni = u.sni();
+  if (c.options.alpn.empty()) c.options.alpn = default_alpn;
+  return build(c, sds, tpath);
 }
 
 }  // namespace weft::proxy::tls

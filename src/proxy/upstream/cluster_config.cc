@@ -1,5 +1,7 @@
 #include "proxy/upstream/cluster_config.h"
 
+#include <algorithm>
+
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "proxy/tls/tls_config.h"
 #include "proxy/upstream/health_checker.h"
@@ -143,7 +145,7 @@ std::shared_ptr<const HostSet> keepKnownHosts(std::vector<std::shared_ptr<const 
     for (auto& h : hosts) {
       for (const auto& prev : previous->hosts) {
         if (prev->address == h->address && prev->weight == h->weight && prev->priority == h->priority &&
-            prev->locality == h->locality)
+            prev->locality == h->locality && prev->socket_match == h->socket_match)
           h = prev;
       }
     }
@@ -151,8 +153,48 @@ std::shared_ptr<const HostSet> keepKnownHosts(std::vector<std::shared_ptr<const 
   return makeHostSet(std::move(hosts), std::move(locality_weights), overprovisioning_factor);
 }
 
-std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const std::string& path,
-                                                    stats::Store& store) {
+std::vector<std::pair<std::string, std::string>> socketMatchMetadata(const envoy::config::core::v3::Metadata& md) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto it = md.filter_metadata().find("envoy.transport_socket_match");
+  if (it == md.filter_metadata().end()) return out;
+  for (const auto& [k, v] : it->second.fields()) {
+    switch (v.kind_case()) {
+      case google::protobuf::Value::kStringValue:
+        out.emplace_back(k, v.string_value());
+        break;
+      case google::protobuf::Value::kBoolValue:
+        out.emplace_back(k, v.bool_value() ? "true" : "false");
+        break;
+      case google::protobuf::Value::kNumberValue:
+        out.emplace_back(k, std::to_string(v.number_value()));
+        break;
+      default:
+        break;  // lists and structs never equal a match criterion here
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+const proxy::tls::ContextSource* ClusterConfig::tlsFor(const Host& host) const {
+  for (const auto& m : socket_matches) {
+    bool all = true;
+    for (const auto& c : m.criteria)
+      all = all && std::binary_search(host.socket_match.begin(), host.socket_match.end(), c);
+    if (all) return m.tls.get();
+  }
+  return tls.get();
+}
+
+bool ClusterConfig::tlsReady() const {
+  if (tls && !tls->ready()) return false;
+  for (const auto& m : socket_matches)
+    if (m.tls && !m.tls->ready()) return false;
+  return true;
+}
+
+std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const std::string& path, stats::Store& store,
+                                                    proxy::tls::SdsSecrets* sds) {
   auto out = std::make_shared<ClusterConfig>();
   out->name = c.name();
   out->source = c;
@@ -311,7 +353,21 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   if (c.has_transport_socket()) {
     out->tls = proxy::tls::compileUpstreamTransportSocket(
         c.transport_socket(), path + ".transport_socket",
-        auto_protocol ? std::vector<std::string>{"h2", "http/1.1"} : std::vector<std::string>{});
+        auto_protocol ? std::vector<std::string>{"h2", "http/1.1"} : std::vector<std::string>{}, sds);
+  }
+  for (int i = 0; i < c.transport_socket_matches_size(); ++i) {
+    const auto& m = c.transport_socket_matches(i);
+    std::string mpath = path + ".transport_socket_matches[" + std::to_string(i) + "]";
+    ClusterConfig::SocketMatch sm;
+    sm.name = m.name();
+    envoy::config::core::v3::Metadata md;
+    (*md.mutable_filter_metadata())["envoy.transport_socket_match"] = m.match();
+    sm.criteria = socketMatchMetadata(md);
+    if (static_cast<int>(sm.criteria.size()) != m.match().fields_size())
+      throw ConfigError(mpath + ".match: values must be strings, numbers or booleans");
+    if (m.has_transport_socket())
+      sm.tls = proxy::tls::compileUpstreamTransportSocket(m.transport_socket(), mpath + ".transport_socket", {}, sds);
+    out->socket_matches.push_back(std::move(sm));
   }
   if (auto_protocol && !out->tls) {
     // Envoy: "ALPN configured for cluster X which has a non-ALPN transport socket".
@@ -400,9 +456,13 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
           throw ConfigError(epath + ".endpoint.address.pipe: only STATIC clusters take pipe addresses");
         if (!net::Address::unixPath(pipe.path()))
           throw ConfigError(epath + ".endpoint.address.pipe.path: '" + pipe.path() + "' is empty or too long");
-        EndpointSpec e{
-            pipe.path(), 0,           lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1,
-            lw.priority, lw.locality, true};
+        EndpointSpec e{pipe.path(),
+                       0,
+                       lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1,
+                       lw.priority,
+                       lw.locality,
+                       true,
+                       socketMatchMetadata(lbe.metadata())};
         out->endpoints.push_back(std::move(e));
         continue;
       }
@@ -420,7 +480,8 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
                      lbe.has_load_balancing_weight() ? lbe.load_balancing_weight().value() : 1,
                      lw.priority,
                      lw.locality,
-                     false};
+                     false,
+                     socketMatchMetadata(lbe.metadata())};
       if (e.weight == 0) throw ConfigError(epath + ".load_balancing_weight: must be at least 1");
       if (out->type == ClusterConfig::Type::Static && !net::Address::parse(e.address, e.port)) {
         throw ConfigError(epath + ".endpoint.address.socket_address.address: '" + e.address +
@@ -438,6 +499,7 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
     for (const auto& e : out->endpoints) {
       auto address = e.pipe ? net::Address::unixPath(e.address) : net::Address::parse(e.address, e.port);
       auto h = makeHost(*address, e.weight, stat_name, "", store.rows());
+      h->socket_match = e.socket_match;
       h->priority = e.priority;
       h->locality = e.locality;
       hosts.push_back(std::move(h));

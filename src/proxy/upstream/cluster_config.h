@@ -12,6 +12,11 @@
 #include "common/net/address.h"
 #include "common/stats/stats.h"
 #include "common/tls/tls_context.h"
+#include "proxy/tls/context_source.h"
+
+namespace weft::proxy::tls {
+class SdsSecrets;
+}
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "proxy/http/http2_options.h"
 #include "proxy/upstream/host_health.h"
@@ -19,33 +24,33 @@
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                       \
-  COUNTER(upstream_cx_total)                                                                                     \
-  GAUGE(upstream_cx_active)                                                                                      \
-  COUNTER(upstream_cx_connect_fail)                                                                              \
-  COUNTER(upstream_cx_connect_timeout)                                                                           \
-  COUNTER(upstream_cx_destroy)                                                                                   \
-  COUNTER(upstream_cx_rx_bytes_total)                                                                            \
-  COUNTER(upstream_cx_tx_bytes_total)                                                                            \
-  COUNTER(upstream_cx_none_healthy)                                                                              \
-  COUNTER(upstream_rq_total)                                                                                     \
-  GAUGE(upstream_rq_active)                                                                                      \
-  COUNTER(upstream_rq_completed)                                                                                 \
-  COUNTER(upstream_rq_1xx)                                                                                       \
-  COUNTER(upstream_rq_2xx)                                                                                       \
-  COUNTER(upstream_rq_3xx)                                                                                       \
-  COUNTER(upstream_rq_4xx)                                                                                       \
-  COUNTER(upstream_rq_5xx)                                                                                       \
-  COUNTER(upstream_rq_timeout)                                                                                   \
-  COUNTER(upstream_rq_rx_reset) COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow)                         \
-      COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active) \
-          GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)      \
-              COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)                             \
-                  COUNTER(upstream_rq_retry_limit_exceeded) COUNTER(upstream_rq_retry_backoff_exponential)       \
-                      COUNTER(upstream_rq_per_try_timeout) COUNTER(upstream_rq_per_try_idle_timeout)             \
-                          COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests)                            \
-                              COUNTER(upstream_cx_idle_timeout) COUNTER(upstream_cx_max_duration_reached)        \
-                                  COUNTER(upstream_cx_pool_overflow)
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                             \
+  COUNTER(upstream_cx_total)                                                                                           \
+  GAUGE(upstream_cx_active)                                                                                            \
+  COUNTER(upstream_cx_connect_fail)                                                                                    \
+  COUNTER(upstream_cx_connect_timeout)                                                                                 \
+  COUNTER(upstream_cx_destroy)                                                                                         \
+  COUNTER(upstream_cx_rx_bytes_total)                                                                                  \
+  COUNTER(upstream_cx_tx_bytes_total)                                                                                  \
+  COUNTER(upstream_cx_none_healthy)                                                                                    \
+  COUNTER(upstream_rq_total)                                                                                           \
+  GAUGE(upstream_rq_active)                                                                                            \
+  COUNTER(upstream_rq_completed)                                                                                       \
+  COUNTER(upstream_rq_1xx)                                                                                             \
+  COUNTER(upstream_rq_2xx)                                                                                             \
+  COUNTER(upstream_rq_3xx)                                                                                             \
+  COUNTER(upstream_rq_4xx)                                                                                             \
+  COUNTER(upstream_rq_5xx)                                                                                             \
+  COUNTER(upstream_rq_timeout)                                                                                         \
+  COUNTER(upstream_rq_rx_reset)                                                                                        \
+  COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow)                       \
+      COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active) GAUGE(membership_total)                     \
+          GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure) COUNTER(upstream_rq_retry_success) \
+              COUNTER(upstream_rq_retry_overflow) COUNTER(upstream_rq_retry_limit_exceeded)                            \
+                  COUNTER(upstream_rq_retry_backoff_exponential) COUNTER(upstream_rq_per_try_timeout)                  \
+                      COUNTER(upstream_rq_per_try_idle_timeout) COUNTER(lb_healthy_panic)                              \
+                          COUNTER(upstream_cx_max_requests) COUNTER(upstream_cx_idle_timeout)                          \
+                              COUNTER(upstream_cx_max_duration_reached) COUNTER(upstream_cx_pool_overflow)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
 #define WEFT_HOST_STATS(COUNTER, GAUGE) \
@@ -80,8 +85,11 @@ struct Host : std::enable_shared_from_this<Host> {
   std::string address_string;  // "10.0.0.1:8080": access logs, /clusters
   std::string hostname;        // the endpoint's DNS name, if any
   uint32_t weight = 1;
-  uint32_t priority = 0;                          // EDS / load_assignment priority: 0 is the highest
-  std::string locality;                           // "region/zone/sub_zone" (empty parts allowed); "" for none
+  uint32_t priority = 0;  // EDS / load_assignment priority: 0 is the highest
+  std::string locality;   // "region/zone/sub_zone" (empty parts allowed); "" for none
+  // The endpoint's filter_metadata["envoy.transport_socket_match"] (Istio: tlsMode: istio),
+  // values as text: picks the cluster's transport_socket_matches entry.
+  std::vector<std::pair<std::string, std::string>> socket_match;
   std::shared_ptr<stats::Scope> stats;            // per host, shown by /clusters
   mutable std::atomic<uint32_t> health_flags{0};  // health::Flag bits
   mutable OutlierCounters outlier;
@@ -111,6 +119,7 @@ struct EndpointSpec {
   uint32_t priority = 0;
   std::string locality;
   bool pipe = false;  // Envoy's Address.pipe: a unix-domain socket (STATIC clusters only)
+  std::vector<std::pair<std::string, std::string>> socket_match;  // Host::socket_match
 };
 
 // At most this many priority levels (a retry's excluded priorities are a 64-bit mask).
@@ -146,11 +155,22 @@ struct ClusterConfig {
   std::chrono::milliseconds dns_refresh{5000};
   DnsFamily dns_family = DnsFamily::Auto;
   std::vector<EndpointSpec> endpoints;
-  std::shared_ptr<const HostSet> static_hosts;  // STATIC: known now
-  std::string original_dst_header;              // ORIGINAL_DST with use_http_header
-  std::string eds_service_name;                 // EDS: the ClusterLoadAssignment to subscribe to
-  std::shared_ptr<const tls::Context> tls;      // transport_socket: UpstreamTlsContext
-  std::optional<net::Address> bind_source;      // upstream_bind_config.source_address (port 0: any)
+  std::shared_ptr<const HostSet> static_hosts;           // STATIC: known now
+  std::string original_dst_header;                       // ORIGINAL_DST with use_http_header
+  std::string eds_service_name;                          // EDS: the ClusterLoadAssignment to subscribe to
+  std::shared_ptr<const proxy::tls::ContextSource> tls;  // transport_socket: UpstreamTlsContext
+  // transport_socket_matches: the first whose criteria the host's metadata has wins; none:
+  // `tls` above. Istio's auto mTLS: tlsMode: istio -> ISTIO_MUTUAL, others plaintext.
+  struct SocketMatch {
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> criteria;
+    std::shared_ptr<const proxy::tls::ContextSource> tls;  // null: plaintext
+  };
+  std::vector<SocketMatch> socket_matches;
+  const proxy::tls::ContextSource* tlsFor(const Host& host) const;
+  // Every TLS context of the cluster has its certificates (SDS): the cluster is warm.
+  bool tlsReady() const;
+  std::optional<net::Address> bind_source;  // upstream_bind_config.source_address (port 0: any)
   // upstream_connection_options.tcp_keepalive (0: the kernel's value for that one).
   struct TcpKeepalive {
     uint32_t probes = 0, time = 0, interval = 0;
@@ -198,9 +218,13 @@ struct ClusterConfig {
   envoy::config::cluster::v3::Cluster source;  // for /config_dump
 };
 
-// Compiles a cluster; throws ConfigError naming `path`.
+// Compiles a cluster; throws ConfigError naming `path`. `sds` serves TLS contexts that use SDS.
 std::shared_ptr<const ClusterConfig> compileCluster(const envoy::config::cluster::v3::Cluster& c,
-                                                    const std::string& path, stats::Store& store);
+                                                    const std::string& path, stats::Store& store,
+                                                    proxy::tls::SdsSecrets* sds = nullptr);
+
+// An endpoint's filter_metadata["envoy.transport_socket_match"], as Host::socket_match.
+std::vector<std::pair<std::string, std::string>> socketMatchMetadata(const envoy::config::core::v3::Metadata& md);
 
 std::shared_ptr<Host> makeHost(const net::Address& addr, uint32_t weight, const std::string& cluster,
                                const std::string& hostname, uint32_t stat_rows);

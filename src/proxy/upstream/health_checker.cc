@@ -113,7 +113,7 @@ class HealthChecker::Session final : public net::ConnectionCallbacks {
                                      cluster.bind_source ? &*cluster.bind_source : nullptr);
     conn_->setCallbacks(this);
     conn_->setReadLimit(64 * 1024);  // a health answer is small; more is not read
-    if (cluster.tls) conn_->startTls(cluster.tls, "", false);
+    if (const auto* tls = cluster.tlsFor(*host_)) conn_->startTls(tls->current(), "", false);
     if (c.kind == HealthCheckConfig::Kind::Http) {
       std::string host = c.host.empty() ? cluster.name : c.host;
       conn_->output().append("GET " + c.path + " HTTP/1.1\r\nhost: " + host +

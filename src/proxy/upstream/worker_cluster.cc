@@ -392,7 +392,8 @@ std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host, std::s
   conn->setReadLimit(config_->buffer_limit);
   conn->setWriteLimit(config_->buffer_limit);
   if (const auto& k = config_->tcp_keepalive) conn->setTcpKeepalive(k->probes, k->time, k->interval);
-  if (config_->tls) conn->startTls(config_->tls, std::string(server_name), config_->auto_san_validation);
+  if (const auto* tls = config_->tlsFor(host))
+    conn->startTls(tls->current(), std::string(server_name), config_->auto_san_validation);
   if (track) served_[conn.get()] = {0, reactor_.now()};
   if (limits().limitsPools()) {
     std::string key = host.address_string + "|" + std::string(server_name);

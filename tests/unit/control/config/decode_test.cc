@@ -604,9 +604,18 @@ TEST(DecodeTest, DestinationRuleUnsupportedLoadBalancer) {
 
   Rejected tls = rejectOne(dr(R"(
   trafficPolicy:
-    tls: {mode: ISTIO_MUTUAL}
+    tls: {mode: SIMPLE, caCertificates: /etc/ca.pem}
 )"));
-  EXPECT_THAT(tls.errors, ElementsAre("spec.trafficPolicy.tls: not supported by weftd"));
+  EXPECT_THAT(tls.errors,
+              ElementsAre("spec.trafficPolicy.tls.mode: SIMPLE is not supported by weftd yet (it needs certificate "
+                          "files served over SDS); use ISTIO_MUTUAL or DISABLE",
+                          "spec.trafficPolicy.tls.caCertificates: not supported by weftd (SIMPLE / MUTUAL)"));
+  Rejected mutual_files = rejectOne(dr(R"(
+  trafficPolicy:
+    tls: {mode: ISTIO_MUTUAL, clientCertificate: /c.pem}
+)"));
+  EXPECT_THAT(mutual_files.errors, ElementsAre("spec.trafficPolicy.tls.clientCertificate: must not be set with "
+                                               "ISTIO_MUTUAL (the workload certificate is used)"));
 }
 
 TEST(DecodeTest, DestinationRuleDecoded) {
