@@ -63,7 +63,13 @@ for _ in $(seq 1 40); do
 done
 echo
 "$CTL" --state-dir "$STATE" status
+# examples/bookinfo/security.yaml: reviews accepts mutual TLS only. productpage's sidecar
+# reached it above over mTLS; a plaintext client outside the mesh is refused.
+REVIEWS=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print([p["ip"] for p in s["pods"] if p["name"].startswith("reviews")][0])' "$STATE/state.json")
+if curl -s --max-time 3 -o /dev/null "http://$REVIEWS:9080/"; then plaintext=accepted; else plaintext=refused; fi
+echo "plaintext from outside the mesh to reviews ($REVIEWS:9080, PeerAuthentication STRICT): $plaintext"
 if ((CHECK)); then
+  [[ "$plaintext" == refused ]] || die "reviews accepted plaintext under STRICT"
   [[ "$pending" -eq 0 ]] || die "$pending sidecars have no workload certificate"
   "$CTL" --state-dir "$STATE" status | grep -q "spiffe://cluster.local/ns/default/sa/bookinfo-reviews" ||
     die "reviews has no certificate for its service account bookinfo-reviews"

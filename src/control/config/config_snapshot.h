@@ -32,6 +32,7 @@ struct ConfigSnapshot {
   std::vector<ServiceEntry> service_entries;
   std::vector<WorkloadEntry> workload_entries;
   std::vector<Sidecar> sidecars;
+  std::vector<PeerAuthentication> peer_authentications;
   std::vector<SourceRef> accepted;
   std::vector<Rejected> rejected;
 };

@@ -18,6 +18,8 @@ bool inGroup(ApiGroup group, const std::string& api) {
     case ApiGroup::IstioNetworking:
       return api == "networking.istio.io/v1" || api == "networking.istio.io/v1beta1" ||
              api == "networking.istio.io/v1alpha3";
+    case ApiGroup::IstioSecurity:
+      return api == "security.istio.io/v1" || api == "security.istio.io/v1beta1";
   }
   return false;
 }

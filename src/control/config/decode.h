@@ -14,7 +14,7 @@
 namespace weft::control {
 
 using Resource = std::variant<Service, Endpoints, EndpointSlice, Pod, Namespace, VirtualService, DestinationRule,
-                              ServiceEntry, WorkloadEntry, Sidecar>;
+                              ServiceEntry, WorkloadEntry, Sidecar, PeerAuthentication>;
 
 struct DecodeResult {
   std::string kind;  // as written in the document

@@ -21,5 +21,6 @@ DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs);
 ServiceEntry decodeServiceEntry(const YAML::Node& doc, Errors& errs);
 WorkloadEntry decodeWorkloadEntry(const YAML::Node& doc, Errors& errs);
 Sidecar decodeSidecar(const YAML::Node& doc, Errors& errs);
+PeerAuthentication decodePeerAuthentication(const YAML::Node& doc, Errors& errs);
 
 }  // namespace weft::control::decode

@@ -12,7 +12,7 @@
 
 namespace weft::control {
 
-enum class ApiGroup { CoreV1, DiscoveryV1, IstioNetworking };
+enum class ApiGroup { CoreV1, DiscoveryV1, IstioNetworking, IstioSecurity };
 
 template <typename T>
 struct KindRow {
@@ -38,7 +38,9 @@ inline constexpr auto kKinds = std::make_tuple(
                           &ConfigSnapshot::service_entries},
     KindRow<WorkloadEntry>{ApiGroup::IstioNetworking, "WorkloadEntry", decode::decodeWorkloadEntry,
                            &ConfigSnapshot::workload_entries},
-    KindRow<Sidecar>{ApiGroup::IstioNetworking, "Sidecar", decode::decodeSidecar, &ConfigSnapshot::sidecars});
+    KindRow<Sidecar>{ApiGroup::IstioNetworking, "Sidecar", decode::decodeSidecar, &ConfigSnapshot::sidecars},
+    KindRow<PeerAuthentication>{ApiGroup::IstioSecurity, "PeerAuthentication", decode::decodePeerAuthentication,
+                                &ConfigSnapshot::peer_authentications});
 
 namespace detail {
 template <typename T, typename Tuple>

@@ -313,4 +313,15 @@ struct Sidecar {
   std::vector<std::string> egress_hosts;  // "ns/host" forms, as Istio writes them
 };
 
+// --- security.istio.io ----------------------------------------------------------------------
+enum class MtlsMode { Unset, Disable, Permissive, Strict };
+// PeerAuthentication: the mutual TLS a workload accepts. Without a selector it applies to its
+// namespace (mesh-wide in the root namespace); portLevelMtls needs a selector.
+struct PeerAuthentication {
+  ObjectMeta meta;
+  Labels selector;  // matchLabels; empty: namespace- or mesh-wide
+  MtlsMode mode = MtlsMode::Unset;
+  std::map<uint32_t, MtlsMode> port_modes;  // portLevelMtls, by workload (target) port
+};
+
 }  // namespace weft::control

@@ -64,7 +64,8 @@ struct MeshModel {
   // meshConfig.outboundTrafficPolicy.mode REGISTRY_ONLY: captured traffic to destinations
   // outside the mesh is dropped (BlackHoleCluster) instead of passed through.
   bool registry_only = false;
-  std::string trust_domain = "cluster.local";  // of the workloads' SPIFFE identities
+  std::string trust_domain = "cluster.local";   // of the workloads' SPIFFE identities
+  std::string root_namespace = "istio-system";  // meshConfig.rootNamespace: mesh-wide policies
 
   // Fully qualifies a host as Istio does: "reviews" in namespace "default" is
   // "reviews.default.svc.cluster.local"; FQDNs stay as they are.

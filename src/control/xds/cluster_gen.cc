@@ -2,6 +2,7 @@
 #include <set>
 
 #include "common/strings.h"
+#include "control/model/mtls_policy.h"
 #include "control/model/traffic_policy.h"
 #include "control/xds/generator.h"
 #include "control/xds/istio_mtls.h"
@@ -192,7 +193,11 @@ void applyOutlierDetection(const TrafficPolicy& tp, cv3::Cluster& c) {
 // when set; otherwise, in the mesh, mutual TLS to endpoints with a sidecar (tlsMode: istio)
 // and plaintext to the rest. Proxies without a workload certificate stay plaintext.
 void applyTls(const TrafficPolicy& tp, const MeshService& svc, const MeshPort& port, const std::string& subset,
-              const std::string& trust_domain, const ProxyInfo& proxy, cv3::Cluster& c) {
+              const MeshModel& model, const ProxyInfo& proxy, cv3::Cluster& c) {
+  const std::string& trust_domain = model.trust_domain;
+  const std::string& root_namespace = model.root_namespace;
+  static const std::vector<PeerAuthentication> kNone;
+  const auto& peer_authentications = model.config ? model.config->peer_authentications : kNone;
   if (!proxy.sds || proxy.proxyless_grpc) return;
   if (tp.tls && tp.tls->mode == ClientTls::Mode::Disable) return;
   bool h2 = false;
@@ -222,11 +227,15 @@ void applyTls(const TrafficPolicy& tp, const MeshService& svc, const MeshPort& p
     return;
   }
   if (svc.resolution != MeshService::Resolution::Endpoints || svc.external) return;
+  // Auto mTLS follows the destination's namespace (or mesh) PeerAuthentication: DISABLE there
+  // means plaintext.
+  if (effectiveMtls(peer_authentications, root_namespace, svc.ns, {}).forPort(port.target_port) == MtlsMode::Disable)
+    return;
   setAutoMtlsMatches(c, mutual);
 }
 
 cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std::string& subset,
-                         const DestinationRule* dr, const ProxyInfo& proxy, const std::string& trust_domain) {
+                         const DestinationRule* dr, const ProxyInfo& proxy, const MeshModel& model) {
   cv3::Cluster c;
   ClusterName cn{"outbound", port.port, subset, svc.hostname};
   c.set_name(cn.str());
@@ -238,7 +247,7 @@ cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std
   if (svc.resolution == MeshService::Resolution::Passthrough) tp.outlier_detection.reset();
   applyOutlierDetection(tp, c);
   if (needsLocalityWeightedLb(tp)) c.mutable_common_lb_config()->mutable_locality_weighted_lb_config();
-  applyTls(tp, svc, port, subset, trust_domain, proxy, c);
+  applyTls(tp, svc, port, subset, model, proxy, c);
   switch (svc.resolution) {
     case MeshService::Resolution::Endpoints:
       c.set_type(cv3::Cluster::EDS);
@@ -371,11 +380,11 @@ ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, con
   for (const MeshService* svc : visibleServices(model, proxy)) {
     const DestinationRule* dr = model.destinationRuleFor(svc->hostname, proxy.ns);
     for (const auto& port : svc->ports) {
-      cv3::Cluster base = makeCluster(*svc, port, "", dr, proxy, model.trust_domain);
+      cv3::Cluster base = makeCluster(*svc, port, "", dr, proxy, model);
       if (wanted(base.name())) out[base.name()].PackFrom(base);
       if (dr == nullptr) continue;
       for (const auto& subset : dr->subsets) {
-        cv3::Cluster c = makeCluster(*svc, port, subset.name, dr, proxy, model.trust_domain);
+        cv3::Cluster c = makeCluster(*svc, port, subset.name, dr, proxy, model);
         if (wanted(c.name())) out[c.name()].PackFrom(c);
       }
     }

@@ -1,5 +1,6 @@
 #include <set>
 
+#include "control/model/mtls_policy.h"
 #include "control/xds/generator.h"
 #include "control/xds/istio_mtls.h"
 #include "envoy/config/listener/v3/listener.pb.h"
@@ -60,10 +61,12 @@ lv3::Filter tcpProxyTo(const std::string& stat_prefix, const std::string& cluste
   return f;
 }
 
-// One port's inbound chains. With a workload certificate, Istio's PERMISSIVE mode (the default
-// without a PeerAuthentication): mutual TLS from sidecars (TLS with Istio's ALPNs) and
-// plaintext on the same port; for TCP also TLS the application itself speaks, passed through.
-void addInboundChains(lv3::Listener& vi, uint32_t port, bool http, bool mtls, const lv3::Filter& filter) {
+// One port's inbound chains, by the workload's PeerAuthentication mode for the port (Istio's
+// filterchain_options.go). PERMISSIVE (the default): mutual TLS from sidecars (TLS with Istio's
+// ALPNs) and plaintext on one port; for TCP also TLS the application itself speaks. STRICT:
+// mutual TLS only; plaintext reaches a chain that drops it (not the passthrough). DISABLE:
+// plaintext only. A proxy without a workload certificate gets plaintext whatever the mode.
+void addInboundChains(lv3::Listener& vi, uint32_t port, bool http, bool sds, MtlsMode mode, const lv3::Filter& filter) {
   auto chain = [&](const char* transport, bool istio_alpn, bool terminate) {
     auto* c = vi.add_filter_chains();
     c->set_name("0.0.0.0_" + std::to_string(port));
@@ -75,7 +78,16 @@ void addInboundChains(lv3::Listener& vi, uint32_t port, bool http, bool mtls, co
     if (terminate) *c->mutable_transport_socket() = istioMutualDownstream(http);
     *c->add_filters() = filter;
   };
-  if (!mtls) return chain(nullptr, false, false);
+  if (!sds || mode == MtlsMode::Disable) return chain(nullptr, false, false);
+  if (mode == MtlsMode::Strict) {
+    chain("tls", false, true);
+    auto* refuse = vi.add_filter_chains();
+    refuse->set_name("0.0.0.0_" + std::to_string(port) + "-plaintext-refused");
+    refuse->mutable_filter_chain_match()->mutable_destination_port()->set_value(port);
+    refuse->mutable_filter_chain_match()->set_transport_protocol("raw_buffer");
+    *refuse->add_filters() = tcpProxyTo("BlackHoleCluster", "BlackHoleCluster");
+    return;
+  }
   chain("tls", true, true);
   if (!http) chain("tls", false, false);
   chain("raw_buffer", false, false);
@@ -104,6 +116,9 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
   auto* od = vi.add_listener_filters();
   od->set_name("envoy.filters.listener.original_dst");
   od->mutable_typed_config()->PackFrom(envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
+  const MtlsPolicy mtls =
+      effectiveMtls(model.config ? model.config->peer_authentications : std::vector<PeerAuthentication>{},
+                    model.root_namespace, proxy.ns, proxy.labels);
   std::set<uint32_t> done;
   if (!proxy.ip.empty()) {
     for (const auto& [host, svc] : model.services) {
@@ -133,7 +148,7 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
           } else {
             *f = tcpProxyTo(cluster, cluster);
           }
-          addInboundChains(vi, e.port, isHttp(port.protocol), proxy.sds, filter);
+          addInboundChains(vi, e.port, isHttp(port.protocol), proxy.sds, mtls.forPort(e.port), filter);
           break;
         }
       }
@@ -148,6 +163,8 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
   auto* fallback = vi.mutable_default_filter_chain();
   fallback->set_name("inbound-passthrough");
   *fallback->add_filters() = tcpProxyTo("InboundPassthroughCluster", "InboundPassthroughCluster");
+  // STRICT covers the workload's other ports too: the passthrough takes mutual TLS only.
+  if (proxy.sds && mtls.mode == MtlsMode::Strict) *fallback->mutable_transport_socket() = istioMutualDownstream(false);
   out[vi.name()].PackFrom(vi);
 }
 

@@ -180,3 +180,46 @@ status: {podIP: 10.1.2.1}
 
 }  // namespace
 }  // namespace weft::control::xds
+
+namespace weft::control::xds {
+namespace {
+
+TEST(IstioMtlsTest, StrictInboundRefusesPlaintextAndDisableTurnsAutoMtlsOff) {
+  std::string strict = R"(
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: reviews, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  mtls: {mode: STRICT}
+)";
+  auto m = testing::modelFrom(meshed() + "---\n" + strict);
+  ProxyInfo p = withSds(testing::proxyIn("default", {{"app", "reviews"}, {"version", "v1"}}));
+  p.ip = "10.1.0.1";
+  auto l = testing::unpackNamed<Listener>(generateListeners(*m, p, {}), "virtualInbound");
+  ASSERT_EQ(l.filter_chains_size(), 2);
+  EXPECT_EQ(l.filter_chains(0).filter_chain_match().transport_protocol(), "tls");
+  EXPECT_EQ(l.filter_chains(0).filter_chain_match().application_protocols_size(), 0);  // any TLS: mTLS required
+  EXPECT_TRUE(l.filter_chains(0).has_transport_socket());
+  EXPECT_EQ(l.filter_chains(1).filter_chain_match().transport_protocol(), "raw_buffer");
+  EXPECT_NE(l.filter_chains(1).filters(0).typed_config().value().find("BlackHoleCluster"), std::string::npos);
+  EXPECT_TRUE(l.default_filter_chain().has_transport_socket());  // the passthrough wants mTLS too
+
+  std::string disable = R"(
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: default}
+spec:
+  mtls: {mode: DISABLE}
+)";
+  m = testing::modelFrom(meshed() + "---\n" + disable);
+  auto c = testing::unpackNamed<Cluster>(generateClusters(*m, withSds(testing::proxyIn("default")), {}),
+                                         testing::out(9080, testing::kReviews));
+  EXPECT_EQ(c.transport_socket_matches_size(), 0);
+  l = testing::unpackNamed<Listener>(generateListeners(*m, p, {}), "virtualInbound");
+  ASSERT_EQ(l.filter_chains_size(), 1);
+  EXPECT_FALSE(l.filter_chains(0).has_transport_socket());
+}
+
+}  // namespace
+}  // namespace weft::control::xds
