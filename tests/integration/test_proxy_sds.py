@@ -202,3 +202,32 @@ def test_sds_config_errors_name_the_field(weft, pki):
     bad["typed_config"]["common_tls_context"]["tls_certificate_sds_secret_configs"][0]["sds_config"] = SDS_CONFIG
     _, r = weft.validate(config)
     assert "cluster_name: 'sds-grpc' is not a static cluster with an endpoint" in r.stderr, r.stderr
+
+
+def test_testssl_finds_no_old_protocol_or_weak_cipher_on_the_mtls_port(mesh, tmp_path):
+    """testssl.sh (Debian's package, 3.0.8) against the mutual-TLS listener: no SSLv2/SSLv3/
+    TLS 1.0/TLS 1.1 and no NULL, anonymous, export, LOW, 3DES or other obsolete cipher. This
+    testssl has no client-certificate option; its probes read the ServerHello, which the server
+    sends before it asks for the client certificate."""
+    testssl = shutil.which("testssl") or shutil.which("testssl.sh")
+    if not testssl:
+        pytest.fail("testssl not found: run scripts/setup.sh (installs testssl.sh)", pytrace=False)
+    mesh.server = SdsServer(mesh.dir)
+    mesh.weft.start_proxy(mesh.config)
+    assert wh.wait_for(lambda: wh.http_request(mesh.plain_port, "/").status == 200, 10)
+    out = tmp_path / "testssl.json"
+    r = subprocess.run([testssl, "--quiet", "--color", "0", "--warnings", "off",
+                        "--protocols", "--std", "--jsonfile", str(out), "127.0.0.1:%d" % mesh.mtls_port],
+                       capture_output=True, text=True, timeout=240)
+    assert out.exists(), r.stdout[-3000:] + r.stderr[-2000:]
+    findings = {f["id"]: f["finding"] for f in json.loads(out.read_text())}
+    for proto in ("SSLv2", "SSLv3", "TLS1", "TLS1_1"):
+        assert findings.get(proto, "").startswith("not offered"), (proto, findings.get(proto), r.stdout[-3000:])
+    assert findings.get("TLS1_2", "").startswith("offered"), findings
+    assert findings.get("TLS1_3", "").startswith("offered"), findings
+    # testssl 3.0's categories: AVERAGE holds the CBC and non-forward-secret suites.
+    weak = ["cipherlist_NULL", "cipherlist_aNULL", "cipherlist_EXPORT", "cipherlist_LOW", "cipherlist_3DES_IDEA",
+            "cipherlist_AVERAGE"]
+    for w in weak:
+        assert w in findings and findings[w].startswith("not offered"), (w, findings.get(w))
+    assert findings.get("cipherlist_STRONG", "").startswith("offered"), findings
