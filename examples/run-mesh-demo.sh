@@ -68,8 +68,14 @@ echo
 REVIEWS=$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print([p["ip"] for p in s["pods"] if p["name"].startswith("reviews")][0])' "$STATE/state.json")
 if curl -s --max-time 3 -o /dev/null "http://$REVIEWS:9080/"; then plaintext=accepted; else plaintext=refused; fi
 echo "plaintext from outside the mesh to reviews ($REVIEWS:9080, PeerAuthentication STRICT): $plaintext"
+# ... and ratings answers reviews only (AuthorizationPolicy ratings-from-reviews).
+from_reviews=$(ip netns exec weft-reviews-v2 curl -s --max-time 5 -o /dev/null -w '%{http_code}' http://ratings:9080/ratings || true)
+from_productpage=$(ip netns exec weft-productpage-v1 curl -s --max-time 5 -w ' %{http_code}' http://ratings:9080/ratings || true)
+echo "ratings called by reviews: $from_reviews; by productpage: $from_productpage"
 if ((CHECK)); then
   [[ "$plaintext" == refused ]] || die "reviews accepted plaintext under STRICT"
+  [[ "$from_reviews" == 200 ]] || die "reviews could not call ratings ($from_reviews)"
+  [[ "$from_productpage" == "RBAC: access denied 403" ]] || die "productpage was not refused by ratings ($from_productpage)"
   [[ "$pending" -eq 0 ]] || die "$pending sidecars have no workload certificate"
   "$CTL" --state-dir "$STATE" status | grep -q "spiffe://cluster.local/ns/default/sa/bookinfo-reviews" ||
     die "reviews has no certificate for its service account bookinfo-reviews"

@@ -33,6 +33,7 @@ struct ConfigSnapshot {
   std::vector<WorkloadEntry> workload_entries;
   std::vector<Sidecar> sidecars;
   std::vector<PeerAuthentication> peer_authentications;
+  std::vector<AuthorizationPolicy> authorization_policies;
   std::vector<SourceRef> accepted;
   std::vector<Rejected> rejected;
 };

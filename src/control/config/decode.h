@@ -14,7 +14,7 @@
 namespace weft::control {
 
 using Resource = std::variant<Service, Endpoints, EndpointSlice, Pod, Namespace, VirtualService, DestinationRule,
-                              ServiceEntry, WorkloadEntry, Sidecar, PeerAuthentication>;
+                              ServiceEntry, WorkloadEntry, Sidecar, PeerAuthentication, AuthorizationPolicy>;
 
 struct DecodeResult {
   std::string kind;  // as written in the document

@@ -22,5 +22,6 @@ ServiceEntry decodeServiceEntry(const YAML::Node& doc, Errors& errs);
 WorkloadEntry decodeWorkloadEntry(const YAML::Node& doc, Errors& errs);
 Sidecar decodeSidecar(const YAML::Node& doc, Errors& errs);
 PeerAuthentication decodePeerAuthentication(const YAML::Node& doc, Errors& errs);
+AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& errs);
 
 }  // namespace weft::control::decode

@@ -40,7 +40,9 @@ inline constexpr auto kKinds = std::make_tuple(
                            &ConfigSnapshot::workload_entries},
     KindRow<Sidecar>{ApiGroup::IstioNetworking, "Sidecar", decode::decodeSidecar, &ConfigSnapshot::sidecars},
     KindRow<PeerAuthentication>{ApiGroup::IstioSecurity, "PeerAuthentication", decode::decodePeerAuthentication,
-                                &ConfigSnapshot::peer_authentications});
+                                &ConfigSnapshot::peer_authentications},
+    KindRow<AuthorizationPolicy>{ApiGroup::IstioSecurity, "AuthorizationPolicy", decode::decodeAuthorizationPolicy,
+                                 &ConfigSnapshot::authorization_policies});
 
 namespace detail {
 template <typename T, typename Tuple>

@@ -324,4 +324,33 @@ struct PeerAuthentication {
   std::map<uint32_t, MtlsMode> port_modes;  // portLevelMtls, by workload (target) port
 };
 
+// AuthorizationPolicy: who may do what to a workload. Values keep Istio's forms (exact,
+// "prefix*", "*suffix", "*"); each field pairs with its not* negation.
+struct AuthzField {
+  std::vector<std::string> values, not_values;
+  bool empty() const { return values.empty() && not_values.empty(); }
+};
+struct AuthzSource {
+  AuthzField principals, namespaces, ip_blocks, remote_ip_blocks;
+};
+struct AuthzOperation {
+  AuthzField hosts, ports, methods, paths;
+};
+struct AuthzCondition {
+  std::string key;  // request.headers[x], source.ip, remote.ip, source.namespace, source.principal,
+                    // destination.ip, destination.port, connection.sni
+  AuthzField values;
+};
+struct AuthzRule {
+  std::vector<AuthzSource> from;
+  std::vector<AuthzOperation> to;
+  std::vector<AuthzCondition> when;
+};
+struct AuthorizationPolicy {
+  ObjectMeta meta;
+  Labels selector;  // matchLabels; empty: the namespace (mesh-wide in the root namespace)
+  enum class Action { Allow, Deny, Audit } action = Action::Allow;
+  std::vector<AuthzRule> rules;
+};
+
 }  // namespace weft::control

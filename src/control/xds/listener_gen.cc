@@ -1,6 +1,7 @@
 #include <set>
 
 #include "control/model/mtls_policy.h"
+#include "control/xds/authz_gen.h"
 #include "control/xds/generator.h"
 #include "control/xds/istio_mtls.h"
 #include "envoy/config/listener/v3/listener.pb.h"
@@ -140,11 +141,15 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
             r->mutable_match()->set_prefix("/");
             r->mutable_route()->set_cluster(cluster);
             r->mutable_route()->mutable_timeout()->set_seconds(0);
+            for (auto& authz : authzHttpFilters(model, proxy)) *hcm.add_http_filters() = std::move(authz);
             auto* router = hcm.add_http_filters();
             router->set_name("envoy.filters.http.router");
             router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
             f->set_name("envoy.filters.network.http_connection_manager");
             f->mutable_typed_config()->PackFrom(hcm);
+          } else if (authzApplies(model, proxy)) {
+            // No network RBAC in weft-proxy yet: a TCP port under an authorization policy is closed.
+            *f = tcpProxyTo("BlackHoleCluster", "BlackHoleCluster");
           } else {
             *f = tcpProxyTo(cluster, cluster);
           }

@@ -1,0 +1,209 @@
+// security.istio.io AuthorizationPolicy, validated as Istio's ValidateAuthorizationPolicy.
+// CUSTOM (an external authorizer) and the request.auth fields (which need RequestAuthentication)
+// are refused with a clear error; serviceAccounts / trustDomains too, for now.
+#include <arpa/inet.h>
+
+#include "control/config/decode_util.h"
+#include "control/config/decoders.h"
+
+namespace weft::control::decode {
+
+namespace {
+
+AuthzField field(const YAML::Node& n, const char* key, const char* not_key, const std::string& path, Errors& errs) {
+  AuthzField f;
+  for (auto [k, out] : {std::pair{key, &f.values}, std::pair{not_key, &f.not_values}}) {
+    YAML::Node list = n[k];
+    if (!list) continue;
+    if (!list.IsSequence()) {
+      errs.push_back(path + "." + k + ": must be a list");
+      continue;
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string v = list[i].IsScalar() ? list[i].as<std::string>() : "";
+      if (v.empty()) {
+        errs.push_back(idx(path + "." + k, i) + ": empty value not allowed");
+        continue;
+      }
+      out->push_back(v);
+    }
+  }
+  return f;
+}
+
+void checkCidrs(const AuthzField& f, const std::string& path, Errors& errs) {
+  for (const auto& list : {&f.values, &f.not_values}) {
+    for (const auto& v : *list) {
+      std::string ip = v.substr(0, v.find('/'));
+      unsigned char buf[16];
+      bool v4 = inet_pton(AF_INET, ip.c_str(), buf) == 1, v6 = inet_pton(AF_INET6, ip.c_str(), buf) == 1;
+      int max = v4 ? 32 : 128;
+      bool ok = v4 || v6;
+      if (ok && v.find('/') != std::string::npos) {
+        try {
+          int len = std::stoi(v.substr(v.find('/') + 1));
+          ok = len >= 0 && len <= max;
+        } catch (...) {
+          ok = false;
+        }
+      }
+      if (!ok) errs.push_back(path + ": '" + v + "' is not a valid IP address or CIDR range");
+    }
+  }
+}
+
+void checkPorts(const AuthzField& f, const std::string& path, Errors& errs) {
+  for (const auto& list : {&f.values, &f.not_values}) {
+    for (const auto& v : *list) {
+      bool ok = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos && v.size() <= 5 &&
+                std::stoi(v) >= 1 && std::stoi(v) <= 65535;
+      if (!ok) errs.push_back(path + ": port '" + v + "' must be in range 1..65535");
+    }
+  }
+}
+
+void checkPaths(const AuthzField& f, const std::string& path, Errors& errs) {
+  for (const auto& list : {&f.values, &f.not_values}) {
+    for (const auto& v : *list) {
+      auto star = v.find('*');
+      if (star != std::string::npos && v != "*" && star != 0 && star != v.size() - 1)
+        errs.push_back(path + ": '" + v + "' may have '*' only at its start or end");
+      if (v.find('{') != std::string::npos)
+        errs.push_back(path + ": path templates ('{*}', '{**}') are not supported by weftd");
+    }
+  }
+}
+
+const std::vector<std::string> kConditionKeys = {"source.ip",        "remote.ip",      "source.namespace",
+                                                 "source.principal", "destination.ip", "destination.port",
+                                                 "connection.sni"};
+
+}  // namespace
+
+AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& errs) {
+  AuthorizationPolicy ap;
+  ap.meta = meta(doc, errs);
+  YAML::Node spec = doc["spec"];
+  if (!spec || spec.IsNull()) return ap;  // an empty spec: ALLOW nothing (deny all) for the scope
+  if (!expectMap(spec, "spec", errs)) return ap;
+  checkKeys(spec, "spec", {"selector", "action", "rules", "provider", "targetRef", "targetRefs"}, errs);
+  if (YAML::Node sel = spec["selector"]) {
+    if (expectMap(sel, "spec.selector", errs)) {
+      checkKeys(sel, "spec.selector", {"matchLabels"}, errs);
+      ap.selector = labels(sel, "matchLabels", "spec.selector", errs);
+    }
+  }
+  if (spec["targetRef"] || spec["targetRefs"])
+    errs.push_back("spec.targetRef: not supported by weftd (gateways and waypoints come later); use selector");
+  std::string action = str(spec, "action", "spec", errs);
+  if (action.empty() || action == "ALLOW") {
+    ap.action = AuthorizationPolicy::Action::Allow;
+  } else if (action == "DENY") {
+    ap.action = AuthorizationPolicy::Action::Deny;
+  } else if (action == "AUDIT") {
+    ap.action = AuthorizationPolicy::Action::Audit;
+  } else if (action == "CUSTOM") {
+    errs.push_back("spec.action: CUSTOM (an external authorizer) is not supported by weftd");
+  } else {
+    errs.push_back("spec.action: '" + action + "' is not one of ALLOW, DENY, AUDIT, CUSTOM");
+  }
+  if (spec["provider"] && action != "CUSTOM")
+    errs.push_back("spec.provider: `provider` must not be with non CUSTOM action, found " + action);
+  YAML::Node rules = spec["rules"];
+  if (ap.action == AuthorizationPolicy::Action::Deny && !rules)
+    errs.push_back(
+        "spec: DENY action without `rules` is meaningless as it will never be triggered, add an empty "
+        "rule `{}` if you want it be triggered for every request");
+  if (rules && !rules.IsSequence()) errs.push_back("spec.rules: must be a list");
+  for (size_t i = 0; rules && rules.IsSequence() && i < rules.size(); ++i) {
+    std::string rp = idx("spec.rules", i);
+    YAML::Node r = rules[i];
+    AuthzRule rule;
+    if (r.IsNull()) {
+      ap.rules.push_back(rule);  // {} matches every request
+      continue;
+    }
+    if (!expectMap(r, rp, errs)) continue;
+    checkKeys(r, rp, {"from", "to", "when"}, errs);
+    if (YAML::Node from = r["from"]) {
+      if (!from.IsSequence() || from.size() == 0) errs.push_back(rp + ".from: `from` must not be empty");
+      for (size_t j = 0; from.IsSequence() && j < from.size(); ++j) {
+        std::string fp = idx(rp + ".from", j) + ".source";
+        YAML::Node s = from[j]["source"];
+        if (!s || !s.IsMap()) {
+          errs.push_back(fp + ": `from.source` must not be nil");
+          continue;
+        }
+        checkKeys(s, fp,
+                  {"principals", "notPrincipals", "namespaces", "notNamespaces", "ipBlocks", "notIpBlocks",
+                   "remoteIpBlocks", "notRemoteIpBlocks", "requestPrincipals", "notRequestPrincipals",
+                   "serviceAccounts", "notServiceAccounts", "trustDomains", "notTrustDomains"},
+                  errs);
+        for (const char* k : {"requestPrincipals", "notRequestPrincipals"})
+          if (s[k]) errs.push_back(fp + "." + k + ": needs RequestAuthentication (JWT), not supported by weftd yet");
+        for (const char* k : {"serviceAccounts", "notServiceAccounts", "trustDomains", "notTrustDomains"})
+          if (s[k]) errs.push_back(fp + "." + k + ": not supported by weftd yet (use principals)");
+        AuthzSource src;
+        src.principals = field(s, "principals", "notPrincipals", fp, errs);
+        src.namespaces = field(s, "namespaces", "notNamespaces", fp, errs);
+        src.ip_blocks = field(s, "ipBlocks", "notIpBlocks", fp, errs);
+        src.remote_ip_blocks = field(s, "remoteIpBlocks", "notRemoteIpBlocks", fp, errs);
+        checkCidrs(src.ip_blocks, fp + ".ipBlocks", errs);
+        checkCidrs(src.remote_ip_blocks, fp + ".remoteIpBlocks", errs);
+        if (s.size() == 0) errs.push_back(fp + ": `from.source` must not be empty");
+        rule.from.push_back(std::move(src));
+      }
+    }
+    if (YAML::Node to = r["to"]) {
+      if (!to.IsSequence() || to.size() == 0) errs.push_back(rp + ".to: `to` must not be empty");
+      for (size_t j = 0; to.IsSequence() && j < to.size(); ++j) {
+        std::string tp = idx(rp + ".to", j) + ".operation";
+        YAML::Node o = to[j]["operation"];
+        if (!o || !o.IsMap()) {
+          errs.push_back(tp + ": `to.operation` must not be nil");
+          continue;
+        }
+        checkKeys(o, tp, {"hosts", "notHosts", "ports", "notPorts", "methods", "notMethods", "paths", "notPaths"},
+                  errs);
+        AuthzOperation op;
+        op.hosts = field(o, "hosts", "notHosts", tp, errs);
+        op.ports = field(o, "ports", "notPorts", tp, errs);
+        op.methods = field(o, "methods", "notMethods", tp, errs);
+        op.paths = field(o, "paths", "notPaths", tp, errs);
+        checkPorts(op.ports, tp + ".ports", errs);
+        checkPaths(op.paths, tp + ".paths", errs);
+        if (o.size() == 0) errs.push_back(tp + ": `to.operation` must not be empty");
+        rule.to.push_back(std::move(op));
+      }
+    }
+    if (YAML::Node when = r["when"]) {
+      if (!when.IsSequence()) errs.push_back(rp + ".when: must be a list");
+      for (size_t j = 0; when.IsSequence() && j < when.size(); ++j) {
+        std::string wp = idx(rp + ".when", j);
+        if (!expectMap(when[j], wp, errs)) continue;
+        checkKeys(when[j], wp, {"key", "values", "notValues"}, errs);
+        AuthzCondition c;
+        c.key = str(when[j], "key", wp, errs);
+        c.values = field(when[j], "values", "notValues", wp, errs);
+        bool header = c.key.rfind("request.headers[", 0) == 0 && c.key.size() > 17 && c.key.back() == ']';
+        bool known = header;
+        for (const auto& k : kConditionKeys) known = known || c.key == k;
+        if (c.key.empty())
+          errs.push_back(wp + ".key: must not be empty");
+        else if (c.key.rfind("request.auth.", 0) == 0)
+          errs.push_back(wp + ".key: " + c.key + " needs RequestAuthentication (JWT), not supported by weftd yet");
+        else if (!known)
+          errs.push_back(wp + ".key: unknown attribute '" + c.key + "'");
+        if (c.values.empty()) errs.push_back(wp + ": at least one of values or notValues must be set for key " + c.key);
+        if (c.key == "destination.port") checkPorts(c.values, wp + ".values", errs);
+        if (c.key == "source.ip" || c.key == "remote.ip" || c.key == "destination.ip")
+          checkCidrs(c.values, wp + ".values", errs);
+        rule.when.push_back(std::move(c));
+      }
+    }
+    ap.rules.push_back(std::move(rule));
+  }
+  return ap;
+}
+
+}  // namespace weft::control::decode
