@@ -4,6 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "control/control_test_support.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
@@ -219,6 +222,32 @@ spec:
   l = testing::unpackNamed<Listener>(generateListeners(*m, p, {}), "virtualInbound");
   ASSERT_EQ(l.filter_chains_size(), 1);
   EXPECT_FALSE(l.filter_chains(0).has_transport_socket());
+}
+
+}  // namespace
+}  // namespace weft::control::xds
+
+namespace weft::control::xds {
+namespace {
+
+// Istio's samples/bookinfo/networking/destination-rule-all-mtls.yaml, unchanged.
+TEST(IstioMtlsTest, BookinfoDestinationRuleAllMtls) {
+  std::ifstream f("tests/integration/data/bookinfo/destination-rule-all-mtls.yaml");
+  ASSERT_TRUE(f) << "run from the repository root";
+  std::stringstream text;
+  text << f.rdbuf();
+  ConfigSnapshot snap = testing::snapshotFrom(text.str());
+  EXPECT_TRUE(snap.rejected.empty()) << testing::rejectedText(snap);
+  EXPECT_EQ(snap.destination_rules.size(), 4u);
+  auto m = testing::modelFrom(meshed() + "---\n" + text.str());
+  auto clusters = generateClusters(*m, withSds(testing::proxyIn("default")), {});
+  for (const char* subset : {"", "v1", "v2", "v3"}) {
+    auto c = testing::unpackNamed<Cluster>(clusters, testing::out(9080, testing::kReviews, subset));
+    ASSERT_TRUE(c.has_transport_socket()) << subset;  // ISTIO_MUTUAL for every endpoint
+    EXPECT_EQ(c.transport_socket_matches_size(), 0);
+    EXPECT_EQ(upstreamOf(c.transport_socket()).sni(),
+              std::string("outbound_.9080_.") + subset + "_.reviews.default.svc.cluster.local");
+  }
 }
 
 }  // namespace
