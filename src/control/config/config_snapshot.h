@@ -34,6 +34,7 @@ struct ConfigSnapshot {
   std::vector<Sidecar> sidecars;
   std::vector<PeerAuthentication> peer_authentications;
   std::vector<AuthorizationPolicy> authorization_policies;
+  std::vector<RequestAuthentication> request_authentications;
   std::vector<SourceRef> accepted;
   std::vector<Rejected> rejected;
 };

@@ -13,8 +13,9 @@
 
 namespace weft::control {
 
-using Resource = std::variant<Service, Endpoints, EndpointSlice, Pod, Namespace, VirtualService, DestinationRule,
-                              ServiceEntry, WorkloadEntry, Sidecar, PeerAuthentication, AuthorizationPolicy>;
+using Resource =
+    std::variant<Service, Endpoints, EndpointSlice, Pod, Namespace, VirtualService, DestinationRule, ServiceEntry,
+                 WorkloadEntry, Sidecar, PeerAuthentication, AuthorizationPolicy, RequestAuthentication>;
 
 struct DecodeResult {
   std::string kind;  // as written in the document

@@ -23,5 +23,6 @@ WorkloadEntry decodeWorkloadEntry(const YAML::Node& doc, Errors& errs);
 Sidecar decodeSidecar(const YAML::Node& doc, Errors& errs);
 PeerAuthentication decodePeerAuthentication(const YAML::Node& doc, Errors& errs);
 AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& errs);
+RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors& errs);
 
 }  // namespace weft::control::decode

@@ -42,7 +42,9 @@ inline constexpr auto kKinds = std::make_tuple(
     KindRow<PeerAuthentication>{ApiGroup::IstioSecurity, "PeerAuthentication", decode::decodePeerAuthentication,
                                 &ConfigSnapshot::peer_authentications},
     KindRow<AuthorizationPolicy>{ApiGroup::IstioSecurity, "AuthorizationPolicy", decode::decodeAuthorizationPolicy,
-                                 &ConfigSnapshot::authorization_policies});
+                                 &ConfigSnapshot::authorization_policies},
+    KindRow<RequestAuthentication>{ApiGroup::IstioSecurity, "RequestAuthentication",
+                                   decode::decodeRequestAuthentication, &ConfigSnapshot::request_authentications});
 
 namespace detail {
 template <typename T, typename Tuple>

@@ -346,6 +346,24 @@ struct AuthzRule {
   std::vector<AuthzOperation> to;
   std::vector<AuthzCondition> when;
 };
+// RequestAuthentication: the JWTs a workload accepts (a request without one still passes, as
+// Istio; AuthorizationPolicy decides what it may do).
+struct JwtRule {
+  std::string issuer;
+  std::vector<std::string> audiences;
+  std::string jwks;                                               // inline JWKS JSON
+  std::vector<std::pair<std::string, std::string>> from_headers;  // name, prefix
+  std::vector<std::string> from_params;
+  bool forward_original_token = false;
+  std::string output_payload_to_header;
+  std::vector<std::pair<std::string, std::string>> output_claim_to_headers;  // header, claim
+};
+struct RequestAuthentication {
+  ObjectMeta meta;
+  Labels selector;
+  std::vector<JwtRule> jwt_rules;
+};
+
 struct AuthorizationPolicy {
   ObjectMeta meta;
   Labels selector;  // matchLabels; empty: the namespace (mesh-wide in the root namespace)

@@ -4,6 +4,7 @@
 #include "control/xds/authz_gen.h"
 #include "control/xds/generator.h"
 #include "control/xds/istio_mtls.h"
+#include "control/xds/jwt_gen.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
@@ -141,6 +142,7 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
             r->mutable_match()->set_prefix("/");
             r->mutable_route()->set_cluster(cluster);
             r->mutable_route()->mutable_timeout()->set_seconds(0);
+            if (auto jwt = jwtHttpFilter(model, proxy)) *hcm.add_http_filters() = std::move(*jwt);
             for (auto& authz : authzHttpFilters(model, proxy)) *hcm.add_http_filters() = std::move(authz);
             auto* router = hcm.add_http_filters();
             router->set_name("envoy.filters.http.router");
