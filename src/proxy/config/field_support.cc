@@ -42,6 +42,8 @@ void walkField(const pb::Message& value, const std::string& path, std::vector<st
                const std::string& owner_name = {}) {
   if (value.GetDescriptor()->full_name() == "google.protobuf.Any") {
     walkAny(static_cast<const pb::Any&>(value), path, errors, owner_name);
+  } else if (value.GetDescriptor()->full_name() == "google.protobuf.Empty") {
+    return;  // a marker field (jwt_authn's allow_missing): set or not is all it says
   } else {
     walk(value, path, errors);
   }

@@ -276,7 +276,6 @@ class JwtAuthnFactory final : public HttpFilterFactory {
         {"envoy.extensions.filters.http.jwt_authn.v3.JwtRequirementOrList", {"requirements"}},
         {"envoy.config.route.v3.RouteMatch", {"prefix", "path"}},
         {"envoy.config.core.v3.DataSource", {"inline_string", "inline_bytes", "filename"}},
-        {"google.protobuf.Empty", {}},
     };
   }
   FilterFactoryCb compile(const google::protobuf::Any& any, const std::string& path,
