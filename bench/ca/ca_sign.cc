@@ -14,24 +14,15 @@
 #include <string>
 #include <vector>
 
+#include "common/tls/csr.h"
 #include "control/ca/ca_bundle.h"
 #include "control/ca/csr_signer.h"
 
 namespace ca = weft::control::ca;
 
 static std::string csrPem(EVP_PKEY* key) {
-  X509_REQ* req = X509_REQ_new();
-  X509_REQ_set_version(req, 0);
-  X509_REQ_set_pubkey(req, key);
-  X509_REQ_sign(req, key, EVP_sha256());
-  BIO* b = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509_REQ(b, req);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(b, &data);
-  std::string out(data, static_cast<size_t>(n));
-  BIO_free(b);
-  X509_REQ_free(req);
-  return out;
+  std::string error;
+  return weft::tls::csrPem(key, "", error);
 }
 
 int main(int argc, char** argv) {

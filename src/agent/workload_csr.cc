@@ -1,5 +1,7 @@
 #include "agent/workload_csr.h"
 
+#include "common/tls/csr.h"
+
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -43,28 +45,15 @@ std::chrono::system_clock::time_point toTimePoint(const ASN1_TIME* t) {
 std::optional<KeyAndCsr> makeKeyAndCsr(const std::string& spiffe_id, KeyType type, std::string& error) {
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
       type == KeyType::EcdsaP256 ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048), EVP_PKEY_free);
-  std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(X509_REQ_new(), X509_REQ_free);
-  if (!key || !req) {
+  if (!key) {
     error = "cannot make a key: " + opensslError();
     return std::nullopt;
   }
-  X509_REQ_set_version(req.get(), 0);
-  X509_REQ_set_pubkey(req.get(), key.get());
-  // The subject stays empty, as Istio's CSRs; the identity is the critical URI SAN.
-  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
-  std::string san = "critical,URI:" + spiffe_id;
-  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, san.c_str());
-  bool ok = ext != nullptr && sk_X509_EXTENSION_push(exts, ext) > 0 && X509_REQ_add_extensions(req.get(), exts) == 1 &&
-            X509_REQ_sign(req.get(), key.get(), EVP_sha256()) > 0;
-  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  if (!ok) {
-    error = "cannot make the CSR: " + opensslError();
-    return std::nullopt;
-  }
-  std::unique_ptr<BIO, decltype(&BIO_free)> kb(BIO_new(BIO_s_mem()), BIO_free), rb(BIO_new(BIO_s_mem()), BIO_free);
+  std::string csr = tls::csrPem(key.get(), spiffe_id, error);
+  if (csr.empty()) return std::nullopt;
+  std::unique_ptr<BIO, decltype(&BIO_free)> kb(BIO_new(BIO_s_mem()), BIO_free);
   PEM_write_bio_PrivateKey(kb.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr);
-  PEM_write_bio_X509_REQ(rb.get(), req.get());
-  return KeyAndCsr{bioString(kb.get()), bioString(rb.get())};
+  return KeyAndCsr{bioString(kb.get()), std::move(csr)};
 }
 
 std::optional<CertificateTimes> leafValidity(const std::string& chain_pem) {

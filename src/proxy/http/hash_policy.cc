@@ -6,6 +6,7 @@
 #include "common/config/error.h"
 #include "common/hash.h"
 #include "common/strings.h"
+#include "proxy/http/matchers.h"
 
 namespace weft::proxy::http {
 
@@ -32,16 +33,6 @@ std::optional<std::string_view> cookieValue(const RequestHead& req, std::string_
   return std::nullopt;
 }
 
-std::optional<std::string_view> queryValue(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    auto eq = pair.find('=');
-    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-  }
-  return std::nullopt;
-}
 }  // namespace
 
 std::shared_ptr<const HashPolicy> HashPolicy::compile(

@@ -172,19 +172,21 @@ QueryMatcher QueryMatcher::compile(const envoy::config::route::v3::QueryParamete
   return m;
 }
 
-bool QueryMatcher::match(std::string_view query) const {
+std::optional<std::string_view> queryValue(std::string_view query, std::string_view name) {
   while (!query.empty()) {
     auto amp = query.find('&');
     std::string_view pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
     auto eq = pair.find('=');
-    std::string_view key = pair.substr(0, eq);
-    if (key != name_) continue;
-    if (present_only_) return true;
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    return value_.match(value);
+    if (pair.substr(0, eq) == name) return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
   }
-  return false;
+  return std::nullopt;
+}
+
+bool QueryMatcher::match(std::string_view query) const {
+  auto value = queryValue(query, name_);
+  if (!value) return false;
+  return present_only_ || value_.match(*value);
 }
 
 }  // namespace weft::proxy::http

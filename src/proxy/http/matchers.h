@@ -4,6 +4,7 @@
 #include <re2/re2.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,10 @@ class StringMatcher {
 
 // Resolves a header name, including the pseudo headers :path, :method, :authority, :scheme.
 const std::string_view* requestHeader(const RequestHead& req, std::string_view name, std::string_view scheme);
+
+// The value of the first `name` parameter in a query string (without '?'); "" when it has no
+// '='; nullopt when absent.
+std::optional<std::string_view> queryValue(std::string_view query, std::string_view name);
 
 class HeaderMatcher {
  public:

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/tls/csr.h"
 #include "control/ca/openssl_util.h"
 
 namespace weft::control::ca::testing {
@@ -44,20 +45,10 @@ inline std::string reqToPem(X509_REQ* req) {
   return out;
 }
 
-// A PEM CSR for `key`, asking for `uri` as its SAN when not empty.
+// A PEM CSR for `key`, asking for `uri` as its SAN when not empty: the agent's own CSR maker.
 inline std::string csrPem(EVP_PKEY* key, const std::string& uri = "") {
-  ReqPtr req(X509_REQ_new());
-  X509_REQ_set_version(req.get(), 0);
-  X509_REQ_set_pubkey(req.get(), key);
-  if (!uri.empty()) {
-    STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
-    std::string value = "URI:" + uri;
-    sk_X509_EXTENSION_push(exts, X509V3_EXT_conf_nid(nullptr, nullptr, NID_subject_alt_name, value.c_str()));
-    X509_REQ_add_extensions(req.get(), exts);
-    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  }
-  X509_REQ_sign(req.get(), key, EVP_sha256());
-  return reqToPem(req.get());
+  std::string error;
+  return weft::tls::csrPem(key, uri, error);
 }
 
 }  // namespace weft::control::ca::testing

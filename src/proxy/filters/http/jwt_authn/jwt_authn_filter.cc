@@ -17,22 +17,11 @@
 #include <cstring>
 #include <map>
 #include "proxy/http/filter_registry.h"
+#include "proxy/http/matchers.h"
 
 namespace weft::proxy::http::jwt_authn {
 
 namespace {
-
-std::optional<std::string> queryParam(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    auto amp = query.find('&');
-    std::string_view kv = query.substr(0, amp);
-    auto eq = kv.find('=');
-    if (kv.substr(0, eq) == name && eq != std::string_view::npos) return std::string(kv.substr(eq + 1));
-    if (amp == std::string_view::npos) break;
-    query.remove_prefix(amp + 1);
-  }
-  return std::nullopt;
-}
 
 struct Found {
   std::string token;
@@ -59,7 +48,7 @@ std::optional<Found> findToken(const Provider& p, const RequestHead& head) {
     }
   }
   for (const auto& name : params) {
-    if (auto v = queryParam(head.query, name)) return Found{*v, ""};
+    if (auto v = queryValue(head.query, name); v && !v->empty()) return Found{std::string(*v), ""};
   }
   return std::nullopt;
 }
