@@ -8,6 +8,7 @@
 
 #include "common/event/reactor.h"
 #include "common/net/address.h"
+#include "proxy/dynamic_metadata.h"
 
 namespace weft::proxy {
 
@@ -64,6 +65,7 @@ struct StreamInfo {
   };
   std::vector<Captured> request_headers;
   std::vector<Captured> response_headers;
+  DynamicMetadata metadata;
 
   void reset() {
     response_code = 0;
@@ -78,6 +80,7 @@ struct StreamInfo {
     upstream_start = first_upstream_byte = end = {};
     for (auto& c : request_headers) c.present = false;
     for (auto& c : response_headers) c.present = false;
+    metadata.clear();
   }
 };
 

@@ -3,7 +3,9 @@ Python's cryptography: RS256, PS256 and ES256 tokens verified against local_jwks
 issuer, wrong audience, bad signature, `alg: none`, unknown kid and garbage tokens get 401 with
 Envoy's messages and www-authenticate; a missing token is 401 unless allow_missing; forward
 (the Authorization header removed by default), forward_payload_header, claim_to_headers,
-from_params; the stats; config errors."""
+from_params, from_cookies; the payload in dynamic metadata (scope split on spaces) read by an
+RBAC filter after it, as Istio's requestPrincipals and request.auth.claims are; the stats; config
+errors."""
 
 import base64
 import json
@@ -76,7 +78,10 @@ def env(weft_module):
             "origins": {"issuer": ISSUER, "audiences": ["bookinfo", "other"],
                         "local_jwks": {"inline_string": keys.jwks()},
                         "forward_payload_header": "x-jwt-payload",
-                        "claim_to_headers": [{"header_name": "x-jwt-group", "claim_name": "group"}]},
+                        "claim_to_headers": [{"header_name": "x-jwt-group", "claim_name": "group"}],
+                        "payload_in_metadata": "payload",
+                        "normalize_payload_in_metadata": {"space_delimited_claims": ["scope"]}},
+            "cookie": {"issuer": ISSUER, "local_jwks": {"inline_string": keys.jwks()}, "from_cookies": ["session"]},
             "forwarding": {"issuer": ISSUER, "local_jwks": {"inline_bytes": base64.b64encode(keys.jwks().encode()).decode()},
                            "forward": True,
                            "from_headers": [{"name": "x-token"}], "from_params": ["jwt"]},
@@ -85,10 +90,21 @@ def env(weft_module):
             {"match": {"prefix": "/open"}, "requires": {"requires_any": {"requirements": [
                 {"provider_name": "origins"}, {"allow_missing": {}}]}}},
             {"match": {"prefix": "/fwd"}, "requires": {"provider_name": "forwarding"}},
+            {"match": {"prefix": "/cookie"}, "requires": {"provider_name": "cookie"}},
             {"match": {"prefix": "/"}, "requires": {"provider_name": "origins"}},
         ]}}
     hcm = wh.hcm_filter([wh.vhost("all", ["*"], [wh.route_to("echo")])], stat_prefix="jwt")
-    hcm["typed_config"]["http_filters"] = [jwt, wh.router_filter()]
+    # /admin needs "admin" among the token's scopes, read from jwt_authn's metadata.
+    scope_admin = {"metadata": {"filter": "envoy.filters.http.jwt_authn",
+                                "path": [{"key": "payload"}, {"key": "scope"}],
+                                "value": {"list_match": {"one_of": {"string_match": {"exact": "admin"}}}}}}
+    rbac = {"name": "envoy.filters.http.rbac", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC",
+        "rules": {"action": "ALLOW", "policies": {
+            "admins": {"permissions": [{"url_path": {"path": {"prefix": "/admin"}}}], "principals": [scope_admin]},
+            "rest": {"permissions": [{"not_rule": {"url_path": {"path": {"prefix": "/admin"}}}}],
+                     "principals": [{"any": True}]}}}}}
+    hcm["typed_config"]["http_filters"] = [jwt, rbac, wh.router_filter()]
     proxy = h.start_proxy(wh.bootstrap(admin, [wh.listener("main", port, [hcm])], [wh.cluster("echo", [echo.port])]),
                           name="jwt")
     return type("Env", (), {"port": port, "proxy": proxy, "keys": keys})()
@@ -113,6 +129,24 @@ def test_valid_tokens_pass_and_the_outputs_apply(env, proto):
     assert r.status == 200 and json.loads(r.body)["headers"]["x-token"] == tok, r.describe()
     assert request(proto, env.port, "/fwd?jwt=" + tok).status == 200
     assert request(proto, env.port, "/fwd", headers=auth(tok)).status == 401  # not where this provider looks
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_payload_metadata_reaches_rbac_and_cookies(env, proto):
+    k = env.keys
+    r = request(proto, env.port, "/admin", headers=auth(k.token(scope="read admin")))
+    assert r.status == 200, r.describe()
+    r = request(proto, env.port, "/admin", headers=auth(k.token(scope="read")))
+    assert (r.status, r.text) == (403, "RBAC: access denied"), r.describe()
+    r = request(proto, env.port, "/admin", headers=auth(k.token(scope="administrator")))
+    assert r.status == 403, r.describe()  # one whole word, not a substring
+    assert request(proto, env.port, "/admin/x?jwt=1", headers=auth(k.token(scope="admin"))).status == 200
+    # from_cookies: the token is read from the named cookie, among others.
+    r = request(proto, env.port, "/cookie", headers=["cookie: theme=dark; session=%s; lang=en" % k.token()])
+    assert r.status == 200, r.describe()
+    r = request(proto, env.port, "/cookie", headers=["cookie: session=%s" % k.token(key=k.other_rsa)])
+    assert (r.status, r.text) == (401, "Jwt verification fails"), r.describe()
+    assert request(proto, env.port, "/cookie", headers=auth(k.token())).status == 401
 
 
 @pytest.mark.parametrize("proto", PROTOCOLS)

@@ -103,12 +103,11 @@ def test_stats_count_each_decision(env):
 
 
 def test_config_errors_name_the_field(weft):
-    bad = rbac("ALLOW", {"p": {"permissions": [{"metadata": {"filter": "x", "path": [{"key": "k"}],
-                                                             "value": {"string_match": {"exact": "v"}}}}],
-                               "principals": [{"any": True}]}})
+    bad = rbac("ALLOW", {"p": {"permissions": [{"any": True}],
+                               "principals": [{"filter_state": {"key": "k", "string_match": {"exact": "v"}}}]}})
     hcm = wh.hcm_filter([wh.vhost("all", ["*"], [wh.route_to("c")])])
     hcm["typed_config"]["http_filters"] = [bad, wh.router_filter()]
     cfg = wh.bootstrap(weft.port(), [wh.listener("l", weft.port(), [hcm])], [wh.cluster("c", [weft.port()])])
     _, r = weft.validate(cfg)
     assert r.returncode != 0
-    assert "rules.policies['p'].permissions[0].metadata: not supported by weft-proxy" in r.stderr, r.stderr
+    assert "rules.policies['p'].principals[0].filter_state: not supported by weft-proxy" in r.stderr, r.stderr

@@ -231,6 +231,8 @@ bool Connection::continueHandshake() {
       if (!connected_) {
         connected_ = true;
         raise(ConnectionEvent::Connected);
+      } else if (callbacks_ != nullptr) {
+        callbacks_->onHandshakeComplete(*this);
       }
       return fd_ >= 0;
     }

@@ -38,6 +38,8 @@ class ConnectionCallbacks {
   virtual void onEvent(Connection& conn, ConnectionEvent event) = 0;
   // output() fell to empty after having been over the write limit.
   virtual void onWriteDrained(Connection&) {}
+  // An accepted connection finished its TLS handshake: the peer certificate can be read.
+  virtual void onHandshakeComplete(Connection&) {}
 };
 
 class Connection final : public event::IoHandler, public event::Deferrable {

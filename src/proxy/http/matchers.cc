@@ -183,6 +183,25 @@ std::optional<std::string_view> queryValue(std::string_view query, std::string_v
   return std::nullopt;
 }
 
+std::optional<std::string_view> cookieValue(const RequestHead& req, std::string_view name) {
+  for (const Header& h : req.headers) {
+    if (!equalsIgnoreCase(h.name, "cookie")) continue;
+    std::string_view rest = h.value;
+    while (!rest.empty()) {
+      auto semi = rest.find(';');
+      std::string_view pair = rest.substr(0, semi);
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+      auto eq = pair.find('=');
+      if (eq == std::string_view::npos || pair.substr(0, eq) != name) continue;
+      std::string_view v = pair.substr(eq + 1);
+      if (v.size() >= 2 && v.front() == '"' && v.back() == '"') v = v.substr(1, v.size() - 2);
+      return v;
+    }
+  }
+  return std::nullopt;
+}
+
 bool QueryMatcher::match(std::string_view query) const {
   auto value = queryValue(query, name_);
   if (!value) return false;

@@ -36,6 +36,9 @@ const std::string_view* requestHeader(const RequestHead& req, std::string_view n
 // '='; nullopt when absent.
 std::optional<std::string_view> queryValue(std::string_view query, std::string_view name);
 
+// The value of cookie `name` in the request's Cookie headers (quotes removed), or none.
+std::optional<std::string_view> cookieValue(const RequestHead& req, std::string_view name);
+
 class HeaderMatcher {
  public:
   static HeaderMatcher compile(const envoy::config::route::v3::HeaderMatcher& m, const std::string& path);

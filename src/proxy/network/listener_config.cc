@@ -64,20 +64,30 @@ FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, st
   if (fc.has_transport_socket()) {
     out.tls = proxy::tls::compileDownstreamTransportSocket(fc.transport_socket(), path + ".transport_socket", sds);
   }
-  if (fc.filters_size() != 1) {
+  if (fc.filters_size() == 0) {
     throw ConfigError(path +
-                      ".filters: weft-proxy needs exactly one network filter per chain "
-                      "(envoy.filters.network.http_connection_manager or envoy.filters.network.tcp_proxy), got " +
-                      std::to_string(fc.filters_size()));
+                      ".filters: a chain needs a terminal network filter "
+                      "(envoy.filters.network.http_connection_manager or envoy.filters.network.tcp_proxy)");
   }
-  const auto& f = fc.filters(0);
-  std::string fpath = path + ".filters[0]";
-  const NetworkFilterFactory* factory = findNetworkFilter(f.typed_config().type_url());
-  if (factory == nullptr) {
-    throw ConfigError(fpath + ": network filter '" + f.name() + "' (" + f.typed_config().type_url() +
-                      ") is not supported by weft-proxy");
+  // The last filter ends the chain; each one before it is a gate in front of the rest.
+  std::shared_ptr<const NetworkFilter> next;
+  for (int i = fc.filters_size() - 1; i >= 0; --i) {
+    const auto& f = fc.filters(i);
+    std::string fpath = path + ".filters[" + std::to_string(i) + "]";
+    const NetworkFilterFactory* factory = findNetworkFilter(f.typed_config().type_url());
+    if (factory == nullptr) {
+      throw ConfigError(fpath + ": network filter '" + f.name() + "' (" + f.typed_config().type_url() +
+                        ") is not supported by weft-proxy");
+    }
+    bool last = i == fc.filters_size() - 1;
+    if (factory->terminal() != last) {
+      throw ConfigError(fpath + ": '" + f.name() + "' " +
+                        (last ? "cannot end a filter chain (put tcp_proxy or http_connection_manager after it)"
+                              : "must be the last filter of its chain"));
+    }
+    next = factory->compile(f.typed_config(), fpath + ".typed_config", store, std::move(next));
   }
-  out.filter = factory->compile(f.typed_config(), fpath + ".typed_config", store);
+  out.filter = std::move(next);
   return out;
 }
 
@@ -230,7 +240,8 @@ std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, co
     throw ConfigError(path + ".filter_chains: a listener needs at least one filter chain");
   }
   for (int i = 0; i < l.filter_chains_size(); ++i) {
-    out->chains.push_back(compileChain(l.filter_chains(i), path + ".filter_chains[" + std::to_string(i) + "]", store, sds));
+    out->chains.push_back(
+        compileChain(l.filter_chains(i), path + ".filter_chains[" + std::to_string(i) + "]", store, sds));
   }
   if (l.has_default_filter_chain())
     out->default_chain = compileChain(l.default_filter_chain(), path + ".default_filter_chain", store, sds);

@@ -44,7 +44,7 @@ struct FilterChain {
   std::string transport_protocol;         // "", "tls" or "raw_buffer"
   std::vector<std::string> application_protocols;
   std::shared_ptr<const proxy::tls::ContextSource> tls;  // downstream TLS; null: plaintext
-  std::shared_ptr<const NetworkFilter> filter;  // the chain's terminal network filter
+  std::shared_ptr<const NetworkFilter> filter;  // the chain's first filter (its gates, then the terminal one)
 };
 
 struct ListenerConfig {

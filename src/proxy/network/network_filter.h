@@ -2,8 +2,10 @@
 // Network filters register here by name and config type, as HTTP filters do
 // (proxy/http/filter_registry.h): the factory compiles a filter chain's terminal filter
 // (envoy.filters.network.http_connection_manager, envoy.filters.network.tcp_proxy) and the
-// compiled filter starts a session for each accepted connection. Registration is one line in
-// the filter's own .cc: WEFT_REGISTER_NETWORK_FILTER(MyFactory).
+// compiled filter starts a session for each accepted connection. Filters before the terminal
+// one are gates (envoy.filters.network.rbac): each decides once whether the connection goes on
+// to the next filter. Registration is one line in the filter's own .cc:
+// WEFT_REGISTER_NETWORK_FILTER(MyFactory).
 #include <google/protobuf/any.pb.h>
 
 #include <memory>
@@ -38,9 +40,12 @@ class NetworkFilterFactory {
   virtual std::string_view name() const = 0;
   virtual std::vector<std::string_view> configTypes() const = 0;
   virtual config::FieldTable supportedFields() const = 0;
-  // Throws ConfigError naming `path`.
+  // Whether the filter ends a chain; a gate (false) hands the connection to `next`.
+  virtual bool terminal() const { return true; }
+  // Throws ConfigError naming `path`. `next` is the filter after a gate (null for a terminal one).
   virtual std::shared_ptr<const NetworkFilter> compile(const google::protobuf::Any& config, const std::string& path,
-                                                       stats::Store& store) const = 0;
+                                                       stats::Store& store,
+                                                       std::shared_ptr<const NetworkFilter> next) const = 0;
 };
 
 // By the config's type (type URL or full name); null when unknown.

@@ -236,7 +236,7 @@ TEST(CompileListenerTest, Errors) {
   EXPECT_THAT(
       compileError("name: l\naddress: {socket_address: {address: 0.0.0.0, port_value: 1}}\n"
                    "filter_chains:\n  - filters: []\n"),
-      StartsWith("listeners[0].filter_chains[0].filters: weft-proxy needs exactly one network filter per chain"));
+      StartsWith("listeners[0].filter_chains[0].filters: a chain needs a terminal network filter"));
   EXPECT_THAT(compileError("name: l\naddress: {socket_address: {address: 0.0.0.0, port_value: 1}}\n"
                            "filter_chains:\n  - filters:\n    - name: envoy.filters.network.echo\n"),
               StartsWith("listeners[0].filter_chains[0].filters[0]: network filter 'envoy.filters.network.echo'"));

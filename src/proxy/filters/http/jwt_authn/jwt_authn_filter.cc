@@ -32,7 +32,7 @@ struct Found {
 std::optional<Found> findToken(const Provider& p, const RequestHead& head) {
   auto headers = p.from_headers;
   auto params = p.from_params;
-  if (headers.empty() && params.empty()) {  // Envoy's defaults
+  if (headers.empty() && params.empty() && p.from_cookies.empty()) {  // Envoy's defaults
     headers = {{"authorization", "Bearer "}};
     params = {"access_token"};
   }
@@ -50,7 +50,29 @@ std::optional<Found> findToken(const Provider& p, const RequestHead& head) {
   for (const auto& name : params) {
     if (auto v = queryValue(head.query, name); v && !v->empty()) return Found{std::string(*v), ""};
   }
+  for (const auto& name : p.from_cookies) {
+    if (auto v = cookieValue(head, name); v && !v->empty()) return Found{std::string(*v), ""};
+  }
   return std::nullopt;
+}
+
+// Envoy's NormalizePayload: each listed claim that is a string becomes the list of its
+// space-separated words, so a matcher can look for one scope among several.
+void normalize(nlohmann::json& payload, const std::vector<std::string>& space_delimited) {
+  for (const auto& claim : space_delimited) {
+    auto it = payload.find(claim);
+    if (it == payload.end() || !it->is_string()) continue;
+    std::string text = it->get<std::string>();
+    nlohmann::json words = nlohmann::json::array();
+    size_t at = 0;
+    while (at < text.size()) {
+      size_t end = text.find(' ', at);
+      if (end == std::string::npos) end = text.size();
+      if (end > at) words.push_back(text.substr(at, end - at));
+      at = end + 1;
+    }
+    *it = std::move(words);
+  }
 }
 
 }  // namespace
@@ -144,13 +166,17 @@ FilterStatus JwtAuthnFilter::decodeHeaders(RequestHead& head, bool) {
     }
     if (!p->forward_payload_header.empty())
       head.headers.push_back({p->forward_payload_header, dec_->keep(jwt::base64UrlEncode(payload))});
-    if (!p->claim_to_headers.empty()) {
+    if (!p->claim_to_headers.empty() || !p->payload_in_metadata.empty()) {
       auto claims = nlohmann::json::parse(payload, nullptr, false);
       for (const auto& [header, claim] : p->claim_to_headers) {
         if (!claims.contains(claim)) continue;
         const auto& v = claims[claim];
         std::string text = v.is_string() ? v.get<std::string>() : v.is_primitive() ? v.dump() : "";
         if (!text.empty()) head.headers.push_back({dec_->keep(header), dec_->keep(text)});
+      }
+      if (!p->payload_in_metadata.empty()) {
+        normalize(claims, p->space_delimited_claims);
+        dec_->streamInfo().metadata.set("envoy.filters.http.jwt_authn", p->payload_in_metadata, std::move(claims));
       }
     }
     config_.stats->inc(JwtAuthnStats::allowed);
@@ -252,11 +278,11 @@ class JwtAuthnFactory final : public HttpFilterFactory {
   config::FieldTable supportedFields() const override {
     return {
         {"envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication", {"providers", "rules"}},
-        // payload_in_metadata is accepted because nothing in weft-proxy reads dynamic metadata
-        // (RBAC metadata matchers are refused), so it cannot change behaviour.
         {"envoy.extensions.filters.http.jwt_authn.v3.JwtProvider",
-         {"issuer", "audiences", "local_jwks", "forward", "from_headers", "from_params", "forward_payload_header",
-          "claim_to_headers", "clock_skew_seconds", "payload_in_metadata"}},
+         {"issuer", "audiences", "local_jwks", "forward", "from_headers", "from_params", "from_cookies",
+          "forward_payload_header", "claim_to_headers", "clock_skew_seconds", "payload_in_metadata",
+          "normalize_payload_in_metadata"}},
+        {"envoy.extensions.filters.http.jwt_authn.v3.JwtProvider.NormalizePayload", {"space_delimited_claims"}},
         {"envoy.extensions.filters.http.jwt_authn.v3.JwtHeader", {"name", "value_prefix"}},
         {"envoy.extensions.filters.http.jwt_authn.v3.JwtClaimToHeader", {"header_name", "claim_name"}},
         {"envoy.extensions.filters.http.jwt_authn.v3.RequirementRule", {"match", "requires"}},
@@ -287,6 +313,11 @@ class JwtAuthnFactory final : public HttpFilterFactory {
       for (const auto& h : pr.value("from_headers", json::array()))
         prov->from_headers.emplace_back(h.value("name", ""), h.value("value_prefix", ""));
       for (const auto& q : pr.value("from_params", json::array())) prov->from_params.push_back(q);
+      for (const auto& k : pr.value("from_cookies", json::array())) prov->from_cookies.push_back(k);
+      prov->payload_in_metadata = pr.value("payload_in_metadata", "");
+      for (const auto& k :
+           pr.value("normalize_payload_in_metadata", json::object()).value("space_delimited_claims", json::array()))
+        prov->space_delimited_claims.push_back(k);
       prov->forward_payload_header = pr.value("forward_payload_header", "");
       for (const auto& ch : pr.value("claim_to_headers", json::array()))
         prov->claim_to_headers.emplace_back(ch.value("header_name", ""), ch.value("claim_name", ""));

@@ -2,9 +2,11 @@
 // envoy.filters.http.jwt_authn: JSON Web Tokens checked as Envoy does. The first rule whose
 // match (prefix or path) fits the request names its requirement: one provider, or any of
 // several, with allow_missing / allow_missing_or_failed. A provider's token comes from its
-// from_headers / from_params (by default `Authorization: Bearer` and `access_token`), is
+// from_headers / from_params / from_cookies (by default `Authorization: Bearer` and
+// `access_token`), is
 // verified with its local_jwks (RS/PS/ES algorithms; never "none"), its issuer, audiences and
-// times (clock_skew_seconds); then forward, forward_payload_header and claim_to_headers apply.
+// times (clock_skew_seconds); then forward, forward_payload_header, claim_to_headers and
+// payload_in_metadata (what RBAC's metadata matchers read) apply.
 // A bad token is 401 "Jwt verification fails" (a missing one: "Jwt is missing") with
 // www-authenticate, as Envoy. Stats http.<prefix>.jwt_authn.{allowed,denied}.
 #include <cstdint>
@@ -29,9 +31,14 @@ struct Provider {
   bool forward = false;
   std::vector<std::pair<std::string, std::string>> from_headers;  // name, value prefix
   std::vector<std::string> from_params;
+  std::vector<std::string> from_cookies;
   std::string forward_payload_header;
   std::vector<std::pair<std::string, std::string>> claim_to_headers;  // header, claim
   int64_t clock_skew_seconds = 60;
+  // The verified payload goes to dynamic metadata envoy.filters.http.jwt_authn[payload_in_metadata]
+  // (empty: not written), with these string claims split on spaces into lists.
+  std::string payload_in_metadata;
+  std::vector<std::string> space_delimited_claims;
 };
 
 struct Requirement {

@@ -7,22 +7,12 @@
 #include <memory>
 #include <string>
 
-#include "common/stats/stats.h"
-#include "proxy/filters/http/rbac/rbac_matcher.h"
+#include "proxy/filters/common/rbac/rbac_stats.h"
 #include "proxy/http/filter.h"
 
 namespace weft::proxy::http::rbac {
 
-#define WEFT_RBAC_STATS(COUNTER, GAUGE) COUNTER(allowed) COUNTER(denied)
-WEFT_STATS_STRUCT(RbacStats, WEFT_RBAC_STATS)
-#define WEFT_RBAC_SHADOW_STATS(COUNTER, GAUGE) COUNTER(shadow_allowed) COUNTER(shadow_denied)
-WEFT_STATS_STRUCT(RbacShadowStats, WEFT_RBAC_SHADOW_STATS)
-
-struct RbacConfig {
-  std::shared_ptr<const Policies> rules;         // null: every request passes
-  std::shared_ptr<const Policies> shadow_rules;  // null: none
-  std::shared_ptr<stats::Scope> stats, shadow_stats;
-};
+using proxy::rbac::RbacConfig;
 
 class RbacFilter final : public StreamFilterBase, public StreamDecoderFilter {
  public:

@@ -94,7 +94,8 @@ class HcmFactory final : public NetworkFilterFactory {
     };
   }
   std::shared_ptr<const NetworkFilter> compile(const google::protobuf::Any& any, const std::string& path,
-                                               stats::Store& store) const override {
+                                               stats::Store& store,
+                                               std::shared_ptr<const NetworkFilter>) const override {
     hcmv3::HttpConnectionManager hcm;
     if (!any.UnpackTo(&hcm)) throw ConfigError(path + ": cannot decode an HttpConnectionManager");
     return std::make_shared<HcmFilter>(http::compileHcm(hcm, path, store));

@@ -1,4 +1,4 @@
-#include "proxy/filters/http/rbac/rbac_matcher.h"
+#include "proxy/filters/common/rbac/rbac_matcher.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -7,10 +7,14 @@
 
 #include "common/config/error.h"
 #include "proxy/http/matchers.h"
+#include "proxy/http/metadata_matcher.h"
 
-namespace weft::proxy::http::rbac {
+namespace weft::proxy::rbac {
 
 namespace rbacv3 = envoy::config::rbac::v3;
+using http::HeaderMatcher;
+using http::MetadataMatcher;
+using http::StringMatcher;
 
 std::string_view RbacRequest::path() const { return head_ ? head_->path : std::string_view(); }
 
@@ -141,6 +145,15 @@ class Authenticated final : public Matcher {
   std::optional<StringMatcher> m_;
 };
 
+class Metadata final : public Matcher {
+ public:
+  explicit Metadata(MetadataMatcher m) : m_(std::move(m)) {}
+  bool matches(const RbacRequest& r) const override { return m_.match(r.metadata()); }
+
+ private:
+  MetadataMatcher m_;
+};
+
 net::CidrRange cidr(const envoy::config::core::v3::CidrRange& c, const std::string& path) {
   auto r = net::CidrRange::parse(c.address_prefix(), c.has_prefix_len() ? c.prefix_len().value() : 0);
   if (!r) throw ConfigError(path + ": '" + c.address_prefix() + "' is not an IP prefix");
@@ -185,6 +198,8 @@ std::unique_ptr<Matcher> compilePermission(const rbacv3::Permission& p, const st
     }
     case rbacv3::Permission::kRequestedServerName:
       return std::make_unique<Sni>(StringMatcher::compile(p.requested_server_name(), path + ".requested_server_name"));
+    case rbacv3::Permission::kMetadata:
+      return std::make_unique<Metadata>(MetadataMatcher::compile(p.metadata(), path + ".metadata"));
     default:
       throw ConfigError(path +
                         ": this permission is not supported by weft-proxy (any, and_rules, or_rules, not_rule, "
@@ -220,10 +235,12 @@ std::unique_ptr<Matcher> compilePrincipal(const rbacv3::Principal& p, const std:
     case rbacv3::Principal::kUrlPath:
       if (!p.url_path().has_path()) throw ConfigError(path + ".url_path.path: required");
       return std::make_unique<UrlPath>(StringMatcher::compile(p.url_path().path(), path + ".url_path.path"));
+    case rbacv3::Principal::kMetadata:
+      return std::make_unique<Metadata>(MetadataMatcher::compile(p.metadata(), path + ".metadata"));
     default:
       throw ConfigError(path +
                         ": this principal is not supported by weft-proxy (any, and_ids, or_ids, not_id, "
-                        "authenticated, source_ip, direct_remote_ip, remote_ip, header, url_path are)");
+                        "authenticated, source_ip, direct_remote_ip, remote_ip, header, url_path, metadata are)");
   }
 }
 
@@ -283,4 +300,31 @@ bool Policies::allowed(const RbacRequest& r, std::string* matched) const {
   return true;
 }
 
-}  // namespace weft::proxy::http::rbac
+config::FieldTable rbacSupportedFields() {
+  return {
+      {"envoy.config.rbac.v3.RBAC", {"action", "policies"}},
+      {"envoy.config.rbac.v3.Policy", {"permissions", "principals"}},
+      {"envoy.config.rbac.v3.Permission",
+       {"and_rules", "or_rules", "any", "header", "url_path", "destination_ip", "destination_port",
+        "destination_port_range", "not_rule", "requested_server_name", "metadata"}},
+      {"envoy.config.rbac.v3.Permission.Set", {"rules"}},
+      {"envoy.config.rbac.v3.Principal",
+       {"and_ids", "or_ids", "any", "authenticated", "source_ip", "direct_remote_ip", "remote_ip", "header", "url_path",
+        "not_id", "metadata"}},
+      {"envoy.config.rbac.v3.Principal.Set", {"ids"}},
+      {"envoy.config.rbac.v3.Principal.Authenticated", {"principal_name"}},
+      {"envoy.type.matcher.v3.PathMatcher", {"path"}},
+      {"envoy.config.core.v3.CidrRange", {"address_prefix", "prefix_len"}},
+      {"envoy.type.v3.Int32Range", {"start", "end"}},
+      {"envoy.type.matcher.v3.MetadataMatcher", {"filter", "path", "value", "invert"}},
+      {"envoy.type.matcher.v3.MetadataMatcher.PathSegment", {"key"}},
+      {"envoy.type.matcher.v3.ValueMatcher",
+       {"null_match", "double_match", "string_match", "bool_match", "present_match", "list_match", "or_match"}},
+      {"envoy.type.matcher.v3.ListMatcher", {"one_of"}},
+      {"envoy.type.matcher.v3.OrMatcher", {"value_matchers"}},
+      {"envoy.type.matcher.v3.DoubleMatcher", {"range", "exact"}},
+      {"envoy.type.v3.DoubleRange", {"start", "end"}},
+  };
+}
+
+}  // namespace weft::proxy::rbac

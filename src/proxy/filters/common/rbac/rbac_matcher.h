@@ -2,7 +2,9 @@
 // Envoy's RBAC policies (envoy.config.rbac.v3), compiled once into a tree of matchers: a policy
 // matches when any of its permissions and any of its principals match; permissions and
 // principals nest with and/or/not. What a matcher may look at is the request's head, the
-// connection's addresses and SNI, and the peer certificate's identity.
+// connection's addresses and SNI, the peer certificate's identity, and the dynamic metadata
+// earlier filters wrote (jwt_authn's payload). The network filter asks the same questions
+// without a request head.
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,23 +13,28 @@
 
 #include "common/net/address.h"
 #include "envoy/config/rbac/v3/rbac.pb.h"
+#include "proxy/config/supported_fields.h"
+#include "proxy/dynamic_metadata.h"
 #include "proxy/http/headers.h"
 
 typedef struct ssl_st SSL;
 
-namespace weft::proxy::http::rbac {
+namespace weft::proxy::rbac {
+
+using http::RequestHead;
 
 // One request as the matchers see it.
 class RbacRequest {
  public:
   RbacRequest(const RequestHead* head, std::string_view scheme, const net::Address* remote, const net::Address* local,
-              SSL* ssl, std::string_view sni)
-      : head_(head), scheme_(scheme), remote_(remote), local_(local), ssl_(ssl), sni_(sni) {}
+              SSL* ssl, std::string_view sni, const DynamicMetadata* metadata = nullptr)
+      : head_(head), scheme_(scheme), remote_(remote), local_(local), ssl_(ssl), sni_(sni), metadata_(metadata) {}
   const RequestHead* head() const { return head_; }
   std::string_view scheme() const { return scheme_; }
   const net::Address* remote() const { return remote_; }
   const net::Address* local() const { return local_; }
   std::string_view sni() const { return sni_; }
+  const DynamicMetadata* metadata() const { return metadata_; }
   // The path without its query, as url_path matches it.
   std::string_view path() const;
   // The peer certificate's principal as Envoy names it: its first URI SAN, else its first DNS
@@ -41,6 +48,7 @@ class RbacRequest {
   const net::Address* local_;
   SSL* ssl_;
   std::string_view sni_;
+  const DynamicMetadata* metadata_;
   mutable bool principal_read_ = false;
   mutable std::optional<std::string> principal_;
 };
@@ -72,4 +80,7 @@ class Policies {
   std::vector<Policy> policies_;  // in name order, as Envoy's map iterates
 };
 
-}  // namespace weft::proxy::http::rbac
+// The envoy.config.rbac.v3 fields (and the matchers under them) that compile() takes.
+config::FieldTable rbacSupportedFields();
+
+}  // namespace weft::proxy::rbac

@@ -1,13 +1,15 @@
 // RBAC policies compiled from Envoy's proto and evaluated on requests: and/or/not, headers,
 // paths, ports, IPs; ALLOW, DENY and an empty ALLOW; refused features.
-#include "proxy/filters/http/rbac/rbac_matcher.h"
+#include "proxy/filters/common/rbac/rbac_matcher.h"
 
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "common/config/error.h"
 
-namespace weft::proxy::http::rbac {
+namespace weft::proxy::rbac {
 namespace {
 
 envoy::config::rbac::v3::RBAC parse(const std::string& json) {
@@ -67,6 +69,36 @@ TEST(RbacMatcherTest, DenyAndEmptyAllow) {
   EXPECT_FALSE(nothing->allowed(Req("GET", "/").view(), nullptr));
 }
 
+// Istio's requestPrincipals and request.auth.claims: jwt_authn's payload in dynamic metadata,
+// a claim matching as a value or as one element of a list.
+TEST(RbacMatcherTest, JwtPayloadMetadata) {
+  auto p = Policies::compile(parse(R"({"action": "ALLOW", "policies": {"jwt": {"permissions": [{"any": true}],
+    "principals": [{"andIds": {"ids": [
+      {"metadata": {"filter": "envoy.filters.http.jwt_authn", "path": [{"key": "payload"}, {"key": "iss"}],
+                    "value": {"stringMatch": {"exact": "https://issuer"}}}},
+      {"metadata": {"filter": "envoy.filters.http.jwt_authn", "path": [{"key": "payload"}, {"key": "scope"}],
+                    "value": {"orMatch": {"valueMatchers": [
+                       {"listMatch": {"oneOf": {"stringMatch": {"exact": "admin"}}}},
+                       {"stringMatch": {"exact": "admin"}}]}}}}]}}]}}})"),
+                             "rules");
+  Req r("GET", "/");
+  EXPECT_FALSE(p->allowed(r.view(), nullptr));  // no metadata at all
+  DynamicMetadata md;
+  md.set("envoy.filters.http.jwt_authn", "payload",
+         nlohmann::json{{"iss", "https://issuer"}, {"scope", nlohmann::json::array({"read", "admin"})}});
+  RbacRequest with_md(&r.head, "http", &r.remote, &r.local, nullptr, "", &md);
+  EXPECT_TRUE(p->allowed(with_md, nullptr));
+  md.set("envoy.filters.http.jwt_authn", "payload", nlohmann::json{{"iss", "https://issuer"}, {"scope", "admin"}});
+  EXPECT_TRUE(p->allowed(with_md, nullptr));
+  md.set("envoy.filters.http.jwt_authn", "payload", nlohmann::json{{"iss", "https://other"}, {"scope", "admin"}});
+  EXPECT_FALSE(p->allowed(with_md, nullptr));
+  md.set("envoy.filters.http.jwt_authn", "payload", nlohmann::json{{"iss", "https://issuer"}, {"scope", "read"}});
+  EXPECT_FALSE(p->allowed(with_md, nullptr));
+  // A network connection has no request: metadata never matches there.
+  RbacRequest tcp(nullptr, "", &r.remote, &r.local, nullptr, "");
+  EXPECT_FALSE(p->allowed(tcp, nullptr));
+}
+
 TEST(RbacMatcherTest, ErrorsNameTheField) {
   auto error = [](const std::string& json) {
     try {
@@ -84,7 +116,10 @@ TEST(RbacMatcherTest, ErrorsNameTheField) {
   EXPECT_EQ(error(R"({"policies": {"p": {"permissions": [{"any": true}],
                      "principals": [{"directRemoteIp": {"addressPrefix": "nope", "prefixLen": 8}}]}}})"),
             "rules.policies['p'].principals[0].direct_remote_ip: 'nope' is not an IP prefix");
+  EXPECT_EQ(error(R"({"policies": {"p": {"permissions": [{"any": true}],
+                     "principals": [{"metadata": {"filter": "f", "path": [{"key": "a"}]}}]}}})"),
+            "rules.policies['p'].principals[0].metadata.value: required");
 }
 
 }  // namespace
-}  // namespace weft::proxy::http::rbac
+}  // namespace weft::proxy::rbac
