@@ -199,6 +199,8 @@ int runProxy(const std::string& proxy_bin, const std::string& config_path, int c
       }
       out += "# TYPE weft_agent_sds_pushes_total counter\nweft_agent_sds_pushes_total " +
              std::to_string(sds->metrics().pushes) + "\n";
+      out += "# TYPE weft_agent_sds_file_errors_total counter\nweft_agent_sds_file_errors_total " +
+             std::to_string(sds->metrics().file_errors) + "\n";
       return out;
     };
   }

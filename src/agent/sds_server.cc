@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "agent/file_secrets.h"
 #include "agent/sds_messages.h"
 #include "common/grpc/framing.h"
 
@@ -24,6 +25,7 @@ constexpr uint32_t kMaxRequestBytes = 1024 * 1024;
 constexpr const char* kStreamPath = "/envoy.service.secret.v3.SecretDiscoveryService/StreamSecrets";
 constexpr const char* kFetchPath = "/envoy.service.secret.v3.SecretDiscoveryService/FetchSecrets";
 constexpr int kInvalidArgument = 3;
+constexpr int kNotFound = 5;
 constexpr int kUnimplemented = 12;
 
 nghttp2_nv nv(const char* name, const std::string& value) {
@@ -77,12 +79,29 @@ class SdsServer::Session : public net::ConnectionCallbacks {
     flush();
   }
 
+  // Files that changed on disk since they were sent go again.
+  void checkFiles() {
+    bool any = false;
+    for (auto& [id, s] : streams_) {
+      if (s.ended || s.files.empty()) continue;
+      for (const auto& [name, fingerprint] : s.files) {
+        if (fileSecretFingerprint(name) != fingerprint) {
+          respond(id, s);
+          any = true;
+          break;
+        }
+      }
+    }
+    if (any) flush();
+  }
+
  private:
   struct Stream {
     std::string path;
     Buffer incoming;
     std::string outgoing;
     std::set<std::string> names;
+    std::map<std::string, std::string> files;  // file secrets sent, with their fingerprints
     std::string nonce;
     bool answered = false;
     bool ended = false;  // trailers queued
@@ -188,20 +207,41 @@ class SdsServer::Session : public net::ConnectionCallbacks {
     }
     std::set<std::string> names(req.resource_names.begin(), req.resource_names.end());
     for (const auto& n : names)
-      if (n != "default" && n != "ROOTCA")
-        return finish(id, st, kInvalidArgument, "unknown secret '" + n + "': weft-agent serves 'default' and 'ROOTCA'");
+      if (n != "default" && n != "ROOTCA" && !isFileSecretName(n))
+        return finish(id, st, kInvalidArgument,
+                      "unknown secret '" + n +
+                          "': weft-agent serves 'default', 'ROOTCA', 'file-cert:CERT~KEY' and 'file-root:CA'");
     if (names.empty()) return finish(id, st, kInvalidArgument, "the request names no secret");
     bool changed = names != st.names;
     st.names = std::move(names);
     // An ACK or NACK of what we sent needs no answer; a new subscription does.
-    if ((changed || !st.answered) && server_.secrets_.current()) respond(id, st);
+    if (changed || !st.answered) respond(id, st);
+  }
+
+  // Whether `names` needs the workload certificate (which the first request waits for).
+  static bool needsWorkloadCertificate(const std::set<std::string>& names) {
+    return names.count("default") || names.count("ROOTCA");
   }
 
   void respond(int32_t id, Stream& st) {
     const WorkloadCertificate* c = server_.secrets_.current();
-    if (!c) return;
+    if (!c && needsWorkloadCertificate(st.names)) return;
     std::vector<SecretValue> secrets;
+    std::map<std::string, std::string> files;
+    std::string file_version;
     for (const auto& n : st.names) {
+      if (isFileSecretName(n)) {
+        std::string error;
+        auto f = readFileSecret(n, error);
+        if (!f) {
+          server_.metrics_.file_errors++;
+          return finish(id, st, kNotFound, "secret '" + n + "': " + error);
+        }
+        files[n] = f->fingerprint;
+        file_version += f->fingerprint;
+        secrets.push_back(std::move(f->value));
+        continue;
+      }
       SecretValue v;
       v.name = n;
       if (n == "default") {
@@ -212,8 +252,11 @@ class SdsServer::Session : public net::ConnectionCallbacks {
       }
       secrets.push_back(std::move(v));
     }
+    st.files = std::move(files);
+    std::string version = c && needsWorkloadCertificate(st.names) ? std::to_string(c->generation) : "0";
+    if (!file_version.empty()) version += "-" + std::to_string(std::hash<std::string>{}(file_version));
     st.nonce = std::to_string(++nonce_);
-    std::string body = encodeDiscoveryResponse(std::to_string(c->generation), secrets, st.nonce);
+    std::string body = encodeDiscoveryResponse(version, secrets, st.nonce);
     st.outgoing += grpc::framePrefix(body.size()) + body;
     st.answered = true;
     server_.metrics_.pushes++;
@@ -271,6 +314,11 @@ SdsServer::SdsServer(event::Reactor& reactor, const std::string& path, WorkloadS
   }
   reactor_.add(fd_, this);
   secrets_.onChange([this] { pushAll(); });
+  file_watch_ = std::make_unique<event::Timer>(reactor_, [this] {
+    for (auto& [key, session] : sessions_) session->checkFiles();
+    file_watch_->arm(kFileWatchInterval);
+  });
+  file_watch_->arm(kFileWatchInterval);
 }
 
 SdsServer::~SdsServer() {

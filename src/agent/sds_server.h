@@ -1,11 +1,14 @@
 #pragma once
 // SDS (envoy.service.secret.v3.SecretDiscoveryService, state of the world) on a unix socket,
 // as pilot-agent serves its proxy: resource `default` is the workload's certificate and key,
-// `ROOTCA` the root it trusts. A request waits until the first certificate is there; every
+// `ROOTCA` the root it trusts, and Istio's file secrets (file-cert:CERT~KEY, file-root:CA; see
+// file_secrets.h) are read from the pod's files and sent again when they change on disk
+// (checked every 2 s). A request waits until the first certificate is there; every
 // renewal is pushed to the streams that asked for `default` (and for `ROOTCA` when the root
 // changed). gRPC over HTTP/2 (nghttp2) on the agent's own loop; the key never leaves the pod.
 #include <nghttp2/nghttp2.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,7 +21,7 @@
 namespace weft::agent {
 
 struct SdsMetrics {
-  uint64_t streams = 0, pushes = 0, nacks = 0;
+  uint64_t streams = 0, pushes = 0, nacks = 0, file_errors = 0;
 };
 
 class SdsServer : public event::IoHandler {
@@ -44,6 +47,8 @@ class SdsServer : public event::IoHandler {
   std::map<Session*, std::unique_ptr<Session>> sessions_;
   std::string last_root_;
   SdsMetrics metrics_;
+  static constexpr std::chrono::seconds kFileWatchInterval{2};
+  std::unique_ptr<event::Timer> file_watch_;
 };
 
 }  // namespace weft::agent

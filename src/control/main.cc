@@ -9,10 +9,13 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 
 #include <CLI/CLI.hpp>
 
 #include "common/event/reactor.h"
+#include "control/authn/jwks_resolver.h"
 #include "control/ca/ca_bundle.h"
 #include "control/ca/ca_service.h"
 #include "control/ca/serving_cert.h"
@@ -98,6 +101,16 @@ int main(int argc, char** argv) {
   app.add_option("--token-ttl-s", token_ttl_s, "lifetime of a token from --issue-token")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  int jwks_refresh_s = 20 * 60, jwks_timeout_ms = 5000;
+  app.add_option("--jwks-refresh-interval-s", jwks_refresh_s,
+                 "how often fetched JWKS (jwksUri, OpenID discovery) are refreshed (Istio's "
+                 "PILOT_JWT_PUB_KEY_REFRESH_INTERVAL)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--jwks-fetch-timeout-ms", jwks_timeout_ms,
+                 "how long a JWKS fetch may take when a JWT rule sets no timeout")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (!issue_token.empty()) {
     auto slash = issue_token.find('/');
@@ -168,8 +181,18 @@ int main(int argc, char** argv) {
   weft::control::xds::AdsServer ads;
   weft::control::DebugState debug;
   debug.ads = &ads;
-  auto reload = [&] {
-    auto config = std::make_shared<const weft::control::ConfigSnapshot>(weft::control::loadConfigDir(config_dir));
+  // The directory watcher and the JWKS refresher both reload; one at a time.
+  std::mutex reload_mu;
+  std::function<void()> reload;
+  weft::control::authn::JwksResolver::Options jwks_options;
+  jwks_options.refresh_interval = std::chrono::seconds(jwks_refresh_s);
+  jwks_options.fetch_timeout = std::chrono::milliseconds(jwks_timeout_ms);
+  weft::control::authn::JwksResolver jwks(jwks_options, [&] { reload(); });
+  reload = [&] {
+    std::lock_guard<std::mutex> lock(reload_mu);
+    weft::control::ConfigSnapshot loaded = weft::control::loadConfigDir(config_dir);
+    jwks.resolve(loaded);
+    auto config = std::make_shared<const weft::control::ConfigSnapshot>(std::move(loaded));
     for (const auto& r : config->rejected) {
       spdlog::warn("rejected {}#{} {} {}/{}: {}", r.source.file, r.source.document, r.source.kind, r.source.ns,
                    r.source.name, r.errors.empty() ? "" : r.errors.front());

@@ -145,9 +145,15 @@ def test_identity_sds_rotation_and_ca_outage(mesh):
     assert key_pub == cert_pub
     assert "prime256v1" in leaf_text(secrets["default"]["chain"])
 
-    # An unknown secret is refused by name.
+    # An unknown secret (a file-cert: name without its key file) is refused by name.
     rc, out = mesh.sds("file-cert:/etc/x.pem")
     assert rc == 1 and "unknown secret 'file-cert:/etc/x.pem'" in out[-1]["error"], out
+    # Istio's file secrets: a root bundle in the pod, read by the agent; a missing file is refused
+    # naming it.
+    rc, out = mesh.sds("file-root:" + str(mesh.share / "root-cert.pem"))
+    assert rc == 0 and out[0]["secrets"][0]["trusted_ca"] == (mesh.share / "root-cert.pem").read_text(), out
+    rc, out = mesh.sds("file-root:/nonexistent/ca.pem")
+    assert rc == 1 and "cannot read '/nonexistent/ca.pem'" in out[-1]["error"], out
 
     # Rotation: renewals at about half of the 8 s lifetime are pushed on an open stream.
     t0 = time.monotonic()

@@ -1,7 +1,8 @@
 // security.istio.io AuthorizationPolicy, validated as Istio's ValidateAuthorizationPolicy.
-// CUSTOM (an external authorizer) and the request.auth fields (which need RequestAuthentication)
-// are refused with a clear error; serviceAccounts / trustDomains too, for now.
+// CUSTOM (an external authorizer), targetRef and path templates are refused with a clear error.
 #include <arpa/inet.h>
+
+#include <algorithm>
 
 #include "control/config/decode_util.h"
 #include "control/config/decoders.h"
@@ -74,8 +75,45 @@ void checkPaths(const AuthzField& f, const std::string& path, Errors& errs) {
   }
 }
 
-const std::vector<std::string> kConditionKeys = {"source.ip",        "remote.ip",      "source.namespace",
-                                                 "source.principal", "destination.ip", "destination.port",
+// Istio's ValidateServiceAccount: "name" or "namespace/name", not with principals or namespaces.
+void checkServiceAccounts(const AuthzSource& s, const std::string& path, Errors& errs) {
+  if (s.service_accounts.empty()) return;
+  if (!s.principals.empty() || !s.namespaces.empty())
+    errs.push_back(path + ": cannot set serviceAccounts with namespaces or principals");
+  for (const auto& list : {&s.service_accounts.values, &s.service_accounts.not_values}) {
+    for (const auto& v : *list) {
+      if (v.find('*') != std::string::npos) errs.push_back(path + ".serviceAccounts: '" + v + "' may not use '*'");
+      if (std::count(v.begin(), v.end(), '/') > 1)
+        errs.push_back(path + ".serviceAccounts: '" + v + "' must be 'name' or 'namespace/name'");
+    }
+  }
+}
+
+// request.auth.claims[a][b]... : the claim path, or empty when the brackets are malformed.
+std::vector<std::string> claimPath(const std::string& key) {
+  std::vector<std::string> out;
+  std::string rest = key.substr(std::string("request.auth.claims").size());
+  while (!rest.empty()) {
+    if (rest.front() != '[') return {};
+    auto end = rest.find(']');
+    if (end == std::string::npos || end == 1 || rest.substr(1, end - 1).find('[') != std::string::npos) return {};
+    out.push_back(rest.substr(1, end - 1));
+    rest = rest.substr(end + 1);
+  }
+  return out;
+}
+
+const std::vector<std::string> kConditionKeys = {"source.ip",
+                                                 "remote.ip",
+                                                 "source.namespace",
+                                                 "source.principal",
+                                                 "source.serviceAccount",
+                                                 "source.trustDomain",
+                                                 "request.auth.principal",
+                                                 "request.auth.audiences",
+                                                 "request.auth.presenter",
+                                                 "destination.ip",
+                                                 "destination.port",
                                                  "connection.sni"};
 
 }  // namespace
@@ -139,15 +177,15 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
                    "remoteIpBlocks", "notRemoteIpBlocks", "requestPrincipals", "notRequestPrincipals",
                    "serviceAccounts", "notServiceAccounts", "trustDomains", "notTrustDomains"},
                   errs);
-        for (const char* k : {"requestPrincipals", "notRequestPrincipals"})
-          if (s[k]) errs.push_back(fp + "." + k + ": needs RequestAuthentication (JWT), not supported by weftd yet");
-        for (const char* k : {"serviceAccounts", "notServiceAccounts", "trustDomains", "notTrustDomains"})
-          if (s[k]) errs.push_back(fp + "." + k + ": not supported by weftd yet (use principals)");
         AuthzSource src;
         src.principals = field(s, "principals", "notPrincipals", fp, errs);
         src.namespaces = field(s, "namespaces", "notNamespaces", fp, errs);
         src.ip_blocks = field(s, "ipBlocks", "notIpBlocks", fp, errs);
         src.remote_ip_blocks = field(s, "remoteIpBlocks", "notRemoteIpBlocks", fp, errs);
+        src.request_principals = field(s, "requestPrincipals", "notRequestPrincipals", fp, errs);
+        src.service_accounts = field(s, "serviceAccounts", "notServiceAccounts", fp, errs);
+        src.trust_domains = field(s, "trustDomains", "notTrustDomains", fp, errs);
+        checkServiceAccounts(src, fp, errs);
         checkCidrs(src.ip_blocks, fp + ".ipBlocks", errs);
         checkCidrs(src.remote_ip_blocks, fp + ".remoteIpBlocks", errs);
         if (s.size() == 0) errs.push_back(fp + ": `from.source` must not be empty");
@@ -186,12 +224,19 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
         c.key = str(when[j], "key", wp, errs);
         c.values = field(when[j], "values", "notValues", wp, errs);
         bool header = c.key.rfind("request.headers[", 0) == 0 && c.key.size() > 17 && c.key.back() == ']';
-        bool known = header;
+        bool claims = c.key.rfind("request.auth.claims", 0) == 0;
+        bool known = header || claims;
         for (const auto& k : kConditionKeys) known = known || c.key == k;
         if (c.key.empty())
           errs.push_back(wp + ".key: must not be empty");
-        else if (c.key.rfind("request.auth.", 0) == 0)
-          errs.push_back(wp + ".key: " + c.key + " needs RequestAuthentication (JWT), not supported by weftd yet");
+        else if (claims && claimPath(c.key).empty())
+          errs.push_back(wp + ".key: " + c.key + ": expecting format request.auth.claims[<NAME>]");
+        else if (c.key == "destination.namespace")
+          errs.push_back(wp + ".key: attribute destination.namespace is replaced by the metadata.namespace");
+        else if (c.key.rfind("destination.labels", 0) == 0)
+          errs.push_back(wp + ".key: attribute " + c.key + " is replaced by the workload selector");
+        else if (c.key == "destination.name" || c.key == "destination.user")
+          errs.push_back(wp + ".key: deprecated attribute " + c.key + ": only supported in v1alpha1");
         else if (!known)
           errs.push_back(wp + ".key: unknown attribute '" + c.key + "'");
         if (c.values.empty()) errs.push_back(wp + ": at least one of values or notValues must be set for key " + c.key);

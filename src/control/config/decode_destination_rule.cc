@@ -337,8 +337,9 @@ std::optional<LoadBalancer> loadBalancer(const YAML::Node& lb, const std::string
   return l;
 }
 
-// ClientTLSSettings. ISTIO_MUTUAL and DISABLE; SIMPLE and MUTUAL need the agent to serve files
-// over SDS (Istio's file-cert: secrets), which it does not yet.
+// ClientTLSSettings, validated as Istio's ValidateTLS. SIMPLE and MUTUAL name files in the
+// workload's filesystem, which the sidecar's agent serves over SDS as Istio's file-cert: and
+// file-root: secrets.
 std::optional<ClientTls> clientTls(const YAML::Node& n, const std::string& path, Errors& errs) {
   if (!n || n.IsNull()) return std::nullopt;
   if (!expectMap(n, path, errs)) return std::nullopt;
@@ -352,20 +353,36 @@ std::optional<ClientTls> clientTls(const YAML::Node& n, const std::string& path,
     t.mode = ClientTls::Mode::IstioMutual;
   } else if (mode == "DISABLE" || mode.empty()) {
     t.mode = ClientTls::Mode::Disable;
-  } else if (mode == "SIMPLE" || mode == "MUTUAL") {
-    errs.push_back(path + ".mode: " + mode +
-                   " is not supported by weftd yet (it needs certificate files served over SDS); use ISTIO_MUTUAL or "
-                   "DISABLE");
+  } else if (mode == "SIMPLE") {
+    t.mode = ClientTls::Mode::Simple;
+  } else if (mode == "MUTUAL") {
+    t.mode = ClientTls::Mode::Mutual;
   } else {
     errs.push_back(path + ".mode: '" + mode + "' is not one of DISABLE, SIMPLE, MUTUAL, ISTIO_MUTUAL");
   }
+  t.client_certificate = str(n, "clientCertificate", path, errs);
+  t.private_key = str(n, "privateKey", path, errs);
+  t.ca_certificates = str(n, "caCertificates", path, errs);
+  if (YAML::Node v = n["insecureSkipVerify"]) t.insecure_skip_verify = v.IsScalar() && v.as<std::string>() == "true";
+  bool files = t.mode == ClientTls::Mode::Simple || t.mode == ClientTls::Mode::Mutual;
   for (const char* k : {"clientCertificate", "privateKey", "caCertificates", "credentialName", "caCrl"}) {
     if (n[k] && t.mode == ClientTls::Mode::IstioMutual)
       errs.push_back(path + "." + k + ": must not be set with ISTIO_MUTUAL (the workload certificate is used)");
-    else if (n[k])
-      errs.push_back(path + "." + k + ": not supported by weftd (SIMPLE / MUTUAL)");
   }
-  if (n["insecureSkipVerify"]) errs.push_back(path + ".insecureSkipVerify: not supported by weftd");
+  if (n["credentialName"] && files)
+    errs.push_back(path +
+                   ".credentialName: Kubernetes secrets are not supported by weftd yet; name the files "
+                   "(clientCertificate, privateKey, caCertificates)");
+  if (n["caCrl"] && files) errs.push_back(path + ".caCrl: certificate revocation lists are not supported by weftd");
+  if (t.insecure_skip_verify && (!t.ca_certificates.empty() || n["subjectAltNames"]))
+    errs.push_back(path + ": cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true");
+  if (t.mode == ClientTls::Mode::Mutual && t.client_certificate.empty())
+    errs.push_back(path + ".clientCertificate: client certificate required for mutual tls");
+  if (t.mode == ClientTls::Mode::Mutual && t.private_key.empty())
+    errs.push_back(path + ".privateKey: private key required for mutual tls");
+  for (const auto* f : {&t.client_certificate, &t.private_key, &t.ca_certificates})
+    if (f->find('~') != std::string::npos)
+      errs.push_back(path + ": '" + *f + "': a file name with '~' cannot be an SDS resource name");
   t.sni = str(n, "sni", path, errs);
   YAML::Node sans = n["subjectAltNames"];
   if (sans && !sans.IsSequence()) errs.push_back(path + ".subjectAltNames: must be a list");

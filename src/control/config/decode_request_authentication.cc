@@ -1,6 +1,6 @@
 // security.istio.io RequestAuthentication, validated as Istio's ValidateRequestAuthentication.
-// The keys must be inline (`jwks`): weftd does not fetch `jwksUri` yet, and `fromCookies` has
-// no counterpart in weft-proxy yet; both are refused by name.
+// Keys come inline (`jwks`), or weftd fetches them from `jwksUri`, or from the issuer's OpenID
+// discovery document when neither is given, as istiod does (control/authn/jwks_resolver).
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -8,6 +8,26 @@
 #include "control/config/decoders.h"
 
 namespace weft::control::decode {
+
+namespace {
+// Istio's ParseJwksURI: an http or https URL with a host and, if any, a numeric port.
+std::string checkJwksUri(const std::string& uri) {
+  auto scheme_end = uri.find("://");
+  std::string scheme = scheme_end == std::string::npos ? "" : uri.substr(0, scheme_end);
+  if (scheme != "http" && scheme != "https") return "URI scheme \"" + scheme + "\" is not supported";
+  std::string authority = uri.substr(scheme_end + 3);
+  authority = authority.substr(0, authority.find_first_of("/?#"));
+  if (authority.empty()) return "'" + uri + "' has no host";
+  auto colon = authority.rfind(':');
+  if (colon != std::string::npos && authority.find(']', colon) == std::string::npos) {
+    std::string port = authority.substr(colon + 1);
+    if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 ||
+        std::stoi(port) > 65535)
+      return "'" + uri + "' has an invalid port";
+  }
+  return {};
+}
+}  // namespace
 
 RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors& errs) {
   RequestAuthentication ra;
@@ -25,30 +45,38 @@ RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors&
   if (spec["targetRef"] || spec["targetRefs"]) errs.push_back("spec.targetRef: not supported by weftd; use selector");
   YAML::Node rules = spec["jwtRules"];
   if (rules && !rules.IsSequence()) errs.push_back("spec.jwtRules: must be a list");
-  std::set<std::string> issuers;
   for (size_t i = 0; rules && rules.IsSequence() && i < rules.size(); ++i) {
     std::string rp = idx("spec.jwtRules", i);
     const YAML::Node& r = rules[i];
     if (!expectMap(r, rp, errs)) continue;
-    checkKeys(r, rp,
-              {"issuer", "audiences", "jwks", "jwksUri", "fromHeaders", "fromParams", "fromCookies",
-               "forwardOriginalToken", "outputPayloadToHeader", "outputClaimToHeaders", "timeout"},
-              errs);
+    checkKeys(
+        r, rp,
+        {"issuer", "audiences", "jwks", "jwksUri", "fromHeaders", "fromParams", "fromCookies", "forwardOriginalToken",
+         "outputPayloadToHeader", "outputClaimToHeaders", "timeout", "spaceDelimitedClaims"},
+        errs);
     JwtRule jr;
     jr.issuer = str(r, "issuer", rp, errs);
-    if (jr.issuer.empty()) errs.push_back(rp + ".issuer: issuer must be set");
-    if (!jr.issuer.empty() && !issuers.insert(jr.issuer).second)
-      errs.push_back(rp + ".issuer: '" + jr.issuer + "' is already used by another rule");
+    jr.jwks_uri = str(r, "jwksUri", rp, errs);
+    if (jr.issuer.empty() && jr.jwks_uri.empty()) errs.push_back(rp + ": issuer or jwksUri must be non-empty string");
+    if (!jr.jwks_uri.empty()) {
+      std::string why = checkJwksUri(jr.jwks_uri);
+      if (!why.empty()) errs.push_back(rp + ".jwksUri: " + why);
+    }
     jr.audiences = strings(r, "audiences", rp, errs);
     jr.jwks = str(r, "jwks", rp, errs);
-    if (r["jwksUri"] && jr.jwks.empty())
-      errs.push_back(rp + ".jwksUri: weftd does not fetch jwksUri yet; put the key set in `jwks`");
-    if (!r["jwksUri"] && jr.jwks.empty()) errs.push_back(rp + ".jwks: required (inline JWKS)");
     if (!jr.jwks.empty()) {
       auto j = nlohmann::json::parse(jr.jwks, nullptr, false);
       if (j.is_discarded() || !j.is_object()) errs.push_back(rp + ".jwks: not a JSON Web Key Set");
     }
-    if (r["fromCookies"]) errs.push_back(rp + ".fromCookies: not supported by weftd yet");
+    jr.fetch_timeout_ms = durationMs(r, "timeout", rp, errs);
+    jr.from_cookies = strings(r, "fromCookies", rp, errs);
+    for (const auto& c : jr.from_cookies)
+      if (c.empty()) errs.push_back(rp + ".fromCookies: cookie name must be non-empty string");
+    jr.space_delimited_claims = strings(r, "spaceDelimitedClaims", rp, errs);
+    for (const auto& c : jr.space_delimited_claims)
+      if (c.empty()) errs.push_back(rp + ".spaceDelimitedClaims: claim name must be non-empty string");
+    for (const auto& a : jr.audiences)
+      if (a.empty()) errs.push_back(rp + ".audiences: audience must be non-empty string");
     if (YAML::Node hs = r["fromHeaders"]) {
       for (size_t j = 0; hs.IsSequence() && j < hs.size(); ++j) {
         std::string hp = idx(rp + ".fromHeaders", j);

@@ -31,7 +31,8 @@ ServiceEntry decodeServiceEntry(const YAML::Node& doc, Errors& errs) {
   YAML::Node spec = doc["spec"];
   if (!expectMap(spec, "spec", errs)) return se;
   checkKeys(spec, "spec",
-            {"hosts", "addresses", "ports", "location", "resolution", "endpoints", "workloadSelector", "exportTo"},
+            {"hosts", "addresses", "ports", "location", "resolution", "endpoints", "workloadSelector", "exportTo",
+             "subjectAltNames"},
             errs);
   se.hosts = strings(spec, "hosts", "spec", errs);
   if (se.hosts.empty()) errs.push_back("spec.hosts: at least one host is required");
@@ -75,6 +76,7 @@ ServiceEntry decodeServiceEntry(const YAML::Node& doc, Errors& errs) {
   if (YAML::Node ws = spec["workloadSelector"])
     se.workload_selector = labels(ws, "labels", "spec.workloadSelector", errs);
   se.export_to = strings(spec, "exportTo", "spec", errs);
+  se.subject_alt_names = strings(spec, "subjectAltNames", "spec", errs);
   return se;
 }
 

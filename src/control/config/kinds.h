@@ -246,11 +246,15 @@ struct OutlierDetection {
 };
 // PortTrafficPolicy: a port's settings replace the policy's own, field by field.
 // DestinationRule trafficPolicy.tls (ClientTLSSettings).
+// SIMPLE and MUTUAL take files in the workload's filesystem (credentialName waits for
+// Kubernetes secrets).
 struct ClientTls {
-  enum class Mode { Disable, IstioMutual };  // SIMPLE and MUTUAL are refused for now
+  enum class Mode { Disable, Simple, Mutual, IstioMutual };
   Mode mode = Mode::Disable;
   std::string sni;
   std::vector<std::string> subject_alt_names;
+  std::string client_certificate, private_key, ca_certificates;  // paths
+  bool insecure_skip_verify = false;
 };
 struct PortTrafficPolicy {
   uint32_t port = 0;
@@ -302,6 +306,7 @@ struct ServiceEntry {
   std::vector<WorkloadEntrySpec> endpoints;
   Labels workload_selector;
   std::vector<std::string> export_to;
+  std::vector<std::string> subject_alt_names;  // the identities its TLS servers present
 };
 struct WorkloadEntry {
   ObjectMeta meta;
@@ -331,13 +336,15 @@ struct AuthzField {
   bool empty() const { return values.empty() && not_values.empty(); }
 };
 struct AuthzSource {
-  AuthzField principals, namespaces, ip_blocks, remote_ip_blocks;
+  AuthzField principals, namespaces, ip_blocks, remote_ip_blocks, request_principals, service_accounts, trust_domains;
 };
 struct AuthzOperation {
   AuthzField hosts, ports, methods, paths;
 };
 struct AuthzCondition {
   std::string key;  // request.headers[x], source.ip, remote.ip, source.namespace, source.principal,
+                    // source.serviceAccount, source.trustDomain, request.auth.principal,
+                    // request.auth.audiences, request.auth.presenter, request.auth.claims[x][y],
                     // destination.ip, destination.port, connection.sni
   AuthzField values;
 };
@@ -351,9 +358,13 @@ struct AuthzRule {
 struct JwtRule {
   std::string issuer;
   std::vector<std::string> audiences;
-  std::string jwks;                                               // inline JWKS JSON
+  std::string jwks;  // inline JWKS JSON; after loading, the fetched key set for jwksUri
   std::vector<std::pair<std::string, std::string>> from_headers;  // name, prefix
   std::vector<std::string> from_params;
+  std::vector<std::string> from_cookies;
+  std::vector<std::string> space_delimited_claims;  // besides Istio's "scope" and "permission"
+  std::string jwks_uri;                             // fetched by weftd when `jwks` is empty
+  std::optional<int64_t> fetch_timeout_ms;          // `timeout`: how long weftd waits for the keys
   bool forward_original_token = false;
   std::string output_payload_to_header;
   std::vector<std::pair<std::string, std::string>> output_claim_to_headers;  // header, claim

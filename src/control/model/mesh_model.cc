@@ -217,6 +217,7 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
       ms.vip = se.addresses.empty() ? "" : se.addresses.front();
       ms.external = se.location == "MESH_EXTERNAL";
       ms.export_to = se.export_to;
+      ms.subject_alt_names = se.subject_alt_names;
       ms.resolution = se.resolution == "DNS"    ? MeshService::Resolution::Dns
                       : se.resolution == "NONE" ? MeshService::Resolution::Passthrough
                                                 : MeshService::Resolution::Endpoints;

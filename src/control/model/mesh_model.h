@@ -49,7 +49,8 @@ struct MeshService {
   std::string vip;
   enum class Resolution { Endpoints, Dns, Passthrough } resolution = Resolution::Endpoints;
   bool external = false;
-  std::vector<std::string> export_to;  // ServiceEntry exportTo; empty: everywhere
+  std::vector<std::string> export_to;          // ServiceEntry exportTo; empty: everywhere
+  std::vector<std::string> subject_alt_names;  // ServiceEntry subjectAltNames
   std::vector<MeshPort> ports;
   const MeshPort* port(uint32_t number) const;
 };

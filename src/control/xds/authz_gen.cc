@@ -2,6 +2,7 @@
 
 #include "envoy/config/rbac/v3/rbac.pb.h"
 #include "envoy/extensions/filters/http/rbac/v3/rbac.pb.h"
+#include "envoy/extensions/filters/network/rbac/v3/rbac.pb.h"
 
 namespace weft::control::xds {
 
@@ -9,7 +10,12 @@ namespace {
 
 namespace rbacv3 = envoy::config::rbac::v3;
 namespace hcmv3 = envoy::extensions::filters::network::http_connection_manager::v3;
+namespace lv3 = envoy::config::listener::v3;
 using StringMatcher = envoy::type::matcher::v3::StringMatcher;
+using ValueMatcher = envoy::type::matcher::v3::ValueMatcher;
+
+constexpr const char* kJwtFilter = "envoy.filters.http.jwt_authn";
+constexpr const char* kJwtPayload = "payload";  // jwt_gen's payload_in_metadata
 
 std::vector<const AuthorizationPolicy*> applicable(const MeshModel& model, const ProxyInfo& proxy) {
   std::vector<const AuthorizationPolicy*> out;
@@ -27,6 +33,22 @@ std::vector<const AuthorizationPolicy*> applicable(const MeshModel& model, const
   return out;
 }
 
+// Go's regexp.QuoteMeta, which Istio uses for the names it puts in regexes.
+std::string quoteMeta(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (std::string_view("\\.+*?()|[]{}^$").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+StringMatcher regex(const std::string& re) {
+  StringMatcher m;
+  m.mutable_safe_regex()->set_regex(re);
+  return m;
+}
+
 // Istio's value forms: "x" exact, "x*" prefix, "*x" suffix ("*" is handled by the callers).
 StringMatcher match(const std::string& v, bool ignore_case = false) {
   StringMatcher m;
@@ -39,6 +61,9 @@ StringMatcher match(const std::string& v, bool ignore_case = false) {
   m.set_ignore_case(ignore_case);
   return m;
 }
+
+// Istio's StringMatcher(v): as match(), with "*" meaning any non-empty value.
+StringMatcher matchOrAny(const std::string& v) { return v == "*" ? regex(".+") : match(v); }
 
 rbacv3::Permission header(const std::string& name, const std::string& v, bool ignore_case = false) {
   rbacv3::Permission p;
@@ -61,33 +86,52 @@ envoy::config::core::v3::CidrRange cidr(const std::string& v) {
   return r;
 }
 
-rbacv3::Principal principalName(const std::string& v) {
+rbacv3::Principal authenticated(const StringMatcher& m) {
   rbacv3::Principal p;
+  *p.mutable_authenticated()->mutable_principal_name() = m;
+  return p;
+}
+
+rbacv3::Principal principalName(const std::string& v) {
   if (v == "*") {
+    rbacv3::Principal p;
     p.mutable_authenticated();  // any authenticated peer
     return p;
   }
   // Istio's principals leave out "spiffe://": an exact or prefix form gets it back; a suffix
   // form matches the end of the identity as it is.
-  *p.mutable_authenticated()->mutable_principal_name() = match(v.front() == '*' ? v : "spiffe://" + v);
-  return p;
+  return authenticated(match(v.front() == '*' ? v : "spiffe://" + v));
 }
 
 rbacv3::Principal namespaceOf(const std::string& ns) {
-  rbacv3::Principal p;
-  if (ns == "*") {
-    p.mutable_authenticated();
-    return p;
+  // The namespace segment of the SPIFFE identity, '*' standing for any run of characters.
+  std::string re;
+  size_t at = 0;
+  for (size_t star; (star = ns.find('*', at)) != std::string::npos; at = star + 1)
+    re += quoteMeta(ns.substr(at, star - at)) + ".*";
+  re += quoteMeta(ns.substr(at));
+  return authenticated(regex(".*/ns/" + re + "/.*"));
+}
+
+// "name" (in the policy's namespace) or "namespace/name".
+rbacv3::Principal serviceAccount(const std::string& policy_ns, const std::string& v) {
+  auto slash = v.find('/');
+  std::string ns = slash == std::string::npos ? policy_ns : v.substr(0, slash);
+  std::string sa = slash == std::string::npos ? v : v.substr(slash + 1);
+  return authenticated(regex("spiffe://.+/ns/" + quoteMeta(ns) + "/(.+/|)sa/" + quoteMeta(sa) + "(/.+)?"));
+}
+
+rbacv3::Principal trustDomain(const std::string& v) {
+  StringMatcher m;
+  if (v == "*") {
+    m.set_prefix("spiffe://");
+  } else if (v.find('*') == std::string::npos) {
+    m.set_prefix("spiffe://" + v + "/");
+  } else {
+    auto star = v.find('*');
+    m = regex("spiffe://" + quoteMeta(v.substr(0, star)) + "[^/]*" + quoteMeta(v.substr(star + 1)) + "/.*");
   }
-  // The namespace segment of the SPIFFE identity, as Istio matches it.
-  auto* re = p.mutable_authenticated()->mutable_principal_name()->mutable_safe_regex();
-  std::string quoted;
-  for (char c : ns) {
-    if (!isalnum(static_cast<unsigned char>(c))) quoted += '\\';
-    quoted += c;
-  }
-  re->set_regex(".*/ns/" + quoted + "/.*");
-  return p;
+  return authenticated(m);
 }
 
 rbacv3::Principal directIp(const std::string& v, bool remote) {
@@ -96,43 +140,70 @@ rbacv3::Principal directIp(const std::string& v, bool remote) {
   return p;
 }
 
-// values: any of them; not_values: none of them. Both: AND.
-template <typename T, typename F>
-void addField(const AuthzField& f, F make, std::vector<T>& out) {
-  if (!f.values.empty()) {
-    T any_of;
-    auto* set = [&]() {
-      if constexpr (std::is_same_v<T, rbacv3::Permission>)
-        return any_of.mutable_or_rules()->mutable_rules();
-      else
-        return any_of.mutable_or_ids()->mutable_ids();
-    }();
-    for (const auto& v : f.values) *set->Add() = make(v);
-    out.push_back(any_of);
-  }
-  if (!f.not_values.empty()) {
-    T none_of;
-    auto* inner = [&]() {
-      if constexpr (std::is_same_v<T, rbacv3::Permission>)
-        return none_of.mutable_not_rule()->mutable_or_rules()->mutable_rules();
-      else
-        return none_of.mutable_not_id()->mutable_or_ids()->mutable_ids();
-    }();
-    for (const auto& v : f.not_values) *inner->Add() = make(v);
-    out.push_back(none_of);
-  }
+// A JWT claim in jwt_authn's payload metadata.
+rbacv3::Principal claim(const std::vector<std::string>& path, const ValueMatcher& value) {
+  rbacv3::Principal p;
+  auto* m = p.mutable_metadata();
+  m->set_filter(kJwtFilter);
+  m->add_path()->set_key(kJwtPayload);
+  for (const auto& k : path) m->add_path()->set_key(k);
+  *m->mutable_value() = value;
+  return p;
 }
 
-template <typename T>
-T allOf(std::vector<T> list) {
-  T out;
-  if (list.empty()) {
-    out.set_any(true);
-  } else if constexpr (std::is_same_v<T, rbacv3::Permission>) {
-    for (auto& p : list) *out.mutable_and_rules()->add_rules() = std::move(p);
+ValueMatcher stringValue(const StringMatcher& s) {
+  ValueMatcher v;
+  *v.mutable_string_match() = s;
+  return v;
+}
+
+// A claim holding `v` itself or a list with `v` in it (Istio's extended JWT matcher).
+rbacv3::Principal claimHas(const std::vector<std::string>& path, const std::string& v) {
+  ValueMatcher one = stringValue(matchOrAny(v)), either;
+  *either.mutable_or_match()->add_value_matchers()->mutable_list_match()->mutable_one_of() = one;
+  *either.mutable_or_match()->add_value_matchers() = one;
+  return claim(path, either);
+}
+
+// requestPrincipals and request.auth.principal: "ISS/SUB", split at the last '/', as Istio.
+rbacv3::Principal requestPrincipal(const std::string& v) {
+  auto slash = v.rfind('/');
+  bool found = slash != std::string::npos;
+  std::string iss = found ? v.substr(0, slash) : v, sub = found ? v.substr(slash + 1) : "";
+  StringMatcher any = regex(".+"), mi, ms;
+  if (v == "*") {
+    mi = ms = any;
+  } else if (v.front() == '*') {
+    if (found) {
+      mi = iss == "*" ? any : match(iss);  // "*x" suffix
+      ms = match(sub);
+    } else {
+      mi = any;
+      ms = match(v);
+    }
+  } else if (v.back() == '*') {
+    if (found) {
+      mi = match(iss);
+      ms = sub == "*" ? any : match(sub);  // "x*" prefix
+    } else {
+      mi = match(v);
+      ms = any;
+    }
   } else {
-    for (auto& p : list) *out.mutable_and_ids()->add_ids() = std::move(p);
+    mi = match(iss);
+    ms = match(sub);
   }
+  rbacv3::Principal p;
+  *p.mutable_and_ids()->add_ids() = claim({"iss"}, stringValue(mi));
+  *p.mutable_and_ids()->add_ids() = claim({"sub"}, stringValue(ms));
+  return p;
+}
+
+// request.auth.claims[a][b] -> {a, b}
+std::vector<std::string> claimPath(const std::string& key) {
+  std::vector<std::string> out;
+  for (size_t at = key.find('['); at != std::string::npos; at = key.find('[', at + 1))
+    out.push_back(key.substr(at + 1, key.find(']', at) - at - 1));
   return out;
 }
 
@@ -160,110 +231,217 @@ rbacv3::Permission pathPermission(const std::string& v) {
   return p;
 }
 
-rbacv3::Policy rulePolicy(const AuthzRule& rule) {
-  std::vector<rbacv3::Permission> perms;
-  std::vector<rbacv3::Principal> principals;
-  if (!rule.to.empty()) {
-    rbacv3::Permission any_op;
-    for (const auto& op : rule.to) {
-      std::vector<rbacv3::Permission> fields;
-      addField(
-          op.hosts, [](const std::string& v) { return header(":authority", v, true); }, fields);
-      addField(
-          op.methods, [](const std::string& v) { return header(":method", v); }, fields);
-      addField(op.paths, pathPermission, fields);
-      addField(op.ports, portPermission, fields);
-      *any_op.mutable_or_rules()->add_rules() = allOf(std::move(fields));
-    }
-    perms.push_back(any_op);
+template <typename T>
+T allOf(std::vector<T> list) {
+  T out;
+  if (list.empty()) {
+    out.set_any(true);
+  } else if constexpr (std::is_same_v<T, rbacv3::Permission>) {
+    for (auto& p : list) *out.mutable_and_rules()->add_rules() = std::move(p);
+  } else {
+    for (auto& p : list) *out.mutable_and_ids()->add_ids() = std::move(p);
   }
-  if (!rule.from.empty()) {
-    rbacv3::Principal any_source;
-    for (const auto& src : rule.from) {
-      std::vector<rbacv3::Principal> fields;
-      addField(src.principals, principalName, fields);
-      addField(src.namespaces, namespaceOf, fields);
-      addField(
-          src.ip_blocks, [](const std::string& v) { return directIp(v, false); }, fields);
-      addField(
-          src.remote_ip_blocks, [](const std::string& v) { return directIp(v, true); }, fields);
-      *any_source.mutable_or_ids()->add_ids() = allOf(std::move(fields));
-    }
-    principals.push_back(any_source);
-  }
-  for (const auto& c : rule.when) {
-    if (c.key.rfind("request.headers[", 0) == 0) {
-      std::string name = c.key.substr(16, c.key.size() - 17);
-      addField(
-          c.values, [&](const std::string& v) { return header(name, v); }, perms);
-    } else if (c.key == "destination.port") {
-      addField(c.values, portPermission, perms);
-    } else if (c.key == "destination.ip") {
-      addField(c.values, destinationIp, perms);
-    } else if (c.key == "connection.sni") {
-      addField(c.values, sniPermission, perms);
-    } else if (c.key == "source.ip" || c.key == "remote.ip") {
-      bool remote = c.key == "remote.ip";
-      addField(
-          c.values, [remote](const std::string& v) { return directIp(v, remote); }, principals);
-    } else if (c.key == "source.namespace") {
-      addField(c.values, namespaceOf, principals);
-    } else if (c.key == "source.principal") {
-      addField(c.values, principalName, principals);
-    }
-  }
-  rbacv3::Policy policy;
-  *policy.add_permissions() = allOf(std::move(perms));
-  *policy.add_principals() = allOf(std::move(principals));
-  return policy;
+  return out;
 }
 
-hcmv3::HttpFilter rbacFilter(const std::vector<const AuthorizationPolicy*>& policies, rbacv3::RBAC::Action action,
-                             bool shadow) {
-  envoy::extensions::filters::http::rbac::v3::RBAC cfg;
-  rbacv3::RBAC* rules = shadow ? cfg.mutable_shadow_rules() : cfg.mutable_rules();
-  rules->set_action(action);
+// One rule's translation for one kind of filter chain.
+class RuleBuilder {
+ public:
+  RuleBuilder(bool tcp, AuthorizationPolicy::Action action, const std::string& policy_ns)
+      : tcp_(tcp), allow_(action == AuthorizationPolicy::Action::Allow), policy_ns_(policy_ns) {}
+
+  // The policy, or nothing when an ALLOW rule needs what a TCP chain cannot see.
+  std::optional<rbacv3::Policy> build(const AuthzRule& rule) {
+    std::vector<rbacv3::Permission> perms;
+    std::vector<rbacv3::Principal> principals;
+    if (!rule.to.empty()) {
+      rbacv3::Permission any_op;
+      for (const auto& op : rule.to) {
+        std::vector<rbacv3::Permission> fields;
+        add(
+            op.hosts, true, [](const std::string& v) { return header(":authority", v, true); }, fields);
+        add(
+            op.methods, true, [](const std::string& v) { return header(":method", v); }, fields);
+        add(op.paths, true, pathPermission, fields);
+        add(op.ports, false, portPermission, fields);
+        *any_op.mutable_or_rules()->add_rules() = allOf(std::move(fields));
+      }
+      perms.push_back(any_op);
+    }
+    if (!rule.from.empty()) {
+      rbacv3::Principal any_source;
+      for (const auto& src : rule.from) {
+        std::vector<rbacv3::Principal> fields;
+        add(src.principals, false, principalName, fields);
+        add(src.request_principals, true, requestPrincipal, fields);
+        add(
+            src.service_accounts, false, [this](const std::string& v) { return serviceAccount(policy_ns_, v); },
+            fields);
+        add(src.namespaces, false, namespaceOf, fields);
+        add(src.trust_domains, false, trustDomain, fields);
+        add(
+            src.ip_blocks, false, [](const std::string& v) { return directIp(v, false); }, fields);
+        add(
+            src.remote_ip_blocks, false, [](const std::string& v) { return directIp(v, true); }, fields);
+        *any_source.mutable_or_ids()->add_ids() = allOf(std::move(fields));
+      }
+      principals.push_back(any_source);
+    }
+    for (const auto& c : rule.when) condition(c, perms, principals);
+    if (skip_) return std::nullopt;
+    rbacv3::Policy policy;
+    *policy.add_permissions() = allOf(std::move(perms));
+    *policy.add_principals() = allOf(std::move(principals));
+    return policy;
+  }
+
+ private:
+  void condition(const AuthzCondition& c, std::vector<rbacv3::Permission>& perms,
+                 std::vector<rbacv3::Principal>& principals) {
+    const std::string& k = c.key;
+    if (k.rfind("request.headers[", 0) == 0) {
+      std::string name = k.substr(16, k.size() - 17);
+      add(
+          c.values, true, [&](const std::string& v) { return header(name, v); }, perms);
+    } else if (k == "destination.port") {
+      add(c.values, false, portPermission, perms);
+    } else if (k == "destination.ip") {
+      add(c.values, false, destinationIp, perms);
+    } else if (k == "connection.sni") {
+      add(c.values, false, sniPermission, perms);
+    } else if (k == "source.ip" || k == "remote.ip") {
+      bool remote = k == "remote.ip";
+      add(
+          c.values, false, [remote](const std::string& v) { return directIp(v, remote); }, principals);
+    } else if (k == "source.namespace") {
+      add(c.values, false, namespaceOf, principals);
+    } else if (k == "source.principal") {
+      add(c.values, false, principalName, principals);
+    } else if (k == "source.serviceAccount") {
+      add(
+          c.values, false, [this](const std::string& v) { return serviceAccount(policy_ns_, v); }, principals);
+    } else if (k == "source.trustDomain") {
+      add(c.values, false, trustDomain, principals);
+    } else if (k == "request.auth.principal") {
+      add(c.values, true, requestPrincipal, principals);
+    } else if (k == "request.auth.audiences" || k == "request.auth.presenter" ||
+               k.rfind("request.auth.claims", 0) == 0) {
+      std::vector<std::string> path = k == "request.auth.audiences"   ? std::vector<std::string>{"aud"}
+                                      : k == "request.auth.presenter" ? std::vector<std::string>{"azp"}
+                                                                      : claimPath(k);
+      add(
+          c.values, true, [&](const std::string& v) { return claimHas(path, v); }, principals);
+    }
+  }
+
+  // values: any of them; not_values: none of them. Both: AND. A field the chain cannot see
+  // skips an ALLOW rule and is left out of the others.
+  template <typename T, typename F>
+  void add(const AuthzField& f, bool http_only, F make, std::vector<T>& out) {
+    if (f.empty()) return;
+    if (tcp_ && http_only) {
+      skip_ = skip_ || allow_;
+      return;
+    }
+    if (!f.values.empty()) {
+      T any_of;
+      auto* set = [&]() {
+        if constexpr (std::is_same_v<T, rbacv3::Permission>)
+          return any_of.mutable_or_rules()->mutable_rules();
+        else
+          return any_of.mutable_or_ids()->mutable_ids();
+      }();
+      for (const auto& v : f.values) *set->Add() = make(v);
+      out.push_back(any_of);
+    }
+    if (!f.not_values.empty()) {
+      T none_of;
+      auto* inner = [&]() {
+        if constexpr (std::is_same_v<T, rbacv3::Permission>)
+          return none_of.mutable_not_rule()->mutable_or_rules()->mutable_rules();
+        else
+          return none_of.mutable_not_id()->mutable_or_ids()->mutable_ids();
+      }();
+      for (const auto& v : f.not_values) *inner->Add() = make(v);
+      out.push_back(none_of);
+    }
+  }
+
+  bool tcp_, allow_;
+  const std::string& policy_ns_;
+  bool skip_ = false;
+};
+
+struct Grouped {
+  std::vector<const AuthorizationPolicy*> audit, deny, allow;
+};
+
+Grouped grouped(const MeshModel& model, const ProxyInfo& proxy) {
+  Grouped g;
+  for (const auto* p : applicable(model, proxy)) {
+    switch (p->action) {
+      case AuthorizationPolicy::Action::Deny:
+        g.deny.push_back(p);
+        break;
+      case AuthorizationPolicy::Action::Allow:
+        g.allow.push_back(p);
+        break;
+      case AuthorizationPolicy::Action::Audit:
+        g.audit.push_back(p);
+        break;
+    }
+  }
+  return g;
+}
+
+rbacv3::RBAC rules(const std::vector<const AuthorizationPolicy*>& policies, rbacv3::RBAC::Action action, bool tcp) {
+  rbacv3::RBAC out;
+  out.set_action(action);
   for (const auto* p : policies) {
     for (size_t i = 0; i < p->rules.size(); ++i) {
       std::string name = "ns[" + p->meta.ns + "]-policy[" + p->meta.name + "]-rule[" + std::to_string(i) + "]";
-      (*rules->mutable_policies())[name] = rulePolicy(p->rules[i]);
+      if (auto policy = RuleBuilder(tcp, p->action, p->meta.ns).build(p->rules[i]))
+        (*out.mutable_policies())[name] = std::move(*policy);
     }
   }
-  if (shadow) cfg.set_shadow_rules_stat_prefix("istio_audit_");
-  hcmv3::HttpFilter f;
-  f.set_name("envoy.filters.http.rbac");
-  f.mutable_typed_config()->PackFrom(cfg);
-  return f;
+  return out;
+}
+
+// AUDIT, DENY, ALLOW: each present group as (rules, shadow?).
+template <typename F>
+void eachFilter(const Grouped& g, bool tcp, F emit) {
+  if (!g.audit.empty()) emit(rules(g.audit, rbacv3::RBAC::DENY, tcp), true);
+  if (!g.deny.empty()) emit(rules(g.deny, rbacv3::RBAC::DENY, tcp), false);
+  if (!g.allow.empty()) emit(rules(g.allow, rbacv3::RBAC::ALLOW, tcp), false);
 }
 
 }  // namespace
 
 std::vector<hcmv3::HttpFilter> authzHttpFilters(const MeshModel& model, const ProxyInfo& proxy) {
-  std::vector<const AuthorizationPolicy*> deny, allow, audit;
-  for (const auto* p : applicable(model, proxy)) {
-    switch (p->action) {
-      case AuthorizationPolicy::Action::Deny:
-        deny.push_back(p);
-        break;
-      case AuthorizationPolicy::Action::Allow:
-        allow.push_back(p);
-        break;
-      case AuthorizationPolicy::Action::Audit:
-        audit.push_back(p);
-        break;
-    }
-  }
   std::vector<hcmv3::HttpFilter> out;
-  if (!audit.empty()) out.push_back(rbacFilter(audit, rbacv3::RBAC::DENY, true));
-  if (!deny.empty()) out.push_back(rbacFilter(deny, rbacv3::RBAC::DENY, false));
-  if (!allow.empty()) out.push_back(rbacFilter(allow, rbacv3::RBAC::ALLOW, false));
+  eachFilter(grouped(model, proxy), false, [&](rbacv3::RBAC r, bool shadow) {
+    envoy::extensions::filters::http::rbac::v3::RBAC cfg;
+    *(shadow ? cfg.mutable_shadow_rules() : cfg.mutable_rules()) = std::move(r);
+    if (shadow) cfg.set_shadow_rules_stat_prefix("istio_audit_");
+    hcmv3::HttpFilter& f = out.emplace_back();
+    f.set_name("envoy.filters.http.rbac");
+    f.mutable_typed_config()->PackFrom(cfg);
+  });
   return out;
 }
 
-bool authzApplies(const MeshModel& model, const ProxyInfo& proxy) {
-  for (const auto* p : applicable(model, proxy))
-    if (p->action != AuthorizationPolicy::Action::Audit) return true;
-  return false;
+std::vector<lv3::Filter> authzNetworkFilters(const MeshModel& model, const ProxyInfo& proxy) {
+  std::vector<lv3::Filter> out;
+  eachFilter(grouped(model, proxy), true, [&](rbacv3::RBAC r, bool shadow) {
+    envoy::extensions::filters::network::rbac::v3::RBAC cfg;
+    cfg.set_stat_prefix("tcp.");  // Istio's: the stats are tcp.rbac.allowed, ...
+    *(shadow ? cfg.mutable_shadow_rules() : cfg.mutable_rules()) = std::move(r);
+    if (shadow) cfg.set_shadow_rules_stat_prefix("istio_audit_");
+    lv3::Filter& f = out.emplace_back();
+    f.set_name("envoy.filters.network.rbac");
+    f.mutable_typed_config()->PackFrom(cfg);
+  });
+  return out;
 }
 
 }  // namespace weft::control::xds

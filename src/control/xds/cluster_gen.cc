@@ -7,6 +7,7 @@
 #include "control/xds/generator.h"
 #include "control/xds/istio_mtls.h"
 #include "control/xds/locality_lb.h"
+#include "control/xds/tls_origination.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
@@ -198,7 +199,7 @@ void applyTls(const TrafficPolicy& tp, const MeshService& svc, const MeshPort& p
   const std::string& root_namespace = model.root_namespace;
   static const std::vector<PeerAuthentication> kNone;
   const auto& peer_authentications = model.config ? model.config->peer_authentications : kNone;
-  if (!proxy.sds || proxy.proxyless_grpc) return;
+  if (proxy.proxyless_grpc) return;
   if (tp.tls && tp.tls->mode == ClientTls::Mode::Disable) return;
   bool h2 = false;
   auto opts = c.typed_extension_protocol_options().find("envoy.extensions.upstreams.http.v3.HttpProtocolOptions");
@@ -207,6 +208,12 @@ void applyTls(const TrafficPolicy& tp, const MeshService& svc, const MeshPort& p
     opts->second.UnpackTo(&o);
     h2 = o.explicit_http_config().has_http2_protocol_options();
   }
+  if (tp.tls && (tp.tls->mode == ClientTls::Mode::Simple || tp.tls->mode == ClientTls::Mode::Mutual)) {
+    ClientTls tls = *tp.tls;
+    if (tls.subject_alt_names.empty()) tls.subject_alt_names = svc.subject_alt_names;  // a ServiceEntry's
+    return applyTlsOrigination(tls, isHttp(port.protocol), h2, proxy.sds, c);
+  }
+  if (!proxy.sds) return;
   // The peers' identities: the rule's subjectAltNames, else the service accounts of the endpoints.
   std::vector<std::string> sans;
   if (tp.tls && !tp.tls->subject_alt_names.empty()) {

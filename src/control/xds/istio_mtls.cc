@@ -13,9 +13,6 @@ const std::vector<std::string> kAlpnInMeshH2WithMxc = {"istio-peer-exchange", "i
 const std::vector<std::string> kAllIstioMtlsAlpns = {"istio", "istio-peer-exchange", "istio-http/1.0", "istio-http/1.1",
                                                      "istio-h2"};
 
-namespace {
-
-// Istio's ConstructSdsSecretConfig: the agent's SDS server through the bootstrap's sds-grpc.
 tlsv3::SdsSecretConfig sdsSecret(const std::string& name) {
   tlsv3::SdsSecretConfig s;
   s.set_name(name);
@@ -30,6 +27,8 @@ tlsv3::SdsSecretConfig sdsSecret(const std::string& name) {
   return s;
 }
 
+namespace {
+
 // The workload certificate, the root over SDS, and the peers' SANs.
 void meshCommon(tlsv3::CommonTlsContext& c, const std::vector<std::string>& sans) {
   c.mutable_tls_params()->set_tls_minimum_protocol_version(tlsv3::TlsParameters::TLSv1_2);
@@ -41,14 +40,14 @@ void meshCommon(tlsv3::CommonTlsContext& c, const std::vector<std::string>& sans
   *combined->mutable_validation_context_sds_secret_config() = sdsSecret("ROOTCA");
 }
 
+}  // namespace
+
 corev3::TransportSocket tlsSocket(const google::protobuf::Message& context) {
   corev3::TransportSocket ts;
   ts.set_name("envoy.transport_sockets.tls");
   ts.mutable_typed_config()->PackFrom(context);
   return ts;
 }
-
-}  // namespace
 
 std::string istioSni(uint32_t port, const std::string& subset, const std::string& host) {
   return "outbound_." + std::to_string(port) + "_." + subset + "_." + host;

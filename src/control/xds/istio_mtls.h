@@ -8,6 +8,7 @@
 
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/core/v3/base.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 
 namespace weft::control::xds {
 
@@ -15,6 +16,11 @@ namespace weft::control::xds {
 extern const std::vector<std::string> kAlpnInMeshWithMxc;    // istio-peer-exchange, istio
 extern const std::vector<std::string> kAlpnInMeshH2WithMxc;  // ... and h2
 extern const std::vector<std::string> kAllIstioMtlsAlpns;    // istio, istio-peer-exchange, istio-http/*
+
+// Istio's ConstructSdsSecretConfig: secret `name` from the agent's SDS server (sds-grpc).
+envoy::extensions::transport_sockets::tls::v3::SdsSecretConfig sdsSecret(const std::string& name);
+// envoy.transport_sockets.tls around a TLS context.
+envoy::config::core::v3::TransportSocket tlsSocket(const google::protobuf::Message& context);
 
 // UpstreamTlsContext for ISTIO_MUTUAL: SNI, the peer's SPIFFE SANs (exact), HTTP/2 or not.
 envoy::config::core::v3::TransportSocket istioMutualUpstream(const std::vector<std::string>& sans,

@@ -4,6 +4,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 namespace weft::control::xds {
 
@@ -24,14 +25,20 @@ std::optional<hcmv3::HttpFilter> jwtHttpFilter(const MeshModel& model, const Pro
     if (!mesh_wide && !selected) continue;
     for (const auto& r : ra.jwt_rules) {
       std::string name = "origins-" + std::to_string(n++);
+      // Istio's: the payload under "payload" for AuthorizationPolicy's JWT matchers, with
+      // "permission" and "scope" (and the rule's spaceDelimitedClaims) split into lists.
+      std::set<std::string> spaced(r.space_delimited_claims.begin(), r.space_delimited_claims.end());
+      spaced.insert({"permission", "scope"});
       json p = {{"issuer", r.issuer},
                 {"local_jwks", {{"inline_string", r.jwks}}},
                 {"forward", r.forward_original_token},
-                {"payload_in_metadata", r.issuer}};
+                {"payload_in_metadata", "payload"},
+                {"normalize_payload_in_metadata", {{"space_delimited_claims", spaced}}}};
       if (!r.audiences.empty()) p["audiences"] = r.audiences;
       for (const auto& [h, prefix] : r.from_headers)
         p["from_headers"].push_back({{"name", h}, {"value_prefix", prefix}});
       if (!r.from_params.empty()) p["from_params"] = r.from_params;
+      if (!r.from_cookies.empty()) p["from_cookies"] = r.from_cookies;
       if (!r.output_payload_to_header.empty()) p["forward_payload_header"] = r.output_payload_to_header;
       for (const auto& [h, claim] : r.output_claim_to_headers)
         p["claim_to_headers"].push_back({{"header_name", h}, {"claim_name", claim}});

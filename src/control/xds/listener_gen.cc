@@ -68,7 +68,8 @@ lv3::Filter tcpProxyTo(const std::string& stat_prefix, const std::string& cluste
 // ALPNs) and plaintext on one port; for TCP also TLS the application itself speaks. STRICT:
 // mutual TLS only; plaintext reaches a chain that drops it (not the passthrough). DISABLE:
 // plaintext only. A proxy without a workload certificate gets plaintext whatever the mode.
-void addInboundChains(lv3::Listener& vi, uint32_t port, bool http, bool sds, MtlsMode mode, const lv3::Filter& filter) {
+void addInboundChains(lv3::Listener& vi, uint32_t port, bool http, bool sds, MtlsMode mode,
+                      const std::vector<lv3::Filter>& filters) {
   auto chain = [&](const char* transport, bool istio_alpn, bool terminate) {
     auto* c = vi.add_filter_chains();
     c->set_name("0.0.0.0_" + std::to_string(port));
@@ -78,7 +79,7 @@ void addInboundChains(lv3::Listener& vi, uint32_t port, bool http, bool sds, Mtl
     if (istio_alpn)
       for (const auto& a : kAllIstioMtlsAlpns) m->add_application_protocols(a);
     if (terminate) *c->mutable_transport_socket() = istioMutualDownstream(http);
-    *c->add_filters() = filter;
+    for (const auto& f : filters) *c->add_filters() = f;
   };
   if (!sds || mode == MtlsMode::Disable) return chain(nullptr, false, false);
   if (mode == MtlsMode::Strict) {
@@ -128,8 +129,9 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
         for (const auto& e : port.endpoints) {
           if (e.ip != proxy.ip || !done.insert(e.port).second) continue;
           std::string cluster = "inbound|" + std::to_string(port.port) + "||";
-          lv3::Filter filter;
-          auto* f = &filter;
+          std::vector<lv3::Filter> filters;
+          if (!isHttp(port.protocol)) filters = authzNetworkFilters(model, proxy);
+          auto* f = &filters.emplace_back();
           if (isHttp(port.protocol)) {
             hcmv3::HttpConnectionManager hcm;
             hcm.set_stat_prefix("inbound_0.0.0.0_" + std::to_string(e.port));
@@ -149,13 +151,10 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
             router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
             f->set_name("envoy.filters.network.http_connection_manager");
             f->mutable_typed_config()->PackFrom(hcm);
-          } else if (authzApplies(model, proxy)) {
-            // No network RBAC in weft-proxy yet: a TCP port under an authorization policy is closed.
-            *f = tcpProxyTo("BlackHoleCluster", "BlackHoleCluster");
           } else {
             *f = tcpProxyTo(cluster, cluster);
           }
-          addInboundChains(vi, e.port, isHttp(port.protocol), proxy.sds, mtls.forPort(e.port), filter);
+          addInboundChains(vi, e.port, isHttp(port.protocol), proxy.sds, mtls.forPort(e.port), filters);
           break;
         }
       }
@@ -169,6 +168,8 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
   }
   auto* fallback = vi.mutable_default_filter_chain();
   fallback->set_name("inbound-passthrough");
+  // Ports no service declares are TCP to Istio too, under the workload's policies.
+  for (auto& authz : authzNetworkFilters(model, proxy)) *fallback->add_filters() = std::move(authz);
   *fallback->add_filters() = tcpProxyTo("InboundPassthroughCluster", "InboundPassthroughCluster");
   // STRICT covers the workload's other ports too: the passthrough takes mutual TLS only.
   if (proxy.sds && mtls.mode == MtlsMode::Strict) *fallback->mutable_transport_socket() = istioMutualDownstream(false);

@@ -604,12 +604,15 @@ TEST(DecodeTest, DestinationRuleUnsupportedLoadBalancer) {
 
   Rejected tls = rejectOne(dr(R"(
   trafficPolicy:
-    tls: {mode: SIMPLE, caCertificates: /etc/ca.pem}
+    tls: {mode: MUTUAL, caCertificates: /etc/ca.pem, credentialName: c, insecureSkipVerify: true}
 )"));
   EXPECT_THAT(tls.errors,
-              ElementsAre("spec.trafficPolicy.tls.mode: SIMPLE is not supported by weftd yet (it needs certificate "
-                          "files served over SDS); use ISTIO_MUTUAL or DISABLE",
-                          "spec.trafficPolicy.tls.caCertificates: not supported by weftd (SIMPLE / MUTUAL)"));
+              ElementsAre("spec.trafficPolicy.tls.credentialName: Kubernetes secrets are not supported by weftd yet; "
+                          "name the files (clientCertificate, privateKey, caCertificates)",
+                          "spec.trafficPolicy.tls: cannot specify CaCertificates or SubjectAltNames when "
+                          "InsecureSkipVerify is set true",
+                          "spec.trafficPolicy.tls.clientCertificate: client certificate required for mutual tls",
+                          "spec.trafficPolicy.tls.privateKey: private key required for mutual tls"));
   Rejected mutual_files = rejectOne(dr(R"(
   trafficPolicy:
     tls: {mode: ISTIO_MUTUAL, clientCertificate: /c.pem}

@@ -8,6 +8,7 @@
 
 #include "control/control_test_support.h"
 #include "envoy/extensions/filters/http/rbac/v3/rbac.pb.h"
+#include "envoy/extensions/filters/network/rbac/v3/rbac.pb.h"
 
 namespace weft::control::xds {
 namespace {
@@ -42,8 +43,17 @@ TEST(AuthorizationPolicyTest, ValidatedAsIstio) {
               ElementsAre("spec.rules[0].from[0].source.ipBlocks: '10.0.0.0/33' is not a valid IP address or CIDR "
                           "range"));
   EXPECT_THAT(errorsOf(ap("a", "default", "  rules:\n  - when: [{key: \"request.auth.claims[iss]\", values: [x]}]\n")),
-              ElementsAre("spec.rules[0].when[0].key: request.auth.claims[iss] needs RequestAuthentication (JWT), not "
-                          "supported by weftd yet"));
+              IsEmpty());
+  EXPECT_THAT(errorsOf(ap("a", "default", "  rules:\n  - when: [{key: \"request.auth.claims[a\", values: [x]}]\n")),
+              ElementsAre("spec.rules[0].when[0].key: request.auth.claims[a: expecting format "
+                          "request.auth.claims[<NAME>]"));
+  EXPECT_THAT(errorsOf(ap("a", "default", "  rules:\n  - when: [{key: \"destination.labels[app]\", values: [x]}]\n")),
+              ElementsAre("spec.rules[0].when[0].key: attribute destination.labels[app] is replaced by the workload "
+                          "selector"));
+  EXPECT_THAT(
+      errorsOf(ap("a", "default", "  rules:\n  - from: [{source: {serviceAccounts: [a/b/c], principals: [x]}}]\n")),
+      ElementsAre("spec.rules[0].from[0].source: cannot set serviceAccounts with namespaces or principals",
+                  "spec.rules[0].from[0].source.serviceAccounts: 'a/b/c' must be 'name' or 'namespace/name'"));
   EXPECT_THAT(errorsOf(ap("a", "default", "  rules:\n  - when: [{key: source.ip}]\n")),
               ElementsAre("spec.rules[0].when[0]: at least one of values or notValues must be set for key source.ip"));
   EXPECT_THAT(errorsOf(ap("a", "default", "")), IsEmpty());  // allow nothing
@@ -85,11 +95,68 @@ TEST(AuthorizationPolicyTest, ScopeOrderAndMapping) {
                            "address_prefix: \"10.0.0.0\"", "\"x-user\"", "not_rule"}) {
     EXPECT_NE(text.find(want), std::string::npos) << want << "\n" << text;
   }
-  // A workload no ALLOW policy selects has no ALLOW filter; TCP ports close under policies.
+  // A workload no ALLOW policy selects has no ALLOW filter.
   auto ratings_free = authzHttpFilters(*m, testing::proxyIn("default", {{"app", "details"}}));
   EXPECT_EQ(ratings_free.size(), 2u);
-  EXPECT_TRUE(authzApplies(*m, testing::proxyIn("default", {{"app", "details"}})));
-  EXPECT_FALSE(authzApplies(*testing::modelFrom(testing::withBase("")), testing::proxyIn("default")));
+  EXPECT_TRUE(authzNetworkFilters(*testing::modelFrom(testing::withBase("")), testing::proxyIn("default")).empty());
+}
+
+std::string policyText(const envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter& f,
+                       const std::string& name) {
+  auto r = unpack(f);
+  auto it = r.rules().policies().find(name);
+  return it == r.rules().policies().end() ? "" : it->second.DebugString();
+}
+
+// Istio's JWT attributes match jwt_authn's payload metadata; service accounts and trust domains
+// match the SPIFFE identity.
+TEST(AuthorizationPolicyTest, JwtAndIdentityAttributes) {
+  auto m = testing::modelFrom(testing::withBase(
+      ap("jwt", "default",
+         "  rules:\n"
+         "  - from: [{source: {requestPrincipals: [\"https://issuer.example.com/alice\", \"*/bob\"]}}]\n"
+         "    when: [{key: \"request.auth.claims[groups]\", values: [admins]},\n"
+         "           {key: \"request.auth.claims[realm][role]\", values: [\"*\"]},\n"
+         "           {key: request.auth.audiences, values: [bookinfo]}]\n"
+         "  - from: [{source: {serviceAccounts: [bookinfo-reviews, prod/api], trustDomains: [\"*.example\"]}}]\n")));
+  auto filters = authzHttpFilters(*m, testing::proxyIn("default"));
+  ASSERT_EQ(filters.size(), 1u);
+  std::string jwt = policyText(filters[0], "ns[default]-policy[jwt]-rule[0]");
+  for (const char* want :
+       {"envoy.filters.http.jwt_authn", "key: \"payload\"", "key: \"iss\"", "exact: \"https://issuer.example.com\"",
+        "exact: \"alice\"", "exact: \"bob\"", "regex: \".+\"", "key: \"groups\"", "list_match", "exact: \"admins\"",
+        "key: \"realm\"", "key: \"role\"", "key: \"aud\""})
+    EXPECT_NE(jwt.find(want), std::string::npos) << want << "\n" << jwt;
+  std::string ids = policyText(filters[0], "ns[default]-policy[jwt]-rule[1]");
+  for (const char* want : {"spiffe://.+/ns/default/(.+/|)sa/bookinfo-reviews(/.+)?",
+                           "spiffe://.+/ns/prod/(.+/|)sa/api(/.+)?", "spiffe://[^/]*\\\\.example/.*"})
+    EXPECT_NE(ids.find(want), std::string::npos) << want << "\n" << ids;
+}
+
+// On TCP chains an ALLOW rule that needs HTTP is left out, and a DENY rule loses just the HTTP
+// fields (so it denies more), as Istio.
+TEST(AuthorizationPolicyTest, TcpChainsGetNetworkRbac) {
+  auto m = testing::modelFrom(testing::withBase(
+      ap("allow", "default",
+         "  rules:\n  - to: [{operation: {paths: [/api*]}}]\n  - to: [{operation: {ports: [\"9000\"]}}]\n"
+         "  - from: [{source: {requestPrincipals: [\"*\"]}}]\n") +
+      "---\n" +
+      ap("deny", "default",
+         "  action: DENY\n  rules:\n  - from: [{source: {ipBlocks: [10.0.0.0/8]}}]\n"
+         "    to: [{operation: {methods: [POST]}}]\n")));
+  auto filters = authzNetworkFilters(*m, testing::proxyIn("default"));
+  ASSERT_EQ(filters.size(), 2u);
+  envoy::extensions::filters::network::rbac::v3::RBAC deny, allow;
+  ASSERT_TRUE(filters[0].typed_config().UnpackTo(&deny));
+  ASSERT_TRUE(filters[1].typed_config().UnpackTo(&allow));
+  EXPECT_EQ(filters[0].name(), "envoy.filters.network.rbac");
+  EXPECT_EQ(deny.stat_prefix(), "tcp.");
+  EXPECT_EQ(deny.rules().action(), envoy::config::rbac::v3::RBAC::DENY);
+  std::string d = deny.rules().policies().at("ns[default]-policy[deny]-rule[0]").DebugString();
+  EXPECT_NE(d.find("10.0.0.0"), std::string::npos) << d;
+  EXPECT_EQ(d.find(":method"), std::string::npos) << d;  // the method is dropped: every connection from 10/8
+  EXPECT_EQ(allow.rules().policies_size(), 1);
+  EXPECT_EQ(allow.rules().policies().count("ns[default]-policy[allow]-rule[1]"), 1u);
 }
 
 TEST(AuthorizationPolicyTest, AnEmptyPolicyAllowsNothing) {

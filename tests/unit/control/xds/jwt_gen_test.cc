@@ -31,13 +31,22 @@ std::vector<std::string> errorsOf(const std::string& yaml) {
 
 TEST(RequestAuthenticationTest, ValidatedAsIstio) {
   EXPECT_THAT(errorsOf(ra("a", "default", "  jwtRules: [{jwks: '{}'}]\n")),
-              ElementsAre("spec.jwtRules[0].issuer: issuer must be set"));
-  EXPECT_THAT(errorsOf(ra("a", "default", "  jwtRules: [{issuer: x, jwksUri: 'https://x/jwks'}]\n")),
-              ElementsAre("spec.jwtRules[0].jwksUri: weftd does not fetch jwksUri yet; put the key set in `jwks`"));
+              ElementsAre("spec.jwtRules[0]: issuer or jwksUri must be non-empty string"));
+  // jwksUri alone, or an issuer alone (OpenID discovery), is Istio's valid form; so are two
+  // rules for one issuer.
+  EXPECT_THAT(errorsOf(ra("a", "default", "  jwtRules: [{jwksUri: 'https://x/jwks'}, {issuer: y}]\n")), IsEmpty());
+  EXPECT_THAT(errorsOf(ra("a", "default", "  jwtRules: [{issuer: x, jwks: '{}'}, {issuer: x, jwks: '{}'}]\n")),
+              IsEmpty());
+  EXPECT_THAT(errorsOf(ra("a", "default", "  jwtRules: [{issuer: x, jwksUri: 'ftp://x/jwks'}]\n")),
+              ElementsAre("spec.jwtRules[0].jwksUri: URI scheme \"ftp\" is not supported"));
+  EXPECT_THAT(errorsOf(ra("a", "default", "  jwtRules: [{issuer: x, jwksUri: 'https://x:99999/jwks'}]\n")),
+              ElementsAre("spec.jwtRules[0].jwksUri: 'https://x:99999/jwks' has an invalid port"));
   EXPECT_THAT(errorsOf(ra("a", "default", "  jwtRules: [{issuer: x, jwks: '{}', fromHeaders: [{prefix: 'B '}]}]\n")),
               ElementsAre("spec.jwtRules[0].fromHeaders[0].name: location header name must be non-empty"));
-  EXPECT_THAT(errorsOf(ra("a", "default", "  jwtRules: [{issuer: x, jwks: '{}'}, {issuer: x, jwks: '{}'}]\n")),
-              ElementsAre("spec.jwtRules[1].issuer: 'x' is already used by another rule"));
+  EXPECT_THAT(errorsOf(ra("a", "default", "  jwtRules: [{issuer: x, jwks: '{}', fromCookies: ['']}]\n")),
+              ElementsAre("spec.jwtRules[0].fromCookies: cookie name must be non-empty string"));
+  EXPECT_THAT(errorsOf(ra("a", "default", "  jwtRules: [{issuer: x, jwks: '{}', timeout: 2x}]\n")),
+              ::testing::SizeIs(1));
   EXPECT_THAT(errorsOf(ra("a", "default", "  jwtRules: [{issuer: x, jwks: not-json}]\n")),
               ElementsAre("spec.jwtRules[0].jwks: not a JSON Web Key Set"));
 }
@@ -48,7 +57,8 @@ TEST(RequestAuthenticationTest, ProvidersPerRuleAndTheProxyAcceptsThem) {
          std::string("  selector: {matchLabels: {app: reviews}}\n  jwtRules:\n") +
              "  - issuer: https://issuer.example.com\n    audiences: [bookinfo]\n    jwks: '" + kJwks + "'\n" +
              "    outputPayloadToHeader: x-jwt\n    outputClaimToHeaders: [{header: x-sub, claim: sub}]\n" +
-             "    fromHeaders: [{name: x-token, prefix: 'Bearer '}]\n    forwardOriginalToken: true\n") +
+             "    fromHeaders: [{name: x-token, prefix: 'Bearer '}]\n    forwardOriginalToken: true\n" +
+             "    fromCookies: [session]\n    spaceDelimitedClaims: [roles]\n") +
       "---\n" + ra("other", "prod", std::string("  jwtRules: [{issuer: other, jwks: '") + kJwks + "'}]\n"));
   auto m = testing::modelFrom(yaml);
   EXPECT_FALSE(jwtHttpFilter(*m, testing::proxyIn("default", {{"app", "details"}})));
@@ -58,7 +68,8 @@ TEST(RequestAuthenticationTest, ProvidersPerRuleAndTheProxyAcceptsThem) {
   EXPECT_EQ(f->typed_config().type_url(),
             "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication");
   std::string text = f->typed_config().value();
-  for (const char* want : {"origins-0", "https://issuer.example.com", "bookinfo", "x-jwt", "x-sub", "x-token"})
+  for (const char* want : {"origins-0", "https://issuer.example.com", "bookinfo", "x-jwt", "x-sub", "x-token",
+                           "session", "payload", "roles", "scope", "permission"})
     EXPECT_NE(text.find(want), std::string::npos) << want;
   // weft-proxy compiles what weftd generates.
   const auto* factory = proxy::http::findHttpFilter(f->typed_config().type_url());
