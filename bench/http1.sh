@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # HTTP/1.1 proxy benchmark: weft-proxy vs HAProxy vs nginx (and direct to the upstream), and weft-proxy
-# with the fault, CORS and local rate limit filters configured but not triggering vs the router alone.
-#   bench/http1.sh [--rounds N] [--duration S] [--proxy PATH] [--targets direct,weft,weft-filters,weft-retries,haproxy,nginx]
+# with the fault, CORS and local rate limit filters configured but not triggering, or Istio's telemetry
+# (metadata exchange + standard metrics), vs the router alone.
+#   bench/http1.sh [--rounds N] [--duration S] [--proxy PATH] [--targets direct,weft,weft-filters,weft-retries,weft-telemetry,haproxy,nginx]
 #                  [--no-strace] [--json FILE] [--strict] [--keep-tmp]     (--help for all options)
 # Needs: python3, wrk, nginx, haproxy, taskset, strace (apt-get install -y wrk haproxy nginx-light strace).
 # Everything runs on 127.0.0.1; processes and the temp dir are cleaned up on exit or Ctrl-C.

@@ -81,6 +81,35 @@ if ((CHECK)); then
     die "reviews has no certificate for its service account bookinfo-reviews"
 fi
 
+# Istio's standard metrics, scraped from every sidecar by Prometheus (weftctl up starts it):
+# who called whom, by version and response code, as both sides of each call report it.
+QUERY='sum by (reporter, source_workload, destination_workload, destination_version, response_code) (istio_requests_total)'
+echo
+echo "Prometheus: $QUERY"
+EXPECT=("source *productpage-v1 *-> reviews-v1 *v1 *200" "destination productpage-v1 *-> reviews-v2 *v2 *200"
+        "destination reviews-v3 *-> ratings-vm *v1 *200" "destination productpage-v1 *-> ratings-vm *v1 *403")
+metrics=""
+for _ in $(seq 1 30); do
+  metrics=$(curl -s --max-time 5 "http://10.78.0.1:9090/api/v1/query" --data-urlencode "query=$QUERY" | python3 -c '
+import json, sys
+rows = []
+for r in json.load(sys.stdin)["data"]["result"]:
+    m = r["metric"]
+    rows.append("%-11s %-14s -> %-12s %-4s %-4s %s" % (m.get("reporter"), m.get("source_workload"), m.get("destination_workload"),
+                m.get("destination_version"), m.get("response_code"), r["value"][1]))
+print("\n".join(sorted(rows)))' 2>/dev/null || true)
+  missing=0
+  for pair in "${EXPECT[@]}"; do grep -q "$pair" <<<"$metrics" || missing=1; done
+  ((missing)) || break
+  sleep 1  # the next scrape (every 2 s)
+done
+echo "$metrics"
+if ((CHECK)); then
+  for pair in "${EXPECT[@]}"; do
+    grep -q "$pair" <<<"$metrics" || die "Prometheus has no istio_requests_total for '$pair'"
+  done
+fi
+
 if ((CHECK)); then
   python3 - "$counts" "$N" <<'PY'
 import sys
@@ -102,7 +131,8 @@ Where to look next:
   curl http://10.78.0.1:15014/debug/syncz            weftd's view of every connected proxy
   sudo ip netns exec weft-productpage-v1 curl -s localhost:15000/stats | grep reviews
                                                      the productpage sidecar's per-subset stats
-  curl http://$PRODUCTPAGE:15020/stats/prometheus    one sidecar's merged metrics
+  curl http://$PRODUCTPAGE:15020/stats/prometheus    one sidecar's merged metrics (istio_requests_total, ...)
+  http://10.78.0.1:9090                              Prometheus, scraping every sidecar
   edit examples/bookinfo/reviews-split.yaml under $STATE/mesh/ and watch the split change
   logs: $STATE/logs/
   sudo build/bin/weftctl down                        stop everything

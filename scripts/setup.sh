@@ -15,7 +15,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests, benchmarks, tooling
   python3 python3-pytest curl wrk haproxy nginx-light nghttp2-client nghttp2-proxy openssl testssl.sh
-  strace iproute2 iptables procps containernetworking-plugins
+  strace iproute2 iptables procps containernetworking-plugins prometheus
 )
 # Node.js/npm (for fetch-envoy-api.sh and the grpc-js-xds interop tests) may come from
 # elsewhere (e.g. NodeSource's nodejs, which bundles npm and conflicts with Debian's npm):

@@ -157,6 +157,10 @@ json proxyBootstrap(const AgentEnv& env, const BootstrapOptions& o) {
   metadata["NAME"] = env.pod_name;
   metadata["SERVICE_ACCOUNT"] = env.service_account;
   metadata["INSTANCE_IPS"] = env.instance_ip;
+  // What Istio's metrics name a workload by; the injector sets them (ISTIO_META_*), and these
+  // are pilot-agent's defaults when it does not.
+  if (!metadata.contains("WORKLOAD_NAME") || metadata["WORKLOAD_NAME"] == "") metadata["WORKLOAD_NAME"] = env.pod_name;
+  if (!metadata.contains("CLUSTER_ID") || metadata["CLUSTER_ID"] == "") metadata["CLUSTER_ID"] = "Kubernetes";
   if (!metadata.contains("INTERCEPTION_MODE")) metadata["INTERCEPTION_MODE"] = "REDIRECT";
   if (!env.labels.empty()) metadata["LABELS"] = env.labels;
   auto colon = env.discovery_address.rfind(':');

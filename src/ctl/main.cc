@@ -117,7 +117,7 @@ bool waitHttp(const std::string& ip, int port, const std::string& path, std::chr
 
 void checkPrerequisites() {
   if (geteuid() != 0) die("the local mesh needs root (network namespaces, a bridge, iptables): run it with sudo");
-  for (const char* tool : {"ip", "iptables-save", "iptables-restore", "env"}) {
+  for (const char* tool : {"ip", "iptables-save", "iptables-restore", "env", "prometheus"}) {
     if (weft::capture::runCommand({"sh", "-c", std::string("command -v ") + tool}).exit_code != 0) {
       die(std::string("'") + tool + "' is not installed (scripts/setup.sh installs what the local mesh needs)");
     }
@@ -126,6 +126,25 @@ void checkPrerequisites() {
     if (!fs::exists(binDir() + "/" + bin))
       die(std::string(bin) + " is not next to weftctl in " + binDir() + ": build it first");
   }
+}
+
+// Prometheus's config: every sidecar's merged metrics, as Istio's scrape annotations on an injected
+// pod say (prometheus.io/scrape: "true", port 15020, path /stats/prometheus), with the pod's
+// name and namespace as Kubernetes service discovery would label them.
+std::string prometheusConfig(const weft::ctl::MeshPlan& plan, const json& pods) {
+  std::string out =
+      "global: {scrape_interval: 2s, evaluation_interval: 2s}\n"
+      "scrape_configs:\n"
+      "- job_name: kubernetes-pods\n"
+      "  metrics_path: /stats/prometheus\n"
+      "  static_configs:\n";
+  for (size_t i = 0; i < plan.pods.size(); ++i) {
+    if (pods[i]["sidecar"] != true) continue;
+    const auto& pod = plan.pods[i];
+    out +=
+        "  - targets: ['" + pod.ip + ":15020']\n    labels: {pod: '" + pod.name + "', namespace: '" + pod.ns + "'}\n";
+  }
+  return out;
 }
 
 // The user's files for weftd, without the Pods (weftctl writes them with their addresses).
@@ -286,6 +305,20 @@ int up(const std::string& dir, const fs::path& state_dir) {
       }
     }
   }
+  // Prometheus (Debian's package) scraping the sidecars, for Istio's istio_* metrics.
+  fs::create_directories(state_dir / "prometheus");
+  std::ofstream(state_dir / "prometheus" / "prometheus.yml") << prometheusConfig(plan, state["pods"]);
+  pid_t prom = spawn({"prometheus", "--config.file=" + (state_dir / "prometheus" / "prometheus.yml").string(),
+                      "--storage.tsdb.path=" + (state_dir / "prometheus" / "data").string(),
+                      "--web.listen-address=" + std::string(kGateway) + ":9090"},
+                     "", (state_dir / "logs" / "prometheus.log").string(), "");
+  state["prometheus_pid"] = prom;
+  save();
+  if (!waitHttp(kGateway, 9090, "/-/ready", std::chrono::seconds(30)))
+    die("Prometheus did not become ready; see " + (state_dir / "logs" / "prometheus.log").string() +
+        " (then weftctl down)");
+  step("Prometheus scraping every sidecar: http://" + std::string(kGateway) + ":9090 (try the query " +
+       "sum by (source_workload, destination_workload, destination_version, response_code) (istio_requests_total))");
   auto secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("weftctl: all %zu sidecars ready in %.1f s. Try: weftctl status; logs in %s\n", plan.pods.size(), secs,
               (state_dir / "logs").string().c_str());
@@ -314,6 +347,7 @@ int down(const fs::path& state_dir) {
     }
   }
   if (state.contains("weftd_pid")) pids.push_back(state["weftd_pid"].get<pid_t>());
+  if (state.contains("prometheus_pid")) pids.push_back(state["prometheus_pid"].get<pid_t>());
   for (pid_t p : pids) stop(p);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
   for (pid_t p : pids) {

@@ -2,6 +2,7 @@
 // What happened to one request or TCP session: the facts access logs and stats read.
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,10 @@
 #include "proxy/dynamic_metadata.h"
 
 namespace weft::proxy {
+
+namespace telemetry {
+struct PeerMetadata;
+}
 
 // Envoy's response flags, in the order Envoy prints them.
 enum ResponseFlag : uint32_t {
@@ -66,6 +71,8 @@ struct StreamInfo {
   std::vector<Captured> request_headers;
   std::vector<Captured> response_headers;
   DynamicMetadata metadata;
+  // Istio's peers, as the metadata exchange found them (null: unknown).
+  std::shared_ptr<const telemetry::PeerMetadata> downstream_peer, upstream_peer;
 
   void reset() {
     response_code = 0;
@@ -81,6 +88,8 @@ struct StreamInfo {
     for (auto& c : request_headers) c.present = false;
     for (auto& c : response_headers) c.present = false;
     metadata.clear();
+    downstream_peer.reset();
+    upstream_peer.reset();
   }
 };
 

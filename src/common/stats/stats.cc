@@ -38,6 +38,25 @@ std::shared_ptr<Scope> Store::scope(const std::string& prefix, const StatDef* de
   return s;
 }
 
+std::shared_ptr<Family> Store::family(const std::string& name, const std::vector<std::string>& labels,
+                                      Family::Type type, size_t max_series) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& f = families_[name];
+  if (!f) {
+    f = std::make_shared<Family>(name, labels, type,
+                                 type == Family::Type::Histogram ? Family::defaultBuckets() : std::vector<double>{},
+                                 rows_, max_series);
+  }
+  return f;
+}
+
+std::vector<std::shared_ptr<const Family>> Store::families() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<const Family>> out;
+  for (const auto& [name, f] : families_) out.push_back(f);
+  return out;
+}
+
 std::vector<Store::Sample> Store::samples() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<Sample> out;

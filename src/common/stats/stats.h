@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/stats/family.h"
+
 namespace weft::stats {
 
 // Index of the calling thread's row: workers are 0..N-1, the main thread is N.
@@ -84,11 +86,18 @@ class Store {
   std::vector<Sample> samples() const;
   uint32_t rows() const { return rows_; }
 
+  // The labeled metric `name`, made on first use (main thread); the same one afterwards, so
+  // its series outlive config updates.
+  std::shared_ptr<Family> family(const std::string& name, const std::vector<std::string>& labels, Family::Type type,
+                                 size_t max_series);
+  std::vector<std::shared_ptr<const Family>> families() const;
+
  private:
   uint32_t rows_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, const StatDef*>, std::shared_ptr<Scope>> scopes_;
   std::map<std::string, int64_t> values_;
+  std::map<std::string, std::shared_ptr<Family>> families_;
 };
 
 // Declares an enum of stat indexes and a definition table from one X-macro list:

@@ -1,4 +1,5 @@
 #include "control/xds/authz_gen.h"
+#include "control/xds/pack.h"
 
 #include "envoy/config/rbac/v3/rbac.pb.h"
 #include "envoy/extensions/filters/http/rbac/v3/rbac.pb.h"
@@ -425,7 +426,7 @@ std::vector<hcmv3::HttpFilter> authzHttpFilters(const MeshModel& model, const Pr
     if (shadow) cfg.set_shadow_rules_stat_prefix("istio_audit_");
     hcmv3::HttpFilter& f = out.emplace_back();
     f.set_name("envoy.filters.http.rbac");
-    f.mutable_typed_config()->PackFrom(cfg);
+    pack(*f.mutable_typed_config(), cfg);
   });
   return out;
 }
@@ -439,7 +440,7 @@ std::vector<lv3::Filter> authzNetworkFilters(const MeshModel& model, const Proxy
     if (shadow) cfg.set_shadow_rules_stat_prefix("istio_audit_");
     lv3::Filter& f = out.emplace_back();
     f.set_name("envoy.filters.network.rbac");
-    f.mutable_typed_config()->PackFrom(cfg);
+    pack(*f.mutable_typed_config(), cfg);
   });
   return out;
 }

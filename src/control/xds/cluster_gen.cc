@@ -7,6 +7,8 @@
 #include "control/xds/generator.h"
 #include "control/xds/istio_mtls.h"
 #include "control/xds/locality_lb.h"
+#include "control/xds/pack.h"
+#include "control/xds/telemetry_gen.h"
 #include "control/xds/tls_origination.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
@@ -129,8 +131,7 @@ void applyConnectionPool(const TrafficPolicy& tp, const MeshPort& port, cv3::Clu
   }
   if (common->ByteSizeLong() == 0) o.clear_common_http_protocol_options();
   if (o.ByteSizeLong() > 0) {
-    (*c.mutable_typed_extension_protocol_options())["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"].PackFrom(
-        o);
+    pack((*c.mutable_typed_extension_protocol_options())["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"], o);
   }
   if (cp == nullptr) return;
   auto set = [](const std::optional<int64_t>& v, google::protobuf::UInt32Value* out) {
@@ -247,6 +248,7 @@ cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std
   ClusterName cn{"outbound", port.port, subset, svc.hostname};
   c.set_name(cn.str());
   c.mutable_connect_timeout()->set_seconds(10);
+  setIstioServiceMetadata(c, svc);
   TrafficPolicy tp = effectiveTrafficPolicy(dr, subset, port.port);
   applyLoadBalancer(tp.load_balancer ? &*tp.load_balancer : nullptr, proxy, c);
   applyConnectionPool(tp, port, c);
@@ -350,7 +352,8 @@ ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, con
               la->add_endpoints()->add_lb_endpoints()->mutable_endpoint()->mutable_address()->mutable_socket_address();
           sa->set_address("127.0.0.1");
           sa->set_port_value(e.port);
-          out[name].PackFrom(c);
+          setIstioServiceMetadata(c, svc);
+          pack(out[name], c);
           break;
         }
       }
@@ -371,7 +374,7 @@ ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, con
         sa->set_address("127.0.0.6");
         sa->set_port_value(0);
       }
-      out[name].PackFrom(c);
+      pack(out[name], c);
     };
     original_dst("PassthroughCluster", false);
     original_dst("InboundPassthroughCluster", true);
@@ -381,18 +384,18 @@ ResourceMap generateClusters(const MeshModel& model, const ProxyInfo& proxy, con
       c.set_type(cv3::Cluster::STATIC);
       c.mutable_connect_timeout()->set_seconds(10);
       c.mutable_load_assignment()->set_cluster_name("BlackHoleCluster");
-      out[c.name()].PackFrom(c);
+      pack(out[c.name()], c);
     }
   }
   for (const MeshService* svc : visibleServices(model, proxy)) {
     const DestinationRule* dr = model.destinationRuleFor(svc->hostname, proxy.ns);
     for (const auto& port : svc->ports) {
       cv3::Cluster base = makeCluster(*svc, port, "", dr, proxy, model);
-      if (wanted(base.name())) out[base.name()].PackFrom(base);
+      if (wanted(base.name())) pack(out[base.name()], base);
       if (dr == nullptr) continue;
       for (const auto& subset : dr->subsets) {
         cv3::Cluster c = makeCluster(*svc, port, subset.name, dr, proxy, model);
-        if (wanted(c.name())) out[c.name()].PackFrom(c);
+        if (wanted(c.name())) pack(out[c.name()], c);
       }
     }
   }

@@ -3,6 +3,7 @@
 #include "control/model/traffic_policy.h"
 #include "control/xds/generator.h"
 #include "control/xds/locality_lb.h"
+#include "control/xds/pack.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 
 namespace weft::control::xds {
@@ -68,7 +69,7 @@ ResourceMap generateEndpoints(const MeshModel& model, const ProxyInfo& proxy, co
       groups.push_back(endpoints);
     }
     applyLocalityLb(effectiveTrafficPolicy(dr, cn.subset, cn.port), proxy, cla, groups);
-    out[name].PackFrom(cla);
+    pack(out[name], cla);
   }
   return out;
 }

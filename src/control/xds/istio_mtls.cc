@@ -1,4 +1,5 @@
 #include "control/xds/istio_mtls.h"
+#include "control/xds/pack.h"
 
 #include "envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
@@ -45,7 +46,7 @@ void meshCommon(tlsv3::CommonTlsContext& c, const std::vector<std::string>& sans
 corev3::TransportSocket tlsSocket(const google::protobuf::Message& context) {
   corev3::TransportSocket ts;
   ts.set_name("envoy.transport_sockets.tls");
-  ts.mutable_typed_config()->PackFrom(context);
+  pack(*ts.mutable_typed_config(), context);
   return ts;
 }
 
@@ -71,8 +72,8 @@ void setAutoMtlsMatches(envoy::config::cluster::v3::Cluster& c, const corev3::Tr
   plain->set_name("tlsMode-disabled");
   plain->mutable_match();
   plain->mutable_transport_socket()->set_name("envoy.transport_sockets.raw_buffer");
-  plain->mutable_transport_socket()->mutable_typed_config()->PackFrom(
-      envoy::extensions::transport_sockets::raw_buffer::v3::RawBuffer());
+  pack(*plain->mutable_transport_socket()->mutable_typed_config(),
+       envoy::extensions::transport_sockets::raw_buffer::v3::RawBuffer());
 }
 
 corev3::TransportSocket istioMutualDownstream(bool http) {

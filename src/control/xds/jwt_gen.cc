@@ -1,4 +1,5 @@
 #include "control/xds/jwt_gen.h"
+#include "control/xds/pack.h"
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
@@ -62,7 +63,7 @@ std::optional<hcmv3::HttpFilter> jwtHttpFilter(const MeshModel& model, const Pro
   if (!google::protobuf::util::JsonStringToMessage(config.dump(), msg.get(), o).ok()) return std::nullopt;
   hcmv3::HttpFilter f;
   f.set_name("envoy.filters.http.jwt_authn");
-  f.mutable_typed_config()->PackFrom(*msg);
+  pack(*f.mutable_typed_config(), *msg);
   return f;
 }
 

@@ -5,6 +5,8 @@
 #include "control/xds/generator.h"
 #include "control/xds/istio_mtls.h"
 #include "control/xds/jwt_gen.h"
+#include "control/xds/pack.h"
+#include "control/xds/telemetry_gen.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
@@ -32,18 +34,21 @@ hcmv3::HttpConnectionManager hcmWithRds(const std::string& stat_prefix, const st
   rds->mutable_config_source()->mutable_ads();
   rds->mutable_config_source()->set_resource_api_version(envoy::config::core::v3::V3);
   if (sidecar) {
-    // As Istio's sidecar outbound chain: CORS and fault with empty configs, the routes' own
-    // (typed_per_filter_config, from VirtualService corsPolicy / fault) applying; the router last.
+    // As Istio's sidecar outbound chain: the metadata exchange; CORS and fault with empty
+    // configs, the routes' own (typed_per_filter_config, from VirtualService corsPolicy / fault)
+    // applying; the standard metrics; the router last.
+    *hcm.add_http_filters() = peerMetadataFilter(false);
     auto* cors = hcm.add_http_filters();
     cors->set_name("envoy.filters.http.cors");
-    cors->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::cors::v3::Cors());
+    pack(*cors->mutable_typed_config(), envoy::extensions::filters::http::cors::v3::Cors());
     auto* fault = hcm.add_http_filters();
     fault->set_name("envoy.filters.http.fault");
-    fault->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::fault::v3::HTTPFault());
+    pack(*fault->mutable_typed_config(), envoy::extensions::filters::http::fault::v3::HTTPFault());
+    *hcm.add_http_filters() = istioStatsFilter(false);
   }
   auto* router = hcm.add_http_filters();
   router->set_name("envoy.filters.http.router");
-  router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
+  pack(*router->mutable_typed_config(), envoy::extensions::filters::http::router::v3::Router());
   return hcm;
 }
 
@@ -59,7 +64,7 @@ lv3::Filter tcpProxyTo(const std::string& stat_prefix, const std::string& cluste
   tcp.set_cluster(cluster);
   lv3::Filter f;
   f.set_name("envoy.filters.network.tcp_proxy");
-  f.mutable_typed_config()->PackFrom(tcp);
+  pack(*f.mutable_typed_config(), tcp);
   return f;
 }
 
@@ -110,7 +115,7 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
                                                       model.registry_only ? "BlackHoleCluster" : "PassthroughCluster");
   vo.mutable_filter_chains(0)->set_name(model.registry_only ? "virtualOutbound-blackhole"
                                                             : "virtualOutbound-catchall-tcp");
-  out[vo.name()].PackFrom(vo);
+  pack(out[vo.name()], vo);
 
   lv3::Listener vi;
   vi.set_name("virtualInbound");
@@ -118,7 +123,7 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
   vi.set_traffic_direction(envoy::config::core::v3::INBOUND);
   auto* od = vi.add_listener_filters();
   od->set_name("envoy.filters.listener.original_dst");
-  od->mutable_typed_config()->PackFrom(envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
+  pack(*od->mutable_typed_config(), envoy::extensions::filters::listener::original_dst::v3::OriginalDst());
   const MtlsPolicy mtls =
       effectiveMtls(model.config ? model.config->peer_authentications : std::vector<PeerAuthentication>{},
                     model.root_namespace, proxy.ns, proxy.labels);
@@ -144,13 +149,15 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
             r->mutable_match()->set_prefix("/");
             r->mutable_route()->set_cluster(cluster);
             r->mutable_route()->mutable_timeout()->set_seconds(0);
+            *hcm.add_http_filters() = peerMetadataFilter(true);
             if (auto jwt = jwtHttpFilter(model, proxy)) *hcm.add_http_filters() = std::move(*jwt);
             for (auto& authz : authzHttpFilters(model, proxy)) *hcm.add_http_filters() = std::move(authz);
+            *hcm.add_http_filters() = istioStatsFilter(true);
             auto* router = hcm.add_http_filters();
             router->set_name("envoy.filters.http.router");
-            router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
+            pack(*router->mutable_typed_config(), envoy::extensions::filters::http::router::v3::Router());
             f->set_name("envoy.filters.network.http_connection_manager");
-            f->mutable_typed_config()->PackFrom(hcm);
+            pack(*f->mutable_typed_config(), hcm);
           } else {
             *f = tcpProxyTo(cluster, cluster);
           }
@@ -164,7 +171,7 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
     // Tells TLS (and its ALPN) from plaintext for the chains above.
     auto* ti = vi.add_listener_filters();
     ti->set_name("envoy.filters.listener.tls_inspector");
-    ti->mutable_typed_config()->PackFrom(envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
+    pack(*ti->mutable_typed_config(), envoy::extensions::filters::listener::tls_inspector::v3::TlsInspector());
   }
   auto* fallback = vi.mutable_default_filter_chain();
   fallback->set_name("inbound-passthrough");
@@ -173,7 +180,7 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
   *fallback->add_filters() = tcpProxyTo("InboundPassthroughCluster", "InboundPassthroughCluster");
   // STRICT covers the workload's other ports too: the passthrough takes mutual TLS only.
   if (proxy.sds && mtls.mode == MtlsMode::Strict) *fallback->mutable_transport_socket() = istioMutualDownstream(false);
-  out[vi.name()].PackFrom(vi);
+  pack(out[vi.name()], vi);
 }
 
 }  // namespace
@@ -187,8 +194,8 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
       if (servicePortByName(model, name, &svc) == nullptr) continue;
       lv3::Listener l;
       l.set_name(name);
-      l.mutable_api_listener()->mutable_api_listener()->PackFrom(hcmWithRds(name, name, false));
-      out[name].PackFrom(l);
+      pack(*l.mutable_api_listener()->mutable_api_listener(), hcmWithRds(name, name, false));
+      pack(out[name], l);
     }
     return out;
   }
@@ -205,8 +212,8 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
         l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
         auto* f = l.add_filter_chains()->add_filters();
         f->set_name("envoy.filters.network.http_connection_manager");
-        f->mutable_typed_config()->PackFrom(hcmWithRds(l.name(), std::to_string(port.port), true));
-        out[l.name()].PackFrom(l);
+        pack(*f->mutable_typed_config(), hcmWithRds(l.name(), std::to_string(port.port), true));
+        pack(out[l.name()], l);
       } else {
         std::string ip = svc->vip.empty() ? "0.0.0.0" : svc->vip;
         lv3::Listener l;
@@ -220,8 +227,8 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
         tcp.set_cluster(tcp.stat_prefix());
         auto* f = l.add_filter_chains()->add_filters();
         f->set_name("envoy.filters.network.tcp_proxy");
-        f->mutable_typed_config()->PackFrom(tcp);
-        out[l.name()].PackFrom(l);
+        pack(*f->mutable_typed_config(), tcp);
+        pack(out[l.name()], l);
       }
     }
   }

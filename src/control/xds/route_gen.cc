@@ -3,6 +3,7 @@
 #include "common/strings.h"
 #include "control/model/traffic_policy.h"
 #include "control/xds/generator.h"
+#include "control/xds/pack.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
@@ -114,14 +115,13 @@ void setRetryPolicy(const HttpRoute::Retries* in, rv3::RouteAction* ra, bool con
       prio->set_name("envoy.retry_priorities.previous_priorities");
       envoy::extensions::retry::priority::previous_priorities::v3::PreviousPrioritiesConfig cfg;
       cfg.set_update_frequency(2);
-      prio->mutable_typed_config()->PackFrom(cfg);
+      pack(*prio->mutable_typed_config(), cfg);
     }
   }
   if (previous_hosts) {
     auto* pred = rp->add_retry_host_predicate();
     pred->set_name("envoy.retry_host_predicates.previous_hosts");
-    pred->mutable_typed_config()->PackFrom(
-        envoy::extensions::retry::host::previous_hosts::v3::PreviousHostsPredicate());
+    pack(*pred->mutable_typed_config(), envoy::extensions::retry::host::previous_hosts::v3::PreviousHostsPredicate());
   }
 }
 
@@ -265,7 +265,7 @@ void applyFault(const HttpRoute::Fault& f, rv3::Route* r) {
       a->set_grpc_status(static_cast<uint32_t>(*f.abort->grpc_status));
     setPercent(f.abort->percent, a->mutable_percentage());
   }
-  (*r->mutable_typed_per_filter_config())["envoy.filters.http.fault"].PackFrom(out);
+  pack((*r->mutable_typed_per_filter_config())["envoy.filters.http.fault"], out);
 }
 
 // VirtualService corsPolicy -> the route's config for envoy.filters.http.cors.
@@ -283,7 +283,7 @@ void applyCors(const HttpRoute::Cors& c, rv3::Route* r) {
   if (c.max_age_ms) out.set_max_age(std::to_string(*c.max_age_ms / 1000));
   if (c.allow_credentials) out.mutable_allow_credentials()->set_value(*c.allow_credentials);
   out.mutable_forward_not_matching_preflights()->set_value(c.forward_unmatched_preflights);
-  (*r->mutable_typed_per_filter_config())["envoy.filters.http.cors"].PackFrom(out);
+  pack((*r->mutable_typed_per_filter_config())["envoy.filters.http.cors"], out);
 }
 
 void addRoutes(const MeshModel& model, const ProxyInfo& proxy, const VirtualService& vs, uint32_t port,
@@ -397,7 +397,7 @@ ResourceMap generateRoutes(const MeshModel& model, const ProxyInfo& proxy, const
     } else {
       continue;
     }
-    out[name].PackFrom(rc);
+    pack(out[name], rc);
   }
   return out;
 }

@@ -1,4 +1,5 @@
 #include "control/xds/tls_origination.h"
+#include "control/xds/pack.h"
 
 #include "control/xds/istio_mtls.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
@@ -55,7 +56,7 @@ void applyTlsOrigination(const ClientTls& tls, bool http, bool http2, bool sds,
   o.mutable_upstream_http_protocol_options()->set_auto_sni(true);
   if (tls.subject_alt_names.empty() && !tls.insecure_skip_verify)
     o.mutable_upstream_http_protocol_options()->set_auto_san_validation(true);
-  (*c.mutable_typed_extension_protocol_options())[key].PackFrom(o);
+  pack((*c.mutable_typed_extension_protocol_options())[key], o);
 }
 
 }  // namespace weft::control::xds

@@ -66,6 +66,52 @@ std::string renderStatsJson(const stats::Store& store, const std::string& filter
   return nlohmann::json{{"stats", arr}}.dump(2) + "\n";
 }
 
+namespace {
+
+std::string number(double v) {
+  char buf[32];
+  snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
+}
+
+// A labeled family (Istio's istio_* metrics): counters, or histograms as _bucket (cumulative,
+// with le), _sum and _count.
+void renderFamily(const stats::Family& f, std::string& out) {
+  auto totals = f.totals();
+  bool histogram = f.type() == stats::Family::Type::Histogram;
+  out += "# TYPE " + f.name() + (histogram ? " histogram\n" : " counter\n");
+  for (const auto& [key, t] : totals) {
+    std::string labels;
+    size_t at = 0;
+    for (size_t i = 0; i < f.labels().size(); ++i) {
+      size_t end = key.find(stats::Family::kSeparator, at);
+      if (end == std::string::npos) end = key.size();
+      labels += (i ? "," : "") + f.labels()[i] + "=\"" + escapeLabel(key.substr(at, end - at)) + "\"";
+      at = end + 1;
+    }
+    if (!histogram) {
+      out += f.name() + "{" + labels + "} " + std::to_string(t.count) + "\n";
+      continue;
+    }
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < f.buckets().size(); ++i) {
+      cumulative += t.buckets[i];
+      out += f.name() + "_bucket{" + labels + ",le=\"" + number(f.buckets()[i]) + "\"} " + std::to_string(cumulative) +
+             "\n";
+    }
+    out += f.name() + "_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(t.count) + "\n";
+    out += f.name() + "_sum{" + labels + "} " + number(t.sum) + "\n";
+    out += f.name() + "_count{" + labels + "} " + std::to_string(t.count) + "\n";
+  }
+  if (uint64_t n = f.overflow()) {
+    // Observations past the label-set cap, as their own counter.
+    out += "# TYPE weft_" + f.name() + "_overflow_total counter\nweft_" + f.name() + "_overflow_total " +
+           std::to_string(n) + "\n";
+  }
+}
+
+}  // namespace
+
 std::string renderPrometheus(const stats::Store& store) {
   struct Family {
     stats::Kind kind;
@@ -111,6 +157,7 @@ std::string renderPrometheus(const stats::Store& store) {
     out += "# TYPE " + name + (fam.kind == stats::Kind::Counter ? " counter\n" : " gauge\n");
     for (const auto& [labels, value] : fam.samples) out += name + labels + " " + std::to_string(value) + "\n";
   }
+  for (const auto& f : store.families()) renderFamily(*f, out);
   return out;
 }
 

@@ -7,6 +7,8 @@
 //   WEFT_REGISTER_HTTP_FILTER(FaultFilterFactory);
 #include <google/protobuf/any.pb.h>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -25,6 +27,7 @@ struct FilterFactoryContext {
   stats::Store& store;
   std::string_view stat_prefix;  // the connection manager's
   std::string_view filter_name;  // the HttpFilter's name: the key of its typed_per_filter_config
+  bool inbound = false;          // the listener's traffic_direction is INBOUND
 };
 
 class HttpFilterFactory {
@@ -49,6 +52,12 @@ class HttpFilterFactory {
 
 // By the config's type (type URL or full name), else by name; null when unknown.
 const HttpFilterFactory* findHttpFilter(std::string_view type_or_name);
+// By a typed_config's type; a TypedStruct (xds.type.v3 or udpa.type.v1, as Istio sends its own
+// filters' configs) by the type it names.
+const HttpFilterFactory* findHttpFilter(const google::protobuf::Any& typed_config);
+// A TypedStruct typed_config's value as JSON (the Struct's fields); throws ConfigError naming
+// `path` when `typed_config` is not a TypedStruct.
+nlohmann::json typedStructJson(const google::protobuf::Any& typed_config, const std::string& path);
 const std::vector<const HttpFilterFactory*>& httpFilters();
 void registerHttpFilter(const HttpFilterFactory* factory);
 

@@ -17,7 +17,8 @@ void compileHttpFilters(const hcmv3::HttpConnectionManager& hcm, const std::stri
   for (int i = 0; i < hcm.http_filters_size(); ++i) {
     const auto& f = hcm.http_filters(i);
     std::string fpath = path + ".http_filters[" + std::to_string(i) + "]";
-    const HttpFilterFactory* factory = findHttpFilter(f.has_typed_config() ? f.typed_config().type_url() : f.name());
+    const HttpFilterFactory* factory =
+        f.has_typed_config() ? findHttpFilter(f.typed_config()) : findHttpFilter(f.name());
     if (factory == nullptr) {
       if (f.is_optional()) continue;  // Envoy skips an optional filter it does not know
       throw ConfigError(fpath + ": HTTP filter '" + f.name() + "' (" + f.typed_config().type_url() +
@@ -28,15 +29,16 @@ void compileHttpFilters(const hcmv3::HttpConnectionManager& hcm, const std::stri
     if (!factory->terminal() && last) {
       throw ConfigError(fpath + ": the last HTTP filter must be envoy.filters.http.router, not '" + f.name() + "'");
     }
-    FilterFactoryContext ctx{store, c.stat_prefix, f.name()};
+    FilterFactoryContext ctx{store, c.stat_prefix, f.name(), c.inbound};
     c.filter_factories.push_back(factory->compile(f.typed_config(), fpath + ".typed_config", ctx));
   }
 }
 }  // namespace
 
 std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& hcm, const std::string& path,
-                                            stats::Store& store) {
+                                            stats::Store& store, bool inbound) {
   auto c = std::make_shared<HcmConfig>();
+  c->inbound = inbound;
   if (hcm.stat_prefix().empty()) throw ConfigError(path + ".stat_prefix: must not be empty");
   c->stat_prefix = hcm.stat_prefix();
   c->stats = store.scope("http." + c->stat_prefix + ".", HcmStats::kDefs, HcmStats::kCount,

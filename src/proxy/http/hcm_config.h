@@ -46,6 +46,7 @@ struct HcmConfig {
   enum class Codec { Auto, Http1, Http2 } codec = Codec::Auto;
   Http2Options http2;
   std::string stat_prefix;
+  bool inbound = false;  // the listener's traffic_direction is INBOUND
   std::shared_ptr<stats::Scope> stats;
   std::shared_ptr<stats::Scope> http2_stats;
   std::shared_ptr<const RouteTable> routes;  // inline route_config, or null with RDS
@@ -82,6 +83,6 @@ struct HcmConfig {
 // Throws ConfigError naming `path`.
 std::shared_ptr<const HcmConfig> compileHcm(
     const envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager& hcm,
-    const std::string& path, stats::Store& store);
+    const std::string& path, stats::Store& store, bool inbound = false);
 
 }  // namespace weft::proxy::http

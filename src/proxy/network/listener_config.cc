@@ -29,7 +29,7 @@ std::vector<net::CidrRange> compileRanges(
   return out;
 }
 
-FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, stats::Store& store,
+FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, stats::Store& store, bool inbound,
                          proxy::tls::SdsSecrets* sds) {
   FilterChain out;
   out.name = fc.name();
@@ -85,7 +85,7 @@ FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, st
                         (last ? "cannot end a filter chain (put tcp_proxy or http_connection_manager after it)"
                               : "must be the last filter of its chain"));
     }
-    next = factory->compile(f.typed_config(), fpath + ".typed_config", store, std::move(next));
+    next = factory->compile(f.typed_config(), fpath + ".typed_config", NetworkFilterContext{store, inbound, next});
   }
   out.filter = std::move(next);
   return out;
@@ -239,12 +239,13 @@ std::shared_ptr<const ListenerConfig> compileListener(const lv3::Listener& l, co
   if (l.filter_chains_size() == 0 && !l.has_default_filter_chain()) {
     throw ConfigError(path + ".filter_chains: a listener needs at least one filter chain");
   }
+  bool inbound = l.traffic_direction() == envoy::config::core::v3::INBOUND;
   for (int i = 0; i < l.filter_chains_size(); ++i) {
     out->chains.push_back(
-        compileChain(l.filter_chains(i), path + ".filter_chains[" + std::to_string(i) + "]", store, sds));
+        compileChain(l.filter_chains(i), path + ".filter_chains[" + std::to_string(i) + "]", store, inbound, sds));
   }
   if (l.has_default_filter_chain())
-    out->default_chain = compileChain(l.default_filter_chain(), path + ".default_filter_chain", store, sds);
+    out->default_chain = compileChain(l.default_filter_chain(), path + ".default_filter_chain", store, inbound, sds);
   for (const auto& fc : out->chains) {
     // As Envoy does: chains that match on what only a ClientHello tells need the inspector.
     if (!fc.server_names.empty() || fc.transport_protocol == "tls" || !fc.application_protocols.empty()) {

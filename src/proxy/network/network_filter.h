@@ -34,6 +34,13 @@ class NetworkFilter {
   virtual std::vector<std::pair<std::string, std::string>> referencedClusters(const std::string& path) const = 0;
 };
 
+// What a filter is compiled with, besides its own config.
+struct NetworkFilterContext {
+  stats::Store& store;
+  bool inbound = false;                       // the listener's traffic_direction is INBOUND
+  std::shared_ptr<const NetworkFilter> next;  // for a gate: the filter after it
+};
+
 class NetworkFilterFactory {
  public:
   virtual ~NetworkFilterFactory() = default;
@@ -42,10 +49,9 @@ class NetworkFilterFactory {
   virtual config::FieldTable supportedFields() const = 0;
   // Whether the filter ends a chain; a gate (false) hands the connection to `next`.
   virtual bool terminal() const { return true; }
-  // Throws ConfigError naming `path`. `next` is the filter after a gate (null for a terminal one).
+  // Throws ConfigError naming `path`.
   virtual std::shared_ptr<const NetworkFilter> compile(const google::protobuf::Any& config, const std::string& path,
-                                                       stats::Store& store,
-                                                       std::shared_ptr<const NetworkFilter> next) const = 0;
+                                                       const NetworkFilterContext& ctx) const = 0;
 };
 
 // By the config's type (type URL or full name); null when unknown.

@@ -23,6 +23,7 @@
 #include "proxy/runtime/runtime_loader.h"
 #include "proxy/server/dns_refresher.h"
 #include "proxy/server/dynamic_config.h"
+#include "proxy/telemetry/peer_metadata.h"
 #include "proxy/upstream/health_checker.h"
 #include "proxy/upstream/outlier_detector.h"
 #include "proxy/xds/ads_client.h"
@@ -67,6 +68,8 @@ Server::~Server() {
 int Server::run() {
   started_ = std::chrono::system_clock::now();
   auto bootstrap = loadBootstrap(options_.config_path);
+  // Who this proxy is to its peers (Istio's metadata exchange), before any filter reads it.
+  telemetry::setLocalPeer(telemetry::makeLocalPeer(bootstrap.node()));
   uint32_t concurrency = options_.concurrency;
   if (concurrency == 0) concurrency = std::max(1u, std::thread::hardware_concurrency());
   options_.concurrency = concurrency;

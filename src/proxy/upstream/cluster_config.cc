@@ -197,6 +197,18 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
                                                     proxy::tls::SdsSecrets* sds) {
   auto out = std::make_shared<ClusterConfig>();
   out->name = c.name();
+  if (auto it = c.metadata().filter_metadata().find("istio"); it != c.metadata().filter_metadata().end()) {
+    const auto& fields = it->second.fields();
+    if (auto svc = fields.find("services"); svc != fields.end() && svc->second.list_value().values_size() > 0) {
+      const auto& first = svc->second.list_value().values(0).struct_value().fields();
+      auto get = [&](const char* k) {
+        auto f = first.find(k);
+        return f == first.end() ? std::string() : f->second.string_value();
+      };
+      out->istio_service = ClusterConfig::IstioService{get("host"), get("name"), get("namespace")};
+    }
+    if (auto ext = fields.find("external"); ext != fields.end()) out->istio_external = ext->second.bool_value();
+  }
   out->source = c;
   if (c.name().empty()) throw ConfigError(path + ".name: must not be empty");
   switch (c.type()) {

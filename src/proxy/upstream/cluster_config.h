@@ -140,6 +140,13 @@ struct ClusterConfig {
   enum class DnsFamily { Auto, V4Only, V6Only, V4Preferred, All };
 
   std::string name;
+  // Istio's metadata.filter_metadata["istio"]: the first of `services` (what Istio's
+  // destination_service labels name) and `external` (outside the mesh: no peer metadata sent).
+  struct IstioService {
+    std::string host, name, ns;
+  };
+  std::optional<IstioService> istio_service;
+  bool istio_external = false;
   Type type = Type::Static;
   Lb lb = Lb::RoundRobin;
   std::chrono::milliseconds connect_timeout{5000};

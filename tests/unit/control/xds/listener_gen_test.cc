@@ -30,22 +30,27 @@ using testing::unpack;
 using testing::unpackNamed;
 using testing::withBase;
 
-// `sidecar`: Istio's sidecar chain (cors, fault, router); else the router alone (proxyless gRPC).
+// `sidecar`: Istio's sidecar chain (metadata exchange, cors, fault, stats, router); else the
+// router alone (proxyless gRPC).
 void expectRdsHcm(const HttpConnectionManager& hcm, const std::string& route_name, bool sidecar = true) {
   ASSERT_TRUE(hcm.has_rds());
   EXPECT_EQ(hcm.rds().route_config_name(), route_name);
   EXPECT_TRUE(hcm.rds().config_source().has_ads());
   EXPECT_EQ(hcm.rds().config_source().resource_api_version(), envoy::config::core::v3::V3);
   EXPECT_FALSE(hcm.has_route_config());
-  int n = sidecar ? 3 : 1;
+  int n = sidecar ? 5 : 1;
   ASSERT_EQ(hcm.http_filters_size(), n);
   if (sidecar) {
-    EXPECT_EQ(hcm.http_filters(0).name(), "envoy.filters.http.cors");
-    EXPECT_EQ(hcm.http_filters(0).typed_config().type_url(),
-              "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors");
-    EXPECT_EQ(hcm.http_filters(1).name(), "envoy.filters.http.fault");
+    EXPECT_EQ(hcm.http_filters(0).name(), "istio.metadata_exchange");
+    EXPECT_EQ(hcm.http_filters(0).typed_config().type_url(), "type.googleapis.com/xds.type.v3.TypedStruct");
+    EXPECT_EQ(hcm.http_filters(1).name(), "envoy.filters.http.cors");
     EXPECT_EQ(hcm.http_filters(1).typed_config().type_url(),
+              "type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors");
+    EXPECT_EQ(hcm.http_filters(2).name(), "envoy.filters.http.fault");
+    EXPECT_EQ(hcm.http_filters(2).typed_config().type_url(),
               "type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault");
+    EXPECT_EQ(hcm.http_filters(3).name(), "istio.stats");
+    EXPECT_EQ(hcm.http_filters(3).typed_config().type_url(), "type.googleapis.com/stats.PluginConfig");
   }
   const auto& last = hcm.http_filters(n - 1);
   EXPECT_EQ(last.name(), "envoy.filters.http.router");

@@ -152,3 +152,43 @@ TEST_F(StatsRenderTest, JsonFormat) {
 
 }  // namespace
 }  // namespace weft::proxy::admin
+
+namespace weft::proxy::admin {
+namespace {
+
+// Labeled families (Istio's istio_* metrics): counters per label set summed over workers,
+// histograms as cumulative _bucket with le, _sum and _count, the label-set cap's overflow.
+TEST(StatsRenderFamiliesTest, CountersHistogramsAndTheCap) {
+  stats::Store store(2);
+  auto requests = store.family("istio_requests_total", {"reporter", "response_code"}, stats::Family::Type::Counter, 2);
+  auto duration = store.family("istio_request_duration_milliseconds", {"reporter"}, stats::Family::Type::Histogram, 2);
+  EXPECT_EQ(store.family("istio_requests_total", {}, stats::Family::Type::Counter, 2), requests);  // the same one
+  std::string key = std::string("source") + stats::Family::kSeparator + "200";
+  for (uint32_t row : {0u, 1u}) {
+    stats::tls_row = row;
+    requests->add(requests->series(key), 2);
+    duration->observe(duration->series("source"), 3.0);
+  }
+  stats::tls_row = 0;
+  duration->observe(duration->series("source"), 70000);
+  // Two label sets fit; the third is only counted as overflow.
+  requests->add(requests->series(std::string("source") + stats::Family::kSeparator + "503"), 1);
+  EXPECT_EQ(requests->series(std::string("source") + stats::Family::kSeparator + "404"), nullptr);
+  std::string out = renderPrometheus(store);
+  EXPECT_THAT(out, HasSubstr("# TYPE istio_requests_total counter\n"));
+  EXPECT_THAT(out, HasSubstr("istio_requests_total{reporter=\"source\",response_code=\"200\"} 4\n"));
+  EXPECT_THAT(out, HasSubstr("istio_requests_total{reporter=\"source\",response_code=\"503\"} 1\n"));
+  EXPECT_THAT(out, Not(HasSubstr("response_code=\"404\"")));
+  EXPECT_THAT(out, HasSubstr("weft_istio_requests_total_overflow_total 1\n"));
+  EXPECT_THAT(out, HasSubstr("# TYPE istio_request_duration_milliseconds histogram\n"));
+  EXPECT_THAT(out, HasSubstr("istio_request_duration_milliseconds_bucket{reporter=\"source\",le=\"1\"} 0\n"));
+  EXPECT_THAT(out, HasSubstr("istio_request_duration_milliseconds_bucket{reporter=\"source\",le=\"5\"} 2\n"));
+  EXPECT_THAT(out, HasSubstr("istio_request_duration_milliseconds_bucket{reporter=\"source\",le=\"60000\"} 2\n"));
+  EXPECT_THAT(out, HasSubstr("istio_request_duration_milliseconds_bucket{reporter=\"source\",le=\"300000\"} 3\n"));
+  EXPECT_THAT(out, HasSubstr("istio_request_duration_milliseconds_bucket{reporter=\"source\",le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(out, HasSubstr("istio_request_duration_milliseconds_sum{reporter=\"source\"} 70006\n"));
+  EXPECT_THAT(out, HasSubstr("istio_request_duration_milliseconds_count{reporter=\"source\"} 3\n"));
+}
+
+}  // namespace
+}  // namespace weft::proxy::admin

@@ -94,11 +94,10 @@ class HcmFactory final : public NetworkFilterFactory {
     };
   }
   std::shared_ptr<const NetworkFilter> compile(const google::protobuf::Any& any, const std::string& path,
-                                               stats::Store& store,
-                                               std::shared_ptr<const NetworkFilter>) const override {
+                                               const NetworkFilterContext& ctx) const override {
     hcmv3::HttpConnectionManager hcm;
     if (!any.UnpackTo(&hcm)) throw ConfigError(path + ": cannot decode an HttpConnectionManager");
-    return std::make_shared<HcmFilter>(http::compileHcm(hcm, path, store));
+    return std::make_shared<HcmFilter>(http::compileHcm(hcm, path, ctx.store, ctx.inbound));
   }
 };
 }  // namespace

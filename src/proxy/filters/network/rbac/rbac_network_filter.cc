@@ -117,8 +117,7 @@ class RbacNetworkFactory final : public NetworkFilterFactory {
   }
   bool terminal() const override { return false; }
   std::shared_ptr<const NetworkFilter> compile(const google::protobuf::Any& any, const std::string& path,
-                                               stats::Store& store,
-                                               std::shared_ptr<const NetworkFilter> next) const override {
+                                               const NetworkFilterContext& ctx) const override {
     nrbacv3::RBAC p;
     if (!any.UnpackTo(&p)) throw ConfigError(path + ": cannot decode an RBAC");
     if (p.stat_prefix().empty()) throw ConfigError(path + ".stat_prefix: must not be empty");
@@ -126,8 +125,8 @@ class RbacNetworkFactory final : public NetworkFilterFactory {
       throw ConfigError(path + ".enforcement_type: weft-proxy decides once per connection (ONE_TIME_ON_FIRST_BYTE)");
     auto c =
         RbacConfig::compile(p.has_rules() ? &p.rules() : nullptr, p.has_shadow_rules() ? &p.shadow_rules() : nullptr,
-                            join(p.stat_prefix(), "rbac."), "", p.shadow_rules_stat_prefix(), store, path);
-    return std::make_shared<RbacNetworkFilter>(std::move(c), std::move(next));
+                            join(p.stat_prefix(), "rbac."), "", p.shadow_rules_stat_prefix(), ctx.store, path);
+    return std::make_shared<RbacNetworkFilter>(std::move(c), ctx.next);
   }
 };
 

@@ -45,11 +45,10 @@ class TcpProxyFactory final : public NetworkFilterFactory {
     };
   }
   std::shared_ptr<const NetworkFilter> compile(const google::protobuf::Any& any, const std::string& path,
-                                               stats::Store& store,
-                                               std::shared_ptr<const NetworkFilter>) const override {
+                                               const NetworkFilterContext& ctx) const override {
     tcpv3::TcpProxy tcp;
     if (!any.UnpackTo(&tcp)) throw ConfigError(path + ": cannot decode a TcpProxy");
-    return std::make_shared<TcpProxyFilter>(compileTcpProxy(tcp, path, store));
+    return std::make_shared<TcpProxyFilter>(compileTcpProxy(tcp, path, ctx.store));
   }
 };
 }  // namespace

@@ -1,0 +1,20 @@
+#pragma once
+// Istio's telemetry in a sidecar's HTTP chains, as istiod builds it: the peer metadata exchange
+// (istio.metadata_exchange: io.istio.http.peer_metadata.Config as a TypedStruct) first, the
+// standard metrics (istio.stats: stats.PluginConfig) just before the router; and the `istio`
+// cluster metadata (services: host, name, namespace) that names destination_service.
+#include "control/model/mesh_model.h"
+#include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+
+namespace weft::control::xds {
+
+// Inbound: learns the client from the request, answers with this workload's metadata.
+// Outbound: sends this workload's metadata (not outside the mesh), learns the server.
+envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter peerMetadataFilter(bool inbound);
+// Inbound: no Host header fallback for destination_service (Istio's disableHostHeaderFallback).
+envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter istioStatsFilter(bool inbound);
+// filter_metadata["istio"] = {services: [{host, name, namespace}], external: true outside the mesh}.
+void setIstioServiceMetadata(envoy::config::cluster::v3::Cluster& c, const MeshService& svc);
+
+}  // namespace weft::control::xds

@@ -1,0 +1,154 @@
+"""Istio's telemetry between two weft-proxy sidecars, on HTTP/1.1 and HTTP/2: the client's
+outbound chain and the server's inbound chain exchange workload metadata
+(istio.metadata_exchange, Istio's x-envoy-peer-metadata headers, removed before the application
+and the client see them), and each side counts the request in Istio's standard metrics
+(istio.stats) with Istio's labels: reporter source on the client, destination on the server,
+workloads, versions, service, response code and flags; gRPC status; "unknown" for a peer without
+metadata; metric overrides (drop, tags_to_remove) and config errors."""
+
+import json
+import re
+
+import pytest
+
+import weft_harness as wh
+from both_protocols import PROTOCOLS, request
+
+MX_TYPE = "type.googleapis.com/io.istio.http.peer_metadata.Config"
+STATS_TYPE = "type.googleapis.com/stats.PluginConfig"
+
+
+def mx(inbound):
+    cfg = ({"downstream_discovery": [{"istio_headers": {}}, {"workload_discovery": {}}],
+            "downstream_propagation": [{"istio_headers": {}}]} if inbound else
+           {"upstream_discovery": [{"istio_headers": {}}, {"workload_discovery": {}}],
+            "upstream_propagation": [{"istio_headers": {"skip_external_clusters": True}}]})
+    return {"name": "istio.metadata_exchange", "typed_config": {
+        "@type": "type.googleapis.com/xds.type.v3.TypedStruct", "type_url": MX_TYPE, "value": cfg}}
+
+
+def stats_filter(**config):
+    return {"name": "istio.stats", "typed_config": dict({"@type": STATS_TYPE}, **config)}
+
+
+def node(name, workload, app, version, ns="default"):
+    return {"id": "sidecar~127.0.0.1~%s.%s~%s.svc.cluster.local" % (name, ns, ns), "cluster": "%s.%s" % (app, ns),
+            "metadata": {"NAME": name, "NAMESPACE": ns, "WORKLOAD_NAME": workload, "CLUSTER_ID": "Kubernetes",
+                         "LABELS": {"app": app, "version": version}, "INTERCEPTION_MODE": "REDIRECT"}}
+
+
+def istio_metadata(host, name, ns="default"):
+    return {"filter_metadata": {"istio": {"services": [{"host": host, "name": name, "namespace": ns}]}}}
+
+
+@pytest.fixture(scope="module")
+def mesh(weft_module):
+    h = weft_module
+    app = h.echo("reviews-app")
+    server_port, client_port = h.port(), h.port()
+    server_hcm = wh.hcm_filter([wh.vhost("in", ["*"], [wh.route_to("inbound|9080||")])], stat_prefix="inbound_9080")
+    server_hcm["typed_config"]["http_filters"] = [mx(True), stats_filter(disable_host_header_fallback=True),
+                                                  wh.router_filter()]
+    server_cfg = wh.bootstrap(h.port(), [wh.listener("virtualInbound", server_port, [server_hcm],
+                                                     traffic_direction="INBOUND")],
+                              [wh.cluster("inbound|9080||", [app.port],
+                                          metadata=istio_metadata("reviews.default.svc.cluster.local", "reviews"))])
+    server_cfg["node"] = node("reviews-v2-1", "reviews-v2", "reviews", "v2")
+    server = h.start_proxy(server_cfg, name="server-sidecar")
+
+    client_hcm = wh.hcm_filter([
+        wh.vhost("gone", ["gone", "gone:*"], [wh.route_to("outbound|9080||gone.default.svc.cluster.local")]),
+        wh.vhost("out", ["*"], [wh.route_to("outbound|9080||reviews.default.svc.cluster.local")]),
+    ], stat_prefix="outbound_9080")
+    client_hcm["typed_config"]["http_filters"] = [mx(False), stats_filter(), wh.router_filter()]
+    client_cfg = wh.bootstrap(h.port(), [
+        wh.listener("0.0.0.0_9080", client_port, [client_hcm], traffic_direction="OUTBOUND"),
+    ], [wh.cluster("outbound|9080||reviews.default.svc.cluster.local", [server_port],
+                   metadata=istio_metadata("reviews.default.svc.cluster.local", "reviews")),
+        wh.cluster("outbound|9080||gone.default.svc.cluster.local", [],
+                   metadata=istio_metadata("gone.default.svc.cluster.local", "gone"))])
+    client_cfg["node"] = node("productpage-v1-1", "productpage-v1", "productpage", "v1")
+    client = h.start_proxy(client_cfg, name="client-sidecar")
+
+    return type("Mesh", (), {"client": client, "server": server, "client_port": client_port,
+                             "server_port": server_port, "app": app})
+
+
+def series(proxy, metric):
+    """{frozenset(labels): value} of one metric in the proxy's /stats/prometheus."""
+    text = proxy.admin("/stats/prometheus").text
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r'^%s\{(.*)\} (\S+)$' % re.escape(metric), line)
+        if m:
+            labels = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', m.group(1)))
+            out[frozenset(labels.items())] = float(m.group(2))
+    return out
+
+
+def find(proxy, metric, **want):
+    return sum(v for labels, v in series(proxy, metric).items() if all((k, w) in labels for k, w in want.items()))
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_exchange_and_standard_metrics(mesh, proto):
+    before_src = find(mesh.client, "istio_requests_total", reporter="source", response_code="200")
+    before_dst = find(mesh.server, "istio_requests_total", reporter="destination", response_code="200")
+    r = request(proto, mesh.client_port, "/reviews/1", host="reviews:9080")
+    assert r.status == 200, r.describe()
+    seen = json.loads(r.body)["headers"]
+    # The application never sees the exchange headers, nor does the client.
+    assert not any(k.startswith("x-envoy-peer-metadata") for k in seen), seen
+    assert not any(k.startswith("x-envoy-peer-metadata") for k in r.headers), r.headers
+    want = dict(source_workload="productpage-v1", source_app="productpage", source_version="v1",
+                source_workload_namespace="default", source_canonical_service="productpage",
+                source_canonical_revision="v1", source_cluster="Kubernetes",
+                destination_workload="reviews-v2", destination_app="reviews", destination_version="v2",
+                destination_service="reviews.default.svc.cluster.local", destination_service_name="reviews",
+                destination_service_namespace="default", destination_cluster="Kubernetes",
+                request_protocol="http", response_code="200", response_flags="-", grpc_response_status="")
+    assert wh.wait_for(lambda: find(mesh.client, "istio_requests_total", reporter="source", **want) > before_src, 3), \
+        series(mesh.client, "istio_requests_total")
+    assert find(mesh.server, "istio_requests_total", reporter="destination", connection_security_policy="none",
+                source_principal="unknown", **want) == before_dst + 1, series(mesh.server, "istio_requests_total")
+    assert find(mesh.client, "istio_request_duration_milliseconds_count", reporter="source") >= 1
+    assert find(mesh.server, "istio_response_bytes_count", reporter="destination") >= 1
+    assert find(mesh.server, "istio_request_duration_milliseconds_bucket", reporter="destination", le="+Inf") >= 1
+
+
+def test_a_peer_without_metadata_is_unknown_and_codes_and_flags_land(mesh):
+    r = request("http1", mesh.server_port, "/status/503", host="reviews:9080")
+    assert r.status == 503, r.describe()
+    # The server still tells the caller who it is.
+    assert "x-envoy-peer-metadata" in r.headers and r.headers.get("x-envoy-peer-metadata-id", "").startswith(
+        "sidecar~127.0.0.1~reviews-v2-1"), r.headers
+    assert wh.wait_for(lambda: find(mesh.server, "istio_requests_total", reporter="destination",
+                                    source_workload="unknown", source_app="unknown", response_code="503") >= 1, 3)
+    # No healthy upstream: 503 with Envoy's flag UH, reported by the client with the service
+    # from the cluster's metadata and an unknown destination workload.
+    r = request("http1", mesh.client_port, "/x", host="gone:9080")
+    assert r.status == 503, r.describe()
+    assert wh.wait_for(lambda: find(mesh.client, "istio_requests_total", reporter="source", response_code="503",
+                                    response_flags="UH", destination_workload="unknown",
+                                    destination_service="gone.default.svc.cluster.local") == 1, 3), \
+        series(mesh.client, "istio_requests_total")
+
+
+def test_config_errors_and_overrides(weft):
+    def validate(filt):
+        hcm = wh.hcm_filter([wh.vhost("all", ["*"], [wh.route_to("c")])])
+        hcm["typed_config"]["http_filters"] = [filt, wh.router_filter()]
+        cfg = wh.bootstrap(weft.port(), [wh.listener("l", weft.port(), [hcm])], [wh.cluster("c", [weft.port()])])
+        return weft.validate(cfg)[1]
+    r = validate(stats_filter(metrics=[{"dimensions": {"x": "request.host"}}]))
+    assert r.returncode != 0 and "metrics[0].dimensions: CEL expressions are not supported" in r.stderr, r.stderr
+    r = validate(stats_filter(metrics=[{"tags_to_remove": ["nope"]}]))
+    assert "tags_to_remove: 'nope' is not one of Istio's labels" in r.stderr, r.stderr
+    r = validate(stats_filter(reporter="SERVER_GATEWAY"))
+    assert "reporter: SERVER_GATEWAY (waypoints) is not supported" in r.stderr, r.stderr
+    bad = mx(True)
+    bad["typed_config"]["value"]["downstream_discovery"] = [{"baggage": {}}]
+    r = validate(bad)
+    assert "'baggage' is not supported by weft-proxy" in r.stderr, r.stderr
+    assert validate(stats_filter(metrics=[{"name": "request_bytes", "drop": True},
+                                          {"tags_to_remove": ["response_flags"]}])).returncode == 0

@@ -1,0 +1,55 @@
+// Istio's telemetry as weftd generates it: the metadata exchange and stats filters on inbound
+// and outbound chains (compiled by weft-proxy's own factories), and the clusters' `istio`
+// metadata naming the destination service.
+#include "control/xds/telemetry_gen.h"
+
+#include <gtest/gtest.h>
+
+#include "common/stats/stats.h"
+#include "control/control_test_support.h"
+#include "control/xds/generator.h"
+#include "envoy/extensions/stats/config.pb.h"
+#include "proxy/http/filter_registry.h"
+
+namespace weft::control::xds {
+namespace {
+
+using envoy::config::cluster::v3::Cluster;
+using testing::kReviews;
+using testing::modelFrom;
+using testing::out;
+using testing::proxyIn;
+using testing::unpackNamed;
+using testing::withBase;
+
+TEST(TelemetryGenTest, FiltersCompileInTheProxy) {
+  for (bool inbound : {true, false}) {
+    for (const auto& f : {peerMetadataFilter(inbound), istioStatsFilter(inbound)}) {
+      const auto* factory = proxy::http::findHttpFilter(f.typed_config());
+      ASSERT_NE(factory, nullptr) << f.name();
+      EXPECT_EQ(factory->name(), f.name());
+      stats::Store store(1);
+      proxy::http::FilterFactoryContext ctx{store, "x", f.name(), inbound};
+      EXPECT_NO_THROW(factory->compile(f.typed_config(), "http_filters[0]", ctx)) << f.name();
+    }
+  }
+  ::stats::PluginConfig p;
+  ASSERT_TRUE(istioStatsFilter(true).typed_config().UnpackTo(&p));
+  EXPECT_TRUE(p.disable_host_header_fallback());  // inbound: no Host header fallback
+  ASSERT_TRUE(istioStatsFilter(false).typed_config().UnpackTo(&p));
+  EXPECT_FALSE(p.disable_host_header_fallback());
+}
+
+TEST(TelemetryGenTest, ClustersNameTheirService) {
+  auto m = modelFrom(withBase(""));
+  auto c = unpackNamed<Cluster>(generateClusters(*m, proxyIn("default"), {}), out(9080, kReviews));
+  const auto& istio = c.metadata().filter_metadata().at("istio").fields();
+  const auto& svc = istio.at("services").list_value().values(0).struct_value().fields();
+  EXPECT_EQ(svc.at("host").string_value(), kReviews);
+  EXPECT_EQ(svc.at("name").string_value(), "reviews");
+  EXPECT_EQ(svc.at("namespace").string_value(), "default");
+  EXPECT_EQ(istio.count("external"), 0u);
+}
+
+}  // namespace
+}  // namespace weft::control::xds
