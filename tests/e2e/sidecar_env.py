@@ -73,6 +73,8 @@ class Sidecar:
         if self.agent.poll() is None:
             self.agent.kill()
             self.agent.wait()
+        # The agent's proxy outlives a SIGKILLed agent: stop it by its bootstrap's path.
+        subprocess.run(["pkill", "-KILL", "-f", str(self.share)], check=False)
         self.weftd.terminate()
         self.weftd.wait()
         shutil.rmtree(self.share, ignore_errors=True)

@@ -98,6 +98,8 @@ class Mesh:
         if self.agent and self.agent.poll() is None:
             self.agent.kill()
             self.agent.wait()
+        # The agent's proxy outlives a SIGKILLed agent: stop it by its bootstrap's path.
+        subprocess.run(["pkill", "-KILL", "-f", str(self.share)], check=False)
         if self.weftd and self.weftd.poll() is None:
             self.weftd.terminate()
             self.weftd.wait()

@@ -50,7 +50,7 @@ Family::Series* Family::series(std::string_view key) {
   }
   s->next = row.head.load(std::memory_order_relaxed);
   row.head.store(s, std::memory_order_release);  // a scrape sees the series whole
-  row.index.emplace(s->key, s);
+  row.index.emplace(std::string_view(s->key), s);
   ++row.size;
   return s;
 }

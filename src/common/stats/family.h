@@ -57,13 +57,10 @@ class Family {
   std::vector<std::pair<std::string, Total>> totals() const;
 
  private:
-  struct KeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
-  };
   struct Row {
-    std::unordered_map<std::string, Series*, KeyHash, std::equal_to<>> index;  // the worker's own
-    std::atomic<Series*> head{nullptr};                                        // published for scrapes
+    // The worker's own; keys view their series' `key` (a series is never freed before the family).
+    std::unordered_map<std::string_view, Series*> index;
+    std::atomic<Series*> head{nullptr};  // published for scrapes
     size_t size = 0;
     std::atomic<uint64_t> overflow{0};
   };

@@ -58,7 +58,11 @@ google::protobuf::Timestamp timestampOf(std::chrono::system_clock::time_point tp
 Server::Server(Options options)
     : options_(std::move(options)),
       drain_timer_(reactor_, [this] { checkDrained(); }),
-      outlier_timer_(reactor_, [this] { onOutlierTimer(); }) {}
+      outlier_timer_(reactor_, [this] { onOutlierTimer(); }),
+      trim_timer_(reactor_, [this] {
+        malloc_trim(0);
+        trim_timer_.arm(std::chrono::seconds(5));
+      }) {}
 
 Server::~Server() {
   for (auto& w : workers_) w->stopAndJoin();
@@ -133,6 +137,7 @@ int Server::run() {
   }
   spdlog::info("weft-proxy live: {} worker(s){}", concurrency,
                admin_ ? ", admin at http://" + admin_->address().toString() : std::string());
+  trim_timer_.arm(std::chrono::seconds(1));
   reactor_.run();
   shutdown();
   return 0;

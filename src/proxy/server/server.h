@@ -89,6 +89,9 @@ class Server {
   std::chrono::system_clock::time_point started_;
   event::Timer drain_timer_;
   event::Timer outlier_timer_;
+  // Gives the heap's free pages back to the system every few seconds: compiling an xDS update
+  // parses protobuf into memory that is freed at once but would stay in the process's RSS.
+  event::Timer trim_timer_;
   // By the cluster configuration they check (each holds it, so the key stays valid).
   std::map<const upstream::ClusterConfig*, std::unique_ptr<upstream::HealthChecker>> health_checkers_;
   std::set<std::shared_ptr<upstream::OutlierDetector>> outlier_detectors_;  // of the current clusters
