@@ -1,10 +1,13 @@
-"""Istio's telemetry between two weft-proxy sidecars, on HTTP/1.1 and HTTP/2: the client's
+"""Istio's telemetry between two weft-proxy sidecars, on HTTP/1.1 and HTTP/2 and TCP: the client's
 outbound chain and the server's inbound chain exchange workload metadata
 (istio.metadata_exchange, Istio's x-envoy-peer-metadata headers, removed before the application
 and the client see them), and each side counts the request in Istio's standard metrics
 (istio.stats) with Istio's labels: reporter source on the client, destination on the server,
 workloads, versions, service, response code and flags; gRPC status; "unknown" for a peer without
-metadata; metric overrides (drop, tags_to_remove) and config errors."""
+metadata; Istio's TCP metrics (connections opened and closed, bytes each way) on tcp_proxy chains;
+metric overrides (drop, tags_to_remove) and config errors."""
+
+import socket
 
 import json
 import re
@@ -45,14 +48,21 @@ def istio_metadata(host, name, ns="default"):
 def mesh(weft_module):
     h = weft_module
     app = h.echo("reviews-app")
-    server_port, client_port = h.port(), h.port()
+    echo = h.tcp_server("echo")
+    server_port, client_port, tcp_in, tcp_out = h.port(), h.port(), h.port(), h.port()
+    reviews = istio_metadata("reviews.default.svc.cluster.local", "reviews")
+    db = istio_metadata("db.default.svc.cluster.local", "db")
+
     server_hcm = wh.hcm_filter([wh.vhost("in", ["*"], [wh.route_to("inbound|9080||")])], stat_prefix="inbound_9080")
     server_hcm["typed_config"]["http_filters"] = [mx(True), stats_filter(disable_host_header_fallback=True),
                                                   wh.router_filter()]
-    server_cfg = wh.bootstrap(h.port(), [wh.listener("virtualInbound", server_port, [server_hcm],
-                                                     traffic_direction="INBOUND")],
-                              [wh.cluster("inbound|9080||", [app.port],
-                                          metadata=istio_metadata("reviews.default.svc.cluster.local", "reviews"))])
+    server_cfg = wh.bootstrap(h.port(), [
+        wh.listener("virtualInbound", server_port, [server_hcm], traffic_direction="INBOUND"),
+        # TCP: a tcp_proxy chain to a TCP echo, under Istio's TCP metrics.
+        wh.listener("tcp_in", tcp_in, [stats_filter(), wh.tcp_proxy_filter("inbound|3306||", "inbound_3306")],
+                    traffic_direction="INBOUND"),
+    ], [wh.cluster("inbound|9080||", [app.port], metadata=reviews),
+        wh.cluster("inbound|3306||", [echo.port], metadata=db)])
     server_cfg["node"] = node("reviews-v2-1", "reviews-v2", "reviews", "v2")
     server = h.start_proxy(server_cfg, name="server-sidecar")
 
@@ -63,15 +73,17 @@ def mesh(weft_module):
     client_hcm["typed_config"]["http_filters"] = [mx(False), stats_filter(), wh.router_filter()]
     client_cfg = wh.bootstrap(h.port(), [
         wh.listener("0.0.0.0_9080", client_port, [client_hcm], traffic_direction="OUTBOUND"),
-    ], [wh.cluster("outbound|9080||reviews.default.svc.cluster.local", [server_port],
-                   metadata=istio_metadata("reviews.default.svc.cluster.local", "reviews")),
+        wh.listener("0.0.0.0_3306", tcp_out,
+                    [stats_filter(), wh.tcp_proxy_filter("outbound|3306||db.default.svc.cluster.local", "out_3306")],
+                    traffic_direction="OUTBOUND"),
+    ], [wh.cluster("outbound|9080||reviews.default.svc.cluster.local", [server_port], metadata=reviews),
         wh.cluster("outbound|9080||gone.default.svc.cluster.local", [],
-                   metadata=istio_metadata("gone.default.svc.cluster.local", "gone"))])
+                   metadata=istio_metadata("gone.default.svc.cluster.local", "gone")),
+        wh.cluster("outbound|3306||db.default.svc.cluster.local", [tcp_in], metadata=db)])
     client_cfg["node"] = node("productpage-v1-1", "productpage-v1", "productpage", "v1")
     client = h.start_proxy(client_cfg, name="client-sidecar")
-
     return type("Mesh", (), {"client": client, "server": server, "client_port": client_port,
-                             "server_port": server_port, "app": app})
+                             "server_port": server_port, "app": app, "tcp_out": tcp_out})
 
 
 def series(proxy, metric):
@@ -132,6 +144,31 @@ def test_a_peer_without_metadata_is_unknown_and_codes_and_flags_land(mesh):
                                     response_flags="UH", destination_workload="unknown",
                                     destination_service="gone.default.svc.cluster.local") == 1, 3), \
         series(mesh.client, "istio_requests_total")
+
+
+def test_tcp_metrics(mesh):
+    with socket.create_connection((wh.LOOPBACK, mesh.tcp_out), timeout=3) as sock:
+        sock.sendall(b"x" * 1000)
+        got = b""
+        while len(got) < 1000:
+            chunk = sock.recv(4096)
+            assert chunk, got
+            got += chunk
+        assert wh.wait_for(lambda: find(mesh.client, "istio_tcp_connections_opened_total", reporter="source") >= 1, 3)
+    common = dict(destination_service="db.default.svc.cluster.local", destination_service_name="db",
+                  request_protocol="tcp", response_flags="-")
+    assert wh.wait_for(lambda: find(mesh.client, "istio_tcp_connections_closed_total", reporter="source",
+                                    source_workload="productpage-v1", destination_workload="unknown", **common) == 1, 3), \
+        series(mesh.client, "istio_tcp_connections_closed_total")
+    assert find(mesh.client, "istio_tcp_received_bytes_total", reporter="source", **common) == 1000
+    assert find(mesh.client, "istio_tcp_sent_bytes_total", reporter="source", **common) == 1000
+    assert wh.wait_for(lambda: find(mesh.server, "istio_tcp_received_bytes_total", reporter="destination",
+                                    destination_workload="reviews-v2", source_workload="unknown",
+                                    connection_security_policy="none", **common) == 1000, 3), \
+        series(mesh.server, "istio_tcp_received_bytes_total")
+    assert find(mesh.server, "istio_tcp_connections_opened_total", reporter="destination", **common) == 1
+    # No response_code on TCP series, as Istio.
+    assert all(("response_code", "200") not in labels for labels in series(mesh.server, "istio_tcp_sent_bytes_total"))
 
 
 def test_config_errors_and_overrides(weft):

@@ -112,7 +112,7 @@ def test_a_gate_cannot_end_a_chain(weft):
     cfg = wh.bootstrap(weft.port(), [wh.listener("l", weft.port(), [wh.tcp_proxy_filter("c", "t"), deny])],
                        [wh.cluster("c", [weft.port()])])
     r = weft.validate(cfg)[1]
-    assert r.returncode != 0 and "filters[1]: 'envoy.filters.network.rbac' cannot end a filter chain" in r.stderr, \
+    assert r.returncode != 0 and "filters[0]: 'envoy.filters.network.tcp_proxy' must be the last filter" in r.stderr, \
         r.stderr
     cfg = wh.bootstrap(weft.port(), [wh.listener("l", weft.port(), [deny, deny])], [wh.cluster("c", [weft.port()])])
     r = weft.validate(cfg)[1]

@@ -135,7 +135,10 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
           if (e.ip != proxy.ip || !done.insert(e.port).second) continue;
           std::string cluster = "inbound|" + std::to_string(port.port) + "||";
           std::vector<lv3::Filter> filters;
-          if (!isHttp(port.protocol)) filters = authzNetworkFilters(model, proxy);
+          if (!isHttp(port.protocol)) {
+            filters = authzNetworkFilters(model, proxy);
+            filters.push_back(istioTcpStatsFilter(true));
+          }
           auto* f = &filters.emplace_back();
           if (isHttp(port.protocol)) {
             hcmv3::HttpConnectionManager hcm;
@@ -177,6 +180,7 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
   fallback->set_name("inbound-passthrough");
   // Ports no service declares are TCP to Istio too, under the workload's policies.
   for (auto& authz : authzNetworkFilters(model, proxy)) *fallback->add_filters() = std::move(authz);
+  *fallback->add_filters() = istioTcpStatsFilter(true);
   *fallback->add_filters() = tcpProxyTo("InboundPassthroughCluster", "InboundPassthroughCluster");
   // STRICT covers the workload's other ports too: the passthrough takes mutual TLS only.
   if (proxy.sds && mtls.mode == MtlsMode::Strict) *fallback->mutable_transport_socket() = istioMutualDownstream(false);
@@ -225,7 +229,9 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
         envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
         tcp.set_stat_prefix(ClusterName{"outbound", port.port, "", svc->hostname}.str());
         tcp.set_cluster(tcp.stat_prefix());
-        auto* f = l.add_filter_chains()->add_filters();
+        auto* chain = l.add_filter_chains();
+        if (proxy.type == "sidecar") *chain->add_filters() = istioTcpStatsFilter(false);
+        auto* f = chain->add_filters();
         f->set_name("envoy.filters.network.tcp_proxy");
         pack(*f->mutable_typed_config(), tcp);
         pack(out[l.name()], l);

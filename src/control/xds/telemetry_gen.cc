@@ -34,6 +34,15 @@ hcmv3::HttpFilter istioStatsFilter(bool inbound) {
   return f;
 }
 
+envoy::config::listener::v3::Filter istioTcpStatsFilter(bool inbound) {
+  ::stats::PluginConfig p;
+  p.set_disable_host_header_fallback(inbound);
+  envoy::config::listener::v3::Filter f;
+  f.set_name("istio.stats");
+  pack(*f.mutable_typed_config(), p);
+  return f;
+}
+
 void setIstioServiceMetadata(envoy::config::cluster::v3::Cluster& c, const MeshService& svc) {
   auto& istio = (*c.mutable_metadata()->mutable_filter_metadata())["istio"];
   auto* entry = (*istio.mutable_fields())["services"].mutable_list_value()->add_values()->mutable_struct_value();

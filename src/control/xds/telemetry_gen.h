@@ -5,6 +5,7 @@
 // cluster metadata (services: host, name, namespace) that names destination_service.
 #include "control/model/mesh_model.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/listener/v3/listener_components.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 
 namespace weft::control::xds {
@@ -14,6 +15,8 @@ namespace weft::control::xds {
 envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter peerMetadataFilter(bool inbound);
 // Inbound: no Host header fallback for destination_service (Istio's disableHostHeaderFallback).
 envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter istioStatsFilter(bool inbound);
+// istio.stats for a TCP chain (before tcp_proxy): Istio's TCP metrics.
+envoy::config::listener::v3::Filter istioTcpStatsFilter(bool inbound);
 // filter_metadata["istio"] = {services: [{host, name, namespace}], external: true outside the mesh}.
 void setIstioServiceMetadata(envoy::config::cluster::v3::Cluster& c, const MeshService& svc);
 

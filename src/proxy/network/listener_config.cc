@@ -69,9 +69,10 @@ FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, st
                       ".filters: a chain needs a terminal network filter "
                       "(envoy.filters.network.http_connection_manager or envoy.filters.network.tcp_proxy)");
   }
-  // The last filter ends the chain; each one before it is a gate in front of the rest.
-  std::shared_ptr<const NetworkFilter> next;
-  for (int i = fc.filters_size() - 1; i >= 0; --i) {
+  // The last filter ends the chain; each one before it is a gate in front of the rest, or a
+  // watcher whose observer the terminal filter's sessions call.
+  std::vector<const NetworkFilterFactory*> factories;
+  for (int i = 0; i < fc.filters_size(); ++i) {
     const auto& f = fc.filters(i);
     std::string fpath = path + ".filters[" + std::to_string(i) + "]";
     const NetworkFilterFactory* factory = findNetworkFilter(f.typed_config().type_url());
@@ -85,7 +86,22 @@ FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, st
                         (last ? "cannot end a filter chain (put tcp_proxy or http_connection_manager after it)"
                               : "must be the last filter of its chain"));
     }
-    next = factory->compile(f.typed_config(), fpath + ".typed_config", NetworkFilterContext{store, inbound, next});
+    factories.push_back(factory);
+  }
+  NetworkFilterContext ctx{store, inbound, nullptr, {}};
+  for (int i = 0; i + 1 < fc.filters_size(); ++i) {
+    if (factories[static_cast<size_t>(i)]->observer())
+      ctx.observers.push_back(factories[static_cast<size_t>(i)]->compileObserver(
+          fc.filters(i).typed_config(), path + ".filters[" + std::to_string(i) + "].typed_config", ctx));
+  }
+  std::shared_ptr<const NetworkFilter> next;
+  for (int i = fc.filters_size() - 1; i >= 0; --i) {
+    const NetworkFilterFactory* factory = factories[static_cast<size_t>(i)];
+    if (factory->observer()) continue;
+    ctx.next = next;
+    next =
+        factory->compile(fc.filters(i).typed_config(), path + ".filters[" + std::to_string(i) + "].typed_config", ctx);
+    ctx.observers.clear();  // only the terminal filter takes them
   }
   out.filter = std::move(next);
   return out;

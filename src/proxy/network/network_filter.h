@@ -17,6 +17,7 @@
 #include "common/net/connection.h"
 #include "common/stats/stats.h"
 #include "proxy/config/supported_fields.h"
+#include "proxy/network/session_observer.h"
 #include "proxy/worker_context.h"
 
 namespace weft::proxy::network {
@@ -39,6 +40,8 @@ struct NetworkFilterContext {
   stats::Store& store;
   bool inbound = false;                       // the listener's traffic_direction is INBOUND
   std::shared_ptr<const NetworkFilter> next;  // for a gate: the filter after it
+  // For the terminal filter: what the chain's watching filters want to hear about each session.
+  std::vector<std::shared_ptr<const SessionObserver>> observers;
 };
 
 class NetworkFilterFactory {
@@ -49,6 +52,12 @@ class NetworkFilterFactory {
   virtual config::FieldTable supportedFields() const = 0;
   // Whether the filter ends a chain; a gate (false) hands the connection to `next`.
   virtual bool terminal() const { return true; }
+  // A filter that only watches sessions: compileObserver instead of compile.
+  virtual bool observer() const { return false; }
+  virtual std::shared_ptr<const SessionObserver> compileObserver(const google::protobuf::Any&, const std::string&,
+                                                                 const NetworkFilterContext&) const {
+    return nullptr;
+  }
   // Throws ConfigError naming `path`.
   virtual std::shared_ptr<const NetworkFilter> compile(const google::protobuf::Any& config, const std::string& path,
                                                        const NetworkFilterContext& ctx) const = 0;

@@ -9,11 +9,14 @@ using upstream::ClusterStats;
 
 TcpProxySession::TcpProxySession(WorkerContext& worker, std::unique_ptr<net::Connection> downstream,
                                  std::shared_ptr<const TcpProxyConfig> config,
-                                 std::shared_ptr<stats::Scope> listener_stats)
+                                 std::shared_ptr<stats::Scope> listener_stats,
+                                 const std::vector<std::shared_ptr<const SessionObserver>>* observers, bool inbound)
     : worker_(worker),
       down_(std::move(downstream)),
       config_(std::move(config)),
       listener_stats_(std::move(listener_stats)),
+      observers_(observers),
+      inbound_(inbound),
       connect_timer_(worker.reactor(),
                      [this] {
                        if (cluster_) {
@@ -50,6 +53,8 @@ void TcpProxySession::start() {
     }
   }
   info_.upstream_cluster = target->cluster;
+  if (observers_)
+    for (const auto& o : *observers_) o->onOpen(worker_, info_, *down_, inbound_);
   cluster_ = worker_.cluster(target->cluster);
   if (cluster_ == nullptr) {
     stats.inc(TcpProxyStats::downstream_cx_no_route);
@@ -125,6 +130,8 @@ void TcpProxySession::finish(uint32_t flag) {
     stats.add(TcpProxyStats::downstream_cx_tx_bytes_total, info_.bytes_sent);
     worker_.reactor().deferDelete(std::move(relay_));
   }
+  if (observers_)
+    for (const auto& o : *observers_) o->onClose(worker_, info_, *down_, inbound_);
   for (const auto& logger : config_->access_logs) worker_.writeAccessLog(*logger, info_);
   if (up_) {
     up_->close(net::Connection::CloseMode::FlushWrite);

@@ -7,6 +7,7 @@
 #include "common/net/connection.h"
 #include "proxy/network/active_session.h"
 #include "proxy/network/relay.h"
+#include "proxy/network/session_observer.h"
 #include "proxy/network/tcp_proxy_config.h"
 #include "proxy/stream_info.h"
 #include "proxy/upstream/worker_cluster.h"
@@ -16,8 +17,10 @@ namespace weft::proxy::network {
 
 class TcpProxySession final : public ActiveSession, public net::ConnectionCallbacks, public Relay::Owner {
  public:
+  // `observers` (may be null) outlive the session: the filter that made it holds them.
   TcpProxySession(WorkerContext& worker, std::unique_ptr<net::Connection> downstream,
-                  std::shared_ptr<const TcpProxyConfig> config, std::shared_ptr<stats::Scope> listener_stats);
+                  std::shared_ptr<const TcpProxyConfig> config, std::shared_ptr<stats::Scope> listener_stats,
+                  const std::vector<std::shared_ptr<const SessionObserver>>* observers = nullptr, bool inbound = false);
   ~TcpProxySession() override;
   void start();
 
@@ -38,6 +41,8 @@ class TcpProxySession final : public ActiveSession, public net::ConnectionCallba
   std::unique_ptr<net::Connection> up_;
   std::shared_ptr<const TcpProxyConfig> config_;
   std::shared_ptr<stats::Scope> listener_stats_;
+  const std::vector<std::shared_ptr<const SessionObserver>>* observers_;
+  bool inbound_;
   std::shared_ptr<upstream::WorkerCluster> cluster_;
   std::shared_ptr<const upstream::Host> host_;
   std::unique_ptr<Relay> relay_;

@@ -109,16 +109,18 @@ spec:
   ASSERT_TRUE(l.has_bind_to_port());
   EXPECT_FALSE(l.bind_to_port().value());
   ASSERT_EQ(l.filter_chains_size(), 1);
-  ASSERT_EQ(l.filter_chains(0).filters_size(), 1);
-  EXPECT_EQ(l.filter_chains(0).filters(0).name(), "envoy.filters.network.tcp_proxy");
-  TcpProxy tcp = unpack<TcpProxy>(l.filter_chains(0).filters(0).typed_config());
+  // Istio's TCP metrics, then the proxy.
+  ASSERT_EQ(l.filter_chains(0).filters_size(), 2);
+  EXPECT_EQ(l.filter_chains(0).filters(0).name(), "istio.stats");
+  EXPECT_EQ(l.filter_chains(0).filters(1).name(), "envoy.filters.network.tcp_proxy");
+  TcpProxy tcp = unpack<TcpProxy>(l.filter_chains(0).filters(1).typed_config());
   EXPECT_EQ(tcp.cluster(), "outbound|3306||" + std::string(kDb));
   EXPECT_FALSE(tcp.stat_prefix().empty());
 
   // Without a cluster IP the listener is on 0.0.0.0.
   Listener headless = unpackNamed<Listener>(lds, "0.0.0.0_5432");
   EXPECT_EQ(headless.address().socket_address().address(), "0.0.0.0");
-  EXPECT_EQ(unpack<TcpProxy>(headless.filter_chains(0).filters(0).typed_config()).cluster(),
+  EXPECT_EQ(unpack<TcpProxy>(headless.filter_chains(0).filters(1).typed_config()).cluster(),
             "outbound|5432||headless-db.default.svc.cluster.local");
 }
 
@@ -211,7 +213,9 @@ TEST(ListenerGenTest, VirtualInboundHasAChainPerServedPort) {
   ASSERT_TRUE(vi.filter_chains(0).filters(0).typed_config().UnpackTo(&hcm));
   EXPECT_EQ(hcm.route_config().virtual_hosts(0).routes(0).route().cluster(), "inbound|9080||");
   envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
-  ASSERT_TRUE(vi.default_filter_chain().filters(0).typed_config().UnpackTo(&tcp));
+  const auto& passthrough = vi.default_filter_chain();
+  EXPECT_EQ(passthrough.filters(0).name(), "istio.stats");
+  ASSERT_TRUE(passthrough.filters(passthrough.filters_size() - 1).typed_config().UnpackTo(&tcp));
   EXPECT_EQ(tcp.cluster(), "InboundPassthroughCluster");
 }
 

@@ -10,6 +10,7 @@
 #include "control/xds/generator.h"
 #include "envoy/extensions/stats/config.pb.h"
 #include "proxy/http/filter_registry.h"
+#include "proxy/network/network_filter.h"
 
 namespace weft::control::xds {
 namespace {
@@ -33,6 +34,14 @@ TEST(TelemetryGenTest, FiltersCompileInTheProxy) {
       EXPECT_NO_THROW(factory->compile(f.typed_config(), "http_filters[0]", ctx)) << f.name();
     }
   }
+  // The TCP chains' istio.stats watches tcp_proxy sessions.
+  auto tcp = istioTcpStatsFilter(true);
+  const auto* network = proxy::network::findNetworkFilter(tcp.typed_config().type_url());
+  ASSERT_NE(network, nullptr);
+  EXPECT_TRUE(network->observer());
+  stats::Store store(1);
+  proxy::network::NetworkFilterContext nctx{store, true, nullptr, {}};
+  EXPECT_NE(network->compileObserver(tcp.typed_config(), "filters[0]", nctx), nullptr);
   ::stats::PluginConfig p;
   ASSERT_TRUE(istioStatsFilter(true).typed_config().UnpackTo(&p));
   EXPECT_TRUE(p.disable_host_header_fallback());  // inbound: no Host header fallback

@@ -97,6 +97,10 @@ class HcmFactory final : public NetworkFilterFactory {
                                                const NetworkFilterContext& ctx) const override {
     hcmv3::HttpConnectionManager hcm;
     if (!any.UnpackTo(&hcm)) throw ConfigError(path + ": cannot decode an HttpConnectionManager");
+    if (!ctx.observers.empty())
+      throw ConfigError(path +
+                        ": network filters that watch TCP sessions (istio.stats) go before tcp_proxy; on "
+                        "HTTP chains use the HTTP filter istio.stats");
     return std::make_shared<HcmFilter>(http::compileHcm(hcm, path, ctx.store, ctx.inbound));
   }
 };

@@ -11,11 +11,14 @@ namespace tcpv3 = envoy::extensions::filters::network::tcp_proxy::v3;
 
 class TcpProxyFilter final : public NetworkFilter {
  public:
-  explicit TcpProxyFilter(std::shared_ptr<const TcpProxyConfig> config) : config_(std::move(config)) {}
+  TcpProxyFilter(std::shared_ptr<const TcpProxyConfig> config,
+                 std::vector<std::shared_ptr<const SessionObserver>> observers, bool inbound)
+      : config_(std::move(config)), observers_(std::move(observers)), inbound_(inbound) {}
 
   void startSession(WorkerContext& worker, std::unique_ptr<net::Connection> conn,
                     std::shared_ptr<stats::Scope> listener_stats, const void* listener) const override {
-    auto* session = new TcpProxySession(worker, std::move(conn), config_, std::move(listener_stats));
+    auto* session =
+        new TcpProxySession(worker, std::move(conn), config_, std::move(listener_stats), &observers_, inbound_);
     session->listener = listener;
     worker.addSession(session);
     session->start();
@@ -28,6 +31,8 @@ class TcpProxyFilter final : public NetworkFilter {
 
  private:
   std::shared_ptr<const TcpProxyConfig> config_;
+  std::vector<std::shared_ptr<const SessionObserver>> observers_;
+  bool inbound_;
 };
 
 class TcpProxyFactory final : public NetworkFilterFactory {
@@ -48,7 +53,7 @@ class TcpProxyFactory final : public NetworkFilterFactory {
                                                const NetworkFilterContext& ctx) const override {
     tcpv3::TcpProxy tcp;
     if (!any.UnpackTo(&tcp)) throw ConfigError(path + ": cannot decode a TcpProxy");
-    return std::make_shared<TcpProxyFilter>(compileTcpProxy(tcp, path, ctx.store));
+    return std::make_shared<TcpProxyFilter>(compileTcpProxy(tcp, path, ctx.store), ctx.observers, ctx.inbound);
   }
 };
 }  // namespace

@@ -1,0 +1,218 @@
+#include "proxy/telemetry/istio_metrics.h"
+
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include <span>
+
+#include "common/config/error.h"
+#include "proxy/stream_info.h"
+
+namespace weft::proxy::telemetry {
+
+const char* const kLabelNames[kLabelCount] = {
+    "reporter",
+    "source_workload",
+    "source_canonical_service",
+    "source_canonical_revision",
+    "source_workload_namespace",
+    "source_principal",
+    "source_app",
+    "source_version",
+    "source_cluster",
+    "destination_workload",
+    "destination_workload_namespace",
+    "destination_principal",
+    "destination_app",
+    "destination_version",
+    "destination_service",
+    "destination_canonical_service",
+    "destination_canonical_revision",
+    "destination_service_name",
+    "destination_service_namespace",
+    "destination_cluster",
+    "request_protocol",
+    "response_code",
+    "grpc_response_status",
+    "response_flags",
+    "connection_security_policy",
+};
+
+namespace {
+
+constexpr size_t kMaxSeries = 2000;
+
+// A certificate's first URI SAN without "spiffe://", as Istio's principal labels write it;
+// "unknown" without one.
+std::string principalOf(X509* cert) {
+  std::string out = "unknown";
+  if (cert == nullptr) return out;
+  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
+    if (n->type != GEN_URI) continue;
+    const ASN1_STRING* s = n->d.uniformResourceIdentifier;
+    out.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<size_t>(ASN1_STRING_length(s)));
+    break;
+  }
+  GENERAL_NAMES_free(names);
+  if (out.rfind("spiffe://", 0) == 0) out.erase(0, 9);
+  return out;
+}
+
+std::string_view known(std::string_view s) { return s.empty() ? std::string_view("unknown") : s; }
+
+void side(const PeerMetadata* p, Labels& l, size_t workload, size_t canonical, size_t revision, size_t ns, size_t app,
+          size_t version, size_t cluster) {
+  l.v[workload] = p ? known(p->workload_name) : "unknown";
+  l.v[canonical] = p ? known(p->canonicalService()) : "unknown";
+  l.v[revision] = p ? p->canonicalRevision() : "latest";
+  l.v[ns] = p ? known(p->ns) : "unknown";
+  l.v[app] = p ? known(p->app) : "unknown";
+  l.v[version] = p ? known(p->version) : "unknown";
+  l.v[cluster] = p ? known(p->cluster_id) : "unknown";
+}
+
+}  // namespace
+
+void computeLabels(const Observation& o, Labels& l) {
+  const PeerMetadata* self = &localPeer().metadata;
+  l.v[kReporter] = o.inbound ? "destination" : "source";
+  side(o.inbound ? o.peer : self, l, kSourceWorkload, kSourceCanonicalService, kSourceCanonicalRevision,
+       kSourceWorkloadNamespace, kSourceApp, kSourceVersion, kSourceCluster);
+  side(o.inbound ? self : o.peer, l, kDestinationWorkload, kDestinationCanonicalService, kDestinationCanonicalRevision,
+       kDestinationWorkloadNamespace, kDestinationApp, kDestinationVersion, kDestinationCluster);
+  if (o.inbound) {
+    SSL* ssl = o.downstream_ssl;
+    bool verified = ssl && SSL_get_verify_result(ssl) == X509_V_OK;
+    l.owned[0] = verified ? principalOf(SSL_get0_peer_certificate(ssl)) : "unknown";
+    l.owned[1] = principalOf(ssl ? SSL_get_certificate(ssl) : nullptr);
+    l.v[kSourcePrincipal] = l.owned[0];
+    l.v[kDestinationPrincipal] = l.owned[1];
+    l.v[kConnectionSecurityPolicy] = l.owned[0] != "unknown" ? "mutual_tls" : "none";
+  } else {
+    l.v[kSourcePrincipal] = l.v[kDestinationPrincipal] = l.v[kConnectionSecurityPolicy] = "unknown";
+  }
+  // The destination service: the cluster's Istio metadata, else the Host header.
+  std::string_view host = o.host.substr(0, o.host.rfind(':'));
+  l.v[kDestinationService] = o.service_host ? std::string_view(*o.service_host) : known(host);
+  l.v[kDestinationServiceName] = o.service_name ? known(*o.service_name) : l.v[kDestinationService];
+  l.v[kDestinationServiceNamespace] = o.service_ns ? known(*o.service_ns) : "unknown";
+  l.v[kRequestProtocol] = o.protocol;
+  l.v[kResponseCode] = std::string_view(
+      l.numbers[0], static_cast<size_t>(snprintf(l.numbers[0], sizeof(l.numbers[0]), "%d", o.response_code)));
+  l.v[kGrpcResponseStatus] =
+      o.grpc_status >= 0
+          ? std::string_view(l.numbers[1],
+                             static_cast<size_t>(snprintf(l.numbers[1], sizeof(l.numbers[1]), "%d", o.grpc_status)))
+          : std::string_view();
+  if (o.response_flags) {
+    l.owned[2] = responseFlagsString(o.response_flags);
+    l.v[kResponseFlags] = l.owned[2];
+  } else {
+    l.v[kResponseFlags] = "-";
+  }
+}
+
+config::FieldTable MetricSet::supportedFields() {
+  return {
+      // debug, max_peer_cache_size and the separators are deprecated and change nothing.
+      {"stats.PluginConfig",
+       {"debug", "max_peer_cache_size", "stat_prefix", "field_separator", "value_separator",
+        "disable_host_header_fallback", "tcp_reporting_duration", "metrics", "reporter"}},
+      {"stats.MetricConfig", {"name", "tags_to_remove", "drop", "dimensions"}},
+  };
+}
+
+std::shared_ptr<const MetricSet> MetricSet::compile(const ::stats::PluginConfig& p, Kind kind, stats::Store& store,
+                                                    const std::string& path) {
+  if (p.has_tcp_reporting_duration())
+    throw ConfigError(path +
+                      ".tcp_reporting_duration: periodic TCP reports are not supported by weft-proxy (bytes are "
+                      "counted when a connection closes)");
+  if (p.reporter() != ::stats::UNSPECIFIED)
+    throw ConfigError(path + ".reporter: SERVER_GATEWAY (waypoints) is not supported by weft-proxy");
+  auto set = std::make_shared<MetricSet>();
+  set->disable_host_header_fallback_ = p.disable_host_header_fallback();
+  std::string prefix = p.stat_prefix().empty() ? "istio_" : p.stat_prefix();
+  struct Standard {
+    const char* name;
+    Value value;
+    stats::Family::Type type;
+  };
+  static const Standard kHttp[] = {
+      {"requests_total", Value::Requests, stats::Family::Type::Counter},
+      {"request_duration_milliseconds", Value::Duration, stats::Family::Type::Histogram},
+      {"request_bytes", Value::RequestBytes, stats::Family::Type::Histogram},
+      {"response_bytes", Value::ResponseBytes, stats::Family::Type::Histogram},
+  };
+  static const Standard kTcp[] = {
+      {"tcp_connections_opened_total", Value::Opened, stats::Family::Type::Counter},
+      {"tcp_connections_closed_total", Value::Closed, stats::Family::Type::Counter},
+      {"tcp_sent_bytes_total", Value::SentBytes, stats::Family::Type::Counter},
+      {"tcp_received_bytes_total", Value::ReceivedBytes, stats::Family::Type::Counter},
+  };
+  for (int i = 0; i < p.metrics_size(); ++i) {
+    if (!p.metrics(i).dimensions().empty())
+      throw ConfigError(path + ".metrics[" + std::to_string(i) +
+                        "].dimensions: CEL expressions are not supported by weft-proxy");
+  }
+  for (const auto& s : kind == Kind::Http ? std::span<const Standard>(kHttp) : std::span<const Standard>(kTcp)) {
+    std::vector<bool> keep(kLabelCount, true);
+    if (kind == Kind::Tcp) keep[kResponseCode] = keep[kGrpcResponseStatus] = false;
+    bool drop = false;
+    for (int i = 0; i < p.metrics_size(); ++i) {
+      const auto& o = p.metrics(i);
+      if (!o.name().empty() && o.name() != s.name) continue;
+      drop = drop || o.drop();
+      for (const auto& t : o.tags_to_remove()) {
+        bool found = false;
+        for (size_t l = 0; l < kLabelCount; ++l) {
+          if (t == kLabelNames[l]) keep[l] = !(found = true);
+        }
+        if (!found)
+          throw ConfigError(path + ".metrics[" + std::to_string(i) + "].tags_to_remove: '" + t +
+                            "' is not one of Istio's labels");
+      }
+    }
+    if (drop) continue;
+    Metric m;
+    m.value = s.value;
+    std::vector<std::string> names;
+    for (size_t l = 0; l < kLabelCount; ++l) {
+      if (!keep[l]) continue;
+      m.labels.push_back(l);
+      names.push_back(kLabelNames[l]);
+    }
+    m.family = store.family(prefix + s.name, names, s.type, kMaxSeries);
+    set->metrics_.push_back(std::move(m));
+  }
+  return set;
+}
+
+void MetricSet::record(const Labels& labels, std::initializer_list<std::pair<Value, double>> amounts) const {
+  // One key per label subset; the standard metrics share one unless a config removes labels.
+  thread_local std::string key;
+  const std::vector<size_t>* built = nullptr;
+  for (const Metric& m : metrics_) {
+    const double* amount = nullptr;
+    for (const auto& [value, a] : amounts)
+      if (value == m.value) amount = &a;
+    if (amount == nullptr) continue;
+    if (built == nullptr || *built != m.labels) {
+      key.clear();
+      for (size_t i = 0; i < m.labels.size(); ++i) {
+        if (i) key += stats::Family::kSeparator;
+        key += labels.v[m.labels[i]];
+      }
+      built = &m.labels;
+    }
+    auto* series = m.family->series(key);
+    if (m.family->type() == stats::Family::Type::Histogram)
+      m.family->observe(series, *amount);
+    else
+      m.family->add(series, static_cast<uint64_t>(*amount));
+  }
+}
+
+}  // namespace weft::proxy::telemetry

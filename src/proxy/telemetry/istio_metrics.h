@@ -1,0 +1,101 @@
+#pragma once
+// Istio's standard metrics (stats.PluginConfig), shared by the HTTP filter and the TCP one:
+// Istio's labels in Istio's order, computed the same way for a request and for a connection, and
+// the metric families a config selects (drop, tags_to_remove) in a stats::Family each.
+//   HTTP: istio_requests_total; histograms istio_request_duration_milliseconds,
+//         istio_request_bytes, istio_response_bytes.
+//   TCP:  istio_tcp_connections_opened_total, istio_tcp_connections_closed_total,
+//         istio_tcp_sent_bytes_total, istio_tcp_received_bytes_total (no response_code /
+//         grpc_response_status labels).
+#include <initializer_list>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/stats/stats.h"
+#include "envoy/extensions/stats/config.pb.h"
+#include "proxy/config/supported_fields.h"
+#include "proxy/telemetry/peer_metadata.h"
+
+typedef struct ssl_st SSL;
+
+namespace weft::proxy::telemetry {
+
+enum Label : size_t {
+  kReporter,
+  kSourceWorkload,
+  kSourceCanonicalService,
+  kSourceCanonicalRevision,
+  kSourceWorkloadNamespace,
+  kSourcePrincipal,
+  kSourceApp,
+  kSourceVersion,
+  kSourceCluster,
+  kDestinationWorkload,
+  kDestinationWorkloadNamespace,
+  kDestinationPrincipal,
+  kDestinationApp,
+  kDestinationVersion,
+  kDestinationService,
+  kDestinationCanonicalService,
+  kDestinationCanonicalRevision,
+  kDestinationServiceName,
+  kDestinationServiceNamespace,
+  kDestinationCluster,
+  kRequestProtocol,
+  kResponseCode,
+  kGrpcResponseStatus,
+  kResponseFlags,
+  kConnectionSecurityPolicy,
+  kLabelCount
+};
+extern const char* const kLabelNames[kLabelCount];
+
+// What a finished request (or an opened / closed connection) says about itself.
+struct Observation {
+  bool inbound = false;                       // reporter destination (else source)
+  const PeerMetadata* peer = nullptr;         // the other side, when the exchange found it
+  SSL* downstream_ssl = nullptr;              // for principals and the security policy (inbound)
+  const std::string* service_host = nullptr;  // the cluster's istio metadata, when it has some
+  const std::string* service_name = nullptr;
+  const std::string* service_ns = nullptr;
+  std::string_view host;      // the Host header (the destination service otherwise); may be empty
+  std::string_view protocol;  // "http", "grpc", "tcp"
+  int response_code = 0;
+  int grpc_status = -1;
+  uint32_t response_flags = 0;
+};
+
+// The label values of `o`, as views into `o`'s strings or `owned`.
+struct Labels {
+  std::string_view v[kLabelCount];
+  std::string owned[4];
+  char numbers[2][12];
+};
+void computeLabels(const Observation& o, Labels& out);
+
+class MetricSet {
+ public:
+  enum class Kind { Http, Tcp };
+  enum class Value { Requests, Duration, RequestBytes, ResponseBytes, Opened, Closed, SentBytes, ReceivedBytes };
+  struct Metric {
+    Value value;
+    std::shared_ptr<stats::Family> family;
+    std::vector<size_t> labels;  // indexes into kLabelNames, in order
+  };
+  // Throws ConfigError naming `path`.
+  static std::shared_ptr<const MetricSet> compile(const ::stats::PluginConfig& p, Kind kind, stats::Store& store,
+                                                  const std::string& path);
+  // Adds each amount to (or observes it in) the selected metrics of its value.
+  void record(const Labels& labels, std::initializer_list<std::pair<Value, double>> amounts) const;
+  bool disableHostHeaderFallback() const { return disable_host_header_fallback_; }
+  // The stats.PluginConfig fields compile() takes.
+  static config::FieldTable supportedFields();
+
+ private:
+  std::vector<Metric> metrics_;
+  bool disable_host_header_fallback_ = false;
+};
+
+}  // namespace weft::proxy::telemetry
