@@ -16,6 +16,7 @@ import pytest
 
 import weft_harness as wh
 from both_protocols import PROTOCOLS, request
+from test_proxy_grpc import GrpcEchoServer, grpc_call
 
 MX_TYPE = "type.googleapis.com/io.istio.http.peer_metadata.Config"
 STATS_TYPE = "type.googleapis.com/stats.PluginConfig"
@@ -169,6 +170,36 @@ def test_tcp_metrics(mesh):
     assert find(mesh.server, "istio_tcp_connections_opened_total", reporter="destination", **common) == 1
     # No response_code on TCP series, as Istio.
     assert all(("response_code", "200") not in labels for labels in series(mesh.server, "istio_tcp_sent_bytes_total"))
+
+
+def test_grpc_messages(weft):
+    """A gRPC stream counts its messages each way, and its grpc-status, as Istio."""
+    server = GrpcEchoServer("telemetry", weft.workdir)
+    try:
+        port = weft.port()
+        hcm = wh.hcm_filter([wh.vhost("in", ["*"], [wh.route_to("inbound|7070||")])], stat_prefix="inbound_7070")
+        hcm["typed_config"]["http_filters"] = [mx(True), stats_filter(disable_host_header_fallback=True),
+                                               wh.router_filter()]
+        cfg = wh.bootstrap(weft.port(), [wh.listener("in", port, [hcm], traffic_direction="INBOUND")],
+                           [wh.cluster("inbound|7070||", [server.port],
+                                       metadata=istio_metadata("echo.default.svc.cluster.local", "echo"),
+                                       typed_extension_protocol_options={
+                                           "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                                               "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3."
+                                                        "HttpProtocolOptions",
+                                               "explicit_http_config": {"http2_protocol_options": {}}}})])
+        cfg["node"] = node("echo-v1-1", "echo-v1", "echo", "v1")
+        proxy = weft.start_proxy(cfg, name="grpc-sidecar")
+        res = grpc_call(port, "client_stream", count=5, size=10, proxy=proxy)
+        assert res["code"] == 0, res
+        want = dict(reporter="destination", request_protocol="grpc", grpc_response_status="0",
+                    destination_workload="echo-v1", destination_service="echo.default.svc.cluster.local")
+        assert wh.wait_for(lambda: find(proxy, "istio_request_messages_total", **want) == 5, 3), \
+            series(proxy, "istio_request_messages_total")
+        assert find(proxy, "istio_response_messages_total", **want) == 1
+        assert find(proxy, "istio_requests_total", response_code="200", **want) == 1
+    finally:
+        server.stop()
 
 
 def test_config_errors_and_overrides(weft):

@@ -145,6 +145,8 @@ std::shared_ptr<const MetricSet> MetricSet::compile(const ::stats::PluginConfig&
       {"request_duration_milliseconds", Value::Duration, stats::Family::Type::Histogram},
       {"request_bytes", Value::RequestBytes, stats::Family::Type::Histogram},
       {"response_bytes", Value::ResponseBytes, stats::Family::Type::Histogram},
+      {"request_messages_total", Value::RequestMessages, stats::Family::Type::Counter},
+      {"response_messages_total", Value::ResponseMessages, stats::Family::Type::Counter},
   };
   static const Standard kTcp[] = {
       {"tcp_connections_opened_total", Value::Opened, stats::Family::Type::Counter},

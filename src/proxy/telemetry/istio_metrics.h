@@ -3,7 +3,8 @@
 // Istio's labels in Istio's order, computed the same way for a request and for a connection, and
 // the metric families a config selects (drop, tags_to_remove) in a stats::Family each.
 //   HTTP: istio_requests_total; histograms istio_request_duration_milliseconds,
-//         istio_request_bytes, istio_response_bytes.
+//         istio_request_bytes, istio_response_bytes; for gRPC, istio_request_messages_total and
+//         istio_response_messages_total.
 //   TCP:  istio_tcp_connections_opened_total, istio_tcp_connections_closed_total,
 //         istio_tcp_sent_bytes_total, istio_tcp_received_bytes_total (no response_code /
 //         grpc_response_status labels).
@@ -78,7 +79,18 @@ void computeLabels(const Observation& o, Labels& out);
 class MetricSet {
  public:
   enum class Kind { Http, Tcp };
-  enum class Value { Requests, Duration, RequestBytes, ResponseBytes, Opened, Closed, SentBytes, ReceivedBytes };
+  enum class Value {
+    Requests,
+    Duration,
+    RequestBytes,
+    ResponseBytes,
+    RequestMessages,
+    ResponseMessages,
+    Opened,
+    Closed,
+    SentBytes,
+    ReceivedBytes
+  };
   struct Metric {
     Value value;
     std::shared_ptr<stats::Family> family;

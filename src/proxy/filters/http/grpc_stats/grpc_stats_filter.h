@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "common/stats/stats.h"
-#include "proxy/filters/http/grpc_stats/grpc_frame_counter.h"
+#include "proxy/http/grpc_frame_counter.h"
 #include "proxy/http/filter.h"
 
 namespace weft::proxy::http::grpc_stats {

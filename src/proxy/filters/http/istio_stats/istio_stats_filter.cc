@@ -7,6 +7,7 @@
 #include "common/config/error.h"
 #include "envoy/extensions/stats/config.pb.h"
 #include "proxy/http/filter_registry.h"
+#include "proxy/http/grpc_frame_counter.h"
 #include "proxy/http/hcm_config.h"
 #include "proxy/stream_info.h"
 #include "proxy/telemetry/istio_metrics.h"
@@ -19,12 +20,23 @@ namespace {
 
 using telemetry::MetricSet;
 
-class IstioStatsFilter final : public StreamFilterBase, public StreamDecoderFilter {
+class IstioStatsFilter final : public StreamFilterBase, public StreamDecoderFilter, public StreamEncoderFilter {
  public:
   explicit IstioStatsFilter(const MetricSet& m) : m_(m) {}
   void setDecoderFilterCallbacks(StreamDecoderFilterCallbacks& cb) override { dec_ = &cb; }
+  void setEncoderFilterCallbacks(StreamEncoderFilterCallbacks&) override {}
   FilterStatus decodeHeaders(RequestHead& head, bool) override {
     if (!m_.disableHostHeaderFallback()) host_ = std::string(head.host);
+    return FilterStatus::Continue;
+  }
+  // gRPC messages each way, for istio_request_messages_total / istio_response_messages_total.
+  FilterStatus decodeData(std::string_view data, bool) override {
+    if (dec_->isGrpc()) requests_.feed(data);
+    return FilterStatus::Continue;
+  }
+  FilterStatus encodeHeaders(ResponseHead&, bool) override { return FilterStatus::Continue; }
+  FilterStatus encodeData(std::string_view data, bool) override {
+    if (dec_->isGrpc()) responses_.feed(data);
     return FilterStatus::Continue;
   }
 
@@ -55,12 +67,17 @@ class IstioStatsFilter final : public StreamFilterBase, public StreamDecoderFilt
                        {MetricSet::Value::Duration, duration_ms},
                        {MetricSet::Value::RequestBytes, static_cast<double>(info.bytes_received)},
                        {MetricSet::Value::ResponseBytes, static_cast<double>(info.bytes_sent)}});
+    if (grpc) {
+      m_.record(labels, {{MetricSet::Value::RequestMessages, static_cast<double>(requests_.count())},
+                         {MetricSet::Value::ResponseMessages, static_cast<double>(responses_.count())}});
+    }
   }
 
  private:
   const MetricSet& m_;
   StreamDecoderFilterCallbacks* dec_ = nullptr;
   std::string host_;
+  GrpcFrameCounter requests_, responses_;
 };
 
 class IstioStatsFactory final : public HttpFilterFactory {
@@ -73,7 +90,7 @@ class IstioStatsFactory final : public HttpFilterFactory {
     ::stats::PluginConfig p;
     if (!any.UnpackTo(&p)) throw ConfigError(path + ": cannot decode a stats.PluginConfig");
     auto m = MetricSet::compile(p, MetricSet::Kind::Http, ctx.store, path);
-    return [m](FilterChainBuilder& chain) { chain.addDecoder<IstioStatsFilter>(*m); };
+    return [m](FilterChainBuilder& chain) { chain.addBoth<IstioStatsFilter>(*m); };
   }
 };
 

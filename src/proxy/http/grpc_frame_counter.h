@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace weft::proxy::http::grpc_stats {
+namespace weft::proxy::http {
 
 class GrpcFrameCounter {
  public:
@@ -36,4 +36,4 @@ class GrpcFrameCounter {
   size_t header_have_ = 0;
 };
 
-}  // namespace weft::proxy::http::grpc_stats
+}  // namespace weft::proxy::http
