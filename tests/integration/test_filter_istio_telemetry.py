@@ -127,6 +127,11 @@ def test_exchange_and_standard_metrics(mesh, proto):
     assert find(mesh.client, "istio_request_duration_milliseconds_count", reporter="source") >= 1
     assert find(mesh.server, "istio_response_bytes_count", reporter="destination") >= 1
     assert find(mesh.server, "istio_request_duration_milliseconds_bucket", reporter="destination", le="+Inf") >= 1
+    # Envoy's own request-time histograms, as Envoy names them.
+    assert find(mesh.client, "envoy_cluster_upstream_rq_time_count",
+                envoy_cluster_name="outbound|9080||reviews.default.svc.cluster.local") >= 1
+    assert find(mesh.client, "envoy_http_downstream_rq_time_bucket", envoy_http_conn_manager_prefix="outbound_9080",
+                le="+Inf") >= 1
 
 
 def test_a_peer_without_metadata_is_unknown_and_codes_and_flags_land(mesh):

@@ -644,6 +644,9 @@ void ActiveStream::finish() {
   active_ = false;
   timer_.disarm();
   info_.end = worker_.reactor().now();
+  if (hcm_.rq_time)
+    hcm_.rq_time->observe(hcm_.rq_time->series(hcm_.stat_prefix),
+                          std::chrono::duration<double, std::milli>(info_.end - info_.start).count());
   hcm_.stats->dec(HcmStats::downstream_rq_active);
   hcm_.stats->inc(HcmStats::downstream_rq_completed);
   for (auto& f : filters_) f->onStreamComplete();

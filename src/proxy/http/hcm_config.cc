@@ -39,6 +39,8 @@ std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& 
                                             stats::Store& store, bool inbound) {
   auto c = std::make_shared<HcmConfig>();
   c->inbound = inbound;
+  c->rq_time = store.family("envoy_http_downstream_rq_time", {"envoy_http_conn_manager_prefix"},
+                            stats::Family::Type::Histogram, 20000);
   if (hcm.stat_prefix().empty()) throw ConfigError(path + ".stat_prefix: must not be empty");
   c->stat_prefix = hcm.stat_prefix();
   c->stats = store.scope("http." + c->stat_prefix + ".", HcmStats::kDefs, HcmStats::kCount,

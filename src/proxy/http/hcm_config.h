@@ -48,6 +48,8 @@ struct HcmConfig {
   std::string stat_prefix;
   bool inbound = false;  // the listener's traffic_direction is INBOUND
   std::shared_ptr<stats::Scope> stats;
+  // Envoy's histogram envoy_http_downstream_rq_time{envoy_http_conn_manager_prefix} (ms).
+  std::shared_ptr<stats::Family> rq_time;
   std::shared_ptr<stats::Scope> http2_stats;
   std::shared_ptr<const RouteTable> routes;  // inline route_config, or null with RDS
   std::string rds_name;                      // RDS: the route configuration to look up

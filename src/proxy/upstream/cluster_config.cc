@@ -193,10 +193,15 @@ bool ClusterConfig::tlsReady() const {
   return true;
 }
 
+// Label sets (clusters, connection managers) per worker for Envoy's histograms.
+constexpr size_t kMaxHistogramSeries = 20000;
+
 std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const std::string& path, stats::Store& store,
                                                     proxy::tls::SdsSecrets* sds) {
   auto out = std::make_shared<ClusterConfig>();
   out->name = c.name();
+  out->rq_time = store.family("envoy_cluster_upstream_rq_time", {"envoy_cluster_name"}, stats::Family::Type::Histogram,
+                              kMaxHistogramSeries);
   if (auto it = c.metadata().filter_metadata().find("istio"); it != c.metadata().filter_metadata().end()) {
     const auto& fields = it->second.fields();
     if (auto svc = fields.find("services"); svc != fields.end() && svc->second.list_value().values_size() > 0) {

@@ -220,6 +220,8 @@ struct ClusterConfig {
   std::vector<LocalityWeight> locality_weights;  // of load_assignment
   uint32_t overprovisioning_factor = 140;        // of load_assignment.policy
   std::shared_ptr<stats::Scope> stats;
+  // Envoy's histogram envoy_cluster_upstream_rq_time{envoy_cluster_name} (ms, per request).
+  std::shared_ptr<stats::Family> rq_time;
   std::shared_ptr<stats::Scope> grpc_stats;
   uint32_t stat_rows = 1;                      // rows of per-host stats (workers + main thread)
   envoy::config::cluster::v3::Cluster source;  // for /config_dump

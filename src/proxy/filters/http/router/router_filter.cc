@@ -474,6 +474,11 @@ void RouterFilter::onUpstreamTrailers(const std::vector<Header>& trailers) {
 void RouterFilter::onUpstreamComplete() {
   timer_.disarm();
   per_try_idle_timer_.disarm();
+  if (cluster_ && cluster_->config().rq_time) {
+    const auto& f = cluster_->config().rq_time;
+    f->observe(f->series(cluster_->config().name),
+               std::chrono::duration<double, std::milli>(reactor_.now() - cb_->streamInfo().upstream_start).count());
+  }
   if (grpc_result_pending_) reportStatus(200);  // no trailers: the HTTP status stands
   if (upstream_) {
     upstream_->release(request_end_);
