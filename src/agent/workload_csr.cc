@@ -1,6 +1,7 @@
 #include "agent/workload_csr.h"
 
 #include "common/tls/csr.h"
+#include "common/tls/subject_alt_names.h"
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -63,18 +64,8 @@ std::optional<CertificateTimes> leafValidity(const std::string& chain_pem) {
 }
 
 std::vector<std::string> leafUris(const std::string& chain_pem) {
-  std::vector<std::string> out;
   auto cert = firstCert(chain_pem);
-  if (!cert) return out;
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
-  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
-    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
-    if (n->type == GEN_URI)
-      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.uniformResourceIdentifier)),
-                       static_cast<size_t>(ASN1_STRING_length(n->d.uniformResourceIdentifier)));
-  }
-  GENERAL_NAMES_free(names);
-  return out;
+  return tls::subjectAltNames(cert.get(), GEN_URI);
 }
 
 }  // namespace weft::agent

@@ -4,19 +4,16 @@
 #include <openssl/x509v3.h>
 #include <spdlog/spdlog.h>
 
+#include "common/tls/subject_alt_names.h"
+
 namespace weft::control::ca {
 
 namespace {
 
 // spiffe://TD/ns/NS/sa/SA from the certificate's URI SANs.
 std::optional<WorkloadIdentity> spiffeIdentity(X509* cert, std::string& uri) {
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  std::optional<WorkloadIdentity> id;
-  for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names) && !id; ++i) {
-    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
-    if (n->type != GEN_URI) continue;
-    uri.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(n->d.uniformResourceIdentifier)),
-               static_cast<size_t>(ASN1_STRING_length(n->d.uniformResourceIdentifier)));
+  for (const std::string& u : tls::subjectAltNames(cert, GEN_URI)) {
+    uri = u;
     const std::string scheme = "spiffe://";
     if (uri.rfind(scheme, 0) != 0) continue;
     auto td_end = uri.find('/', scheme.size());
@@ -28,10 +25,9 @@ std::optional<WorkloadIdentity> spiffeIdentity(X509* cert, std::string& uri) {
     if (w.ns.empty() || w.service_account.empty() || w.ns.find('/') != std::string::npos ||
         w.service_account.find('/') != std::string::npos)
       continue;
-    id = w;
+    return w;
   }
-  GENERAL_NAMES_free(names);
-  return id;
+  return std::nullopt;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <span>
 
 #include "common/config/error.h"
+#include "common/tls/subject_alt_names.h"
 #include "proxy/stream_info.h"
 
 namespace weft::proxy::telemetry {
@@ -45,17 +46,9 @@ constexpr size_t kMaxSeries = 2000;
 // A certificate's first URI SAN without "spiffe://", as Istio's principal labels write it;
 // "unknown" without one.
 std::string principalOf(X509* cert) {
-  std::string out = "unknown";
-  if (cert == nullptr) return out;
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
-    const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
-    if (n->type != GEN_URI) continue;
-    const ASN1_STRING* s = n->d.uniformResourceIdentifier;
-    out.assign(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<size_t>(ASN1_STRING_length(s)));
-    break;
-  }
-  GENERAL_NAMES_free(names);
+  auto uris = weft::tls::subjectAltNames(cert, GEN_URI);
+  if (uris.empty()) return "unknown";
+  std::string out = std::move(uris.front());
   if (out.rfind("spiffe://", 0) == 0) out.erase(0, 9);
   return out;
 }

@@ -1,9 +1,8 @@
 #include "proxy/telemetry/peer_metadata.h"
 
-#include <openssl/evp.h>
-
 #include <unordered_map>
 
+#include "common/base64.h"
 #include "common/proto/wire.h"
 
 namespace weft::proxy::telemetry {
@@ -35,14 +34,6 @@ std::optional<std::string_view> valueOf(std::string_view value, uint32_t kind) {
   while (v.next())
     if (v.field() == kind && v.wireType() == 2) return v.bytes();
   return std::nullopt;
-}
-
-std::string base64(std::string_view bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
 }
 
 std::shared_ptr<const LocalPeer>& current() {
@@ -105,15 +96,10 @@ std::optional<PeerMetadata> decodePeerMetadata(std::string_view struct_bytes) {
 }
 
 std::optional<PeerMetadata> peerMetadataFromHeader(std::string_view b64) {
-  if (b64.empty() || b64.size() > 64 * 1024 || b64.size() % 4 != 0) return std::nullopt;
-  std::string raw(b64.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(raw.data()),
-                          reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
-  if (n < 0) return std::nullopt;
-  size_t pad = 0;
-  for (size_t i = b64.size(); i > 0 && b64[i - 1] == '=' && pad < 2; --i) ++pad;
-  raw.resize(static_cast<size_t>(n) - pad);
-  return decodePeerMetadata(raw);
+  if (b64.empty() || b64.size() > 64 * 1024) return std::nullopt;
+  auto raw = base64Decode(b64);
+  if (!raw) return std::nullopt;
+  return decodePeerMetadata(*raw);
 }
 
 std::shared_ptr<const PeerMetadata> cachedPeer(std::string_view id, std::string_view b64) {
@@ -142,7 +128,7 @@ std::shared_ptr<const LocalPeer> makeLocalPeer(const envoy::config::core::v3::No
     if (it != node.metadata().fields().end()) (*exchanged.mutable_fields())[key] = it->second;
   }
   std::string bytes = exchanged.SerializeAsString();
-  p->header = base64(bytes);
+  p->header = base64Encode(bytes);
   p->metadata = decodePeerMetadata(bytes).value_or(PeerMetadata{});
   p->metadata.id = p->id;
   return p;

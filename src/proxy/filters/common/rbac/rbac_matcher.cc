@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/config/error.h"
+#include "common/tls/subject_alt_names.h"
 #include "proxy/http/matchers.h"
 #include "proxy/http/metadata_matcher.h"
 
@@ -24,20 +25,13 @@ const std::optional<std::string>& RbacRequest::principal() const {
   if (ssl_ == nullptr) return principal_;
   X509* cert = SSL_get0_peer_certificate(ssl_);
   if (cert == nullptr || SSL_get_verify_result(ssl_) != X509_V_OK) return principal_;
-  auto* names = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  auto first = [&](int type) -> std::optional<std::string> {
-    for (int i = 0; names != nullptr && i < sk_GENERAL_NAME_num(names); ++i) {
-      const GENERAL_NAME* n = sk_GENERAL_NAME_value(names, i);
-      if (n->type != type) continue;
-      const ASN1_STRING* s = type == GEN_URI ? n->d.uniformResourceIdentifier : n->d.dNSName;
-      return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                         static_cast<size_t>(ASN1_STRING_length(s)));
+  for (int type : {GEN_URI, GEN_DNS}) {
+    auto names = weft::tls::subjectAltNames(cert, type);
+    if (!names.empty()) {
+      principal_ = names.front();
+      break;
     }
-    return std::nullopt;
-  };
-  principal_ = first(GEN_URI);
-  if (!principal_) principal_ = first(GEN_DNS);
-  GENERAL_NAMES_free(names);
+  }
   if (!principal_) {
     char buf[512];
     X509_NAME_oneline(X509_get_subject_name(cert), buf, sizeof(buf));

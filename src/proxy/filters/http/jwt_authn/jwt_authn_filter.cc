@@ -8,10 +8,9 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/dynamic_message.h>
 #include <google/protobuf/util/json_util.h>
+#include "common/base64.h"
 #include "common/config/error.h"
 #include "common/jwt/jws.h"
-
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstring>
@@ -215,14 +214,9 @@ std::string readJwks(const json& ds, const std::string& path) {
   if (ds.contains("inline_string")) return ds["inline_string"].get<std::string>();
   if (ds.contains("inline_bytes")) {
     // Proto JSON carries bytes as standard base64.
-    std::string raw = ds["inline_bytes"].get<std::string>();
-    std::string out(raw.size() / 4 * 3 + 3, '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(raw.data()), static_cast<int>(raw.size()));
-    if (n < 0) throw ConfigError(path + ".inline_bytes: not base64");
-    size_t pad = raw.size() - raw.find_last_not_of('=') - 1;
-    out.resize(static_cast<size_t>(n) - std::min<size_t>(pad, static_cast<size_t>(n)));
-    return out;
+    auto out = base64Decode(ds["inline_bytes"].get<std::string>());
+    if (!out) throw ConfigError(path + ".inline_bytes: not base64");
+    return *out;
   }
   if (ds.contains("filename")) {
     std::string name = ds["filename"].get<std::string>();
