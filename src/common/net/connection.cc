@@ -167,6 +167,12 @@ void Connection::startTls(std::shared_ptr<const tls::Context> ctx, std::string s
   handshaking_ = true;
 }
 
+std::string_view Connection::requestedServerName() const {
+  if (!requested_server_name_.empty() || ssl_ == nullptr || !tls_ctx_->server()) return requested_server_name_;
+  const char* sni = SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
+  return sni ? std::string_view(sni) : std::string_view();
+}
+
 std::string_view Connection::alpn() const { return ssl_ ? tls::negotiatedAlpn(ssl_) : std::string_view(); }
 
 void Connection::onIoEvent(uint32_t events) {
@@ -218,6 +224,9 @@ bool Connection::continueHandshake() {
   int r = SSL_do_handshake(ssl_);
   if (r == 1) {
     handshaking_ = false;
+    // The handshake's last reads (read-ahead) may have taken application data the peer sent
+    // right behind its Finished: the socket is drained, so no new edge will say so. Read it.
+    readable_ = true;
     std::string bad = tls_ctx_->verifyPeer(ssl_);
     if (bad.empty() && verify_server_name_) {
       // auto_san_validation: the certificate must be for the name we asked for (DNS SANs,

@@ -4,14 +4,20 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "common/tls/self_signed.h"
+#include "common/tls/tls_context.h"
 #include "test_support.h"
 
 namespace weft::net {
@@ -377,6 +383,60 @@ TEST(ConnectionTest, AbortCloseIsImmediate) {
   ASSERT_TRUE(runSteps(r, std::move(steps)));
   EXPECT_EQ(p.server_cb.received, "");
   p.destroy();
+}
+
+bool pollUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > end) return false;
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+// The peer's Finished and its first application bytes can arrive together, and the handshake
+// reads them both (read-ahead) during an event that had no EPOLLIN (here: only EPOLLOUT). The
+// socket is then drained and no new edge comes: the bytes must be read all the same.
+TEST(ConnectionTest, TlsBytesReadWithTheHandshakeAreDelivered) {
+  event::Reactor r;
+  TestListener listener;
+  int cfd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  ASSERT_TRUE(::connect(cfd, listener.address().sockaddr_ptr(), listener.address().length) == 0 ||
+              errno == EINPROGRESS);
+  std::unique_ptr<Connection> server;
+  ASSERT_TRUE(pollUntil([&] { return (server = listener.accept(r)) != nullptr; }, 2s));
+  Recorder cb;
+  server->setCallbacks(&cb);
+  tls::Pem pem = tls::selfSigned("DNS:server.local");
+  tls::ContextOptions o;
+  o.certificates.push_back({{pem.cert, "cert", "inline data"}, {pem.key, "key", "inline data"}});
+  server->startTls(tls::Context::create(o));
+
+  SSL_CTX* cctx = SSL_CTX_new(TLS_client_method());
+  SSL* client = SSL_new(cctx);
+  SSL_set_fd(client, cfd);
+  SSL_set_connect_state(client);
+  auto clientStep = [&] {
+    int rc = SSL_do_handshake(client);
+    return rc == 1 || SSL_get_error(client, rc) == SSL_ERROR_WANT_READ;
+  };
+  ASSERT_TRUE(clientStep());  // ClientHello
+  std::this_thread::sleep_for(20ms);
+  server->onIoEvent(EPOLLIN | EPOLLOUT);  // ServerHello .. Finished; waits for the client's
+  ASSERT_TRUE(pollUntil(
+      [&] {
+        clientStep();
+        return SSL_is_init_finished(client) == 1;
+      },
+      2s));
+  ASSERT_GT(SSL_write(client, "early bytes", 11), 0);  // right behind the client's Finished
+  std::this_thread::sleep_for(20ms);
+  server->onIoEvent(EPOLLOUT);  // the handshake ends in an event without EPOLLIN
+  EXPECT_FALSE(server->closed()) << server->tlsError();
+  EXPECT_EQ(cb.received, "early bytes");
+  SSL_free(client);
+  SSL_CTX_free(cctx);
+  ::close(cfd);
 }
 
 }  // namespace
