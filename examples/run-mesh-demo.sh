@@ -110,6 +110,21 @@ if ((CHECK)); then
   done
 fi
 
+# Istio's access log (examples/bookinfo/telemetry.yaml): productpage's sidecar logs its calls
+# to reviews (CLIENT mode only); reviews' sidecar logs what it served (mesh accessLogFile).
+PP_LOG="$STATE/logs/productpage-v1-sidecar.log"
+RV_LOG=$(ls "$STATE"/logs/reviews-v1-sidecar.log)
+out_line=$(grep -m1 -E '^\[[0-9T:.-]+Z\] "GET /reviews HTTP/1.1" 200 - via_upstream - "-" .* outbound\|9080\|[a-z0-9]*\|reviews.default.svc.cluster.local ' "$PP_LOG" || true)
+in_line=$(grep -m1 -E '^\[[0-9T:.-]+Z\] "GET /reviews HTTP/[12.]+" 200 - via_upstream - "-" .* inbound\|9080\|\| ' "$RV_LOG" || true)
+echo
+echo "access log, productpage's sidecar (outbound): ${out_line:-none}"
+echo "access log, reviews-v1's sidecar (inbound):   ${in_line:-none}"
+if ((CHECK)); then
+  [[ -n "$out_line" ]] || die "productpage's sidecar logged no outbound call to reviews in Istio's format ($PP_LOG)"
+  [[ -n "$in_line" ]] || die "reviews-v1's sidecar logged no inbound request in Istio's format ($RV_LOG)"
+  ! grep -q ' inbound|9080||' "$PP_LOG" || die "productpage's sidecar logged inbound requests despite Telemetry mode CLIENT"
+fi
+
 if ((CHECK)); then
   python3 - "$counts" "$N" <<'PY'
 import sys

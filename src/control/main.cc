@@ -9,8 +9,10 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <mutex>
+#include <sstream>
 
 #include <CLI/CLI.hpp>
 
@@ -79,6 +81,10 @@ int main(int argc, char** argv) {
          "meshConfig.outboundTrafficPolicy.mode: ALLOW_ANY (pass unknown destinations through) or REGISTRY_ONLY")
       ->check(CLI::IsMember({"ALLOW_ANY", "REGISTRY_ONLY"}))
       ->capture_default_str();
+  std::string mesh_config_file;
+  app.add_option("--mesh-config", mesh_config_file,
+                 "Istio MeshConfig YAML (the `mesh` of the istio ConfigMap); its trustDomain and "
+                 "outboundTrafficPolicy take the place of the flags of the same meaning");
   std::string state_dir, cacerts_dir, trust_domain = "cluster.local";
   app.add_option("--state-dir", state_dir,
                  "weftd's own state: the CA's self-signed root lives in STATE_DIR/ca (made once, then kept)");
@@ -135,6 +141,26 @@ int main(int argc, char** argv) {
     fprintf(stderr, "weftd: %s is required\n", config_opt->get_name().c_str());
     return 1;
   }
+  auto mesh = std::make_shared<weft::control::MeshConfig>();
+  mesh->trust_domain = trust_domain;
+  mesh->registry_only = outbound_policy == "REGISTRY_ONLY";
+  if (!mesh_config_file.empty()) {
+    std::ifstream in(mesh_config_file);
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) {
+      fprintf(stderr, "weftd: --mesh-config: cannot read '%s'\n", mesh_config_file.c_str());
+      return 1;
+    }
+    std::vector<std::string> errors;
+    weft::control::MeshConfig parsed = weft::control::parseMeshConfig(text.str(), errors);
+    if (!errors.empty()) {
+      for (const auto& e : errors) fprintf(stderr, "weftd: %s: %s\n", mesh_config_file.c_str(), e.c_str());
+      return 1;
+    }
+    *mesh = std::move(parsed);
+    trust_domain = mesh->trust_domain;
+  }
   if (max_cert_ttl_s < cert_ttl_s) {
     fprintf(stderr, "weftd: --workload-cert-ttl-s (%lld) is greater than --max-workload-cert-ttl-s (%lld)\n",
             static_cast<long long>(cert_ttl_s), static_cast<long long>(max_cert_ttl_s));
@@ -184,6 +210,7 @@ int main(int argc, char** argv) {
   // The directory watcher and the JWKS refresher both reload; one at a time.
   std::mutex reload_mu;
   std::function<void()> reload;
+  std::shared_ptr<const weft::control::MeshConfig> last_mesh;
   weft::control::authn::JwksResolver::Options jwks_options;
   jwks_options.refresh_interval = std::chrono::seconds(jwks_refresh_s);
   jwks_options.fetch_timeout = std::chrono::milliseconds(jwks_timeout_ms);
@@ -199,7 +226,31 @@ int main(int argc, char** argv) {
     }
     debug.config.store(config);
     debug.config_reloads++;
-    ads.setModel(weft::control::buildModel(config, outbound_policy == "REGISTRY_ONLY", trust_domain));
+    // The istio ConfigMap's mesh config, when there is one, over --mesh-config's.
+    std::shared_ptr<const weft::control::MeshConfig> effective = mesh;
+    for (const auto& cm : config->config_maps) {
+      if (!cm.isMeshConfig()) continue;
+      std::vector<std::string> errors;  // none: it was validated when decoded
+      auto text = cm.data.find("mesh");
+      auto from_map = std::make_shared<weft::control::MeshConfig>(
+          weft::control::parseMeshConfig(text == cm.data.end() ? "" : text->second, errors, *mesh));
+      if (from_map->trust_domain != mesh->trust_domain) {
+        // The CA signs for the trust domain it started with.
+        spdlog::error("ConfigMap istio-system/istio: trustDomain '{}' differs from weftd's '{}'; a restart applies it",
+                      from_map->trust_domain, mesh->trust_domain);
+        from_map->trust_domain = mesh->trust_domain;
+      }
+      effective = std::move(from_map);
+    }
+    for (const auto& r : config->rejected) {
+      if (r.source.kind == "ConfigMap" && r.source.name == "istio" && r.source.ns == "istio-system" && last_mesh) {
+        // As istiod's mesh watcher: a bad mesh config leaves the last good one in force.
+        spdlog::error("ConfigMap istio-system/istio is invalid; the last good mesh config stays in force");
+        effective = last_mesh;
+      }
+    }
+    last_mesh = effective;
+    ads.setModel(weft::control::buildModel(config, effective));
     spdlog::info("config: {} accepted, {} rejected; pushed", config->accepted.size(), config->rejected.size());
   };
   reload();

@@ -11,6 +11,10 @@
 #include "common/net/address.h"
 #include "proxy/dynamic_metadata.h"
 
+namespace weft::net {
+class Connection;
+}
+
 namespace weft::proxy {
 
 namespace telemetry {
@@ -55,10 +59,12 @@ struct StreamInfo {
   std::string_view response_code_details;
   uint64_t bytes_received = 0;
   uint64_t bytes_sent = 0;
-  std::string upstream_host;  // "ip:port" or empty
+  std::string upstream_host;    // "ip:port" or empty
+  net::Address upstream_local;  // the upstream connection's own address (length 0: none yet)
   std::string_view upstream_cluster;
   const net::Address* downstream_remote = nullptr;
   const net::Address* downstream_local = nullptr;
+  const net::Connection* downstream = nullptr;  // %REQUESTED_SERVER_NAME%
   std::string_view route_name;
   std::string_view transport_failure;
   std::string local_reply_body;  // %LOCAL_REPLY_BODY%: the body of a local reply
@@ -80,6 +86,7 @@ struct StreamInfo {
     response_code_details = {};
     bytes_received = bytes_sent = 0;
     upstream_host.clear();
+    upstream_local.length = 0;
     upstream_cluster = {};
     route_name = {};
     transport_failure = {};

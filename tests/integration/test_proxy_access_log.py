@@ -7,6 +7,7 @@ import types
 
 import pytest
 
+import both_protocols as bp
 import weft_harness as wh
 from weft_harness import ISO_MS_RE, expect_status
 
@@ -25,23 +26,87 @@ DEFAULT_RE = re.compile(
     r'"(?P<rid>[^"]*)" "(?P<authority>[^"]*)" "(?P<upstream>[^"]*)"$' % ISO_MS_RE)
 
 
+# Istio's default format (pilot/pkg/model/telemetry_logging.go EnvoyTextLogFormat, Istio 1.2x),
+# what weftd generates for meshConfig.accessLogFile.
+ISTIO_FORMAT = (
+    '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% '
+    '%RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% '
+    '"%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% %DURATION% '
+    '%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" '
+    '"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% '
+    '%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% '
+    '%REQUESTED_SERVER_NAME% %ROUTE_NAME%\n')
+ADDR = r"\d+\.\d+\.\d+\.\d+:\d+"
+ISTIO_RE = re.compile(
+    r'^\[(?P<start>%s)\] "(?P<method>\S+) (?P<path>\S+) (?P<proto>\S+)" (?P<code>\d+) (?P<flags>\S+) '
+    r'(?P<details>\S+) (?P<termination>\S+) "(?P<tfr>[^"]*)" (?P<rx>\d+) (?P<tx>\d+) (?P<dur>\d+) '
+    r'(?P<ust>\d+|-) "(?P<xff>[^"]*)" "(?P<ua>[^"]*)" "(?P<rid>[^"]*)" "(?P<authority>[^"]*)" '
+    r'"(?P<upstream>[^"]*)" (?P<cluster>\S+) (?P<up_local>%s|-) (?P<down_local>%s) (?P<down_remote>%s) '
+    r'(?P<sni>\S+) (?P<route>\S+)$' % (ISO_MS_RE, ADDR, ADDR, ADDR))
+A = "a.example.com"
+
+
 @pytest.fixture(scope="module")
-def env(weft_module):
+def env(weft_module, pki):
     h = weft_module
     echo = h.echo("echo")
-    default_port, custom_port, admin = h.port(), h.port(), h.port()
+    default_port, custom_port, istio_port, tls_port, admin = h.port(), h.port(), h.port(), h.port(), h.port()
     default_log, custom_log = h.path("default-access.log"), h.path("custom-access.log")
+    istio_log = h.path("istio-access.log")
     routes = [wh.direct(200, "direct", prefix="/direct"), wh.route_to("echo")]
+    istio_routes = [dict(wh.route_to("echo"), name="default")]
+    istio_hcm = wh.hcm_filter([wh.vhost("all", ["*"], istio_routes)], None, "istio",
+                              [wh.file_access_log(istio_log, ISTIO_FORMAT)])
     config = wh.bootstrap(admin, listeners=[
         wh.http_listener("default_fmt", default_port, [wh.vhost("all", ["*"], routes)],
                          access_log=[wh.file_access_log(default_log)]),
         wh.http_listener("custom_fmt", custom_port, [wh.vhost("all", ["*"], routes)],
                          access_log=[wh.file_access_log(custom_log, CUSTOM_FORMAT)]),
+        wh.listener("istio_fmt", istio_port, [istio_hcm]),
+        wh.listener("istio_tls", tls_port, listener_filters=[wh.tls_inspector()], filter_chains=[
+            wh.filter_chain([istio_hcm], transport_socket=wh.downstream_tls(pki.server_a.cert, pki.server_a.key))]),
     ], clusters=[wh.cluster("echo", [echo.port])])
     proxy = h.start_proxy(config)
     return types.SimpleNamespace(harness=h, proxy=proxy, echo=echo, default_port=default_port,
                                  custom_port=custom_port, default_log=default_log,
-                                 custom_log=custom_log)
+                                 custom_log=custom_log, istio_port=istio_port, tls_port=tls_port,
+                                 istio_log=istio_log, pki=pki)
+
+
+def istio_line(env, rid):
+    lines = wh.wait_for_log(env.istio_log, lambda l: '"%s"' % rid in l)
+    assert lines, "no access log line for %s within 3 s; log has %r%s" % (
+        rid, wh.read_lines(env.istio_log)[-5:], env.proxy.ctx())
+    m = ISTIO_RE.match(lines[-1])
+    assert m, "line does not follow Istio's default access log format:\n%r" % lines[-1]
+    return m.groupdict()
+
+
+@pytest.mark.parametrize("proto", bp.PROTOCOLS)
+def test_istio_default_format(env, proto):
+    rid = "rid-istio-" + proto
+    r = bp.request(proto, env.istio_port, "/istio/path?q=1", method="POST", body=b"abc",
+                   headers=["x-request-id: " + rid, "user-agent: weft-test/2"], host="reviews:9080")
+    assert r.status == 200, r.describe()
+    f = istio_line(env, rid)
+    assert (f["method"], f["path"], f["code"], f["flags"]) == ("POST", "/istio/path?q=1", "200", "-"), f
+    assert f["proto"] == ("HTTP/1.1" if proto == "http1" else "HTTP/2"), f
+    assert (f["details"], f["termination"], f["tfr"]) == ("via_upstream", "-", "-"), f
+    assert (f["rx"], f["ua"], f["authority"]) == ("3", "weft-test/2", "reviews:9080"), f
+    assert f["upstream"] == env.echo.address and f["cluster"] == "echo", f
+    # The upstream connection's own address: loopback, a port of its own, not the echo's.
+    assert f["up_local"].startswith("127.0.0.1:") and f["up_local"] != env.echo.address, f
+    assert f["down_local"] == "127.0.0.1:%d" % env.istio_port, f
+    assert f["down_remote"].startswith("127.0.0.1:"), f
+    assert (f["sni"], f["route"]) == ("-", "default"), f
+
+
+def test_istio_format_names_the_sni(env):
+    ctx = wh.tls_client_context(ca=env.pki.ca.cert)
+    r, _, _ = wh.tls_request(env.tls_port, ctx, A, "/sni", headers={"x-request-id": "rid-istio-tls"})
+    expect_status(r, 200, "TLS request", env.proxy)
+    f = istio_line(env, "rid-istio-tls")
+    assert f["sni"] == A and f["down_local"] == "127.0.0.1:%d" % env.tls_port, f
 
 
 def test_default_format(env):

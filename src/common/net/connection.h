@@ -101,6 +101,10 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   void startTls(std::shared_ptr<const tls::Context> ctx, std::string server_name = {}, bool verify_server_name = false);
   // The SNI given to startTls (empty: the context's own).
   const std::string& tlsServerName() const { return tls_server_name_; }
+  // An accepted connection's SNI: the one tls_inspector read from the ClientHello, else the
+  // one its own TLS handshake got (empty: none).
+  void setRequestedServerName(std::string name) { requested_server_name_ = std::move(name); }
+  std::string_view requestedServerName() const;
   bool tls() const { return ssl_ != nullptr; }
   SSL* ssl() const { return ssl_; }
   std::string_view alpn() const;
@@ -152,6 +156,7 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   std::shared_ptr<const tls::Context> tls_ctx_;
   std::string tls_error_;
   std::string tls_server_name_;
+  std::string requested_server_name_;
   bool verify_server_name_ = false;
 };
 

@@ -27,6 +27,7 @@ struct ConfigSnapshot {
   std::vector<EndpointSlice> endpoint_slices;
   std::vector<Pod> pods;
   std::vector<Namespace> namespaces;
+  std::vector<ConfigMap> config_maps;
   std::vector<VirtualService> virtual_services;
   std::vector<DestinationRule> destination_rules;
   std::vector<ServiceEntry> service_entries;
@@ -35,6 +36,7 @@ struct ConfigSnapshot {
   std::vector<PeerAuthentication> peer_authentications;
   std::vector<AuthorizationPolicy> authorization_policies;
   std::vector<RequestAuthentication> request_authentications;
+  std::vector<Telemetry> telemetries;
   std::vector<SourceRef> accepted;
   std::vector<Rejected> rejected;
 };

@@ -20,6 +20,8 @@ bool inGroup(ApiGroup group, const std::string& api) {
              api == "networking.istio.io/v1alpha3";
     case ApiGroup::IstioSecurity:
       return api == "security.istio.io/v1" || api == "security.istio.io/v1beta1";
+    case ApiGroup::IstioTelemetry:
+      return api == "telemetry.istio.io/v1" || api == "telemetry.istio.io/v1alpha1";
   }
   return false;
 }

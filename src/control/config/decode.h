@@ -13,9 +13,9 @@
 
 namespace weft::control {
 
-using Resource =
-    std::variant<Service, Endpoints, EndpointSlice, Pod, Namespace, VirtualService, DestinationRule, ServiceEntry,
-                 WorkloadEntry, Sidecar, PeerAuthentication, AuthorizationPolicy, RequestAuthentication>;
+using Resource = std::variant<Service, Endpoints, EndpointSlice, Pod, Namespace, ConfigMap, VirtualService,
+                              DestinationRule, ServiceEntry, WorkloadEntry, Sidecar, PeerAuthentication,
+                              AuthorizationPolicy, RequestAuthentication, Telemetry>;
 
 struct DecodeResult {
   std::string kind;  // as written in the document

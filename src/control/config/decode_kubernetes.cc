@@ -1,7 +1,7 @@
-// Kubernetes Service, Endpoints, EndpointSlice, Pod and Namespace.
-#include "control/config/decoders.h"
-
+// Kubernetes Service, Endpoints, EndpointSlice, Pod, Namespace and ConfigMap.
 #include "control/config/decode_util.h"
+#include "control/config/decoders.h"
+#include "control/model/mesh_config.h"
 
 namespace weft::control::decode {
 
@@ -135,5 +135,20 @@ Pod decodePod(const YAML::Node& doc, Errors& errs) {
 }
 
 Namespace decodeNamespace(const YAML::Node& doc, Errors& errs) { return Namespace{meta(doc, errs)}; }
+
+ConfigMap decodeConfigMap(const YAML::Node& doc, Errors& errs) {
+  ConfigMap cm;
+  cm.meta = meta(doc, errs);
+  cm.data = labels(doc, "data", "", errs);
+  if (cm.isMeshConfig()) {
+    // The mesh config is checked here, so a bad one is rejected like any bad resource and the
+    // last good one stays in force.
+    std::vector<std::string> mesh_errors;
+    auto text = cm.data.find("mesh");
+    parseMeshConfig(text == cm.data.end() ? "" : text->second, mesh_errors);
+    for (const auto& e : mesh_errors) errs.push_back("data.mesh: " + e);
+  }
+  return cm;
+}
 
 }  // namespace weft::control::decode

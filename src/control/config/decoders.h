@@ -16,6 +16,7 @@ Endpoints decodeEndpoints(const YAML::Node& doc, Errors& errs);
 EndpointSlice decodeEndpointSlice(const YAML::Node& doc, Errors& errs);
 Pod decodePod(const YAML::Node& doc, Errors& errs);
 Namespace decodeNamespace(const YAML::Node& doc, Errors& errs);
+ConfigMap decodeConfigMap(const YAML::Node& doc, Errors& errs);
 VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs);
 DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs);
 ServiceEntry decodeServiceEntry(const YAML::Node& doc, Errors& errs);
@@ -24,5 +25,6 @@ Sidecar decodeSidecar(const YAML::Node& doc, Errors& errs);
 PeerAuthentication decodePeerAuthentication(const YAML::Node& doc, Errors& errs);
 AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& errs);
 RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors& errs);
+Telemetry decodeTelemetry(const YAML::Node& doc, Errors& errs);
 
 }  // namespace weft::control::decode

@@ -12,7 +12,7 @@
 
 namespace weft::control {
 
-enum class ApiGroup { CoreV1, DiscoveryV1, IstioNetworking, IstioSecurity };
+enum class ApiGroup { CoreV1, DiscoveryV1, IstioNetworking, IstioSecurity, IstioTelemetry };
 
 template <typename T>
 struct KindRow {
@@ -28,6 +28,7 @@ inline constexpr auto kKinds = std::make_tuple(
     KindRow<Endpoints>{ApiGroup::CoreV1, "Endpoints", decode::decodeEndpoints, &ConfigSnapshot::endpoints},
     KindRow<Pod>{ApiGroup::CoreV1, "Pod", decode::decodePod, &ConfigSnapshot::pods},
     KindRow<Namespace>{ApiGroup::CoreV1, "Namespace", decode::decodeNamespace, &ConfigSnapshot::namespaces},
+    KindRow<ConfigMap>{ApiGroup::CoreV1, "ConfigMap", decode::decodeConfigMap, &ConfigSnapshot::config_maps},
     KindRow<EndpointSlice>{ApiGroup::DiscoveryV1, "EndpointSlice", decode::decodeEndpointSlice,
                            &ConfigSnapshot::endpoint_slices},
     KindRow<VirtualService>{ApiGroup::IstioNetworking, "VirtualService", decode::decodeVirtualService,
@@ -44,7 +45,8 @@ inline constexpr auto kKinds = std::make_tuple(
     KindRow<AuthorizationPolicy>{ApiGroup::IstioSecurity, "AuthorizationPolicy", decode::decodeAuthorizationPolicy,
                                  &ConfigSnapshot::authorization_policies},
     KindRow<RequestAuthentication>{ApiGroup::IstioSecurity, "RequestAuthentication",
-                                   decode::decodeRequestAuthentication, &ConfigSnapshot::request_authentications});
+                                   decode::decodeRequestAuthentication, &ConfigSnapshot::request_authentications},
+    KindRow<Telemetry>{ApiGroup::IstioTelemetry, "Telemetry", decode::decodeTelemetry, &ConfigSnapshot::telemetries});
 
 namespace detail {
 template <typename T, typename Tuple>

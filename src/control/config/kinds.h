@@ -70,6 +70,14 @@ struct Namespace {
   ObjectMeta meta;
 };
 
+// Only one ConfigMap means something to weftd: `istio` in istio-system, whose `mesh` is the
+// MeshConfig (as istiod reads it). Others are kept but not used.
+struct ConfigMap {
+  ObjectMeta meta;
+  std::map<std::string, std::string> data;
+  bool isMeshConfig() const { return meta.name == "istio" && meta.ns == "istio-system"; }
+};
+
 // --- Istio networking ------------------------------------------------------------------------
 struct StringMatch {
   enum class Kind { Exact, Prefix, Regex } kind = Kind::Exact;
@@ -380,6 +388,31 @@ struct AuthorizationPolicy {
   Labels selector;  // matchLabels; empty: the namespace (mesh-wide in the root namespace)
   enum class Action { Allow, Deny, Audit } action = Action::Allow;
   std::vector<AuthzRule> rules;
+};
+
+// telemetry.istio.io Telemetry: the access logs and metrics of the workloads it selects.
+enum class WorkloadMode { ClientAndServer, Client, Server };
+struct TelemetryAccessLogging {
+  WorkloadMode mode = WorkloadMode::ClientAndServer;
+  std::vector<std::string> providers;  // empty: the parent's (meshConfig.defaultProviders)
+  std::optional<bool> disabled;
+};
+struct TelemetryMetricOverride {
+  std::vector<std::string> metrics;  // Istio's names (REQUEST_COUNT ...); ALL_METRICS expanded
+  bool all_metrics = false;
+  WorkloadMode mode = WorkloadMode::ClientAndServer;
+  std::optional<bool> disabled;
+  std::vector<std::string> remove_tags;  // tagOverrides with operation REMOVE
+};
+struct TelemetryMetrics {
+  std::vector<std::string> providers;
+  std::vector<TelemetryMetricOverride> overrides;
+};
+struct Telemetry {
+  ObjectMeta meta;
+  Labels selector;
+  std::vector<TelemetryAccessLogging> access_logging;
+  std::vector<TelemetryMetrics> metrics;
 };
 
 }  // namespace weft::control

@@ -114,9 +114,19 @@ const Pod* MeshModel::podByIp(const std::string& ip) const {
 
 std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config, bool registry_only,
                                             const std::string& trust_domain) {
+  auto mesh = std::make_shared<MeshConfig>();
+  mesh->registry_only = registry_only;
+  mesh->trust_domain = trust_domain;
+  return buildModel(std::move(config), std::move(mesh));
+}
+
+std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config,
+                                            std::shared_ptr<const MeshConfig> mesh) {
   auto m = std::make_shared<MeshModel>();
-  m->registry_only = registry_only;
-  m->trust_domain = trust_domain;
+  m->registry_only = mesh->registry_only;
+  m->trust_domain = mesh->trust_domain;
+  m->root_namespace = mesh->root_namespace;
+  m->mesh = std::move(mesh);
   m->config = config;
   m->pods = config->pods;
   m->sidecars = config->sidecars;

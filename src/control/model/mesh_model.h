@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "control/config/config_snapshot.h"
+#include "control/model/mesh_config.h"
 
 namespace weft::control {
 
@@ -67,6 +68,7 @@ struct MeshModel {
   bool registry_only = false;
   std::string trust_domain = "cluster.local";   // of the workloads' SPIFFE identities
   std::string root_namespace = "istio-system";  // meshConfig.rootNamespace: mesh-wide policies
+  std::shared_ptr<const MeshConfig> mesh = std::make_shared<const MeshConfig>();
 
   // Fully qualifies a host as Istio does: "reviews" in namespace "default" is
   // "reviews.default.svc.cluster.local"; FQDNs stay as they are.
@@ -82,6 +84,8 @@ struct MeshModel {
   const Pod* podByIp(const std::string& ip) const;
 };
 
+std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config,
+                                            std::shared_ptr<const MeshConfig> mesh);
 std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot> config, bool registry_only = false,
                                             const std::string& trust_domain = "cluster.local");
 

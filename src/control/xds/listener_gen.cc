@@ -25,7 +25,8 @@ namespace {
 
 // `sidecar`: a sidecar's outbound chain; else a proxyless gRPC client's API listener, whose
 // clients take only the filters they implement (the router).
-hcmv3::HttpConnectionManager hcmWithRds(const std::string& stat_prefix, const std::string& route_name, bool sidecar) {
+hcmv3::HttpConnectionManager hcmWithRds(const std::string& stat_prefix, const std::string& route_name,
+                                        const MeshModel& model, const ProxyInfo& proxy, bool sidecar) {
   hcmv3::HttpConnectionManager hcm;
   hcm.set_stat_prefix(stat_prefix);
   hcm.set_codec_type(hcmv3::HttpConnectionManager::AUTO);
@@ -44,7 +45,8 @@ hcmv3::HttpConnectionManager hcmWithRds(const std::string& stat_prefix, const st
     auto* fault = hcm.add_http_filters();
     fault->set_name("envoy.filters.http.fault");
     pack(*fault->mutable_typed_config(), envoy::extensions::filters::http::fault::v3::HTTPFault());
-    *hcm.add_http_filters() = istioStatsFilter(false);
+    if (auto stats = istioStatsFilter(model, proxy, false)) *hcm.add_http_filters() = std::move(*stats);
+    for (auto& log : accessLogs(model, proxy, false)) *hcm.add_access_log() = std::move(log);
   }
   auto* router = hcm.add_http_filters();
   router->set_name("envoy.filters.http.router");
@@ -58,10 +60,12 @@ void setAddress(lv3::Listener& l, const std::string& ip, uint32_t port) {
   sa->set_port_value(port);
 }
 
-lv3::Filter tcpProxyTo(const std::string& stat_prefix, const std::string& cluster) {
+lv3::Filter tcpProxyTo(const std::string& stat_prefix, const std::string& cluster,
+                       const std::vector<envoy::config::accesslog::v3::AccessLog>& logs = {}) {
   envoy::extensions::filters::network::tcp_proxy::v3::TcpProxy tcp;
   tcp.set_stat_prefix(stat_prefix);
   tcp.set_cluster(cluster);
+  for (const auto& log : logs) *tcp.add_access_log() = log;
   lv3::Filter f;
   f.set_name("envoy.filters.network.tcp_proxy");
   pack(*f.mutable_typed_config(), tcp);
@@ -111,8 +115,10 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
   setAddress(vo, "0.0.0.0", 15001);
   vo.mutable_use_original_dst()->set_value(true);
   vo.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
-  *vo.add_filter_chains()->add_filters() = tcpProxyTo(model.registry_only ? "BlackHoleCluster" : "PassthroughCluster",
-                                                      model.registry_only ? "BlackHoleCluster" : "PassthroughCluster");
+  const auto outbound_logs = accessLogs(model, proxy, false);
+  *vo.add_filter_chains()->add_filters() =
+      tcpProxyTo(model.registry_only ? "BlackHoleCluster" : "PassthroughCluster",
+                 model.registry_only ? "BlackHoleCluster" : "PassthroughCluster", outbound_logs);
   vo.mutable_filter_chains(0)->set_name(model.registry_only ? "virtualOutbound-blackhole"
                                                             : "virtualOutbound-catchall-tcp");
   pack(out[vo.name()], vo);
@@ -127,6 +133,8 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
   const MtlsPolicy mtls =
       effectiveMtls(model.config ? model.config->peer_authentications : std::vector<PeerAuthentication>{},
                     model.root_namespace, proxy.ns, proxy.labels);
+  const auto inbound_logs = accessLogs(model, proxy, true);
+  const auto inbound_tcp_stats = istioTcpStatsFilter(model, proxy, true);
   std::set<uint32_t> done;
   if (!proxy.ip.empty()) {
     for (const auto& [host, svc] : model.services) {
@@ -137,7 +145,7 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
           std::vector<lv3::Filter> filters;
           if (!isHttp(port.protocol)) {
             filters = authzNetworkFilters(model, proxy);
-            filters.push_back(istioTcpStatsFilter(true));
+            if (inbound_tcp_stats) filters.push_back(*inbound_tcp_stats);
           }
           auto* f = &filters.emplace_back();
           if (isHttp(port.protocol)) {
@@ -155,14 +163,15 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
             *hcm.add_http_filters() = peerMetadataFilter(true);
             if (auto jwt = jwtHttpFilter(model, proxy)) *hcm.add_http_filters() = std::move(*jwt);
             for (auto& authz : authzHttpFilters(model, proxy)) *hcm.add_http_filters() = std::move(authz);
-            *hcm.add_http_filters() = istioStatsFilter(true);
+            if (auto stats = istioStatsFilter(model, proxy, true)) *hcm.add_http_filters() = std::move(*stats);
+            for (const auto& log : inbound_logs) *hcm.add_access_log() = log;
             auto* router = hcm.add_http_filters();
             router->set_name("envoy.filters.http.router");
             pack(*router->mutable_typed_config(), envoy::extensions::filters::http::router::v3::Router());
             f->set_name("envoy.filters.network.http_connection_manager");
             pack(*f->mutable_typed_config(), hcm);
           } else {
-            *f = tcpProxyTo(cluster, cluster);
+            *f = tcpProxyTo(cluster, cluster, inbound_logs);
           }
           addInboundChains(vi, e.port, isHttp(port.protocol), proxy.sds, mtls.forPort(e.port), filters);
           break;
@@ -180,8 +189,8 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
   fallback->set_name("inbound-passthrough");
   // Ports no service declares are TCP to Istio too, under the workload's policies.
   for (auto& authz : authzNetworkFilters(model, proxy)) *fallback->add_filters() = std::move(authz);
-  *fallback->add_filters() = istioTcpStatsFilter(true);
-  *fallback->add_filters() = tcpProxyTo("InboundPassthroughCluster", "InboundPassthroughCluster");
+  if (inbound_tcp_stats) *fallback->add_filters() = *inbound_tcp_stats;
+  *fallback->add_filters() = tcpProxyTo("InboundPassthroughCluster", "InboundPassthroughCluster", inbound_logs);
   // STRICT covers the workload's other ports too: the passthrough takes mutual TLS only.
   if (proxy.sds && mtls.mode == MtlsMode::Strict) *fallback->mutable_transport_socket() = istioMutualDownstream(false);
   pack(out[vi.name()], vi);
@@ -198,7 +207,7 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
       if (servicePortByName(model, name, &svc) == nullptr) continue;
       lv3::Listener l;
       l.set_name(name);
-      pack(*l.mutable_api_listener()->mutable_api_listener(), hcmWithRds(name, name, false));
+      pack(*l.mutable_api_listener()->mutable_api_listener(), hcmWithRds(name, name, model, proxy, false));
       pack(out[name], l);
     }
     return out;
@@ -216,7 +225,7 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
         l.set_traffic_direction(envoy::config::core::v3::OUTBOUND);
         auto* f = l.add_filter_chains()->add_filters();
         f->set_name("envoy.filters.network.http_connection_manager");
-        pack(*f->mutable_typed_config(), hcmWithRds(l.name(), std::to_string(port.port), true));
+        pack(*f->mutable_typed_config(), hcmWithRds(l.name(), std::to_string(port.port), model, proxy, true));
         pack(out[l.name()], l);
       } else {
         std::string ip = svc->vip.empty() ? "0.0.0.0" : svc->vip;
@@ -230,7 +239,10 @@ ResourceMap generateListeners(const MeshModel& model, const ProxyInfo& proxy, co
         tcp.set_stat_prefix(ClusterName{"outbound", port.port, "", svc->hostname}.str());
         tcp.set_cluster(tcp.stat_prefix());
         auto* chain = l.add_filter_chains();
-        if (proxy.type == "sidecar") *chain->add_filters() = istioTcpStatsFilter(false);
+        if (proxy.type == "sidecar") {
+          if (auto stats = istioTcpStatsFilter(model, proxy, false)) *chain->add_filters() = std::move(*stats);
+          for (const auto& log : accessLogs(model, proxy, false)) *tcp.add_access_log() = log;
+        }
         auto* f = chain->add_filters();
         f->set_name("envoy.filters.network.tcp_proxy");
         pack(*f->mutable_typed_config(), tcp);

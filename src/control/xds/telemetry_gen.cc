@@ -3,6 +3,8 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "control/model/telemetry_policy.h"
+#include "envoy/extensions/access_loggers/file/v3/file.pb.h"
 #include "envoy/extensions/stats/config.pb.h"
 #include "xds/type/v3/typed_struct.pb.h"
 
@@ -25,22 +27,88 @@ hcmv3::HttpFilter peerMetadataFilter(bool inbound) {
   return f;
 }
 
-hcmv3::HttpFilter istioStatsFilter(bool inbound) {
+namespace {
+
+// Istio's generateStatsConfig for the prometheus provider; null when the side's metrics are off.
+std::optional<::stats::PluginConfig> statsConfig(const MeshModel& model, const ProxyInfo& proxy, bool inbound) {
+  const std::vector<Telemetry> none;
+  MetricsPolicy policy =
+      telemetryMetrics(model.config ? model.config->telemetries : none, *model.mesh, proxy.ns, proxy.labels, inbound);
+  if (!policy.enabled) return std::nullopt;
   ::stats::PluginConfig p;
   p.set_disable_host_header_fallback(inbound);
+  for (const auto& o : policy.overrides) {
+    auto* m = p.add_metrics();
+    m->set_name(o.name);
+    m->set_drop(o.drop);
+    for (const auto& t : o.remove_tags) m->add_tags_to_remove(t);
+  }
+  return p;
+}
+
+envoy::config::accesslog::v3::AccessLog fileLog(const std::string& path, const std::string& text,
+                                                const std::string& json) {
+  envoy::extensions::access_loggers::file::v3::FileAccessLog f;
+  f.set_path(path);
+  auto* format = f.mutable_log_format();
+  if (!json.empty()) {
+    (void)google::protobuf::util::JsonStringToMessage(json, format->mutable_json_format());
+    format->mutable_json_format_options()->set_sort_properties(false);
+  } else {
+    // "Istio will insert a newline on all formats (if missing)."
+    std::string t = text.empty() ? istioTextLogFormat() : text;
+    if (t.back() != '\n') t += '\n';
+    format->mutable_text_format_source()->set_inline_string(t);
+  }
+  envoy::config::accesslog::v3::AccessLog log;
+  log.set_name("envoy.access_loggers.file");
+  pack(*log.mutable_typed_config(), f);
+  return log;
+}
+
+}  // namespace
+
+std::optional<hcmv3::HttpFilter> istioStatsFilter(const MeshModel& model, const ProxyInfo& proxy, bool inbound) {
+  auto p = statsConfig(model, proxy, inbound);
+  if (!p) return std::nullopt;
   hcmv3::HttpFilter f;
   f.set_name("istio.stats");
-  pack(*f.mutable_typed_config(), p);
+  pack(*f.mutable_typed_config(), *p);
   return f;
 }
 
-envoy::config::listener::v3::Filter istioTcpStatsFilter(bool inbound) {
-  ::stats::PluginConfig p;
-  p.set_disable_host_header_fallback(inbound);
+std::optional<envoy::config::listener::v3::Filter> istioTcpStatsFilter(const MeshModel& model, const ProxyInfo& proxy,
+                                                                       bool inbound) {
+  auto p = statsConfig(model, proxy, inbound);
+  if (!p) return std::nullopt;
   envoy::config::listener::v3::Filter f;
   f.set_name("istio.stats");
-  pack(*f.mutable_typed_config(), p);
+  pack(*f.mutable_typed_config(), *p);
   return f;
+}
+
+std::vector<envoy::config::accesslog::v3::AccessLog> accessLogs(const MeshModel& model, const ProxyInfo& proxy,
+                                                                bool inbound) {
+  const MeshConfig& mesh = *model.mesh;
+  const std::vector<Telemetry> none;
+  std::vector<envoy::config::accesslog::v3::AccessLog> out;
+  auto providers = telemetryAccessLogProviders(model.config ? model.config->telemetries : none, mesh, proxy.ns,
+                                               proxy.labels, inbound);
+  if (!providers) {
+    if (!mesh.access_log_file.empty())
+      out.push_back(fileLog(mesh.access_log_file, mesh.access_log_json ? "" : mesh.access_log_format,
+                            mesh.access_log_json
+                                ? (mesh.access_log_format.empty() ? istioJsonLogFormat() : mesh.access_log_format)
+                                : ""));
+    return out;
+  }
+  for (const auto& name : *providers) {
+    const ExtensionProvider* p = mesh.provider(name);
+    // Istio skips a provider the mesh does not define (and logs it at debug level).
+    if (p == nullptr || p->kind != ExtensionProvider::Kind::EnvoyFileAccessLog) continue;
+    out.push_back(fileLog(p->path, p->text_format, p->json_labels));
+  }
+  return out;
 }
 
 void setIstioServiceMetadata(envoy::config::cluster::v3::Cluster& c, const MeshService& svc) {

@@ -3,7 +3,12 @@
 // (istio.metadata_exchange: io.istio.http.peer_metadata.Config as a TypedStruct) first, the
 // standard metrics (istio.stats: stats.PluginConfig) just before the router; and the `istio`
 // cluster metadata (services: host, name, namespace) that names destination_service.
+#include <optional>
+#include <vector>
+
 #include "control/model/mesh_model.h"
+#include "control/xds/proxy_info.h"
+#include "envoy/config/accesslog/v3/accesslog.pb.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/listener/v3/listener_components.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
@@ -13,10 +18,18 @@ namespace weft::control::xds {
 // Inbound: learns the client from the request, answers with this workload's metadata.
 // Outbound: sends this workload's metadata (not outside the mesh), learns the server.
 envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter peerMetadataFilter(bool inbound);
-// Inbound: no Host header fallback for destination_service (Istio's disableHostHeaderFallback).
-envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter istioStatsFilter(bool inbound);
+// istio.stats with the metric overrides the Telemetry API gives the proxy's inbound or outbound
+// side; none when its metrics are off. Inbound: no Host header fallback for destination_service
+// (Istio's disableHostHeaderFallback).
+std::optional<envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter> istioStatsFilter(
+    const MeshModel& model, const ProxyInfo& proxy, bool inbound);
 // istio.stats for a TCP chain (before tcp_proxy): Istio's TCP metrics.
-envoy::config::listener::v3::Filter istioTcpStatsFilter(bool inbound);
+std::optional<envoy::config::listener::v3::Filter> istioTcpStatsFilter(const MeshModel& model, const ProxyInfo& proxy,
+                                                                       bool inbound);
+// The access logs of the proxy's inbound or outbound HCMs and tcp_proxies: the Telemetry API's
+// providers, else meshConfig.accessLogFile (Istio's text or JSON format), else none.
+std::vector<envoy::config::accesslog::v3::AccessLog> accessLogs(const MeshModel& model, const ProxyInfo& proxy,
+                                                                bool inbound);
 // filter_metadata["istio"] = {services: [{host, name, namespace}], external: true outside the mesh}.
 void setIstioServiceMetadata(envoy::config::cluster::v3::Cluster& c, const MeshService& svc);
 

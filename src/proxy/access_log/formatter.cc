@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "common/config/error.h"
+#include "common/net/connection.h"
 #include "common/strings.h"
 
 namespace weft::proxy::access_log {
@@ -83,6 +84,13 @@ Formatter::Formatter(const std::string& format, const std::string& path, Capture
       {"PROTOCOL", Op::Protocol},
       {"UPSTREAM_HOST", Op::UpstreamHost},
       {"UPSTREAM_CLUSTER", Op::UpstreamCluster},
+      // Weft has no alt_stat_name: the raw name is the name.
+      {"UPSTREAM_CLUSTER_RAW", Op::UpstreamCluster},
+      {"UPSTREAM_LOCAL_ADDRESS", Op::UpstreamLocal},
+      {"UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT", Op::UpstreamLocalNoPort},
+      // Set in Envoy by connection-level filters that close a connection they then log (RBAC,
+      // ext_authz); weft-proxy logs no connection such a filter closed, so it is always "-".
+      {"CONNECTION_TERMINATION_DETAILS", Op::ConnectionTerminationDetails},
       {"DOWNSTREAM_REMOTE_ADDRESS", Op::DownstreamRemote},
       {"DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT", Op::DownstreamRemoteNoPort},
       {"DOWNSTREAM_LOCAL_ADDRESS", Op::DownstreamLocal},
@@ -257,7 +265,18 @@ void Formatter::format(const StreamInfo& s, std::string& out) const {
       case Op::RouteName:
         out += s.route_name.empty() ? std::string_view("-") : s.route_name;
         break;
-      case Op::RequestedServerName:
+      case Op::RequestedServerName: {
+        std::string_view sni = s.downstream ? s.downstream->requestedServerName() : std::string_view();
+        out += sni.empty() ? std::string_view("-") : sni;
+        break;
+      }
+      case Op::UpstreamLocal:
+        out += s.upstream_local.length != 0 ? s.upstream_local.toString() : "-";
+        break;
+      case Op::UpstreamLocalNoPort:
+        out += s.upstream_local.length != 0 ? s.upstream_local.ip() : "-";
+        break;
+      case Op::ConnectionTerminationDetails:
         out += '-';
         break;
       case Op::UpstreamTransportFailure:

@@ -78,8 +78,8 @@ const FieldTable& supportedFields() {
          {"common_tls_context", "require_client_certificate"}},
         {"envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext", {"common_tls_context", "sni"}},
         {"envoy.extensions.transport_sockets.tls.v3.CommonTlsContext",
-         {"tls_params", "tls_certificates", "validation_context", "alpn_protocols", "tls_certificate_sds_secret_configs",
-          "validation_context_sds_secret_config", "combined_validation_context"}},
+         {"tls_params", "tls_certificates", "validation_context", "alpn_protocols",
+          "tls_certificate_sds_secret_configs", "validation_context_sds_secret_config", "combined_validation_context"}},
         {"envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig", {"name", "sds_config"}},
         {"envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.CombinedCertificateValidationContext",
          {"default_validation_context", "validation_context_sds_secret_config"}},
@@ -159,7 +159,9 @@ const FieldTable& supportedFields() {
         {"envoy.extensions.access_loggers.stream.v3.StdoutAccessLog", {"log_format"}},
         {"envoy.extensions.access_loggers.stream.v3.StderrAccessLog", {"log_format"}},
         {"envoy.config.core.v3.SubstitutionFormatString",
-         {"text_format", "text_format_source", "content_type", "json_format"}},
+         {"text_format", "text_format_source", "content_type", "json_format", "json_format_options"}},
+        // weft-proxy always prints JSON keys sorted: a Struct has no order of its own to keep.
+        {"envoy.config.core.v3.JsonFormatOptions", {"sort_properties"}},
 
         // Clusters.
         {"envoy.config.cluster.v3.Cluster.TransportSocketMatch", {"name", "match", "transport_socket"}},

@@ -30,6 +30,7 @@ ActiveStream::ActiveStream(WorkerContext& worker, const HcmConfig& hcm, StreamCo
   info_.response_headers.resize(hcm.capture.response.size());
   info_.downstream_remote = &downstream.remoteAddress();
   info_.downstream_local = &downstream.localAddress();
+  info_.downstream = &downstream;
 }
 
 ActiveStream::~ActiveStream() {

@@ -31,6 +31,9 @@ class AutoUpstreamStream final : public UpstreamStream, public net::ConnectionCa
   void release(bool reusable) override;
   void abort() override;
   const upstream::Host& host() const override { return *host_; }
+  const net::Address* localAddress() const override {
+    return inner_ ? inner_->localAddress() : conn_ ? &conn_->localAddress() : nullptr;
+  }
 
   void onData(net::Connection&) override {}
   void onEvent(net::Connection& conn, net::ConnectionEvent event) override;

@@ -41,6 +41,7 @@ class Http2UpstreamStream final : public UpstreamStream {
   void release(bool reusable) override;
   void abort() override;
   const upstream::Host& host() const override { return *host_; }
+  const net::Address* localAddress() const override;
 
   ListHook<Http2UpstreamStream> hook;  // the connection's list of open streams
 
@@ -108,6 +109,7 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
   void writeNow();
   const upstream::Host& host() const { return *host_; }
   const std::string& serverName() const { return server_name_; }
+  const net::Address* localAddress() const { return conn_ ? &conn_->localAddress() : nullptr; }
   bool closed() const { return closed_; }
   bool goingAway() const { return goaway_; }
   size_t activeStreams() const { return streams_.size(); }

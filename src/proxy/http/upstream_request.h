@@ -46,6 +46,7 @@ class UpstreamRequest final : public UpstreamStream,
   void release(bool reusable) override;
   void abort() override;
   const upstream::Host& host() const override { return *host_; }
+  const net::Address* localAddress() const override { return conn_ ? &conn_->localAddress() : nullptr; }
   net::Connection* tunnelConnection() override { return conn_.get(); }
 
   void onData(net::Connection& conn) override;

@@ -53,6 +53,8 @@ class UpstreamStream : public event::Deferrable {
   virtual void release(bool reusable) = 0;
   virtual void abort() = 0;
   virtual const upstream::Host& host() const = 0;
+  // The local address of the connection the stream runs on (null before there is one).
+  virtual const net::Address* localAddress() const = 0;
   // HTTP/1.1 only: the connection an Upgrade tunnel relays over.
   virtual net::Connection* tunnelConnection() { return nullptr; }
 };

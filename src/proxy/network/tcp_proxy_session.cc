@@ -31,6 +31,7 @@ TcpProxySession::TcpProxySession(WorkerContext& worker, std::unique_ptr<net::Con
   info_.start_time = std::chrono::system_clock::now();
   info_.downstream_remote = &down_->remoteAddress();
   info_.downstream_local = &down_->localAddress();
+  info_.downstream = down_.get();
 }
 
 TcpProxySession::~TcpProxySession() = default;
@@ -85,6 +86,7 @@ void TcpProxySession::onEvent(net::Connection& conn, net::ConnectionEvent event)
     if (event == net::ConnectionEvent::Connected) {
       connect_timer_.disarm();
       last_activity_ = worker_.reactor().now();
+      info_.upstream_local = up_->localAddress();
       relay_ = std::make_unique<Relay>(*down_, *up_, *this);
       relay_->start();
       if (!done_ && config_->idle_timeout.count() > 0) idle_timer_.arm(config_->idle_timeout);

@@ -31,6 +31,7 @@ void startSession(Worker& worker, const std::shared_ptr<const network::ListenerC
   auto conn = net::Connection::adopt(worker.reactor(), fd, local, remote);
   conn->setReadLimit(listener->buffer_limit);
   conn->setWriteLimit(listener->buffer_limit);
+  if (!hints.server_name.empty()) conn->setRequestedServerName(std::string(hints.server_name));
   if (tls) conn->startTls(std::move(tls));
   chain->filter->startSession(worker, std::move(conn), listener->stats, listener.get());
 }

@@ -24,8 +24,11 @@ using testing::unpackNamed;
 using testing::withBase;
 
 TEST(TelemetryGenTest, FiltersCompileInTheProxy) {
+  auto m = modelFrom(withBase(""));
   for (bool inbound : {true, false}) {
-    for (const auto& f : {peerMetadataFilter(inbound), istioStatsFilter(inbound)}) {
+    auto stats = istioStatsFilter(*m, proxyIn("default"), inbound);
+    ASSERT_TRUE(stats.has_value());  // prometheus is a default metrics provider
+    for (const auto& f : {peerMetadataFilter(inbound), *stats}) {
       const auto* factory = proxy::http::findHttpFilter(f.typed_config());
       ASSERT_NE(factory, nullptr) << f.name();
       EXPECT_EQ(factory->name(), f.name());
@@ -35,18 +38,20 @@ TEST(TelemetryGenTest, FiltersCompileInTheProxy) {
     }
   }
   // The TCP chains' istio.stats watches tcp_proxy sessions.
-  auto tcp = istioTcpStatsFilter(true);
-  const auto* network = proxy::network::findNetworkFilter(tcp.typed_config().type_url());
+  auto tcp = istioTcpStatsFilter(*m, proxyIn("default"), true);
+  ASSERT_TRUE(tcp.has_value());
+  const auto* network = proxy::network::findNetworkFilter(tcp->typed_config().type_url());
   ASSERT_NE(network, nullptr);
   EXPECT_TRUE(network->observer());
   stats::Store store(1);
   proxy::network::NetworkFilterContext nctx{store, true, nullptr, {}};
-  EXPECT_NE(network->compileObserver(tcp.typed_config(), "filters[0]", nctx), nullptr);
+  EXPECT_NE(network->compileObserver(tcp->typed_config(), "filters[0]", nctx), nullptr);
   ::stats::PluginConfig p;
-  ASSERT_TRUE(istioStatsFilter(true).typed_config().UnpackTo(&p));
+  ASSERT_TRUE(istioStatsFilter(*m, proxyIn("default"), true)->typed_config().UnpackTo(&p));
   EXPECT_TRUE(p.disable_host_header_fallback());  // inbound: no Host header fallback
-  ASSERT_TRUE(istioStatsFilter(false).typed_config().UnpackTo(&p));
+  ASSERT_TRUE(istioStatsFilter(*m, proxyIn("default"), false)->typed_config().UnpackTo(&p));
   EXPECT_FALSE(p.disable_host_header_fallback());
+  EXPECT_EQ(p.metrics_size(), 0);
 }
 
 TEST(TelemetryGenTest, ClustersNameTheirService) {

@@ -175,6 +175,11 @@ TEST_F(FormatterTest, SimpleOperators) {
   EXPECT_EQ(render("%RESPONSE_FLAGS%"), "UF,NR");
   EXPECT_EQ(render("%REQUESTED_SERVER_NAME%"), "-");
   EXPECT_EQ(render("%UPSTREAM_TRANSPORT_FAILURE_REASON%"), "-");
+  // Istio's default format's operators.
+  EXPECT_EQ(render("%UPSTREAM_CLUSTER_RAW% %CONNECTION_TERMINATION_DETAILS%"), "backend -");
+  EXPECT_EQ(render("%UPSTREAM_LOCAL_ADDRESS%"), "-");
+  info_.upstream_local = *net::Address::parse("10.0.0.2", 43210);
+  EXPECT_EQ(render("%UPSTREAM_LOCAL_ADDRESS% %UPSTREAM_LOCAL_ADDRESS_WITHOUT_PORT%"), "10.0.0.2:43210 10.0.0.2");
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   EXPECT_EQ(render("%HOSTNAME%"), host);

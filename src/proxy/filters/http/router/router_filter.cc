@@ -395,6 +395,7 @@ void RouterFilter::onUpstreamFailure(uint32_t flag, std::string_view reason) {
 void RouterFilter::onUpstreamHeaders(const ResponseHead& head, bool end_stream) {
   per_try_timer_.disarm();
   touchPerTryIdle();
+  if (const net::Address* local = upstream_->localAddress()) cb_->streamInfo().upstream_local = *local;
   if (cluster_->config().outlier) {
     // gRPC: the grpc-status decides, from a trailers-only response now or from the trailers.
     const std::string_view* g = cb_->isGrpc() ? head.find("grpc-status") : nullptr;

@@ -1,0 +1,167 @@
+// telemetry.istio.io Telemetry, validated as Istio's ValidateTelemetry; the parts weftd cannot
+// carry out (tracing, log filters, CEL tag values, custom metrics) are refused by name.
+#include "control/config/decode_util.h"
+#include "control/config/decoders.h"
+
+namespace weft::control::decode {
+
+namespace {
+
+const char* const kIstioMetrics[] = {"GRPC_REQUEST_MESSAGES",  "GRPC_RESPONSE_MESSAGES", "REQUEST_COUNT",
+                                     "REQUEST_DURATION",       "REQUEST_SIZE",           "RESPONSE_SIZE",
+                                     "TCP_CLOSED_CONNECTIONS", "TCP_OPENED_CONNECTIONS", "TCP_RECEIVED_BYTES",
+                                     "TCP_SENT_BYTES"};
+
+WorkloadMode mode(const YAML::Node& match, const std::string& path, Errors& errs) {
+  std::string m = str(match, "mode", path, errs);
+  if (m.empty() || m == "CLIENT_AND_SERVER") return WorkloadMode::ClientAndServer;
+  if (m == "CLIENT") return WorkloadMode::Client;
+  if (m == "SERVER") return WorkloadMode::Server;
+  errs.push_back(join(path, "mode") + ": '" + m + "' is not one of CLIENT_AND_SERVER, CLIENT, SERVER");
+  return WorkloadMode::ClientAndServer;
+}
+
+std::vector<std::string> providers(const YAML::Node& n, const std::string& path, Errors& errs) {
+  std::vector<std::string> out;
+  YAML::Node list = n["providers"];
+  if (!list || list.IsNull()) return out;
+  const std::string p = join(path, "providers");
+  if (!list.IsSequence()) {
+    errs.push_back(p + ": must be a list of {name}");
+    return out;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (!expectMap(list[i], idx(p, i), errs)) continue;
+    checkKeys(list[i], idx(p, i), {"name"}, errs);
+    std::string name = str(list[i], "name", idx(p, i), errs);
+    if (name.empty()) errs.push_back(idx(p, i) + ".name: providers.name may not be empty");
+    out.push_back(name);
+  }
+  return out;
+}
+
+TelemetryAccessLogging accessLogging(const YAML::Node& n, const std::string& path, Errors& errs) {
+  TelemetryAccessLogging a;
+  if (!expectMap(n, path, errs)) return a;
+  checkKeys(n, path, {"match", "providers", "disabled", "filter"}, errs);
+  if (YAML::Node m = n["match"]; m && !m.IsNull() && expectMap(m, join(path, "match"), errs)) {
+    checkKeys(m, join(path, "match"), {"mode"}, errs);
+    a.mode = mode(m, join(path, "match"), errs);
+  }
+  a.providers = providers(n, path, errs);
+  a.disabled = boolean(n, "disabled", path, errs);
+  if (n["filter"] && !n["filter"].IsNull())
+    errs.push_back(join(path, "filter") + ": CEL filter expressions are not supported by weftd");
+  return a;
+}
+
+TelemetryMetricOverride metricOverride(const YAML::Node& n, const std::string& path, Errors& errs) {
+  TelemetryMetricOverride o;
+  if (!expectMap(n, path, errs)) return o;
+  checkKeys(n, path, {"match", "disabled", "tagOverrides"}, errs);
+  o.all_metrics = true;
+  if (YAML::Node m = n["match"]; m && !m.IsNull() && expectMap(m, join(path, "match"), errs)) {
+    const std::string mp = join(path, "match");
+    checkKeys(m, mp, {"metric", "customMetric", "mode"}, errs);
+    o.mode = mode(m, mp, errs);
+    if (m["customMetric"]) {
+      errs.push_back(join(mp, "customMetric") + ": custom metrics are not supported by weftd");
+    } else if (std::string metric = str(m, "metric", mp, errs); !metric.empty() && metric != "ALL_METRICS") {
+      bool known = false;
+      for (const char* k : kIstioMetrics) known |= metric == k;
+      if (!known) {
+        errs.push_back(join(mp, "metric") + ": '" + metric + "' is not one of Istio's metrics");
+      } else {
+        o.all_metrics = false;
+        o.metrics.push_back(metric);
+      }
+    }
+  }
+  if (o.all_metrics) o.metrics.assign(std::begin(kIstioMetrics), std::end(kIstioMetrics));
+  o.disabled = boolean(n, "disabled", path, errs);
+  if (YAML::Node tags = n["tagOverrides"]; tags && !tags.IsNull()) {
+    const std::string tp = join(path, "tagOverrides");
+    if (!tags.IsMap()) {
+      errs.push_back(tp + ": must be a map of tag name to {operation, value}");
+      return o;
+    }
+    for (const auto& kv : tags) {
+      std::string name = kv.first.as<std::string>();
+      const std::string p = tp + "[" + name + "]";
+      if (!expectMap(kv.second, p, errs)) continue;
+      checkKeys(kv.second, p, {"operation", "value"}, errs);
+      std::string op = str(kv.second, "operation", p, errs);
+      std::string value = str(kv.second, "value", p, errs);
+      if (op.empty() || op == "UPSERT") {
+        if (value.empty()) {
+          errs.push_back(p + ": tagOverrides.value must be set when operation is UPSERT");
+        } else {
+          errs.push_back(p + ".value: UPSERT takes a CEL expression, which weftd does not support (REMOVE is)");
+        }
+      } else if (op == "REMOVE") {
+        if (!value.empty()) errs.push_back(p + ": tagOverrides.value may only be set when operation is UPSERT");
+        o.remove_tags.push_back(name);
+      } else {
+        errs.push_back(join(p, "operation") + ": '" + op + "' is not one of UPSERT, REMOVE");
+      }
+    }
+  }
+  return o;
+}
+
+TelemetryMetrics metrics(const YAML::Node& n, const std::string& path, Errors& errs) {
+  TelemetryMetrics m;
+  if (!expectMap(n, path, errs)) return m;
+  checkKeys(n, path, {"providers", "overrides", "reportingInterval"}, errs);
+  m.providers = providers(n, path, errs);
+  if (n["reportingInterval"] && !n["reportingInterval"].IsNull())
+    errs.push_back(join(path, "reportingInterval") + ": periodic TCP reports are not supported by weftd");
+  if (YAML::Node list = n["overrides"]; list && !list.IsNull()) {
+    if (!list.IsSequence()) {
+      errs.push_back(join(path, "overrides") + ": must be a list");
+    } else {
+      for (size_t i = 0; i < list.size(); ++i)
+        m.overrides.push_back(metricOverride(list[i], idx(join(path, "overrides"), i), errs));
+    }
+  }
+  return m;
+}
+
+}  // namespace
+
+Telemetry decodeTelemetry(const YAML::Node& doc, Errors& errs) {
+  Telemetry t;
+  t.meta = meta(doc, errs);
+  YAML::Node spec = doc["spec"];
+  if (!spec || spec.IsNull()) return t;
+  if (!expectMap(spec, "spec", errs)) return t;
+  checkKeys(spec, "spec", {"selector", "targetRef", "targetRefs", "tracing", "metrics", "accessLogging"}, errs);
+  if (YAML::Node sel = spec["selector"]; sel && !sel.IsNull()) {
+    if (expectMap(sel, "spec.selector", errs)) {
+      checkKeys(sel, "spec.selector", {"matchLabels"}, errs);
+      t.selector = labels(sel, "matchLabels", "spec.selector", errs);
+    }
+  }
+  for (const char* k : {"targetRef", "targetRefs"})
+    if (spec[k] && !spec[k].IsNull())
+      errs.push_back(std::string("spec.") + k +
+                     ": policy attachment to gateways and waypoints is not supported by weftd");
+  if (spec["tracing"] && !spec["tracing"].IsNull())
+    errs.push_back("spec.tracing: tracing is not supported by weftd yet");
+  auto each = [&](const char* key, auto&& one) {
+    YAML::Node list = spec[key];
+    if (!list || list.IsNull()) return;
+    const std::string p = std::string("spec.") + key;
+    if (!list.IsSequence()) {
+      errs.push_back(p + ": must be a list");
+      return;
+    }
+    for (size_t i = 0; i < list.size(); ++i) one(list[i], idx(p, i));
+  };
+  each("accessLogging",
+       [&](const YAML::Node& n, const std::string& p) { t.access_logging.push_back(accessLogging(n, p, errs)); });
+  each("metrics", [&](const YAML::Node& n, const std::string& p) { t.metrics.push_back(metrics(n, p, errs)); });
+  return t;
+}
+
+}  // namespace weft::control::decode

@@ -1,0 +1,212 @@
+#include "control/model/mesh_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <nlohmann/json.hpp>
+
+#include "control/config/decode_util.h"
+
+namespace weft::control {
+
+namespace {
+
+using decode::Errors;
+using decode::idx;
+using decode::join;
+
+nlohmann::json toJson(const YAML::Node& n) {
+  if (n.IsMap()) {
+    nlohmann::json o = nlohmann::json::object();
+    for (const auto& kv : n) o[kv.first.as<std::string>()] = toJson(kv.second);
+    return o;
+  }
+  if (n.IsSequence()) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& v : n) a.push_back(toJson(v));
+    return a;
+  }
+  if (n.IsScalar()) return n.Scalar();
+  return nullptr;
+}
+
+void providerEntry(const YAML::Node& n, const std::string& path, MeshConfig& mesh, Errors& errs) {
+  if (!decode::expectMap(n, path, errs)) return;
+  ExtensionProvider p;
+  p.name = decode::str(n, "name", path, errs);
+  if (p.name.empty()) errs.push_back(join(path, "name") + ": is required");
+  int kinds = 0;
+  for (const auto& kv : n) {
+    std::string key = kv.first.as<std::string>();
+    if (key == "name") continue;
+    ++kinds;
+    const std::string kp = join(path, key);
+    if (key == "prometheus") {
+      p.kind = ExtensionProvider::Kind::Prometheus;
+      if (kv.second.IsMap() && kv.second.size() != 0) errs.push_back(kp + ": takes no fields");
+    } else if (key == "envoyFileAccessLog") {
+      p.kind = ExtensionProvider::Kind::EnvoyFileAccessLog;
+      const YAML::Node& f = kv.second;
+      if (!decode::expectMap(f, kp, errs)) continue;
+      decode::checkKeys(f, kp, {"path", "logFormat"}, errs);
+      p.path = decode::str(f, "path", kp, errs);
+      if (p.path.empty()) errs.push_back(join(kp, "path") + ": is required");
+      if (YAML::Node lf = f["logFormat"]; lf && !lf.IsNull()) {
+        const std::string lp = join(kp, "logFormat");
+        if (!decode::expectMap(lf, lp, errs)) continue;
+        decode::checkKeys(lf, lp, {"text", "labels"}, errs);
+        p.text_format = decode::str(lf, "text", lp, errs);
+        if (YAML::Node labels = lf["labels"]; labels && !labels.IsNull()) {
+          if (!labels.IsMap()) {
+            errs.push_back(join(lp, "labels") + ": must be a map of field name to format");
+          } else {
+            p.json_labels = toJson(labels).dump();
+          }
+        }
+        if (!p.text_format.empty() && !p.json_labels.empty())
+          errs.push_back(lp + ": only one of text, labels may be set");
+      }
+    } else {
+      errs.push_back(kp + ": this provider type is not supported by weftd (supported: prometheus, envoyFileAccessLog)");
+    }
+  }
+  if (kinds != 1) errs.push_back(path + ": exactly one provider type is required");
+  if (!p.name.empty()) mesh.providers[p.name] = std::move(p);
+}
+
+}  // namespace
+
+MeshConfig::MeshConfig() {
+  // Istio's DefaultMeshConfig: the built-in providers.
+  providers["prometheus"] = {ExtensionProvider::Kind::Prometheus, "prometheus", "", "", ""};
+  providers["envoy"] = {ExtensionProvider::Kind::EnvoyFileAccessLog, "envoy", "/dev/stdout", "", ""};
+  // What Istio's installed `istio` ConfigMap says (the Helm chart's telemetry defaults).
+  default_metrics_providers = {"prometheus"};
+}
+
+const ExtensionProvider* MeshConfig::provider(const std::string& name) const {
+  auto it = providers.find(name);
+  return it == providers.end() ? nullptr : &it->second;
+}
+
+MeshConfig parseMeshConfig(const std::string& text, std::vector<std::string>& errs, const MeshConfig& base) {
+  MeshConfig mesh = base;
+  YAML::Node root;
+  try {
+    root = YAML::Load(text);
+  } catch (const YAML::Exception& e) {
+    errs.push_back("meshConfig: not YAML: " + std::string(e.what()));
+    return mesh;
+  }
+  if (!root || root.IsNull()) return mesh;
+  const std::string path = "meshConfig";
+  if (!decode::expectMap(root, path, errs)) return mesh;
+  decode::checkKeys(root, path,
+                    {"trustDomain", "rootNamespace", "outboundTrafficPolicy", "accessLogFile", "accessLogEncoding",
+                     "accessLogFormat", "enableTracing", "enableAutoMtls", "defaultProviders", "extensionProviders"},
+                    errs);
+  if (std::string td = decode::str(root, "trustDomain", path, errs); !td.empty()) mesh.trust_domain = td;
+  if (std::string rn = decode::str(root, "rootNamespace", path, errs); !rn.empty()) {
+    if (!decode::isDnsLabel(rn)) errs.push_back(join(path, "rootNamespace") + ": '" + rn + "' is not a namespace name");
+    mesh.root_namespace = rn;
+  }
+  if (YAML::Node otp = root["outboundTrafficPolicy"]; otp && !otp.IsNull()) {
+    const std::string p = join(path, "outboundTrafficPolicy");
+    if (decode::expectMap(otp, p, errs)) {
+      decode::checkKeys(otp, p, {"mode"}, errs);
+      std::string mode = decode::str(otp, "mode", p, errs);
+      if (mode == "REGISTRY_ONLY") {
+        mesh.registry_only = true;
+      } else if (!mode.empty() && mode != "ALLOW_ANY") {
+        errs.push_back(join(p, "mode") + ": '" + mode + "' is not one of ALLOW_ANY, REGISTRY_ONLY");
+      }
+    }
+  }
+  if (root["accessLogFile"]) mesh.access_log_file = decode::str(root, "accessLogFile", path, errs);
+  std::string encoding = decode::str(root, "accessLogEncoding", path, errs);
+  if (!encoding.empty()) mesh.access_log_json = encoding == "JSON";
+  if (!encoding.empty() && encoding != "TEXT" && encoding != "JSON") {
+    errs.push_back(join(path, "accessLogEncoding") + ": '" + encoding + "' is not one of TEXT, JSON");
+  }
+  if (root["accessLogFormat"]) mesh.access_log_format = decode::str(root, "accessLogFormat", path, errs);
+  if (mesh.access_log_json && !mesh.access_log_format.empty()) {
+    // Istio falls back to its default with an error log; a typo here should not go unseen.
+    nlohmann::json j = nlohmann::json::parse(mesh.access_log_format, nullptr, false);
+    if (!j.is_object())
+      errs.push_back(join(path, "accessLogFormat") + ": with accessLogEncoding JSON it must be a JSON object");
+  }
+  if (auto t = decode::boolean(root, "enableTracing", path, errs)) mesh.enable_tracing = *t;
+  if (auto a = decode::boolean(root, "enableAutoMtls", path, errs); a && !*a)
+    errs.push_back(join(path, "enableAutoMtls") + ": false is not supported by weftd (auto mTLS is always on)");
+  if (YAML::Node dp = root["defaultProviders"]; dp && !dp.IsNull()) {
+    const std::string p = join(path, "defaultProviders");
+    if (decode::expectMap(dp, p, errs)) {
+      decode::checkKeys(dp, p, {"metrics", "accessLogging", "tracing"}, errs);
+      if (dp["metrics"]) mesh.default_metrics_providers = decode::strings(dp, "metrics", p, errs);
+      if (dp["accessLogging"]) mesh.default_access_log_providers = decode::strings(dp, "accessLogging", p, errs);
+      if (!decode::strings(dp, "tracing", p, errs).empty())
+        errs.push_back(join(p, "tracing") + ": tracing is not supported by weftd yet");
+    }
+  }
+  if (YAML::Node ep = root["extensionProviders"]; ep && !ep.IsNull()) {
+    const std::string p = join(path, "extensionProviders");
+    if (!ep.IsSequence()) {
+      errs.push_back(p + ": must be a list");
+    } else {
+      for (size_t i = 0; i < ep.size(); ++i) providerEntry(ep[i], idx(p, i), mesh, errs);
+    }
+  }
+  auto known = [&](const std::vector<std::string>& names, const char* field) {
+    for (const auto& n : names)
+      if (!mesh.provider(n))
+        errs.push_back(join(join(path, "defaultProviders"), field) + ": no extension provider named '" + n + "'");
+  };
+  known(mesh.default_metrics_providers, "metrics");
+  known(mesh.default_access_log_providers, "accessLogging");
+  return mesh;
+}
+
+const std::string& istioTextLogFormat() {
+  static const std::string f =
+      "[%START_TIME%] \"%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%\" %RESPONSE_CODE% "
+      "%RESPONSE_FLAGS% %RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "
+      "\"%UPSTREAM_TRANSPORT_FAILURE_REASON%\" %BYTES_RECEIVED% %BYTES_SENT% %DURATION% "
+      "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% \"%REQ(X-FORWARDED-FOR)%\" \"%REQ(USER-AGENT)%\" "
+      "\"%REQ(X-REQUEST-ID)%\" \"%REQ(:AUTHORITY)%\" \"%UPSTREAM_HOST%\" %UPSTREAM_CLUSTER_RAW% "
+      "%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% "
+      "%ROUTE_NAME%\n";
+  return f;
+}
+
+const std::string& istioJsonLogFormat() {
+  static const std::string f =
+      nlohmann::json{
+          {"start_time", "%START_TIME%"},
+          {"route_name", "%ROUTE_NAME%"},
+          {"method", "%REQ(:METHOD)%"},
+          {"path", "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%"},
+          {"protocol", "%PROTOCOL%"},
+          {"response_code", "%RESPONSE_CODE%"},
+          {"response_flags", "%RESPONSE_FLAGS%"},
+          {"response_code_details", "%RESPONSE_CODE_DETAILS%"},
+          {"connection_termination_details", "%CONNECTION_TERMINATION_DETAILS%"},
+          {"bytes_received", "%BYTES_RECEIVED%"},
+          {"bytes_sent", "%BYTES_SENT%"},
+          {"duration", "%DURATION%"},
+          {"upstream_service_time", "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%"},
+          {"x_forwarded_for", "%REQ(X-FORWARDED-FOR)%"},
+          {"user_agent", "%REQ(USER-AGENT)%"},
+          {"request_id", "%REQ(X-REQUEST-ID)%"},
+          {"authority", "%REQ(:AUTHORITY)%"},
+          {"upstream_host", "%UPSTREAM_HOST%"},
+          {"upstream_cluster", "%UPSTREAM_CLUSTER_RAW%"},
+          {"upstream_local_address", "%UPSTREAM_LOCAL_ADDRESS%"},
+          {"downstream_local_address", "%DOWNSTREAM_LOCAL_ADDRESS%"},
+          {"downstream_remote_address", "%DOWNSTREAM_REMOTE_ADDRESS%"},
+          {"requested_server_name", "%REQUESTED_SERVER_NAME%"},
+          {"upstream_transport_failure_reason", "%UPSTREAM_TRANSPORT_FAILURE_REASON%"},
+      }
+          .dump();
+  return f;
+}
+
+}  // namespace weft::control

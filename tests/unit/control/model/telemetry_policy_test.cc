@@ -1,0 +1,155 @@
+// MeshConfig parsing (what weftd applies, what it refuses by name) and the Telemetry kind's
+// validation as Istio's ValidateTelemetry, with weftd's refusals of what it cannot carry out.
+#include "control/model/telemetry_policy.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "control/control_test_support.h"
+
+namespace weft::control {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using testing::snapshotFrom;
+
+std::vector<std::string> meshErrors(const std::string& yaml) {
+  std::vector<std::string> errors;
+  parseMeshConfig(yaml, errors);
+  return errors;
+}
+
+TEST(MeshConfigTest, DefaultsAreIstios) {
+  std::vector<std::string> errors;
+  MeshConfig m = parseMeshConfig("", errors);
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(m.trust_domain, "cluster.local");
+  EXPECT_EQ(m.root_namespace, "istio-system");
+  EXPECT_FALSE(m.registry_only);
+  EXPECT_TRUE(m.access_log_file.empty());
+  EXPECT_THAT(m.default_metrics_providers, ElementsAre("prometheus"));
+  ASSERT_NE(m.provider("envoy"), nullptr);
+  EXPECT_EQ(m.provider("envoy")->path, "/dev/stdout");
+}
+
+TEST(MeshConfigTest, FieldsApplied) {
+  std::vector<std::string> errors;
+  MeshConfig m = parseMeshConfig(R"(
+trustDomain: example.org
+rootNamespace: mesh-root
+outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+accessLogFile: /var/log/access.log
+accessLogEncoding: JSON
+defaultProviders: {accessLogging: [envoy], metrics: []}
+extensionProviders:
+- name: text-file
+  envoyFileAccessLog: {path: /tmp/t.log, logFormat: {text: "%RESPONSE_CODE%"}}
+)",
+                                 errors);
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(m.trust_domain, "example.org");
+  EXPECT_EQ(m.root_namespace, "mesh-root");
+  EXPECT_TRUE(m.registry_only);
+  EXPECT_EQ(m.access_log_file, "/var/log/access.log");
+  EXPECT_TRUE(m.access_log_json);
+  EXPECT_THAT(m.default_access_log_providers, ElementsAre("envoy"));
+  EXPECT_THAT(m.default_metrics_providers, IsEmpty());
+  ASSERT_NE(m.provider("text-file"), nullptr);
+  EXPECT_EQ(m.provider("text-file")->text_format, "%RESPONSE_CODE%");
+}
+
+TEST(MeshConfigTest, WhatWeftdDoesNotDoIsAnErrorNamingTheField) {
+  EXPECT_THAT(meshErrors("accessLogFiles: /dev/stdout\n"),
+              ElementsAre("meshConfig.accessLogFiles: not supported by weftd"));
+  EXPECT_THAT(meshErrors("accessLogEncoding: XML\n"),
+              ElementsAre("meshConfig.accessLogEncoding: 'XML' is not one of TEXT, JSON"));
+  EXPECT_THAT(meshErrors("accessLogEncoding: JSON\naccessLogFormat: 'not json'\n"),
+              ElementsAre("meshConfig.accessLogFormat: with accessLogEncoding JSON it must be a JSON object"));
+  EXPECT_THAT(meshErrors("outboundTrafficPolicy: {mode: SOMETIMES}\n"),
+              ElementsAre("meshConfig.outboundTrafficPolicy.mode: 'SOMETIMES' is not one of ALLOW_ANY, REGISTRY_ONLY"));
+  EXPECT_THAT(meshErrors("extensionProviders:\n- name: z\n  zipkin: {service: zipkin.istio-system, port: 9411}\n"),
+              ElementsAre("meshConfig.extensionProviders[0].zipkin: this provider type is not supported by weftd "
+                          "(supported: prometheus, envoyFileAccessLog)"));
+  EXPECT_THAT(meshErrors("defaultProviders: {accessLogging: [nowhere]}\n"),
+              ElementsAre("meshConfig.defaultProviders.accessLogging: no extension provider named 'nowhere'"));
+  EXPECT_THAT(meshErrors("enableAutoMtls: false\n"),
+              ElementsAre("meshConfig.enableAutoMtls: false is not supported by weftd (auto mTLS is always on)"));
+  EXPECT_THAT(meshErrors("- a list\n"), ElementsAre("meshConfig: must be a map"));
+}
+
+std::vector<std::string> telemetryErrors(const std::string& spec) {
+  ConfigSnapshot snap = snapshotFrom(
+      "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t, namespace: default}\nspec:\n" + spec);
+  return snap.rejected.empty() ? std::vector<std::string>{} : snap.rejected[0].errors;
+}
+
+TEST(TelemetryDecodeTest, ValidatedAsIstioAndRefusedWhereWeftdCannot) {
+  EXPECT_THAT(telemetryErrors("  accessLogging: [{providers: [{name: envoy}]}]\n"), IsEmpty());
+  EXPECT_THAT(telemetryErrors("  accessLogging: [{providers: [{}]}]\n"),
+              ElementsAre("spec.accessLogging[0].providers[0].name: providers.name may not be empty"));
+  EXPECT_THAT(telemetryErrors("  accessLogging: [{match: {mode: BOTH}}]\n"),
+              ElementsAre("spec.accessLogging[0].match.mode: 'BOTH' is not one of CLIENT_AND_SERVER, CLIENT, SERVER"));
+  EXPECT_THAT(telemetryErrors("  accessLogging: [{filter: {expression: 'response.code >= 400'}}]\n"),
+              ElementsAre("spec.accessLogging[0].filter: CEL filter expressions are not supported by weftd"));
+  EXPECT_THAT(telemetryErrors("  metrics: [{overrides: [{tagOverrides: {a: {operation: UPSERT}}}]}]\n"),
+              ElementsAre("spec.metrics[0].overrides[0].tagOverrides[a]: tagOverrides.value must be set when "
+                          "operation is UPSERT"));
+  EXPECT_THAT(telemetryErrors("  metrics: [{overrides: [{tagOverrides: {a: {operation: REMOVE, value: x}}}]}]\n"),
+              ElementsAre("spec.metrics[0].overrides[0].tagOverrides[a]: tagOverrides.value may only be set when "
+                          "operation is UPSERT"));
+  EXPECT_THAT(telemetryErrors("  metrics: [{overrides: [{tagOverrides: {a: {value: request.host}}}]}]\n"),
+              ElementsAre("spec.metrics[0].overrides[0].tagOverrides[a].value: UPSERT takes a CEL expression, which "
+                          "weftd does not support (REMOVE is)"));
+  EXPECT_THAT(telemetryErrors("  metrics: [{overrides: [{match: {metric: REQUESTS}}]}]\n"),
+              ElementsAre("spec.metrics[0].overrides[0].match.metric: 'REQUESTS' is not one of Istio's metrics"));
+  EXPECT_THAT(telemetryErrors("  tracing: [{randomSamplingPercentage: 10}]\n"),
+              ElementsAre("spec.tracing: tracing is not supported by weftd yet"));
+  EXPECT_THAT(telemetryErrors("  targetRef: {kind: Gateway, name: g}\n"),
+              ElementsAre("spec.targetRef: policy attachment to gateways and waypoints is not supported by weftd"));
+}
+
+TEST(TelemetryPolicyTest, NoTelemetryMeansTheMeshDefaults) {
+  MeshConfig mesh;
+  EXPECT_FALSE(telemetryAccessLogProviders({}, mesh, "default", {}, true).has_value());
+  mesh.default_access_log_providers = {"envoy"};
+  auto p = telemetryAccessLogProviders({}, mesh, "default", {}, true);
+  ASSERT_TRUE(p.has_value());
+  EXPECT_THAT(*p, ElementsAre("envoy"));
+  MetricsPolicy metrics = telemetryMetrics({}, mesh, "default", {}, false);
+  EXPECT_TRUE(metrics.enabled);
+  EXPECT_THAT(metrics.overrides, IsEmpty());
+}
+
+TEST(TelemetryPolicyTest, AWorkloadEntryReEnablesWhatItsNamespaceDisabled) {
+  ConfigSnapshot snap = snapshotFrom(R"(
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: off, namespace: default}
+spec:
+  accessLogging: [{providers: [{name: envoy}], disabled: true}]
+  metrics: [{overrides: [{disabled: true}]}]
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: on, namespace: default}
+spec:
+  selector: {matchLabels: {app: a}}
+  accessLogging: [{disabled: false}]
+  metrics: [{overrides: [{match: {metric: REQUEST_COUNT}, disabled: false}]}]
+)");
+  ASSERT_THAT(snap.rejected, IsEmpty()) << testing::rejectedText(snap);
+  MeshConfig mesh;
+  EXPECT_THAT(*telemetryAccessLogProviders(snap.telemetries, mesh, "default", {{"app", "b"}}, true), IsEmpty());
+  EXPECT_THAT(*telemetryAccessLogProviders(snap.telemetries, mesh, "default", {{"app", "a"}}, true),
+              ElementsAre("envoy"));
+  EXPECT_FALSE(telemetryMetrics(snap.telemetries, mesh, "default", {{"app", "b"}}, true).enabled);
+  MetricsPolicy a = telemetryMetrics(snap.telemetries, mesh, "default", {{"app", "a"}}, true);
+  EXPECT_TRUE(a.enabled);
+  ASSERT_EQ(a.overrides.size(), 1u);
+  EXPECT_EQ(a.overrides[0].name, "requests_total");
+  EXPECT_FALSE(a.overrides[0].drop);
+}
+
+}  // namespace
+}  // namespace weft::control
