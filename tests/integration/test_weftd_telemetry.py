@@ -112,11 +112,58 @@ spec:
 
 def test_mesh_config_file_errors_name_the_field(tmp_path):
     bad = tmp_path / "mesh.yaml"
-    bad.write_text("accessLogEncoding: XML\nextensionProviders:\n- name: z\n  zipkin: {service: z, port: 9411}\n")
+    bad.write_text("accessLogEncoding: XML\nextensionProviders:\n- name: o\n  opentelemetry: {service: o, port: 4317}\n")
     (tmp_path / "mesh").mkdir()
     r = subprocess.run([str(wd.weftd_binary()), "--config-dir", str(tmp_path / "mesh"), "--mesh-config", str(bad),
                         "--grpc-addr", "127.0.0.1:%d" % wh.free_port(), "--http-addr",
                         "127.0.0.1:%d" % wh.free_port()], capture_output=True, text=True, timeout=10)
     assert r.returncode == 1, r
     assert "meshConfig.accessLogEncoding: 'XML' is not one of TEXT, JSON" in r.stderr, r.stderr
-    assert "meshConfig.extensionProviders[0].zipkin: this provider type is not supported by weftd" in r.stderr, r.stderr
+    assert "meshConfig.extensionProviders[0].opentelemetry: this provider type is not supported by weftd" in r.stderr, \
+        r.stderr
+
+
+def test_telemetry_tracing_to_a_zipkin_provider(mesh):
+    """meshConfig.extensionProviders zipkin + a Telemetry `tracing` entry: the sidecar's outbound
+    HCM gets envoy.tracers.zipkin with the provider's service as its collector cluster, Istio's
+    sampling and tags, and the route's decorator names the span."""
+    from test_tracing_zipkin import Collector
+    collector = Collector()
+    try:
+        zport = wh.free_port()
+        reload(mesh, "zipkin.yaml", wd.service_yaml("zipkin", zport, [("zipkin-1", "v1", collector.port)],
+                                                     namespace="istio-system"))
+        reload(mesh, "istio.yaml", mesh_config_map(
+            "accessLogFile: %s\nextensionProviders:\n- name: zipkin\n  zipkin: {service: "
+            "zipkin.istio-system.svc.cluster.local, port: %d}" % (mesh.log, zport)))
+        reload(mesh, "tracing.yaml", """apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: zipkin}]
+    randomSamplingPercentage: 100
+    customTags:
+      team: {literal: {value: shop-team}}
+""")
+        spans = []
+        for i in range(20):  # until the pushed listener serves, then the reporter's flush (5 s)
+            r = request("http1", mesh.port, "/traced/%d" % i, host=HOST)
+            assert r.status == 200, r.describe()
+            if json.loads(r.body)["headers"].get("x-b3-sampled") == "1":
+                spans = collector.wait_for(lambda s: s["kind"] == "CLIENT")
+                break
+            time.sleep(0.3)
+        assert spans, "no span reached the collector%s" % mesh.proxy.ctx()
+        span = spans[-1]
+        assert span["name"] == "%s:%d/*" % (HOST, mesh.port), span
+        tags = span["tags"]
+        assert tags["upstream_cluster"] == "outbound|%d||%s" % (mesh.port, HOST), tags
+        assert (tags["istio.canonical_service"], tags["istio.namespace"], tags["team"]) == (
+            "client", "default", "shop-team"), tags
+        assert len(span["traceId"]) == 32, span  # 128-bit unless enable64bitTraceId
+    finally:
+        mesh.weftd.remove("tracing.yaml")
+        mesh.weftd.remove("zipkin.yaml")
+        reload(mesh, "istio.yaml", mesh_config_map("accessLogFile: %s" % mesh.log))
+        collector.close()

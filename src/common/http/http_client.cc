@@ -27,7 +27,8 @@ bool waitFor(int fd, short events, Clock::time_point deadline) {
 }  // namespace
 
 HttpResult httpRequest(const std::string& method, const std::string& host, int port, const std::string& path,
-                       std::chrono::milliseconds timeout, const std::string& host_header) {
+                       std::chrono::milliseconds timeout, const std::string& host_header, const std::string& body,
+                       const std::string& content_type) {
   HttpResult r;
   auto deadline = Clock::now() + timeout;
   sockaddr_storage ss{};
@@ -71,7 +72,9 @@ HttpResult httpRequest(const std::string& method, const std::string& host, int p
     return r;
   }
   std::string req = method + " " + path + " HTTP/1.1\r\nhost: " + (host_header.empty() ? host : host_header) +
-                    "\r\nconnection: close\r\ncontent-length: 0\r\nuser-agent: weft-agent\r\n\r\n";
+                    "\r\nconnection: close\r\ncontent-length: " + std::to_string(body.size()) +
+                    (content_type.empty() ? "" : "\r\ncontent-type: " + content_type) + "\r\nuser-agent: weft\r\n\r\n";
+  req += body;
   size_t sent = 0;
   while (sent < req.size()) {
     ssize_t n = send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
@@ -89,11 +92,16 @@ HttpResult httpRequest(const std::string& method, const std::string& host, int p
     ssize_t n = recv(fd, buf, sizeof(buf), 0);
     if (n > 0) {
       resp.append(buf, static_cast<size_t>(n));
+      if (resp.size() > (16u << 20)) {
+        r.error = method + " " + target + ": response larger than 16 MiB";
+        close(fd);
+        return r;
+      }
     } else if (n == 0) {
       break;
     } else if (errno == EAGAIN || errno == EINTR) {
       if (!waitFor(fd, POLLIN, deadline)) {
-        r.error = "GET " + target + ": timed out";
+        r.error = method + " " + target + ": timed out";
         close(fd);
         return r;
       }
@@ -110,24 +118,24 @@ HttpResult httpRequest(const std::string& method, const std::string& host, int p
   }
   r.status = std::atoi(resp.c_str() + 9);
   std::string head = resp.substr(0, head_end);
-  std::string body = resp.substr(head_end + 4);
+  std::string resp_body = resp.substr(head_end + 4);
   // Chunked bodies (the admin server's large responses) are de-chunked here.
   std::string lower;
   for (char c : head) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (lower.find("transfer-encoding: chunked") != std::string::npos) {
     std::string out;
     size_t pos = 0;
-    while (pos < body.size()) {
-      size_t eol = body.find("\r\n", pos);
+    while (pos < resp_body.size()) {
+      size_t eol = resp_body.find("\r\n", pos);
       if (eol == std::string::npos) break;
-      size_t n = std::strtoul(body.c_str() + pos, nullptr, 16);
+      size_t n = std::strtoul(resp_body.c_str() + pos, nullptr, 16);
       if (n == 0) break;
-      out.append(body, eol + 2, n);
+      out.append(resp_body, eol + 2, n);
       pos = eol + 2 + n + 2;
     }
-    body = std::move(out);
+    resp_body = std::move(out);
   }
-  r.body = std::move(body);
+  r.body = std::move(resp_body);
   return r;
 }
 

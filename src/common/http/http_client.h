@@ -1,7 +1,8 @@
 #pragma once
-// A small blocking HTTP/1.1 client for loopback calls the agent makes: the proxy's admin
-// (/ready, /stats/prometheus, /drain_listeners), the application's probes and metrics. One
-// request per connection, a deadline for the whole exchange.
+// A small blocking HTTP/1.1 client for calls off any event loop: the agent's to the proxy's
+// admin (/ready, /stats/prometheus, /drain_listeners) and the application's probes and
+// metrics, the proxy's Zipkin reporter thread. One request per connection, a deadline for the
+// whole exchange, at most 16 MiB of response.
 #include <chrono>
 #include <string>
 
@@ -14,6 +15,7 @@ struct HttpResult {
 };
 
 HttpResult httpRequest(const std::string& method, const std::string& host, int port, const std::string& path,
-                       std::chrono::milliseconds timeout, const std::string& host_header = {});
+                       std::chrono::milliseconds timeout, const std::string& host_header = {},
+                       const std::string& body = {}, const std::string& content_type = {});
 
 }  // namespace weft::http

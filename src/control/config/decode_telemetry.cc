@@ -1,5 +1,5 @@
 // telemetry.istio.io Telemetry, validated as Istio's ValidateTelemetry; the parts weftd cannot
-// carry out (tracing, log filters, CEL tag values, custom metrics) are refused by name.
+// carry out (log filters, CEL tag values, custom metrics) are refused by name.
 #include "control/config/decode_util.h"
 #include "control/config/decoders.h"
 
@@ -109,6 +109,70 @@ TelemetryMetricOverride metricOverride(const YAML::Node& n, const std::string& p
   return o;
 }
 
+TelemetryTracing tracing(const YAML::Node& n, const std::string& path, Errors& errs) {
+  TelemetryTracing t;
+  if (!expectMap(n, path, errs)) return t;
+  checkKeys(n, path,
+            {"match", "providers", "randomSamplingPercentage", "disableSpanReporting", "customTags",
+             "useRequestIdForTraceSampling"},
+            errs);
+  if (YAML::Node m = n["match"]; m && !m.IsNull() && expectMap(m, join(path, "match"), errs)) {
+    checkKeys(m, join(path, "match"), {"mode"}, errs);
+    t.mode = mode(m, join(path, "match"), errs);
+  }
+  t.providers = providers(n, path, errs);
+  if (YAML::Node p = n["randomSamplingPercentage"]; p && !p.IsNull()) {
+    try {
+      t.random_sampling_percentage = p.as<double>();
+    } catch (const YAML::Exception&) {
+      errs.push_back(join(path, "randomSamplingPercentage") + ": must be a number");
+    }
+    if (t.random_sampling_percentage && (*t.random_sampling_percentage < 0 || *t.random_sampling_percentage > 100))
+      errs.push_back(join(path, "randomSamplingPercentage") +
+                     ": randomSamplingPercentage must be in range [0.0, 100.0]");
+  }
+  t.disable_span_reporting = boolean(n, "disableSpanReporting", path, errs);
+  if (auto r = boolean(n, "useRequestIdForTraceSampling", path, errs); r && !*r)
+    errs.push_back(join(path, "useRequestIdForTraceSampling") +
+                   ": false is not supported by weftd (the sampling decision always follows x-request-id)");
+  if (YAML::Node tags = n["customTags"]; tags && !tags.IsNull()) {
+    const std::string tp = join(path, "customTags");
+    if (!tags.IsMap()) {
+      errs.push_back(tp + ": must be a map of tag name to {literal | environment | header}");
+      return t;
+    }
+    for (const auto& kv : tags) {
+      TelemetryCustomTag tag;
+      tag.name = kv.first.as<std::string>();
+      const std::string p = tp + "[" + tag.name + "]";
+      if (tag.name.empty()) errs.push_back(p + ": tag name may not be empty");
+      if (!expectMap(kv.second, p, errs)) continue;
+      checkKeys(kv.second, p, {"literal", "environment", "header"}, errs);
+      if (kv.second.size() != 1) {
+        errs.push_back(p + ": exactly one of literal, environment, header is required");
+        continue;
+      }
+      if (YAML::Node l = kv.second["literal"]) {
+        checkKeys(l, join(p, "literal"), {"value"}, errs);
+        tag.value = str(l, "value", join(p, "literal"), errs);
+        if (tag.value.empty()) errs.push_back(join(p, "literal") + ": literal tag value may not be empty");
+      } else {
+        bool env = static_cast<bool>(kv.second["environment"]);
+        tag.kind = env ? TelemetryCustomTag::Kind::Environment : TelemetryCustomTag::Kind::Header;
+        const std::string kp = join(p, env ? "environment" : "header");
+        YAML::Node k = kv.second[env ? "environment" : "header"];
+        checkKeys(k, kp, {"name", "defaultValue"}, errs);
+        tag.value = str(k, "name", kp, errs);
+        tag.default_value = str(k, "defaultValue", kp, errs);
+        if (tag.value.empty())
+          errs.push_back(kp + (env ? ": environment tag name may not be empty" : ": header tag name may not be empty"));
+      }
+      t.custom_tags.push_back(std::move(tag));
+    }
+  }
+  return t;
+}
+
 TelemetryMetrics metrics(const YAML::Node& n, const std::string& path, Errors& errs) {
   TelemetryMetrics m;
   if (!expectMap(n, path, errs)) return m;
@@ -146,8 +210,6 @@ Telemetry decodeTelemetry(const YAML::Node& doc, Errors& errs) {
     if (spec[k] && !spec[k].IsNull())
       errs.push_back(std::string("spec.") + k +
                      ": policy attachment to gateways and waypoints is not supported by weftd");
-  if (spec["tracing"] && !spec["tracing"].IsNull())
-    errs.push_back("spec.tracing: tracing is not supported by weftd yet");
   auto each = [&](const char* key, auto&& one) {
     YAML::Node list = spec[key];
     if (!list || list.IsNull()) return;
@@ -161,6 +223,7 @@ Telemetry decodeTelemetry(const YAML::Node& doc, Errors& errs) {
   each("accessLogging",
        [&](const YAML::Node& n, const std::string& p) { t.access_logging.push_back(accessLogging(n, p, errs)); });
   each("metrics", [&](const YAML::Node& n, const std::string& p) { t.metrics.push_back(metrics(n, p, errs)); });
+  each("tracing", [&](const YAML::Node& n, const std::string& p) { t.tracing.push_back(tracing(n, p, errs)); });
   return t;
 }
 

@@ -408,11 +408,25 @@ struct TelemetryMetrics {
   std::vector<std::string> providers;
   std::vector<TelemetryMetricOverride> overrides;
 };
+struct TelemetryCustomTag {
+  std::string name;
+  enum class Kind { Literal, Environment, Header } kind = Kind::Literal;
+  std::string value;  // literal value, environment variable or header name
+  std::string default_value;
+};
+struct TelemetryTracing {
+  WorkloadMode mode = WorkloadMode::ClientAndServer;
+  std::vector<std::string> providers;
+  std::optional<double> random_sampling_percentage;
+  std::optional<bool> disable_span_reporting;
+  std::vector<TelemetryCustomTag> custom_tags;
+};
 struct Telemetry {
   ObjectMeta meta;
   Labels selector;
   std::vector<TelemetryAccessLogging> access_logging;
   std::vector<TelemetryMetrics> metrics;
+  std::vector<TelemetryTracing> tracing;
 };
 
 }  // namespace weft::control

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "control/config/decode_util.h"
@@ -65,8 +67,24 @@ void providerEntry(const YAML::Node& n, const std::string& path, MeshConfig& mes
         if (!p.text_format.empty() && !p.json_labels.empty())
           errs.push_back(lp + ": only one of text, labels may be set");
       }
+    } else if (key == "zipkin") {
+      p.kind = ExtensionProvider::Kind::Zipkin;
+      const YAML::Node& z = kv.second;
+      if (!decode::expectMap(z, kp, errs)) continue;
+      decode::checkKeys(z, kp, {"service", "port", "maxTagLength", "enable64bitTraceId", "path"}, errs);
+      p.service = decode::str(z, "service", kp, errs);
+      if (p.service.empty()) errs.push_back(join(kp, "service") + ": is required");
+      p.port = decode::port(z, "port", kp, errs, true);
+      p.zipkin_path = decode::str(z, "path", kp, errs);
+      if (!p.zipkin_path.empty() && p.zipkin_path[0] != '/') errs.push_back(join(kp, "path") + ": must start with /");
+      p.trace_id_64bit = decode::boolean(z, "enable64bitTraceId", kp, errs).value_or(false);
+      if (auto m = decode::integer(z, "maxTagLength", kp, errs)) {
+        if (*m < 0 || *m > 65535) errs.push_back(join(kp, "maxTagLength") + ": must be in 0..65535");
+        p.max_tag_length = static_cast<uint32_t>(std::max<int64_t>(0, std::min<int64_t>(*m, 65535)));
+      }
     } else {
-      errs.push_back(kp + ": this provider type is not supported by weftd (supported: prometheus, envoyFileAccessLog)");
+      errs.push_back(
+          kp + ": this provider type is not supported by weftd (supported: prometheus, envoyFileAccessLog, zipkin)");
     }
   }
   if (kinds != 1) errs.push_back(path + ": exactly one provider type is required");
@@ -77,8 +95,14 @@ void providerEntry(const YAML::Node& n, const std::string& path, MeshConfig& mes
 
 MeshConfig::MeshConfig() {
   // Istio's DefaultMeshConfig: the built-in providers.
-  providers["prometheus"] = {ExtensionProvider::Kind::Prometheus, "prometheus", "", "", ""};
-  providers["envoy"] = {ExtensionProvider::Kind::EnvoyFileAccessLog, "envoy", "/dev/stdout", "", ""};
+  ExtensionProvider prometheus;
+  prometheus.name = "prometheus";
+  providers["prometheus"] = prometheus;
+  ExtensionProvider envoy;
+  envoy.kind = ExtensionProvider::Kind::EnvoyFileAccessLog;
+  envoy.name = "envoy";
+  envoy.path = "/dev/stdout";
+  providers["envoy"] = envoy;
   // What Istio's installed `istio` ConfigMap says (the Helm chart's telemetry defaults).
   default_metrics_providers = {"prometheus"};
 }
@@ -100,10 +124,11 @@ MeshConfig parseMeshConfig(const std::string& text, std::vector<std::string>& er
   if (!root || root.IsNull()) return mesh;
   const std::string path = "meshConfig";
   if (!decode::expectMap(root, path, errs)) return mesh;
-  decode::checkKeys(root, path,
-                    {"trustDomain", "rootNamespace", "outboundTrafficPolicy", "accessLogFile", "accessLogEncoding",
-                     "accessLogFormat", "enableTracing", "enableAutoMtls", "defaultProviders", "extensionProviders"},
-                    errs);
+  decode::checkKeys(
+      root, path,
+      {"trustDomain", "rootNamespace", "outboundTrafficPolicy", "accessLogFile", "accessLogEncoding", "accessLogFormat",
+       "enableTracing", "enableAutoMtls", "defaultProviders", "extensionProviders", "defaultConfig"},
+      errs);
   if (std::string td = decode::str(root, "trustDomain", path, errs); !td.empty()) mesh.trust_domain = td;
   if (std::string rn = decode::str(root, "rootNamespace", path, errs); !rn.empty()) {
     if (!decode::isDnsLabel(rn)) errs.push_back(join(path, "rootNamespace") + ": '" + rn + "' is not a namespace name");
@@ -135,6 +160,25 @@ MeshConfig parseMeshConfig(const std::string& text, std::vector<std::string>& er
       errs.push_back(join(path, "accessLogFormat") + ": with accessLogEncoding JSON it must be a JSON object");
   }
   if (auto t = decode::boolean(root, "enableTracing", path, errs)) mesh.enable_tracing = *t;
+  if (YAML::Node dc = root["defaultConfig"]; dc && !dc.IsNull()) {
+    // ProxyConfig: only its tracing sampling so far (the rest is weft-agent's flags).
+    const std::string p = join(path, "defaultConfig");
+    if (decode::expectMap(dc, p, errs)) {
+      decode::checkKeys(dc, p, {"tracing"}, errs);
+      if (YAML::Node tr = dc["tracing"]; tr && !tr.IsNull() && decode::expectMap(tr, join(p, "tracing"), errs)) {
+        decode::checkKeys(tr, join(p, "tracing"), {"sampling"}, errs);
+        if (YAML::Node s = tr["sampling"]; s && !s.IsNull()) {
+          try {
+            double v = s.as<double>();
+            // Istio: a value over 100 falls back to 1%.
+            mesh.trace_sampling = v > 100 || v <= 0 ? (v > 100 ? 1.0 : mesh.trace_sampling) : v;
+          } catch (const YAML::Exception&) {
+            errs.push_back(join(join(p, "tracing"), "sampling") + ": must be a number");
+          }
+        }
+      }
+    }
+  }
   if (auto a = decode::boolean(root, "enableAutoMtls", path, errs); a && !*a)
     errs.push_back(join(path, "enableAutoMtls") + ": false is not supported by weftd (auto mTLS is always on)");
   if (YAML::Node dp = root["defaultProviders"]; dp && !dp.IsNull()) {
@@ -143,8 +187,7 @@ MeshConfig parseMeshConfig(const std::string& text, std::vector<std::string>& er
       decode::checkKeys(dp, p, {"metrics", "accessLogging", "tracing"}, errs);
       if (dp["metrics"]) mesh.default_metrics_providers = decode::strings(dp, "metrics", p, errs);
       if (dp["accessLogging"]) mesh.default_access_log_providers = decode::strings(dp, "accessLogging", p, errs);
-      if (!decode::strings(dp, "tracing", p, errs).empty())
-        errs.push_back(join(p, "tracing") + ": tracing is not supported by weftd yet");
+      if (dp["tracing"]) mesh.default_tracing_providers = decode::strings(dp, "tracing", p, errs);
     }
   }
   if (YAML::Node ep = root["extensionProviders"]; ep && !ep.IsNull()) {
@@ -162,6 +205,7 @@ MeshConfig parseMeshConfig(const std::string& text, std::vector<std::string>& er
   };
   known(mesh.default_metrics_providers, "metrics");
   known(mesh.default_access_log_providers, "accessLogging");
+  known(mesh.default_tracing_providers, "tracing");
   return mesh;
 }
 

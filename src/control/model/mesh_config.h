@@ -11,12 +11,18 @@ namespace weft::control {
 
 // An extensionProviders entry weftd can generate config for.
 struct ExtensionProvider {
-  enum class Kind { EnvoyFileAccessLog, Prometheus } kind = Kind::Prometheus;
+  enum class Kind { EnvoyFileAccessLog, Prometheus, Zipkin } kind = Kind::Prometheus;
   std::string name;
   // envoyFileAccessLog: path; logFormat.text, or logFormat.labels as JSON (an object).
   std::string path;
   std::string text_format;
   std::string json_labels;  // a JSON object of format strings; empty: text
+  // zipkin: the collector's service (FQDN) and port, path, 64-bit trace ids, tag length.
+  std::string service;
+  uint32_t port = 0;
+  std::string zipkin_path;  // empty: /api/v2/spans
+  bool trace_id_64bit = false;
+  uint32_t max_tag_length = 0;
 };
 
 struct MeshConfig {
@@ -28,8 +34,10 @@ struct MeshConfig {
   bool access_log_json = false;  // accessLogEncoding JSON
   std::string access_log_format;
   bool enable_tracing = true;
+  double trace_sampling = 1.0;                         // defaultConfig.tracing.sampling (percent; Istio's default 1%)
   std::vector<std::string> default_metrics_providers;  // ["prometheus"] unless set
   std::vector<std::string> default_access_log_providers;
+  std::vector<std::string> default_tracing_providers;
   // By name, with Istio's built-ins ("prometheus", "envoy" logging to /dev/stdout) unless
   // the file redefines them.
   std::map<std::string, ExtensionProvider> providers;

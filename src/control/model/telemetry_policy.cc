@@ -146,4 +146,25 @@ MetricsPolicy telemetryMetrics(const std::vector<Telemetry>& all, const MeshConf
   return out;
 }
 
+std::optional<TracingPolicy> telemetryTracing(const std::vector<Telemetry>& all, const MeshConfig& mesh,
+                                              const std::string& ns, const Labels& labels, bool server) {
+  std::vector<const TelemetryTracing*> specs;
+  for (const Telemetry* t : applicable(all, mesh.root_namespace, ns, labels))
+    for (const auto& tr : t->tracing) specs.push_back(&tr);
+  const auto& defaults = mesh.default_tracing_providers;
+  if (specs.empty() && defaults.empty()) return std::nullopt;
+  TracingPolicy out;
+  // Istio uses the first provider of a list, by default or by a Telemetry.
+  if (!defaults.empty()) out.provider = mesh.provider(defaults.front());
+  for (const auto* s : specs) {
+    if (!appliesTo(s->mode, server)) continue;
+    if (!s->providers.empty()) out.provider = mesh.provider(s->providers.front());
+    if (s->disable_span_reporting) out.disabled = *s->disable_span_reporting;
+    if (!s->custom_tags.empty()) out.custom_tags = s->custom_tags;
+    if (s->random_sampling_percentage) out.sampling = s->random_sampling_percentage;
+  }
+  if (out.provider == nullptr) out.disabled = true;
+  return out;
+}
+
 }  // namespace weft::control

@@ -32,4 +32,16 @@ struct MetricsPolicy {
 MetricsPolicy telemetryMetrics(const std::vector<Telemetry>& all, const MeshConfig& mesh, const std::string& ns,
                                const Labels& labels, bool server);
 
+// The tracing of the proxy's side, as istiod's Telemetries.Tracing merges it: nullopt when no
+// Telemetry speaks of tracing and the mesh has no default tracing provider (then
+// meshConfig.enableTracing decides, with no provider).
+struct TracingPolicy {
+  const ExtensionProvider* provider = nullptr;  // null: disabled
+  bool disabled = false;                        // disableSpanReporting, or no provider
+  std::optional<double> sampling;               // randomSamplingPercentage
+  std::vector<TelemetryCustomTag> custom_tags;
+};
+std::optional<TracingPolicy> telemetryTracing(const std::vector<Telemetry>& all, const MeshConfig& mesh,
+                                              const std::string& ns, const Labels& labels, bool server);
+
 }  // namespace weft::control

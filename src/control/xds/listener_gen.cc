@@ -47,6 +47,7 @@ hcmv3::HttpConnectionManager hcmWithRds(const std::string& stat_prefix, const st
     pack(*fault->mutable_typed_config(), envoy::extensions::filters::http::fault::v3::HTTPFault());
     if (auto stats = istioStatsFilter(model, proxy, false)) *hcm.add_http_filters() = std::move(*stats);
     for (auto& log : accessLogs(model, proxy, false)) *hcm.add_access_log() = std::move(log);
+    setTracing(hcm, model, proxy, false);
   }
   auto* router = hcm.add_http_filters();
   router->set_name("envoy.filters.http.router");
@@ -158,6 +159,7 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
             auto* r = vh->add_routes();
             r->set_name("default");
             r->mutable_match()->set_prefix("/");
+            r->mutable_decorator()->set_operation(routeOperation(host, port.port));
             r->mutable_route()->set_cluster(cluster);
             r->mutable_route()->mutable_timeout()->set_seconds(0);
             *hcm.add_http_filters() = peerMetadataFilter(true);
@@ -165,6 +167,7 @@ void addCaptureListeners(const MeshModel& model, const ProxyInfo& proxy, Resourc
             for (auto& authz : authzHttpFilters(model, proxy)) *hcm.add_http_filters() = std::move(authz);
             if (auto stats = istioStatsFilter(model, proxy, true)) *hcm.add_http_filters() = std::move(*stats);
             for (const auto& log : inbound_logs) *hcm.add_access_log() = log;
+            setTracing(hcm, model, proxy, true);
             auto* router = hcm.add_http_filters();
             router->set_name("envoy.filters.http.router");
             pack(*router->mutable_typed_config(), envoy::extensions::filters::http::router::v3::Router());

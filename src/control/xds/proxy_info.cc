@@ -27,6 +27,10 @@ ProxyInfo ProxyInfo::fromNode(const envoy::config::core::v3::Node& node) {
       if (v.has_string_value()) p.labels[k] = v.string_value();
     }
   }
+  if (auto it = md.find("CLUSTER_ID"); it != md.end() && it->second.has_string_value())
+    p.cluster_id = it->second.string_value();
+  if (auto it = md.find("MESH_ID"); it != md.end() && it->second.has_string_value())
+    p.mesh_id = it->second.string_value();
   if (auto it = md.find("GENERATOR"); it != md.end() && it->second.has_string_value()) {
     p.proxyless_grpc = it->second.string_value() == "grpc";
   }

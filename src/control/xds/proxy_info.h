@@ -15,7 +15,8 @@ struct ProxyInfo {
   std::string pod;
   std::string ns = "default";
   Labels labels;
-  std::string locality;  // "region/zone/subzone": the Node's locality, else its locality label
+  std::string cluster_id, mesh_id;  // node metadata CLUSTER_ID, MESH_ID (span tags)
+  std::string locality;             // "region/zone/subzone": the Node's locality, else its locality label
   // Istio's INTERCEPTION_MODE=NONE: no traffic capture, so outbound listeners bind their ports.
   bool capture_none = false;
   // A proxyless gRPC client (node metadata GENERATOR=grpc, as Istio's agent writes it).

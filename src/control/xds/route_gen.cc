@@ -4,6 +4,7 @@
 #include "control/model/traffic_policy.h"
 #include "control/xds/generator.h"
 #include "control/xds/pack.h"
+#include "control/xds/telemetry_gen.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/http/cors/v3/cors.pb.h"
 #include "envoy/extensions/filters/http/fault/v3/fault.pb.h"
@@ -368,6 +369,8 @@ rv3::VirtualHost buildVirtualHost(const MeshModel& model, const ProxyInfo& proxy
     setRetryPolicy(nullptr, r->mutable_route(), ch.has_value());
     addHashPolicy(ch, r->mutable_route());
   }
+  // Istio names each route's span after the service: "<host>:<port>/*".
+  for (auto& r : *vh.mutable_routes()) r.mutable_decorator()->set_operation(routeOperation(svc.hostname, port.port));
   return vh;
 }
 

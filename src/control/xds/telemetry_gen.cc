@@ -2,8 +2,13 @@
 #include "control/xds/pack.h"
 
 #include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "control/model/telemetry_policy.h"
+#include "control/xds/generator.h"
+#include "envoy/config/trace/v3/zipkin.pb.h"
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
 #include "envoy/extensions/stats/config.pb.h"
 #include "xds/type/v3/typed_struct.pb.h"
@@ -86,6 +91,84 @@ std::optional<envoy::config::listener::v3::Filter> istioTcpStatsFilter(const Mes
   pack(*f.mutable_typed_config(), *p);
   return f;
 }
+
+void setTracing(hcmv3::HttpConnectionManager& hcm, const MeshModel& model, const ProxyInfo& proxy, bool inbound) {
+  const MeshConfig& mesh = *model.mesh;
+  const std::vector<Telemetry> none;
+  auto policy =
+      telemetryTracing(model.config ? model.config->telemetries : none, mesh, proxy.ns, proxy.labels, inbound);
+  if (!policy && !mesh.enable_tracing) return;
+  if (policy && policy->disabled) return;
+  auto* t = hcm.mutable_tracing();
+  if (policy) {
+    const ExtensionProvider& p = *policy->provider;
+    if (p.kind != ExtensionProvider::Kind::Zipkin) {
+      hcm.clear_tracing();  // Istio: a provider it cannot configure means no tracing
+      return;
+    }
+    const MeshService* svc = model.service(p.service);
+    if (svc == nullptr || svc->port(p.port) == nullptr) {
+      spdlog::warn("tracing provider '{}': no service {} with port {} in the mesh; no tracing for {}", p.name,
+                   p.service, p.port, proxy.id);
+      hcm.clear_tracing();
+      return;
+    }
+    envoy::config::trace::v3::ZipkinConfig z;
+    z.set_collector_cluster(ClusterName{"outbound", p.port, "", svc->hostname}.str());
+    z.set_collector_endpoint(p.zipkin_path.empty() ? "/api/v2/spans" : p.zipkin_path);
+    z.set_collector_endpoint_version(envoy::config::trace::v3::ZipkinConfig::HTTP_JSON);
+    z.set_collector_hostname(svc->hostname);
+    z.set_trace_id_128bit(!p.trace_id_64bit);
+    z.mutable_shared_span_context()->set_value(false);
+    t->mutable_provider()->set_name("envoy.tracers.zipkin");
+    pack(*t->mutable_provider()->mutable_typed_config(), z);
+    if (p.max_tag_length != 0) t->mutable_max_path_tag_length()->set_value(p.max_tag_length);
+  }
+  t->mutable_client_sampling()->set_value(100);
+  t->mutable_overall_sampling()->set_value(100);
+  t->mutable_random_sampling()->set_value(policy && policy->sampling ? *policy->sampling : mesh.trace_sampling);
+  // Istio's service tags, then the Telemetry's own, sorted by name as istiod sorts them.
+  auto label = [&](const char* key, const char* fallback_key, const char* otherwise) {
+    auto it = proxy.labels.find(key);
+    if (it == proxy.labels.end() && fallback_key) it = proxy.labels.find(fallback_key);
+    return it == proxy.labels.end() || it->second.empty() ? std::string(otherwise) : it->second;
+  };
+  std::vector<envoy::type::tracing::v3::CustomTag> tags;
+  auto literal = [&](const std::string& name, const std::string& value) {
+    auto& tag = tags.emplace_back();
+    tag.set_tag(name);
+    tag.mutable_literal()->set_value(value);
+  };
+  // Injection sets canonical-name from the app label; pods weftctl runs are not injected.
+  literal("istio.canonical_service", label("service.istio.io/canonical-name", "app", "unknown"));
+  literal("istio.canonical_revision", label("service.istio.io/canonical-revision", "version", "latest"));
+  literal("istio.mesh_id", proxy.mesh_id.empty() ? "unknown" : proxy.mesh_id);
+  literal("istio.namespace", proxy.ns.empty() ? "default" : proxy.ns);
+  literal("istio.cluster_id", proxy.cluster_id.empty() ? "unknown" : proxy.cluster_id);
+  if (policy) {
+    for (const auto& ct : policy->custom_tags) {
+      auto& tag = tags.emplace_back();
+      tag.set_tag(ct.name);
+      switch (ct.kind) {
+        case TelemetryCustomTag::Kind::Literal:
+          tag.mutable_literal()->set_value(ct.value);
+          break;
+        case TelemetryCustomTag::Kind::Environment:
+          tag.mutable_environment()->set_name(ct.value);
+          tag.mutable_environment()->set_default_value(ct.default_value);
+          break;
+        case TelemetryCustomTag::Kind::Header:
+          tag.mutable_request_header()->set_name(ct.value);
+          tag.mutable_request_header()->set_default_value(ct.default_value);
+          break;
+      }
+    }
+  }
+  std::stable_sort(tags.begin(), tags.end(), [](const auto& a, const auto& b) { return a.tag() < b.tag(); });
+  for (auto& tag : tags) *t->add_custom_tags() = std::move(tag);
+}
+
+std::string routeOperation(const std::string& host, uint32_t port) { return host + ":" + std::to_string(port) + "/*"; }
 
 std::vector<envoy::config::accesslog::v3::AccessLog> accessLogs(const MeshModel& model, const ProxyInfo& proxy,
                                                                 bool inbound) {

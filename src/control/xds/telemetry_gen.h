@@ -26,6 +26,14 @@ std::optional<envoy::extensions::filters::network::http_connection_manager::v3::
 // istio.stats for a TCP chain (before tcp_proxy): Istio's TCP metrics.
 std::optional<envoy::config::listener::v3::Filter> istioTcpStatsFilter(const MeshModel& model, const ProxyInfo& proxy,
                                                                        bool inbound);
+// Istio's HCM `tracing` for the proxy's side: the Telemetry API's tracing provider (Zipkin,
+// its collector an outbound cluster) with its sampling and tags, else meshConfig.enableTracing's
+// sampling without a provider, else none. Istio's tags: istio.canonical_service,
+// istio.canonical_revision, istio.namespace, istio.mesh_id, istio.cluster_id.
+void setTracing(envoy::extensions::filters::network::http_connection_manager::v3::HttpConnectionManager& hcm,
+                const MeshModel& model, const ProxyInfo& proxy, bool inbound);
+// The route decorator Istio gives a service's routes: "<host>:<port>/*".
+std::string routeOperation(const std::string& host, uint32_t port);
 // The access logs of the proxy's inbound or outbound HCMs and tcp_proxies: the Telemetry API's
 // providers, else meshConfig.accessLogFile (Istio's text or JSON format), else none.
 std::vector<envoy::config::accesslog::v3::AccessLog> accessLogs(const MeshModel& model, const ProxyInfo& proxy,

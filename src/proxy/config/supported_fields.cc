@@ -114,7 +114,8 @@ const FieldTable& supportedFields() {
          {"name", "match", "route", "redirect", "direct_response", "request_headers_to_add",
           "request_headers_to_remove", "response_headers_to_add", "response_headers_to_remove", "metadata", "decorator",
           "typed_per_filter_config"}},
-        {"envoy.config.route.v3.Decorator", {"*"}},
+        // propagate: weft-proxy sends no x-envoy-decorator-operation header either way.
+        {"envoy.config.route.v3.Decorator", {"operation", "propagate"}},
         {"envoy.config.route.v3.RouteMatch",
          {"prefix", "path", "safe_regex", "path_separated_prefix", "case_sensitive", "headers", "query_parameters",
           "grpc", "runtime_fraction"}},
@@ -134,7 +135,7 @@ const FieldTable& supportedFields() {
          {"cluster", "weighted_clusters", "prefix_rewrite", "host_rewrite_literal", "timeout", "max_grpc_timeout",
           "grpc_timeout_offset", "max_stream_duration", "retry_policy", "hash_policy", "request_mirror_policies",
           "priority"}},
-        // trace_sampled: there is no tracing yet, so no span to sample (Istio sends false).
+        // trace_sampled: shadow requests carry no span of their own (Istio sends false).
         {"envoy.config.route.v3.RouteAction.RequestMirrorPolicy",
          {"cluster", "runtime_fraction", "trace_sampled", "disable_shadow_host_suffix_append"}},
         {"envoy.config.route.v3.RouteAction.HashPolicy",

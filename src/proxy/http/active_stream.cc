@@ -1,5 +1,7 @@
 #include "proxy/http/active_stream.h"
 
+#include <cstring>
+
 #include "common/uuid.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/route_action.h"
@@ -49,6 +51,7 @@ void ActiveStream::begin(event::TimePoint start) {
   request_complete_ = response_started_ = response_complete_ = local_reply_sent_ = reset_ = false;
   grpc_status_ = -1;
   generated_request_id_ = {};
+  span_.clear();
   table_.reset();
   route_ = nullptr;
   vhost_ = nullptr;
@@ -79,6 +82,7 @@ void ActiveStream::decodeHeaders(RequestHead& req, bool end_stream) {
   generateRequestId();
   stream_random_ = worker_.random().next();
   resolveRoute();
+  if (hcm_.tracing) startTracing();
   for (const FilterFactoryCb& factory : hcm_.filter_factories) factory(*this);
   if (end_stream) {
     request_complete_ = true;
@@ -191,6 +195,27 @@ void ActiveStream::generateRequestId() {
       info_.request_headers[i].value.assign(generated_request_id_);
     }
   }
+}
+
+// Envoy's trace decision lives in the request id: a changed id goes upstream (and into the
+// access log) in place of the client's.
+void ActiveStream::startTracing() {
+  std::string_view rid = generated_request_id_;
+  if (rid.empty()) {
+    const std::string_view* client_id = req_->find("x-request-id");
+    if (client_id != nullptr && client_id->size() == sizeof(request_id_buf_)) {
+      std::memcpy(request_id_buf_, client_id->data(), sizeof(request_id_buf_));
+      rid = *client_id;
+    }
+  }
+  bool traced = false;
+  if (!rid.empty() && tracing::decideFromRequestId(*hcm_.tracing, request_id_buf_, traced)) {
+    generated_request_id_ = rid = std::string_view(request_id_buf_, sizeof(request_id_buf_));
+    for (size_t i = 0; i < hcm_.capture.request.size(); ++i) {
+      if (hcm_.capture.request[i] == "x-request-id") info_.request_headers[i].value.assign(rid);
+    }
+  }
+  span_.start(*hcm_.tracing, *req_, rid, downstream_.tls() ? "https" : "http", traced, worker_.random());
 }
 
 void ActiveStream::captureRequestHeaders() {
@@ -652,6 +677,9 @@ void ActiveStream::finish() {
   hcm_.stats->inc(HcmStats::downstream_rq_completed);
   for (auto& f : filters_) f->onStreamComplete();
   for (const auto& logger : hcm_.access_logs) worker_.writeAccessLog(*logger, info_);
+  if (span_.started())
+    span_.finish(*hcm_.tracing, worker_, info_, route_ ? std::string_view(route_->decorator_operation) : "",
+                 is_grpc_ ? grpc_status_ : -1);
   destroyFilters();
   decode_.held.clear();
   encode_.held.clear();

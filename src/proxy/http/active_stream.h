@@ -94,6 +94,7 @@ class ActiveStream final : public StreamDecoderFilterCallbacks,
   std::string_view keep(std::string value) override;
   net::Connection& downstreamConnection() override { return downstream_; }
   std::string_view generatedRequestId() const override { return generated_request_id_; }
+  const tracing::OutgoingContext* traceContext() const override { return span_.outgoing(); }
   int grpcStatus() const override { return grpc_status_; }
   // StreamDecoderFilterCallbacks
   void continueDecoding() override;
@@ -138,6 +139,7 @@ class ActiveStream final : public StreamDecoderFilterCallbacks,
 
   void resolveRoute();
   void generateRequestId();
+  void startTracing();
   void captureRequestHeaders();
   void runDecodeHeaders(size_t from);
   void runDecodeData(size_t from, std::string_view data, bool end_stream);
@@ -177,6 +179,7 @@ class ActiveStream final : public StreamDecoderFilterCallbacks,
   StreamInfo info_;
   char request_id_buf_[36];
   std::string_view generated_request_id_;
+  tracing::ActiveSpan span_;
 
   std::shared_ptr<const RouteTable> table_;  // held: an RDS update must not free the route
   const Route* route_ = nullptr;

@@ -15,6 +15,7 @@
 #include "proxy/http/codec_util.h"
 #include "proxy/http/headers.h"
 #include "proxy/stream_info.h"
+#include "proxy/tracing/trace_context.h"
 
 namespace weft::proxy {
 class WorkerContext;
@@ -76,6 +77,8 @@ class StreamFilterCallbacks {
   virtual net::Connection& downstreamConnection() = 0;
   // The x-request-id made for this request; empty when the client's is kept.
   virtual std::string_view generatedRequestId() const = 0;
+  // The B3 context of this proxy's span for the upstream request (null: no tracer).
+  virtual const tracing::OutgoingContext* traceContext() const = 0;
   // grpc-status of the response so far (-1: none, or not gRPC).
   virtual int grpcStatus() const = 0;
 };

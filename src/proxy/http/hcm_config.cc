@@ -114,6 +114,7 @@ std::shared_ptr<const HcmConfig> compileHcm(const hcmv3::HttpConnectionManager& 
     if (!u.has_enabled() || u.enabled().value()) c->upgrade_types.push_back(u.upgrade_type());
   }
   c->access_logs = access_log::compileAccessLogs(hcm.access_log(), path + ".access_log", store.rows(), c->capture);
+  if (hcm.has_tracing()) c->tracing = tracing::compileTracing(hcm.tracing(), path + ".tracing", inbound, store);
   if (hcm.has_local_reply_config()) {
     c->local_reply = LocalReplyConfig::compile(hcm.local_reply_config(), path + ".local_reply_config", c->capture);
   }

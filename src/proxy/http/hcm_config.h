@@ -12,33 +12,34 @@
 #include "proxy/http/http2_options.h"
 #include "proxy/http/local_reply.h"
 #include "proxy/http/route_table.h"
+#include "proxy/tracing/http_tracing.h"
 
 namespace weft::proxy::http {
 
-#define WEFT_HCM_STATS(COUNTER, GAUGE)                                                                            \
-  COUNTER(downstream_cx_total)                                                                                    \
-  GAUGE(downstream_cx_active)                                                                                     \
-  COUNTER(downstream_cx_http1_total) COUNTER(downstream_cx_destroy) COUNTER(downstream_cx_protocol_error)         \
-      COUNTER(downstream_cx_rx_bytes_total) COUNTER(downstream_cx_tx_bytes_total)                                 \
-          COUNTER(downstream_cx_upgrades_total) GAUGE(downstream_cx_upgrades_active)                              \
-              COUNTER(downstream_cx_idle_timeout) COUNTER(downstream_cx_drain_close) COUNTER(downstream_rq_total) \
-                  COUNTER(downstream_rq_http1_total) GAUGE(downstream_rq_active) COUNTER(downstream_rq_completed) \
-                      COUNTER(downstream_rq_1xx) COUNTER(downstream_rq_2xx) COUNTER(downstream_rq_3xx)            \
-                          COUNTER(downstream_rq_4xx) COUNTER(downstream_rq_5xx) COUNTER(downstream_rq_timeout)    \
-                              COUNTER(downstream_rq_idle_timeout) COUNTER(downstream_rq_rx_reset)                 \
-                                  COUNTER(downstream_rq_tx_reset) COUNTER(no_route) COUNTER(no_cluster)           \
-                                      COUNTER(rq_redirect) COUNTER(rq_direct_response)                            \
-                                          COUNTER(downstream_cx_http2_total) COUNTER(downstream_rq_http2_total)   \
-                                              COUNTER(downstream_rq_header_timeout)                               \
-                                                  COUNTER(downstream_rq_too_many_premature_resets)
+#define WEFT_HCM_STATS(COUNTER, GAUGE)                                                                               \
+  COUNTER(downstream_cx_total)                                                                                       \
+  GAUGE(downstream_cx_active)                                                                                        \
+  COUNTER(downstream_cx_http1_total)                                                                                 \
+  COUNTER(downstream_cx_destroy)                                                                                     \
+  COUNTER(downstream_cx_protocol_error) COUNTER(downstream_cx_rx_bytes_total) COUNTER(downstream_cx_tx_bytes_total)  \
+      COUNTER(downstream_cx_upgrades_total) GAUGE(downstream_cx_upgrades_active) COUNTER(downstream_cx_idle_timeout) \
+          COUNTER(downstream_cx_drain_close) COUNTER(downstream_rq_total) COUNTER(downstream_rq_http1_total)         \
+              GAUGE(downstream_rq_active) COUNTER(downstream_rq_completed) COUNTER(downstream_rq_1xx)                \
+                  COUNTER(downstream_rq_2xx) COUNTER(downstream_rq_3xx) COUNTER(downstream_rq_4xx)                   \
+                      COUNTER(downstream_rq_5xx) COUNTER(downstream_rq_timeout) COUNTER(downstream_rq_idle_timeout)  \
+                          COUNTER(downstream_rq_rx_reset) COUNTER(downstream_rq_tx_reset) COUNTER(no_route)          \
+                              COUNTER(no_cluster) COUNTER(rq_redirect) COUNTER(rq_direct_response)                   \
+                                  COUNTER(downstream_cx_http2_total) COUNTER(downstream_rq_http2_total)              \
+                                      COUNTER(downstream_rq_header_timeout)                                          \
+                                          COUNTER(downstream_rq_too_many_premature_resets)
 WEFT_STATS_STRUCT(HcmStats, WEFT_HCM_STATS)
 
 // http.<prefix>.http2.*: Envoy's HTTP/2 codec stats for what a hostile peer does.
-#define WEFT_HTTP2_STATS(COUNTER, GAUGE)                                                                     \
-  COUNTER(header_overflow)                                                                                   \
-  COUNTER(rx_reset)                                                                                          \
-  COUNTER(tx_reset) COUNTER(outbound_control_flood) COUNTER(too_many_header_frames) COUNTER(streams_refused) \
-      COUNTER(rx_messaging_error)
+#define WEFT_HTTP2_STATS(COUNTER, GAUGE) \
+  COUNTER(header_overflow)               \
+  COUNTER(rx_reset)                      \
+  COUNTER(tx_reset)                      \
+  COUNTER(outbound_control_flood) COUNTER(too_many_header_frames) COUNTER(streams_refused) COUNTER(rx_messaging_error)
 WEFT_STATS_STRUCT(Http2Stats, WEFT_HTTP2_STATS)
 
 struct HcmConfig {
@@ -70,7 +71,8 @@ struct HcmConfig {
   std::vector<std::string> upgrade_types;  // lower case, enabled ones
   access_log::CaptureList capture;
   access_log::AccessLoggers access_logs;
-  std::shared_ptr<const LocalReplyConfig> local_reply;  // null: replies as they are
+  std::shared_ptr<const tracing::TracingConfig> tracing;  // null: no `tracing`
+  std::shared_ptr<const LocalReplyConfig> local_reply;    // null: replies as they are
   // http_filters, the router last: each adds its filter to a new stream.
   std::vector<FilterFactoryCb> filter_factories;
 

@@ -24,8 +24,9 @@ struct UpstreamHead {
   std::string_view scheme = "http";  // of the downstream connection
   bool path_rewritten = false;       // adds x-envoy-original-path
   const net::Address* remote = nullptr;
-  std::string_view generated_request_id;  // empty: keep the client's
-  std::string_view upgrade;               // Upgrade header value for a tunnel, else empty
+  std::string_view generated_request_id;            // empty: keep the client's
+  const tracing::OutgoingContext* trace = nullptr;  // B3 headers replacing the client's
+  std::string_view upgrade;                         // Upgrade header value for a tunnel, else empty
   std::chrono::milliseconds timeout{0};
   MutationChain mutations;
   bool chunked_body = false;
@@ -83,6 +84,7 @@ void forEachUpstreamHeader(const UpstreamHead& h, std::string& scratch, Emit&& e
     if (!h.generated_request_id.empty() && equalsIgnoreCase(n, "x-request-id")) continue;
     if (equalsIgnoreCase(n, "x-envoy-expected-rq-timeout-ms") || equalsIgnoreCase(n, "x-envoy-original-path")) continue;
     if (!h.attempt_count.empty() && equalsIgnoreCase(n, "x-envoy-attempt-count")) continue;
+    if (h.trace != nullptr && tracing::isContextHeader(n)) continue;
     if (h.mutations.replaces(n)) continue;
     emit(n, hd.value);
   }
@@ -104,6 +106,7 @@ void forEachUpstreamHeader(const UpstreamHead& h, std::string& scratch, Emit&& e
   }
   if (h.path_rewritten && !h.suppress_envoy_headers) emit("x-envoy-original-path", req.target);
   if (!h.attempt_count.empty()) emit("x-envoy-attempt-count", h.attempt_count);
+  if (h.trace != nullptr) h.trace->forEach(emit);
   h.mutations.forEachAddition([&](std::string_view name) { return req.find(name) != nullptr; }, emit);
 }
 

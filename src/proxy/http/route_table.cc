@@ -256,6 +256,7 @@ std::shared_ptr<const RouteTable> RouteTable::compile(const rv3::RouteConfigurat
       std::string rpath = vpath + ".routes[" + std::to_string(ri) + "]";
       Route route;
       route.name = r.name();
+      route.decorator_operation = r.decorator().operation();
       compileMatch(r.match(), route, rpath + ".match");
       switch (r.action_case()) {
         case rv3::Route::kRoute:

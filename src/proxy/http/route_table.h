@@ -48,6 +48,7 @@ struct Route {
   enum class ActionKind { Cluster, Redirect, DirectResponse };
 
   std::string name;
+  std::string decorator_operation;  // decorator.operation: the span's name (empty: Envoy's default)
   PathKind path_kind = PathKind::Prefix;
   std::string path_value;
   std::shared_ptr<const RE2> path_regex;

@@ -122,6 +122,8 @@ std::shared_ptr<const PeerMetadata> cachedPeer(std::string_view id, std::string_
 std::shared_ptr<const LocalPeer> makeLocalPeer(const envoy::config::core::v3::Node& node) {
   auto p = std::make_shared<LocalPeer>();
   p->id = node.id();
+  p->cluster = node.cluster();
+  p->zone = node.locality().zone();
   google::protobuf::Struct exchanged;
   for (const char* key : kExchanged) {
     auto it = node.metadata().fields().find(key);

@@ -68,9 +68,13 @@ TEST(MeshConfigTest, WhatWeftdDoesNotDoIsAnErrorNamingTheField) {
               ElementsAre("meshConfig.accessLogFormat: with accessLogEncoding JSON it must be a JSON object"));
   EXPECT_THAT(meshErrors("outboundTrafficPolicy: {mode: SOMETIMES}\n"),
               ElementsAre("meshConfig.outboundTrafficPolicy.mode: 'SOMETIMES' is not one of ALLOW_ANY, REGISTRY_ONLY"));
-  EXPECT_THAT(meshErrors("extensionProviders:\n- name: z\n  zipkin: {service: zipkin.istio-system, port: 9411}\n"),
-              ElementsAre("meshConfig.extensionProviders[0].zipkin: this provider type is not supported by weftd "
-                          "(supported: prometheus, envoyFileAccessLog)"));
+  EXPECT_THAT(meshErrors("extensionProviders:\n- name: o\n  opentelemetry: {service: otel.istio-system, port: 4317}\n"),
+              ElementsAre("meshConfig.extensionProviders[0].opentelemetry: this provider type is not supported by "
+                          "weftd (supported: prometheus, envoyFileAccessLog, zipkin)"));
+  EXPECT_THAT(meshErrors("extensionProviders:\n- name: z\n  zipkin: {port: 9411}\n"),
+              ElementsAre("meshConfig.extensionProviders[0].zipkin.service: is required"));
+  EXPECT_THAT(meshErrors("defaultConfig: {discoveryAddress: 'x:15012'}\n"),
+              ElementsAre("meshConfig.defaultConfig.discoveryAddress: not supported by weftd"));
   EXPECT_THAT(meshErrors("defaultProviders: {accessLogging: [nowhere]}\n"),
               ElementsAre("meshConfig.defaultProviders.accessLogging: no extension provider named 'nowhere'"));
   EXPECT_THAT(meshErrors("enableAutoMtls: false\n"),
@@ -103,8 +107,12 @@ TEST(TelemetryDecodeTest, ValidatedAsIstioAndRefusedWhereWeftdCannot) {
                           "weftd does not support (REMOVE is)"));
   EXPECT_THAT(telemetryErrors("  metrics: [{overrides: [{match: {metric: REQUESTS}}]}]\n"),
               ElementsAre("spec.metrics[0].overrides[0].match.metric: 'REQUESTS' is not one of Istio's metrics"));
-  EXPECT_THAT(telemetryErrors("  tracing: [{randomSamplingPercentage: 10}]\n"),
-              ElementsAre("spec.tracing: tracing is not supported by weftd yet"));
+  EXPECT_THAT(telemetryErrors("  tracing: [{randomSamplingPercentage: 10, providers: [{name: zipkin}]}]\n"), IsEmpty());
+  EXPECT_THAT(telemetryErrors("  tracing: [{randomSamplingPercentage: 101}]\n"),
+              ElementsAre("spec.tracing[0].randomSamplingPercentage: randomSamplingPercentage must be in range "
+                          "[0.0, 100.0]"));
+  EXPECT_THAT(telemetryErrors("  tracing: [{customTags: {a: {literal: {}}}}]\n"),
+              ElementsAre("spec.tracing[0].customTags[a].literal: literal tag value may not be empty"));
   EXPECT_THAT(telemetryErrors("  targetRef: {kind: Gateway, name: g}\n"),
               ElementsAre("spec.targetRef: policy attachment to gateways and waypoints is not supported by weftd"));
 }

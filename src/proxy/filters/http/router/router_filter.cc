@@ -137,6 +137,7 @@ FilterStatus RouterFilter::decodeHeaders(RequestHead& req, bool end_stream) {
   head.path_rewritten = !rewritten.empty();
   head.host = route->host_rewrite.empty() ? req.host : std::string_view(route->host_rewrite);
   head.generated_request_id = cb_->generatedRequestId();
+  head.trace = cb_->traceContext();
   const VirtualHost& vhost = *cb_->virtualHost();
   if (vhost.include_request_attempt_count) head.attempt_count = "1";
   attempt_count_in_response_ = vhost.include_attempt_count_in_response;

@@ -1,5 +1,5 @@
-// Access logs and metric overrides as istiod derives them from the mesh config's accessLogFile
-// and the Telemetry API, checked in the generated listeners and compiled by weft-proxy.
+// Access logs, metric overrides and tracing as istiod derives them from the mesh config and the
+// Telemetry API, checked in the generated listeners and routes and compiled by weft-proxy.
 #include <gtest/gtest.h>
 
 #include "common/stats/stats.h"
@@ -7,11 +7,14 @@
 #include "control/xds/generator.h"
 #include "control/xds/telemetry_gen.h"
 #include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/config/route/v3/route.pb.h"
+#include "envoy/config/trace/v3/zipkin.pb.h"
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/stats/config.pb.h"
 #include "proxy/access_log/access_logger.h"
+#include "proxy/tracing/http_tracing.h"
 
 namespace weft::control::xds {
 namespace {
@@ -270,6 +273,115 @@ spec:
   // No metrics provider in the mesh: no stats filter anywhere.
   m = modelWith("", "defaultProviders: {metrics: []}\n");
   EXPECT_FALSE(istioStatsFilter(*m, reviewsV1(), false).has_value());
+}
+
+const char* kZipkinMesh = R"(
+extensionProviders:
+- name: zipkin
+  zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411, maxTagLength: 99}
+)";
+const char* kZipkinService = R"(
+apiVersion: v1
+kind: Service
+metadata: {name: zipkin, namespace: istio-system}
+spec:
+  clusterIP: 10.96.0.99
+  ports: [{name: http-query, port: 9411}]
+---
+)";
+
+HCM tracingOf(const MeshModel& m, bool inbound) {
+  HCM hcm;
+  setTracing(hcm, m, reviewsV1(), inbound);
+  return hcm;
+}
+
+TEST(TracingGenTest, LegacyMeshTracingSamplesWithoutAProvider) {
+  // No Telemetry tracing, no default provider: enableTracing (on by default) gives Istio's 1%
+  // and its service tags, and no tracer, as istiod without a bootstrap tracer.
+  HCM hcm = tracingOf(*modelWith(""), false);
+  ASSERT_TRUE(hcm.has_tracing());
+  EXPECT_FALSE(hcm.tracing().has_provider());
+  EXPECT_DOUBLE_EQ(hcm.tracing().random_sampling().value(), 1.0);
+  EXPECT_DOUBLE_EQ(hcm.tracing().client_sampling().value(), 100.0);
+  std::map<std::string, std::string> tags;
+  for (const auto& t : hcm.tracing().custom_tags()) tags[t.tag()] = t.literal().value();
+  EXPECT_EQ(tags, (std::map<std::string, std::string>{{"istio.canonical_revision", "v1"},
+                                                      {"istio.canonical_service", "reviews"},
+                                                      {"istio.cluster_id", "unknown"},
+                                                      {"istio.mesh_id", "unknown"},
+                                                      {"istio.namespace", "default"}}));
+  EXPECT_FALSE(tracingOf(*modelWith("", "enableTracing: false\n"), false).has_tracing());
+  EXPECT_DOUBLE_EQ(
+      tracingOf(*modelWith("", "defaultConfig: {tracing: {sampling: 25}}\n"), true).tracing().random_sampling().value(),
+      25.0);
+}
+
+TEST(TracingGenTest, TelemetryZipkinProvider) {
+  auto m = modelWith(std::string(kZipkinService) + R"(
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: zipkin}]
+    randomSamplingPercentage: 10
+    customTags:
+      user: {header: {name: x-user, defaultValue: anonymous}}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: no-server-spans, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  tracing:
+  - match: {mode: SERVER}
+    disableSpanReporting: true
+)",
+                     kZipkinMesh);
+  EXPECT_FALSE(tracingOf(*m, true).has_tracing());
+  HCM hcm = tracingOf(*m, false);
+  ASSERT_TRUE(hcm.has_tracing());
+  const auto& t = hcm.tracing();
+  EXPECT_EQ(t.provider().name(), "envoy.tracers.zipkin");
+  envoy::config::trace::v3::ZipkinConfig z;
+  ASSERT_TRUE(t.provider().typed_config().UnpackTo(&z));
+  EXPECT_EQ(z.collector_cluster(), "outbound|9411||zipkin.istio-system.svc.cluster.local");
+  EXPECT_EQ(z.collector_endpoint(), "/api/v2/spans");
+  EXPECT_EQ(z.collector_hostname(), "zipkin.istio-system.svc.cluster.local");
+  EXPECT_TRUE(z.trace_id_128bit());
+  EXPECT_FALSE(z.shared_span_context().value());
+  EXPECT_DOUBLE_EQ(t.random_sampling().value(), 10.0);
+  EXPECT_EQ(t.max_path_tag_length().value(), 99u);
+  ASSERT_EQ(t.custom_tags_size(), 6);
+  EXPECT_EQ(t.custom_tags(5).tag(), "user");
+  EXPECT_EQ(t.custom_tags(5).request_header().default_value(), "anonymous");
+  // weft-proxy takes it.
+  stats::Store store(1);
+  EXPECT_NO_THROW(proxy::tracing::compileTracing(t, "tracing", false, store));
+  // The provider's service must exist: without it, no tracing.
+  auto without = modelWith(R"(
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: t, namespace: default}
+spec:
+  tracing: [{providers: [{name: zipkin}]}]
+)",
+                           kZipkinMesh);
+  EXPECT_FALSE(tracingOf(*without, false).has_tracing());
+}
+
+TEST(TracingGenTest, RoutesCarryIstiosDecorator) {
+  auto m = modelWith("");
+  auto routes = generateRoutes(*m, reviewsV1(), {"9080"});
+  auto rc = unpackNamed<envoy::config::route::v3::RouteConfiguration>(routes, "9080");
+  bool seen = false;
+  for (const auto& vh : rc.virtual_hosts()) {
+    if (vh.name() != "reviews.default.svc.cluster.local:9080") continue;
+    seen = true;
+    for (const auto& r : vh.routes()) EXPECT_EQ(r.decorator().operation(), "reviews.default.svc.cluster.local:9080/*");
+  }
+  EXPECT_TRUE(seen);
 }
 
 }  // namespace

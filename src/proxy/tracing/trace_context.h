@@ -1,0 +1,64 @@
+#pragma once
+// The trace context a request carries between services: Zipkin's B3 headers (x-b3-traceid,
+// x-b3-spanid, x-b3-parentspanid, x-b3-sampled, x-b3-flags, or the single `b3` header). Parsed
+// from a request, and written for the next hop with this proxy's span as the parent, in fixed
+// buffers (no allocation per request). W3C's traceparent/tracestate pass through untouched, as
+// with Envoy's Zipkin tracer in its default USE_B3 mode.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "common/http/headers.h"
+
+namespace weft::proxy::tracing {
+
+struct TraceIds {
+  uint64_t trace_high = 0;  // non-zero for a 128-bit trace id
+  uint64_t trace = 0;
+  uint64_t span = 0;
+  uint64_t parent = 0;  // 0: none
+};
+
+struct IncomingContext {
+  bool found = false;  // a well-formed context (trace and span ids)
+  TraceIds ids;        // ids.span is the caller's span, the parent of ours
+  std::optional<bool> sampled;
+};
+
+// The multi-header form first, then the single `b3`. Malformed headers count as absent: Envoy's
+// Zipkin tracer starts a new trace for them.
+IncomingContext extractContext(const weft::http::RequestHead& req);
+
+// True for the headers the outgoing context replaces.
+bool isContextHeader(std::string_view name);
+
+// The headers for the upstream request: this span's ids and the sampling decision.
+class OutgoingContext {
+ public:
+  void set(const TraceIds& ids, bool sampled);
+  bool empty() const { return trace_len_ == 0; }
+  template <typename Emit>
+  void forEach(Emit&& emit) const {
+    if (empty()) return;
+    emit("x-b3-traceid", std::string_view(trace_, trace_len_));
+    emit("x-b3-spanid", std::string_view(span_, 16));
+    if (has_parent_) emit("x-b3-parentspanid", std::string_view(parent_, 16));
+    emit("x-b3-sampled", sampled_ ? std::string_view("1") : std::string_view("0"));
+  }
+
+ private:
+  char trace_[32] = {};
+  size_t trace_len_ = 0;
+  char span_[16] = {};
+  char parent_[16] = {};
+  bool has_parent_ = false;
+  bool sampled_ = false;
+};
+
+// Lower-case hex of `v` in exactly 16 characters.
+void hex16(uint64_t v, char* out);
+// 16 or 32 hex digits -> ids; false when malformed or all zero.
+bool parseTraceId(std::string_view s, uint64_t& high, uint64_t& low);
+bool parseSpanId(std::string_view s, uint64_t& out);
+
+}  // namespace weft::proxy::tracing
