@@ -51,7 +51,7 @@ RSS_TARGET_MB = 10.0
 CPU_RATIO_MAX, CPU_RATIO_GOAL = 1.0, 0.8
 P99_RATIO_MAX = 1.0
 FILTERS_CPU_RATIO_MAX = 1.03  # fault, CORS and local rate limit configured, none triggering
-TELEMETRY_CPU_RATIO_MAX = 1.10  # Istio's metadata exchange and standard metrics (issue P9)
+TELEMETRY_CPU_RATIO_MAX = 1.10  # Istio's metadata exchange, standard metrics and tracing (issue P9)
 CONTENTION_MAX = 0.05  # flag a run when others used more than 5% of the proxy core
 
 
@@ -421,6 +421,29 @@ TELEMETRY = """          - name: istio.metadata_exchange
               "@type": type.googleapis.com/stats.PluginConfig
               disable_host_header_fallback: true
 """
+# ... and Istio's tracing: Envoy's decision in x-request-id, 1% of requests sampled (Istio's
+# default), spans to a Zipkin collector cluster (a closed port here: the reports fail fast, the
+# request path does the same work).
+TRACING = """          tracing:
+            random_sampling: { value: 1 }
+            custom_tags: [ { tag: istio.canonical_service, literal: { value: bench-server } } ]
+            provider:
+              name: envoy.tracers.zipkin
+              typed_config:
+                "@type": type.googleapis.com/envoy.config.trace.v3.ZipkinConfig
+                collector_cluster: zipkin
+                collector_endpoint: /api/v2/spans
+                collector_endpoint_version: HTTP_JSON
+                trace_id_128bit: true
+                shared_span_context: false
+"""
+ZIPKIN_CLUSTER = """  - name: zipkin
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: zipkin
+      endpoints: [ { lb_endpoints: [ { endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 9 } } } } ] } ]
+"""
 TELEMETRY_NODE = """  metadata:
     NAME: bench-server-1
     NAMESPACE: default
@@ -477,7 +500,7 @@ static_resources:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: bench_http
           codec_type: AUTO
-          route_config:
+{TRACING if telemetry else ""}          route_config:
             name: bench_route
             virtual_hosts:
             - name: all
@@ -492,7 +515,7 @@ static_resources:
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
   clusters:
-  - name: bench_upstream
+{ZIPKIN_CLUSTER if telemetry else ""}  - name: bench_upstream
     type: STATIC
     connect_timeout: 2s
     lb_policy: ROUND_ROBIN
@@ -983,7 +1006,7 @@ class Bench:
                                        "retries"),
                                       ("weft-filters", "fault+CORS+local rate limit configured, none triggering",
                                        "filters"),
-                                      ("weft-telemetry", "Istio's metadata exchange and standard metrics", "telemetry")):
+                                      ("weft-telemetry", "Istio's metadata exchange, standard metrics and tracing (1%, Zipkin)", "telemetry")):
                 if target not in rows:
                     continue
                 # Paired by round (the two ran one after the other), then the median: the machine's

@@ -225,3 +225,68 @@ def test_config_errors_and_overrides(weft):
     assert "'baggage' is not supported by weft-proxy" in r.stderr, r.stderr
     assert validate(stats_filter(metrics=[{"name": "request_bytes", "drop": True},
                                           {"tags_to_remove": ["response_flags"]}])).returncode == 0
+
+
+MX_TYPE_TCP = "envoy.tcp.metadataexchange.config.MetadataExchange"
+
+
+def tcp_mx():
+    return {"name": "istio.metadata_exchange", "typed_config": {
+        "@type": "type.googleapis.com/udpa.type.v1.TypedStruct", "type_url": MX_TYPE_TCP,
+        "value": {"protocol": "istio-peer-exchange"}}}
+
+
+@pytest.fixture(scope="module")
+def tcp_mesh(weft_module, pki):
+    """Two sidecars over mutual TLS with ALPN istio-peer-exchange, each with Istio's TCP metadata
+    exchange (the server's network filter, the client's cluster filter) and TCP stats."""
+    h = weft_module
+    echo = h.tcp_server("echo")
+    server_port, client_port = h.port(), h.port()
+    db = istio_metadata("db.default.svc.cluster.local", "db")
+    alpn = ["istio-peer-exchange", "istio"]
+    server_cfg = wh.bootstrap(h.port(), [wh.listener("in_3306", server_port, filter_chains=[wh.filter_chain(
+        [tcp_mx(), stats_filter(), wh.tcp_proxy_filter("inbound|3306||", "inbound_3306")],
+        transport_socket=wh.downstream_tls(pki.server_spiffe.cert, pki.server_spiffe.key, trusted_ca=pki.ca.cert,
+                                           require_client_certificate=True, alpn=alpn))],
+        traffic_direction="INBOUND")], [wh.cluster("inbound|3306||", [echo.port], metadata=db)])
+    server_cfg["node"] = node("db-v1-1", "db-v1", "db", "v1")
+    server = h.start_proxy(server_cfg, name="tcp-server-sidecar")
+    upstream = wh.cluster("outbound|3306||db.default.svc.cluster.local", [server_port], metadata=db,
+                          transport_socket=wh.upstream_tls(trusted_ca=pki.ca.cert, cert=pki.client.cert,
+                                                           key=pki.client.key, alpn=alpn))
+    upstream["filters"] = [tcp_mx()]
+    client_cfg = wh.bootstrap(h.port(), [wh.listener("out_3306", client_port, [
+        stats_filter(), wh.tcp_proxy_filter("outbound|3306||db.default.svc.cluster.local", "outbound_3306")],
+        traffic_direction="OUTBOUND")], [upstream])
+    client_cfg["node"] = node("productpage-v1-1", "productpage-v1", "productpage", "v1")
+    client = h.start_proxy(client_cfg, name="tcp-client-sidecar")
+    return type("TcpMesh", (), {"client": client, "server": server, "client_port": client_port})
+
+
+def test_tcp_metadata_exchange_names_both_peers(tcp_mesh):
+    payload = b"select 1;" * 200
+    with socket.create_connection((wh.LOOPBACK, tcp_mesh.client_port), timeout=5) as sock:
+        sock.sendall(payload)
+        got = b""
+        while len(got) < len(payload):
+            chunk = sock.recv(65536)
+            assert chunk, "the echo stopped after %d bytes%s" % (len(got), tcp_mesh.client.ctx())
+            got += chunk
+        assert got == payload, "the exchange's frames must not reach the application"
+    common = dict(destination_service="db.default.svc.cluster.local", request_protocol="tcp")
+    # The client learnt the server's workload, the server the client's, from the exchange.
+    assert wh.wait_for(lambda: find(tcp_mesh.client, "istio_tcp_connections_closed_total", reporter="source",
+                                    source_workload="productpage-v1", destination_workload="db-v1",
+                                    destination_app="db", **common) == 1, 5), \
+        series(tcp_mesh.client, "istio_tcp_connections_closed_total")
+    assert find(tcp_mesh.client, "istio_tcp_connections_opened_total", reporter="source",
+                destination_workload="db-v1", **common) == 1
+    assert wh.wait_for(lambda: find(tcp_mesh.server, "istio_tcp_received_bytes_total", reporter="destination",
+                                    source_workload="productpage-v1", source_app="productpage",
+                                    destination_workload="db-v1", connection_security_policy="mutual_tls",
+                                    **common) == len(payload), 5), \
+        [sorted(k) for k in series(tcp_mesh.server, "istio_tcp_received_bytes_total")]
+    stats = tcp_mesh.server.stats()
+    assert stats.get("metadata_exchange.alpn_protocol_found") == 1 and stats.get("metadata_exchange.metadata_added") == 1, \
+        {k: v for k, v in stats.items() if k.startswith("metadata_exchange.")}

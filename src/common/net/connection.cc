@@ -84,7 +84,10 @@ void setNoDelay(int fd) {
 
 Connection::Connection(event::Reactor& reactor, int fd) : reactor_(reactor), fd_(fd) {}
 
-Connection::~Connection() { closeSocket(); }
+Connection::~Connection() {
+  closeSocket();
+  if (ssl_) SSL_free(ssl_);
+}
 
 std::unique_ptr<Connection> Connection::adopt(event::Reactor& reactor, int fd, const Address& local,
                                               const Address& remote) {
@@ -401,7 +404,7 @@ void Connection::doWrite() {
     if (callbacks_) callbacks_->onWriteDrained(*this);
     if (fd_ < 0) return;
   }
-  if (output_.empty()) {
+  if (output_.empty() && fd_ >= 0) {
     if (close_after_flush_) {
       closeSocket();
       raise(ConnectionEvent::Closed);
@@ -450,10 +453,8 @@ void Connection::close(CloseMode mode) {
 }
 
 void Connection::closeSocket() {
-  if (ssl_) {
-    SSL_free(ssl_);
-    ssl_ = nullptr;
-  }
+  // The TLS session outlives the socket: who closes a connection may still ask for its peer's
+  // certificate (Istio's TCP metrics, when the connection ends).
   if (fd_ < 0) return;
   reactor_.remove(fd_);
   ::close(fd_);

@@ -30,6 +30,12 @@ enum class ConnectionEvent {
   Closed,            // closed by an error, or by a close-after-flush finishing
 };
 
+// What a filter learnt about a connection (Istio's TCP metadata exchange: the peer) and leaves
+// for the filters after it, as Envoy's connection filter state.
+struct ConnectionState {
+  virtual ~ConnectionState() = default;
+};
+
 class ConnectionCallbacks {
  public:
   virtual ~ConnectionCallbacks() = default;
@@ -105,6 +111,8 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   // one its own TLS handshake got (empty: none).
   void setRequestedServerName(std::string name) { requested_server_name_ = std::move(name); }
   std::string_view requestedServerName() const;
+  void setState(std::shared_ptr<const ConnectionState> s) { state_ = std::move(s); }
+  const std::shared_ptr<const ConnectionState>& state() const { return state_; }
   bool tls() const { return ssl_ != nullptr; }
   SSL* ssl() const { return ssl_; }
   std::string_view alpn() const;
@@ -157,6 +165,7 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   std::string tls_error_;
   std::string tls_server_name_;
   std::string requested_server_name_;
+  std::shared_ptr<const ConnectionState> state_;
   bool verify_server_name_ = false;
 };
 

@@ -257,6 +257,10 @@ cv3::Cluster makeCluster(const MeshService& svc, const MeshPort& port, const std
   applyOutlierDetection(tp, c);
   if (needsLocalityWeightedLb(tp)) c.mutable_common_lb_config()->mutable_locality_weighted_lb_config();
   applyTls(tp, svc, port, subset, model, proxy, c);
+  // Istio's TCP metadata exchange, with sidecars that speak it (ALPN istio-peer-exchange).
+  if (!isHttp(port.protocol) && proxy.type == "sidecar" && proxy.sds &&
+      (c.transport_socket_matches_size() > 0 || c.has_transport_socket()))
+    *c.add_filters() = tcpClusterMetadataExchange();
   switch (svc.resolution) {
     case MeshService::Resolution::Endpoints:
       c.set_type(cv3::Cluster::EDS);

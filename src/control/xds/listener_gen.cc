@@ -89,6 +89,8 @@ void addInboundChains(lv3::Listener& vi, uint32_t port, bool http, bool sds, Mtl
     if (istio_alpn)
       for (const auto& a : kAllIstioMtlsAlpns) m->add_application_protocols(a);
     if (terminate) *c->mutable_transport_socket() = istioMutualDownstream(http);
+    // Sidecars' mutual TLS with ALPN istio-peer-exchange: Istio's TCP metadata exchange first.
+    if (terminate && !http) *c->add_filters() = tcpMetadataExchangeFilter();
     for (const auto& f : filters) *c->add_filters() = f;
   };
   if (!sds || mode == MtlsMode::Disable) return chain(nullptr, false, false);

@@ -194,6 +194,29 @@ std::vector<envoy::config::accesslog::v3::AccessLog> accessLogs(const MeshModel&
   return out;
 }
 
+namespace {
+::xds::type::v3::TypedStruct mxConfig() {
+  ::xds::type::v3::TypedStruct ts;
+  ts.set_type_url("type.googleapis.com/envoy.tcp.metadataexchange.config.MetadataExchange");
+  (*ts.mutable_value()->mutable_fields())["protocol"].set_string_value("istio-peer-exchange");
+  return ts;
+}
+}  // namespace
+
+envoy::config::listener::v3::Filter tcpMetadataExchangeFilter() {
+  envoy::config::listener::v3::Filter f;
+  f.set_name("istio.metadata_exchange");
+  pack(*f.mutable_typed_config(), mxConfig());
+  return f;
+}
+
+envoy::config::cluster::v3::Filter tcpClusterMetadataExchange() {
+  envoy::config::cluster::v3::Filter f;
+  f.set_name("istio.metadata_exchange");
+  pack(*f.mutable_typed_config(), mxConfig());
+  return f;
+}
+
 void setIstioServiceMetadata(envoy::config::cluster::v3::Cluster& c, const MeshService& svc) {
   auto& istio = (*c.mutable_metadata()->mutable_filter_metadata())["istio"];
   auto* entry = (*istio.mutable_fields())["services"].mutable_list_value()->add_values()->mutable_struct_value();

@@ -23,6 +23,10 @@ envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter pee
 // (Istio's disableHostHeaderFallback).
 std::optional<envoy::extensions::filters::network::http_connection_manager::v3::HttpFilter> istioStatsFilter(
     const MeshModel& model, const ProxyInfo& proxy, bool inbound);
+// Istio's TCP metadata exchange (ALPN istio-peer-exchange): the network filter of an inbound
+// mutual TLS TCP chain, and the upstream filter of an outbound TCP cluster.
+envoy::config::listener::v3::Filter tcpMetadataExchangeFilter();
+envoy::config::cluster::v3::Filter tcpClusterMetadataExchange();
 // istio.stats for a TCP chain (before tcp_proxy): Istio's TCP metrics.
 std::optional<envoy::config::listener::v3::Filter> istioTcpStatsFilter(const MeshModel& model, const ProxyInfo& proxy,
                                                                        bool inbound);

@@ -8,9 +8,8 @@
 
 #include "common/config/error.h"
 #include "envoy/config/route/v3/route_components.pb.h"
+#include "proxy/config/typed_struct.h"
 #include "proxy/http/per_filter_config.h"
-#include "udpa/type/v1/typed_struct.pb.h"
-#include "xds/type/v3/typed_struct.pb.h"
 
 namespace weft::proxy::http {
 
@@ -52,33 +51,8 @@ const HttpFilterFactory* findHttpFilter(std::string_view type_or_name) {
   return nullptr;
 }
 
-namespace {
-// The type a TypedStruct names and its value; nullopt when `any` is not one.
-std::optional<std::pair<std::string, google::protobuf::Struct>> typedStruct(const google::protobuf::Any& any) {
-  std::string_view type = typeName(any.type_url());
-  if (type == "xds.type.v3.TypedStruct") {
-    xds::type::v3::TypedStruct t;
-    if (any.UnpackTo(&t)) return std::make_pair(t.type_url(), t.value());
-  } else if (type == "udpa.type.v1.TypedStruct") {
-    udpa::type::v1::TypedStruct t;
-    if (any.UnpackTo(&t)) return std::make_pair(t.type_url(), t.value());
-  }
-  return std::nullopt;
-}
-}  // namespace
-
 const HttpFilterFactory* findHttpFilter(const google::protobuf::Any& typed_config) {
-  if (auto t = typedStruct(typed_config)) return findHttpFilter(t->first);
-  return findHttpFilter(typed_config.type_url());
-}
-
-nlohmann::json typedStructJson(const google::protobuf::Any& typed_config, const std::string& path) {
-  auto t = typedStruct(typed_config);
-  if (!t) throw ConfigError(path + ": expected a TypedStruct (xds.type.v3 or udpa.type.v1)");
-  std::string text;
-  if (!google::protobuf::util::MessageToJsonString(t->second, &text).ok())
-    throw ConfigError(path + ".value: cannot read the Struct");
-  return nlohmann::json::parse(text);
+  return findHttpFilter(config::configuredType(typed_config));
 }
 
 std::shared_ptr<const RouteSpecificFilterConfig> compilePerFilterConfig(const std::string& filter_name,

@@ -55,9 +55,6 @@ const HttpFilterFactory* findHttpFilter(std::string_view type_or_name);
 // By a typed_config's type; a TypedStruct (xds.type.v3 or udpa.type.v1, as Istio sends its own
 // filters' configs) by the type it names.
 const HttpFilterFactory* findHttpFilter(const google::protobuf::Any& typed_config);
-// A TypedStruct typed_config's value as JSON (the Struct's fields); throws ConfigError naming
-// `path` when `typed_config` is not a TypedStruct.
-nlohmann::json typedStructJson(const google::protobuf::Any& typed_config, const std::string& path);
 const std::vector<const HttpFilterFactory*>& httpFilters();
 void registerHttpFilter(const HttpFilterFactory* factory);
 

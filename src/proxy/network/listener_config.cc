@@ -75,7 +75,7 @@ FilterChain compileChain(const lv3::FilterChain& fc, const std::string& path, st
   for (int i = 0; i < fc.filters_size(); ++i) {
     const auto& f = fc.filters(i);
     std::string fpath = path + ".filters[" + std::to_string(i) + "]";
-    const NetworkFilterFactory* factory = findNetworkFilter(f.typed_config().type_url());
+    const NetworkFilterFactory* factory = findNetworkFilter(f.typed_config());
     if (factory == nullptr) {
       throw ConfigError(fpath + ": network filter '" + f.name() + "' (" + f.typed_config().type_url() +
                         ") is not supported by weft-proxy");

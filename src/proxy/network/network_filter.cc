@@ -1,5 +1,7 @@
 #include "proxy/network/network_filter.h"
 
+#include "proxy/config/typed_struct.h"
+
 namespace weft::proxy::network {
 
 namespace {
@@ -23,6 +25,10 @@ const NetworkFilterFactory* findNetworkFilter(std::string_view type_url) {
     }
   }
   return nullptr;
+}
+
+const NetworkFilterFactory* findNetworkFilter(const google::protobuf::Any& typed_config) {
+  return findNetworkFilter(config::configuredType(typed_config));
 }
 
 }  // namespace weft::proxy::network

@@ -65,6 +65,8 @@ class NetworkFilterFactory {
 
 // By the config's type (type URL or full name); null when unknown.
 const NetworkFilterFactory* findNetworkFilter(std::string_view type_url);
+// By a typed_config's type; a TypedStruct by the type it names.
+const NetworkFilterFactory* findNetworkFilter(const google::protobuf::Any& typed_config);
 void registerNetworkFilter(const NetworkFilterFactory* factory);
 
 template <typename F>

@@ -1,5 +1,7 @@
 #include "proxy/network/tcp_proxy_session.h"
 
+#include "proxy/telemetry/tcp_metadata_exchange.h"
+
 #include "proxy/network/listener_config.h"
 #include "proxy/worker_context.h"
 
@@ -54,8 +56,7 @@ void TcpProxySession::start() {
     }
   }
   info_.upstream_cluster = target->cluster;
-  if (observers_)
-    for (const auto& o : *observers_) o->onOpen(worker_, info_, *down_, inbound_);
+  if (auto s = std::dynamic_pointer_cast<const telemetry::PeerState>(down_->state())) info_.downstream_peer = s->peer;
   cluster_ = worker_.cluster(target->cluster);
   if (cluster_ == nullptr) {
     stats.inc(TcpProxyStats::downstream_cx_no_route);
@@ -87,9 +88,16 @@ void TcpProxySession::onEvent(net::Connection& conn, net::ConnectionEvent event)
       connect_timer_.disarm();
       last_activity_ = worker_.reactor().now();
       info_.upstream_local = up_->localAddress();
-      relay_ = std::make_unique<Relay>(*down_, *up_, *this);
-      relay_->start();
-      if (!done_ && config_->idle_timeout.count() > 0) idle_timer_.arm(config_->idle_timeout);
+      const std::string& mx = cluster_->config().mx_protocol;
+      if (!mx.empty() && up_->alpn() == mx) {
+        // Istio's metadata exchange: our frame first, then the server's before its bytes.
+        exchanging_ = true;
+        up_->output().append(telemetry::localPeer().mx_frame);
+        up_->flush();
+        if (!done_ && !up_->input().empty()) onData(*up_);
+        return;
+      }
+      startRelay();
       return;
     }
     if (event == net::ConnectionEvent::ConnectFailed) {
@@ -102,6 +110,38 @@ void TcpProxySession::onEvent(net::Connection& conn, net::ConnectionEvent event)
   }
   // The downstream went away while we were still connecting.
   finish(kDownstreamConnectionTermination);
+}
+
+void TcpProxySession::onData(net::Connection& conn) {
+  if (done_ || !exchanging_ || &conn != up_.get()) return;
+  size_t consumed = 0;
+  std::shared_ptr<const telemetry::PeerMetadata> peer;
+  switch (telemetry::decodeMxFrame(up_->input().view(), consumed, peer)) {
+    case telemetry::MxDecode::NeedMore:
+      return;
+    case telemetry::MxDecode::Bad:
+      break;  // not a frame: the bytes are the server's, the peer stays unknown
+    case telemetry::MxDecode::Done:
+      up_->input().drain(consumed);
+      info_.upstream_peer = std::move(peer);
+      break;
+  }
+  exchanging_ = false;
+  startRelay();
+}
+
+void TcpProxySession::startRelay() {
+  notifyOpen();
+  relay_ = std::make_unique<Relay>(*down_, *up_, *this);
+  relay_->start();
+  if (!done_ && config_->idle_timeout.count() > 0) idle_timer_.arm(config_->idle_timeout);
+}
+
+void TcpProxySession::notifyOpen() {
+  if (opened_) return;
+  opened_ = true;
+  if (observers_)
+    for (const auto& o : *observers_) o->onOpen(worker_, info_, *down_, inbound_);
 }
 
 void TcpProxySession::onRelayActivity() { last_activity_ = worker_.reactor().now(); }
@@ -132,6 +172,7 @@ void TcpProxySession::finish(uint32_t flag) {
     stats.add(TcpProxyStats::downstream_cx_tx_bytes_total, info_.bytes_sent);
     worker_.reactor().deferDelete(std::move(relay_));
   }
+  notifyOpen();
   if (observers_)
     for (const auto& o : *observers_) o->onClose(worker_, info_, *down_, inbound_);
   for (const auto& logger : config_->access_logs) worker_.writeAccessLog(*logger, info_);

@@ -27,7 +27,7 @@ class TcpProxySession final : public ActiveSession, public net::ConnectionCallba
   void drain() override {}  // a TCP session has no request boundary to stop at
   void closeNow() override { finish(kLocalReset); }
 
-  void onData(net::Connection&) override {}
+  void onData(net::Connection& conn) override;
   void onEvent(net::Connection& conn, net::ConnectionEvent event) override;
   void onRelayActivity() override;
   void onRelayDone() override { finish(0); }
@@ -35,6 +35,10 @@ class TcpProxySession final : public ActiveSession, public net::ConnectionCallba
  private:
   void finish(uint32_t flag);
   void onIdleTimer();
+  // The upstream is connected and, with Istio's metadata exchange, its frame read: relay.
+  void startRelay();
+  // Observers hear of the session once both peers are known (or it ends before).
+  void notifyOpen();
 
   WorkerContext& worker_;
   std::unique_ptr<net::Connection> down_;
@@ -51,6 +55,8 @@ class TcpProxySession final : public ActiveSession, public net::ConnectionCallba
   event::TimePoint last_activity_{};
   StreamInfo info_;
   bool done_ = false;
+  bool opened_ = false;
+  bool exchanging_ = false;  // waiting for the upstream's metadata exchange frame
 };
 
 }  // namespace weft::proxy::network

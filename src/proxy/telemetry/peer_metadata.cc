@@ -4,6 +4,7 @@
 
 #include "common/base64.h"
 #include "common/proto/wire.h"
+#include "proxy/telemetry/tcp_metadata_exchange.h"
 
 namespace weft::proxy::telemetry {
 
@@ -131,6 +132,7 @@ std::shared_ptr<const LocalPeer> makeLocalPeer(const envoy::config::core::v3::No
   }
   std::string bytes = exchanged.SerializeAsString();
   p->header = base64Encode(bytes);
+  p->mx_frame = encodeMxFrame(bytes, p->id);
   p->metadata = decodePeerMetadata(bytes).value_or(PeerMetadata{});
   p->metadata.id = p->id;
   return p;

@@ -35,10 +35,11 @@ std::shared_ptr<const PeerMetadata> cachedPeer(std::string_view id, std::string_
 
 // This proxy's identity for the exchange, from the bootstrap node.
 struct LocalPeer {
-  std::string id;       // x-envoy-peer-metadata-id, and the node id
-  std::string cluster;  // the node's cluster (a Zipkin span's serviceName)
-  std::string zone;     // the node's locality zone
-  std::string header;   // x-envoy-peer-metadata
+  std::string id;        // x-envoy-peer-metadata-id, and the node id
+  std::string cluster;   // the node's cluster (a Zipkin span's serviceName)
+  std::string zone;      // the node's locality zone
+  std::string header;    // x-envoy-peer-metadata
+  std::string mx_frame;  // the TCP metadata exchange's frame (tcp_metadata_exchange.h)
   PeerMetadata metadata;
 };
 std::shared_ptr<const LocalPeer> makeLocalPeer(const envoy::config::core::v3::Node& node);

@@ -1,4 +1,6 @@
 #include "proxy/upstream/cluster_config.h"
+#include "proxy/config/typed_struct.h"
+#include "proxy/telemetry/tcp_metadata_exchange.h"
 
 #include <algorithm>
 
@@ -216,6 +218,14 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   }
   out->source = c;
   if (c.name().empty()) throw ConfigError(path + ".name: must not be empty");
+  for (int i = 0; i < c.filters_size(); ++i) {
+    const std::string fp = path + ".filters[" + std::to_string(i) + "]";
+    std::string type = config::configuredType(c.filters(i).typed_config());
+    if (type.substr(type.rfind('/') + 1) != "envoy.tcp.metadataexchange.config.MetadataExchange")
+      throw ConfigError(fp + ": upstream network filter '" + c.filters(i).name() + "' (" + type +
+                        ") is not supported by weft-proxy (Istio's metadata exchange is)");
+    out->mx_protocol = telemetry::mxProtocol(c.filters(i).typed_config(), fp + ".typed_config");
+  }
   switch (c.type()) {
     case cv3::Cluster::STATIC:
       out->type = ClusterConfig::Type::Static;

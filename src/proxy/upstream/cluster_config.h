@@ -24,33 +24,33 @@ class SdsSecrets;
 
 namespace weft::proxy::upstream {
 
-#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                             \
-  COUNTER(upstream_cx_total)                                                                                           \
-  GAUGE(upstream_cx_active)                                                                                            \
-  COUNTER(upstream_cx_connect_fail)                                                                                    \
-  COUNTER(upstream_cx_connect_timeout)                                                                                 \
-  COUNTER(upstream_cx_destroy)                                                                                         \
-  COUNTER(upstream_cx_rx_bytes_total)                                                                                  \
-  COUNTER(upstream_cx_tx_bytes_total)                                                                                  \
-  COUNTER(upstream_cx_none_healthy)                                                                                    \
-  COUNTER(upstream_rq_total)                                                                                           \
-  GAUGE(upstream_rq_active)                                                                                            \
-  COUNTER(upstream_rq_completed)                                                                                       \
-  COUNTER(upstream_rq_1xx)                                                                                             \
-  COUNTER(upstream_rq_2xx)                                                                                             \
-  COUNTER(upstream_rq_3xx)                                                                                             \
-  COUNTER(upstream_rq_4xx)                                                                                             \
-  COUNTER(upstream_rq_5xx)                                                                                             \
-  COUNTER(upstream_rq_timeout)                                                                                         \
-  COUNTER(upstream_rq_rx_reset)                                                                                        \
-  COUNTER(upstream_rq_retry) COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow)                       \
-      COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active) GAUGE(membership_total)                     \
-          GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure) COUNTER(upstream_rq_retry_success) \
-              COUNTER(upstream_rq_retry_overflow) COUNTER(upstream_rq_retry_limit_exceeded)                            \
-                  COUNTER(upstream_rq_retry_backoff_exponential) COUNTER(upstream_rq_per_try_timeout)                  \
-                      COUNTER(upstream_rq_per_try_idle_timeout) COUNTER(lb_healthy_panic)                              \
-                          COUNTER(upstream_cx_max_requests) COUNTER(upstream_cx_idle_timeout)                          \
-                              COUNTER(upstream_cx_max_duration_reached) COUNTER(upstream_cx_pool_overflow)
+#define WEFT_CLUSTER_STATS(COUNTER, GAUGE)                                                                          \
+  COUNTER(upstream_cx_total)                                                                                        \
+  GAUGE(upstream_cx_active)                                                                                         \
+  COUNTER(upstream_cx_connect_fail)                                                                                 \
+  COUNTER(upstream_cx_connect_timeout)                                                                              \
+  COUNTER(upstream_cx_destroy)                                                                                      \
+  COUNTER(upstream_cx_rx_bytes_total)                                                                               \
+  COUNTER(upstream_cx_tx_bytes_total)                                                                               \
+  COUNTER(upstream_cx_none_healthy)                                                                                 \
+  COUNTER(upstream_rq_total)                                                                                        \
+  GAUGE(upstream_rq_active)                                                                                         \
+  COUNTER(upstream_rq_completed)                                                                                    \
+  COUNTER(upstream_rq_1xx)                                                                                          \
+  COUNTER(upstream_rq_2xx)                                                                                          \
+  COUNTER(upstream_rq_3xx)                                                                                          \
+  COUNTER(upstream_rq_4xx)                                                                                          \
+  COUNTER(upstream_rq_5xx)                                                                                          \
+  COUNTER(upstream_rq_timeout)                                                                                      \
+  COUNTER(upstream_rq_rx_reset)                                                                                     \
+  COUNTER(upstream_rq_retry)                                                                                        \
+  COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total)            \
+      GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success)   \
+          COUNTER(update_failure) COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)            \
+              COUNTER(upstream_rq_retry_limit_exceeded) COUNTER(upstream_rq_retry_backoff_exponential)              \
+                  COUNTER(upstream_rq_per_try_timeout) COUNTER(upstream_rq_per_try_idle_timeout)                    \
+                      COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests) COUNTER(upstream_cx_idle_timeout) \
+                          COUNTER(upstream_cx_max_duration_reached) COUNTER(upstream_cx_pool_overflow)
 WEFT_STATS_STRUCT(ClusterStats, WEFT_CLUSTER_STATS)
 
 #define WEFT_HOST_STATS(COUNTER, GAUGE) \
@@ -147,6 +147,9 @@ struct ClusterConfig {
   };
   std::optional<IstioService> istio_service;
   bool istio_external = false;
+  // `filters`: Istio's upstream TCP metadata exchange (istio.metadata_exchange): its ALPN
+  // protocol (empty: none). tcp_proxy sessions exchange metadata when TLS negotiated it.
+  std::string mx_protocol;
   Type type = Type::Static;
   Lb lb = Lb::RoundRobin;
   std::chrono::milliseconds connect_timeout{5000};

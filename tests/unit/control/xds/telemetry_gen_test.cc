@@ -8,9 +8,11 @@
 #include "common/stats/stats.h"
 #include "control/control_test_support.h"
 #include "control/xds/generator.h"
+#include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/extensions/stats/config.pb.h"
 #include "proxy/http/filter_registry.h"
 #include "proxy/network/network_filter.h"
+#include "proxy/telemetry/tcp_metadata_exchange.h"
 
 namespace weft::control::xds {
 namespace {
@@ -63,6 +65,43 @@ TEST(TelemetryGenTest, ClustersNameTheirService) {
   EXPECT_EQ(svc.at("name").string_value(), "reviews");
   EXPECT_EQ(svc.at("namespace").string_value(), "default");
   EXPECT_EQ(istio.count("external"), 0u);
+}
+
+// A db pod (tcp-mysql 3306) labelled as a meshed workload, and its sidecar.
+const char* kMeshedDb = R"(
+apiVersion: v1
+kind: Pod
+metadata: {name: db-1, namespace: default, labels: {app: db, security.istio.io/tlsMode: istio}}
+status: {podIP: 10.1.2.1}
+)";
+
+TEST(TelemetryGenTest, TcpMetadataExchangeOnMutualTlsTcp) {
+  auto m = modelFrom(withBase(kMeshedDb));
+  ProxyInfo client = proxyIn("default");
+  client.sds = true;
+  auto c = unpackNamed<Cluster>(generateClusters(*m, client, {}), out(3306, testing::kDb));
+  ASSERT_EQ(c.filters_size(), 1);
+  EXPECT_EQ(c.filters(0).name(), "istio.metadata_exchange");
+  EXPECT_EQ(proxy::telemetry::mxProtocol(c.filters(0).typed_config(), "filters[0]"), "istio-peer-exchange");
+  // HTTP clusters exchange in headers; proxies without a certificate speak no mutual TLS.
+  EXPECT_EQ(unpackNamed<Cluster>(generateClusters(*m, client, {}), out(9080, kReviews)).filters_size(), 0);
+  EXPECT_EQ(unpackNamed<Cluster>(generateClusters(*m, proxyIn("default"), {}), out(3306, testing::kDb)).filters_size(),
+            0);
+  // The server side: the db pod's inbound mutual TLS chain starts with the exchange.
+  ProxyInfo db = proxyIn("default", {{"app", "db"}});
+  db.ip = "10.1.2.1";
+  db.sds = true;
+  auto vi = unpackNamed<envoy::config::listener::v3::Listener>(generateListeners(*m, db, {}), "virtualInbound");
+  int with_mx = 0;
+  for (const auto& chain : vi.filter_chains()) {
+    if (chain.filters(0).name() != "istio.metadata_exchange") continue;
+    ++with_mx;
+    EXPECT_TRUE(chain.has_transport_socket());
+    const auto* f = proxy::network::findNetworkFilter(chain.filters(0).typed_config());
+    ASSERT_NE(f, nullptr);
+    EXPECT_FALSE(f->terminal());
+  }
+  EXPECT_EQ(with_mx, 1);  // the mutual TLS chain of port 3306 (PERMISSIVE: plaintext has none)
 }
 
 }  // namespace

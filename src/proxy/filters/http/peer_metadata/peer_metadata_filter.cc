@@ -12,6 +12,7 @@
 
 #include "common/config/error.h"
 #include "common/strings.h"
+#include "proxy/config/typed_struct.h"
 #include "proxy/http/filter_registry.h"
 #include "proxy/http/route_table.h"
 #include "proxy/stream_info.h"
@@ -129,7 +130,7 @@ class PeerMetadataFactory final : public HttpFilterFactory {
   }
   FilterFactoryCb compile(const google::protobuf::Any& any, const std::string& path,
                           FilterFactoryContext&) const override {
-    nlohmann::json j = typedStructJson(any, path);
+    nlohmann::json j = config::typedStructJson(any, path);
     auto c = std::make_shared<Config>();
     for (const auto& [k, v] : j.items()) {
       std::string p = path + ".value." + k;

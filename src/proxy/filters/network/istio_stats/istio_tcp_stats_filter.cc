@@ -1,8 +1,9 @@
 // istio.stats (network): Istio's standard TCP metrics for the tcp_proxy sessions of its chain
 // (see proxy/telemetry/istio_metrics.h): istio_tcp_connections_opened_total when a session
 // opens; istio_tcp_connections_closed_total, istio_tcp_sent_bytes_total and
-// istio_tcp_received_bytes_total when it closes. The peer is unknown (weft-proxy has no TCP
-// metadata exchange yet); the destination service comes from the cluster's istio metadata.
+// istio_tcp_received_bytes_total when it closes. The peer is what Istio's TCP metadata exchange
+// found (istio.metadata_exchange; unknown without it); the destination service comes from the
+// cluster's istio metadata.
 #include "common/config/error.h"
 #include "envoy/extensions/stats/config.pb.h"
 #include "proxy/network/network_filter.h"
@@ -37,6 +38,7 @@ class TcpStatsObserver final : public SessionObserver {
                      telemetry::Labels& out) {
     telemetry::Observation o;
     o.inbound = inbound;
+    o.peer = (inbound ? info.downstream_peer : info.upstream_peer).get();
     if (inbound) o.downstream_ssl = down.ssl();
     o.protocol = "tcp";
     o.response_flags = info.response_flags;
