@@ -132,6 +132,8 @@ def test_exchange_and_standard_metrics(mesh, proto):
                 envoy_cluster_name="outbound|9080||reviews.default.svc.cluster.local") >= 1
     assert find(mesh.client, "envoy_http_downstream_rq_time_bucket", envoy_http_conn_manager_prefix="outbound_9080",
                 le="+Inf") >= 1
+    assert find(mesh.client, "envoy_cluster_upstream_cx_connect_ms_count",
+                envoy_cluster_name="outbound|9080||reviews.default.svc.cluster.local") >= 1
 
 
 def test_a_peer_without_metadata_is_unknown_and_codes_and_flags_land(mesh):
@@ -287,6 +289,9 @@ def test_tcp_metadata_exchange_names_both_peers(tcp_mesh):
                                     destination_workload="db-v1", connection_security_policy="mutual_tls",
                                     **common) == len(payload), 5), \
         [sorted(k) for k in series(tcp_mesh.server, "istio_tcp_received_bytes_total")]
+    # Envoy's connection-time histogram: one mutual TLS connection, handshake included.
+    assert find(tcp_mesh.client, "envoy_cluster_upstream_cx_connect_ms_count",
+                envoy_cluster_name="outbound|3306||db.default.svc.cluster.local") == 1
     stats = tcp_mesh.server.stats()
     assert stats.get("metadata_exchange.alpn_protocol_found") == 1 and stats.get("metadata_exchange.metadata_added") == 1, \
         {k: v for k, v in stats.items() if k.startswith("metadata_exchange.")}

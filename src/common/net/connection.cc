@@ -106,6 +106,7 @@ std::unique_ptr<Connection> Connection::connect(event::Reactor& reactor, const A
   int fd = socket(remote.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   std::unique_ptr<Connection> c(new Connection(reactor, fd));
   c->remote_ = remote;
+  c->connect_started_ = reactor.now();
   if (fd < 0) {
     c->connect_error_ = errno;
     return c;

@@ -5,6 +5,7 @@
 // through a read limit, half-close, and close-after-flush.
 #include <sys/types.h>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -111,6 +112,9 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   // one its own TLS handshake got (empty: none).
   void setRequestedServerName(std::string name) { requested_server_name_ = std::move(name); }
   std::string_view requestedServerName() const;
+  // An outbound connection: `hook` hears how long it took to be Connected (TCP, and TLS when it
+  // runs), once, before the callbacks do.
+  void onConnectTime(std::function<void(std::chrono::nanoseconds)> hook) { connect_time_hook_ = std::move(hook); }
   void setState(std::shared_ptr<const ConnectionState> s) { state_ = std::move(s); }
   const std::shared_ptr<const ConnectionState>& state() const { return state_; }
   bool tls() const { return ssl_ != nullptr; }
@@ -131,6 +135,11 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   bool continueHandshake();  // false when the connection was closed
   void closeSocket();
   void raise(ConnectionEvent e) {
+    if (e == ConnectionEvent::Connected && connect_time_hook_) {
+      auto hook = std::move(connect_time_hook_);
+      connect_time_hook_ = nullptr;
+      hook(reactor_.now() - connect_started_);
+    }
     if (callbacks_) callbacks_->onEvent(*this, e);
   }
 
@@ -166,6 +175,8 @@ class Connection final : public event::IoHandler, public event::Deferrable {
   std::string tls_server_name_;
   std::string requested_server_name_;
   std::shared_ptr<const ConnectionState> state_;
+  event::TimePoint connect_started_{};
+  std::function<void(std::chrono::nanoseconds)> connect_time_hook_;
   bool verify_server_name_ = false;
 };
 

@@ -204,6 +204,8 @@ std::shared_ptr<const ClusterConfig> compileCluster(const cv3::Cluster& c, const
   out->name = c.name();
   out->rq_time = store.family("envoy_cluster_upstream_rq_time", {"envoy_cluster_name"}, stats::Family::Type::Histogram,
                               kMaxHistogramSeries);
+  out->cx_connect_ms = store.family("envoy_cluster_upstream_cx_connect_ms", {"envoy_cluster_name"},
+                                    stats::Family::Type::Histogram, kMaxHistogramSeries);
   if (auto it = c.metadata().filter_metadata().find("istio"); it != c.metadata().filter_metadata().end()) {
     const auto& fields = it->second.fields();
     if (auto svc = fields.find("services"); svc != fields.end() && svc->second.list_value().values_size() > 0) {

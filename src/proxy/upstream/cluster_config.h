@@ -44,9 +44,10 @@ namespace weft::proxy::upstream {
   COUNTER(upstream_rq_timeout)                                                                                      \
   COUNTER(upstream_rq_rx_reset)                                                                                     \
   COUNTER(upstream_rq_retry)                                                                                        \
-  COUNTER(upstream_cx_overflow) COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total)            \
-      GAUGE(upstream_rq_pending_active) GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success)   \
-          COUNTER(update_failure) COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)            \
+  COUNTER(upstream_cx_overflow)                                                                                     \
+  COUNTER(upstream_rq_pending_overflow) COUNTER(upstream_rq_pending_total) GAUGE(upstream_rq_pending_active)        \
+      GAUGE(membership_total) GAUGE(membership_healthy) COUNTER(update_success) COUNTER(update_failure)             \
+          COUNTER(upstream_rq_retry_success) COUNTER(upstream_rq_retry_overflow)                                    \
               COUNTER(upstream_rq_retry_limit_exceeded) COUNTER(upstream_rq_retry_backoff_exponential)              \
                   COUNTER(upstream_rq_per_try_timeout) COUNTER(upstream_rq_per_try_idle_timeout)                    \
                       COUNTER(lb_healthy_panic) COUNTER(upstream_cx_max_requests) COUNTER(upstream_cx_idle_timeout) \
@@ -225,6 +226,8 @@ struct ClusterConfig {
   std::shared_ptr<stats::Scope> stats;
   // Envoy's histogram envoy_cluster_upstream_rq_time{envoy_cluster_name} (ms, per request).
   std::shared_ptr<stats::Family> rq_time;
+  // Envoy's histogram envoy_cluster_upstream_cx_connect_ms{envoy_cluster_name} (ms, per connection).
+  std::shared_ptr<stats::Family> cx_connect_ms;
   std::shared_ptr<stats::Scope> grpc_stats;
   uint32_t stat_rows = 1;                      // rows of per-host stats (workers + main thread)
   envoy::config::cluster::v3::Cluster source;  // for /config_dump

@@ -392,6 +392,11 @@ std::unique_ptr<net::Connection> WorkerCluster::connect(const Host& host, std::s
   conn->setReadLimit(config_->buffer_limit);
   conn->setWriteLimit(config_->buffer_limit);
   if (const auto& k = config_->tcp_keepalive) conn->setTcpKeepalive(k->probes, k->time, k->interval);
+  if (const auto& f = config_->cx_connect_ms) {
+    conn->onConnectTime([f, series = f->series(config_->name)](std::chrono::nanoseconds d) {
+      f->observe(series, std::chrono::duration<double, std::milli>(d).count());
+    });
+  }
   if (const auto* tls = config_->tlsFor(host))
     conn->startTls(tls->current(), std::string(server_name), config_->auto_san_validation);
   if (track) served_[conn.get()] = {0, reactor_.now()};

@@ -72,6 +72,21 @@ TEST_F(StatsRenderTest, PrometheusUsesEnvoyNamesAndLabels) {
   EXPECT_THAT(out, Not(HasSubstr("cluster.x")));
 }
 
+// The router's per-status gRPC counters (cluster.<name>.grpc.<status>, success, failure, total):
+// Envoy's tag extraction leaves the status in the name, so envoy_cluster_grpc_0, not
+// envoy_cluster_0 with the "grpc" part lost.
+TEST(StatsRenderGrpcTest, ClusterGrpcStatusSeries) {
+  stats::Store store(1);
+  auto g = store.scope("cluster.echo.grpc.", upstream::GrpcStats::kDefs, upstream::GrpcStats::kCount,
+                       {{"envoy_cluster_name", "echo"}});
+  g->inc(0, 2);
+  g->inc(upstream::GrpcStats::kTotal, 2);
+  std::string out = renderPrometheus(store);
+  EXPECT_THAT(out, HasSubstr("envoy_cluster_grpc_0{envoy_cluster_name=\"echo\"} 2\n")) << out;
+  EXPECT_THAT(out, HasSubstr("envoy_cluster_grpc_total{envoy_cluster_name=\"echo\"} 2\n")) << out;
+  EXPECT_THAT(out, Not(HasSubstr("envoy_cluster_0")));
+}
+
 TEST_F(StatsRenderTest, PrometheusHasOneTypeLinePerFamilyWithItsSamplesTogether) {
   std::string out = renderPrometheus(store_);
   std::set<std::string> families;
