@@ -110,6 +110,23 @@ if ((CHECK)); then
   done
 fi
 
+# Both reporters name the identities of the mutual TLS between the sidecars.
+PQUERY='sum by (reporter, source_principal, destination_principal) (istio_requests_total{source_workload="productpage-v1", destination_service_name="reviews"})'
+principals=$(curl -s --max-time 5 "http://10.78.0.1:9090/api/v1/query" --data-urlencode "query=$PQUERY" | python3 -c '
+import json, sys
+for r in json.load(sys.stdin)["data"]["result"]:
+    m = r["metric"]
+    print("%-11s %s -> %s" % (m.get("reporter"), m.get("source_principal"), m.get("destination_principal")))' 2>/dev/null | sort || true)
+echo
+echo "Prometheus: $PQUERY"
+echo "$principals"
+if ((CHECK)); then
+  for reporter in source destination; do
+    grep -q "^$reporter *cluster.local/ns/default/sa/bookinfo-productpage -> cluster.local/ns/default/sa/bookinfo-reviews$" <<<"$principals" ||
+      die "the $reporter reporter does not name the mutual TLS identities of productpage -> reviews"
+  done
+fi
+
 # Istio's access log (examples/bookinfo/telemetry.yaml): productpage's sidecar logs its calls
 # to reviews (CLIENT mode only); reviews' sidecar logs what it served (mesh accessLogFile).
 PP_LOG="$STATE/logs/productpage-v1-sidecar.log"

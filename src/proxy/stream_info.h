@@ -19,7 +19,8 @@ namespace weft::proxy {
 
 namespace telemetry {
 struct PeerMetadata;
-}
+struct TlsPrincipals;
+}  // namespace telemetry
 
 // Envoy's response flags, in the order Envoy prints them.
 enum ResponseFlag : uint32_t {
@@ -79,6 +80,8 @@ struct StreamInfo {
   DynamicMetadata metadata;
   // Istio's peers, as the metadata exchange found them (null: unknown).
   std::shared_ptr<const telemetry::PeerMetadata> downstream_peer, upstream_peer;
+  // The upstream mutual TLS identities (Istio's source reporter principals); null: plaintext.
+  std::shared_ptr<const telemetry::TlsPrincipals> upstream_principals;
 
   void reset() {
     response_code = 0;
@@ -97,6 +100,7 @@ struct StreamInfo {
     metadata.clear();
     downstream_peer.reset();
     upstream_peer.reset();
+    upstream_principals.reset();
   }
 };
 

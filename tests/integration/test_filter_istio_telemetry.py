@@ -284,6 +284,12 @@ def test_tcp_metadata_exchange_names_both_peers(tcp_mesh):
         series(tcp_mesh.client, "istio_tcp_connections_closed_total")
     assert find(tcp_mesh.client, "istio_tcp_connections_opened_total", reporter="source",
                 destination_workload="db-v1", **common) == 1
+    # The source reporter's principals: its own and the server's identities on the mutual TLS.
+    assert find(tcp_mesh.client, "istio_tcp_sent_bytes_total", reporter="source",
+                source_principal="cluster.local/ns/default/sa/client",
+                destination_principal="cluster.local/ns/default/sa/server",
+                connection_security_policy="unknown", **common) == len(payload), \
+        [sorted(k) for k in series(tcp_mesh.client, "istio_tcp_sent_bytes_total")]
     assert wh.wait_for(lambda: find(tcp_mesh.server, "istio_tcp_received_bytes_total", reporter="destination",
                                     source_workload="productpage-v1", source_app="productpage",
                                     destination_workload="db-v1", connection_security_policy="mutual_tls",

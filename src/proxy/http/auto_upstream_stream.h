@@ -31,6 +31,7 @@ class AutoUpstreamStream final : public UpstreamStream, public net::ConnectionCa
   void release(bool reusable) override;
   void abort() override;
   const upstream::Host& host() const override { return *host_; }
+  net::Connection* connection() const override { return inner_ ? inner_->connection() : conn_.get(); }
   const net::Address* localAddress() const override {
     return inner_ ? inner_->localAddress() : conn_ ? &conn_->localAddress() : nullptr;
   }

@@ -278,6 +278,8 @@ Http2UpstreamStream::~Http2UpstreamStream() { abort(); }
 
 const net::Address* Http2UpstreamStream::localAddress() const { return conn_ ? conn_->localAddress() : nullptr; }
 
+net::Connection* Http2UpstreamStream::connection() const { return conn_ ? conn_->connection() : nullptr; }
+
 void Http2UpstreamStream::start() {
   if (!cluster_.limits().requests.tryAcquire()) {
     cluster_.stats().inc(ClusterStats::upstream_rq_pending_overflow);

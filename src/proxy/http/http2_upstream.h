@@ -42,6 +42,7 @@ class Http2UpstreamStream final : public UpstreamStream {
   void abort() override;
   const upstream::Host& host() const override { return *host_; }
   const net::Address* localAddress() const override;
+  net::Connection* connection() const override;
 
   ListHook<Http2UpstreamStream> hook;  // the connection's list of open streams
 
@@ -110,6 +111,7 @@ class Http2ClientConnection final : public net::ConnectionCallbacks, public even
   const upstream::Host& host() const { return *host_; }
   const std::string& serverName() const { return server_name_; }
   const net::Address* localAddress() const { return conn_ ? &conn_->localAddress() : nullptr; }
+  net::Connection* connection() const { return conn_.get(); }
   bool closed() const { return closed_; }
   bool goingAway() const { return goaway_; }
   size_t activeStreams() const { return streams_.size(); }

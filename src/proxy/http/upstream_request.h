@@ -47,6 +47,7 @@ class UpstreamRequest final : public UpstreamStream,
   void abort() override;
   const upstream::Host& host() const override { return *host_; }
   const net::Address* localAddress() const override { return conn_ ? &conn_->localAddress() : nullptr; }
+  net::Connection* connection() const override { return conn_.get(); }
   net::Connection* tunnelConnection() override { return conn_.get(); }
 
   void onData(net::Connection& conn) override;

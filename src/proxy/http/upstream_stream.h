@@ -55,6 +55,8 @@ class UpstreamStream : public event::Deferrable {
   virtual const upstream::Host& host() const = 0;
   // The local address of the connection the stream runs on (null before there is one).
   virtual const net::Address* localAddress() const = 0;
+  // The connection it runs on (null before there is one).
+  virtual net::Connection* connection() const = 0;
   // HTTP/1.1 only: the connection an Upgrade tunnel relays over.
   virtual net::Connection* tunnelConnection() { return nullptr; }
 };

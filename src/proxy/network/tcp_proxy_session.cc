@@ -1,5 +1,6 @@
 #include "proxy/network/tcp_proxy_session.h"
 
+#include "proxy/telemetry/istio_metrics.h"
 #include "proxy/telemetry/tcp_metadata_exchange.h"
 
 #include "proxy/network/listener_config.h"
@@ -88,6 +89,7 @@ void TcpProxySession::onEvent(net::Connection& conn, net::ConnectionEvent event)
       connect_timer_.disarm();
       last_activity_ = worker_.reactor().now();
       info_.upstream_local = up_->localAddress();
+      if (up_->tls()) info_.upstream_principals = telemetry::upstreamPrincipals(*up_);
       const std::string& mx = cluster_->config().mx_protocol;
       if (!mx.empty() && up_->alpn() == mx) {
         // Istio's metadata exchange: our frame first, then the server's before its bytes.

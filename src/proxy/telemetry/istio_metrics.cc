@@ -68,6 +68,18 @@ void side(const PeerMetadata* p, Labels& l, size_t workload, size_t canonical, s
 
 }  // namespace
 
+std::shared_ptr<const TlsPrincipals> upstreamPrincipals(net::Connection& upstream) {
+  if (auto known = std::dynamic_pointer_cast<const TlsPrincipals>(upstream.state())) return known;
+  SSL* ssl = upstream.ssl();
+  if (ssl == nullptr) return nullptr;
+  auto p = std::make_shared<TlsPrincipals>();
+  p->local = principalOf(SSL_get_certificate(ssl));
+  bool verified = SSL_get_verify_result(ssl) == X509_V_OK;
+  p->peer = verified ? principalOf(SSL_get0_peer_certificate(ssl)) : "unknown";
+  upstream.setState(p);
+  return p;
+}
+
 void computeLabels(const Observation& o, Labels& l) {
   const PeerMetadata* self = &localPeer().metadata;
   l.v[kReporter] = o.inbound ? "destination" : "source";
@@ -84,7 +96,10 @@ void computeLabels(const Observation& o, Labels& l) {
     l.v[kDestinationPrincipal] = l.owned[1];
     l.v[kConnectionSecurityPolicy] = l.owned[0] != "unknown" ? "mutual_tls" : "none";
   } else {
-    l.v[kSourcePrincipal] = l.v[kDestinationPrincipal] = l.v[kConnectionSecurityPolicy] = "unknown";
+    // The source reporter: the identities of its upstream mutual TLS; no security policy, as Istio.
+    l.v[kSourcePrincipal] = o.upstream_tls ? std::string_view(o.upstream_tls->local) : "unknown";
+    l.v[kDestinationPrincipal] = o.upstream_tls ? std::string_view(o.upstream_tls->peer) : "unknown";
+    l.v[kConnectionSecurityPolicy] = "unknown";
   }
   // The destination service: the cluster's Istio metadata, else the Host header.
   std::string_view host = o.host.substr(0, o.host.rfind(':'));

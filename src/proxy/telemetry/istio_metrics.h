@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/net/connection.h"
 #include "common/stats/stats.h"
 #include "envoy/extensions/stats/config.pb.h"
 #include "proxy/config/supported_fields.h"
@@ -54,11 +55,19 @@ enum Label : size_t {
 extern const char* const kLabelNames[kLabelCount];
 
 // What a finished request (or an opened / closed connection) says about itself.
+// An upstream mutual TLS connection's identities as Istio's labels write them (no "spiffe://"),
+// worked out once per connection and kept on it.
+struct TlsPrincipals final : net::ConnectionState {
+  std::string local, peer;
+};
+std::shared_ptr<const TlsPrincipals> upstreamPrincipals(net::Connection& upstream);
+
 struct Observation {
-  bool inbound = false;                       // reporter destination (else source)
-  const PeerMetadata* peer = nullptr;         // the other side, when the exchange found it
-  SSL* downstream_ssl = nullptr;              // for principals and the security policy (inbound)
-  const std::string* service_host = nullptr;  // the cluster's istio metadata, when it has some
+  bool inbound = false;                         // reporter destination (else source)
+  const PeerMetadata* peer = nullptr;           // the other side, when the exchange found it
+  SSL* downstream_ssl = nullptr;                // for principals and the security policy (inbound)
+  const TlsPrincipals* upstream_tls = nullptr;  // for principals (outbound)
+  const std::string* service_host = nullptr;    // the cluster's istio metadata, when it has some
   const std::string* service_name = nullptr;
   const std::string* service_ns = nullptr;
   std::string_view host;      // the Host header (the destination service otherwise); may be empty

@@ -46,6 +46,7 @@ class IstioStatsFilter final : public StreamFilterBase, public StreamDecoderFilt
     o.inbound = dec_->hcm().inbound;
     o.peer = o.inbound ? info.downstream_peer.get() : info.upstream_peer.get();
     if (o.inbound) o.downstream_ssl = dec_->downstreamConnection().ssl();
+    o.upstream_tls = info.upstream_principals.get();
     std::shared_ptr<upstream::WorkerCluster> cluster;
     if (!info.upstream_cluster.empty()) cluster = dec_->worker().cluster(info.upstream_cluster);
     if (cluster && cluster->config().istio_service) {

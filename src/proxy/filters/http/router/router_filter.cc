@@ -1,4 +1,5 @@
 #include "proxy/filters/http/router/router_filter.h"
+#include "proxy/telemetry/istio_metrics.h"
 
 #include "common/config/error.h"
 #include "common/strings.h"
@@ -397,6 +398,8 @@ void RouterFilter::onUpstreamHeaders(const ResponseHead& head, bool end_stream) 
   per_try_timer_.disarm();
   touchPerTryIdle();
   if (const net::Address* local = upstream_->localAddress()) cb_->streamInfo().upstream_local = *local;
+  if (net::Connection* c = upstream_->connection(); c != nullptr && c->tls())
+    cb_->streamInfo().upstream_principals = telemetry::upstreamPrincipals(*c);
   if (cluster_->config().outlier) {
     // gRPC: the grpc-status decides, from a trailers-only response now or from the trailers.
     const std::string_view* g = cb_->isGrpc() ? head.find("grpc-status") : nullptr;

@@ -40,6 +40,7 @@ class TcpStatsObserver final : public SessionObserver {
     o.inbound = inbound;
     o.peer = (inbound ? info.downstream_peer : info.upstream_peer).get();
     if (inbound) o.downstream_ssl = down.ssl();
+    o.upstream_tls = info.upstream_principals.get();
     o.protocol = "tcp";
     o.response_flags = info.response_flags;
     std::shared_ptr<upstream::WorkerCluster> cluster;
