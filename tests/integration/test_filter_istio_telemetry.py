@@ -259,7 +259,8 @@ def tcp_mesh(weft_module, pki):
                                                            key=pki.client.key, alpn=alpn))
     upstream["filters"] = [tcp_mx()]
     client_cfg = wh.bootstrap(h.port(), [wh.listener("out_3306", client_port, [
-        stats_filter(), wh.tcp_proxy_filter("outbound|3306||db.default.svc.cluster.local", "outbound_3306")],
+        stats_filter(tcp_reporting_duration="0.2s"),
+        wh.tcp_proxy_filter("outbound|3306||db.default.svc.cluster.local", "outbound_3306")],
         traffic_direction="OUTBOUND")], [upstream])
     client_cfg["node"] = node("productpage-v1-1", "productpage-v1", "productpage", "v1")
     client = h.start_proxy(client_cfg, name="tcp-client-sidecar")
@@ -301,3 +302,22 @@ def test_tcp_metadata_exchange_names_both_peers(tcp_mesh):
     stats = tcp_mesh.server.stats()
     assert stats.get("metadata_exchange.alpn_protocol_found") == 1 and stats.get("metadata_exchange.metadata_added") == 1, \
         {k: v for k, v in stats.items() if k.startswith("metadata_exchange.")}
+
+
+def test_tcp_bytes_are_reported_while_the_connection_is_open(tcp_mesh):
+    """tcp_reporting_duration (0.2 s on the client here; Istio's default is 5 s): a long-lived
+    connection's bytes reach the metrics before it closes."""
+    common = dict(reporter="source", destination_workload="db-v1", destination_service="db.default.svc.cluster.local")
+    sent_before = find(tcp_mesh.client, "istio_tcp_received_bytes_total", **common)
+    closed_before = find(tcp_mesh.client, "istio_tcp_connections_closed_total", **common)
+    with socket.create_connection((wh.LOOPBACK, tcp_mesh.client_port), timeout=5) as sock:
+        sock.sendall(b"z" * 5000)
+        got = b""
+        while len(got) < 5000:
+            got += sock.recv(65536)
+        assert wh.wait_for(lambda: find(tcp_mesh.client, "istio_tcp_received_bytes_total", **common)
+                           == sent_before + 5000, 3), series(tcp_mesh.client, "istio_tcp_received_bytes_total")
+        assert find(tcp_mesh.client, "istio_tcp_connections_closed_total", **common) == closed_before  # still open
+    assert wh.wait_for(lambda: find(tcp_mesh.client, "istio_tcp_connections_closed_total", **common)
+                       == closed_before + 1, 3)
+    assert find(tcp_mesh.client, "istio_tcp_received_bytes_total", **common) == sent_before + 5000  # not twice

@@ -178,8 +178,9 @@ TelemetryMetrics metrics(const YAML::Node& n, const std::string& path, Errors& e
   if (!expectMap(n, path, errs)) return m;
   checkKeys(n, path, {"providers", "overrides", "reportingInterval"}, errs);
   m.providers = providers(n, path, errs);
-  if (n["reportingInterval"] && !n["reportingInterval"].IsNull())
-    errs.push_back(join(path, "reportingInterval") + ": periodic TCP reports are not supported by weftd");
+  m.reporting_interval_ms = durationMs(n, "reportingInterval", path, errs);
+  if (m.reporting_interval_ms && *m.reporting_interval_ms < 1)
+    errs.push_back(join(path, "reportingInterval") + ": must be at least 1ms");
   if (YAML::Node list = n["overrides"]; list && !list.IsNull()) {
     if (!list.IsSequence()) {
       errs.push_back(join(path, "overrides") + ": must be a list");

@@ -406,6 +406,7 @@ struct TelemetryMetricOverride {
 };
 struct TelemetryMetrics {
   std::vector<std::string> providers;
+  std::optional<int64_t> reporting_interval_ms;  // TCP byte reports (Istio's default 5 s)
   std::vector<TelemetryMetricOverride> overrides;
 };
 struct TelemetryCustomTag {

@@ -117,6 +117,7 @@ MetricsPolicy telemetryMetrics(const std::vector<Telemetry>& all, const MeshConf
     std::vector<std::string> names = m->providers.empty() ? parent : m->providers;
     parent = names;
     if (std::find(names.begin(), names.end(), "prometheus") == names.end()) continue;
+    if (m->reporting_interval_ms) out.reporting_interval_ms = m->reporting_interval_ms;
     for (const auto& o : m->overrides) {
       if (!appliesTo(o.mode, server)) continue;
       if (o.all_metrics && o.disabled.value_or(false)) {

@@ -28,6 +28,7 @@ struct MetricsPolicy {
     std::vector<std::string> remove_tags;  // sorted
   };
   std::vector<Override> overrides;
+  std::optional<int64_t> reporting_interval_ms;  // the last reportingInterval for prometheus
 };
 MetricsPolicy telemetryMetrics(const std::vector<Telemetry>& all, const MeshConfig& mesh, const std::string& ns,
                                const Labels& labels, bool server);

@@ -42,6 +42,10 @@ std::optional<::stats::PluginConfig> statsConfig(const MeshModel& model, const P
   if (!policy.enabled) return std::nullopt;
   ::stats::PluginConfig p;
   p.set_disable_host_header_fallback(inbound);
+  if (policy.reporting_interval_ms) {
+    p.mutable_tcp_reporting_duration()->set_seconds(*policy.reporting_interval_ms / 1000);
+    p.mutable_tcp_reporting_duration()->set_nanos(static_cast<int32_t>(*policy.reporting_interval_ms % 1000) * 1000000);
+  }
   for (const auto& o : policy.overrides) {
     auto* m = p.add_metrics();
     m->set_name(o.name);

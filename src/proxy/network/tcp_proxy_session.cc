@@ -28,7 +28,11 @@ TcpProxySession::TcpProxySession(WorkerContext& worker, std::unique_ptr<net::Con
                        }
                        finish(kUpstreamConnectionFailure);
                      }),
-      idle_timer_(worker.reactor(), [this] { onIdleTimer(); }) {
+      idle_timer_(worker.reactor(), [this] { onIdleTimer(); }),
+      report_timer_(worker.reactor(), [this] {
+        report(false);
+        report_timer_.arm(report_interval_);
+      }) {
   info_.protocol = {};
   info_.start = worker.reactor().now();
   info_.start_time = std::chrono::system_clock::now();
@@ -142,8 +146,25 @@ void TcpProxySession::startRelay() {
 void TcpProxySession::notifyOpen() {
   if (opened_) return;
   opened_ = true;
-  if (observers_)
-    for (const auto& o : *observers_) o->onOpen(worker_, info_, *down_, inbound_);
+  if (!observers_) return;
+  for (const auto& o : *observers_) {
+    o->onOpen(worker_, info_, *down_, inbound_);
+    auto every = o->reportingInterval();
+    if (every.count() > 0 && (report_interval_.count() == 0 || every < report_interval_)) report_interval_ = every;
+  }
+  if (report_interval_.count() > 0 && !done_) report_timer_.arm(report_interval_);
+}
+
+void TcpProxySession::report(bool always) {
+  if (!observers_) return;
+  // While relaying, the relay's running totals; at the end, the totals finish() kept.
+  uint64_t sent = relay_ ? relay_->bytesFromUpstream() : info_.bytes_sent;
+  uint64_t received = relay_ ? relay_->bytesFromDownstream() : info_.bytes_received;
+  uint64_t ds = sent - reported_sent_, dr = received - reported_received_;
+  if (!always && ds == 0 && dr == 0) return;
+  reported_sent_ = sent;
+  reported_received_ = received;
+  for (const auto& o : *observers_) o->onReport(worker_, info_, *down_, inbound_, ds, dr);
 }
 
 void TcpProxySession::onRelayActivity() { last_activity_ = worker_.reactor().now(); }
@@ -163,6 +184,7 @@ void TcpProxySession::finish(uint32_t flag) {
   done_ = true;
   connect_timer_.disarm();
   idle_timer_.disarm();
+  report_timer_.disarm();
   info_.response_flags |= flag;
   info_.end = worker_.reactor().now();
   auto& stats = *config_->stats;
@@ -175,6 +197,7 @@ void TcpProxySession::finish(uint32_t flag) {
     worker_.reactor().deferDelete(std::move(relay_));
   }
   notifyOpen();
+  report(true);
   if (observers_)
     for (const auto& o : *observers_) o->onClose(worker_, info_, *down_, inbound_);
   for (const auto& logger : config_->access_logs) worker_.writeAccessLog(*logger, info_);

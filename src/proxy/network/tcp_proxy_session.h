@@ -39,6 +39,8 @@ class TcpProxySession final : public ActiveSession, public net::ConnectionCallba
   void startRelay();
   // Observers hear of the session once both peers are known (or it ends before).
   void notifyOpen();
+  // Tells observers the bytes relayed since the last report (`always`: even none).
+  void report(bool always);
 
   WorkerContext& worker_;
   std::unique_ptr<net::Connection> down_;
@@ -52,6 +54,9 @@ class TcpProxySession final : public ActiveSession, public net::ConnectionCallba
   std::unique_ptr<Relay> relay_;
   event::Timer connect_timer_;
   event::Timer idle_timer_;
+  event::Timer report_timer_;
+  std::chrono::milliseconds report_interval_{0};  // the observers' shortest; 0: none
+  uint64_t reported_sent_ = 0, reported_received_ = 0;
   event::TimePoint last_activity_{};
   StreamInfo info_;
   bool done_ = false;

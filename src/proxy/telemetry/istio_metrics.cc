@@ -134,13 +134,17 @@ config::FieldTable MetricSet::supportedFields() {
 
 std::shared_ptr<const MetricSet> MetricSet::compile(const ::stats::PluginConfig& p, Kind kind, stats::Store& store,
                                                     const std::string& path) {
-  if (p.has_tcp_reporting_duration())
-    throw ConfigError(path +
-                      ".tcp_reporting_duration: periodic TCP reports are not supported by weft-proxy (bytes are "
-                      "counted when a connection closes)");
+  std::chrono::milliseconds tcp_interval{5000};
+  if (p.has_tcp_reporting_duration()) {
+    const auto& d = p.tcp_reporting_duration();
+    tcp_interval = std::chrono::milliseconds(d.seconds() * 1000 + d.nanos() / 1000000);
+    if (d.seconds() < 0 || d.nanos() < 0 || tcp_interval.count() < 1)
+      throw ConfigError(path + ".tcp_reporting_duration: must be at least 1ms");
+  }
   if (p.reporter() != ::stats::UNSPECIFIED)
     throw ConfigError(path + ".reporter: SERVER_GATEWAY (waypoints) is not supported by weft-proxy");
   auto set = std::make_shared<MetricSet>();
+  set->tcp_reporting_interval_ = tcp_interval;
   set->disable_host_header_fallback_ = p.disable_host_header_fallback();
   std::string prefix = p.stat_prefix().empty() ? "istio_" : p.stat_prefix();
   struct Standard {

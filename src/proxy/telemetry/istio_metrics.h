@@ -8,6 +8,7 @@
 //   TCP:  istio_tcp_connections_opened_total, istio_tcp_connections_closed_total,
 //         istio_tcp_sent_bytes_total, istio_tcp_received_bytes_total (no response_code /
 //         grpc_response_status labels).
+#include <chrono>
 #include <initializer_list>
 #include <memory>
 #include <string>
@@ -111,12 +112,15 @@ class MetricSet {
   // Adds each amount to (or observes it in) the selected metrics of its value.
   void record(const Labels& labels, std::initializer_list<std::pair<Value, double>> amounts) const;
   bool disableHostHeaderFallback() const { return disable_host_header_fallback_; }
+  // How often open TCP connections report their bytes (tcp_reporting_duration; Istio's 5 s).
+  std::chrono::milliseconds tcpReportingInterval() const { return tcp_reporting_interval_; }
   // The stats.PluginConfig fields compile() takes.
   static config::FieldTable supportedFields();
 
  private:
   std::vector<Metric> metrics_;
   bool disable_host_header_fallback_ = false;
+  std::chrono::milliseconds tcp_reporting_interval_{5000};
 };
 
 }  // namespace weft::proxy::telemetry

@@ -14,6 +14,7 @@
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/stats/config.pb.h"
 #include "proxy/access_log/access_logger.h"
+#include "proxy/network/network_filter.h"
 #include "proxy/tracing/http_tracing.h"
 
 namespace weft::control::xds {
@@ -243,6 +244,32 @@ spec:
       EXPECT_EQ(mc.tags_to_remove(1), "response_flags");
     }
   }
+}
+
+TEST(MetricsGenTest, ReportingIntervalBecomesTcpReportingDuration) {
+  auto m = modelWith(R"(
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: tcp-reports, namespace: default}
+spec:
+  metrics:
+  - providers: [{name: prometheus}]
+    reportingInterval: 1.5s
+)");
+  auto tcp = istioTcpStatsFilter(*m, reviewsV1(), true);
+  ASSERT_TRUE(tcp.has_value());
+  ::stats::PluginConfig p;
+  ASSERT_TRUE(tcp->typed_config().UnpackTo(&p));
+  EXPECT_EQ(p.tcp_reporting_duration().seconds(), 1);
+  EXPECT_EQ(p.tcp_reporting_duration().nanos(), 500000000);
+  // weft-proxy takes it.
+  stats::Store store(1);
+  const auto* network = proxy::network::findNetworkFilter(tcp->typed_config());
+  ASSERT_NE(network, nullptr);
+  proxy::network::NetworkFilterContext nctx{store, true, nullptr, {}};
+  auto observer = network->compileObserver(tcp->typed_config(), "filters[0]", nctx);
+  ASSERT_NE(observer, nullptr);
+  EXPECT_EQ(observer->reportingInterval(), std::chrono::milliseconds(1500));
 }
 
 TEST(MetricsGenTest, AllMetricsDisabledRemovesTheFilter) {

@@ -1,7 +1,8 @@
 // istio.stats (network): Istio's standard TCP metrics for the tcp_proxy sessions of its chain
 // (see proxy/telemetry/istio_metrics.h): istio_tcp_connections_opened_total when a session
-// opens; istio_tcp_connections_closed_total, istio_tcp_sent_bytes_total and
-// istio_tcp_received_bytes_total when it closes. The peer is what Istio's TCP metadata exchange
+// opens; istio_tcp_sent_bytes_total and istio_tcp_received_bytes_total every
+// tcp_reporting_duration (5 s) while it is open and when it closes;
+// istio_tcp_connections_closed_total when it closes. The peer is what Istio's TCP metadata exchange
 // found (istio.metadata_exchange; unknown without it); the destination service comes from the
 // cluster's istio metadata.
 #include "common/config/error.h"
@@ -24,14 +25,20 @@ class TcpStatsObserver final : public SessionObserver {
     labels(worker, info, down, inbound, l);
     m_->record(l, {{MetricSet::Value::Opened, 1}});
   }
-  void onClose(WorkerContext& worker, const StreamInfo& info, net::Connection& down, bool inbound) const override {
+  void onReport(WorkerContext& worker, const StreamInfo& info, net::Connection& down, bool inbound, uint64_t sent,
+                uint64_t received) const override {
     telemetry::Labels l;
     labels(worker, info, down, inbound, l);
     // Sent and received as Istio counts them: to and from the downstream peer.
-    m_->record(l, {{MetricSet::Value::Closed, 1},
-                   {MetricSet::Value::SentBytes, static_cast<double>(info.bytes_sent)},
-                   {MetricSet::Value::ReceivedBytes, static_cast<double>(info.bytes_received)}});
+    m_->record(l, {{MetricSet::Value::SentBytes, static_cast<double>(sent)},
+                   {MetricSet::Value::ReceivedBytes, static_cast<double>(received)}});
   }
+  void onClose(WorkerContext& worker, const StreamInfo& info, net::Connection& down, bool inbound) const override {
+    telemetry::Labels l;
+    labels(worker, info, down, inbound, l);
+    m_->record(l, {{MetricSet::Value::Closed, 1}});
+  }
+  std::chrono::milliseconds reportingInterval() const override { return m_->tcpReportingInterval(); }
 
  private:
   static void labels(WorkerContext& worker, const StreamInfo& info, net::Connection& down, bool inbound,

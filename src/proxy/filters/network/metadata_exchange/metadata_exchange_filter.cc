@@ -6,8 +6,7 @@
 // Stats metadata_exchange.{alpn_protocol_found,alpn_protocol_not_found,initial_header_not_found,
 // metadata_added}. A client that never completes its frame is closed after 10 s.
 #include "common/config/error.h"
-#include "proxy/network/active_session.h"
-#include "proxy/network/listener_config.h"
+#include "proxy/network/gate.h"
 #include "proxy/network/network_filter.h"
 #include "proxy/telemetry/tcp_metadata_exchange.h"
 
@@ -27,15 +26,12 @@ struct MxConfig {
   std::shared_ptr<stats::Scope> stats;
 };
 
-class MxGate final : public ActiveSession, public net::ConnectionCallbacks {
+class MxGate final : public GateSession {
  public:
   MxGate(WorkerContext& worker, std::unique_ptr<net::Connection> conn, std::shared_ptr<const MxConfig> config,
          std::shared_ptr<const NetworkFilter> next, std::shared_ptr<stats::Scope> listener_stats)
-      : worker_(worker),
-        conn_(std::move(conn)),
+      : GateSession(worker, std::move(conn), std::move(next), std::move(listener_stats)),
         config_(std::move(config)),
-        next_(std::move(next)),
-        listener_stats_(std::move(listener_stats)),
         timer_(worker.reactor(), [this] { closeNow(); }) {}
 
   void start() {
@@ -60,7 +56,7 @@ class MxGate final : public ActiveSession, public net::ConnectionCallbacks {
     config_->stats->inc(MxStats::metadata_added);
   }
   void onData(net::Connection&) override {
-    if (!exchanging_) return;
+    if (!exchanging_ || done()) return;
     size_t consumed = 0;
     std::shared_ptr<const telemetry::PeerMetadata> peer;
     switch (telemetry::decodeMxFrame(conn_->input().view(), consumed, peer)) {
@@ -77,58 +73,14 @@ class MxGate final : public ActiveSession, public net::ConnectionCallbacks {
         break;
       }
     }
+    timer_.disarm();
     pass();
   }
-  void onEvent(net::Connection&, net::ConnectionEvent) override { closeNow(); }
-  void drain() override { closeNow(); }
-  void closeNow() override {
-    if (done_) return;
-    done_ = true;
-    timer_.disarm();
-    conn_->close();
-    listener_stats_->dec(ListenerStats::downstream_cx_active);
-    listener_stats_->inc(ListenerStats::downstream_cx_destroy);
-    worker_.removeSession(this);
-  }
 
  private:
-  void pass() {
-    if (done_) return;
-    done_ = true;
-    timer_.disarm();
-    worker_.removeSession(this);
-    next_->startSession(worker_, std::move(conn_), std::move(listener_stats_), listener);
-  }
-
-  WorkerContext& worker_;
-  std::unique_ptr<net::Connection> conn_;
   std::shared_ptr<const MxConfig> config_;
-  std::shared_ptr<const NetworkFilter> next_;
-  std::shared_ptr<stats::Scope> listener_stats_;
-  event::Timer timer_;
+  event::Timer timer_;  // a client that never completes its frame is closed
   bool exchanging_ = false;
-  bool done_ = false;
-};
-
-class MxFilter final : public NetworkFilter {
- public:
-  MxFilter(std::shared_ptr<const MxConfig> config, std::shared_ptr<const NetworkFilter> next)
-      : config_(std::move(config)), next_(std::move(next)) {}
-  void startSession(WorkerContext& worker, std::unique_ptr<net::Connection> conn,
-                    std::shared_ptr<stats::Scope> listener_stats, const void* listener) const override {
-    auto* gate = new MxGate(worker, std::move(conn), config_, next_, std::move(listener_stats));
-    gate->listener = listener;
-    worker.addSession(gate);
-    gate->start();
-  }
-  std::string_view rdsName() const override { return next_->rdsName(); }
-  std::vector<std::pair<std::string, std::string>> referencedClusters(const std::string& path) const override {
-    return next_->referencedClusters(path);
-  }
-
- private:
-  std::shared_ptr<const MxConfig> config_;
-  std::shared_ptr<const NetworkFilter> next_;
 };
 
 class MxFactory final : public NetworkFilterFactory {
@@ -144,7 +96,7 @@ class MxFactory final : public NetworkFilterFactory {
     auto c = std::make_shared<MxConfig>();
     c->protocol = telemetry::mxProtocol(any, path);
     c->stats = ctx.store.scope("metadata_exchange.", MxStats::kDefs, MxStats::kCount);
-    return std::make_shared<MxFilter>(std::move(c), ctx.next);
+    return std::make_shared<GateFilter<MxGate, MxConfig>>(std::move(c), ctx.next);
   }
 };
 

@@ -9,7 +9,7 @@
 #include "common/config/error.h"
 #include "envoy/extensions/filters/network/rbac/v3/rbac.pb.h"
 #include "proxy/filters/common/rbac/rbac_stats.h"
-#include "proxy/network/active_session.h"
+#include "proxy/network/gate.h"
 #include "proxy/network/listener_config.h"
 #include "proxy/network/network_filter.h"
 
@@ -21,15 +21,11 @@ namespace nrbacv3 = envoy::extensions::filters::network::rbac::v3;
 using rbac::RbacConfig;
 
 // Holds the connection until it can be judged (a TLS handshake in progress).
-class RbacGate final : public ActiveSession, public net::ConnectionCallbacks {
+class RbacGate final : public GateSession {
  public:
   RbacGate(WorkerContext& worker, std::unique_ptr<net::Connection> conn, std::shared_ptr<const RbacConfig> config,
            std::shared_ptr<const NetworkFilter> next, std::shared_ptr<stats::Scope> listener_stats)
-      : worker_(worker),
-        conn_(std::move(conn)),
-        config_(std::move(config)),
-        next_(std::move(next)),
-        listener_stats_(std::move(listener_stats)) {}
+      : GateSession(worker, std::move(conn), std::move(next), std::move(listener_stats)), config_(std::move(config)) {}
 
   void start() {
     if (conn_->tls()) {
@@ -40,20 +36,10 @@ class RbacGate final : public ActiveSession, public net::ConnectionCallbacks {
   }
   void onHandshakeComplete(net::Connection&) override { decide(); }
   void onData(net::Connection&) override { decide(); }
-  void onEvent(net::Connection&, net::ConnectionEvent) override { closeNow(); }
-  void drain() override { closeNow(); }  // nothing is in flight yet
-  void closeNow() override {
-    if (done_) return;
-    done_ = true;
-    conn_->close();
-    listener_stats_->dec(ListenerStats::downstream_cx_active);
-    listener_stats_->inc(ListenerStats::downstream_cx_destroy);
-    worker_.removeSession(this);
-  }
 
  private:
   void decide() {
-    if (done_) return;
+    if (done()) return;
     SSL* ssl = conn_->ssl();
     const char* sni = ssl ? SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name) : nullptr;
     rbac::RbacRequest r(nullptr, {}, &conn_->remoteAddress(), &conn_->localAddress(), ssl,
@@ -62,39 +48,10 @@ class RbacGate final : public ActiveSession, public net::ConnectionCallbacks {
       closeNow();
       return;
     }
-    done_ = true;
-    worker_.removeSession(this);
-    next_->startSession(worker_, std::move(conn_), std::move(listener_stats_), listener);
+    pass();
   }
 
-  WorkerContext& worker_;
-  std::unique_ptr<net::Connection> conn_;
   std::shared_ptr<const RbacConfig> config_;
-  std::shared_ptr<const NetworkFilter> next_;
-  std::shared_ptr<stats::Scope> listener_stats_;
-  bool done_ = false;
-};
-
-class RbacNetworkFilter final : public NetworkFilter {
- public:
-  RbacNetworkFilter(std::shared_ptr<const RbacConfig> config, std::shared_ptr<const NetworkFilter> next)
-      : config_(std::move(config)), next_(std::move(next)) {}
-
-  void startSession(WorkerContext& worker, std::unique_ptr<net::Connection> conn,
-                    std::shared_ptr<stats::Scope> listener_stats, const void* listener) const override {
-    auto* gate = new RbacGate(worker, std::move(conn), config_, next_, std::move(listener_stats));
-    gate->listener = listener;
-    worker.addSession(gate);
-    gate->start();
-  }
-  std::string_view rdsName() const override { return next_->rdsName(); }
-  std::vector<std::pair<std::string, std::string>> referencedClusters(const std::string& path) const override {
-    return next_->referencedClusters(path);
-  }
-
- private:
-  std::shared_ptr<const RbacConfig> config_;
-  std::shared_ptr<const NetworkFilter> next_;
 };
 
 // Envoy's statPrefixJoin.
@@ -126,7 +83,7 @@ class RbacNetworkFactory final : public NetworkFilterFactory {
     auto c =
         RbacConfig::compile(p.has_rules() ? &p.rules() : nullptr, p.has_shadow_rules() ? &p.shadow_rules() : nullptr,
                             join(p.stat_prefix(), "rbac."), "", p.shadow_rules_stat_prefix(), ctx.store, path);
-    return std::make_shared<RbacNetworkFilter>(std::move(c), ctx.next);
+    return std::make_shared<GateFilter<RbacGate, RbacConfig>>(std::move(c), ctx.next);
   }
 };
 
