@@ -36,12 +36,7 @@ RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors&
   if (!spec || spec.IsNull()) return ra;
   if (!expectMap(spec, "spec", errs)) return ra;
   checkKeys(spec, "spec", {"selector", "jwtRules", "targetRef", "targetRefs"}, errs);
-  if (YAML::Node sel = spec["selector"]) {
-    if (expectMap(sel, "spec.selector", errs)) {
-      checkKeys(sel, "spec.selector", {"matchLabels"}, errs);
-      ra.selector = labels(sel, "matchLabels", "spec.selector", errs);
-    }
-  }
+  ra.selector = workloadSelector(spec, errs);
   if (spec["targetRef"] || spec["targetRefs"]) errs.push_back("spec.targetRef: not supported by weftd; use selector");
   YAML::Node rules = spec["jwtRules"];
   if (rules && !rules.IsSequence()) errs.push_back("spec.jwtRules: must be a list");

@@ -201,12 +201,7 @@ Telemetry decodeTelemetry(const YAML::Node& doc, Errors& errs) {
   if (!spec || spec.IsNull()) return t;
   if (!expectMap(spec, "spec", errs)) return t;
   checkKeys(spec, "spec", {"selector", "targetRef", "targetRefs", "tracing", "metrics", "accessLogging"}, errs);
-  if (YAML::Node sel = spec["selector"]; sel && !sel.IsNull()) {
-    if (expectMap(sel, "spec.selector", errs)) {
-      checkKeys(sel, "spec.selector", {"matchLabels"}, errs);
-      t.selector = labels(sel, "matchLabels", "spec.selector", errs);
-    }
-  }
+  t.selector = workloadSelector(spec, errs);
   for (const char* k : {"targetRef", "targetRefs"})
     if (spec[k] && !spec[k].IsNull())
       errs.push_back(std::string("spec.") + k +

@@ -18,6 +18,13 @@ void checkKeys(const YAML::Node& n, const std::string& path, std::initializer_li
   }
 }
 
+Labels workloadSelector(const YAML::Node& spec, Errors& errs) {
+  YAML::Node sel = spec["selector"];
+  if (!expectMap(sel, "spec.selector", errs)) return {};
+  checkKeys(sel, "spec.selector", {"matchLabels"}, errs);
+  return labels(sel, "matchLabels", "spec.selector", errs);
+}
+
 bool expectMap(const YAML::Node& n, const std::string& path, Errors& errs) {
   if (!n) return false;
   if (!n.IsMap()) {

@@ -37,6 +37,8 @@ std::map<std::string, StringMatch> stringMatchMap(const YAML::Node& n, const std
 HeaderOps headerOps(const YAML::Node& n, const std::string& path, Errors& errs);
 void headers(const YAML::Node& n, const std::string& path, HeaderOps& req, HeaderOps& resp, Errors& errs);
 std::optional<int64_t> durationMs(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
+// spec.selector.matchLabels of a policy kind (empty: no selector, namespace- or mesh-wide).
+Labels workloadSelector(const YAML::Node& spec, Errors& errs);
 // A kind's `spec`, which must be a map; false (with the error) when it is missing or not one.
 bool spec(const YAML::Node& doc, YAML::Node& out, Errors& errs);
 

@@ -170,8 +170,8 @@ MeshConfig parseMeshConfig(const std::string& text, std::vector<std::string>& er
         if (YAML::Node s = tr["sampling"]; s && !s.IsNull()) {
           try {
             double v = s.as<double>();
-            // Istio: a value over 100 falls back to 1%.
-            mesh.trace_sampling = v > 100 || v <= 0 ? (v > 100 ? 1.0 : mesh.trace_sampling) : v;
+            if (v > 100) v = 1.0;  // Istio: a value over 100 falls back to 1%; 0 means unset
+            if (v > 0) mesh.trace_sampling = v;
           } catch (const YAML::Exception&) {
             errs.push_back(join(join(p, "tracing"), "sampling") + ": must be a number");
           }

@@ -182,11 +182,13 @@ std::vector<envoy::config::accesslog::v3::AccessLog> accessLogs(const MeshModel&
   auto providers = telemetryAccessLogProviders(model.config ? model.config->telemetries : none, mesh, proxy.ns,
                                                proxy.labels, inbound);
   if (!providers) {
-    if (!mesh.access_log_file.empty())
-      out.push_back(fileLog(mesh.access_log_file, mesh.access_log_json ? "" : mesh.access_log_format,
-                            mesh.access_log_json
-                                ? (mesh.access_log_format.empty() ? istioJsonLogFormat() : mesh.access_log_format)
-                                : ""));
+    if (mesh.access_log_file.empty()) return out;
+    if (mesh.access_log_json) {
+      const std::string& json = mesh.access_log_format.empty() ? istioJsonLogFormat() : mesh.access_log_format;
+      out.push_back(fileLog(mesh.access_log_file, "", json));
+    } else {
+      out.push_back(fileLog(mesh.access_log_file, mesh.access_log_format, ""));
+    }
     return out;
   }
   for (const auto& name : *providers) {
