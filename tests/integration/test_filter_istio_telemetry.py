@@ -209,14 +209,41 @@ def test_grpc_messages(weft):
         server.stop()
 
 
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_cel_dimensions(weft, proto):
+    """Telemetry tagOverrides as istiod sends them (stats.PluginConfig dimensions): new labels
+    and a standard label's value from CEL over the request; other metrics keep Istio's labels."""
+    app = weft.echo("app")
+    port = weft.port()
+    hcm = wh.hcm_filter([wh.vhost("in", ["*"], [wh.route_to("inbound|9080||")])], stat_prefix="inbound_9080")
+    hcm["typed_config"]["http_filters"] = [stats_filter(metrics=[{"name": "requests_total", "dimensions": {
+        "request_host": "request.host", "user": "request.headers['x-user']",
+        "destination_port": "string(destination.port)",
+        "response_code": "response.code >= 500 ? 'error' : 'ok'"}}]), wh.router_filter()]
+    cfg = wh.bootstrap(weft.port(), [wh.listener("virtualInbound", port, [hcm], traffic_direction="INBOUND")],
+                       [wh.cluster("inbound|9080||", [app.port])])
+    cfg["node"] = node("reviews-v2-1", "reviews-v2", "reviews", "v2")
+    proxy = weft.start_proxy(cfg, name="sidecar")
+    assert request(proto, port, "/x", host="reviews:9080", headers=["x-user: jason"]).status == 200
+    assert request(proto, port, "/status/503", host="reviews:9080").status == 503
+    ok = dict(request_host="reviews:9080", user="jason", destination_port=str(port), response_code="ok")
+    assert wh.wait_for(lambda: find(proxy, "istio_requests_total", **ok) == 1, 3), \
+        series(proxy, "istio_requests_total")
+    assert find(proxy, "istio_requests_total", user="unknown", response_code="error",
+                destination_workload="reviews-v2") == 1, series(proxy, "istio_requests_total")
+    sizes = series(proxy, "istio_request_bytes_count")
+    assert sizes and all("user" not in dict(labels) for labels in sizes), sizes
+
+
 def test_config_errors_and_overrides(weft):
     def validate(filt):
         hcm = wh.hcm_filter([wh.vhost("all", ["*"], [wh.route_to("c")])])
         hcm["typed_config"]["http_filters"] = [filt, wh.router_filter()]
         cfg = wh.bootstrap(weft.port(), [wh.listener("l", weft.port(), [hcm])], [wh.cluster("c", [weft.port()])])
         return weft.validate(cfg)[1]
-    r = validate(stats_filter(metrics=[{"dimensions": {"x": "request.host"}}]))
-    assert r.returncode != 0 and "metrics[0].dimensions: CEL expressions are not supported" in r.stderr, r.stderr
+    r = validate(stats_filter(metrics=[{"dimensions": {"x": "request.hots"}}]))
+    assert r.returncode != 0 and "metrics[0].dimensions[x]: invalid CEL expression 'request.hots': offset 7: " \
+        "unknown attribute 'request.hots'" in r.stderr, r.stderr
     r = validate(stats_filter(metrics=[{"tags_to_remove": ["nope"]}]))
     assert "tags_to_remove: 'nope' is not one of Istio's labels" in r.stderr, r.stderr
     r = validate(stats_filter(reporter="SERVER_GATEWAY"))

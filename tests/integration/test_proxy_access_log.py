@@ -165,3 +165,27 @@ def test_one_line_per_request(env):
     assert sorted(l.split()[0] for l in lines) == ["rid=rid-count-%d" % i for i in range(5)], (
         "expected exactly one log line per request, got %r" % lines)
     assert len(wh.read_lines(env.custom_log)) == before + 5, "extra lines in the access log"
+
+
+@pytest.mark.parametrize("proto", bp.PROTOCOLS)
+def test_cel_filter_logs_only_what_it_selects(weft, proto):
+    """Istio's Telemetry accessLogging filter, as istiod sends it: Envoy's CEL extension filter.
+    Only the failed request and the one flagged by a header are written."""
+    echo = weft.echo("echo")
+    port, log = weft.port(), weft.path("filtered.log")
+    al = wh.file_access_log(log, "%REQ(X-REQUEST-ID)% %RESPONSE_CODE%\n")
+    al["filter"] = {"extension_filter": {"name": "envoy.access_loggers.extension_filters.cel", "typed_config": {
+        "@type": "type.googleapis.com/envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter",
+        "expression": "response.code >= 400 || request.headers['x-debug'] == 'on'"}}}
+    routes = [wh.direct(503, "down", prefix="/down"), wh.route_to("echo")]
+    proxy = weft.start_proxy(wh.bootstrap(weft.port(), listeners=[
+        wh.http_listener("l", port, [wh.vhost("all", ["*"], routes)], access_log=[al])],
+        clusters=[wh.cluster("echo", [echo.port])]))
+    for rid, path, extra in (("plain", "/ok", []), ("debug", "/ok", ["x-debug: on"]), ("failed", "/down", [])):
+        r = bp.request(proto, port, path, headers=["x-request-id: %s-%s" % (rid, proto)] + extra)
+        assert r.status in (200, 503), r.describe()
+    lines = wh.wait_for_log(log, lambda l: l.startswith("failed-"))
+    assert lines, "no line for the failed request%s" % proxy.ctx()
+    time.sleep(0.3)  # a line for the plain request would have been written with the others
+    got = sorted(wh.read_lines(log))
+    assert got == sorted(["debug-%s 200" % proto, "failed-%s 503" % proto]), got

@@ -64,8 +64,8 @@ class Collector:
         self.server.server_close()
 
 
-def tracing(sampling, canonical_service):
-    return {
+def tracing(sampling, canonical_service, w3c=False):
+    t = {
         "random_sampling": {"value": sampling},
         "custom_tags": [{"tag": "istio.canonical_service", "literal": {"value": canonical_service}},
                         {"tag": "tenant", "request_header": {"name": "x-tenant", "default_value": "none"}}],
@@ -74,6 +74,9 @@ def tracing(sampling, canonical_service):
             "collector_endpoint_version": "HTTP_JSON", "collector_hostname": "zipkin.istio-system.svc.cluster.local",
             "trace_id_128bit": True, "shared_span_context": False}},
     }
+    if w3c:
+        t["provider"]["typed_config"]["trace_context_option"] = "USE_B3_WITH_W3C_PROPAGATION"
+    return t
 
 
 def route(cluster, operation=None):
@@ -107,15 +110,20 @@ def mesh(weft_module):
     quiet_hcm = wh.hcm_filter([wh.vhost("out", ["*"], [route("outbound|9080||reviews.default.svc.cluster.local")])],
                               stat_prefix="outbound_quiet")
     quiet_hcm["typed_config"]["tracing"] = tracing(0, "productpage")
+    w3c_port = h.port()
+    w3c_hcm = wh.hcm_filter([wh.vhost("out", ["*"], [route("outbound|9080||reviews.default.svc.cluster.local")])],
+                            stat_prefix="outbound_w3c")
+    w3c_hcm["typed_config"]["tracing"] = tracing(100, "productpage", w3c=True)
     client_cfg = wh.bootstrap(h.port(), [
         wh.listener("0.0.0.0_9080", client_port, [client_hcm], traffic_direction="OUTBOUND"),
         wh.listener("quiet", quiet_port, [quiet_hcm], traffic_direction="OUTBOUND"),
+        wh.listener("w3c", w3c_port, [w3c_hcm], traffic_direction="OUTBOUND"),
     ], [wh.cluster("outbound|9080||reviews.default.svc.cluster.local", [server_port]), zipkin],
         node_id="sidecar~127.0.0.1~productpage-v1.default~default.svc.cluster.local",
         node_cluster="productpage.default")
     client = h.start_proxy(client_cfg, name="client-sidecar")
     yield type("Mesh", (), {"client": client, "server": server, "client_port": client_port,
-                            "quiet_port": quiet_port, "collector": collector})
+                            "quiet_port": quiet_port, "w3c_port": w3c_port, "collector": collector})
     collector.close()
 
 
@@ -195,6 +203,42 @@ def test_an_incoming_b3_context_is_continued(mesh):
     client = mesh.collector.wait_for(lambda s: s["traceId"] == trace_id and s["kind"] == "CLIENT")
     assert spans and client, mesh.collector.spans[-4:]
     assert client[0]["parentId"] == parent and spans[0]["parentId"] == client[0]["id"], (client, spans)
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_w3c_traceparent_created_at_the_edge(mesh, proto):
+    """USE_B3_WITH_W3C_PROPAGATION (Envoy 1.35, Istio 1.28's traceContextOption): a request with
+    no context starts a trace, and the next hop gets a traceparent beside the B3 headers."""
+    r = request(proto, mesh.w3c_port, "/w3c-new", host="reviews:9080", headers=["tracestate: vendor=1"])
+    assert r.status == 200, r.describe()
+    seen = json.loads(r.body)["headers"]
+    tp = seen.get("traceparent", "")
+    # The server sidecar (USE_B3) passes the client's traceparent through and writes its own B3.
+    m = re.fullmatch(r"00-([0-9a-f]{32})-([0-9a-f]{16})-01", tp)
+    assert m, "expected a traceparent from the client sidecar: %r" % seen
+    assert m.group(1) == seen["x-b3-traceid"], seen
+    client = mesh.collector.wait_for(lambda s: s["traceId"] == m.group(1) and s["kind"] == "CLIENT")
+    assert client and client[0]["id"] == m.group(2) == seen["x-b3-parentspanid"], (client, seen)
+    assert seen.get("tracestate") == "vendor=1", seen  # passes through
+
+
+@pytest.mark.parametrize("proto", PROTOCOLS)
+def test_w3c_traceparent_continued_without_b3(mesh, proto):
+    trace_id, parent = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    r = request(proto, mesh.w3c_port, "/w3c-continued", host="reviews:9080",
+                headers=["traceparent: 00-%s-%s-01" % (trace_id, parent)])
+    assert r.status == 200, r.describe()
+    seen = json.loads(r.body)["headers"]
+    assert seen["x-b3-traceid"] == trace_id, seen
+    tp = seen["traceparent"]
+    assert tp.startswith("00-%s-" % trace_id) and tp.endswith("-01") and parent not in tp, tp  # rewritten
+    client = mesh.collector.wait_for(lambda s: s["traceId"] == trace_id and s["kind"] == "CLIENT")
+    assert client and client[0]["parentId"] == parent, client
+    # The B3-only listener leaves traceparent alone: it is not a context there.
+    r = request(proto, mesh.client_port, "/b3-only", host="reviews:9080",
+                headers=["traceparent: 00-%s-%s-01" % (trace_id, parent)])
+    seen = json.loads(r.body)["headers"]
+    assert seen["traceparent"] == "00-%s-%s-01" % (trace_id, parent) and seen["x-b3-traceid"] != trace_id, seen
 
 
 def test_config_errors_name_the_field(weft):

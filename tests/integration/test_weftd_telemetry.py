@@ -135,7 +135,8 @@ def test_telemetry_tracing_to_a_zipkin_provider(mesh):
                                                      namespace="istio-system"))
         reload(mesh, "istio.yaml", mesh_config_map(
             "accessLogFile: %s\nextensionProviders:\n- name: zipkin\n  zipkin: {service: "
-            "zipkin.istio-system.svc.cluster.local, port: %d}" % (mesh.log, zport)))
+            "zipkin.istio-system.svc.cluster.local, port: %d, traceContextOption: USE_B3_WITH_W3C_PROPAGATION}"
+            % (mesh.log, zport)))
         reload(mesh, "tracing.yaml", """apiVersion: telemetry.istio.io/v1
 kind: Telemetry
 metadata: {name: mesh-default, namespace: istio-system}
@@ -150,7 +151,8 @@ spec:
         for i in range(20):  # until the pushed listener serves, then the reporter's flush (5 s)
             r = request("http1", mesh.port, "/traced/%d" % i, host=HOST)
             assert r.status == 200, r.describe()
-            if json.loads(r.body)["headers"].get("x-b3-sampled") == "1":
+            seen = json.loads(r.body)["headers"]
+            if seen.get("x-b3-sampled") == "1":
                 spans = collector.wait_for(lambda s: s["kind"] == "CLIENT")
                 break
             time.sleep(0.3)
@@ -162,8 +164,52 @@ spec:
         assert (tags["istio.canonical_service"], tags["istio.namespace"], tags["team"]) == (
             "client", "default", "shop-team"), tags
         assert len(span["traceId"]) == 32, span  # 128-bit unless enable64bitTraceId
+        # traceContextOption USE_B3_WITH_W3C_PROPAGATION: a W3C traceparent beside B3.
+        assert seen.get("traceparent") == "00-%s-%s-01" % (seen["x-b3-traceid"], seen["x-b3-spanid"]), seen
     finally:
         mesh.weftd.remove("tracing.yaml")
         mesh.weftd.remove("zipkin.yaml")
         reload(mesh, "istio.yaml", mesh_config_map("accessLogFile: %s" % mesh.log))
         collector.close()
+
+
+def test_telemetry_cel_tag_overrides_and_log_filter(mesh):
+    """A Telemetry's CEL through weftd: tagOverrides values become labels of the sidecar's
+    istio_requests_total, and an accessLogging filter keeps only the failed requests."""
+    reload(mesh, "istio.yaml", mesh_config_map(
+        "extensionProviders:\n- name: file-log\n  envoyFileAccessLog: {path: %s}" % mesh.log))
+    reload(mesh, "cel.yaml", """apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: cel, namespace: default}
+spec:
+  selector: {matchLabels: {app: client}}
+  accessLogging:
+  - providers: [{name: file-log}]
+    filter: {expression: "response.code >= 400"}
+  metrics:
+  - overrides:
+    - match: {metric: REQUEST_COUNT}
+      tagOverrides:
+        request_host: {value: request.host}
+        request_operation: {value: "request.method + ' ' + request.url_path"}
+""")
+    try:
+        seen = False
+        for i in range(20):  # until the pushed listener serves
+            request("http1", mesh.port, "/status/404", host=HOST, headers=["x-request-id: rid-cel-404-%d" % i])
+            request("http1", mesh.port, "/tagged?q=1", host=HOST, headers=["x-request-id: rid-cel-ok-%d" % i])
+            if wait_line(mesh.log, "rid-cel-404-%d" % i, 0.5):
+                seen = True
+                break
+        assert seen, "no line for the failed request%s" % mesh.proxy.ctx()
+        time.sleep(0.3)
+        text = mesh.log.read_text()
+        assert "rid-cel-ok-%d" % i not in text, text.splitlines()[-3:]
+        prom = mesh.proxy.admin("/stats/prometheus").text
+        want = 'request_host="%s"' % HOST
+        lines = [l for l in prom.splitlines() if l.startswith("istio_requests_total{") and want in l
+                 and 'request_operation="GET /tagged"' in l]
+        assert lines, [l for l in prom.splitlines() if l.startswith("istio_requests_total")][-3:]
+    finally:
+        mesh.weftd.remove("cel.yaml")
+        reload(mesh, "istio.yaml", mesh_config_map("accessLogFile: %s" % mesh.log))

@@ -40,8 +40,12 @@ std::shared_ptr<Scope> Store::scope(const std::string& prefix, const StatDef* de
 
 std::shared_ptr<Family> Store::family(const std::string& name, const std::vector<std::string>& labels,
                                       Family::Type type, size_t max_series) {
+  // One family per name and label set: listeners may label a metric differently (Istio's
+  // tag overrides per direction), as Prometheus allows within one metric.
+  std::string key = name;
+  for (const auto& l : labels) key += Family::kSeparator + l;
   std::lock_guard<std::mutex> lock(mu_);
-  auto& f = families_[name];
+  auto& f = families_[key];
   if (!f) {
     f = std::make_shared<Family>(name, labels, type,
                                  type == Family::Type::Histogram ? Family::defaultBuckets() : std::vector<double>{},

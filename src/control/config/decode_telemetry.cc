@@ -1,5 +1,7 @@
 // telemetry.istio.io Telemetry, validated as Istio's ValidateTelemetry; the parts weftd cannot
-// carry out (log filters, CEL tag values, custom metrics) are refused by name.
+// carry out (custom metrics) are refused by name. CEL (tag values, log filters) is checked for
+// syntax here; Istio leaves that to the proxy, which would reject the whole listener.
+#include "common/cel/program.h"
 #include "control/config/decode_util.h"
 #include "control/config/decoders.h"
 
@@ -40,6 +42,27 @@ std::vector<std::string> providers(const YAML::Node& n, const std::string& path,
   return out;
 }
 
+// A syntax check of a CEL expression (the proxy resolves its attributes): any name is taken for
+// an attribute here, so what is refused is malformed text or an unknown function.
+class AnyAttribute final : public cel::Binder {
+ public:
+  std::optional<Bound> bind(std::string_view, const std::vector<std::string>& path, std::string&) override {
+    return Bound{0, path.size(), "", false};
+  }
+};
+
+bool checkCel(const std::string& text, const std::string& path, Errors& errs) {
+  if (text.empty()) return true;
+  AnyAttribute any;
+  try {
+    cel::Program::compile(text, any);
+    return true;
+  } catch (const cel::CompileError& e) {
+    errs.push_back(path + ": invalid CEL expression: " + e.what());
+    return false;
+  }
+}
+
 TelemetryAccessLogging accessLogging(const YAML::Node& n, const std::string& path, Errors& errs) {
   TelemetryAccessLogging a;
   if (!expectMap(n, path, errs)) return a;
@@ -50,8 +73,12 @@ TelemetryAccessLogging accessLogging(const YAML::Node& n, const std::string& pat
   }
   a.providers = providers(n, path, errs);
   a.disabled = boolean(n, "disabled", path, errs);
-  if (n["filter"] && !n["filter"].IsNull())
-    errs.push_back(join(path, "filter") + ": CEL filter expressions are not supported by weftd");
+  if (YAML::Node f = n["filter"]; f && !f.IsNull() && expectMap(f, join(path, "filter"), errs)) {
+    const std::string fp = join(path, "filter");
+    checkKeys(f, fp, {"expression"}, errs);
+    a.filter = str(f, "expression", fp, errs);
+    checkCel(a.filter, join(fp, "expression"), errs);
+  }
   return a;
 }
 
@@ -95,8 +122,8 @@ TelemetryMetricOverride metricOverride(const YAML::Node& n, const std::string& p
       if (op.empty() || op == "UPSERT") {
         if (value.empty()) {
           errs.push_back(p + ": tagOverrides.value must be set when operation is UPSERT");
-        } else {
-          errs.push_back(p + ".value: UPSERT takes a CEL expression, which weftd does not support (REMOVE is)");
+        } else if (checkCel(value, join(p, "value"), errs)) {
+          o.upsert_tags[name] = value;
         }
       } else if (op == "REMOVE") {
         if (!value.empty()) errs.push_back(p + ": tagOverrides.value may only be set when operation is UPSERT");

@@ -396,13 +396,15 @@ struct TelemetryAccessLogging {
   WorkloadMode mode = WorkloadMode::ClientAndServer;
   std::vector<std::string> providers;  // empty: the parent's (meshConfig.defaultProviders)
   std::optional<bool> disabled;
+  std::string filter;  // filter.expression (CEL); empty: none
 };
 struct TelemetryMetricOverride {
   std::vector<std::string> metrics;  // Istio's names (REQUEST_COUNT ...); ALL_METRICS expanded
   bool all_metrics = false;
   WorkloadMode mode = WorkloadMode::ClientAndServer;
   std::optional<bool> disabled;
-  std::vector<std::string> remove_tags;  // tagOverrides with operation REMOVE
+  std::vector<std::string> remove_tags;            // tagOverrides with operation REMOVE
+  std::map<std::string, std::string> upsert_tags;  // tagOverrides with operation UPSERT: tag -> CEL
 };
 struct TelemetryMetrics {
   std::vector<std::string> providers;

@@ -71,13 +71,20 @@ void providerEntry(const YAML::Node& n, const std::string& path, MeshConfig& mes
       p.kind = ExtensionProvider::Kind::Zipkin;
       const YAML::Node& z = kv.second;
       if (!decode::expectMap(z, kp, errs)) continue;
-      decode::checkKeys(z, kp, {"service", "port", "maxTagLength", "enable64bitTraceId", "path"}, errs);
+      decode::checkKeys(z, kp, {"service", "port", "maxTagLength", "enable64bitTraceId", "path", "traceContextOption"},
+                        errs);
       p.service = decode::str(z, "service", kp, errs);
       if (p.service.empty()) errs.push_back(join(kp, "service") + ": is required");
       p.port = decode::port(z, "port", kp, errs, true);
       p.zipkin_path = decode::str(z, "path", kp, errs);
       if (!p.zipkin_path.empty() && p.zipkin_path[0] != '/') errs.push_back(join(kp, "path") + ": must start with /");
       p.trace_id_64bit = decode::boolean(z, "enable64bitTraceId", kp, errs).value_or(false);
+      if (std::string o = decode::str(z, "traceContextOption", kp, errs); o == "USE_B3_WITH_W3C_PROPAGATION") {
+        p.w3c = true;
+      } else if (!o.empty() && o != "USE_B3") {
+        errs.push_back(join(kp, "traceContextOption") + ": '" + o +
+                       "' is not one of USE_B3, USE_B3_WITH_W3C_PROPAGATION");
+      }
       if (auto m = decode::integer(z, "maxTagLength", kp, errs)) {
         if (*m < 0 || *m > 65535) errs.push_back(join(kp, "maxTagLength") + ": must be in 0..65535");
         p.max_tag_length = static_cast<uint32_t>(std::max<int64_t>(0, std::min<int64_t>(*m, 65535)));

@@ -17,12 +17,13 @@ struct ExtensionProvider {
   std::string path;
   std::string text_format;
   std::string json_labels;  // a JSON object of format strings; empty: text
-  // zipkin: the collector's service (FQDN) and port, path, 64-bit trace ids, tag length.
+  // zipkin: the collector's service (FQDN) and port, path, 64-bit trace ids, tag length, W3C.
   std::string service;
   uint32_t port = 0;
   std::string zipkin_path;  // empty: /api/v2/spans
   bool trace_id_64bit = false;
   uint32_t max_tag_length = 0;
+  bool w3c = false;  // traceContextOption USE_B3_WITH_W3C_PROPAGATION
 };
 
 struct MeshConfig {

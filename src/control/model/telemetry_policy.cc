@@ -57,7 +57,8 @@ const std::map<std::string, std::string>& prometheusNames() {
 
 std::optional<std::vector<std::string>> telemetryAccessLogProviders(const std::vector<Telemetry>& all,
                                                                     const MeshConfig& mesh, const std::string& ns,
-                                                                    const Labels& labels, bool server) {
+                                                                    const Labels& labels, bool server,
+                                                                    std::map<std::string, std::string>* filters) {
   std::vector<const Telemetry*> logs;
   for (const Telemetry* t : applicable(all, mesh.root_namespace, ns, labels))
     if (!t->access_logging.empty()) logs.push_back(t);
@@ -70,10 +71,14 @@ std::optional<std::vector<std::string>> telemetryAccessLogProviders(const std::v
     // Istio's mergeLogs: the providers in scope are the last level's that names any; each entry
     // then turns its providers (or its parent's) on or off, in order.
     std::vector<std::string> in_scope = defaults;
+    std::map<std::string, std::string> filter_of;  // set by entries that name providers
     for (const Telemetry* t : logs) {
       std::set<std::string> names;
-      for (const auto& a : t->access_logging)
-        if (appliesTo(a.mode, server)) names.insert(a.providers.begin(), a.providers.end());
+      for (const auto& a : t->access_logging) {
+        if (!appliesTo(a.mode, server)) continue;
+        names.insert(a.providers.begin(), a.providers.end());
+        for (const auto& p : a.providers) filter_of[p] = a.filter;
+      }
       if (!names.empty()) in_scope.assign(names.begin(), names.end());
     }
     std::vector<std::string> parent = defaults;
@@ -82,9 +87,11 @@ std::optional<std::vector<std::string>> telemetryAccessLogProviders(const std::v
         std::vector<std::string> names = a.providers.empty() ? parent : a.providers;
         parent = names;
         if (!appliesTo(a.mode, server)) continue;
-        for (const auto& p : names)
-          if (std::find(in_scope.begin(), in_scope.end(), p) != in_scope.end())
-            enabled[p] = !a.disabled.value_or(false);
+        for (const auto& p : names) {
+          if (std::find(in_scope.begin(), in_scope.end(), p) == in_scope.end()) continue;
+          enabled[p] = !a.disabled.value_or(false);
+          if (filters) (*filters)[p] = enabled[p] ? filter_of[p] : std::string();
+        }
       }
     }
   }
@@ -108,7 +115,7 @@ MetricsPolicy telemetryMetrics(const std::vector<Telemetry>& all, const MeshConf
   if (!prometheus) return out;
   struct State {
     std::optional<bool> disabled;
-    std::map<std::string, bool> tags;  // tag -> removed
+    std::map<std::string, std::optional<std::string>> tags;  // tag -> CEL value; nullopt: removed
   };
   std::map<std::string, State> per_metric;
   bool all_disabled = false;
@@ -128,7 +135,8 @@ MetricsPolicy telemetryMetrics(const std::vector<Telemetry>& all, const MeshConf
       for (const auto& metric : o.metrics) {
         State& s = per_metric[metric];
         if (o.disabled) s.disabled = o.disabled;
-        for (const auto& tag : o.remove_tags) s.tags[tag] = true;
+        for (const auto& tag : o.remove_tags) s.tags[tag] = std::nullopt;
+        for (const auto& [tag, value] : o.upsert_tags) s.tags[tag] = value;
       }
     }
   }
@@ -138,8 +146,13 @@ MetricsPolicy telemetryMetrics(const std::vector<Telemetry>& all, const MeshConf
     MetricsPolicy::Override o;
     o.name = prometheusNames().at(metric);
     o.drop = state.disabled.value_or(false);
-    for (const auto& [tag, removed] : state.tags)
-      if (removed) o.remove_tags.push_back(tag);
+    for (const auto& [tag, value] : state.tags) {
+      if (value) {
+        o.dimensions[tag] = *value;
+      } else {
+        o.remove_tags.push_back(tag);
+      }
+    }
     out.overrides.push_back(std::move(o));
   }
   std::sort(out.overrides.begin(), out.overrides.end(),

@@ -3,6 +3,7 @@
 // istiod merges it (pilot/pkg/model/telemetry.go): the root namespace's namespace-wide
 // Telemetry, then the workload namespace's, then those selecting the workload, later ones
 // overriding earlier ones. `server`: the inbound side (SERVER mode), else outbound (CLIENT).
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,9 +15,10 @@ namespace weft::control {
 
 // The access log providers in force, by name (sorted); nullopt when no Telemetry speaks of
 // access logging and the mesh has no default provider: then meshConfig.accessLogFile applies.
-std::optional<std::vector<std::string>> telemetryAccessLogProviders(const std::vector<Telemetry>& all,
-                                                                    const MeshConfig& mesh, const std::string& ns,
-                                                                    const Labels& labels, bool server);
+// `filters`, when given, gets each provider's CEL filter (Istio's: the last entry naming it).
+std::optional<std::vector<std::string>> telemetryAccessLogProviders(
+    const std::vector<Telemetry>& all, const MeshConfig& mesh, const std::string& ns, const Labels& labels, bool server,
+    std::map<std::string, std::string>* filters = nullptr);
 
 // The prometheus provider's metrics: whether the stats filter runs at all, and per metric
 // (Istio's Prometheus name without "istio_", sorted) what is dropped or removed.
@@ -25,7 +27,8 @@ struct MetricsPolicy {
   struct Override {
     std::string name;
     bool drop = false;
-    std::vector<std::string> remove_tags;  // sorted
+    std::vector<std::string> remove_tags;           // sorted
+    std::map<std::string, std::string> dimensions;  // tag -> CEL (tagOverrides UPSERT)
   };
   std::vector<Override> overrides;
   std::optional<int64_t> reporting_interval_ms;  // the last reportingInterval for prometheus

@@ -5,11 +5,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 
 #include "control/model/telemetry_policy.h"
 #include "control/xds/generator.h"
 #include "envoy/config/trace/v3/zipkin.pb.h"
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
+#include "envoy/extensions/access_loggers/filters/cel/v3/cel.pb.h"
 #include "envoy/extensions/stats/config.pb.h"
 #include "xds/type/v3/typed_struct.pb.h"
 
@@ -51,6 +53,7 @@ std::optional<::stats::PluginConfig> statsConfig(const MeshModel& model, const P
     m->set_name(o.name);
     m->set_drop(o.drop);
     for (const auto& t : o.remove_tags) m->add_tags_to_remove(t);
+    for (const auto& [tag, value] : o.dimensions) (*m->mutable_dimensions())[tag] = value;
   }
   return p;
 }
@@ -124,6 +127,7 @@ void setTracing(hcmv3::HttpConnectionManager& hcm, const MeshModel& model, const
     z.set_collector_hostname(svc->hostname);
     z.set_trace_id_128bit(!p.trace_id_64bit);
     z.mutable_shared_span_context()->set_value(false);
+    if (p.w3c) z.set_trace_context_option(envoy::config::trace::v3::ZipkinConfig::USE_B3_WITH_W3C_PROPAGATION);
     t->mutable_provider()->set_name("envoy.tracers.zipkin");
     pack(*t->mutable_provider()->mutable_typed_config(), z);
     if (p.max_tag_length != 0) t->mutable_max_path_tag_length()->set_value(p.max_tag_length);
@@ -179,8 +183,9 @@ std::vector<envoy::config::accesslog::v3::AccessLog> accessLogs(const MeshModel&
   const MeshConfig& mesh = *model.mesh;
   const std::vector<Telemetry> none;
   std::vector<envoy::config::accesslog::v3::AccessLog> out;
+  std::map<std::string, std::string> filters;
   auto providers = telemetryAccessLogProviders(model.config ? model.config->telemetries : none, mesh, proxy.ns,
-                                               proxy.labels, inbound);
+                                               proxy.labels, inbound, &filters);
   if (!providers) {
     if (mesh.access_log_file.empty()) return out;
     if (mesh.access_log_json) {
@@ -196,6 +201,14 @@ std::vector<envoy::config::accesslog::v3::AccessLog> accessLogs(const MeshModel&
     // Istio skips a provider the mesh does not define (and logs it at debug level).
     if (p == nullptr || p->kind != ExtensionProvider::Kind::EnvoyFileAccessLog) continue;
     out.push_back(fileLog(p->path, p->text_format, p->json_labels));
+    // Istio's buildAccessLogFilterFromTelemetry: the Telemetry's filter as Envoy's CEL filter.
+    if (const std::string& expr = filters[name]; !expr.empty()) {
+      envoy::extensions::access_loggers::filters::cel::v3::ExpressionFilter cel;
+      cel.set_expression(expr);
+      auto* ext = out.back().mutable_filter()->mutable_extension_filter();
+      ext->set_name("envoy.access_loggers.extension_filters.cel");
+      pack(*ext->mutable_typed_config(), cel);
+    }
   }
   return out;
 }

@@ -109,7 +109,9 @@ AccessLoggers compileAccessLogs(const google::protobuf::RepeatedPtrField<envoy::
                         "' is not supported by weft-proxy");
     }
     if (!log_format) log_format = SubstitutionFormat::text(format, p + ".typed_config.format", capture);
-    out.push_back(std::make_shared<AccessLogger>(sink, std::move(*log_format)));
+    std::shared_ptr<const LogFilter> filter;
+    if (log.has_filter()) filter = compileLogFilter(log.filter(), p + ".filter", capture);
+    out.push_back(std::make_shared<AccessLogger>(sink, std::move(*log_format), std::move(filter)));
   }
   return out;
 }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "envoy/config/accesslog/v3/accesslog.pb.h"
+#include "proxy/access_log/log_filter.h"
 #include "proxy/access_log/substitution_format.h"
 
 namespace weft::proxy::access_log {
@@ -37,15 +38,18 @@ class Sink {
 
 class AccessLogger {
  public:
-  AccessLogger(std::shared_ptr<Sink> sink, SubstitutionFormat formatter)
-      : sink_(std::move(sink)), formatter_(std::move(formatter)) {}
+  AccessLogger(std::shared_ptr<Sink> sink, SubstitutionFormat formatter, std::shared_ptr<const LogFilter> filter)
+      : sink_(std::move(sink)), formatter_(std::move(formatter)), filter_(std::move(filter)) {}
   const SubstitutionFormat& formatter() const { return formatter_; }
+  // AccessLog.filter: whether this stream is logged (no filter: every stream).
+  bool accepts(const StreamInfo& info) const { return filter_ == nullptr || filter_->accepts(info); }
   Sink& sink() const { return *sink_; }
   std::shared_ptr<Sink> sinkPtr() const { return sink_; }
 
  private:
   std::shared_ptr<Sink> sink_;
   SubstitutionFormat formatter_;
+  std::shared_ptr<const LogFilter> filter_;
 };
 
 using AccessLoggers = std::vector<std::shared_ptr<const AccessLogger>>;

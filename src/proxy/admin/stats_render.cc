@@ -75,11 +75,10 @@ std::string number(double v) {
 }
 
 // A labeled family (Istio's istio_* metrics): counters, or histograms as _bucket (cumulative,
-// with le), _sum and _count.
+// with le), _sum and _count. The TYPE line is the caller's: families of one name share it.
 void renderFamily(const stats::Family& f, std::string& out) {
   auto totals = f.totals();
   bool histogram = f.type() == stats::Family::Type::Histogram;
-  out += "# TYPE " + f.name() + (histogram ? " histogram\n" : " counter\n");
   for (const auto& [key, t] : totals) {
     std::string labels;
     size_t at = 0;
@@ -103,10 +102,24 @@ void renderFamily(const stats::Family& f, std::string& out) {
     out += f.name() + "_sum{" + labels + "} " + number(t.sum) + "\n";
     out += f.name() + "_count{" + labels + "} " + std::to_string(t.count) + "\n";
   }
-  if (uint64_t n = f.overflow()) {
-    // Observations past the label-set cap, as their own counter.
-    out += "# TYPE weft_" + f.name() + "_overflow_total counter\nweft_" + f.name() + "_overflow_total " +
-           std::to_string(n) + "\n";
+}
+
+// Families by name (the store lists them sorted, one per label set), each name with one TYPE
+// line, then its observations past the label-set cap as their own counter.
+void renderFamilies(const stats::Store& store, std::string& out) {
+  auto families = store.families();
+  for (size_t i = 0; i < families.size();) {
+    const std::string& name = families[i]->name();
+    bool histogram = families[i]->type() == stats::Family::Type::Histogram;
+    out += "# TYPE " + name + (histogram ? " histogram\n" : " counter\n");
+    uint64_t overflow = 0;
+    for (; i < families.size() && families[i]->name() == name; ++i) {
+      renderFamily(*families[i], out);
+      overflow += families[i]->overflow();
+    }
+    if (overflow != 0)
+      out += "# TYPE weft_" + name + "_overflow_total counter\nweft_" + name + "_overflow_total " +
+             std::to_string(overflow) + "\n";
   }
 }
 
@@ -157,7 +170,7 @@ std::string renderPrometheus(const stats::Store& store) {
     out += "# TYPE " + name + (fam.kind == stats::Kind::Counter ? " counter\n" : " gauge\n");
     for (const auto& [labels, value] : fam.samples) out += name + labels + " " + std::to_string(value) + "\n";
   }
-  for (const auto& f : store.families()) renderFamily(*f, out);
+  renderFamilies(store, out);
   return out;
 }
 

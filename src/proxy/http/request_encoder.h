@@ -84,7 +84,7 @@ void forEachUpstreamHeader(const UpstreamHead& h, std::string& scratch, Emit&& e
     if (!h.generated_request_id.empty() && equalsIgnoreCase(n, "x-request-id")) continue;
     if (equalsIgnoreCase(n, "x-envoy-expected-rq-timeout-ms") || equalsIgnoreCase(n, "x-envoy-original-path")) continue;
     if (!h.attempt_count.empty() && equalsIgnoreCase(n, "x-envoy-attempt-count")) continue;
-    if (h.trace != nullptr && tracing::isContextHeader(n)) continue;
+    if (h.trace != nullptr && h.trace->replaces(n)) continue;
     if (h.mutations.replaces(n)) continue;
     emit(n, hd.value);
   }

@@ -290,6 +290,7 @@ void Worker::removeSession(network::ActiveSession* s) {
 void Worker::lingerClose(std::unique_ptr<net::Connection> conn) { lingerer_->add(std::move(conn)); }
 
 void Worker::writeAccessLog(const access_log::AccessLogger& logger, const StreamInfo& info) {
+  if (!logger.accepts(info)) return;
   log_line_.clear();
   logger.formatter().format(info, log_line_);
   if (logger.sink().append(log_line_)) dirty_logs_.push_back(logger.sinkPtr());

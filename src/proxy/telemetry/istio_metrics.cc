@@ -3,10 +3,13 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <map>
+#include <optional>
 #include <span>
 
 #include "common/config/error.h"
 #include "common/tls/subject_alt_names.h"
+#include "proxy/cel/stream_attributes.h"
 #include "proxy/stream_info.h"
 
 namespace weft::proxy::telemetry {
@@ -54,6 +57,13 @@ std::string principalOf(X509* cert) {
 }
 
 std::string_view known(std::string_view s) { return s.empty() ? std::string_view("unknown") : s; }
+
+bool validLabelName(std::string_view n) {
+  if (n.empty() || (n[0] >= '0' && n[0] <= '9')) return false;
+  for (char c : n)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return n.substr(0, 2) != "__";
+}
 
 void side(const PeerMetadata* p, Labels& l, size_t workload, size_t canonical, size_t revision, size_t ns, size_t app,
           size_t version, size_t cluster) {
@@ -166,21 +176,31 @@ std::shared_ptr<const MetricSet> MetricSet::compile(const ::stats::PluginConfig&
       {"tcp_sent_bytes_total", Value::SentBytes, stats::Family::Type::Counter},
       {"tcp_received_bytes_total", Value::ReceivedBytes, stats::Family::Type::Counter},
   };
+  // The CEL dimensions, each expression compiled once however many metrics use it.
+  std::map<std::string, size_t> by_text;
+  std::vector<std::map<std::string, size_t>> dimensions(static_cast<size_t>(p.metrics_size()));
   for (int i = 0; i < p.metrics_size(); ++i) {
-    if (!p.metrics(i).dimensions().empty())
-      throw ConfigError(path + ".metrics[" + std::to_string(i) +
-                        "].dimensions: CEL expressions are not supported by weft-proxy");
+    const std::string mp = path + ".metrics[" + std::to_string(i) + "].dimensions";
+    for (const auto& [tag, text] : p.metrics(i).dimensions()) {
+      if (!validLabelName(tag)) throw ConfigError(mp + "[" + tag + "]: not a valid Prometheus label name");
+      auto [it, added] = by_text.emplace(text, set->expressions_.size());
+      if (added) set->expressions_.push_back(compileStreamExpression(text, mp + "[" + tag + "]", set->capture_));
+      dimensions[static_cast<size_t>(i)][tag] = it->second;
+    }
   }
   for (const auto& s : kind == Kind::Http ? std::span<const Standard>(kHttp) : std::span<const Standard>(kTcp)) {
     std::vector<bool> keep(kLabelCount, true);
     if (kind == Kind::Tcp) keep[kResponseCode] = keep[kGrpcResponseStatus] = false;
     bool drop = false;
+    std::map<std::string, std::optional<size_t>> tags;  // CEL dimension by tag; nullopt: removed
     for (int i = 0; i < p.metrics_size(); ++i) {
       const auto& o = p.metrics(i);
       if (!o.name().empty() && o.name() != s.name) continue;
       drop = drop || o.drop();
+      for (const auto& [tag, e] : dimensions[static_cast<size_t>(i)]) tags[tag] = e;
       for (const auto& t : o.tags_to_remove()) {
-        bool found = false;
+        bool found = tags.count(t) != 0;
+        if (found) tags[t] = std::nullopt;
         for (size_t l = 0; l < kLabelCount; ++l) {
           if (t == kLabelNames[l]) keep[l] = !(found = true);
         }
@@ -195,13 +215,29 @@ std::shared_ptr<const MetricSet> MetricSet::compile(const ::stats::PluginConfig&
     std::vector<std::string> names;
     for (size_t l = 0; l < kLabelCount; ++l) {
       if (!keep[l]) continue;
-      m.labels.push_back(l);
+      auto t = tags.find(kLabelNames[l]);
+      bool replaced = t != tags.end() && t->second;
+      m.labels.push_back(replaced ? kLabelCount + *t->second : l);
       names.push_back(kLabelNames[l]);
+      if (t != tags.end()) tags.erase(t);
+    }
+    for (const auto& [tag, e] : tags) {  // new labels, by name, after Istio's
+      if (!e) continue;
+      bool standard = false;
+      for (const char* n : kLabelNames) standard |= tag == n;
+      if (standard) continue;  // a label this metric does not have (TCP's response_code)
+      m.labels.push_back(kLabelCount + *e);
+      names.push_back(tag);
     }
     m.family = store.family(prefix + s.name, names, s.type, kMaxSeries);
     set->metrics_.push_back(std::move(m));
   }
   return set;
+}
+
+void MetricSet::evaluate(const weft::cel::Activation& activation, Labels& labels) const {
+  labels.cel.resize(expressions_.size());
+  for (size_t i = 0; i < expressions_.size(); ++i) labels.cel[i] = celLabelValue(expressions_[i]->evaluate(activation));
 }
 
 void MetricSet::record(const Labels& labels, std::initializer_list<std::pair<Value, double>> amounts) const {
@@ -217,7 +253,8 @@ void MetricSet::record(const Labels& labels, std::initializer_list<std::pair<Val
       key.clear();
       for (size_t i = 0; i < m.labels.size(); ++i) {
         if (i) key += stats::Family::kSeparator;
-        key += labels.v[m.labels[i]];
+        size_t l = m.labels[i];
+        key += l < kLabelCount ? labels.v[l] : std::string_view(labels.cel[l - kLabelCount]);
       }
       built = &m.labels;
     }

@@ -15,9 +15,11 @@
 #include <string_view>
 #include <vector>
 
+#include "common/cel/program.h"
 #include "common/net/connection.h"
 #include "common/stats/stats.h"
 #include "envoy/extensions/stats/config.pb.h"
+#include "proxy/access_log/formatter.h"
 #include "proxy/config/supported_fields.h"
 #include "proxy/telemetry/peer_metadata.h"
 
@@ -78,11 +80,13 @@ struct Observation {
   uint32_t response_flags = 0;
 };
 
-// The label values of `o`, as views into `o`'s strings or `owned`.
+// The label values of `o`, as views into `o`'s strings or `owned`; `cel`: the values of the
+// config's CEL dimensions (MetricSet::evaluate), when it has any.
 struct Labels {
   std::string_view v[kLabelCount];
   std::string owned[4];
   char numbers[2][12];
+  std::vector<std::string> cel;
 };
 void computeLabels(const Observation& o, Labels& out);
 
@@ -104,11 +108,18 @@ class MetricSet {
   struct Metric {
     Value value;
     std::shared_ptr<stats::Family> family;
-    std::vector<size_t> labels;  // indexes into kLabelNames, in order
+    // In label order: an index into kLabelNames, or kLabelCount + the index of a CEL dimension
+    // (a standard label's value replaced, or a new label after the standard ones).
+    std::vector<size_t> labels;
   };
   // Throws ConfigError naming `path`.
   static std::shared_ptr<const MetricSet> compile(const ::stats::PluginConfig& p, Kind kind, stats::Store& store,
                                                   const std::string& path);
+  // The CEL dimensions (stats.MetricConfig.dimensions), and the header values they read, to be
+  // captured while the headers are there.
+  bool hasExpressions() const { return !expressions_.empty(); }
+  const access_log::CaptureList& capture() const { return capture_; }
+  void evaluate(const weft::cel::Activation& activation, Labels& labels) const;
   // Adds each amount to (or observes it in) the selected metrics of its value.
   void record(const Labels& labels, std::initializer_list<std::pair<Value, double>> amounts) const;
   bool disableHostHeaderFallback() const { return disable_host_header_fallback_; }
@@ -119,6 +130,8 @@ class MetricSet {
 
  private:
   std::vector<Metric> metrics_;
+  std::vector<std::shared_ptr<const weft::cel::Program>> expressions_;
+  access_log::CaptureList capture_;
   bool disable_host_header_fallback_ = false;
   std::chrono::milliseconds tcp_reporting_interval_{5000};
 };

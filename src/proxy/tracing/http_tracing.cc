@@ -146,7 +146,7 @@ void ActiveSpan::start(const TracingConfig& config, const weft::http::RequestHea
                        std::string_view scheme, bool traced, Random& random) {
   started_ = false;
   if (!config.tracer) return;
-  IncomingContext in = extractContext(req);
+  IncomingContext in = extractContext(req, config.tracer->w3c());
   sampled_ = in.sampled.value_or(traced);
   shared_ = false;
   if (in.found) {
@@ -166,7 +166,7 @@ void ActiveSpan::start(const TracingConfig& config, const weft::http::RequestHea
     ids_.span = ids_.trace;  // Envoy's root span: its id is the trace id's low half
     ids_.parent = 0;
   }
-  outgoing_.set(ids_, sampled_);
+  outgoing_.set(ids_, sampled_, config.tracer->w3c());
   started_ = true;
   if (!sampled_) return;
   auto header = [&](std::string_view name, std::string_view fallback) {

@@ -1,5 +1,7 @@
 #include "proxy/tracing/trace_context.h"
 
+#include <cstring>
+
 namespace weft::proxy::tracing {
 
 namespace {
@@ -93,13 +95,35 @@ bool parseTraceId(std::string_view s, uint64_t& high, uint64_t& low) {
 
 bool parseSpanId(std::string_view s, uint64_t& out) { return s.size() == 16 && parseHex(s, out) && out != 0; }
 
-IncomingContext extractContext(const weft::http::RequestHead& req) { return fromB3(req); }
-
-bool isContextHeader(std::string_view n) {
-  return weft::http::startsWithIgnoreCase(n, "x-b3-") || weft::http::equalsIgnoreCase(n, "b3");
+bool parseTraceparent(std::string_view v, IncomingContext& out) {
+  // version-traceid-parentid-flags; version ff is invalid, 00 has exactly these four fields.
+  if (v.size() < 55 || v[2] != '-' || v[35] != '-' || v[52] != '-') return false;
+  uint64_t version = 0, flags = 0;
+  if (!parseHex(v.substr(0, 2), version) || version == 0xff) return false;
+  if (version == 0 ? v.size() != 55 : (v.size() > 55 && v[55] != '-')) return false;
+  IncomingContext c;
+  if (!parseTraceId(v.substr(3, 32), c.ids.trace_high, c.ids.trace) || !parseSpanId(v.substr(36, 16), c.ids.span) ||
+      !parseHex(v.substr(53, 2), flags))
+    return false;
+  c.found = true;
+  c.sampled = (flags & 1) != 0;
+  out = c;
+  return true;
 }
 
-void OutgoingContext::set(const TraceIds& ids, bool sampled) {
+IncomingContext extractContext(const weft::http::RequestHead& req, bool w3c) {
+  IncomingContext c = fromB3(req);
+  if (c.found || !w3c) return c;
+  if (const std::string_view* tp = req.find("traceparent")) parseTraceparent(*tp, c);
+  return c;
+}
+
+bool OutgoingContext::replaces(std::string_view n) const {
+  return weft::http::startsWithIgnoreCase(n, "x-b3-") || weft::http::equalsIgnoreCase(n, "b3") ||
+         (w3c_ && weft::http::equalsIgnoreCase(n, "traceparent"));
+}
+
+void OutgoingContext::set(const TraceIds& ids, bool sampled, bool w3c) {
   if (ids.trace_high != 0) {
     hex16(ids.trace_high, trace_);
     hex16(ids.trace, trace_ + 16);
@@ -112,6 +136,15 @@ void OutgoingContext::set(const TraceIds& ids, bool sampled) {
   has_parent_ = ids.parent != 0;
   if (has_parent_) hex16(ids.parent, parent_);
   sampled_ = sampled;
+  w3c_ = w3c;
+  if (!w3c) return;
+  char* p = traceparent_;
+  std::memcpy(p, "00-", 3);
+  hex16(ids.trace_high, p + 3);  // a 64-bit trace id is zero-padded to W3C's 128 bits
+  hex16(ids.trace, p + 19);
+  p[35] = '-';
+  std::memcpy(p + 36, span_, 16);
+  std::memcpy(p + 52, sampled ? "-01" : "-00", 3);
 }
 
 }  // namespace weft::proxy::tracing

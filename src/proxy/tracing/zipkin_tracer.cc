@@ -15,6 +15,7 @@ ZipkinTracer::ZipkinTracer(const zv3::ZipkinConfig& c, const std::string& path, 
       hostname_(c.collector_hostname().empty() ? c.collector_cluster() : c.collector_hostname()),
       trace_id_128bit_(c.trace_id_128bit()),
       shared_span_context_(!c.has_shared_span_context() || c.shared_span_context().value()),
+      w3c_(c.trace_context_option() == zv3::ZipkinConfig::USE_B3_WITH_W3C_PROPAGATION),
       rows_(store.rows()) {
   if (cluster_.empty()) throw ConfigError(path + ".collector_cluster: must not be empty");
   if (endpoint_.empty() || endpoint_[0] != '/')

@@ -38,6 +38,8 @@ class ZipkinTracer {
 
   bool traceId128() const { return trace_id_128bit_; }
   bool sharedSpanContext() const { return shared_span_context_; }
+  // trace_context_option USE_B3_WITH_W3C_PROPAGATION: traceparent read and written beside B3.
+  bool w3c() const { return w3c_; }
   // On a worker: one span's JSON object. The collector host is picked here, from the
   // worker's view of the cluster.
   void report(WorkerContext& worker, std::string span_json);
@@ -58,6 +60,7 @@ class ZipkinTracer {
   std::string cluster_, endpoint_, hostname_;
   bool trace_id_128bit_ = false;
   bool shared_span_context_ = true;
+  bool w3c_ = false;
   std::shared_ptr<stats::Scope> stats_;
   std::vector<Row> rows_;
   std::mutex mu_;

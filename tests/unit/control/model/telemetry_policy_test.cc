@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "control/control_test_support.h"
 
 namespace weft::control {
@@ -73,6 +75,10 @@ TEST(MeshConfigTest, WhatWeftdDoesNotDoIsAnErrorNamingTheField) {
                           "weftd (supported: prometheus, envoyFileAccessLog, zipkin)"));
   EXPECT_THAT(meshErrors("extensionProviders:\n- name: z\n  zipkin: {port: 9411}\n"),
               ElementsAre("meshConfig.extensionProviders[0].zipkin.service: is required"));
+  EXPECT_THAT(
+      meshErrors("extensionProviders:\n- name: z\n  zipkin: {service: z.ns, port: 9411, traceContextOption: W3C}\n"),
+      ElementsAre("meshConfig.extensionProviders[0].zipkin.traceContextOption: 'W3C' is not one of USE_B3, "
+                  "USE_B3_WITH_W3C_PROPAGATION"));
   EXPECT_THAT(meshErrors("defaultConfig: {discoveryAddress: 'x:15012'}\n"),
               ElementsAre("meshConfig.defaultConfig.discoveryAddress: not supported by weftd"));
   EXPECT_THAT(meshErrors("defaultProviders: {accessLogging: [nowhere]}\n"),
@@ -94,17 +100,20 @@ TEST(TelemetryDecodeTest, ValidatedAsIstioAndRefusedWhereWeftdCannot) {
               ElementsAre("spec.accessLogging[0].providers[0].name: providers.name may not be empty"));
   EXPECT_THAT(telemetryErrors("  accessLogging: [{match: {mode: BOTH}}]\n"),
               ElementsAre("spec.accessLogging[0].match.mode: 'BOTH' is not one of CLIENT_AND_SERVER, CLIENT, SERVER"));
-  EXPECT_THAT(telemetryErrors("  accessLogging: [{filter: {expression: 'response.code >= 400'}}]\n"),
-              ElementsAre("spec.accessLogging[0].filter: CEL filter expressions are not supported by weftd"));
+  EXPECT_THAT(telemetryErrors("  accessLogging: [{filter: {expression: 'response.code >= 400'}}]\n"), IsEmpty());
+  EXPECT_THAT(telemetryErrors("  accessLogging: [{filter: {expression: 'response.code >='}}]\n"),
+              ElementsAre("spec.accessLogging[0].filter.expression: invalid CEL expression: offset 16: unexpected end "
+                          "of the expression"));
   EXPECT_THAT(telemetryErrors("  metrics: [{overrides: [{tagOverrides: {a: {operation: UPSERT}}}]}]\n"),
               ElementsAre("spec.metrics[0].overrides[0].tagOverrides[a]: tagOverrides.value must be set when "
                           "operation is UPSERT"));
   EXPECT_THAT(telemetryErrors("  metrics: [{overrides: [{tagOverrides: {a: {operation: REMOVE, value: x}}}]}]\n"),
               ElementsAre("spec.metrics[0].overrides[0].tagOverrides[a]: tagOverrides.value may only be set when "
                           "operation is UPSERT"));
-  EXPECT_THAT(telemetryErrors("  metrics: [{overrides: [{tagOverrides: {a: {value: request.host}}}]}]\n"),
-              ElementsAre("spec.metrics[0].overrides[0].tagOverrides[a].value: UPSERT takes a CEL expression, which "
-                          "weftd does not support (REMOVE is)"));
+  EXPECT_THAT(telemetryErrors("  metrics: [{overrides: [{tagOverrides: {a: {value: request.host}}}]}]\n"), IsEmpty());
+  EXPECT_THAT(telemetryErrors("  metrics: [{overrides: [{tagOverrides: {a: {value: 'lower(request.host)'}}}]}]\n"),
+              ElementsAre("spec.metrics[0].overrides[0].tagOverrides[a].value: invalid CEL expression: offset 0: "
+                          "unknown function 'lower'"));
   EXPECT_THAT(telemetryErrors("  metrics: [{overrides: [{match: {metric: REQUESTS}}]}]\n"),
               ElementsAre("spec.metrics[0].overrides[0].match.metric: 'REQUESTS' is not one of Istio's metrics"));
   EXPECT_THAT(telemetryErrors("  tracing: [{randomSamplingPercentage: 10, providers: [{name: zipkin}]}]\n"), IsEmpty());
@@ -157,6 +166,49 @@ spec:
   ASSERT_EQ(a.overrides.size(), 1u);
   EXPECT_EQ(a.overrides[0].name, "requests_total");
   EXPECT_FALSE(a.overrides[0].drop);
+}
+
+// Tag overrides merge per tag, later levels winning (a REMOVE then an UPSERT upserts); a log
+// filter belongs to the provider entries that name it.
+TEST(TelemetryPolicyTest, TagOverridesAndLogFiltersMerge) {
+  ConfigSnapshot snap = snapshotFrom(R"(
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  accessLogging: [{providers: [{name: envoy}], filter: {expression: "response.code >= 400"}}]
+  metrics:
+  - overrides:
+    - match: {metric: REQUEST_COUNT}
+      tagOverrides:
+        request_host: {value: request.host}
+        source_principal: {operation: REMOVE}
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: ns, namespace: default}
+spec:
+  metrics:
+  - overrides:
+    - tagOverrides:
+        source_principal: {value: "'hidden'"}
+        destination_port: {value: string(destination.port)}
+)");
+  ASSERT_THAT(snap.rejected, IsEmpty()) << testing::rejectedText(snap);
+  MeshConfig mesh;
+  std::map<std::string, std::string> filters;
+  EXPECT_THAT(*telemetryAccessLogProviders(snap.telemetries, mesh, "default", {}, true, &filters),
+              ElementsAre("envoy"));
+  EXPECT_EQ(filters["envoy"], "response.code >= 400");
+  MetricsPolicy m = telemetryMetrics(snap.telemetries, mesh, "default", {}, true);
+  std::map<std::string, MetricsPolicy::Override> by_name;
+  for (const auto& o : m.overrides) by_name[o.name] = o;
+  const auto& requests = by_name.at("requests_total");
+  EXPECT_THAT(requests.remove_tags, IsEmpty());
+  EXPECT_EQ(requests.dimensions, (std::map<std::string, std::string>{{"destination_port", "string(destination.port)"},
+                                                                     {"request_host", "request.host"},
+                                                                     {"source_principal", "'hidden'"}}));
+  EXPECT_EQ(by_name.at("tcp_sent_bytes_total").dimensions.size(), 2u);  // the namespace's applies to all
 }
 
 }  // namespace

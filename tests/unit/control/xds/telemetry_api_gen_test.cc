@@ -10,11 +10,13 @@
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/config/trace/v3/zipkin.pb.h"
 #include "envoy/extensions/access_loggers/file/v3/file.pb.h"
+#include "envoy/extensions/access_loggers/filters/cel/v3/cel.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.pb.h"
 #include "envoy/extensions/stats/config.pb.h"
 #include "proxy/access_log/access_logger.h"
 #include "proxy/network/network_filter.h"
+#include "proxy/telemetry/istio_metrics.h"
 #include "proxy/tracing/http_tracing.h"
 
 namespace weft::control::xds {
@@ -192,6 +194,28 @@ extensionProviders:
   compilesInTheProxy(logs);
 }
 
+// Istio's buildAccessLogFilterFromTelemetry: the filter becomes Envoy's CEL extension filter,
+// which the proxy compiles (and so resolves the attributes it names).
+TEST(AccessLogGenTest, TelemetryFilterBecomesEnvoysCelFilter) {
+  auto m = modelWith(R"(
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  accessLogging:
+  - providers: [{name: envoy}]
+    filter: {expression: "response.code >= 400 || xds.cluster_name == 'BlackHoleCluster'"}
+)");
+  auto logs = accessLogs(*m, reviewsV1(), true);
+  ASSERT_EQ(logs.size(), 1u);
+  const auto& ext = logs[0].filter().extension_filter();
+  EXPECT_EQ(ext.name(), "envoy.access_loggers.extension_filters.cel");
+  envoy::extensions::access_loggers::filters::cel::v3::ExpressionFilter cel;
+  ASSERT_TRUE(ext.typed_config().UnpackTo(&cel));
+  EXPECT_EQ(cel.expression(), "response.code >= 400 || xds.cluster_name == 'BlackHoleCluster'");
+  compilesInTheProxy(logs);
+}
+
 ::stats::PluginConfig statsOf(const MeshModel& m, bool inbound) {
   auto f = istioStatsFilter(m, reviewsV1(), inbound);
   EXPECT_TRUE(f.has_value());
@@ -244,6 +268,31 @@ spec:
       EXPECT_EQ(mc.tags_to_remove(1), "response_flags");
     }
   }
+}
+
+TEST(MetricsGenTest, TagOverrideValuesBecomeDimensions) {
+  auto m = modelWith(R"yaml(
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: namespace-metrics, namespace: default}
+spec:
+  metrics:
+  - providers: [{name: prometheus}]
+    overrides:
+    - match: {metric: REQUEST_COUNT}
+      tagOverrides:
+        destination_port: {value: "string(destination.port)"}
+        request_host: {value: "request.host"}
+)yaml");
+  ::stats::PluginConfig p = statsOf(*m, true);
+  ASSERT_EQ(p.metrics_size(), 1);
+  EXPECT_EQ(p.metrics(0).name(), "requests_total");
+  std::map<std::string, std::string> dims(p.metrics(0).dimensions().begin(), p.metrics(0).dimensions().end());
+  EXPECT_EQ(dims, (std::map<std::string, std::string>{{"destination_port", "string(destination.port)"},
+                                                      {"request_host", "request.host"}}));
+  stats::Store store(1);
+  EXPECT_NO_THROW(
+      proxy::telemetry::MetricSet::compile(p, proxy::telemetry::MetricSet::Kind::Http, store, "istio.stats"));
 }
 
 TEST(MetricsGenTest, ReportingIntervalBecomesTcpReportingDuration) {
@@ -342,6 +391,30 @@ TEST(TracingGenTest, LegacyMeshTracingSamplesWithoutAProvider) {
   EXPECT_DOUBLE_EQ(
       tracingOf(*modelWith("", "defaultConfig: {tracing: {sampling: 25}}\n"), true).tracing().random_sampling().value(),
       25.0);
+}
+
+TEST(TracingGenTest, ZipkinW3cTraceContextOption) {
+  const std::string telemetry = std::string(kZipkinService) + R"(
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing: [{providers: [{name: zipkin}]}]
+)";
+  auto zipkinOf = [&](const std::string& mesh) {
+    HCM hcm = tracingOf(*modelWith(telemetry, mesh), false);
+    envoy::config::trace::v3::ZipkinConfig z;
+    EXPECT_TRUE(hcm.tracing().provider().typed_config().UnpackTo(&z));
+    return z;
+  };
+  EXPECT_EQ(zipkinOf(kZipkinMesh).trace_context_option(), envoy::config::trace::v3::ZipkinConfig::USE_B3);
+  EXPECT_EQ(zipkinOf(R"(
+extensionProviders:
+- name: zipkin
+  zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411, traceContextOption: USE_B3_WITH_W3C_PROPAGATION}
+)")
+                .trace_context_option(),
+            envoy::config::trace::v3::ZipkinConfig::USE_B3_WITH_W3C_PROPAGATION);
 }
 
 TEST(TracingGenTest, TelemetryZipkinProvider) {

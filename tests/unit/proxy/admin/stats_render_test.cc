@@ -177,7 +177,8 @@ TEST(StatsRenderFamiliesTest, CountersHistogramsAndTheCap) {
   stats::Store store(2);
   auto requests = store.family("istio_requests_total", {"reporter", "response_code"}, stats::Family::Type::Counter, 2);
   auto duration = store.family("istio_request_duration_milliseconds", {"reporter"}, stats::Family::Type::Histogram, 2);
-  EXPECT_EQ(store.family("istio_requests_total", {}, stats::Family::Type::Counter, 2), requests);  // the same one
+  EXPECT_EQ(store.family("istio_requests_total", {"reporter", "response_code"}, stats::Family::Type::Counter, 2),
+            requests);  // the same one
   std::string key = std::string("source") + stats::Family::kSeparator + "200";
   for (uint32_t row : {0u, 1u}) {
     stats::tls_row = row;
@@ -203,6 +204,26 @@ TEST(StatsRenderFamiliesTest, CountersHistogramsAndTheCap) {
   EXPECT_THAT(out, HasSubstr("istio_request_duration_milliseconds_bucket{reporter=\"source\",le=\"+Inf\"} 3\n"));
   EXPECT_THAT(out, HasSubstr("istio_request_duration_milliseconds_sum{reporter=\"source\"} 70006\n"));
   EXPECT_THAT(out, HasSubstr("istio_request_duration_milliseconds_count{reporter=\"source\"} 3\n"));
+}
+
+// Listeners may label one metric differently (a tag override on one direction only): each label
+// set is a family of its own, rendered under the name's one TYPE line.
+TEST(StatsRenderFamiliesTest, OneNameWithTwoLabelSets) {
+  stats::Store store(1);
+  auto in = store.family("istio_requests_total", {"reporter"}, stats::Family::Type::Counter, 1);
+  auto out_fam = store.family("istio_requests_total", {"reporter", "request_host"}, stats::Family::Type::Counter, 1);
+  ASSERT_NE(in, out_fam);
+  stats::tls_row = 0;
+  in->add(in->series("destination"), 1);
+  out_fam->add(out_fam->series(std::string("source") + stats::Family::kSeparator + "shop"), 2);
+  in->add(in->series("overflowing"), 1);
+  out_fam->add(out_fam->series("overflowing"), 1);
+  std::string out = renderPrometheus(store);
+  EXPECT_EQ(out.find("# TYPE istio_requests_total counter\n"), out.rfind("# TYPE istio_requests_total counter\n"));
+  EXPECT_THAT(out, HasSubstr("istio_requests_total{reporter=\"destination\"} 1\n"));
+  EXPECT_THAT(out, HasSubstr("istio_requests_total{reporter=\"source\",request_host=\"shop\"} 2\n"));
+  EXPECT_THAT(out, HasSubstr("# TYPE weft_istio_requests_total_overflow_total counter\n"
+                             "weft_istio_requests_total_overflow_total 2\n"));
 }
 
 }  // namespace

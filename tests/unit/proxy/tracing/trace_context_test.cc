@@ -32,7 +32,7 @@ TEST(TraceContextTest, MultiHeaderB3) {
                  {"x-b3-parentspanid", "0020000000000001"},
                  {"x-b3-sampled", "1"}},
                 s);
-  IncomingContext c = extractContext(h);
+  IncomingContext c = extractContext(h, false);
   ASSERT_TRUE(c.found);
   EXPECT_EQ(c.ids.trace_high, 0x463ac35c9f6413adULL);
   EXPECT_EQ(c.ids.trace, 0x48485a3953bb6124ULL);
@@ -43,14 +43,14 @@ TEST(TraceContextTest, MultiHeaderB3) {
 
 TEST(TraceContextTest, SingleHeaderAndFlags) {
   std::vector<std::string> s;
-  IncomingContext c = extractContext(head({{"b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"}}, s));
+  IncomingContext c = extractContext(head({{"b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"}}, s), false);
   ASSERT_TRUE(c.found);
   EXPECT_EQ(c.ids.span, 0xe457b5a2e4d86bd1ULL);
   EXPECT_EQ(c.sampled, false);
-  c = extractContext(head({{"b3", "d"}}, s));  // debug: sampled, no ids
+  c = extractContext(head({{"b3", "d"}}, s), false);  // debug: sampled, no ids
   EXPECT_FALSE(c.found);
   EXPECT_EQ(c.sampled, true);
-  c = extractContext(head({{"x-b3-flags", "1"}, {"x-b3-sampled", "0"}}, s));
+  c = extractContext(head({{"x-b3-flags", "1"}, {"x-b3-sampled", "0"}}, s), false);
   EXPECT_EQ(c.sampled, true);  // debug wins
 }
 
@@ -61,29 +61,78 @@ TEST(TraceContextTest, MalformedContextsAreAbsent) {
                                                         {"463ac35c9f6413ad4", "a2fb4a1d1a96d312"},   // 17 digits
                                                         {"0000000000000000", "a2fb4a1d1a96d312"},    // zero trace id
                                                         {"463ac35c9f6413ad", "a2fb4a1d1a96d31"}}) {  // short span id
-    IncomingContext c = extractContext(head({{"x-b3-traceid", bad.first}, {"x-b3-spanid", bad.second}}, s));
+    IncomingContext c = extractContext(head({{"x-b3-traceid", bad.first}, {"x-b3-spanid", bad.second}}, s), false);
     EXPECT_FALSE(c.found) << bad.first << " " << bad.second;
   }
 }
 
 TEST(TraceContextTest, OutgoingHeaders) {
   OutgoingContext out;
-  out.set(TraceIds{0x463ac35c9f6413adULL, 0x48485a3953bb6124ULL, 0x1ULL, 0xa2fb4a1d1a96d312ULL}, true);
+  out.set(TraceIds{0x463ac35c9f6413adULL, 0x48485a3953bb6124ULL, 0x1ULL, 0xa2fb4a1d1a96d312ULL}, true, false);
   std::map<std::string, std::string> got;
   out.forEach([&](std::string_view n, std::string_view v) { got[std::string(n)] = std::string(v); });
   EXPECT_EQ(got, (std::map<std::string, std::string>{{"x-b3-traceid", "463ac35c9f6413ad48485a3953bb6124"},
                                                      {"x-b3-spanid", "0000000000000001"},
                                                      {"x-b3-parentspanid", "a2fb4a1d1a96d312"},
                                                      {"x-b3-sampled", "1"}}));
-  out.set(TraceIds{0, 0x48485a3953bb6124ULL, 0x2ULL, 0}, false);
+  out.set(TraceIds{0, 0x48485a3953bb6124ULL, 0x2ULL, 0}, false, false);
   got.clear();
   out.forEach([&](std::string_view n, std::string_view v) { got[std::string(n)] = std::string(v); });
   EXPECT_EQ(got.size(), 3u);  // no parent
   EXPECT_EQ(got["x-b3-traceid"], "48485a3953bb6124");
   EXPECT_EQ(got["x-b3-sampled"], "0");
-  EXPECT_TRUE(isContextHeader("X-B3-Sampled"));
-  EXPECT_TRUE(isContextHeader("b3"));
-  EXPECT_FALSE(isContextHeader("traceparent"));  // passes through (Envoy's USE_B3)
+  EXPECT_TRUE(out.replaces("X-B3-Sampled"));
+  EXPECT_TRUE(out.replaces("b3"));
+  EXPECT_FALSE(out.replaces("traceparent"));  // passes through (Envoy's USE_B3)
+}
+
+// USE_B3_WITH_W3C_PROPAGATION: B3 first, traceparent when there is no B3 context.
+TEST(TraceContextTest, W3cTraceparentIsTheFallback) {
+  std::vector<std::string> s;
+  const std::string tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  IncomingContext c = extractContext(head({{"traceparent", tp}}, s), true);
+  ASSERT_TRUE(c.found);
+  EXPECT_EQ(c.ids.trace_high, 0x4bf92f3577b34da6ULL);
+  EXPECT_EQ(c.ids.trace, 0xa3ce929d0e0e4736ULL);
+  EXPECT_EQ(c.ids.span, 0x00f067aa0ba902b7ULL);
+  EXPECT_EQ(c.sampled, true);
+  EXPECT_FALSE(extractContext(head({{"traceparent", tp}}, s), false).found);  // USE_B3 ignores it
+  c = extractContext(head({{"traceparent", tp}, {"b3", "80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"}}, s),
+                     true);
+  EXPECT_EQ(c.ids.span, 0xe457b5a2e4d86bd1ULL);  // B3 wins
+  c = extractContext(head({{"traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"}}, s), true);
+  EXPECT_EQ(c.sampled, false);
+  // A later version may append fields; 00 may not.
+  EXPECT_TRUE(
+      extractContext(head({{"traceparent", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x"}}, s), true)
+          .found);
+  for (const std::string bad : {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",   // 00 with more
+                                "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",     // version ff
+                                "00-00000000000000000000000000000000-00f067aa0ba902b7-01",     // zero trace id
+                                "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",     // zero parent
+                                "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",      // short trace id
+                                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0g"}) {  // flags not hex
+    EXPECT_FALSE(extractContext(head({{"traceparent", bad}}, s), true).found) << bad;
+  }
+}
+
+TEST(TraceContextTest, W3cOutgoingTraceparent) {
+  OutgoingContext out;
+  out.set(TraceIds{0x463ac35c9f6413adULL, 0x48485a3953bb6124ULL, 0x1ULL, 0xa2fb4a1d1a96d312ULL}, true, true);
+  std::map<std::string, std::string> got;
+  out.forEach([&](std::string_view n, std::string_view v) { got[std::string(n)] = std::string(v); });
+  EXPECT_EQ(got["traceparent"], "00-463ac35c9f6413ad48485a3953bb6124-0000000000000001-01");
+  EXPECT_EQ(got["x-b3-spanid"], "0000000000000001");  // B3 too
+  EXPECT_TRUE(out.replaces("TraceParent"));
+  EXPECT_FALSE(out.replaces("tracestate"));  // passes through
+  out.set(TraceIds{0, 0x48485a3953bb6124ULL, 0x2ULL, 0}, false, true);
+  got.clear();
+  out.forEach([&](std::string_view n, std::string_view v) { got[std::string(n)] = std::string(v); });
+  EXPECT_EQ(got["traceparent"], "00-000000000000000048485a3953bb6124-0000000000000002-00");  // 64-bit id, padded
+  IncomingContext back;
+  ASSERT_TRUE(parseTraceparent(got["traceparent"], back));
+  EXPECT_EQ(back.ids.trace, 0x48485a3953bb6124ULL);
+  EXPECT_EQ(back.ids.span, 2u);
 }
 
 // Envoy's UUID request id: the version digit says whether the request is traced.

@@ -6,9 +6,11 @@
 
 #include "common/config/error.h"
 #include "envoy/extensions/stats/config.pb.h"
+#include "proxy/cel/stream_attributes.h"
 #include "proxy/http/filter_registry.h"
 #include "proxy/http/grpc_frame_counter.h"
 #include "proxy/http/hcm_config.h"
+#include "proxy/http/matchers.h"
 #include "proxy/stream_info.h"
 #include "proxy/telemetry/istio_metrics.h"
 #include "proxy/upstream/worker_cluster.h"
@@ -27,6 +29,12 @@ class IstioStatsFilter final : public StreamFilterBase, public StreamDecoderFilt
   void setEncoderFilterCallbacks(StreamEncoderFilterCallbacks&) override {}
   FilterStatus decodeHeaders(RequestHead& head, bool) override {
     if (!m_.disableHostHeaderFallback()) host_ = std::string(head.host);
+    if (m_.hasExpressions()) {
+      const auto& names = m_.capture().request;
+      request_.resize(names.size());
+      std::string_view scheme = dec_->downstreamConnection().tls() ? "https" : "http";
+      for (size_t i = 0; i < names.size(); ++i) capture(request_[i], requestHeader(head, names[i], scheme));
+    }
     return FilterStatus::Continue;
   }
   // gRPC messages each way, for istio_request_messages_total / istio_response_messages_total.
@@ -34,7 +42,14 @@ class IstioStatsFilter final : public StreamFilterBase, public StreamDecoderFilt
     if (dec_->isGrpc()) requests_.feed(data);
     return FilterStatus::Continue;
   }
-  FilterStatus encodeHeaders(ResponseHead&, bool) override { return FilterStatus::Continue; }
+  FilterStatus encodeHeaders(ResponseHead& head, bool) override {
+    if (m_.hasExpressions()) {
+      const auto& names = m_.capture().response;
+      response_.resize(names.size());
+      for (size_t i = 0; i < names.size(); ++i) capture(response_[i], head.find(names[i]));
+    }
+    return FilterStatus::Continue;
+  }
   FilterStatus encodeData(std::string_view data, bool) override {
     if (dec_->isGrpc()) responses_.feed(data);
     return FilterStatus::Continue;
@@ -63,6 +78,7 @@ class IstioStatsFilter final : public StreamFilterBase, public StreamDecoderFilt
     o.response_flags = info.response_flags;
     telemetry::Labels labels;
     telemetry::computeLabels(o, labels);
+    if (m_.hasExpressions()) m_.evaluate(StreamActivation(info, request_, response_, o.grpc_status), labels);
     double duration_ms = std::chrono::duration<double, std::milli>(info.end - info.start).count();
     m_.record(labels, {{MetricSet::Value::Requests, 1},
                        {MetricSet::Value::Duration, duration_ms},
@@ -75,9 +91,15 @@ class IstioStatsFilter final : public StreamFilterBase, public StreamDecoderFilt
   }
 
  private:
+  static void capture(StreamInfo::Captured& slot, const std::string_view* v) {
+    slot.present = v != nullptr;
+    if (v) slot.value.assign(*v);
+  }
+
   const MetricSet& m_;
   StreamDecoderFilterCallbacks* dec_ = nullptr;
   std::string host_;
+  std::vector<StreamInfo::Captured> request_, response_;  // the header values CEL dimensions read
   GrpcFrameCounter requests_, responses_;
 };
 

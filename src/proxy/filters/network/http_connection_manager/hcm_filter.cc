@@ -83,7 +83,7 @@ class HcmFactory final : public NetworkFilterFactory {
         {"envoy.config.trace.v3.Tracing.Http", {"name", "typed_config"}},
         {"envoy.config.trace.v3.ZipkinConfig",
          {"collector_cluster", "collector_endpoint", "trace_id_128bit", "shared_span_context",
-          "collector_endpoint_version", "collector_hostname", "split_spans_for_request"}},
+          "collector_endpoint_version", "collector_hostname", "split_spans_for_request", "trace_context_option"}},
         {"envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig",
          {"upgrade_type", "enabled"}},
         {"envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter",

@@ -7,6 +7,7 @@
 // cluster's istio metadata.
 #include "common/config/error.h"
 #include "envoy/extensions/stats/config.pb.h"
+#include "proxy/cel/stream_attributes.h"
 #include "proxy/network/network_filter.h"
 #include "proxy/telemetry/istio_metrics.h"
 #include "proxy/upstream/worker_cluster.h"
@@ -41,8 +42,8 @@ class TcpStatsObserver final : public SessionObserver {
   std::chrono::milliseconds reportingInterval() const override { return m_->tcpReportingInterval(); }
 
  private:
-  static void labels(WorkerContext& worker, const StreamInfo& info, net::Connection& down, bool inbound,
-                     telemetry::Labels& out) {
+  void labels(WorkerContext& worker, const StreamInfo& info, net::Connection& down, bool inbound,
+              telemetry::Labels& out) const {
     telemetry::Observation o;
     o.inbound = inbound;
     o.peer = (inbound ? info.downstream_peer : info.upstream_peer).get();
@@ -59,7 +60,9 @@ class TcpStatsObserver final : public SessionObserver {
       o.service_ns = &svc.ns;
     }
     telemetry::computeLabels(o, out);
+    if (m_->hasExpressions()) m_->evaluate(StreamActivation(info, kNoHeaders, kNoHeaders), out);
   }
+  static inline const std::vector<StreamInfo::Captured> kNoHeaders;
   std::shared_ptr<const MetricSet> m_;
 };
 
