@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "control/config/kind_table.h"
 
 namespace weft::control {
@@ -57,6 +59,8 @@ void addDocuments(const std::string& text, const std::string& source, ConfigSnap
       continue;
     }
     out.accepted.push_back(ref);
+    for (const auto& w : r.warnings)
+      spdlog::warn("{} document {}: {} {}/{}: {}", source, i + 1, ref.kind, ref.ns, ref.name, w);
     store(out, std::move(*r.resource));
   }
 }

@@ -60,8 +60,15 @@ DecodeResult decodeResource(const YAML::Node& doc) {
     return r;
   }
   if (r.kind != "Namespace" && r.name.empty() && errs.empty()) errs.push_back("metadata.name: is required");
+  std::visit(
+      [&](const auto& v) {
+        if constexpr (requires { v.warnings; }) r.warnings = v.warnings;
+      },
+      *res);
   if (errs.empty()) r.resource = std::move(res);
   return r;
 }
+
+bool isWeftdLimitation(const std::string& error) { return error.find("not supported by weftd") != std::string::npos; }
 
 }  // namespace weft::control

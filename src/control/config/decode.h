@@ -23,9 +23,14 @@ struct DecodeResult {
   std::string ns;
   std::optional<Resource> resource;  // set only when there are no errors
   std::vector<std::string> errors;
+  std::vector<std::string> warnings;  // Istio's validation warnings (the resource is still accepted)
 };
 
 DecodeResult decodeResource(const YAML::Node& doc);
+
+// An error that is weftd's limit ("... is not supported by weftd"), not Istio's verdict on the
+// object: Istio would accept it; weftd cannot serve it.
+bool isWeftdLimitation(const std::string& error);
 
 // Kinds weftd knows (networking.istio.io v1/v1beta1/v1alpha3 for the Istio ones).
 bool isKnownKind(const std::string& api_version, const std::string& kind);

@@ -298,7 +298,9 @@ struct ServiceEntryPort {
 };
 struct WorkloadEntrySpec {
   std::string address;
-  std::map<std::string, uint32_t> ports;
+  std::string network;
+  std::map<std::string, uint32_t> ports;        // the valid ones
+  std::map<std::string, int64_t> port_numbers;  // as written, for validation
   Labels labels;
   uint32_t weight = 0;
   std::string service_account;
@@ -312,13 +314,16 @@ struct ServiceEntry {
   std::string location = "MESH_EXTERNAL";
   std::string resolution = "NONE";
   std::vector<WorkloadEntrySpec> endpoints;
+  bool has_workload_selector = false;
   Labels workload_selector;
   std::vector<std::string> export_to;
   std::vector<std::string> subject_alt_names;  // the identities its TLS servers present
+  std::vector<std::string> warnings;           // Istio's validation warnings ("path: message")
 };
 struct WorkloadEntry {
   ObjectMeta meta;
   WorkloadEntrySpec spec;
+  std::vector<std::string> warnings;
 };
 struct Sidecar {
   ObjectMeta meta;

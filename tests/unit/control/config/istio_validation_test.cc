@@ -1,0 +1,582 @@
+// ServiceEntry and WorkloadEntry validation against Istio's own test tables
+// (pkg/config/validation/validation_test.go TestValidateServiceEntries, TestValidateWorkloadEntry,
+// and the CRD fixtures in testdata/crds, Istio master 86c9f01): the same verdict (valid or not,
+// with or without warnings), and Istio's reasons in the messages. weftd's own limits
+// (DNS_ROUND_ROBIN, DYNAMIC_DNS) are not part of Istio's verdict.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "control/config/decode.h"
+
+namespace weft::control {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+struct IstioCase {
+  const char* name;
+  const char* yaml;
+  bool valid;
+  bool warning;
+};
+
+const IstioCase kServiceEntryCases[] = {
+    {"discovery type DNS",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, protocol: http, "
+     "name: http-valid2}]\n  endpoints: [{address: lon.google.com, ports: {http-valid1: 8080}}, {address: "
+     "in.google.com, ports: {http-valid2: 9080}}]\n  resolution: DNS\n",
+     true, false},
+    {"discovery type DNS Round Robin",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.istio.io']\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, protocol: http, name: "
+     "http-valid2}]\n  endpoints: [{address: api-v1.istio.io, ports: {http-valid1: 8080}}]\n  resolution: "
+     "DNS_ROUND_ROBIN\n",
+     true, false},
+    {"discovery type DNS, label tlsMode: istio",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, protocol: http, "
+     "name: http-valid2}]\n  endpoints: [{address: lon.google.com, ports: {http-valid1: 8080}, labels: "
+     "{security.istio.io/tlsMode: istio}}, {address: in.google.com, ports: {http-valid2: 9080}, labels: "
+     "{security.istio.io/tlsMode: istio}}]\n  resolution: DNS\n",
+     true, false},
+    {"discovery type DNS, one host set with IP address and https port",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[httpbin.org]\n  addresses: [10.10.10.10]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: "
+     "8080, protocol: http, name: http-valid2}, {number: 443, protocol: https, name: https}]\n  resolution: DNS\n",
+     true, false},
+    {"discovery type DNS, multi hosts set with IP address and https port",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[httpbin.org, wikipedia.org]\n  addresses: [10.10.10.10]\n  ports: [{number: 80, protocol: http, name: "
+     "http-valid1}, {number: 8080, protocol: http, name: http-valid2}, {number: 443, protocol: https, name: https}]\n  "
+     "resolution: DNS\n",
+     true, true},
+    {"discovery type DNS, IP address set",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  addresses: [10.10.10.10]\n  ports: [{number: 80, protocol: http, name: http-valid1}, "
+     "{number: 8080, protocol: http, name: http-valid2}]\n  endpoints: [{address: lon.google.com, ports: {http-valid1: "
+     "8080}}, {address: in.google.com, ports: {http-valid2: 9080}}]\n  resolution: DNS\n",
+     true, false},
+    {"discovery type DNS, IP in endpoints",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, protocol: http, "
+     "name: http-valid2}]\n  endpoints: [{address: 1.1.1.1, ports: {http-valid1: 8080}}, {address: in.google.com, "
+     "ports: {http-valid2: 9080}}]\n  resolution: DNS\n",
+     true, false},
+    {"discovery type DYNAMIC_DNS",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, protocol: http, "
+     "name: http-valid2}]\n  resolution: DYNAMIC_DNS\n",
+     true, false},
+    {"empty hosts",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  ports: "
+     "[{number: 80, protocol: http, name: http-valid1}]\n  endpoints: [{address: in.google.com, ports: {http-valid2: "
+     "9080}}]\n  resolution: DNS\n",
+     false, false},
+    {"bad hosts",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['-']\n  ports: [{number: 80, protocol: http, name: http-valid1}]\n  endpoints: [{address: in.google.com, ports: "
+     "{http-valid2: 9080}}]\n  resolution: DNS\n",
+     false, false},
+    {"full wildcard host",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[foo.com, '*']\n  ports: [{number: 80, protocol: http, name: http-valid1}]\n  endpoints: [{address: "
+     "in.google.com, ports: {http-valid2: 9080}}]\n  resolution: DNS\n",
+     false, false},
+    {"short name host",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[foo, bar.com]\n  ports: [{number: 80, protocol: http, name: http-valid1}]\n  endpoints: [{address: "
+     "in.google.com, ports: {http-valid1: 9080}}]\n  resolution: DNS\n",
+     true, false},
+    {"undefined endpoint port",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 80, protocol: http, name: "
+     "http-valid2}]\n  endpoints: [{address: lon.google.com, ports: {http-valid1: 8080}}, {address: in.google.com, "
+     "ports: {http-dne: 9080}}]\n  resolution: DNS\n",
+     false, false},
+    {"discovery type DNS, non-FQDN endpoint",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, protocol: http, "
+     "name: http-valid2}]\n  endpoints: [{address: '*.lon.google.com', ports: {http-valid1: 8080}}, {address: "
+     "in.google.com, ports: {http-dne: 9080}}]\n  resolution: DNS\n",
+     false, false},
+    {"discovery type DNS, non-FQDN host",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, protocol: http, "
+     "name: http-valid2}]\n  resolution: DNS\n",
+     false, false},
+    {"discovery type DNS, no endpoints",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, protocol: http, name: "
+     "http-valid2}]\n  resolution: DNS\n",
+     true, false},
+    {"discovery type DNS, unix endpoint",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  ports: [{number: 80, protocol: http, name: http-valid1}]\n  endpoints: [{address: "
+     "'unix:///lon/google/com'}]\n  resolution: DNS\n",
+     false, false},
+    {"discovery type none",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, protocol: http, name: "
+     "http-valid2}]\n  resolution: NONE\n",
+     true, false},
+    {"discovery type none, endpoints provided",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, protocol: http, name: "
+     "http-valid2}]\n  endpoints: [{address: lon.google.com, ports: {http-valid1: 8080}}]\n  resolution: NONE\n",
+     false, false},
+    {"discovery type none, cidr addresses",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  addresses: [172.1.2.16/16]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: "
+     "8080, protocol: http, name: http-valid2}]\n  resolution: NONE\n",
+     true, false},
+    {"discovery type static, cidr addresses with endpoints",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  addresses: [172.1.2.16/16]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: "
+     "8080, protocol: http, name: http-valid2}]\n  endpoints: [{address: 1.1.1.1, ports: {http-valid1: 8080}}, "
+     "{address: 2.2.2.2, ports: {http-valid2: 9080}}]\n  resolution: STATIC\n",
+     true, false},
+    {"discovery type static",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  addresses: [172.1.2.16]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: "
+     "8080, protocol: http, name: http-valid2}]\n  endpoints: [{address: 1.1.1.1, ports: {http-valid1: 8080}}, "
+     "{address: 2.2.2.2, ports: {http-valid2: 9080}}]\n  resolution: STATIC\n",
+     true, false},
+    {"discovery type static, FQDN in endpoints",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  addresses: [172.1.2.16]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: "
+     "8080, protocol: http, name: http-valid2}]\n  endpoints: [{address: google.com, ports: {http-valid1: 8080}}, "
+     "{address: 2.2.2.2, ports: {http-valid2: 9080}}]\n  resolution: STATIC\n",
+     false, false},
+    {"discovery type static, missing endpoints",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  addresses: [172.1.2.16]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: "
+     "8080, protocol: http, name: http-valid2}]\n  resolution: STATIC\n",
+     true, false},
+    {"discovery type static, bad endpoint port name",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  addresses: [172.1.2.16]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: "
+     "8080, protocol: http, name: http-valid2}]\n  endpoints: [{address: 1.1.1.1, ports: {http-valid1: 8080}}, "
+     "{address: 2.2.2.2, ports: {http-dne: 9080}}]\n  resolution: STATIC\n",
+     false, false},
+    {"discovery type none, conflicting port names",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  ports: [{number: 80, protocol: http, name: http-conflict}, {number: 8080, protocol: http, name: "
+     "http-conflict}]\n  resolution: NONE\n",
+     false, false},
+    {"discovery type none, conflicting port numbers",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  ports: [{number: 80, protocol: http, name: http-conflict1}, {number: 80, protocol: http, name: "
+     "http-conflict2}]\n  resolution: NONE\n",
+     false, false},
+    {"unix socket",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[uds.cluster.local]\n  ports: [{number: 6553, protocol: grpc, name: grpc-service1}]\n  resolution: STATIC\n  "
+     "endpoints: [{address: 'unix:///path/to/socket'}]\n",
+     true, false},
+    {"unix socket, relative path",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[uds.cluster.local]\n  ports: [{number: 6553, protocol: grpc, name: grpc-service1}]\n  resolution: STATIC\n  "
+     "endpoints: [{address: 'unix://./relative/path.sock'}]\n",
+     false, false},
+    {"unix socket, endpoint ports",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[uds.cluster.local]\n  ports: [{number: 6553, protocol: grpc, name: grpc-service1}]\n  resolution: STATIC\n  "
+     "endpoints: [{address: 'unix:///path/to/socket', ports: {grpc-service1: 6553}}]\n",
+     false, false},
+    {"unix socket, multiple service ports",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[uds.cluster.local]\n  ports: [{number: 6553, protocol: grpc, name: grpc-service1}, {number: 80, protocol: http, "
+     "name: http-service2}]\n  resolution: STATIC\n  endpoints: [{address: 'unix:///path/to/socket'}]\n",
+     false, false},
+    {"empty protocol",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  addresses: [172.1.2.16/16]\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: "
+     "8080, name: http-valid2}]\n  resolution: NONE\n",
+     true, false},
+    {"selector",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  workloadSelector: {labels: {foo: bar}}\n  ports: [{number: 80, protocol: http, name: "
+     "http-valid1}]\n",
+     true, true},
+    {"workload selector without labels",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  workloadSelector: {}\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, "
+     "protocol: http, name: http-valid2}]\n  resolution: NONE\n",
+     true, true},
+    {"selector and endpoints",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  workloadSelector: {labels: {foo: bar}}\n  ports: [{number: 80, protocol: http, name: "
+     "http-valid1}]\n  endpoints: [{address: 1.1.1.1}]\n",
+     false, true},
+    {"selector and resolution NONE",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  workloadSelector: {labels: {foo: bar}}\n  ports: [{number: 80, protocol: http, name: "
+     "http-valid1}]\n  resolution: NONE\n",
+     true, true},
+    {"selector and resolution DNS",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  workloadSelector: {labels: {foo: bar}}\n  ports: [{number: 80, protocol: http, name: "
+     "http-valid1}]\n  resolution: DNS\n",
+     true, false},
+    {"bad selector key",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  workloadSelector: {labels: {'': bar}}\n  ports: [{number: 80, protocol: http, name: "
+     "http-valid1}]\n  resolution: NONE\n",
+     false, false},
+    {"repeat target port",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  resolution: DNS\n  ports: [{number: 80, protocol: http, name: http-valid1, targetPort: 80}, "
+     "{number: 81, protocol: http, name: http-valid2, targetPort: 80}]\n",
+     true, false},
+    {"valid target port",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  resolution: DNS\n  ports: [{number: 80, protocol: http, name: http-valid1, targetPort: 81}]\n",
+     true, false},
+    {"invalid target port",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  resolution: DNS\n  ports: [{number: 80, protocol: http, name: http-valid1, targetPort: 65536}]\n",
+     false, false},
+    {"warn target port",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  workloadSelector: {labels: {key: bar}}\n  ports: [{number: 80, protocol: http, name: "
+     "http-valid1, targetPort: 1234}]\n",
+     true, true},
+    {"valid endpoint port",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  resolution: STATIC\n  ports: [{number: 80, protocol: http, name: http-valid1, targetPort: 81}]\n "
+     " endpoints: [{address: 1.1.1.1, ports: {http-valid1: 8081}}]\n",
+     true, false},
+    {"invalid endpoint port",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  resolution: STATIC\n  ports: [{number: 80, protocol: http, name: http-valid1, targetPort: 81}]\n "
+     " endpoints: [{address: 1.1.1.1, ports: {http-valid1: 65536}}]\n",
+     false, false},
+    {"protocol unset for addresses empty",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  addresses: []\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 8080, name: "
+     "http-valid2}]\n  resolution: NONE\n",
+     true, true},
+    {"protocol is TCP for addresses empty",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  addresses: []\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 81, protocol: "
+     "TCP, name: tcp-valid1}]\n  resolution: NONE\n",
+     true, true},
+    {"dns round robin with more than one endpoint",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  ports: [{number: 8081, protocol: http, name: http-valid1}]\n  endpoints: [{address: "
+     "api-v1.istio.io, ports: {http-valid1: 8081}}, {address: 1.1.1.2, ports: {http-valid1: 8081}}]\n  resolution: "
+     "DNS_ROUND_ROBIN\n",
+     false, false},
+    {"dns round robin with 0 endpoints",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  ports: [{number: 8081, protocol: http, name: http-valid1}]\n  endpoints: []\n  resolution: "
+     "DNS_ROUND_ROBIN\n",
+     true, false},
+    {"partial wildcard hosts",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.nytimes.com', '*washingtonpost.com']\n  ports: [{number: 443, protocol: HTTPS, name: https-nytimes}]\n  "
+     "endpoints: []\n  resolution: NONE\n",
+     true, true},
+    {"network set with no address on endpoint",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[www.example.com]\n  ports: [{number: 443, protocol: HTTPS, name: https-example}]\n  endpoints: [{network: "
+     "cluster-1}]\n  resolution: STATIC\n",
+     true, true},
+    {"discovery type DYNAMIC_DNS, unsupported TCP protocol",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  ports: [{number: 80, protocol: http, name: http-valid1}, {number: 81, protocol: TCP, name: "
+     "tcp-valid1}]\n  resolution: DYNAMIC_DNS\n",
+     false, false},
+    {"discovery type DYNAMIC_DNS, GRPC protocol",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.svc.cluster.local']\n  ports: [{number: 9090, protocol: GRPC, name: grpc}]\n  resolution: DYNAMIC_DNS\n",
+     true, false},
+    {"discovery type DYNAMIC_DNS, FQDN host",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[google.com]\n  ports: [{number: 80, protocol: http, name: http-valid}]\n  resolution: DYNAMIC_DNS\n",
+     false, false},
+    {"discovery type DYNAMIC_DNS, endpoints set",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  ports: [{number: 80, protocol: http, name: http-valid1}]\n  endpoints: [{address: "
+     "in.google.com, ports: {http-valid1: 9080}}]\n  resolution: DYNAMIC_DNS\n",
+     false, false},
+    {"discovery type DYNAMIC_DNS, IP address set",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  addresses: [10.10.10.10]\n  ports: [{number: 80, protocol: http, name: http-valid1}, "
+     "{number: 8080, protocol: http, name: http-valid2}]\n  resolution: DYNAMIC_DNS\n",
+     false, false},
+    {"discovery type DYNAMIC_DNS, empty hosts",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[]\n  ports: [{number: 80, protocol: http, name: http-valid1}]\n  resolution: DYNAMIC_DNS\n",
+     false, false},
+    {"discovery type DYNAMIC_DNS, multiple wildcarded hosts",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com', '*.amazon.com']\n  ports: [{number: 80, protocol: http, name: http-valid1}]\n  resolution: "
+     "DYNAMIC_DNS\n",
+     true, false},
+    {"discovery type DYNAMIC_DNS, internal mesh location",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*.google.com']\n  ports: [{number: 80, protocol: http, name: http-valid1}]\n  resolution: DYNAMIC_DNS\n  "
+     "location: MESH_INTERNAL\n",
+     true, false},
+    {"discovery type DYNAMIC_DNS, MESH_INTERNAL with waypoint",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar, labels: "
+     "{istio.io/use-waypoint: my-waypoint}}\nspec:\n  hosts: ['*.google.com']\n  ports: [{number: 80, protocol: http, "
+     "name: http-valid1}]\n  resolution: DYNAMIC_DNS\n  location: MESH_INTERNAL\n",
+     false, false},
+    {"crd full",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  workloadSelector: {labels: {foo: bar}}\n  addresses: [1.2.3.4, '001:db8::']\n  exportTo: [foo, "
+     ".]\n  location: MESH_EXTERNAL\n  ports: [{name: foo, protocol: HTTP, number: 1234, targetPort: 2345}]\n  "
+     "subjectAltNames: [sa]\n  resolution: DNS\n",
+     true, false},
+    {"crd static-endpoints",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  endpoints: [{address: sub.example.com}]\n  ports: [{name: foo, protocol: HTTP, number: 1234, "
+     "targetPort: 2345}]\n  resolution: DNS\n",
+     true, false},
+    {"crd empty-selector",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  workloadSelector: {}\n",
+     true, true},
+    {"crd partial-wildcard",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "['*x']\n",
+     true, true},
+    {"crd none-cidr",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  addresses: [1.1.1.1/32]\n",
+     true, false},
+    {"crd missing-host",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec: {}\n", false,
+     false},
+    {"crd bad-selector-value",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  workloadSelector: {labels: {val: '*'}}\n",
+     false, false},
+    {"crd selector-and-endpoints",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  workloadSelector: {}\n  endpoints: [{address: 1.2.3.4}]\n",
+     false, true},
+    {"crd bad-cidr-resolution",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  addresses: [1.2.3.4/16]\n  resolution: DNS\n",
+     false, false},
+    {"crd duplicate-ports-name",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  ports: [{name: a, number: 1}, {name: a, number: 12}]\n",
+     false, true},
+    {"crd duplicate-ports-number",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  ports: [{name: a, number: 1}, {name: b, number: 1}]\n",
+     false, true},
+    {"crd bad-port",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  ports: [{name: a, number: 99999}]\n",
+     false, true},
+    {"crd bad-port-target",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  ports: [{name: a, number: 1, targetPort: 99999}]\n",
+     false, true},
+    {"crd none-with-endpoints",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  endpoints: [{address: 1.2.3.4}]\n  resolution: NONE\n",
+     false, false},
+    {"crd dns-rr-with-multiple-endpoints",
+     "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  hosts: "
+     "[example.com]\n  endpoints: [{address: sub1.example.com}, {address: sub2.example.com}]\n  resolution: "
+     "DNS_ROUND_ROBIN\n",
+     false, false},
+};
+const IstioCase kWorkloadEntryCases[] = {
+    {"valid",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 1.2.3.4\n",
+     true, false},
+    {"missing address",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec: {}\n",
+     false, false},
+    {"missing address with network",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "network: network-2\n",
+     true, true},
+    {"valid unix endpoint",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 'unix:///lon/google/com'\n",
+     true, false},
+    {"invalid unix endpoint",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 'unix:///lon/google/com'\n  ports: {'7777': 7777}\n",
+     false, false},
+    {"valid FQDN",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: validdns.com\n  ports: {'7777': 7777}\n",
+     true, false},
+    {"invalid FQDN",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 'invaliddns.com:9443'\n  ports: {'7777': 7777}\n",
+     false, false},
+    {"valid IP",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 172.16.1.1\n  ports: {'7777': 7777}\n",
+     true, false},
+    {"crd full",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 1.2.3.4\n  serviceAccount: sa\n  network: net\n  labels: {app: app}\n  ports: {http: 1}\n  weight: 2\n  "
+     "locality: foo/bar/baz\n",
+     true, false},
+    {"crd uds-abstract",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 'unix://@foo'\n",
+     true, false},
+    {"crd bad-uds-dir",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 'unix:///dir/'\n",
+     false, false},
+    {"crd bad-uds-relative",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 'unix://relative'\n",
+     false, false},
+    {"crd uds-with-ports",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 'unix://@foo'\n  ports: {http: 80}\n",
+     false, false},
+    {"crd high-port",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 1.1.1.1\n  ports: {http: 99999}\n",
+     false, false},
+    {"crd bad-port-name",
+     "apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: foo, namespace: bar}\nspec:\n  "
+     "address: 1.1.1.1\n  ports: {'@': 80}\n",
+     false, false},
+};
+
+struct Verdict {
+  std::vector<std::string> errors;  // Istio's (weftd's own limits left out)
+  std::vector<std::string> warnings;
+};
+
+Verdict verdict(const std::string& yaml) {
+  DecodeResult r = decodeResource(YAML::Load(yaml));
+  Verdict v{{}, r.warnings};
+  for (auto& e : r.errors)
+    if (!isWeftdLimitation(e)) v.errors.push_back(e);
+  return v;
+}
+
+std::string describe(const Verdict& v) {
+  std::string s = "errors:";
+  for (const auto& e : v.errors) s += "\n  " + e;
+  s += "\nwarnings:";
+  for (const auto& w : v.warnings) s += "\n  " + w;
+  return s;
+}
+
+TEST(IstioValidationTest, ServiceEntriesAsIstioJudgesThem) {
+  for (const auto& c : kServiceEntryCases) {
+    Verdict v = verdict(c.yaml);
+    EXPECT_EQ(v.errors.empty(), c.valid) << c.name << "\n" << describe(v);
+    EXPECT_EQ(!v.warnings.empty(), c.warning) << c.name << "\n" << describe(v);
+  }
+}
+
+TEST(IstioValidationTest, WorkloadEntriesAsIstioJudgesThem) {
+  for (const auto& c : kWorkloadEntryCases) {
+    Verdict v = verdict(c.yaml);
+    EXPECT_EQ(v.errors.empty(), c.valid) << c.name << "\n" << describe(v);
+    EXPECT_EQ(!v.warnings.empty(), c.warning) << c.name << "\n" << describe(v);
+  }
+}
+
+const IstioCase& find(const IstioCase* begin, const IstioCase* end, const std::string& name) {
+  for (const IstioCase* c = begin; c != end; ++c)
+    if (name == c->name) return *c;
+  throw std::runtime_error("no case " + name);
+}
+Verdict se(const std::string& name) {
+  return verdict(find(std::begin(kServiceEntryCases), std::end(kServiceEntryCases), name).yaml);
+}
+Verdict we(const std::string& name) {
+  return verdict(find(std::begin(kWorkloadEntryCases), std::end(kWorkloadEntryCases), name).yaml);
+}
+
+// For Istio's reason: the messages are Istio's, after the field's path.
+TEST(IstioValidationTest, IstiosReasons) {
+  EXPECT_THAT(
+      se("empty hosts").errors,
+      ElementsAre("spec.hosts: service entry must have at least one host",
+                  "spec.endpoints[0].ports[http-valid2]: endpoint port 9080 is not defined by the service entry"));
+  EXPECT_THAT(se("bad hosts").errors[0], "spec.hosts[0]: domain name \"-\" invalid (label \"-\" invalid)");
+  EXPECT_THAT(se("full wildcard host").errors[0], "spec.hosts[1]: invalid host *");
+  EXPECT_THAT(se("undefined endpoint port").errors,
+              ElementsAre("spec.ports[1].number: service entry port 80 already defined",
+                          "spec.endpoints[1].ports[http-dne]: endpoint port 9080 is not defined by the service entry"));
+  EXPECT_THAT(
+      se("discovery type DNS, non-FQDN host").errors,
+      ElementsAre("spec.hosts[0]: hosts must be FQDN or contain only prefix wildcards if no endpoints are "
+                  "provided for resolution mode DNS, domain name \"*.google.com\" invalid (label \"*\" invalid)"));
+  EXPECT_THAT(se("discovery type static, FQDN in endpoints").errors,
+              ElementsAre("spec.endpoints[0].address: endpoint address \"google.com\" is not a valid IP address"));
+  EXPECT_THAT(se("unix socket, relative path").errors,
+              ElementsAre("spec.endpoints[0].address: ./relative/path.sock is not an absolute path to a file"));
+  EXPECT_THAT(se("unix socket, multiple service ports").errors,
+              ElementsAre("spec.endpoints[0]: exactly 1 service port required for unix endpoints"));
+  EXPECT_THAT(se("bad selector key").errors,
+              ElementsAre("spec.workloadSelector.labels[]: empty key is not supported in selector: \"=bar\""));
+  EXPECT_THAT(se("bad selector key").warnings, IsEmpty());  // a bad selector is all Istio reports
+  EXPECT_THAT(se("crd partial-wildcard").warnings, ElementsAre("spec.hosts[0]: partial wildcard \"*x\" not allowed"));
+  EXPECT_THAT(se("network set with no address on endpoint").warnings,
+              ElementsAre("spec.endpoints[0].address: address is unset with network \"cluster-1\""));
+  EXPECT_THAT(se("discovery type DNS, multi hosts set with IP address and https port").warnings,
+              ElementsAre("spec.hosts: service entry can not have more than one host specified simultaneously with "
+                          "address and tcp port"));
+  EXPECT_THAT(se("discovery type DYNAMIC_DNS, IP address set").errors,
+              ElementsAre("spec.addresses: addresses cannot be set for resolution type DYNAMIC_DNS. HTTP route domains "
+                          "will only be generatedfrom the hosts field values"));
+  EXPECT_THAT(se("discovery type DYNAMIC_DNS, MESH_INTERNAL with waypoint").errors,
+              ElementsAre("spec.location: location MESH_INTERNAL with resolution type DYNAMIC_DNS is not supported "
+                          "when using waypoints"));
+  EXPECT_THAT(se("crd bad-port-target").errors,
+              ElementsAre("spec.ports[0].targetPort: port number 99999 must be in the range 1..65535"));
+  EXPECT_THAT(we("missing address").errors, ElementsAre("spec.address: address is required"));
+  EXPECT_THAT(
+      we("invalid FQDN").errors,
+      ElementsAre("spec.address: endpoint address \"invaliddns.com:9443\" is not a valid FQDN or an IP address"));
+  EXPECT_THAT(we("crd bad-port-name").errors, ElementsAre("spec.ports[@]: invalid port name: @"));
+  EXPECT_THAT(we("crd bad-uds-dir").errors, ElementsAre("spec.address: /dir/ is not an absolute path to a file"));
+}
+
+TEST(IstioValidationTest, WeftdRefusesWhatItCannotServeAfterIstiosRules) {
+  DecodeResult r = decodeResource(YAML::Load(
+      find(std::begin(kServiceEntryCases), std::end(kServiceEntryCases), "discovery type DYNAMIC_DNS").yaml));
+  EXPECT_THAT(r.errors, ElementsAre("spec.resolution: DYNAMIC_DNS is not supported by weftd (NONE, STATIC, DNS are)"));
+  EXPECT_FALSE(r.resource.has_value());
+}
+
+TEST(IstioValidationTest, ExportTo) {
+  auto errors = [](const std::string& list) {
+    return verdict(
+               "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: foo, namespace: ns5}\n"
+               "spec:\n  hosts: [a.example.com]\n  addresses: [1.1.1.1]\n  exportTo: " +
+               list + "\n")
+        .errors;
+  };
+  EXPECT_THAT(errors("['*']"), IsEmpty());
+  EXPECT_THAT(errors("[., ns1]"), IsEmpty());
+  EXPECT_THAT(errors("['~']"), IsEmpty());
+  EXPECT_THAT(errors("[., ns5]"), ElementsAre("spec.exportTo: duplicate entries in exportTo for entry ns5"));
+  EXPECT_THAT(errors("[ns5, .]"),
+              ElementsAre("spec.exportTo: duplicate entries in exportTo: . and current namespace ns5"));
+  EXPECT_THAT(errors("[ns1, ns2, ns1]"), ElementsAre("spec.exportTo: duplicate entries in exportTo for entry ns1"));
+  EXPECT_THAT(errors("['*', ns1]"),
+              ElementsAre("spec.exportTo: cannot have both public (*) and non-public exportTo values for a resource"));
+  EXPECT_THAT(errors("['~', ns1]"),
+              ElementsAre("spec.exportTo: cannot export service entry to no one (~) and someone"));
+  EXPECT_THAT(errors("[ns1_]"),
+              ElementsAre("spec.exportTo: only .,*, or a valid DNS 1123 label is allowed as exportTo entry"));
+}
+
+}  // namespace
+}  // namespace weft::control
