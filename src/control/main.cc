@@ -16,6 +16,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/config/error.h"
 #include "common/event/reactor.h"
 #include "control/authn/jwks_resolver.h"
 #include "control/ca/ca_bundle.h"
@@ -25,6 +26,7 @@
 #include "control/config/dir_watcher.h"
 #include "control/debug/debug_handlers.h"
 #include "control/model/mesh_model.h"
+#include "control/webhook/webhook_server.h"
 #include "control/xds/ads_server.h"
 
 namespace {
@@ -41,6 +43,14 @@ std::optional<weft::net::Address> parseHostPort(const std::string& s) {
   } catch (...) {
     return std::nullopt;
   }
+}
+
+std::string readPemFile(const std::string& path, const char* flag) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (!in || ss.str().empty()) throw weft::ConfigError(std::string(flag) + ": cannot read '" + path + "'");
+  return ss.str();
 }
 
 class SignalHandler : public weft::event::IoHandler {
@@ -72,6 +82,12 @@ int main(int argc, char** argv) {
                  "xDS and the CA over TLS (Istio's 15012); served when the CA runs (--state-dir)")
       ->capture_default_str();
   app.add_option("--http-addr", http_addr, "debug and metrics listen address");
+  std::string webhook_addr, webhook_cert, webhook_key;
+  app.add_option("--webhook-addr", webhook_addr,
+                 "HTTPS listen address of the admission webhooks (/validate; Istio's 0.0.0.0:15017); off when empty");
+  app.add_option("--webhook-cert", webhook_cert,
+                 "PEM certificate chain for the webhooks (default: one from weftd's CA, which needs --state-dir)");
+  app.add_option("--webhook-key", webhook_key, "PEM private key of --webhook-cert");
   app.add_option("--debounce-ms", quiet_ms, "push after config has been quiet this long");
   app.add_option("--debounce-max-ms", max_ms, "push at the latest this long after the first change");
   app.add_option("-l,--log-level", log_level, "trace, debug, info, warn, error");
@@ -265,6 +281,7 @@ int main(int argc, char** argv) {
   // certificate is asked for (and verified when given) so that workloads renew with theirs.
   std::unique_ptr<weft::control::ca::CaService> ca_service;
   int secure_port = 0;
+  std::string webhook_chain, webhook_key_pem;  // weftd's serving certificate, unless files are given
   if (ca) {
     weft::control::ca::SignPolicy policy;
     policy.default_ttl = std::chrono::seconds(cert_ttl_s);
@@ -281,6 +298,8 @@ int main(int argc, char** argv) {
       fprintf(stderr, "weftd: CA: %s\n", e.what());
       return 1;
     }
+    webhook_chain = serving.chain_pem;
+    webhook_key_pem = serving.key_pem;
     grpc::SslServerCredentialsOptions tls(GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY);
     tls.pem_root_certs = ca->root_cert_pem;
     tls.pem_key_cert_pairs.push_back({serving.key_pem, serving.chain_pem});
@@ -313,6 +332,24 @@ int main(int argc, char** argv) {
     return 1;
   }
   weft::control::addDebugHandlers(*admin, debug);
+  std::unique_ptr<weft::http::AdminServer> webhooks;
+  if (!webhook_addr.empty()) {
+    auto addr = parseHostPort(webhook_addr);
+    try {
+      if (!addr) throw weft::ConfigError("--webhook-addr '" + webhook_addr + "' is not IP:PORT");
+      if (!webhook_cert.empty() || !webhook_key.empty()) {
+        webhook_chain = readPemFile(webhook_cert, "--webhook-cert");
+        webhook_key_pem = readPemFile(webhook_key, "--webhook-key");
+      }
+      if (webhook_chain.empty())
+        throw weft::ConfigError("--webhook-addr needs --webhook-cert/--webhook-key or --state-dir");
+      webhooks = weft::control::webhook::startWebhookServer(reactor, *addr, webhook_chain, webhook_key_pem);
+    } catch (const std::exception& e) {
+      fprintf(stderr, "weftd: webhooks: %s\n", e.what());
+      return 1;
+    }
+    spdlog::info("weftd serving admission webhooks on https://{}/validate", webhooks->address().toString());
+  }
   int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   SignalHandler signals(sfd, reactor);
   reactor.add(sfd, &signals);

@@ -79,8 +79,17 @@ class AdminServer::Session final : public net::ConnectionCallbacks, public http:
  public:
   Session(AdminServer& server, std::unique_ptr<net::Connection> conn) : server_(server), conn_(std::move(conn)) {
     conn_->setCallbacks(this);
+    if (server_.options_.tls) conn_->startTls(server_.options_.tls);
   }
-  void onBodyData(std::string_view) override {}
+  void onBodyData(std::string_view data) override {
+    if (server_.options_.max_body == 0 || too_large_) return;
+    if (req_.body.size() + data.size() > server_.options_.max_body) {
+      too_large_ = true;  // answered once the request is read
+      req_.body.clear();
+      return;
+    }
+    req_.body.append(data);
+  }
   void onData(net::Connection&) override {
     Buffer& in = conn_->input();
     while (!in.empty() && !closed_) {
@@ -114,6 +123,8 @@ class AdminServer::Session final : public net::ConnectionCallbacks, public http:
         req_.method = std::string(head_.method);
         req_.path = std::string(head_.path);
         req_.query = std::string(head_.query);
+        req_.body.clear();
+        too_large_ = false;
         keep_alive_ = head_.keep_alive;
         parser_->eager(true);
       }
@@ -121,6 +132,12 @@ class AdminServer::Session final : public net::ConnectionCallbacks, public http:
       if (parser_->is_done()) {
         parser_.reset();
         have_request_ = false;
+        if (too_large_) {
+          respond({413, "text/plain; charset=UTF-8",
+                   "request body larger than " + std::to_string(server_.options_.max_body) + " bytes\n"},
+                  false);
+          return;
+        }
         respond(server_.handle(req_), keep_alive_);
       } else if (n == 0) {
         break;
@@ -181,6 +198,7 @@ class AdminServer::Session final : public net::ConnectionCallbacks, public http:
   size_t scanned_ = 0;
   bool keep_alive_ = true;
   bool closed_ = false;
+  bool too_large_ = false;
 };
 
 class AdminServer::Listener final : public event::IoHandler {
@@ -209,7 +227,8 @@ class AdminServer::Listener final : public event::IoHandler {
   int fd_;
 };
 
-AdminServer::AdminServer(event::Reactor& reactor, const net::Address& address) : reactor_(reactor), address_(address) {
+AdminServer::AdminServer(event::Reactor& reactor, const net::Address& address, AdminServerOptions options)
+    : reactor_(reactor), address_(address), options_(std::move(options)) {
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

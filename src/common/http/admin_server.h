@@ -1,7 +1,8 @@
 #pragma once
 // Envoy's admin interface on the main thread: /ready, /server_info, /stats,
 // /stats/prometheus, /clusters, /config_dump, /listeners, /memory and the POST-only
-// /healthcheck/fail|ok, /drain_listeners, /quitquitquit.
+// /healthcheck/fail|ok, /drain_listeners, /quitquitquit. The same small server, with request
+// bodies and TLS (AdminServerOptions), serves weftd's admission webhooks.
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "common/event/reactor.h"
 #include "common/net/address.h"
+#include "common/tls/tls_context.h"
 
 namespace weft::http {
 
@@ -22,6 +24,12 @@ struct AdminRequest {
   bool hasParam(const std::string& name) const;
   // Every name=value of the query, decoded, in order.
   std::vector<std::pair<std::string, std::string>> params() const;
+  std::string body;  // kept only when the server takes bodies (AdminServerOptions::max_body)
+};
+
+struct AdminServerOptions {
+  size_t max_body = 0;                      // 0: bodies are read and dropped; else larger ones get 413
+  std::shared_ptr<const tls::Context> tls;  // HTTPS when set
 };
 
 struct AdminResponse {
@@ -33,7 +41,7 @@ struct AdminResponse {
 class AdminServer {
  public:
   using Handler = std::function<AdminResponse(const AdminRequest&)>;
-  AdminServer(event::Reactor& reactor, const net::Address& address);
+  AdminServer(event::Reactor& reactor, const net::Address& address, AdminServerOptions options = {});
   ~AdminServer();
   // `mutates` handlers answer 405 to anything but POST.
   void add(const std::string& path, const std::string& help, bool mutates, Handler handler);
@@ -50,6 +58,7 @@ class AdminServer {
   };
   event::Reactor& reactor_;
   net::Address address_;
+  AdminServerOptions options_;
   std::map<std::string, Entry> handlers_;
   std::unique_ptr<Listener> listener_;
 };

@@ -50,7 +50,7 @@ class DebugHandlersTest : public ::testing::Test {
     addDebugHandlers(admin, state);
   }
 
-  AdminResponse get(const std::string& path) { return admin.handle(AdminRequest{"GET", path, ""}); }
+  AdminResponse get(const std::string& path) { return admin.handle(AdminRequest{"GET", path, "", ""}); }
   nlohmann::json getJson(const std::string& path) {
     AdminResponse r = get(path);
     EXPECT_EQ(r.status, 200) << path;

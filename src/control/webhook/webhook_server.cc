@@ -1,0 +1,27 @@
+#include "control/webhook/webhook_server.h"
+
+#include "control/webhook/validation_webhook.h"
+
+namespace weft::control::webhook {
+
+std::unique_ptr<http::AdminServer> startWebhookServer(event::Reactor& reactor, const net::Address& address,
+                                                      const std::string& chain_pem, const std::string& key_pem) {
+  tls::ContextOptions o;
+  o.server = true;
+  o.certificates.push_back({{chain_pem, "webhook certificate chain", "weftd's webhook certificate"},
+                            {key_pem, "webhook private key", "weftd's webhook key"}});
+  o.path = "webhook";
+  http::AdminServerOptions options;
+  options.max_body = kMaxAdmissionReviewBytes;
+  options.tls = tls::Context::create(o);
+  auto server = std::make_unique<http::AdminServer>(reactor, address, std::move(options));
+  server->add("/validate", "Istio's validating admission webhook (AdmissionReview, POST)", true,
+              [](const http::AdminRequest& req) {
+                WebhookReply r = validateAdmissionReview(req.body);
+                return http::AdminResponse{r.status, r.status == 200 ? "application/json" : "text/plain; charset=UTF-8",
+                                           r.body};
+              });
+  return server;
+}
+
+}  // namespace weft::control::webhook
