@@ -14,7 +14,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # tests, benchmarks, tooling
-  python3 python3-pytest curl wrk haproxy nginx-light nghttp2-client nghttp2-proxy openssl testssl.sh
+  python3 python3-pytest python3-yaml python3-jsonpatch curl wrk haproxy nginx-light nghttp2-client nghttp2-proxy openssl testssl.sh
   strace iproute2 iptables procps containernetworking-plugins prometheus
 )
 # Node.js/npm (for fetch-envoy-api.sh and the grpc-js-xds interop tests) may come from

@@ -88,6 +88,12 @@ int main(int argc, char** argv) {
   app.add_option("--webhook-cert", webhook_cert,
                  "PEM certificate chain for the webhooks (default: one from weftd's CA, which needs --state-dir)");
   app.add_option("--webhook-key", webhook_key, "PEM private key of --webhook-cert");
+  weft::inject::InjectionConfig injection;
+  app.add_option("--sidecar-image", injection.image, "the image /inject gives the sidecar")->capture_default_str();
+  app.add_option("--injected-ca-address", injection.ca_address, "CA_ADDR of injected sidecars")->capture_default_str();
+  app.add_option("--injected-discovery-address", injection.discovery_address, "xDS address of injected sidecars")
+      ->capture_default_str();
+  app.add_flag("--injection-cni", injection.cni, "the CNI plugin captures traffic: inject no istio-init container");
   app.add_option("--debounce-ms", quiet_ms, "push after config has been quiet this long");
   app.add_option("--debounce-max-ms", max_ms, "push at the latest this long after the first change");
   app.add_option("-l,--log-level", log_level, "trace, debug, info, warn, error");
@@ -343,12 +349,12 @@ int main(int argc, char** argv) {
       }
       if (webhook_chain.empty())
         throw weft::ConfigError("--webhook-addr needs --webhook-cert/--webhook-key or --state-dir");
-      webhooks = weft::control::webhook::startWebhookServer(reactor, *addr, webhook_chain, webhook_key_pem);
+      webhooks = weft::control::webhook::startWebhookServer(reactor, *addr, webhook_chain, webhook_key_pem, injection);
     } catch (const std::exception& e) {
       fprintf(stderr, "weftd: webhooks: %s\n", e.what());
       return 1;
     }
-    spdlog::info("weftd serving admission webhooks on https://{}/validate", webhooks->address().toString());
+    spdlog::info("weftd serving admission webhooks on https://{} (/validate, /inject)", webhooks->address().toString());
   }
   int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   SignalHandler signals(sfd, reactor);

@@ -22,6 +22,7 @@
 #include "capture/iptables_apply.h"
 #include "capture/run_command.h"
 #include "common/http/http_client.h"
+#include "ctl/kube_inject.h"
 #include "ctl/local_mesh.h"
 
 namespace fs = std::filesystem;
@@ -430,7 +431,27 @@ int main(int argc, char** argv) {
       ->required();
   auto* downc = app.add_subcommand("down", "stop the local mesh and remove its namespaces");
   auto* statusc = app.add_subcommand("status", "workloads, sidecar readiness, xDS sync, workload certificates");
+  auto* injectc =
+      app.add_subcommand("kube-inject", "add the sidecar to Kubernetes workload YAML (istioctl kube-inject)");
+  std::string inject_file;
+  weft::inject::InjectionConfig inject;
+  injectc->add_option("-f,--filename", inject_file, "the YAML to inject ('-': standard input)")->required();
+  injectc->add_option("--image", inject.image, "the sidecar image (weft-agent, weft-proxy, weft-iptables)")
+      ->capture_default_str();
+  injectc->add_option("--ca-address", inject.ca_address, "weftd's CA (CA_ADDR)")->capture_default_str();
+  injectc->add_option("--discovery-address", inject.discovery_address, "weftd's xDS")->capture_default_str();
+  injectc->add_option("--revision", inject.revision, "istio.io/rev")->capture_default_str();
+  injectc->add_flag("--cni", inject.cni, "the CNI plugin captures traffic: no istio-init container");
   CLI11_PARSE(app, argc, argv);
+  if (*injectc) {
+    if (inject_file == "-") return weft::ctl::kubeInject(std::cin, std::cout, std::cerr, inject);
+    std::ifstream f(inject_file);
+    if (!f) {
+      std::fprintf(stderr, "weftctl kube-inject: cannot read '%s'\n", inject_file.c_str());
+      return 1;
+    }
+    return weft::ctl::kubeInject(f, std::cout, std::cerr, inject);
+  }
   if (*upc) return up(dir, state_dir);
   if (*downc) return down(state_dir);
   if (*statusc) return status(state_dir);

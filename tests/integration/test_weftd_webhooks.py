@@ -1,13 +1,19 @@
-"""weftd's validating admission webhook over HTTPS (Istio's /validate on 15017): kube-apiserver's
-AdmissionReview in, Istio's verdict out, on a certificate from weftd's own CA (trusted through
-its root-cert.pem, as a caBundle) or from files; a non-POST, an oversized body and plaintext are
-refused; without a certificate weftd says what is missing."""
+"""weftd's admission webhooks over HTTPS (Istio's 15017): /validate (kube-apiserver's
+AdmissionReview in, Istio's verdict out) and /inject (a Deployment's pod in, a JSONPatch out that,
+applied with a JSONPatch library, gives the pod `weftctl kube-inject` gives), on a certificate from
+weftd's own CA (trusted through its root-cert.pem, as a caBundle) or from files; a non-POST, an
+oversized body and plaintext are refused; without a certificate weftd says what is missing."""
 
+import base64
 import http.client
 import json
+import os
 import socket
 import ssl
 import subprocess
+
+import jsonpatch
+import yaml
 
 import weft_harness as wh
 import weftd_harness as wd
@@ -15,7 +21,7 @@ import weftd_harness as wd
 
 def review(obj, uid="e911857d-c318-11e8-bbad-025000000001"):
     api, kind = obj["apiVersion"], obj["kind"]
-    group, version = api.split("/")
+    group, version = api.split("/") if "/" in api else ("", api)
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
         "uid": uid, "kind": {"group": group, "version": version, "kind": kind},
         "resource": {"group": group, "version": version, "resource": kind.lower() + "s"},
@@ -102,3 +108,51 @@ def test_validate_with_certificate_files_and_errors_without_one(tmp_path, pki):
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 1, r
     assert "webhooks: --webhook-addr needs --webhook-cert/--webhook-key or --state-dir" in r.stderr, r.stderr
+
+
+POD = {"apiVersion": "v1", "kind": "Pod",
+       "metadata": {"generateName": "reviews-v2-5b8f6c7d9-", "namespace": "shop",
+                    "labels": {"app": "reviews", "version": "v2", "pod-template-hash": "5b8f6c7d9"},
+                    "annotations": {"traffic.sidecar.istio.io/excludeOutboundPorts": "3306"},
+                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "reviews-v2-5b8f6c7d9",
+                                         "uid": "6f1c", "controller": True, "blockOwnerDeletion": True}]},
+       "spec": {"containers": [{"name": "reviews", "image": "reviews:2", "ports": [{"containerPort": 9080}],
+                                "readinessProbe": {"httpGet": {"path": "/ready", "port": 9080}}}],
+                "serviceAccountName": "bookinfo-reviews"}}
+
+
+def test_inject_patch_gives_kube_injects_pod(tmp_path):
+    state, port = tmp_path / "state", wh.free_port()
+    w = wd.Weftd(tmp_path / "w", extra_args=["--state-dir", str(state), "--webhook-addr", "127.0.0.1:%d" % port])
+    w.start()
+    try:
+        ctx = ssl.create_default_context(cafile=str(state / "ca" / "root-cert.pem"))
+        req = review(POD)
+        req["request"]["namespace"] = "shop"  # kube-apiserver's: the namespace the pod is created in
+        status, body = post(port, ctx, json.dumps(req), "weftd.weft-system.svc", path="/inject")
+        assert status == 200, body
+        r = json.loads(body)["response"]
+        assert r["allowed"] is True and r["patchType"] == "JSONPatch", r
+        injected = jsonpatch.apply_patch(POD, json.loads(base64.b64decode(r["patch"])))
+        # The same pod as kube-inject gives for the Deployment's template.
+        deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                      "metadata": {"name": "reviews-v2", "namespace": "shop"},
+                      "spec": {"template": {"metadata": POD["metadata"], "spec": POD["spec"]}}}
+        ctl = os.environ.get("WEFTCTL_BIN", str(wd.weftd_binary().parent / "weftctl"))
+        out = subprocess.run([ctl, "kube-inject", "-f", "-"], input=yaml.safe_dump(deployment), capture_output=True,
+                             text=True, timeout=20)
+        assert out.returncode == 0, out.stderr
+        template = yaml.safe_load(out.stdout)["spec"]["template"]
+        assert injected["spec"] == template["spec"], jsonpatch.make_patch(template["spec"], injected["spec"]).patch
+        assert injected["metadata"]["annotations"] == template["metadata"]["annotations"]
+        env = {e["name"]: e.get("value") for e in injected["spec"]["containers"][1]["env"]}
+        assert env["ISTIO_META_WORKLOAD_NAME"] == "reviews-v2", env  # the Deployment, not its ReplicaSet
+        assert "-o" in injected["spec"]["initContainers"][0]["args"], injected["spec"]["initContainers"]
+
+        opted_out = json.loads(json.dumps(POD))
+        opted_out["metadata"]["labels"]["sidecar.istio.io/inject"] = "false"
+        status, body = post(port, ctx, json.dumps(review(opted_out)), "weftd.weft-system.svc", path="/inject")
+        r = json.loads(body)["response"]
+        assert status == 200 and r["allowed"] is True and "patch" not in r, r
+    finally:
+        w.stop()

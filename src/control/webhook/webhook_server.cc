@@ -1,11 +1,13 @@
 #include "control/webhook/webhook_server.h"
 
+#include "control/webhook/injection_webhook.h"
 #include "control/webhook/validation_webhook.h"
 
 namespace weft::control::webhook {
 
 std::unique_ptr<http::AdminServer> startWebhookServer(event::Reactor& reactor, const net::Address& address,
-                                                      const std::string& chain_pem, const std::string& key_pem) {
+                                                      const std::string& chain_pem, const std::string& key_pem,
+                                                      const inject::InjectionConfig& injection) {
   tls::ContextOptions o;
   o.server = true;
   o.certificates.push_back({{chain_pem, "webhook certificate chain", "weftd's webhook certificate"},
@@ -18,6 +20,12 @@ std::unique_ptr<http::AdminServer> startWebhookServer(event::Reactor& reactor, c
   server->add("/validate", "Istio's validating admission webhook (AdmissionReview, POST)", true,
               [](const http::AdminRequest& req) {
                 WebhookReply r = validateAdmissionReview(req.body);
+                return http::AdminResponse{r.status, r.status == 200 ? "application/json" : "text/plain; charset=UTF-8",
+                                           r.body};
+              });
+  server->add("/inject", "Istio's sidecar injector (AdmissionReview for a Pod, POST)", true,
+              [injection](const http::AdminRequest& req) {
+                WebhookReply r = injectAdmissionReview(req.body, injection);
                 return http::AdminResponse{r.status, r.status == 200 ? "application/json" : "text/plain; charset=UTF-8",
                                            r.body};
               });

@@ -1,10 +1,11 @@
 #pragma once
-// weftd's admission webhooks over HTTPS (Istio's 15017): /validate. The certificate is weftd's
-// own (from its CA, or files), whose CA the webhook configurations carry as caBundle.
+// weftd's admission webhooks over HTTPS (Istio's 15017): /validate and /inject. The certificate
+// is weftd's own (from its CA, or files), whose CA the webhook configurations carry as caBundle.
 #include <memory>
 #include <string>
 
 #include "common/http/admin_server.h"
+#include "common/inject/sidecar_injection.h"
 
 namespace weft::control::webhook {
 
@@ -13,6 +14,7 @@ constexpr size_t kMaxAdmissionReviewBytes = 3 * 1024 * 1024 + 64 * 1024;
 
 // Throws ConfigError when the address cannot be bound or the certificate is unusable.
 std::unique_ptr<http::AdminServer> startWebhookServer(event::Reactor& reactor, const net::Address& address,
-                                                      const std::string& chain_pem, const std::string& key_pem);
+                                                      const std::string& chain_pem, const std::string& key_pem,
+                                                      const inject::InjectionConfig& injection);
 
 }  // namespace weft::control::webhook
