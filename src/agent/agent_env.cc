@@ -1,5 +1,7 @@
 #include "agent/agent_env.h"
 
+#include <netdb.h>
+
 #include <algorithm>
 
 namespace weft::agent {
@@ -17,6 +19,35 @@ std::string AgentEnv::nodeCluster() const {
   else if (labels.contains("app") && labels["app"].is_string())
     workload = labels["app"].get<std::string>();
   return workload + "." + pod_namespace;
+}
+
+std::optional<net::Address> resolveHostPort(const std::string& host_port, std::string& error) {
+  auto colon = host_port.rfind(':');
+  int port = colon == std::string::npos ? 0 : std::atoi(host_port.c_str() + colon + 1);
+  if (colon == std::string::npos || port <= 0 || port > 65535) {
+    error = "'" + host_port + "' is not HOST:PORT";
+    return std::nullopt;
+  }
+  std::string host = host_port.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
+  if (auto ip = net::Address::parse(host, static_cast<uint16_t>(port))) return ip;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res); rc != 0 || res == nullptr) {
+    error = "cannot resolve '" + host + "': " + gai_strerror(rc);
+    return std::nullopt;
+  }
+  const addrinfo* pick = res;
+  for (const addrinfo* a = res; a; a = a->ai_next)
+    if (a->ai_family == AF_INET) {
+      pick = a;
+      break;
+    }
+  auto addr = net::Address::fromSockaddr(pick->ai_addr, pick->ai_addrlen);
+  freeaddrinfo(res);
+  return net::Address::parse(addr.ip(), static_cast<uint16_t>(port));
 }
 
 std::optional<AgentEnv> readAgentEnv(const std::map<std::string, std::string>& env, std::string& error) {

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/net/address.h"
+
 namespace weft::agent {
 
 struct AgentEnv {
@@ -27,6 +29,10 @@ struct AgentEnv {
   // label, or the pod name).
   std::string nodeCluster() const;
 };
+
+// "IP:PORT" or "NAME:PORT" (CA_ADDR in a cluster is weftd's Service name): a name is resolved
+// once, IPv4 first (what the Service's ClusterIP gives). nullopt with `error` saying why.
+std::optional<net::Address> resolveHostPort(const std::string& host_port, std::string& error);
 
 // Reads `environ`-style entries. Error text names the variable and what is wrong with it.
 std::optional<AgentEnv> readAgentEnv(const std::map<std::string, std::string>& env, std::string& error);

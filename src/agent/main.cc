@@ -90,16 +90,6 @@ std::string isoTime(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
-std::optional<weft::net::Address> hostPort(const std::string& s) {
-  auto colon = s.rfind(':');
-  if (colon == std::string::npos) return std::nullopt;
-  int port = std::atoi(s.c_str() + colon + 1);
-  std::string host = s.substr(0, colon);
-  if (host == "localhost") host = "127.0.0.1";
-  if (port <= 0 || port > 65535) return std::nullopt;
-  return weft::net::Address::parse(host, static_cast<uint16_t>(port));
-}
-
 int runProxy(const std::string& proxy_bin, const std::string& config_path, int concurrency, int proxy_uid,
              int proxy_gid, int drain_s, int status_port, const SecurityOptions& sec) {
   std::string error;
@@ -113,9 +103,10 @@ int runProxy(const std::string& proxy_bin, const std::string& config_path, int c
   std::optional<weft::agent::CaClientOptions> ca;
   if (!sec.ca_address.empty()) {
     ca.emplace();
-    auto addr = hostPort(sec.ca_address);
+    std::string why;
+    auto addr = weft::agent::resolveHostPort(sec.ca_address, why);
     if (!addr) {
-      log("cannot start: --ca-address '" + sec.ca_address + "' is not IP:PORT");
+      log("cannot start: --ca-address (CA_ADDR): " + why);
       return 2;
     }
     ca->address = *addr;
@@ -268,7 +259,7 @@ int main(int argc, char** argv) {
   if (const char* v = std::getenv("CA_ADDR"); v) sec.ca_address = v;
   if (const char* v = std::getenv("TRUST_DOMAIN"); v && *v) sec.trust_domain = v;
   proxy->add_option("--ca-address", sec.ca_address,
-                    "weftd's CA over TLS, IP:PORT (Istio's CA_ADDR, 15012); unset: no workload certificate");
+                    "weftd's CA over TLS, HOST:PORT (Istio's CA_ADDR, 15012); unset: no workload certificate");
   proxy->add_option("--ca-server-name", sec.ca_server_name, "the name the CA's certificate must have")
       ->capture_default_str();
   proxy->add_option("--ca-root-cert", sec.root_cert, "the mesh's root certificate (istio-ca-root-cert)")

@@ -114,5 +114,23 @@ TEST(AgentEnvTest, ErrorsNameTheVariable) {
   EXPECT_THAT(err, HasSubstr("ISTIO_METAJSON_LABELS"));
 }
 
+// CA_ADDR in a cluster is a Service name (weftd.weft-system.svc:15012): resolved, IPv4 first.
+TEST(ResolveHostPortTest, IpsNamesAndErrors) {
+  std::string err;
+  auto ip = resolveHostPort("10.96.0.10:15012", err);
+  ASSERT_TRUE(ip) << err;
+  EXPECT_EQ(ip->toString(), "10.96.0.10:15012");
+  auto name = resolveHostPort("localhost:15012", err);  // /etc/hosts
+  ASSERT_TRUE(name) << err;
+  EXPECT_EQ(name->toString(), "127.0.0.1:15012");
+  auto v6 = resolveHostPort("[::1]:15012", err);
+  ASSERT_TRUE(v6) << err;
+  EXPECT_EQ(v6->toString(), "[::1]:15012");
+  EXPECT_FALSE(resolveHostPort("weftd.invalid:15012", err));
+  EXPECT_THAT(err, HasSubstr("cannot resolve 'weftd.invalid'"));
+  EXPECT_FALSE(resolveHostPort("weftd.weft-system.svc", err));
+  EXPECT_EQ(err, "'weftd.weft-system.svc' is not HOST:PORT");
+}
+
 }  // namespace
 }  // namespace weft::agent
