@@ -233,6 +233,8 @@ int main(int argc, char** argv) {
   std::mutex reload_mu;
   std::function<void()> reload;
   std::shared_ptr<const weft::control::MeshConfig> last_mesh;
+  std::mutex serving_mesh_mu;  // the mesh config the webhooks see (read on the main thread)
+  std::shared_ptr<const weft::control::MeshConfig> serving_mesh;
   weft::control::authn::JwksResolver::Options jwks_options;
   jwks_options.refresh_interval = std::chrono::seconds(jwks_refresh_s);
   jwks_options.fetch_timeout = std::chrono::milliseconds(jwks_timeout_ms);
@@ -272,6 +274,10 @@ int main(int argc, char** argv) {
       }
     }
     last_mesh = effective;
+    {
+      std::lock_guard<std::mutex> mesh_lock(serving_mesh_mu);
+      serving_mesh = effective;
+    }
     ads.setModel(weft::control::buildModel(config, effective));
     spdlog::info("config: {} accepted, {} rejected; pushed", config->accepted.size(), config->rejected.size());
   };
@@ -349,7 +355,15 @@ int main(int argc, char** argv) {
       }
       if (webhook_chain.empty())
         throw weft::ConfigError("--webhook-addr needs --webhook-cert/--webhook-key or --state-dir");
-      webhooks = weft::control::webhook::startWebhookServer(reactor, *addr, webhook_chain, webhook_key_pem, injection);
+      webhooks = weft::control::webhook::startWebhookServer(reactor, *addr, webhook_chain, webhook_key_pem, [&] {
+        weft::inject::InjectionConfig c = injection;
+        std::lock_guard<std::mutex> mesh_lock(serving_mesh_mu);
+        if (serving_mesh) {
+          c.mesh_proxy_config = serving_mesh->default_proxy_config;
+          c.trust_domain = serving_mesh->trust_domain;
+        }
+        return c;
+      });
     } catch (const std::exception& e) {
       fprintf(stderr, "weftd: webhooks: %s\n", e.what());
       return 1;

@@ -149,6 +149,18 @@ def test_inject_patch_gives_kube_injects_pod(tmp_path):
         assert env["ISTIO_META_WORKLOAD_NAME"] == "reviews-v2", env  # the Deployment, not its ReplicaSet
         assert "-o" in injected["spec"]["initContainers"][0]["args"], injected["spec"]["initContainers"]
 
+        # The mesh config's defaultConfig (the istio ConfigMap, reloaded) is the injector's base.
+        w.write("istio.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\n"
+                              "data:\n  mesh: |\n    defaultConfig:\n      concurrency: 3\n")
+
+        def concurrency():
+            status, body = post(port, ctx, json.dumps(req), "weftd.weft-system.svc", path="/inject")
+            r = json.loads(body)["response"]
+            pod = jsonpatch.apply_patch(POD, json.loads(base64.b64decode(r["patch"])))
+            args = pod["spec"]["containers"][1]["args"]
+            return args[args.index("--concurrency") + 1]
+        assert wh.wait_for(lambda: concurrency() == "3", 10), concurrency()
+
         opted_out = json.loads(json.dumps(POD))
         opted_out["metadata"]["labels"]["sidecar.istio.io/inject"] = "false"
         status, body = post(port, ctx, json.dumps(review(opted_out)), "weftd.weft-system.svc", path="/inject")

@@ -130,16 +130,34 @@ void injectPod(json& meta, json& spec, const Workload& workload, const Injection
   }
   const std::string first_container = spec["containers"][0]["name"];
 
-  // PROXY_CONFIG: proxy.istio.io/config (YAML or JSON), as JSON.
-  json proxy_config = json::object();
+  // PROXY_CONFIG: the mesh's defaultConfig with proxy.istio.io/config (YAML or JSON) over it.
+  json proxy_config = config.mesh_proxy_config.is_object() ? config.mesh_proxy_config : json::object();
   if (std::string pc = annotation(meta, "proxy.istio.io/config"); !pc.empty()) {
+    json pod_config;
     try {
-      proxy_config = config::yamlToTypedJson(YAML::Load(pc));
+      pod_config = config::yamlToTypedJson(YAML::Load(pc));
     } catch (const YAML::Exception& e) {
       throw std::invalid_argument("metadata.annotations[proxy.istio.io/config]: not YAML: " + e.msg);
     }
-    if (!proxy_config.is_object())
+    if (!pod_config.is_object())
       throw std::invalid_argument("metadata.annotations[proxy.istio.io/config]: must be a ProxyConfig map");
+    for (const auto& [k, v] : pod_config.items()) {
+      if (k == "proxyMetadata" && v.is_object() && proxy_config.contains(k) && proxy_config[k].is_object()) {
+        for (const auto& [mk, mv] : v.items()) proxy_config[k][mk] = mv;
+      } else {
+        proxy_config[k] = v;
+      }
+    }
+  }
+  std::string discovery = config.discovery_address;
+  if (proxy_config.contains("discoveryAddress") && proxy_config["discoveryAddress"].is_string())
+    discovery = proxy_config["discoveryAddress"];
+  std::string drain = "5";
+  if (proxy_config.contains("drainDuration") && proxy_config["drainDuration"].is_string()) {
+    std::string d = proxy_config["drainDuration"];
+    if (d.size() < 2 || d.back() != 's' || d.find_first_not_of("0123456789") != d.size() - 1)
+      throw std::invalid_argument("drainDuration: '" + d + "' is not whole seconds such as \"45s\"");
+    drain = d.substr(0, d.size() - 1);
   }
   const std::string mode = annotation(meta, "sidecar.istio.io/interceptionMode", "REDIRECT");
   if (mode != "REDIRECT")
@@ -175,7 +193,7 @@ void injectPod(json& meta, json& spec, const Workload& workload, const Injection
   json env_list = json::array({
       env("PILOT_CERT_PROVIDER", "istiod"),
       env("CA_ADDR", config.ca_address),
-      env("PILOT_ADDRESS", config.discovery_address),
+      env("PILOT_ADDRESS", discovery),
       env("POD_NAME", fieldRef("metadata.name")),
       env("POD_NAMESPACE", fieldRef("metadata.namespace")),
       env("INSTANCE_IP", fieldRef("status.podIP")),
@@ -207,7 +225,7 @@ void injectPod(json& meta, json& spec, const Workload& workload, const Injection
       {"command", {"weft-agent"}},
       {"args",
        {"proxy", "--concurrency", std::to_string(proxy_config.value("concurrency", 2)), "--status-port",
-        std::to_string(kStatusPort)}},
+        std::to_string(kStatusPort), "--drain-duration", drain}},
       {"env", env_list},
       {"ports", {{{"containerPort", 15090}, {"name", "http-envoy-prom"}, {"protocol", "TCP"}}}},
       {"readinessProbe",

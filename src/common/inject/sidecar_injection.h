@@ -13,14 +13,17 @@
 namespace weft::inject {
 
 struct InjectionConfig {
-  std::string image = "weft/proxy:latest";                 // weft-agent, weft-proxy, weft-iptables
-  std::string ca_address = "weftd.weft-system.svc:15012";  // Istio's CA_ADDR
+  std::string image = "weft/proxy:latest";                        // weft-agent, weft-proxy, weft-iptables
+  std::string ca_address = "weftd.weft-system.svc:15012";         // Istio's CA_ADDR
   std::string discovery_address = "weftd.weft-system.svc:15010";  // PILOT_ADDRESS (plaintext xDS)
   std::string trust_domain = "cluster.local";
   std::string cluster_id = "Kubernetes";
   std::string mesh_id = "cluster.local";
   std::string revision = "default";
   bool cni = false;  // the CNI plugin sets up capture: no init container
+  // meshConfig.defaultConfig (Istio's ProxyConfig JSON): the base proxy.istio.io/config is
+  // merged over (proxyMetadata key by key, other fields replaced), as Istio's injector merges.
+  nlohmann::json mesh_proxy_config = nlohmann::json::object();
 };
 
 // Istio's injectRequired for one pod: nullopt when it is injected, else why not. The

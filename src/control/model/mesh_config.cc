@@ -168,10 +168,30 @@ MeshConfig parseMeshConfig(const std::string& text, std::vector<std::string>& er
   }
   if (auto t = decode::boolean(root, "enableTracing", path, errs)) mesh.enable_tracing = *t;
   if (YAML::Node dc = root["defaultConfig"]; dc && !dc.IsNull()) {
-    // ProxyConfig: only its tracing sampling so far (the rest is weft-agent's flags).
+    // ProxyConfig: tracing sampling here; what the injector gives each sidecar below.
     const std::string p = join(path, "defaultConfig");
     if (decode::expectMap(dc, p, errs)) {
-      decode::checkKeys(dc, p, {"tracing"}, errs);
+      decode::checkKeys(dc, p,
+                        {"tracing", "discoveryAddress", "drainDuration", "concurrency", "proxyMetadata",
+                         "holdApplicationUntilProxyStarts"},
+                        errs);
+      nlohmann::json& pc = mesh.default_proxy_config;
+      if (std::string d = decode::str(dc, "discoveryAddress", p, errs); !d.empty()) {
+        if (d.rfind(':') == std::string::npos) errs.push_back(join(p, "discoveryAddress") + ": must be HOST:PORT");
+        pc["discoveryAddress"] = d;
+      }
+      if (auto ms = decode::durationMs(dc, "drainDuration", p, errs))
+        pc["drainDuration"] = std::to_string(*ms / 1000) + "s";
+      if (auto c = decode::integer(dc, "concurrency", p, errs)) {
+        if (*c < 0) errs.push_back(join(p, "concurrency") + ": must be >= 0");
+        pc["concurrency"] = *c;
+      }
+      if (auto h = decode::boolean(dc, "holdApplicationUntilProxyStarts", p, errs))
+        pc["holdApplicationUntilProxyStarts"] = *h;
+      if (YAML::Node md = dc["proxyMetadata"]; md && !md.IsNull()) {
+        Labels m = decode::labels(dc, "proxyMetadata", p, errs);
+        pc["proxyMetadata"] = nlohmann::json(m);
+      }
       if (YAML::Node tr = dc["tracing"]; tr && !tr.IsNull() && decode::expectMap(tr, join(p, "tracing"), errs)) {
         decode::checkKeys(tr, join(p, "tracing"), {"sampling"}, errs);
         if (YAML::Node s = tr["sampling"]; s && !s.IsNull()) {

@@ -4,6 +4,7 @@
 // naming them, never silently dropped.
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -35,7 +36,11 @@ struct MeshConfig {
   bool access_log_json = false;  // accessLogEncoding JSON
   std::string access_log_format;
   bool enable_tracing = true;
-  double trace_sampling = 1.0;                         // defaultConfig.tracing.sampling (percent; Istio's default 1%)
+  double trace_sampling = 1.0;  // defaultConfig.tracing.sampling (percent; Istio's default 1%)
+  // defaultConfig's ProxyConfig fields the injector uses (discoveryAddress, drainDuration,
+  // concurrency, proxyMetadata, holdApplicationUntilProxyStarts), as JSON in Istio's names: the
+  // base a pod's proxy.istio.io/config annotation is merged over.
+  nlohmann::json default_proxy_config = nlohmann::json::object();
   std::vector<std::string> default_metrics_providers;  // ["prometheus"] unless set
   std::vector<std::string> default_access_log_providers;
   std::vector<std::string> default_tracing_providers;

@@ -7,7 +7,7 @@ namespace weft::control::webhook {
 
 std::unique_ptr<http::AdminServer> startWebhookServer(event::Reactor& reactor, const net::Address& address,
                                                       const std::string& chain_pem, const std::string& key_pem,
-                                                      const inject::InjectionConfig& injection) {
+                                                      std::function<inject::InjectionConfig()> injection) {
   tls::ContextOptions o;
   o.server = true;
   o.certificates.push_back({{chain_pem, "webhook certificate chain", "weftd's webhook certificate"},
@@ -25,7 +25,7 @@ std::unique_ptr<http::AdminServer> startWebhookServer(event::Reactor& reactor, c
               });
   server->add("/inject", "Istio's sidecar injector (AdmissionReview for a Pod, POST)", true,
               [injection](const http::AdminRequest& req) {
-                WebhookReply r = injectAdmissionReview(req.body, injection);
+                WebhookReply r = injectAdmissionReview(req.body, injection());
                 return http::AdminResponse{r.status, r.status == 200 ? "application/json" : "text/plain; charset=UTF-8",
                                            r.body};
               });

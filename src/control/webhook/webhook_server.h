@@ -1,6 +1,7 @@
 #pragma once
 // weftd's admission webhooks over HTTPS (Istio's 15017): /validate and /inject. The certificate
 // is weftd's own (from its CA, or files), whose CA the webhook configurations carry as caBundle.
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -9,12 +10,13 @@
 
 namespace weft::control::webhook {
 
+// `injection`: the injector's settings now (the mesh config's defaultConfig changes with it).
 // kube-apiserver sends at most a few MB per AdmissionReview (its request size limit is 3 MiB).
 constexpr size_t kMaxAdmissionReviewBytes = 3 * 1024 * 1024 + 64 * 1024;
 
 // Throws ConfigError when the address cannot be bound or the certificate is unusable.
 std::unique_ptr<http::AdminServer> startWebhookServer(event::Reactor& reactor, const net::Address& address,
                                                       const std::string& chain_pem, const std::string& key_pem,
-                                                      const inject::InjectionConfig& injection);
+                                                      std::function<inject::InjectionConfig()> injection);
 
 }  // namespace weft::control::webhook

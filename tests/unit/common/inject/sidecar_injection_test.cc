@@ -122,6 +122,23 @@ TEST(SidecarInjectionTest, AnnotationsAndConfig) {
   EXPECT_EQ(spec["initContainers"][0]["args"][15], "15090,15021,15020,8443");
 }
 
+// The mesh's defaultConfig is the base; the pod's proxy.istio.io/config goes over it
+// (proxyMetadata merged key by key).
+TEST(SidecarInjectionTest, MeshDefaultConfigUnderThePodsOwn) {
+  InjectionConfig mesh;
+  mesh.mesh_proxy_config = json::parse(R"({"discoveryAddress": "weftd.mesh:15010", "drainDuration": "45s",
+    "concurrency": 4, "proxyMetadata": {"A": "mesh", "B": "mesh"}})");
+  json meta = podMeta(), spec = podSpec();
+  meta["annotations"]["proxy.istio.io/config"] = "concurrency: 1\nproxyMetadata: {B: pod}\n";
+  injectPod(meta, spec, {"v1", "Pod", "p", "default"}, mesh);
+  const json& proxy = spec["containers"][1];
+  EXPECT_EQ(envOf(proxy, "PILOT_ADDRESS"), "weftd.mesh:15010");
+  EXPECT_EQ(envOf(proxy, "A"), "mesh");
+  EXPECT_EQ(envOf(proxy, "B"), "pod");
+  EXPECT_EQ(proxy["args"], json({"proxy", "--concurrency", "1", "--status-port", "15020", "--drain-duration", "45"}));
+  EXPECT_EQ(json::parse(envOf(proxy, "PROXY_CONFIG"))["drainDuration"], "45s");
+}
+
 TEST(SidecarInjectionTest, WhatCannotBeInjectedIsNamed) {
   auto error = [](json meta, json spec) {
     try {

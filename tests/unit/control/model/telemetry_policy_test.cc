@@ -79,8 +79,11 @@ TEST(MeshConfigTest, WhatWeftdDoesNotDoIsAnErrorNamingTheField) {
       meshErrors("extensionProviders:\n- name: z\n  zipkin: {service: z.ns, port: 9411, traceContextOption: W3C}\n"),
       ElementsAre("meshConfig.extensionProviders[0].zipkin.traceContextOption: 'W3C' is not one of USE_B3, "
                   "USE_B3_WITH_W3C_PROPAGATION"));
-  EXPECT_THAT(meshErrors("defaultConfig: {discoveryAddress: 'x:15012'}\n"),
-              ElementsAre("meshConfig.defaultConfig.discoveryAddress: not supported by weftd"));
+  EXPECT_THAT(meshErrors("defaultConfig: {proxyStatsMatcher: {}}\n"),
+              ElementsAre("meshConfig.defaultConfig.proxyStatsMatcher: not supported by weftd"));
+  EXPECT_THAT(meshErrors("defaultConfig: {discoveryAddress: weftd, concurrency: -1}\n"),
+              ElementsAre("meshConfig.defaultConfig.discoveryAddress: must be HOST:PORT",
+                          "meshConfig.defaultConfig.concurrency: must be >= 0"));
   EXPECT_THAT(meshErrors("defaultProviders: {accessLogging: [nowhere]}\n"),
               ElementsAre("meshConfig.defaultProviders.accessLogging: no extension provider named 'nowhere'"));
   EXPECT_THAT(meshErrors("enableAutoMtls: false\n"),
@@ -124,6 +127,19 @@ TEST(TelemetryDecodeTest, ValidatedAsIstioAndRefusedWhereWeftdCannot) {
               ElementsAre("spec.tracing[0].customTags[a].literal: literal tag value may not be empty"));
   EXPECT_THAT(telemetryErrors("  targetRef: {kind: Gateway, name: g}\n"),
               ElementsAre("spec.targetRef: policy attachment to gateways and waypoints is not supported by weftd"));
+}
+
+// defaultConfig's ProxyConfig fields the injector gives every sidecar, in Istio's JSON names.
+TEST(MeshConfigTest, DefaultProxyConfigForTheInjector) {
+  std::vector<std::string> errors;
+  MeshConfig m = parseMeshConfig(
+      "defaultConfig:\n  discoveryAddress: weftd.weft-system.svc:15010\n  drainDuration: 45s\n  concurrency: 4\n"
+      "  holdApplicationUntilProxyStarts: true\n  proxyMetadata: {ISTIO_META_DNS_CAPTURE: \"true\"}\n",
+      errors);
+  EXPECT_THAT(errors, IsEmpty());
+  EXPECT_EQ(m.default_proxy_config, nlohmann::json::parse(R"({"discoveryAddress": "weftd.weft-system.svc:15010",
+    "drainDuration": "45s", "concurrency": 4, "holdApplicationUntilProxyStarts": true,
+    "proxyMetadata": {"ISTIO_META_DNS_CAPTURE": "true"}})"));
 }
 
 TEST(TelemetryPolicyTest, NoTelemetryMeansTheMeshDefaults) {
