@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "control/config/decode_util.h"
+#include "control/config/istio_names.h"
 
 namespace weft::control::decode {
 
@@ -327,6 +328,7 @@ std::optional<LoadBalancer> loadBalancer(const YAML::Node& lb, const std::string
     l.consistent_hash = consistentHash(lb["consistentHash"], p + ".consistentHash", errs);
   } else if (lb["simple"]) {
     l.simple = str(lb, "simple", p, errs);
+    if (l.simple == "LEAST_CONN") l.simple = "LEAST_REQUEST";  // Istio's deprecated alias
     static const std::set<std::string> ok = {"ROUND_ROBIN", "LEAST_REQUEST", "RANDOM", "UNSPECIFIED"};
     if (!ok.count(l.simple)) {
       errs.push_back(p + ".simple: '" + l.simple +
@@ -448,6 +450,7 @@ DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs) {
     errs.push_back("spec.host: '" + dr.host + "' is not a valid host");
   dr.traffic_policy = trafficPolicy(spec["trafficPolicy"], "spec.trafficPolicy", errs);
   dr.export_to = strings(spec, "exportTo", "spec", errs);
+  for (const auto& e : exportToErrors(dr.meta.ns, dr.export_to, false)) errs.push_back("spec.exportTo: " + e);
   std::set<std::string> names;
   YAML::Node subsets = spec["subsets"];
   for (size_t i = 0; subsets && subsets.IsSequence() && i < subsets.size(); ++i) {
@@ -458,12 +461,13 @@ DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs) {
     Subset sub;
     sub.name = str(s, "name", p, errs);
     if (sub.name.empty())
-      errs.push_back(p + ".name: is required");
-    else if (!isDnsLabel(sub.name))
-      errs.push_back(p + ".name: '" + sub.name + "' is not a valid subset name (RFC 1123 label)");
+      errs.push_back(p + ".name: subset name cannot be empty");
+    else if (!isIstioDnsLabel(sub.name))
+      errs.push_back(p + ".name: subset name is invalid: " + sub.name);
     else if (!names.insert(sub.name).second)
-      errs.push_back(p + ".name: duplicate subset '" + sub.name + "'");
+      errs.push_back(p + ".name: duplicate subset names: " + sub.name);
     sub.labels = labels(s, "labels", p, errs);
+    for (const auto& e : labelErrors(sub.labels)) errs.push_back(join(p, "labels") + ": " + e);
     sub.traffic_policy = trafficPolicy(s["trafficPolicy"], p + ".trafficPolicy", errs);
     dr.subsets.push_back(std::move(sub));
   }

@@ -4,8 +4,12 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
+#include <set>
+
 #include "common/strings.h"
 #include "control/config/decode_util.h"
+#include "control/config/istio_names.h"
 
 namespace weft::control::decode {
 
@@ -33,6 +37,15 @@ constexpr std::string_view kIstioRetryOn[] = {"5xx",
 // Envoy (and weft-proxy) never retry on it.
 constexpr std::string_view kNotImplementedRetryOn[] = {"reset-before-request", "http3-post-connect-failure"};
 
+// The codes Go's net/http names (http.StatusText), which Istio's retryOn accepts.
+bool isKnownHttpStatus(int c) {
+  static const std::set<int> known = {100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301,
+                                      302, 303, 304, 305, 307, 308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409,
+                                      410, 411, 412, 413, 414, 415, 416, 417, 418, 421, 422, 423, 424, 425, 426, 428,
+                                      429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511};
+  return known.count(c) != 0;
+}
+
 std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::string& p, Errors& errs) {
   if (!n) return std::nullopt;
   if (!expectMap(n, p, errs)) return std::nullopt;
@@ -47,13 +60,18 @@ std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::
   r.per_try_timeout_ms = durationMs(n, "perTryTimeout", p, errs);
   if (r.per_try_timeout_ms && *r.per_try_timeout_ms < 1) errs.push_back(p + ".perTryTimeout: must be at least 1ms");
   r.retry_on = str(n, "retryOn", p, errs);
-  for (std::string_view entry : weft::splitList(r.retry_on)) {
-    std::string item(entry);
-    bool code = item.find_first_not_of("0123456789") == std::string::npos && item.size() == 3;
+  // Istio splits on "," without trimming: " gateway-error" is not a policy.
+  for (size_t at = 0; !r.retry_on.empty() && at <= r.retry_on.size();) {
+    size_t comma = r.retry_on.find(',', at);
+    std::string item = r.retry_on.substr(at, comma == std::string::npos ? std::string::npos : comma - at);
+    at = comma == std::string::npos ? r.retry_on.size() + 1 : comma + 1;
+    // An HTTP status code Go's http.StatusText knows, or one of Envoy's policies.
+    bool code = !item.empty() && item.size() <= 3 && item.find_first_not_of("0123456789") == std::string::npos &&
+                isKnownHttpStatus(std::stoi(item));
     bool known = code;
     for (auto k : kIstioRetryOn) known = known || k == item;
     if (!known) {
-      errs.push_back(p + ".retryOn: '" + item + "' is not a valid retry policy");
+      errs.push_back(p + ".retryOn: \"" + item + "\" is not a valid retryOn policy");
       continue;
     }
     for (auto k : kNotImplementedRetryOn) {
@@ -64,6 +82,8 @@ std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::
   if (auto b = boolean(n, "retryIgnorePreviousHosts", p, errs)) r.retry_ignore_previous_hosts = *b;
   r.backoff_ms = durationMs(n, "backoff", p, errs);
   if (r.backoff_ms && *r.backoff_ms < 1) errs.push_back(p + ".backoff: must be at least 1ms");
+  if (r.attempts == 0 && (r.per_try_timeout_ms || !r.retry_on.empty() || n["retryRemoteLocalities"]))
+    errs.push_back(p + ": http retry policy configured when attempts are set to 0 (disabled)");
   return r;
 }
 
@@ -80,8 +100,8 @@ std::optional<Destination> destination(const YAML::Node& dest, const std::string
   else if (!isValidHost(d.host) || d.host.find('*') != std::string::npos)
     errs.push_back(path + ".host: '" + d.host + "' is not a valid host name");
   d.subset = str(dest, "subset", path, errs);
-  if (!d.subset.empty() && !isDnsLabel(d.subset))
-    errs.push_back(path + ".subset: '" + d.subset + "' is not a valid subset name");
+  if (!d.subset.empty() && !isIstioDnsLabel(d.subset))
+    errs.push_back(path + ".subset: subset name is invalid: " + d.subset);
   if (YAML::Node dp = dest["port"]) {
     checkKeys(dp, path + ".port", {"number"}, errs);
     d.port = port(dp, "number", path + ".port", errs, true);
@@ -291,11 +311,19 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     if (!isValidHost(vs.hosts[i])) errs.push_back(idx("spec.hosts", i) + ": '" + vs.hosts[i] + "' is not a valid host");
   }
   vs.gateways = strings(spec, "gateways", "spec", errs);
+  const bool mesh_bound =
+      vs.gateways.empty() || std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") != vs.gateways.end();
+  for (size_t i = 0; i < vs.hosts.size(); ++i) {
+    if (mesh_bound && vs.hosts[i] == "*")
+      errs.push_back(idx("spec.hosts", i) +
+                     ": wildcard host * is not allowed for virtual services bound to the mesh gateway");
+  }
   for (const auto& g : vs.gateways) {
     if (g != "mesh")
       errs.push_back("spec.gateways: gateway '" + g + "': Gateways are not supported by weftd yet (only 'mesh')");
   }
   vs.export_to = strings(spec, "exportTo", "spec", errs);
+  for (const auto& e : exportToErrors(vs.meta.ns, vs.export_to, false)) errs.push_back("spec.exportTo: " + e);
   YAML::Node http = spec["http"];
   if (http && !http.IsSequence()) errs.push_back("spec.http: must be a list");
   for (size_t i = 0; http && http.IsSequence() && i < http.size(); ++i) {

@@ -130,10 +130,10 @@ TEST(DecodeTest, VirtualServiceUnknownFieldIsRejectedNotIgnored) {
     - destination: {host: reviews}
     retries: {attempts: 3, retryOn: "5xx,sometimes,503", perTryTimeout: 0s, retryRemoteLocalities: true, tries: 2}
 )"));
-  EXPECT_THAT(retries.errors,
-              ::testing::UnorderedElementsAre("spec.http[0].retries.tries: not supported by weftd",
-                                              "spec.http[0].retries.perTryTimeout: must be at least 1ms",
-                                              "spec.http[0].retries.retryOn: 'sometimes' is not a valid retry policy"));
+  EXPECT_THAT(retries.errors, ::testing::UnorderedElementsAre(
+                                  "spec.http[0].retries.tries: not supported by weftd",
+                                  "spec.http[0].retries.perTryTimeout: must be at least 1ms",
+                                  "spec.http[0].retries.retryOn: \"sometimes\" is not a valid retryOn policy"));
 }
 
 TEST(DecodeTest, DestinationRuleLocalityLbSettingIsValidatedAsIstio) {
@@ -415,7 +415,7 @@ TEST(DecodeTest, VirtualServiceOtherFieldErrors) {
     - destination: {host: reviews, subset: V_1}
 )"))
                   .errors,
-              ElementsAre("spec.http[0].route[0].destination.subset: 'V_1' is not a valid subset name"));
+              ElementsAre("spec.http[0].route[0].destination.subset: subset name is invalid: V_1"));
   EXPECT_THAT(rejectOne(vs(R"(
   - route:
     - destination: {host: reviews}
@@ -570,7 +570,7 @@ TEST(DecodeTest, DestinationRuleDuplicateSubset) {
   EXPECT_EQ(r.source.kind, "DestinationRule");
   EXPECT_EQ(r.source.ns, "bookinfo");
   EXPECT_EQ(r.source.name, "reviews");
-  EXPECT_THAT(r.errors, ElementsAre("spec.subsets[1].name: duplicate subset 'v1'"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.subsets[1].name: duplicate subset names: v1"));
 }
 
 TEST(DecodeTest, DestinationRuleBadSubsetName) {
@@ -580,8 +580,8 @@ TEST(DecodeTest, DestinationRuleBadSubsetName) {
   - {name: Version_2, labels: {version: v2}}
   - {labels: {version: v3}}
 )"));
-  EXPECT_THAT(r.errors, ElementsAre("spec.subsets[1].name: 'Version_2' is not a valid subset name (RFC 1123 label)",
-                                    "spec.subsets[2].name: is required"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.subsets[1].name: subset name is invalid: Version_2",
+                                    "spec.subsets[2].name: subset name cannot be empty"));
 }
 
 TEST(DecodeTest, DestinationRuleUnsupportedLoadBalancer) {

@@ -578,5 +578,45 @@ TEST(IstioValidationTest, ExportTo) {
               ElementsAre("spec.exportTo: only .,*, or a valid DNS 1123 label is allowed as exportTo entry"));
 }
 
+// VirtualService and DestinationRule rules re-derived so far (Istio's messages; its test cases
+// "wildcard for mesh gateway", the retry policy cases, upper-case subset names, LEAST_CONN).
+TEST(IstioValidationTest, VirtualServiceAndDestinationRule) {
+  auto vs = [](const std::string& spec) {
+    return verdict(
+               "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: ns5}\n"
+               "spec:\n" +
+               spec)
+        .errors;
+  };
+  const std::string route = "  http: [{route: [{destination: {host: reviews}}]";
+  EXPECT_THAT(
+      vs("  hosts: ['*']\n" + route + "}]\n"),
+      ElementsAre("spec.hosts[0]: wildcard host * is not allowed for virtual services bound to the mesh gateway"));
+  EXPECT_THAT(vs("  hosts: [reviews]\n" + route + ", retries: {attempts: 0, retryOn: 5xx}}]\n"),
+              ElementsAre("spec.http[0].retries: http retry policy configured when attempts are set to 0 (disabled)"));
+  EXPECT_THAT(vs("  hosts: [reviews]\n" + route + ", retries: {attempts: 2, retryOn: '600,connect-failure'}}]\n"),
+              ElementsAre("spec.http[0].retries.retryOn: \"600\" is not a valid retryOn policy"));
+  EXPECT_THAT(vs("  hosts: [reviews]\n" + route + ", retries: {attempts: 2, retryOn: '5xx, gateway-error'}}]\n"),
+              ElementsAre("spec.http[0].retries.retryOn: \" gateway-error\" is not a valid retryOn policy"));
+  EXPECT_THAT(vs("  hosts: [reviews]\n" + route + ", retries: {attempts: 2, retryOn: '503,429,connect-failure'}}]\n"),
+              IsEmpty());
+  EXPECT_THAT(vs("  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews, subset: V1}}]}]\n"), IsEmpty());
+  EXPECT_THAT(vs("  hosts: [reviews]\n  exportTo: ['*', ns1]\n" + route + "}]\n"),
+              ElementsAre("spec.exportTo: cannot have both public (*) and non-public exportTo values for a resource"));
+  auto dr = [](const std::string& spec) {
+    return verdict(
+               "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r, namespace: ns5}\n"
+               "spec:\n  host: reviews\n" +
+               spec)
+        .errors;
+  };
+  EXPECT_THAT(dr("  subsets: [{name: V1, labels: {version: v1}}]\n"), IsEmpty());
+  EXPECT_THAT(dr("  subsets: [{name: v1}, {name: v1}]\n"),
+              ElementsAre("spec.subsets[1].name: duplicate subset names: v1"));
+  EXPECT_THAT(dr("  subsets: [{name: v1, labels: {'bad key': x}}]\n"),
+              ElementsAre("spec.subsets[0].labels: invalid tag key: \"bad key\""));
+  EXPECT_THAT(dr("  trafficPolicy: {loadBalancer: {simple: LEAST_CONN}}\n"), IsEmpty());
+}
+
 }  // namespace
 }  // namespace weft::control

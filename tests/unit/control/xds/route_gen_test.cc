@@ -160,7 +160,7 @@ spec:
   - name: custom
     match: [{headers: {x: {exact: custom}}}]
     route: [{destination: {host: reviews}}]
-    retries: {attempts: 4, perTryTimeout: 250ms, retryOn: "gateway-error, 503,429", retryIgnorePreviousHosts: false,
+    retries: {attempts: 4, perTryTimeout: 250ms, retryOn: "gateway-error,503,429", retryIgnorePreviousHosts: false,
               backoff: 100ms, retryRemoteLocalities: true}
   - name: default
     route: [{destination: {host: reviews}}]
