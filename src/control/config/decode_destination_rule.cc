@@ -84,9 +84,10 @@ std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::str
 std::optional<OutlierDetection> outlierDetection(const YAML::Node& n, const std::string& path, Errors& errs) {
   if (!n || !expectMap(n, path, errs)) return std::nullopt;
   if (n["consecutiveErrors"]) {
+    // Istio accepts it with a warning, so /validate allows it (a weftd limitation, with a warning).
     errs.push_back(path +
-                   ".consecutiveErrors: deprecated and ignored by Istio; use consecutiveGatewayErrors or "
-                   "consecutive5xxErrors");
+                   ".consecutiveErrors: deprecated and ignored by Istio (use consecutiveGatewayErrors or "
+                   "consecutive5xxErrors); not supported by weftd");
   }
   if (n["outlierDetectionHttpErrorCodes"]) {
     errs.push_back(path +

@@ -22,7 +22,17 @@ Labels workloadSelector(const YAML::Node& spec, Errors& errs) {
   YAML::Node sel = spec["selector"];
   if (!expectMap(sel, "spec.selector", errs)) return {};
   checkKeys(sel, "spec.selector", {"matchLabels"}, errs);
-  return labels(sel, "matchLabels", "spec.selector", errs);
+  Labels l = labels(sel, "matchLabels", "spec.selector", errs);
+  // Istio's validateWorkloadSelector.
+  for (const auto& [k, v] : l) {
+    const std::string p = "spec.selector.matchLabels[" + k + "]: ";
+    if (k.empty()) {
+      errs.push_back(p + "empty key is not supported in selector: \"" + k + "=" + v + "\"");
+    } else if (k.find('*') != std::string::npos || v.find('*') != std::string::npos) {
+      errs.push_back(p + "wildcard is not supported in selector: \"" + k + "=" + v + "\"");
+    }
+  }
+  return l;
 }
 
 bool expectMap(const YAML::Node& n, const std::string& path, Errors& errs) {

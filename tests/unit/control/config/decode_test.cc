@@ -246,8 +246,8 @@ spec:
                   "spec.trafficPolicy.outlierDetection.interval: must be at least 1ms",
                   "spec.trafficPolicy.outlierDetection.maxEjectionPercent: must be 0-100, got 101",
                   "spec.trafficPolicy.outlierDetection.minHealthPercent: must be 0-100, got -3",
-                  "spec.trafficPolicy.outlierDetection.consecutiveErrors: deprecated and ignored by Istio; use "
-                  "consecutiveGatewayErrors or consecutive5xxErrors",
+                  "spec.trafficPolicy.outlierDetection.consecutiveErrors: deprecated and ignored by Istio (use "
+                  "consecutiveGatewayErrors or consecutive5xxErrors); not supported by weftd",
                   "spec.trafficPolicy.outlierDetection.splitExternalLocalOriginErrors: must be true or false, got "
                   "'maybe'",
                   "spec.trafficPolicy.outlierDetection.ejectAll: not supported by weftd"));

@@ -618,5 +618,25 @@ TEST(IstioValidationTest, VirtualServiceAndDestinationRule) {
   EXPECT_THAT(dr("  trafficPolicy: {loadBalancer: {simple: LEAST_CONN}}\n"), IsEmpty());
 }
 
+// validateWorkloadSelector, shared by the security and telemetry kinds.
+TEST(IstioValidationTest, PolicyWorkloadSelectors) {
+  for (const std::string kind :
+       {"security.istio.io/v1\nkind: PeerAuthentication", "security.istio.io/v1\nkind: AuthorizationPolicy",
+        "security.istio.io/v1\nkind: RequestAuthentication", "telemetry.istio.io/v1\nkind: Telemetry"}) {
+    auto errors = [&](const std::string& labels) {
+      return verdict("apiVersion: " + kind +
+                     "\nmetadata: {name: p, namespace: ns}\nspec:\n  selector: {matchLabels: " + labels + "}\n")
+          .errors;
+    };
+    EXPECT_THAT(errors("{app: reviews}"), IsEmpty()) << kind;
+    EXPECT_THAT(errors("{app: '*'}"),
+                ElementsAre("spec.selector.matchLabels[app]: wildcard is not supported in selector: \"app=*\""))
+        << kind;
+    EXPECT_THAT(errors("{'': x}"),
+                ElementsAre("spec.selector.matchLabels[]: empty key is not supported in selector: \"=x\""))
+        << kind;
+  }
+}
+
 }  // namespace
 }  // namespace weft::control
