@@ -60,6 +60,21 @@ DecodeResult decodeResource(const YAML::Node& doc) {
     return r;
   }
   if (r.kind != "Namespace" && r.name.empty() && errs.empty()) errs.push_back("metadata.name: is required");
+  // Istio's validateMetadata: annotations only Istio itself (or one kind) may carry.
+  YAML::Node md = doc["metadata"];
+  YAML::Node ann = md && md.IsMap() ? md["annotations"] : YAML::Node();
+  if (ann && ann.IsMap() && api.find(".istio.io/") != std::string::npos) {
+    const std::string who = r.ns + "/" + r.name;
+    if (ann["istio.io/dry-run"] && r.kind != "AuthorizationPolicy")
+      errs.push_back("metadata.annotations[istio.io/dry-run]: " + who +
+                     " has unsupported annotation istio.io/dry-run, please remove the annotation");
+    if (ann["internal.istio.io/webhook-always-reject"])
+      errs.push_back("metadata.annotations: \"internal.istio.io/webhook-always-reject\" annotation found, rejecting");
+    for (const char* internal : {"internal.istio.io/parent-namespace", "internal.istio.io/parents"})
+      if (ann[internal])
+        errs.push_back(std::string("metadata.annotations: \"") + internal +
+                       "\" annotation found, this may not be set by users");
+  }
   std::visit(
       [&](const auto& v) {
         if constexpr (requires { v.warnings; }) r.warnings = v.warnings;

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <set>
+
 #include "control/config/decode_util.h"
 #include "control/config/decoders.h"
 
@@ -139,7 +141,24 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
     errs.push_back("spec.action: CUSTOM (an external authorizer) is not supported by weftd");
   } else {
     errs.push_back("spec.action: '" + action + "' is not one of ALLOW, DENY, AUDIT, CUSTOM");
+  }  // istio.io/dry-run: Istio checks the value and the action, then only counts the policy
+  // (shadow rules). weftd refuses a dry-run policy rather than enforce it.
+  if (auto it = ap.meta.annotations.find("istio.io/dry-run"); it != ap.meta.annotations.end()) {
+    static const std::set<std::string> kTrue = {"1", "t", "T", "TRUE", "true", "True"};
+    static const std::set<std::string> kFalse = {"0", "f", "F", "FALSE", "false", "False"};
+    const std::string p = "metadata.annotations[istio.io/dry-run]: ";
+    const std::string who = ap.meta.ns + "/" + ap.meta.name;
+    if (!kTrue.count(it->second) && !kFalse.count(it->second)) {
+      errs.push_back(p + who + " has annotation istio.io/dry-run with invalid value (" + it->second +
+                     "): strconv.ParseBool: parsing \"" + it->second + "\": invalid syntax");
+    } else if (action == "AUDIT" || action == "CUSTOM") {
+      errs.push_back(p + "the annotation istio.io/dry-run currently only supports action ALLOW/DENY, found action " +
+                     action + " in " + who);
+    } else if (kTrue.count(it->second)) {
+      errs.push_back(p + "dry-run policies (counted, not enforced) are not supported by weftd");
+    }
   }
+
   if (spec["provider"] && action != "CUSTOM")
     errs.push_back("spec.provider: `provider` must not be with non CUSTOM action, found " + action);
   YAML::Node rules = spec["rules"];

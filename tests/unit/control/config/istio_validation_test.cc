@@ -638,5 +638,37 @@ TEST(IstioValidationTest, PolicyWorkloadSelectors) {
   }
 }
 
+// istio.io/dry-run (TestValidateAuthorizationPolicy's dry-run cases) and the annotations only
+// Istio may set (validateMetadata).
+TEST(IstioValidationTest, DryRunAndInternalAnnotations) {
+  auto ap = [](const std::string& value, const std::string& action) {
+    return decodeResource(YAML::Load("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                                     "metadata: {name: p, namespace: ns, annotations: {istio.io/dry-run: '" +
+                                     value + "'}}\nspec: {action: " + action + ", rules: [{}]}\n"))
+        .errors;
+  };
+  EXPECT_THAT(ap("false", "DENY"), IsEmpty());
+  // Valid for Istio; weftd will not enforce what is meant to be only counted.
+  EXPECT_THAT(ap("true", "ALLOW"), ElementsAre("metadata.annotations[istio.io/dry-run]: dry-run policies (counted, not "
+                                               "enforced) are not supported by weftd"));
+  EXPECT_TRUE(isWeftdLimitation(ap("true", "ALLOW")[0]));
+  EXPECT_THAT(ap("foo", "ALLOW"), ElementsAre("metadata.annotations[istio.io/dry-run]: ns/p has annotation "
+                                              "istio.io/dry-run with invalid value (foo): strconv.ParseBool: parsing "
+                                              "\"foo\": invalid syntax"));
+  EXPECT_THAT(ap("true", "AUDIT"),
+              ElementsAre("metadata.annotations[istio.io/dry-run]: the annotation istio.io/dry-run "
+                          "currently only supports action ALLOW/DENY, found action AUDIT in ns/p"));
+  EXPECT_THAT(verdict("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d, namespace: ns, "
+                      "annotations: {istio.io/dry-run: 'true'}}\nspec: {host: reviews}\n")
+                  .errors,
+              ElementsAre("metadata.annotations[istio.io/dry-run]: ns/d has unsupported annotation istio.io/dry-run, "
+                          "please remove the annotation"));
+  EXPECT_THAT(verdict("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d, namespace: ns, "
+                      "annotations: {internal.istio.io/webhook-always-reject: 'x'}}\nspec: {host: reviews}\n")
+                  .errors,
+              ElementsAre("metadata.annotations: \"internal.istio.io/webhook-always-reject\" annotation found, "
+                          "rejecting"));
+}
+
 }  // namespace
 }  // namespace weft::control
