@@ -1,5 +1,7 @@
 #include "control/config/decode_util.h"
 
+#include <cctype>
+
 #include <re2/re2.h>
 
 namespace weft::control::decode {
@@ -193,7 +195,44 @@ std::map<std::string, StringMatch> stringMatchMap(const YAML::Node& n, const std
   return out;
 }
 
-HeaderOps headerOps(const YAML::Node& n, const std::string& path, Errors& errs) {
+namespace {
+
+// Istio's ValidateHTTPHeaderWithAuthorityOperationName (request add/set: the authority may be set)
+// and ValidateHTTPHeaderOperationName (the rest), and the value's control characters.
+void checkHeaderOps(const HeaderOps& ops, const std::string& path, bool request, Errors& errs) {
+  auto name = [&](const std::string& h, const std::string& p, bool may_set_authority) {
+    std::string lower = h;
+    for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (h.empty()) {
+      errs.push_back(p + ": header name cannot be empty");
+    } else if (may_set_authority && (lower == ":authority" || lower == "host")) {
+      return;
+    } else if (!may_set_authority && lower == "host") {
+      errs.push_back(p + ": invalid header \"" + h + "\": cannot set Host header");
+    } else if (h[0] == ':') {
+      errs.push_back(p + ": invalid header \"" + h + "\": header cannot have \":\" prefix");
+    }
+  };
+  auto value = [&](const std::string& v, const std::string& p) {
+    for (unsigned char c : v)
+      if ((c < 0x20 && c != '\t') || c == 0x7f) {
+        errs.push_back(p + ": header value configuration " + v + " is invalid");
+        return;
+      }
+  };
+  for (const auto* m : {&ops.set, &ops.add}) {
+    const std::string p = join(path, m == &ops.set ? "set" : "add");
+    for (const auto& [h, v] : *m) {
+      name(h, p + "[" + h + "]", request);
+      value(v, p + "[" + h + "]");
+    }
+  }
+  for (size_t i = 0; i < ops.remove.size(); ++i) name(ops.remove[i], idx(join(path, "remove"), i), false);
+}
+
+}  // namespace
+
+HeaderOps headerOps(const YAML::Node& n, const std::string& path, Errors& errs, bool request) {
   HeaderOps ops;
   if (!n || n.IsNull()) return ops;
   if (!expectMap(n, path, errs)) return ops;
@@ -201,6 +240,7 @@ HeaderOps headerOps(const YAML::Node& n, const std::string& path, Errors& errs) 
   ops.set = labels(n, "set", path, errs);
   ops.add = labels(n, "add", path, errs);
   ops.remove = strings(n, "remove", path, errs);
+  checkHeaderOps(ops, path, request, errs);
   return ops;
 }
 
@@ -208,8 +248,8 @@ void headers(const YAML::Node& n, const std::string& path, HeaderOps& req, Heade
   if (!n || n.IsNull()) return;
   if (!expectMap(n, path, errs)) return;
   checkKeys(n, path, {"request", "response"}, errs);
-  req = headerOps(n["request"], join(path, "request"), errs);
-  resp = headerOps(n["response"], join(path, "response"), errs);
+  req = headerOps(n["request"], join(path, "request"), errs, true);
+  resp = headerOps(n["response"], join(path, "response"), errs, false);
 }
 
 std::optional<int64_t> durationMs(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {

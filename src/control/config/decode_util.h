@@ -34,7 +34,8 @@ bool isValidHost(const std::string& h);
 ObjectMeta meta(const YAML::Node& doc, Errors& errs);
 std::optional<StringMatch> stringMatch(const YAML::Node& n, const std::string& path, Errors& errs);
 std::map<std::string, StringMatch> stringMatchMap(const YAML::Node& n, const std::string& path, Errors& errs);
-HeaderOps headerOps(const YAML::Node& n, const std::string& path, Errors& errs);
+// `request`: the request's operations, which may set the authority (:authority / host).
+HeaderOps headerOps(const YAML::Node& n, const std::string& path, Errors& errs, bool request);
 void headers(const YAML::Node& n, const std::string& path, HeaderOps& req, HeaderOps& resp, Errors& errs);
 std::optional<int64_t> durationMs(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
 // spec.selector.matchLabels of a policy kind (empty: no selector, namespace- or mesh-wide).

@@ -670,5 +670,24 @@ TEST(IstioValidationTest, DryRunAndInternalAnnotations) {
                           "rejecting"));
 }
 
+// Header operations (TestValidateHTTPRoute's header cases).
+TEST(IstioValidationTest, HeaderOperations) {
+  auto vs = [](const std::string& headers) {
+    return verdict(
+               "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r, namespace: ns}\n"
+               "spec:\n  hosts: [reviews]\n  http: [{route: [{destination: {host: reviews}}], headers: " +
+               headers + "}]\n")
+        .errors;
+  };
+  EXPECT_THAT(vs("{request: {set: {':authority': a.example.com, x-a: b}}, response: {add: {x-b: c}}}"), IsEmpty());
+  EXPECT_THAT(vs("{request: {add: {'': x}}}"),
+              ElementsAre("spec.http[0].headers.request.add[]: header name cannot be empty"));
+  EXPECT_THAT(vs("{request: {remove: [Host]}}"),
+              ElementsAre("spec.http[0].headers.request.remove[0]: invalid header \"Host\": cannot set Host header"));
+  EXPECT_THAT(vs("{response: {set: {':status': '200'}}}"),
+              ElementsAre("spec.http[0].headers.response.set[:status]: invalid header \":status\": header cannot have "
+                          "\":\" prefix"));
+}
+
 }  // namespace
 }  // namespace weft::control
