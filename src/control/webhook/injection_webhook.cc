@@ -10,8 +10,6 @@ using nlohmann::json;
 
 namespace {
 
-WebhookReply badRequest(const std::string& why) { return {400, "bad AdmissionReview: " + why + "\n"}; }
-
 // The workload a pod belongs to, as Istio names it: a ReplicaSet's pods are their Deployment's.
 inject::Workload workloadOf(const json& pod, const std::string& ns) {
   inject::Workload w;
@@ -41,23 +39,18 @@ inject::Workload workloadOf(const json& pod, const std::string& ns) {
 }  // namespace
 
 WebhookReply injectAdmissionReview(const std::string& body, const inject::InjectionConfig& config) {
-  json review = json::parse(body, nullptr, false);
-  if (review.is_discarded() || !review.is_object()) return badRequest("the body is not a JSON object");
-  const std::string api = review.value("apiVersion", "");
-  if (api != "admission.k8s.io/v1" && api != "admission.k8s.io/v1beta1")
-    return badRequest("apiVersion '" + api + "' is not admission.k8s.io/v1 or v1beta1");
-  auto req = review.find("request");
-  if (req == review.end() || !req->is_object() || !req->contains("uid") || !(*req)["uid"].is_string())
-    return badRequest("request.uid: is required");
+  WebhookReply error;
+  auto review = parseAdmissionReview(body, error);
+  if (!review) return error;
+  const json* req = &review->request;
   json response = {{"uid", (*req)["uid"]}, {"allowed", true}};
-  auto reply = [&] {
-    return WebhookReply{200, json({{"apiVersion", api}, {"kind", "AdmissionReview"}, {"response", response}}).dump()};
-  };
+  auto reply = [&] { return admissionReply(*review, response); };
   auto object = req->find("object");
   if (object == req->end() || !object->is_object() || object->value("kind", "Pod") != "Pod") return reply();
   json pod = *object;
   if (!pod.contains("metadata") || !pod["metadata"].is_object()) pod["metadata"] = json::object();
-  if (!pod.contains("spec") || !pod["spec"].is_object()) return badRequest("request.object.spec: is required");
+  if (!pod.contains("spec") || !pod["spec"].is_object())
+    return {400, "bad AdmissionReview: request.object.spec: is required\n"};
   if (inject::skipReason(pod["metadata"], pod["spec"])) return reply();
   std::string ns = req->value("namespace", "");
   if (ns.empty()) ns = pod["metadata"].value("namespace", "default");

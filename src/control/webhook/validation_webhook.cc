@@ -8,23 +8,11 @@
 
 namespace weft::control::webhook {
 
-namespace {
-
-WebhookReply badRequest(const std::string& why) { return {400, "bad AdmissionReview: " + why + "\n"}; }
-
-}  // namespace
-
 WebhookReply validateAdmissionReview(const std::string& body) {
-  nlohmann::json review = nlohmann::json::parse(body, nullptr, false);
-  if (review.is_discarded() || !review.is_object()) return badRequest("the body is not a JSON object");
-  const std::string api = review.value("apiVersion", "");
-  if (api != "admission.k8s.io/v1" && api != "admission.k8s.io/v1beta1")
-    return badRequest("apiVersion '" + api + "' is not admission.k8s.io/v1 or v1beta1");
-  if (review.value("kind", "") != "AdmissionReview") return badRequest("kind must be AdmissionReview");
-  auto req = review.find("request");
-  if (req == review.end() || !req->is_object()) return badRequest("request: is required");
-  if (!req->contains("uid") || !(*req)["uid"].is_string()) return badRequest("request.uid: is required");
-
+  WebhookReply error;
+  auto review = parseAdmissionReview(body, error);
+  if (!review) return error;
+  const nlohmann::json* req = &review->request;
   nlohmann::json response = {{"uid", (*req)["uid"]}, {"allowed", true}};
   nlohmann::json warnings = nlohmann::json::array();
   std::vector<std::string> errors;
@@ -59,8 +47,7 @@ WebhookReply validateAdmissionReview(const std::string& body) {
     response["status"] = {{"status", "Failure"}, {"message", message}, {"reason", "Invalid"}, {"code", 400}};
   }
   if (!warnings.empty()) response["warnings"] = warnings;
-  nlohmann::json out = {{"apiVersion", api}, {"kind", "AdmissionReview"}, {"response", response}};
-  return {200, out.dump()};
+  return admissionReply(*review, response);
 }
 
 }  // namespace weft::control::webhook

@@ -7,12 +7,9 @@
 // allowed, as Istio's webhook allows them.
 #include <string>
 
-namespace weft::control::webhook {
+#include "control/webhook/admission_review.h"
 
-struct WebhookReply {
-  int status = 200;  // 400 when the body is not an AdmissionReview
-  std::string body;  // JSON, or the error text
-};
+namespace weft::control::webhook {
 
 WebhookReply validateAdmissionReview(const std::string& body);
 

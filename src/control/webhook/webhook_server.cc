@@ -17,17 +17,14 @@ std::unique_ptr<http::AdminServer> startWebhookServer(event::Reactor& reactor, c
   options.max_body = kMaxAdmissionReviewBytes;
   options.tls = tls::Context::create(o);
   auto server = std::make_unique<http::AdminServer>(reactor, address, std::move(options));
+  auto answer = [](const WebhookReply& r) {
+    return http::AdminResponse{r.status, r.status == 200 ? "application/json" : "text/plain; charset=UTF-8", r.body};
+  };
   server->add("/validate", "Istio's validating admission webhook (AdmissionReview, POST)", true,
-              [](const http::AdminRequest& req) {
-                WebhookReply r = validateAdmissionReview(req.body);
-                return http::AdminResponse{r.status, r.status == 200 ? "application/json" : "text/plain; charset=UTF-8",
-                                           r.body};
-              });
+              [answer](const http::AdminRequest& req) { return answer(validateAdmissionReview(req.body)); });
   server->add("/inject", "Istio's sidecar injector (AdmissionReview for a Pod, POST)", true,
-              [injection](const http::AdminRequest& req) {
-                WebhookReply r = injectAdmissionReview(req.body, injection());
-                return http::AdminResponse{r.status, r.status == 200 ? "application/json" : "text/plain; charset=UTF-8",
-                                           r.body};
+              [answer, injection](const http::AdminRequest& req) {
+                return answer(injectAdmissionReview(req.body, injection()));
               });
   return server;
 }

@@ -196,14 +196,7 @@ void ActiveSpan::finish(const TracingConfig& config, WorkerContext& worker, cons
   const auto& local = telemetry::localPeer();
   char id[16], trace[32], parent[16];
   hex16(ids_.span, id);
-  size_t trace_len = 16;
-  if (ids_.trace_high != 0) {
-    hex16(ids_.trace_high, trace);
-    hex16(ids_.trace, trace + 16);
-    trace_len = 32;
-  } else {
-    hex16(ids_.trace, trace);
-  }
+  size_t trace_len = traceIdHex(ids_, trace);
   nlohmann::json span = {{"traceId", std::string(trace, trace_len)},
                          {"id", std::string(id, 16)},
                          {"kind", config.ingress ? "SERVER" : "CLIENT"},

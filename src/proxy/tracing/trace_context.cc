@@ -123,15 +123,18 @@ bool OutgoingContext::replaces(std::string_view n) const {
          (w3c_ && weft::http::equalsIgnoreCase(n, "traceparent"));
 }
 
-void OutgoingContext::set(const TraceIds& ids, bool sampled, bool w3c) {
-  if (ids.trace_high != 0) {
-    hex16(ids.trace_high, trace_);
-    hex16(ids.trace, trace_ + 16);
-    trace_len_ = 32;
-  } else {
-    hex16(ids.trace, trace_);
-    trace_len_ = 16;
+size_t traceIdHex(const TraceIds& ids, char (&out)[32]) {
+  if (ids.trace_high == 0) {
+    hex16(ids.trace, out);
+    return 16;
   }
+  hex16(ids.trace_high, out);
+  hex16(ids.trace, out + 16);
+  return 32;
+}
+
+void OutgoingContext::set(const TraceIds& ids, bool sampled, bool w3c) {
+  trace_len_ = traceIdHex(ids, trace_);
   hex16(ids.span, span_);
   has_parent_ = ids.parent != 0;
   if (has_parent_) hex16(ids.parent, parent_);

@@ -64,6 +64,8 @@ class OutgoingContext {
 
 // Lower-case hex of `v` in exactly 16 characters.
 void hex16(uint64_t v, char* out);
+// The trace id as B3 and Zipkin write it: 32 hex digits for a 128-bit id, else 16. Returns the length.
+size_t traceIdHex(const TraceIds& ids, char (&out)[32]);
 // 16 or 32 hex digits -> ids; false when malformed or all zero.
 bool parseTraceId(std::string_view s, uint64_t& high, uint64_t& low);
 bool parseSpanId(std::string_view s, uint64_t& out);
