@@ -22,6 +22,9 @@ PACKAGES=(
 # only ask apt for them when the commands are missing.
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
+# kubectl makes the Kubernetes objects of the weftd tests (create --dry-run=client): Debian's
+# kubernetes-client unless a kubectl is already there (e.g. from Kubernetes' own apt repository).
+command -v kubectl >/dev/null 2>&1 || PACKAGES+=(kubernetes-client)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -1,6 +1,7 @@
-// weftd: Weft's control plane (Istio's istiod). Reads Istio and Kubernetes YAML from a
-// directory, validates it, and serves Envoy xDS (ADS, state of the world and delta).
-//   weftd --config-dir DIR [--grpc-addr 0.0.0.0:15010] [--http-addr 0.0.0.0:15014]
+// weftd: Weft's control plane (Istio's istiod). Reads Istio and Kubernetes objects from a
+// directory of YAML and/or the Kubernetes API, validates them, and serves Envoy xDS (ADS,
+// state of the world and delta).
+//   weftd [--config-dir DIR] [--kubeconfig FILE] [--grpc-addr 0.0.0.0:15010] [--http-addr 0.0.0.0:15014]
 #include <grpcpp/grpcpp.h>
 
 #include <malloc.h>
@@ -23,8 +24,10 @@
 #include "control/ca/ca_service.h"
 #include "control/ca/serving_cert.h"
 #include "control/ca/workload_token.h"
+#include "control/config/debouncer.h"
 #include "control/config/dir_watcher.h"
 #include "control/debug/debug_handlers.h"
+#include "control/kube/kube_source.h"
 #include "control/model/mesh_model.h"
 #include "control/webhook/webhook_server.h"
 #include "control/xds/ads_server.h"
@@ -76,6 +79,15 @@ int main(int argc, char** argv) {
   int quiet_ms = 100, max_ms = 10000;
   auto* config_opt =
       app.add_option("--config-dir", config_dir, "directory of Istio/Kubernetes YAML, watched for changes");
+  std::string kubeconfig, kube_context;
+  app.add_option("--kubeconfig", kubeconfig,
+                 "watch the Kubernetes API server of this kubeconfig (in a pod, KUBERNETES_SERVICE_HOST and the "
+                 "service account are used without it)");
+  app.add_option("--kube-context", kube_context, "the kubeconfig context (default: its current-context)");
+  int kube_sync_timeout_s = 60;
+  app.add_option("--kube-sync-timeout-s", kube_sync_timeout_s,
+                 "how long the first push waits for every Kubernetes type to be listed")
+      ->capture_default_str();
   app.add_option("--grpc-addr", grpc_addr, "xDS (ADS) listen address, plaintext (Istio's 15010)");
   std::string secure_grpc_addr = "0.0.0.0:15012";
   app.add_option("--secure-grpc-addr", secure_grpc_addr,
@@ -159,8 +171,21 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  if (config_dir.empty()) {
-    fprintf(stderr, "weftd: %s is required\n", config_opt->get_name().c_str());
+  // Kubernetes: --kubeconfig, or in a pod its service account (as client-go's default).
+  std::optional<weft::kube::ApiServer> api_server;
+  try {
+    if (!kubeconfig.empty()) {
+      api_server = weft::kube::kubeconfigApiServer(kubeconfig, kube_context);
+    } else if (getenv("KUBERNETES_SERVICE_HOST")) {
+      api_server = weft::kube::inClusterApiServer();
+    }
+  } catch (const weft::ConfigError& e) {
+    fprintf(stderr, "weftd: Kubernetes: %s\n", e.what());
+    return 1;
+  }
+  if (config_dir.empty() && !api_server) {
+    fprintf(stderr, "weftd: %s or --kubeconfig (or running in a Kubernetes pod) is required\n",
+            config_opt->get_name().c_str());
     return 1;
   }
   auto mesh = std::make_shared<weft::control::MeshConfig>();
@@ -239,9 +264,12 @@ int main(int argc, char** argv) {
   jwks_options.refresh_interval = std::chrono::seconds(jwks_refresh_s);
   jwks_options.fetch_timeout = std::chrono::milliseconds(jwks_timeout_ms);
   weft::control::authn::JwksResolver jwks(jwks_options, [&] { reload(); });
+  std::unique_ptr<weft::control::kube::KubeSource> kube;
   reload = [&] {
     std::lock_guard<std::mutex> lock(reload_mu);
-    weft::control::ConfigSnapshot loaded = weft::control::loadConfigDir(config_dir);
+    weft::control::ConfigSnapshot loaded;
+    if (!config_dir.empty()) loaded = weft::control::loadConfigDir(config_dir);
+    if (kube) kube->addTo(loaded);
     jwks.resolve(loaded);
     auto config = std::make_shared<const weft::control::ConfigSnapshot>(std::move(loaded));
     for (const auto& r : config->rejected) {
@@ -281,6 +309,24 @@ int main(int argc, char** argv) {
     ads.setModel(weft::control::buildModel(config, effective));
     spdlog::info("config: {} accepted, {} rejected; pushed", config->accepted.size(), config->rejected.size());
   };
+  // The directory's and Kubernetes' changes, debounced into reloads on one thread.
+  weft::control::Debouncer changes(std::chrono::milliseconds(quiet_ms), std::chrono::milliseconds(max_ms),
+                                   [&] { reload(); });
+  if (api_server) {
+    try {
+      kube = std::make_unique<weft::control::kube::KubeSource>(*api_server, weft::control::kube::ReflectorOptions{},
+                                                               [&] { changes.notify(); });
+    } catch (const weft::ConfigError& e) {
+      fprintf(stderr, "weftd: Kubernetes: %s\n", e.what());
+      return 1;
+    }
+    debug.kube_metrics = [&kube] { return kube->metrics(); };
+    kube->start();
+    spdlog::info("watching the Kubernetes API server {}", api_server->url());
+    if (!kube->waitForSync(std::chrono::seconds(kube_sync_timeout_s)))
+      spdlog::warn("Kubernetes: not every type is listed after {} s (see weftd_kube_synced); serving what is in",
+                   kube_sync_timeout_s);
+  }
   reload();
 
   grpc::ServerBuilder builder;
@@ -291,6 +337,7 @@ int main(int argc, char** argv) {
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   // 15012: the same xDS and the CA, over TLS with weftd's certificate from its own CA. A client
   // certificate is asked for (and verified when given) so that workloads renew with theirs.
+  std::unique_ptr<weft::control::ca::KubeTokenReviewer> token_reviewer;
   std::unique_ptr<weft::control::ca::CaService> ca_service;
   int secure_port = 0;
   std::string webhook_chain, webhook_key_pem;  // weftd's serving certificate, unless files are given
@@ -298,7 +345,9 @@ int main(int argc, char** argv) {
     weft::control::ca::SignPolicy policy;
     policy.default_ttl = std::chrono::seconds(cert_ttl_s);
     policy.max_ttl = std::chrono::seconds(max_cert_ttl_s);
-    ca_service = std::make_unique<weft::control::ca::CaService>(ca, tokens, trust_domain, policy);
+    // With Kubernetes, pods prove who they are with their service account token (TokenReview).
+    if (kube) token_reviewer = std::make_unique<weft::control::ca::KubeTokenReviewer>(kube->client(), trust_domain);
+    ca_service = std::make_unique<weft::control::ca::CaService>(ca, tokens, trust_domain, policy, token_reviewer.get());
     weft::control::ca::ServingCertificate serving;
     try {
       serving = weft::control::ca::issueServingCertificate(
@@ -326,10 +375,9 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  weft::control::DirWatcher watcher(config_dir, std::chrono::milliseconds(quiet_ms), std::chrono::milliseconds(max_ms),
-                                    reload);
+  weft::control::DirWatcher watcher(config_dir, changes);
   try {
-    watcher.start();
+    if (!config_dir.empty()) watcher.start();
   } catch (const std::exception& e) {
     fprintf(stderr, "weftd: %s\n", e.what());
     return 1;

@@ -33,7 +33,8 @@ std::optional<WorkloadIdentity> spiffeIdentity(X509* cert, std::string& uri) {
 }  // namespace
 
 std::optional<WorkloadIdentity> authenticate(const CallerCredentials& caller, const TokenAuthority& tokens,
-                                             const std::string& trust_domain, std::string& error) {
+                                             const std::string& trust_domain, std::string& error,
+                                             const KubeTokenReviewer* kube) {
   if (!caller.tls) {
     error = "the CA answers only over TLS (port 15012), not plaintext";
     return std::nullopt;
@@ -44,7 +45,14 @@ std::optional<WorkloadIdentity> authenticate(const CallerCredentials& caller, co
       error = "the authorization metadata is not 'Bearer <token>'";
       return std::nullopt;
     }
-    return tokens.verify(std::string_view(value).substr(bearer.size()), error);
+    std::string_view token = std::string_view(value).substr(bearer.size());
+    auto id = tokens.verify(token, error);
+    if (id || !kube) return id;
+    std::string own_error = error;
+    error.clear();
+    id = kube->verify(token, error);
+    if (!id) error = "not a token weftd signed (" + own_error + "), and Kubernetes: " + error;
+    return id;
   }
   if (!caller.peer_certificate_pem.empty()) {
     auto certs = certsFromPem(caller.peer_certificate_pem);
@@ -80,8 +88,12 @@ std::string CaMetrics::prometheus() const {
 }
 
 CaService::CaService(std::shared_ptr<const CaBundle> ca, std::shared_ptr<const TokenAuthority> tokens,
-                     std::string trust_domain, SignPolicy policy)
-    : ca_(std::move(ca)), tokens_(std::move(tokens)), trust_domain_(std::move(trust_domain)), policy_(policy) {}
+                     std::string trust_domain, SignPolicy policy, const KubeTokenReviewer* kube)
+    : ca_(std::move(ca)),
+      tokens_(std::move(tokens)),
+      trust_domain_(std::move(trust_domain)),
+      policy_(policy),
+      kube_(kube) {}
 
 grpc::ServerUnaryReactor* CaService::CreateCertificate(grpc::CallbackServerContext* context,
                                                        const istio::v1::auth::IstioCertificateRequest* request,
@@ -102,7 +114,7 @@ grpc::ServerUnaryReactor* CaService::CreateCertificate(grpc::CallbackServerConte
     caller.authorization.emplace_back(it->second.data(), it->second.size());
 
   std::string error;
-  auto who = authenticate(caller, *tokens_, trust_domain_, error);
+  auto who = authenticate(caller, *tokens_, trust_domain_, error, kube_);
   if (!who) {
     metrics_.auth_failures++;
     spdlog::warn("CA: refused a CSR from {}: {}", caller.peer, error);

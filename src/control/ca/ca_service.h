@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "control/ca/csr_signer.h"
+#include "control/ca/token_review.h"
 #include "control/ca/workload_token.h"
 #include "istio/v1/auth/istioca.grpc.pb.h"
 
@@ -24,8 +25,10 @@ struct CallerCredentials {
 };
 
 // The caller's identity, or nullopt with why not (a token first, then the client certificate).
+// A token weftd did not sign goes to the API server's TokenReview when `kube` is given.
 std::optional<WorkloadIdentity> authenticate(const CallerCredentials& caller, const TokenAuthority& tokens,
-                                             const std::string& trust_domain, std::string& error);
+                                             const std::string& trust_domain, std::string& error,
+                                             const KubeTokenReviewer* kube = nullptr);
 
 struct CaMetrics {
   // Istio's names: citadel_server_csr_count, ..._success_cert_issuance_count,
@@ -37,7 +40,7 @@ struct CaMetrics {
 class CaService final : public istio::v1::auth::IstioCertificateService::CallbackService {
  public:
   CaService(std::shared_ptr<const CaBundle> ca, std::shared_ptr<const TokenAuthority> tokens, std::string trust_domain,
-            SignPolicy policy);
+            SignPolicy policy, const KubeTokenReviewer* kube = nullptr);
   grpc::ServerUnaryReactor* CreateCertificate(grpc::CallbackServerContext* context,
                                               const istio::v1::auth::IstioCertificateRequest* request,
                                               istio::v1::auth::IstioCertificateResponse* response) override;
@@ -48,6 +51,7 @@ class CaService final : public istio::v1::auth::IstioCertificateService::Callbac
   std::shared_ptr<const TokenAuthority> tokens_;
   std::string trust_domain_;
   SignPolicy policy_;
+  const KubeTokenReviewer* kube_;
   CaMetrics metrics_;
 };
 

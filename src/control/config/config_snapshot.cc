@@ -45,24 +45,26 @@ void addDocuments(const std::string& text, const std::string& source, ConfigSnap
     if (!docs[i] || docs[i].IsNull()) continue;  // empty document between "---" separators
     DecodeResult r = decodeResource(docs[i]);
     SourceRef ref{source, i, r.kind, r.ns, r.name};
-    if (!r.errors.empty()) {
-      out.rejected.push_back({ref, std::move(r.errors)});
-      continue;
+    if (r.errors.empty()) {
+      for (const auto& w : r.warnings)
+        spdlog::warn("{} document {}: {} {}/{}: {}", source, i + 1, ref.kind, ref.ns, ref.name, w);
     }
-    bool duplicate = false;
-    for (const auto& a : out.accepted) {
-      duplicate |= a.kind == ref.kind && a.ns == ref.ns && a.name == ref.name && !ref.name.empty();
-    }
-    if (duplicate) {
-      out.rejected.push_back(
-          {ref, {"a " + ref.kind + " named " + ref.ns + "/" + ref.name + " was already defined earlier"}});
-      continue;
-    }
-    out.accepted.push_back(ref);
-    for (const auto& w : r.warnings)
-      spdlog::warn("{} document {}: {} {}/{}: {}", source, i + 1, ref.kind, ref.ns, ref.name, w);
-    store(out, std::move(*r.resource));
+    addDecoded(r, std::move(ref), out);
   }
+}
+
+void addDecoded(const DecodeResult& r, SourceRef ref, ConfigSnapshot& out) {
+  if (!r.errors.empty() || !r.resource) {
+    out.rejected.push_back({std::move(ref), r.errors});
+    return;
+  }
+  if (!ref.name.empty() && !out.accepted_keys.insert(ref.kind + "/" + ref.ns + "/" + ref.name).second) {
+    out.rejected.push_back(
+        {ref, {"a " + ref.kind + " named " + ref.ns + "/" + ref.name + " was already defined earlier"}});
+    return;
+  }
+  out.accepted.push_back(std::move(ref));
+  store(out, Resource(*r.resource));
 }
 
 ConfigSnapshot loadConfigDir(const std::string& dir) {

@@ -2,6 +2,7 @@
 // Everything read from the config sources at one moment: the accepted resources by kind,
 // and the rejected ones with file, document index, name and the reasons.
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "control/config/decode.h"
@@ -27,6 +28,7 @@ struct ConfigSnapshot {
   std::vector<EndpointSlice> endpoint_slices;
   std::vector<Pod> pods;
   std::vector<Namespace> namespaces;
+  std::vector<Node> nodes;
   std::vector<ConfigMap> config_maps;
   std::vector<VirtualService> virtual_services;
   std::vector<DestinationRule> destination_rules;
@@ -39,6 +41,11 @@ struct ConfigSnapshot {
   std::vector<Telemetry> telemetries;
   std::vector<SourceRef> accepted;
   std::vector<Rejected> rejected;
+  std::unordered_set<std::string> accepted_keys;
+  // Kubernetes is a source: its endpoints controller publishes every Service's EndpointSlices,
+  // so weftd never derives a Service's endpoints from its Pods (a Service with no slices has
+  // no endpoints).
+  bool endpoints_controller = false;  // "kind/ns/name", to refuse a second definition
 };
 
 // Reads every *.yaml, *.yml and *.json file of `dir` (sorted by name; multi-document files).
@@ -47,5 +54,9 @@ ConfigSnapshot loadConfigDir(const std::string& dir);
 
 // Adds the documents of one YAML text (used by loadConfigDir and tests).
 void addDocuments(const std::string& text, const std::string& source, ConfigSnapshot& out);
+
+// Adds one decoded resource: accepted (a copy of its resource) or rejected with its errors,
+// or rejected when a resource of the same kind, namespace and name came before.
+void addDecoded(const DecodeResult& r, SourceRef ref, ConfigSnapshot& out);
 
 }  // namespace weft::control

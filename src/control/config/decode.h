@@ -13,7 +13,7 @@
 
 namespace weft::control {
 
-using Resource = std::variant<Service, Endpoints, EndpointSlice, Pod, Namespace, ConfigMap, VirtualService,
+using Resource = std::variant<Service, Endpoints, EndpointSlice, Pod, Namespace, Node, ConfigMap, VirtualService,
                               DestinationRule, ServiceEntry, WorkloadEntry, Sidecar, PeerAuthentication,
                               AuthorizationPolicy, RequestAuthentication, Telemetry>;
 

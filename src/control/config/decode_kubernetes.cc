@@ -120,6 +120,7 @@ Pod decodePod(const YAML::Node& doc, Errors& errs) {
   if (YAML::Node spec = doc["spec"]) {
     std::string sa = str(spec, "serviceAccountName", "spec", errs);
     if (!sa.empty()) p.service_account = sa;
+    p.node_name = str(spec, "nodeName", "spec", errs);
     YAML::Node containers = spec["containers"];
     for (size_t i = 0; containers && containers.IsSequence() && i < containers.size(); ++i) {
       YAML::Node ports = containers[i]["ports"];
@@ -135,6 +136,8 @@ Pod decodePod(const YAML::Node& doc, Errors& errs) {
 }
 
 Namespace decodeNamespace(const YAML::Node& doc, Errors& errs) { return Namespace{meta(doc, errs)}; }
+
+Node decodeNode(const YAML::Node& doc, Errors& errs) { return Node{meta(doc, errs)}; }
 
 ConfigMap decodeConfigMap(const YAML::Node& doc, Errors& errs) {
   ConfigMap cm;

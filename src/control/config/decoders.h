@@ -16,6 +16,7 @@ Endpoints decodeEndpoints(const YAML::Node& doc, Errors& errs);
 EndpointSlice decodeEndpointSlice(const YAML::Node& doc, Errors& errs);
 Pod decodePod(const YAML::Node& doc, Errors& errs);
 Namespace decodeNamespace(const YAML::Node& doc, Errors& errs);
+Node decodeNode(const YAML::Node& doc, Errors& errs);
 ConfigMap decodeConfigMap(const YAML::Node& doc, Errors& errs);
 VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs);
 DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs);

@@ -11,9 +11,7 @@
 
 namespace weft::control {
 
-DirWatcher::DirWatcher(std::string dir, std::chrono::milliseconds quiet, std::chrono::milliseconds max_delay,
-                       std::function<void()> on_change)
-    : dir_(std::move(dir)), quiet_(quiet), max_delay_(max_delay), on_change_(std::move(on_change)) {}
+DirWatcher::DirWatcher(std::string dir, Debouncer& changes) : dir_(std::move(dir)), changes_(changes) {}
 
 DirWatcher::~DirWatcher() {
   if (thread_.joinable()) {
@@ -37,37 +35,16 @@ void DirWatcher::start() {
 }
 
 void DirWatcher::run() {
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point first{}, last{};
-  bool pending = false;
   char buf[8192];
   for (;;) {
-    int timeout = -1;
-    if (pending) {
-      auto now = Clock::now();
-      auto due = std::min(last + quiet_, first + max_delay_);
-      timeout = static_cast<int>(
-          std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(due - now).count()));
-    }
     pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-    int n = poll(fds, 2, timeout);
+    int n = poll(fds, 2, -1);
     if (n < 0 && errno != EINTR) return;
     if (fds[1].revents) return;
     if (n > 0 && (fds[0].revents & POLLIN)) {
       while (read(inotify_fd_, buf, sizeof(buf)) > 0) {
       }
-      auto now = Clock::now();
-      if (!pending) first = now;
-      last = now;
-      pending = true;
-      continue;
-    }
-    if (pending) {
-      auto now = Clock::now();
-      if (now >= last + quiet_ || now >= first + max_delay_) {
-        pending = false;
-        on_change_();
-      }
+      changes_.notify();
     }
   }
 }

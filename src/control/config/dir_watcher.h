@@ -1,28 +1,23 @@
 #pragma once
-// Watches the config directory with inotify and calls `on_change` after changes settle:
-// once no event arrived for `quiet`, or at the latest `max_delay` after the first one (a
-// steady trickle of edits still gets pushed). Runs on its own thread.
-#include <atomic>
-#include <chrono>
-#include <functional>
+// Watches the config directory with inotify and tells `changes` (a Debouncer) of each change.
+// Runs on its own thread.
 #include <string>
 #include <thread>
+
+#include "control/config/debouncer.h"
 
 namespace weft::control {
 
 class DirWatcher {
  public:
-  DirWatcher(std::string dir, std::chrono::milliseconds quiet, std::chrono::milliseconds max_delay,
-             std::function<void()> on_change);
+  DirWatcher(std::string dir, Debouncer& changes);
   ~DirWatcher();
   void start();  // throws std::runtime_error if the directory cannot be watched
 
  private:
   void run();
   std::string dir_;
-  std::chrono::milliseconds quiet_;
-  std::chrono::milliseconds max_delay_;
-  std::function<void()> on_change_;
+  Debouncer& changes_;
   int inotify_fd_ = -1;
   int stop_fd_ = -1;
   std::thread thread_;

@@ -28,6 +28,7 @@ inline constexpr auto kKinds = std::make_tuple(
     KindRow<Endpoints>{ApiGroup::CoreV1, "Endpoints", decode::decodeEndpoints, &ConfigSnapshot::endpoints},
     KindRow<Pod>{ApiGroup::CoreV1, "Pod", decode::decodePod, &ConfigSnapshot::pods},
     KindRow<Namespace>{ApiGroup::CoreV1, "Namespace", decode::decodeNamespace, &ConfigSnapshot::namespaces},
+    KindRow<Node>{ApiGroup::CoreV1, "Node", decode::decodeNode, &ConfigSnapshot::nodes},
     KindRow<ConfigMap>{ApiGroup::CoreV1, "ConfigMap", decode::decodeConfigMap, &ConfigSnapshot::config_maps},
     KindRow<EndpointSlice>{ApiGroup::DiscoveryV1, "EndpointSlice", decode::decodeEndpointSlice,
                            &ConfigSnapshot::endpoint_slices},

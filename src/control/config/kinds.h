@@ -65,8 +65,13 @@ struct Pod {
   // As Kubernetes' endpoints controller reads it: the Ready condition (true when absent) and
   // not finished (phase Succeeded or Failed).
   bool ready = true;
+  std::string node_name;  // spec.nodeName: its Node's topology labels give the locality
 };
 struct Namespace {
+  ObjectMeta meta;
+};
+// Only its labels matter: topology.kubernetes.io/region and zone, topology.istio.io/subzone.
+struct Node {
   ObjectMeta meta;
 };
 

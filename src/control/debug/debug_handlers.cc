@@ -73,6 +73,7 @@ void addDebugHandlers(weft::http::AdminServer& server, DebugState& state) {
   server.add("/metrics", "Prometheus metrics (Pilot's names)", false, [&state](const AdminRequest&) {
     std::string body = state.ads->metrics().prometheus();
     if (state.ca_metrics) body += state.ca_metrics();
+    if (state.kube_metrics) body += state.kube_metrics();
     auto config = state.config.load();
     body += "# TYPE weftd_config_resources gauge\n";
     body += "weftd_config_resources{state=\"accepted\"} " + std::to_string(config ? config->accepted.size() : 0) + "\n";

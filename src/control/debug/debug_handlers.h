@@ -13,7 +13,8 @@ namespace weft::control {
 
 struct DebugState {
   xds::AdsServer* ads = nullptr;
-  std::function<std::string()> ca_metrics;  // the CA's counters, when the CA runs
+  std::function<std::string()> ca_metrics;    // the CA's counters, when the CA runs
+  std::function<std::string()> kube_metrics;  // the Kubernetes watches', when they run
   std::atomic<std::shared_ptr<const ConfigSnapshot>> config;
   std::atomic<uint64_t> config_reloads{0};
   std::atomic<bool> ready{false};

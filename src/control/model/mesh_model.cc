@@ -1,6 +1,7 @@
 #include "control/model/mesh_model.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include "common/labels.h"
 
@@ -14,6 +15,19 @@ std::string localityFromLabels(const Labels& labels) {
     l = it2->second;
   }
   if (l.find('/') == std::string::npos) std::replace(l.begin(), l.end(), '.', '/');
+  return l;
+}
+
+std::string localityFromNodeLabels(const Labels& labels) {
+  auto get = [&](const char* key) {
+    auto it = labels.find(key);
+    return it == labels.end() ? std::string() : it->second;
+  };
+  std::string region = get("topology.kubernetes.io/region"), zone = get("topology.kubernetes.io/zone"),
+              subzone = get("topology.istio.io/subzone");
+  if (region.empty() && zone.empty() && subzone.empty()) return {};
+  std::string l = region + "/" + zone + "/" + subzone;
+  while (!l.empty() && l.back() == '/') l.pop_back();
   return l;
 }
 
@@ -130,29 +144,56 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
   m->config = config;
   m->pods = config->pods;
   m->sidecars = config->sidecars;
+  std::unordered_map<std::string, const Pod*> pod_by_name, pod_by_ip;  // "ns/name", "ns/ip"
+  for (const auto& p : config->pods) {
+    pod_by_name.emplace(p.meta.ns + "/" + p.meta.name, &p);
+    if (!p.ip.empty()) pod_by_ip.emplace(p.meta.ns + "/" + p.ip, &p);
+  }
   auto podOf = [&](const std::string& ns, const std::string& pod_name, const std::string& ip) -> const Pod* {
-    for (const auto& p : config->pods) {
-      if (p.meta.ns == ns && (p.meta.name == pod_name || (pod_name.empty() && p.ip == ip))) return &p;
-    }
-    return nullptr;
+    const auto& index = pod_name.empty() ? pod_by_ip : pod_by_name;
+    auto it = index.find(ns + "/" + (pod_name.empty() ? ip : pod_name));
+    return it == index.end() ? nullptr : it->second;
+  };
+  std::unordered_map<std::string, std::string> node_locality;
+  for (const auto& n : config->nodes) node_locality.emplace(n.meta.name, localityFromNodeLabels(n.meta.labels));
+  // As istiod: the pod's istio-locality label, else its Node's topology labels.
+  auto podLocality = [&](const Pod& p) -> std::string {
+    std::string l = localityFromLabels(p.meta.labels);
+    if (!l.empty() || p.node_name.empty()) return l;
+    auto it = node_locality.find(p.node_name);
+    return it == node_locality.end() ? std::string() : it->second;
   };
   auto podLabels = [&](const std::string& ns, const std::string& pod_name, const std::string& ip) -> Labels {
     const Pod* p = podOf(ns, pod_name, ip);
     return p ? p->meta.labels : Labels{};
+  };
+  auto endpointLocality = [&](const std::string& ns, const std::string& pod_name, const std::string& ip) {
+    const Pod* p = podOf(ns, pod_name, ip);
+    return p ? podLocality(*p) : std::string();
   };
   auto podAccount = [&](const std::string& ns, const std::string& pod_name, const std::string& ip) -> std::string {
     const Pod* p = podOf(ns, pod_name, ip);
     return p ? p->service_account : "";
   };
 
+  // A Service's Endpoints and EndpointSlices, by "ns/name" (not a scan per Service: a mesh has
+  // thousands of slices).
+  std::unordered_map<std::string, std::vector<const Endpoints*>> endpoints_of;
+  std::unordered_map<std::string, std::vector<const EndpointSlice*>> slices_of;
+  for (const auto& e : config->endpoints) endpoints_of[e.meta.ns + "/" + e.meta.name].push_back(&e);
+  for (const auto& es : config->endpoint_slices) slices_of[es.meta.ns + "/" + es.service].push_back(&es);
+  static const std::vector<const Endpoints*> kNoEndpoints;
+  static const std::vector<const EndpointSlice*> kNoSlices;
+
   for (const auto& s : config->services) {
     // Kubernetes' endpoints controller derives a selector Service's endpoints from its Pods;
     // a directory has no controller, so weftd does the same when the Service has no
     // Endpoints or EndpointSlice of its own.
-    bool own_endpoints = false;
-    for (const auto& e : config->endpoints) own_endpoints |= e.meta.name == s.meta.name && e.meta.ns == s.meta.ns;
-    for (const auto& es : config->endpoint_slices)
-      own_endpoints |= es.service == s.meta.name && es.meta.ns == s.meta.ns;
+    auto e_it = endpoints_of.find(s.meta.ns + "/" + s.meta.name);
+    auto s_it = slices_of.find(s.meta.ns + "/" + s.meta.name);
+    const auto& own_eps = e_it == endpoints_of.end() ? kNoEndpoints : e_it->second;
+    const auto& own_slices = s_it == slices_of.end() ? kNoSlices : s_it->second;
+    bool own_endpoints = !own_eps.empty() || !own_slices.empty();
     MeshService ms;
     ms.name = s.meta.name;
     ms.ns = s.meta.ns;
@@ -161,9 +202,8 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
     for (const auto& sp : s.ports) {
       MeshPort mp{
           sp.name, sp.port, sp.target_port ? sp.target_port : sp.port, protocolFor(sp.name, sp.app_protocol), {}};
-      for (const auto& e : config->endpoints) {
-        if (e.meta.name != s.meta.name || e.meta.ns != s.meta.ns) continue;
-        for (const auto& sub : e.subsets) {
+      for (const Endpoints* e : own_eps) {
+        for (const auto& sub : e->subsets) {
           uint32_t ep_port = 0;
           for (const auto& p : sub.ports) {
             if (p.name == sp.name || sub.ports.size() == 1) ep_port = p.port;
@@ -171,27 +211,26 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
           if (ep_port == 0) continue;
           for (const auto& a : sub.addresses) {
             Labels labels = podLabels(s.meta.ns, a.pod, a.ip);
-            std::string locality = localityFromLabels(labels);
+            std::string locality = endpointLocality(s.meta.ns, a.pod, a.ip);
             mp.endpoints.push_back(
                 {a.ip, ep_port, std::move(labels), 1, std::move(locality), podAccount(s.meta.ns, a.pod, a.ip)});
           }
         }
       }
-      for (const auto& es : config->endpoint_slices) {
-        if (es.service != s.meta.name || es.meta.ns != s.meta.ns) continue;
+      for (const EndpointSlice* es : own_slices) {
         uint32_t ep_port = 0;
-        for (const auto& p : es.ports) {
-          if (p.name == sp.name || es.ports.size() == 1) ep_port = p.port;
+        for (const auto& p : es->ports) {
+          if (p.name == sp.name || es->ports.size() == 1) ep_port = p.port;
         }
         if (ep_port == 0) continue;
-        for (const auto& a : es.endpoints) {
+        for (const auto& a : es->endpoints) {
           Labels labels = podLabels(s.meta.ns, a.pod, a.ip);
-          std::string locality = localityFromLabels(labels);
+          std::string locality = endpointLocality(s.meta.ns, a.pod, a.ip);
           mp.endpoints.push_back(
               {a.ip, ep_port, std::move(labels), 1, std::move(locality), podAccount(s.meta.ns, a.pod, a.ip)});
         }
       }
-      if (!own_endpoints && !s.selector.empty()) {
+      if (!own_endpoints && !config->endpoints_controller && !s.selector.empty()) {
         for (const auto& pod : config->pods) {
           if (pod.meta.ns != s.meta.ns || pod.ip.empty() || !pod.ready || !selects(s.selector, pod.meta.labels))
             continue;
@@ -201,8 +240,7 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
             if (named == pod.container_ports.end()) continue;  // as Kubernetes: no such port, no endpoint
             p = named->second;
           }
-          mp.endpoints.push_back(
-              {pod.ip, p, pod.meta.labels, 1, localityFromLabels(pod.meta.labels), pod.service_account});
+          mp.endpoints.push_back({pod.ip, p, pod.meta.labels, 1, podLocality(pod), pod.service_account});
         }
       }
       // WorkloadEntries the Service selects join its endpoints (VMs in the mesh).

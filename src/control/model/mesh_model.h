@@ -34,6 +34,8 @@ struct MeshEndpoint {
 // Istio's locality label of a workload: topology.istio.io/locality, else istio-locality, with
 // '.' read as '/' (Kubernetes labels cannot hold '/').
 std::string localityFromLabels(const Labels& labels);
+// A Node's topology labels as "region/zone/subzone" (trailing empty parts left out).
+std::string localityFromNodeLabels(const Labels& labels);
 
 struct MeshPort {
   std::string name;

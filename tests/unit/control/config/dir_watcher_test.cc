@@ -1,4 +1,4 @@
-// DirWatcher: inotify on the config directory, changes debounced into one callback.
+// DirWatcher and Debouncer: inotify on the config directory, changes debounced into one callback.
 #include "control/config/dir_watcher.h"
 
 #include <gtest/gtest.h>
@@ -33,7 +33,8 @@ class DirWatcherTest : public ::testing::Test {
 };
 
 TEST_F(DirWatcherTest, BurstOfChangesGivesOneCallback) {
-  DirWatcher w(dir.string(), 250ms, 10s, [this] { calls++; });
+  Debouncer d(250ms, 10s, [this] { calls++; });
+  DirWatcher w(dir.string(), d);
   w.start();
   for (int i = 0; i < 5; ++i) write("f" + std::to_string(i) + ".yaml", "a: 1\n");
   ASSERT_TRUE(eventually([&] { return calls.load() >= 1; }, 3000ms));
@@ -45,7 +46,8 @@ TEST_F(DirWatcherTest, BurstOfChangesGivesOneCallback) {
 }
 
 TEST_F(DirWatcherTest, SteadyTrickleStillCallsBackWithinMaxDelay) {
-  DirWatcher w(dir.string(), 200ms, 300ms, [this] { calls++; });
+  Debouncer d(200ms, 300ms, [this] { calls++; });
+  DirWatcher w(dir.string(), d);
   w.start();
   auto end = std::chrono::steady_clock::now() + 1500ms;
   while (std::chrono::steady_clock::now() < end) {
@@ -56,19 +58,22 @@ TEST_F(DirWatcherTest, SteadyTrickleStillCallsBackWithinMaxDelay) {
 }
 
 TEST_F(DirWatcherTest, NoChangesNoCallback) {
-  DirWatcher w(dir.string(), 20ms, 100ms, [this] { calls++; });
+  Debouncer d(20ms, 100ms, [this] { calls++; });
+  DirWatcher w(dir.string(), d);
   w.start();
   std::this_thread::sleep_for(200ms);
   EXPECT_EQ(calls.load(), 0);
 }
 
 TEST_F(DirWatcherTest, MissingDirectoryThrows) {
-  DirWatcher w((dir / "missing").string(), 20ms, 100ms, [] {});
+  Debouncer d(20ms, 100ms, [] {});
+  DirWatcher w((dir / "missing").string(), d);
   EXPECT_THROW(w.start(), std::runtime_error);
 }
 
 TEST_F(DirWatcherTest, DestroyingAnUnstartedWatcherIsFine) {
-  DirWatcher w(dir.string(), 20ms, 100ms, [] {});
+  Debouncer d(20ms, 100ms, [] {});
+  DirWatcher w(dir.string(), d);
 }
 
 }  // namespace

@@ -475,3 +475,69 @@ endpoints: []
   EXPECT_EQ(snap.rejected[0].errors[0], "metadata.labels: kubernetes.io/service-name is required");
   EXPECT_EQ(snap.rejected[0].errors[1], "addressType: 'FQDN' is not supported by weftd (IPv4, IPv6 are)");
 }
+
+namespace weft::control {
+namespace {
+
+const char* kPodsOnNodes = R"(
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-1
+  labels: {topology.kubernetes.io/region: us-east1, topology.kubernetes.io/zone: us-east1-b, topology.istio.io/subzone: rack7}
+---
+apiVersion: v1
+kind: Node
+metadata:
+  name: node-2
+  labels: {topology.kubernetes.io/region: eu-west1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, namespace: default, labels: {app: web}}
+spec: {nodeName: node-1}
+status: {podIP: 10.0.0.1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-2, namespace: default, labels: {app: web}}
+spec: {nodeName: node-2}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-3, namespace: default, labels: {app: web, istio-locality: mars.crater}}
+spec: {nodeName: node-1}
+status: {podIP: 10.0.0.3}
+)";
+
+TEST(MeshModelNodeTest, PodLocalityFromItsLabelElseItsNode) {
+  auto m = modelFrom(kPodsOnNodes);
+  const MeshService* s = m->service("web.default.svc.cluster.local");
+  ASSERT_NE(s, nullptr);
+  std::map<std::string, std::string> locality;
+  for (const auto& e : s->ports[0].endpoints) locality[e.ip] = e.locality;
+  EXPECT_EQ(locality,
+            (std::map<std::string, std::string>{
+                {"10.0.0.1", "us-east1/us-east1-b/rack7"}, {"10.0.0.2", "eu-west1"}, {"10.0.0.3", "mars/crater"}}));
+}
+
+TEST(MeshModelNodeTest, WithKubernetesAsSourceAServiceWithoutSlicesHasNoEndpoints) {
+  // Kubernetes' endpoints controller publishes slices; weftd does not stand in for it there.
+  auto snap = std::make_shared<ConfigSnapshot>(testing::snapshotFrom(kPodsOnNodes));
+  snap->endpoints_controller = true;
+  auto m = buildModel(snap);
+  const MeshService* s = m->service("web.default.svc.cluster.local");
+  ASSERT_NE(s, nullptr);
+  EXPECT_THAT(s->ports[0].endpoints, IsEmpty());
+}
+
+}  // namespace
+}  // namespace weft::control
