@@ -261,6 +261,8 @@ class KubeApiServer:
                     return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
                 if method == "POST" and url.path == "/apis/authentication.k8s.io/v1/tokenreviews":
                     return self.token_review(json.loads(data))
+                if method == "GET" and discovery(url.path) is not None:
+                    return self.send_json(200, discovery(url.path))
                 parsed = parse_path(url.path)
                 if parsed is None:
                     return self.send_json(404, status(404, "NotFound", "the server could not find the requested "
@@ -381,6 +383,28 @@ class KubeApiServer:
                     self.close_connection = True
 
         return Handler
+
+
+def discovery(path):
+    """The legacy discovery documents (kubectl reads them to find a resource's path)."""
+    groups = {}
+    for kind, (prefix, plural, namespaced) in TYPES.items():
+        groups.setdefault(prefix, []).append({"name": plural, "singularName": kind.lower(), "namespaced": namespaced,
+                                              "kind": kind, "verbs": ["get", "list", "watch", "patch", "update"]})
+    if path == "/api":
+        return {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+    if path == "/apis":
+        gl = []
+        for prefix in groups:
+            if prefix.startswith("/apis/"):
+                g, v = prefix[len("/apis/"):].split("/")
+                gv = {"groupVersion": g + "/" + v, "version": v}
+                gl.append({"name": g, "versions": [gv], "preferredVersion": gv})
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": gl}
+    if path in groups:
+        gv = path[len("/api/"):] if path.startswith("/api/") else path[len("/apis/"):]
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": groups[path]}
+    return None
 
 
 def merge_patch(target, patch):
