@@ -29,6 +29,7 @@
 #include "control/debug/debug_handlers.h"
 #include "control/kube/kube_source.h"
 #include "control/model/mesh_model.h"
+#include "control/webhook/ca_bundle_patcher.h"
 #include "control/webhook/webhook_server.h"
 #include "control/xds/ads_server.h"
 
@@ -100,6 +101,19 @@ int main(int argc, char** argv) {
   app.add_option("--webhook-cert", webhook_cert,
                  "PEM certificate chain for the webhooks (default: one from weftd's CA, which needs --state-dir)");
   app.add_option("--webhook-key", webhook_key, "PEM private key of --webhook-cert");
+  std::string injector_config = "weft-sidecar-injector", validator_config = "weft-validator";
+  int ca_bundle_period_s = 30;
+  app.add_option(
+         "--injector-webhook-config", injector_config,
+         "with Kubernetes: the MutatingWebhookConfiguration whose caBundle weftd keeps to its root (empty: none)")
+      ->capture_default_str();
+  app.add_option("--validator-webhook-config", validator_config,
+                 "with Kubernetes: the ValidatingWebhookConfiguration whose caBundle weftd keeps to its root (empty: "
+                 "none)")
+      ->capture_default_str();
+  app.add_option("--ca-bundle-check-s", ca_bundle_period_s, "how often the webhooks' caBundle is checked")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   weft::inject::InjectionConfig injection;
   app.add_option("--sidecar-image", injection.image, "the image /inject gives the sidecar")->capture_default_str();
   app.add_option("--injected-ca-address", injection.ca_address, "CA_ADDR of injected sidecars")->capture_default_str();
@@ -417,6 +431,16 @@ int main(int argc, char** argv) {
       return 1;
     }
     spdlog::info("weftd serving admission webhooks on https://{} (/validate, /inject)", webhooks->address().toString());
+  }
+  // The webhook configurations trust weftd's root, when weftd's CA signed the serving certificate.
+  std::unique_ptr<weft::control::webhook::CaBundlePatcher> ca_bundle_patcher;
+  if (webhooks && kube && ca && webhook_cert.empty()) {
+    std::vector<std::string> paths;
+    const std::string api = "/apis/admissionregistration.k8s.io/v1/";
+    if (!injector_config.empty()) paths.push_back(api + "mutatingwebhookconfigurations/" + injector_config);
+    if (!validator_config.empty()) paths.push_back(api + "validatingwebhookconfigurations/" + validator_config);
+    ca_bundle_patcher = std::make_unique<weft::control::webhook::CaBundlePatcher>(
+        kube->client(), std::move(paths), ca->root_cert_pem, std::chrono::seconds(ca_bundle_period_s));
   }
   int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
   SignalHandler signals(sfd, reactor);

@@ -347,3 +347,39 @@ def test_the_ca_authenticates_service_account_tokens_with_a_token_review(api, tm
         assert not res["ok"] and res["code"] == 3, res
     finally:
         weftd.stop()
+
+
+def webhook_config(kind, name, hooks):
+    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind, "metadata": {"name": name},
+            "webhooks": [{"name": h, "clientConfig": {"service": {"name": "weftd", "namespace": "weft-system",
+                                                                  "path": "/inject", "port": 15017}},
+                          "admissionReviewVersions": ["v1"], "sideEffects": "None"} for h in hooks]}
+
+
+def test_weftd_keeps_its_webhooks_cabundle_to_its_root(api, tmp_path):
+    import base64
+    api.put(webhook_config("MutatingWebhookConfiguration", "weft-sidecar-injector",
+                           ["rev.namespace.sidecar-injector.weft.io", "rev.object.sidecar-injector.weft.io"]))
+    api.put(webhook_config("ValidatingWebhookConfiguration", "weft-validator", ["rev.validation.weft.io"]))
+    state = tmp_path / "state"
+    weftd = start_weftd(tmp_path, api, extra=["--state-dir", str(state), "--webhook-addr",
+                                              "127.0.0.1:%d" % wh.free_port(), "--ca-bundle-check-s", "1"])
+    try:
+        root = base64.b64encode((state / "ca" / "root-cert.pem").read_bytes()).decode()
+
+        def bundles():
+            return [h["clientConfig"].get("caBundle") for kind, name in (
+                ("MutatingWebhookConfiguration", "weft-sidecar-injector"),
+                ("ValidatingWebhookConfiguration", "weft-validator")) for h in api.get(kind, name)["webhooks"]]
+        assert wh.wait_for(lambda: bundles() == [root] * 3, 10), bundles()
+        # Someone puts the configuration back as the manifests have it: weftd patches it again.
+        api.put(webhook_config("ValidatingWebhookConfiguration", "weft-validator", ["rev.validation.weft.io"]))
+        assert wh.wait_for(lambda: bundles() == [root] * 3, 10), bundles()
+        # In step, it is only read, not patched.
+        patches = api.count("PATCH", "/apis/admissionregistration.k8s.io/")
+        wh.wait_for(lambda: False, 2.5)
+        assert api.count("PATCH", "/apis/admissionregistration.k8s.io/") == patches
+        assert "caBundle of /apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/weft-validator " \
+               "set to weftd's root" in weftd.log_text()
+    finally:
+        weftd.stop()
