@@ -172,6 +172,24 @@ CniOutcome runCni(const CniCall& call, const CniActions& actions) {
           conf["args"]["cni"].is_object() && conf["args"]["cni"].contains("annotations")) {
         a = &conf["args"]["cni"]["annotations"];
       }
+      std::string kubeconfig;
+      if (a == nullptr && conf.contains("kubernetes") && conf["kubernetes"].is_object() &&
+          conf["kubernetes"].contains("kubeconfig")) {
+        if (!conf["kubernetes"]["kubeconfig"].is_string())
+          return error(kInvalidConfig, "invalid network configuration", "kubernetes.kubeconfig must be a string",
+                       version);
+        kubeconfig = conf["kubernetes"]["kubeconfig"].get<std::string>();
+      }
+      if (!kubeconfig.empty() && command != "DEL") {
+        if (!actions.pod_annotations)
+          return error(kInvalidConfig, "invalid network configuration", "kubernetes.kubeconfig is not supported here",
+                       version);
+        if (auto e = actions.pod_annotations(kubeconfig, ns, pod, annotations))
+          return error(kIoFailure, "cannot read the pod from the Kubernetes API", *e, version);
+      } else if (!kubeconfig.empty()) {
+        // DEL: the pod may be gone from the API already; the rules go with the namespace anyway.
+        annotations["sidecar.istio.io/status"] = "{}";
+      }
       if (a != nullptr) {
         if (!a->is_object())
           return error(kInvalidConfig, "invalid network configuration", "args.cni.annotations must be an object",

@@ -27,6 +27,11 @@ struct CniActions {
   // config null: remove. Returns an error message.
   std::function<std::optional<std::string>(const CaptureConfig*, const std::string& netns)> apply;
   std::function<std::optional<std::string>(const CaptureConfig&, const std::string& netns)> check;
+  // In Kubernetes (the network config's kubernetes.kubeconfig): the pod's annotations from the
+  // API server, as istio-cni reads them. Returns an error message.
+  std::function<std::optional<std::string>(const std::string& kubeconfig, const std::string& ns, const std::string& pod,
+                                           std::map<std::string, std::string>& annotations)>
+      pod_annotations;
 };
 
 CniOutcome runCni(const CniCall& call, const CniActions& actions);

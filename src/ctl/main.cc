@@ -22,6 +22,7 @@
 #include "capture/iptables_apply.h"
 #include "capture/run_command.h"
 #include "common/http/http_client.h"
+#include "ctl/install.h"
 #include "ctl/kube_inject.h"
 #include "ctl/local_mesh.h"
 
@@ -442,7 +443,14 @@ int main(int argc, char** argv) {
   injectc->add_option("--discovery-address", inject.discovery_address, "weftd's xDS")->capture_default_str();
   injectc->add_option("--revision", inject.revision, "istio.io/rev")->capture_default_str();
   injectc->add_flag("--cni", inject.cni, "the CNI plugin captures traffic: no istio-init container");
+  auto* installc = app.add_subcommand(
+      "install", "install Weft into a Kubernetes cluster (server-side apply of manifests/), or print it (--dry-run)");
+  weft::ctl::InstallOptions install_options;
+  installc->add_flag("--dry-run", install_options.dry_run, "print the manifests instead of applying them");
+  installc->add_option("--kubeconfig", install_options.kubeconfig, "default: $KUBECONFIG, else ~/.kube/config");
+  installc->add_option("--context", install_options.context, "the kubeconfig context (default: its current one)");
   CLI11_PARSE(app, argc, argv);
+  if (*installc) return weft::ctl::install(install_options, std::cout, std::cerr);
   if (*injectc) {
     if (inject_file == "-") return weft::ctl::kubeInject(std::cin, std::cout, std::cerr, inject);
     std::ifstream f(inject_file);

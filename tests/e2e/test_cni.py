@@ -164,3 +164,70 @@ def test_version():
     assert r.returncode == 0
     v = json.loads(r.stdout)
     assert v["cniVersion"] == "1.0.0" and "1.0.0" in v["supportedVersions"] and "0.4.0" in v["supportedVersions"], v
+
+
+def test_in_kubernetes_the_pods_annotations_come_from_the_api_server(sandbox):
+    """The config the installer writes (kubernetes.kubeconfig): weft-cni reads the pod from the API
+    server (tests/integration/kube_api_server.py, on loopback) instead of the call's args."""
+    import sys
+    sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
+    import kube_api_server as kas
+    api = kas.KubeApiServer().start()
+    try:
+        kubeconfig = api.kubeconfig(sandbox["tmp"] / "weft-cni-kubeconfig")
+        api.put({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": "productpage-1", "namespace": "default",
+            "annotations": dict(MESH_ANNOTATIONS, **{"traffic.sidecar.istio.io/excludeOutboundPorts": "5432"})}})
+        prev = add_bridge(sandbox)
+        conf = {"cniVersion": "1.0.0", "name": "weftnet", "type": "weft-cni", "prevResult": prev,
+                "kubernetes": {"kubeconfig": str(kubeconfig)}}
+        r = call("weft-cni", "ADD", conf, sandbox)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+        assert ("GET", "/api/v1/namespaces/default/pods/productpage-1") in api.requests
+        rules = nat_rules(sandbox)
+        assert "--to-ports 15001" in rules and "--dport 5432 -j RETURN" in rules, rules
+        assert call("weft-cni", "DEL", conf, sandbox).returncode == 0
+        assert "ISTIO" not in nat_rules(sandbox)
+        # A pod the API server does not know: the ADD fails, naming the request.
+        r = call("weft-cni", "ADD", conf, sandbox, pod="ghost-1")
+        assert r.returncode != 0
+        err = json.loads(r.stdout)
+        assert err["msg"] == "cannot read the pod from the Kubernetes API", err
+        assert "/api/v1/namespaces/default/pods/ghost-1: HTTP 404" in err["details"], err
+    finally:
+        api.stop()
+
+
+def test_the_installer_adds_weft_cni_to_the_nodes_chain_and_removes_it_on_stop(tmp_path):
+    bin_dir, net_dir, secrets = tmp_path / "bin", tmp_path / "net.d", tmp_path / "sa"
+    for d in (bin_dir, net_dir, secrets):
+        d.mkdir()
+    (secrets / "token").write_text("sa-token\n")
+    (secrets / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n")
+    (net_dir / "10-bridge.conf").write_text(json.dumps({"cniVersion": "1.0.0", "name": "k8s", "type": "bridge"}))
+    env = dict(os.environ, KUBERNETES_SERVICE_HOST="10.96.0.1", KUBERNETES_SERVICE_PORT="443")
+    args = [CNI_BIN, "install", "--cni-bin-dir", str(bin_dir), "--cni-net-dir", str(net_dir), "--secrets-dir",
+            str(secrets)]
+    proc = subprocess.Popen(args, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        import time
+        deadline = time.time() + 10
+        while not (net_dir / "10-bridge.conflist").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        chain = json.loads((net_dir / "10-bridge.conflist").read_text())
+        assert [p["type"] for p in chain["plugins"]] == ["bridge", "weft-cni"], chain
+        assert chain["plugins"][1]["kubernetes"]["kubeconfig"] == "/etc/cni/net.d/weft-cni-kubeconfig"
+        kube = json.loads((net_dir / "weft-cni-kubeconfig").read_text())
+        assert kube["clusters"][0]["cluster"]["server"] == "https://10.96.0.1:443"
+        assert kube["users"][0]["user"]["token"] == "sa-token"
+        assert os.access(bin_dir / "weft-cni", os.X_OK)
+        r = subprocess.run([str(bin_dir / "weft-cni")], input="", env={"CNI_COMMAND": "VERSION"},
+                           capture_output=True, text=True)
+        assert "1.0.0" in r.stdout, r
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "removed from" in err, err
+    chain = json.loads((net_dir / "10-bridge.conflist").read_text())
+    assert [p["type"] for p in chain["plugins"]] == ["bridge"]

@@ -31,6 +31,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import jsonpatch
+import yaml
 
 # kind -> (API prefix, plural, namespaced)
 TYPES = {
@@ -50,6 +51,14 @@ TYPES = {
     "AuthorizationPolicy": ("/apis/security.istio.io/v1", "authorizationpolicies", True),
     "RequestAuthentication": ("/apis/security.istio.io/v1", "requestauthentications", True),
     "Telemetry": ("/apis/telemetry.istio.io/v1", "telemetries", True),
+    "ServiceAccount": ("/api/v1", "serviceaccounts", True),
+    "Deployment": ("/apis/apps/v1", "deployments", True),
+    "DaemonSet": ("/apis/apps/v1", "daemonsets", True),
+    "ClusterRole": ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles", True),
+    "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
+    "CustomResourceDefinition": ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False),
     "MutatingWebhookConfiguration": ("/apis/admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", False),
     "ValidatingWebhookConfiguration": ("/apis/admissionregistration.k8s.io/v1", "validatingwebhookconfigurations",
                                        False),
@@ -97,6 +106,7 @@ class KubeApiServer:
         self.history_rvs = []  # their rvs, for bisect
         self.compacted = 0  # watches from a version before this get 410
         self.requests = []  # (method, path) of every request
+        self.applied = []  # (kind, namespace, name, query) of every server-side apply
         self._fail = []  # statuses for the next requests
         self._watch_socks = set()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -276,11 +286,23 @@ class KubeApiServer:
                 key = (kind, ns if TYPES[kind][2] else None, name)
                 with api.lock:
                     current = copy.deepcopy(api.objects.get(key))
+                ctype = self.headers.get("Content-Type", "")
+                if method == "PATCH" and ctype == "application/apply-patch+yaml":
+                    # Server-side apply, as far as tests need it: the applied object, created or
+                    # replaced (no field ownership).
+                    new = yaml.safe_load(data)
+                    if new.get("kind") != kind or new.get("metadata", {}).get("name") != name:
+                        return self.send_json(400, status(400, "BadRequest", "kind or name differ from the path"))
+                    if TYPES[kind][2]:
+                        new["metadata"]["namespace"] = ns
+                    with api.lock:
+                        api.applied.append((kind, ns, name, dict(query)))
+                        api._record("MODIFIED" if current else "ADDED", key, new)
+                    return self.send_json(200 if current else 201, new)
                 if current is None:
                     return self.send_json(404, status(404, "NotFound", '%s "%s" not found' % (kind, name)))
                 if method == "GET":
                     return self.send_json(200, current)
-                ctype = self.headers.get("Content-Type", "")
                 if method == "PATCH" and ctype == "application/json-patch+json":
                     new = jsonpatch.apply_patch(current, json.loads(data))
                 elif method == "PATCH" and ctype == "application/merge-patch+json":

@@ -24,7 +24,8 @@ struct Recorder {
               }
               return std::nullopt;
             },
-            [](const CaptureConfig&, const std::string&) -> std::optional<std::string> { return std::nullopt; }};
+            [](const CaptureConfig&, const std::string&) -> std::optional<std::string> { return std::nullopt; },
+            nullptr};
   }
 };
 
@@ -81,6 +82,57 @@ TEST(CniPluginTest, DelRemovesAndIsQuiet) {
   auto out = runCni(call("DEL", conf({{"sidecar.istio.io/status", "{}"}})), r.actions());
   EXPECT_EQ(out.exit_code, 0);
   EXPECT_EQ(out.stdout_json, "");
+  EXPECT_EQ(r.removed, 1);
+}
+
+}  // namespace
+}  // namespace weft::capture
+
+namespace weft::capture {
+namespace {
+
+nlohmann::json kubeConf() {
+  nlohmann::json c = conf(nlohmann::json::object());
+  c.erase("args");
+  c["kubernetes"] = {{"kubeconfig", "/etc/cni/net.d/weft-cni-kubeconfig"}};
+  return c;
+}
+
+TEST(CniPluginKubernetesTest, AnnotationsComeFromTheApiServer) {
+  Recorder r;
+  CniActions a = r.actions();
+  std::string asked;
+  a.pod_annotations = [&](const std::string& kubeconfig, const std::string& ns, const std::string& pod,
+                          std::map<std::string, std::string>& out) -> std::optional<std::string> {
+    asked = kubeconfig + " " + ns + "/" + pod;
+    out["sidecar.istio.io/status"] = "{}";
+    out["traffic.sidecar.istio.io/excludeOutboundPorts"] = "5432";
+    return std::nullopt;
+  };
+  auto out = runCni(call("ADD", kubeConf()), a);
+  EXPECT_EQ(out.exit_code, 0) << out.stdout_json;
+  EXPECT_EQ(asked, "/etc/cni/net.d/weft-cni-kubeconfig default/p");
+  EXPECT_EQ(r.applied, 1);
+  EXPECT_THAT(r.last.exclude_outbound_ports, ::testing::ElementsAre("5432"));
+}
+
+TEST(CniPluginKubernetesTest, AnApiErrorFailsTheAddWithTheReason) {
+  Recorder r;
+  CniActions a = r.actions();
+  a.pod_annotations = [](const std::string&, const std::string&, const std::string&,
+                         std::map<std::string, std::string>&) -> std::optional<std::string> {
+    return std::string("GET /api/v1/namespaces/default/pods/p: HTTP 403");
+  };
+  auto out = runCni(call("ADD", kubeConf()), a);
+  EXPECT_EQ(out.exit_code, 1);
+  auto err = nlohmann::json::parse(out.stdout_json);
+  EXPECT_EQ(err["code"], 5);
+  EXPECT_EQ(err["msg"], "cannot read the pod from the Kubernetes API");
+  EXPECT_THAT(err["details"].get<std::string>(), HasSubstr("HTTP 403"));
+  EXPECT_EQ(r.applied, 0);
+  // DEL does not ask: the pod may be gone already; the rules are removed anyway.
+  auto del = runCni(call("DEL", kubeConf()), a);
+  EXPECT_EQ(del.exit_code, 0);
   EXPECT_EQ(r.removed, 1);
 }
 
