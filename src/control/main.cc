@@ -123,16 +123,11 @@ int main(int argc, char** argv) {
   app.add_option("--debounce-ms", quiet_ms, "push after config has been quiet this long");
   app.add_option("--debounce-max-ms", max_ms, "push at the latest this long after the first change");
   app.add_option("-l,--log-level", log_level, "trace, debug, info, warn, error");
-  std::string outbound_policy = "ALLOW_ANY";
-  app.add_option(
-         "--outbound-traffic-policy", outbound_policy,
-         "meshConfig.outboundTrafficPolicy.mode: ALLOW_ANY (pass unknown destinations through) or REGISTRY_ONLY")
-      ->check(CLI::IsMember({"ALLOW_ANY", "REGISTRY_ONLY"}))
-      ->capture_default_str();
   std::string mesh_config_file;
   app.add_option("--mesh-config", mesh_config_file,
-                 "Istio MeshConfig YAML (the `mesh` of the istio ConfigMap); its trustDomain and "
-                 "outboundTrafficPolicy take the place of the flags of the same meaning");
+                 "Istio MeshConfig YAML (the `mesh` of the istio ConfigMap): outboundTrafficPolicy, "
+                 "enableAutoMtls, default*ExportTo, accessLog*, defaultConfig, ...; its trustDomain takes the "
+                 "place of --trust-domain");
   std::string state_dir, cacerts_dir, trust_domain = "cluster.local";
   app.add_option("--state-dir", state_dir,
                  "weftd's own state: the CA's self-signed root lives in STATE_DIR/ca (made once, then kept)");
@@ -204,7 +199,6 @@ int main(int argc, char** argv) {
   }
   auto mesh = std::make_shared<weft::control::MeshConfig>();
   mesh->trust_domain = trust_domain;
-  mesh->registry_only = outbound_policy == "REGISTRY_ONLY";
   if (!mesh_config_file.empty()) {
     std::ifstream in(mesh_config_file);
     std::stringstream text;

@@ -134,7 +134,8 @@ MeshConfig parseMeshConfig(const std::string& text, std::vector<std::string>& er
   decode::checkKeys(
       root, path,
       {"trustDomain", "rootNamespace", "outboundTrafficPolicy", "accessLogFile", "accessLogEncoding", "accessLogFormat",
-       "enableTracing", "enableAutoMtls", "defaultProviders", "extensionProviders", "defaultConfig"},
+       "enableTracing", "enableAutoMtls", "defaultProviders", "extensionProviders", "defaultConfig",
+       "defaultServiceExportTo", "defaultVirtualServiceExportTo", "defaultDestinationRuleExportTo"},
       errs);
   if (std::string td = decode::str(root, "trustDomain", path, errs); !td.empty()) mesh.trust_domain = td;
   if (std::string rn = decode::str(root, "rootNamespace", path, errs); !rn.empty()) {
@@ -206,8 +207,18 @@ MeshConfig parseMeshConfig(const std::string& text, std::vector<std::string>& er
       }
     }
   }
-  if (auto a = decode::boolean(root, "enableAutoMtls", path, errs); a && !*a)
-    errs.push_back(join(path, "enableAutoMtls") + ": false is not supported by weftd (auto mTLS is always on)");
+  if (auto a = decode::boolean(root, "enableAutoMtls", path, errs)) mesh.enable_auto_mtls = *a;
+  for (auto [field, into] : {std::pair{"defaultServiceExportTo", &mesh.default_service_export_to},
+                             std::pair{"defaultVirtualServiceExportTo", &mesh.default_virtual_service_export_to},
+                             std::pair{"defaultDestinationRuleExportTo", &mesh.default_destination_rule_export_to}}) {
+    if (!root[field]) continue;
+    std::vector<std::string> list = decode::strings(root, field, path, errs);
+    // Istio's mesh validation: ".", "*" or a namespace name (here "~" is not one either).
+    for (size_t i = 0; i < list.size(); ++i)
+      if (list[i] != "." && list[i] != "*" && !decode::isDnsLabel(list[i]))
+        errs.push_back(idx(join(path, field), i) + ": '" + list[i] + "' is not ., * or a namespace name");
+    *into = std::move(list);
+  }
   if (YAML::Node dp = root["defaultProviders"]; dp && !dp.IsNull()) {
     const std::string p = join(path, "defaultProviders");
     if (decode::expectMap(dp, p, errs)) {

@@ -31,6 +31,13 @@ struct MeshConfig {
   std::string trust_domain = "cluster.local";
   std::string root_namespace = "istio-system";
   bool registry_only = false;  // outboundTrafficPolicy.mode REGISTRY_ONLY
+  // enableAutoMtls: false: without a DestinationRule's tls, clients send plaintext.
+  bool enable_auto_mtls = true;
+  // defaultServiceExportTo, defaultVirtualServiceExportTo, defaultDestinationRuleExportTo:
+  // the visibility of objects without exportTo (empty: everywhere, Istio's default "*").
+  std::vector<std::string> default_service_export_to;
+  std::vector<std::string> default_virtual_service_export_to;
+  std::vector<std::string> default_destination_rule_export_to;
   // accessLogFile: the access log of every sidecar unless a Telemetry says otherwise.
   std::string access_log_file;
   bool access_log_json = false;  // accessLogEncoding JSON

@@ -199,6 +199,18 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
     ms.ns = s.meta.ns;
     ms.hostname = s.meta.name + "." + s.meta.ns + ".svc.cluster.local";
     ms.vip = s.cluster_ip;
+    // Istio reads a Service's visibility from this annotation.
+    if (auto ex = s.meta.annotations.find("networking.istio.io/exportTo"); ex != s.meta.annotations.end()) {
+      std::string v = ex->second;
+      for (size_t start = 0; start <= v.size();) {
+        size_t comma = std::min(v.find(',', start), v.size());
+        std::string item = v.substr(start, comma - start);
+        item.erase(0, item.find_first_not_of(' '));
+        item.erase(item.find_last_not_of(' ') + 1);
+        if (!item.empty()) ms.export_to.push_back(item);
+        start = comma + 1;
+      }
+    }
     for (const auto& sp : s.ports) {
       MeshPort mp{
           sp.name, sp.port, sp.target_port ? sp.target_port : sp.port, protocolFor(sp.name, sp.app_protocol), {}};
@@ -293,11 +305,21 @@ std::shared_ptr<const MeshModel> buildModel(std::shared_ptr<const ConfigSnapshot
     }
   }
 
+  // Objects that say nothing about their visibility get the mesh's default (Istio's
+  // default*ExportTo).
+  const MeshConfig& mc = *m->mesh;
+  for (auto& [host, ms] : m->services)
+    if (ms.export_to.empty()) ms.export_to = mc.default_service_export_to;
   for (const auto& vs : config->virtual_services) {
-    for (const auto& h : vs.hosts) m->virtual_services[MeshModel::qualify(h, vs.meta.ns)].push_back(vs);
+    for (const auto& h : vs.hosts) {
+      auto& list = m->virtual_services[MeshModel::qualify(h, vs.meta.ns)];
+      list.push_back(vs);
+      if (list.back().export_to.empty()) list.back().export_to = mc.default_virtual_service_export_to;
+    }
   }
   for (const auto& dr : config->destination_rules) {
-    m->destination_rules[MeshModel::qualify(dr.host, dr.meta.ns)] = dr;
+    auto& d = m->destination_rules[MeshModel::qualify(dr.host, dr.meta.ns)] = dr;
+    if (d.export_to.empty()) d.export_to = mc.default_destination_rule_export_to;
   }
   return m;
 }

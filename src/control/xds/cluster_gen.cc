@@ -239,6 +239,7 @@ void applyTls(const TrafficPolicy& tp, const MeshService& svc, const MeshPort& p
   // means plaintext.
   if (effectiveMtls(peer_authentications, root_namespace, svc.ns, {}).forPort(port.target_port) == MtlsMode::Disable)
     return;
+  if (model.mesh && !model.mesh->enable_auto_mtls) return;  // mesh-wide: mTLS only where a DestinationRule asks
   setAutoMtlsMatches(c, mutual);
 }
 

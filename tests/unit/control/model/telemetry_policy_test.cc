@@ -86,8 +86,9 @@ TEST(MeshConfigTest, WhatWeftdDoesNotDoIsAnErrorNamingTheField) {
                           "meshConfig.defaultConfig.concurrency: must be >= 0"));
   EXPECT_THAT(meshErrors("defaultProviders: {accessLogging: [nowhere]}\n"),
               ElementsAre("meshConfig.defaultProviders.accessLogging: no extension provider named 'nowhere'"));
-  EXPECT_THAT(meshErrors("enableAutoMtls: false\n"),
-              ElementsAre("meshConfig.enableAutoMtls: false is not supported by weftd (auto mTLS is always on)"));
+  EXPECT_THAT(meshErrors("enableAutoMtls: false\n"), ElementsAre());
+  EXPECT_THAT(meshErrors("defaultDestinationRuleExportTo: [., Bad_Ns]\n"),
+              ElementsAre("meshConfig.defaultDestinationRuleExportTo[1]: 'Bad_Ns' is not ., * or a namespace name"));
   EXPECT_THAT(meshErrors("- a list\n"), ElementsAre("meshConfig: must be a map"));
 }
 

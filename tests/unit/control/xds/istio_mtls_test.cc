@@ -252,3 +252,61 @@ TEST(IstioMtlsTest, BookinfoDestinationRuleAllMtls) {
 
 }  // namespace
 }  // namespace weft::control::xds
+
+namespace weft::control::xds {
+namespace {
+
+std::shared_ptr<const MeshModel> modelWithMesh(const std::string& yaml, const std::string& mesh_yaml) {
+  auto snap = std::make_shared<ConfigSnapshot>(testing::snapshotFrom(yaml));
+  std::vector<std::string> errors;
+  auto mesh = std::make_shared<MeshConfig>(parseMeshConfig(mesh_yaml, errors));
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  return buildModel(snap, mesh);
+}
+
+TEST(IstioMtlsMeshConfigTest, EnableAutoMtlsFalseLeavesMtlsToDestinationRules) {
+  auto m = modelWithMesh(meshed(), "enableAutoMtls: false\n");
+  auto c = unpackNamed<envoy::config::cluster::v3::Cluster>(generateClusters(*m, withSds(proxyIn("default")), {}),
+                                                            out(9080, kReviews));
+  EXPECT_FALSE(c.has_transport_socket());
+  EXPECT_EQ(c.transport_socket_matches_size(), 0);
+  // A DestinationRule's ISTIO_MUTUAL still applies.
+  m = modelWithMesh(meshed() + R"(---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}
+)",
+                    "enableAutoMtls: false\n");
+  c = unpackNamed<envoy::config::cluster::v3::Cluster>(generateClusters(*m, withSds(proxyIn("default")), {}),
+                                                       out(9080, kReviews));
+  EXPECT_TRUE(c.has_transport_socket());
+}
+
+TEST(IstioMtlsMeshConfigTest, DefaultExportToAppliesToObjectsWithoutTheirOwn) {
+  const std::string rules = meshed() + R"(---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews.default.svc.cluster.local
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings, namespace: default}
+spec:
+  host: ratings.default.svc.cluster.local
+  exportTo: ["*"]
+)";
+  auto m = modelWithMesh(rules, "defaultDestinationRuleExportTo: [.]\ndefaultVirtualServiceExportTo: [.]\n");
+  EXPECT_NE(m->destinationRuleFor("reviews.default.svc.cluster.local", "default"), nullptr);
+  EXPECT_EQ(m->destinationRuleFor("reviews.default.svc.cluster.local", "prod"), nullptr);
+  EXPECT_NE(m->destinationRuleFor("ratings.default.svc.cluster.local", "prod"), nullptr);
+  m = modelWithMesh(rules, "");
+  EXPECT_NE(m->destinationRuleFor("reviews.default.svc.cluster.local", "prod"), nullptr);
+}
+
+}  // namespace
+}  // namespace weft::control::xds
