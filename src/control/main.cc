@@ -30,6 +30,7 @@
 #include "control/kube/kube_source.h"
 #include "control/model/mesh_model.h"
 #include "control/webhook/ca_bundle_patcher.h"
+#include "control/webhook/native_sidecars.h"
 #include "control/webhook/webhook_server.h"
 #include "control/xds/ads_server.h"
 
@@ -120,6 +121,12 @@ int main(int argc, char** argv) {
   app.add_option("--injected-discovery-address", injection.discovery_address, "xDS address of injected sidecars")
       ->capture_default_str();
   app.add_flag("--injection-cni", injection.cni, "the CNI plugin captures traffic: inject no istio-init container");
+  std::string native_sidecars = "auto";
+  app.add_option("--native-sidecars", native_sidecars,
+                 "Istio's ENABLE_NATIVE_SIDECARS: true, false, or auto (with Kubernetes: when every node's kubelet "
+                 "is 1.33+)")
+      ->check(CLI::IsMember({"auto", "true", "false"}))
+      ->capture_default_str();
   app.add_option("--debounce-ms", quiet_ms, "push after config has been quiet this long");
   app.add_option("--debounce-max-ms", max_ms, "push at the latest this long after the first change");
   app.add_option("-l,--log-level", log_level, "trace, debug, info, warn, error");
@@ -413,6 +420,11 @@ int main(int argc, char** argv) {
         throw weft::ConfigError("--webhook-addr needs --webhook-cert/--webhook-key or --state-dir");
       webhooks = weft::control::webhook::startWebhookServer(reactor, *addr, webhook_chain, webhook_key_pem, [&] {
         weft::inject::InjectionConfig c = injection;
+        c.native_sidecar = native_sidecars == "true";
+        if (native_sidecars == "auto" && kube) {
+          auto config = debug.config.load();
+          c.native_sidecar = config && weft::control::webhook::nativeSidecarsEverywhere(config->nodes);
+        }
         std::lock_guard<std::mutex> mesh_lock(serving_mesh_mu);
         if (serving_mesh) {
           c.mesh_proxy_config = serving_mesh->default_proxy_config;

@@ -443,6 +443,8 @@ int main(int argc, char** argv) {
   injectc->add_option("--discovery-address", inject.discovery_address, "weftd's xDS")->capture_default_str();
   injectc->add_option("--revision", inject.revision, "istio.io/rev")->capture_default_str();
   injectc->add_flag("--cni", inject.cni, "the CNI plugin captures traffic: no istio-init container");
+  injectc->add_flag("--native-sidecar", inject.native_sidecar,
+                    "istio-proxy as a Kubernetes native sidecar (an init container with restartPolicy Always; 1.33+)");
   auto* installc = app.add_subcommand(
       "install", "install Weft into a Kubernetes cluster (server-side apply of manifests/), or print it (--dry-run)");
   weft::ctl::InstallOptions install_options;

@@ -383,3 +383,35 @@ def test_weftd_keeps_its_webhooks_cabundle_to_its_root(api, tmp_path):
                "set to weftd's root" in weftd.log_text()
     finally:
         weftd.stop()
+
+
+def test_native_sidecars_follow_the_nodes_kubelet_versions(api, tmp_path):
+    """--native-sidecars auto (Istio's default): native when every node's kubelet is 1.33+."""
+    import ssl
+    import test_weftd_webhooks as tw
+    import jsonpatch
+
+    def node(name, version):
+        return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+                "status": {"nodeInfo": {"kubeletVersion": version}}}
+    api.put(node("n1", "v1.33.2"))
+    api.put(node("n2", "v1.34.0"))
+    state, port = tmp_path / "state", wh.free_port()
+    weftd = start_weftd(tmp_path, api, extra=["--state-dir", str(state), "--webhook-addr", "127.0.0.1:%d" % port])
+    try:
+        ctx = ssl.create_default_context(cafile=str(state / "ca" / "root-cert.pem"))
+
+        def injected():
+            status, body = tw.post(port, ctx, json.dumps(tw.review(tw.POD)), "weftd.weft-system.svc", path="/inject")
+            r = json.loads(body)["response"]
+            return jsonpatch.apply_patch(tw.POD, json.loads(__import__("base64").b64decode(r["patch"])))
+        pod = injected()
+        names = [c["name"] for c in pod["spec"]["initContainers"]]
+        assert names == ["istio-init", "istio-proxy"], names
+        assert pod["spec"]["initContainers"][1]["restartPolicy"] == "Always"
+        assert "istio-proxy" not in [c["name"] for c in pod["spec"]["containers"]]
+        # An older node joins: no native sidecars anywhere.
+        api.put(node("n3", "v1.31.5"))
+        assert wh.wait_for(lambda: "istio-proxy" in [c["name"] for c in injected()["spec"]["containers"]], 10)
+    finally:
+        weftd.stop()

@@ -143,8 +143,8 @@ spec:
 def test_nack_keeps_last_good_config(mesh):
     mesh.weftd.write("vs.yaml", split_vs(0, 100))
     assert wait_all(mesh.port, "web-v2")
-    # weft-proxy refuses '%' formatters in header values: the route config is NACKed.
-    mesh.weftd.write("vs.yaml", split_vs(100, 0).replace("  - route:", "  - headers: {request: {set: {x-a: \"50%\"}}}\n    route:"))
+    # weft-proxy refuses %VAR% formatters in header values (Istio allows them): the route config is NACKed.
+    mesh.weftd.write("vs.yaml", split_vs(100, 0).replace("  - route:", "  - headers: {request: {set: {x-a: \"%HOSTNAME%\"}}}\n    route:"))
 
     def nacked():
         for s in mesh.weftd.json("/debug/syncz"):

@@ -257,15 +257,25 @@ void injectPod(json& meta, json& spec, const Workload& workload, const Injection
         {{"name", "istio-token"}, {"mountPath", "/var/run/secrets/tokens"}},
         {{"name", "istio-podinfo"}, {"mountPath", "/etc/istio/pod"}}}},
   };
-  // holdApplicationUntilProxyStarts: the sidecar first, and the app waits for it.
-  if (proxy_config.value("holdApplicationUntilProxyStarts", false)) {
+  // A native sidecar (as Istio's template: the annotation, else the injector's setting) starts
+  // before the app by itself; else holdApplicationUntilProxyStarts puts it first and makes the
+  // app wait for it.
+  const std::string native_annotation = annotation(meta, "sidecar.istio.io/nativeSidecar");
+  const bool native = native_annotation.empty() ? config.native_sidecar : native_annotation != "false";
+  json init_names = json::array();
+  const bool had_init = spec.contains("initContainers");
+  if (!spec.contains("initContainers") || !spec["initContainers"].is_array()) spec["initContainers"] = json::array();
+  if (native) {
+    proxy["restartPolicy"] = "Always";
+    spec["initContainers"].insert(spec["initContainers"].begin(), proxy);
+    init_names.push_back("istio-proxy");
+  } else if (proxy_config.value("holdApplicationUntilProxyStarts", false)) {
     proxy["lifecycle"] = {{"postStart", {{"exec", {{"command", {"weft-agent", "wait"}}}}}}};
     spec["containers"].insert(spec["containers"].begin(), proxy);
   } else {
     spec["containers"].push_back(proxy);
   }
 
-  json init_names = json::array();
   if (!config.cni) {
     const std::string exclude_inbound =
         csvWithDefaults(annotation(meta, "traffic.sidecar.istio.io/excludeInboundPorts"), "15090,15021,15020");
@@ -298,10 +308,10 @@ void injectPod(json& meta, json& spec, const Workload& workload, const Injection
                    {"runAsGroup", 0},
                    {"runAsNonRoot", false},
                    {"runAsUser", 0}}}};
-    if (!spec.contains("initContainers") || !spec["initContainers"].is_array()) spec["initContainers"] = json::array();
     spec["initContainers"].insert(spec["initContainers"].begin(), init);
-    init_names.push_back("istio-init");
+    init_names.insert(init_names.begin(), "istio-init");
   }
+  if (!had_init && spec["initContainers"].empty()) spec.erase("initContainers");
 
   if (!spec.contains("volumes") || !spec["volumes"].is_array()) spec["volumes"] = json::array();
   json& volumes = spec["volumes"];
@@ -318,7 +328,7 @@ void injectPod(json& meta, json& spec, const Workload& workload, const Injection
   volumes.push_back({{"name", "istiod-ca-cert"}, {"configMap", {{"name", "istio-ca-root-cert"}}}});
 
   json status = {{"initContainers", init_names.empty() ? json(nullptr) : init_names},
-                 {"containers", {"istio-proxy"}},
+                 {"containers", native ? json(nullptr) : json::array({"istio-proxy"})},
                  {"volumes", json(std::vector<std::string>(std::begin(kVolumes), std::end(kVolumes)))},
                  {"imagePullSecrets", nullptr},
                  {"revision", config.revision}};

@@ -21,6 +21,9 @@ struct InjectionConfig {
   std::string mesh_id = "cluster.local";
   std::string revision = "default";
   bool cni = false;  // the CNI plugin sets up capture: no init container
+  // Kubernetes native sidecars (1.33+): istio-proxy as an init container with restartPolicy
+  // Always. A pod's sidecar.istio.io/nativeSidecar annotation overrides it either way.
+  bool native_sidecar = false;
   // meshConfig.defaultConfig (Istio's ProxyConfig JSON): the base proxy.istio.io/config is
   // merged over (proxyMetadata key by key, other fields replaced), as Istio's injector merges.
   nlohmann::json mesh_proxy_config = nlohmann::json::object();

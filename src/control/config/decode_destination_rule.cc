@@ -17,16 +17,19 @@ std::optional<int64_t> count(const YAML::Node& n, const char* key, const std::st
   return v;
 }
 
+// Istio's ValidateDuration: at least 1ms, whole milliseconds.
 std::optional<int64_t> atLeastOneMs(const YAML::Node& n, const char* key, const std::string& path, Errors& errs) {
-  auto v = durationMs(n, key, path, errs);
-  if (v && *v < 1) errs.push_back(join(path, key) + ": must be at least 1ms");
-  return v;
+  return istioDurationMs(n, key, path, errs);
 }
 
 std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::string& path, Errors& errs) {
   if (!n || !expectMap(n, path, errs)) return std::nullopt;
   checkKeys(n, path, {"tcp", "http"}, errs);
   ConnectionPool cp;
+  if (!n["tcp"] && !n["http"]) {
+    errs.push_back(path + ": connection pool must have at least one field");
+    return std::nullopt;
+  }
   if (YAML::Node tcp = n["tcp"]) {
     std::string p = path + ".tcp";
     checkKeys(tcp, p, {"maxConnections", "connectTimeout", "tcpKeepalive", "idleTimeout", "maxConnectionDuration"},
@@ -73,6 +76,8 @@ std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::str
     } else if (!upgrade.empty() && upgrade != "DEFAULT") {
       errs.push_back(p + ".h2UpgradePolicy: '" + upgrade + "' is not one of DEFAULT, DO_NOT_UPGRADE, UPGRADE");
     }
+    if (h.h2_upgrade == ConnectionPool::Http::H2Upgrade::Upgrade && h.use_client_protocol)
+      errs.push_back(p + ": use client protocol must not be true when H2UpgradePolicy is UPGRADE");
     cp.http = h;
   }
   return cp;
@@ -403,6 +408,10 @@ std::optional<TrafficPolicy> trafficPolicy(const YAML::Node& n, const std::strin
   if (!expectMap(n, path, errs)) return std::nullopt;
   checkKeys(n, path, {"loadBalancer", "connectionPool", "outlierDetection", "portLevelSettings", "tls"}, errs);
   TrafficPolicy tp;
+  if (n.size() == 0) {
+    errs.push_back(path + ": traffic policy must have at least one field");
+    return std::nullopt;
+  }
   tp.tls = clientTls(n["tls"], path + ".tls", errs);
   tp.connection_pool = connectionPool(n["connectionPool"], path + ".connectionPool", errs);
   tp.outlier_detection = outlierDetection(n["outlierDetection"], path + ".outlierDetection", errs);

@@ -137,7 +137,13 @@ Pod decodePod(const YAML::Node& doc, Errors& errs) {
 
 Namespace decodeNamespace(const YAML::Node& doc, Errors& errs) { return Namespace{meta(doc, errs)}; }
 
-Node decodeNode(const YAML::Node& doc, Errors& errs) { return Node{meta(doc, errs)}; }
+Node decodeNode(const YAML::Node& doc, Errors& errs) {
+  Node n{meta(doc, errs), ""};
+  YAML::Node status = doc["status"];
+  YAML::Node info = status && status.IsMap() ? status["nodeInfo"] : YAML::Node();
+  if (info && info.IsMap()) n.kubelet_version = str(info, "kubeletVersion", "status.nodeInfo", errs);
+  return n;
+}
 
 ConfigMap decodeConfigMap(const YAML::Node& doc, Errors& errs) {
   ConfigMap cm;

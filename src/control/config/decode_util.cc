@@ -159,10 +159,12 @@ ObjectMeta meta(const YAML::Node& doc, Errors& errs) {
   return m;
 }
 
-std::optional<StringMatch> stringMatch(const YAML::Node& n, const std::string& path, Errors& errs) {
+std::optional<StringMatch> stringMatch(const YAML::Node& n, const std::string& path, Errors& errs,
+                                       bool empty_prefix_ok) {
   if (!n || n.IsNull()) return std::nullopt;
   if (!expectMap(n, path, errs)) return std::nullopt;
   checkKeys(n, path, {"exact", "prefix", "regex"}, errs);
+  if (n.size() == 0) return StringMatch{StringMatch::Kind::Present, ""};
   if (n.size() != 1) {
     errs.push_back(path + ": exactly one of exact, prefix, regex is required");
     return std::nullopt;
@@ -174,11 +176,21 @@ std::optional<StringMatch> stringMatch(const YAML::Node& n, const std::string& p
   } else if (n["prefix"]) {
     m.kind = StringMatch::Kind::Prefix;
     m.value = str(n, "prefix", path, errs);
+    if (m.value.empty() && !empty_prefix_ok) errs.push_back(path + ": prefix string match should not be empty");
   } else if (n["regex"]) {
     m.kind = StringMatch::Kind::Regex;
     m.value = str(n, "regex", path, errs);
-    RE2 re(m.value, RE2::Quiet);
-    if (!re.ok()) errs.push_back(path + ".regex: invalid regex '" + m.value + "': " + re.error());
+    // Istio's validateStringMatchRegexp.
+    if (m.value.empty()) {
+      errs.push_back(path + ": regex string match should not be empty");
+    } else if (m.value.size() > 1024) {
+      errs.push_back(path + ": regex is too large, max length allowed is 1024");
+    } else {
+      RE2 re(m.value, RE2::Quiet);
+      if (!re.ok())
+        errs.push_back(path + ".regex: invalid regex '" + m.value + "': " + re.error() +
+                       "; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)");
+    }
   }
   return m;
 }
@@ -193,6 +205,77 @@ std::map<std::string, StringMatch> stringMatchMap(const YAML::Node& n, const std
     if (m) out[key] = *m;
   }
   return out;
+}
+
+std::optional<std::string> headerValueGrammarError(const std::string& v) {
+  // Envoy's header value parser (source/common/router/header_parser.cc), as Istio ports it: the
+  // states between '%VAR%' / '%VAR(...)%' expressions and their JSON-string arguments.
+  enum State { Literal, VarName, ExpectArray, ExpectString, String, ExpectDelimOrEnd, ExpectArgsEnd, ExpectVarEnd };
+  State st = Literal;
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
+  for (size_t pos = 0; pos < v.size(); ++pos) {
+    char ch = v[pos];
+    bool has_next = pos + 1 < v.size();
+    switch (st) {
+      case Literal:
+        if (ch != '%') break;
+        if (!has_next) return "invalid header configuration. Un-escaped %";
+        if (v[pos + 1] == '%') {
+          ++pos;  // "%%": an escaped %
+          break;
+        }
+        st = VarName;
+        break;
+      case VarName:
+        if (ch == '%') st = Literal;
+        if (ch == '(') st = ExpectArray;
+        break;
+      case ExpectArray:
+        if (ch == '[')
+          st = ExpectString;
+        else if (!space(ch))
+          st = String;
+        break;
+      case ExpectDelimOrEnd:
+        if (ch == ',')
+          st = ExpectString;
+        else if (ch == ']')
+          st = ExpectArgsEnd;
+        else if (!space(ch))
+          return "invalid header configuration. Expecting ',', ']', or whitespace";
+        break;
+      case ExpectString:
+        if (ch == '"')
+          st = String;
+        else if (!space(ch))
+          return "invalid header configuration. Expecting '\"'";
+        break;
+      case String:
+        if (ch == '\\') {
+          if (!has_next) return "invalid header configuration. Un-terminated backslash in JSON string";
+          ++pos;
+        } else if (ch == ')') {
+          st = ExpectVarEnd;
+        } else if (ch == '"') {
+          st = ExpectDelimOrEnd;
+        }
+        break;
+      case ExpectArgsEnd:
+        if (ch == ')')
+          st = ExpectVarEnd;
+        else if (!space(ch))
+          return "invalid header configuration. Expecting ')' or whitespace after '{}', but found '{}'";
+        break;
+      case ExpectVarEnd:
+        if (ch == '%')
+          st = Literal;
+        else if (!space(ch))
+          return "invalid header configuration. Expecting '%' or whitespace after";
+        break;
+    }
+  }
+  if (st != Literal) return "invalid header configuration. Un-terminated variable expression '" + v + "'";
+  return std::nullopt;
 }
 
 namespace {
@@ -219,6 +302,7 @@ void checkHeaderOps(const HeaderOps& ops, const std::string& path, bool request,
         errs.push_back(p + ": header value configuration " + v + " is invalid");
         return;
       }
+    if (auto e = headerValueGrammarError(v)) errs.push_back(p + ": header value configuration: " + *e);
   };
   for (const auto* m : {&ops.set, &ops.add}) {
     const std::string p = join(path, m == &ops.set ? "set" : "add");
@@ -252,18 +336,74 @@ void headers(const YAML::Node& n, const std::string& path, HeaderOps& req, Heade
   resp = headerOps(n["response"], join(path, "response"), errs, false);
 }
 
-std::optional<int64_t> durationMs(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+std::optional<int64_t> goDurationNs(const std::string& s) {
+  // Go's time.ParseDuration, which Istio's protobuf Durations go through: [-+]?(decimal unit)+,
+  // units ns, us, µs, ms, s, m, h; "0" alone.
+  size_t i = 0;
+  bool negative = false;
+  if (i < s.size() && (s[i] == '-' || s[i] == '+')) negative = s[i++] == '-';
+  if (s.substr(i) == "0") return 0;
+  if (i == s.size()) return std::nullopt;
+  long double total = 0;
+  while (i < s.size()) {
+    size_t start = i;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+    bool whole = i > start;
+    if (i < s.size() && s[i] == '.') {
+      ++i;
+      size_t frac = i;
+      while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
+      if (!whole && i == frac) return std::nullopt;  // "." alone
+    } else if (!whole) {
+      return std::nullopt;
+    }
+    long double number = std::stold(s.substr(start, i - start));
+    size_t unit_start = i;
+    while (i < s.size() && !std::isdigit(static_cast<unsigned char>(s[i])) && s[i] != '.') ++i;
+    std::string unit = s.substr(unit_start, i - unit_start);
+    long double scale = unit == "ns"                                               ? 1
+                        : (unit == "us" || unit == "\u00b5s" || unit == "\u03bcs") ? 1e3
+                        : unit == "ms"                                             ? 1e6
+                        : unit == "s"                                              ? 1e9
+                        : unit == "m"                                              ? 60e9
+                        : unit == "h"                                              ? 3600e9
+                                                                                   : 0;
+    if (scale == 0) return std::nullopt;
+    total += number * scale;
+    if (total > 9.2e18L) return std::nullopt;
+  }
+  return static_cast<int64_t>(negative ? -total : total);
+}
+
+namespace {
+std::optional<int64_t> durationNs(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
   std::string s = str(n, key, path, errs);
   if (s.empty()) return std::nullopt;
-  static const RE2 re("([0-9]+(?:\\.[0-9]+)?)(ms|s|m|h)");
-  std::string number, unit;
-  if (!RE2::FullMatch(s, re, &number, &unit)) {
-    errs.push_back(join(path, key) + ": '" + s + "' is not a duration (e.g. 500ms, 1.5s, 2m)");
+  auto ns = goDurationNs(s);
+  if (!ns) errs.push_back(join(path, key) + ": '" + s + "' is not a duration (e.g. 500ms, 1.5s, 2m, 1h30m)");
+  return ns;
+}
+}  // namespace
+
+std::optional<int64_t> durationMs(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+  auto ns = durationNs(n, key, path, errs);
+  return ns ? std::optional<int64_t>(*ns / 1000000) : std::nullopt;
+}
+
+std::optional<int64_t> istioDurationMs(const YAML::Node& n, const std::string& key, const std::string& path,
+                                       Errors& errs) {
+  auto ns = durationNs(n, key, path, errs);
+  if (!ns) return std::nullopt;
+  // Istio's ValidateDuration.
+  if (*ns < 1000000) {
+    errs.push_back(join(path, key) + ": duration must be greater than 1ms");
     return std::nullopt;
   }
-  double v = std::stod(number);
-  double ms = unit == "ms" ? v : unit == "s" ? v * 1000 : unit == "m" ? v * 60000 : v * 3600000;
-  return static_cast<int64_t>(ms);
+  if (*ns % 1000000 != 0) {
+    errs.push_back(join(path, key) + ": only durations to ms precision are supported");
+    return std::nullopt;
+  }
+  return *ns / 1000000;
 }
 
 bool spec(const YAML::Node& doc, YAML::Node& out, Errors& errs) {

@@ -32,12 +32,21 @@ bool isDnsLabel(const std::string& s);
 // Istio host names: FQDN or short name, optionally with a leading "*." wildcard, or "*".
 bool isValidHost(const std::string& h);
 ObjectMeta meta(const YAML::Node& doc, Errors& errs);
-std::optional<StringMatch> stringMatch(const YAML::Node& n, const std::string& path, Errors& errs);
+// `{}` is a Present match; an empty prefix is an error unless `empty_prefix_ok` (a uri's).
+std::optional<StringMatch> stringMatch(const YAML::Node& n, const std::string& path, Errors& errs,
+                                       bool empty_prefix_ok = false);
 std::map<std::string, StringMatch> stringMatchMap(const YAML::Node& n, const std::string& path, Errors& errs);
 // `request`: the request's operations, which may set the authority (:authority / host).
 HeaderOps headerOps(const YAML::Node& n, const std::string& path, Errors& errs, bool request);
 void headers(const YAML::Node& n, const std::string& path, HeaderOps& req, HeaderOps& resp, Errors& errs);
+// Durations as Istio reads them (Go's time.ParseDuration: "1h30m", "1.5s", "500ms", "250us").
+std::optional<int64_t> goDurationNs(const std::string& s);
 std::optional<int64_t> durationMs(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
+// ... that also passes Istio's ValidateDuration: at least 1ms, whole milliseconds.
+std::optional<int64_t> istioDurationMs(const YAML::Node& n, const std::string& key, const std::string& path,
+                                       Errors& errs);
+// Envoy's grammar for %VAR% / %VAR(...)% in a header value, as Istio checks it; nullopt when fine.
+std::optional<std::string> headerValueGrammarError(const std::string& value);
 // spec.selector.matchLabels of a policy kind (empty: no selector, namespace- or mesh-wide).
 Labels workloadSelector(const YAML::Node& spec, Errors& errs);
 // A kind's `spec`, which must be a map; false (with the error) when it is missing or not one.

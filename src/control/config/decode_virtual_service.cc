@@ -57,8 +57,7 @@ std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::
     if (*a < 0) errs.push_back(p + ".attempts: must be >= 0, got " + std::to_string(*a));
     r.attempts = *a;
   }
-  r.per_try_timeout_ms = durationMs(n, "perTryTimeout", p, errs);
-  if (r.per_try_timeout_ms && *r.per_try_timeout_ms < 1) errs.push_back(p + ".perTryTimeout: must be at least 1ms");
+  r.per_try_timeout_ms = istioDurationMs(n, "perTryTimeout", p, errs);
   r.retry_on = str(n, "retryOn", p, errs);
   // Istio splits on "," without trimming: " gateway-error" is not a policy.
   for (size_t at = 0; !r.retry_on.empty() && at <= r.retry_on.size();) {
@@ -80,8 +79,7 @@ std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::
   }
   r.retry_remote_localities = boolean(n, "retryRemoteLocalities", p, errs).value_or(false);
   if (auto b = boolean(n, "retryIgnorePreviousHosts", p, errs)) r.retry_ignore_previous_hosts = *b;
-  r.backoff_ms = durationMs(n, "backoff", p, errs);
-  if (r.backoff_ms && *r.backoff_ms < 1) errs.push_back(p + ".backoff: must be at least 1ms");
+  r.backoff_ms = istioDurationMs(n, "backoff", p, errs);
   if (r.attempts == 0 && (r.per_try_timeout_ms || !r.retry_on.empty() || n["retryRemoteLocalities"]))
     errs.push_back(p + ": http retry policy configured when attempts are set to 0 (disabled)");
   return r;
@@ -180,19 +178,25 @@ double percentage(const YAML::Node& n, const std::string& path, Errors& errs) {
 
 // The mirror of a route (`mirror` with `mirrorPercentage`, or the deprecated integer
 // `mirrorPercent`) and its `mirrors` list, as Istio validates them: not both, percentages 0-100.
-std::vector<HttpRoute::Mirror> mirrors(const YAML::Node& h, const std::string& path, Errors& errs) {
+std::vector<HttpRoute::Mirror> mirrors(const YAML::Node& h, const std::string& path, Errors& errs,
+                                       std::vector<std::string>& warnings) {
   std::vector<HttpRoute::Mirror> out;
   if (h["mirror"] && h["mirrors"]) errs.push_back(path + ": HTTP route cannot contain both mirror and mirrors");
+  // The percentages are checked with or without a mirror, as Istio checks them.
+  HttpRoute::Mirror m;
+  if (YAML::Node pct = h["mirrorPercentage"]) {
+    m.percent = percentValue(pct, path + ".mirrorPercentage", errs);
+    m.from_percent = true;
+  } else if (auto old = integer(h, "mirrorPercent", path, errs)) {
+    if (*old < 0 || *old > 100) errs.push_back(path + ".mirrorPercent: must be in [0, 100]");
+    m.percent = static_cast<double>(*old);
+  }
+  if (h["mirrorPercent"])
+    warnings.push_back(path +
+                       ".mirrorPercent: using deprecated setting \"mirrorPercent\", use \"mirrorPercentage\" "
+                       "instead");
   if (h["mirror"]) {
-    HttpRoute::Mirror m;
     if (auto d = destination(h["mirror"], path + ".mirror", errs)) m.destination = *d;
-    if (YAML::Node pct = h["mirrorPercentage"]) {
-      m.percent = percentValue(pct, path + ".mirrorPercentage", errs);
-      m.from_percent = true;
-    } else if (auto old = integer(h, "mirrorPercent", path, errs)) {
-      if (*old < 0 || *old > 100) errs.push_back(path + ".mirrorPercent: must be in [0, 100]");
-      m.percent = static_cast<double>(*old);
-    }
     out.push_back(m);
   }
   YAML::Node list = h["mirrors"];
@@ -221,44 +225,111 @@ int grpcStatusCode(const std::string& name, const std::string& path, Errors& err
   for (int i = 0; i < 17; ++i) {
     if (name == kNames[i]) return i;
   }
-  errs.push_back(path + ": '" + name + "' is not a gRPC status name (e.g. UNAVAILABLE)");
+  errs.push_back(path + ": gRPC status \"" + name +
+                 "\" is not supported. See https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of "
+                 "supported codes, for example 'NOT_FOUND'");
   return 2;
 }
 
-// HTTPFaultInjection, as Istio validates it.
-std::optional<HttpRoute::Fault> decodeFault(const YAML::Node& n, const std::string& path, Errors& errs) {
+// HTTPFaultInjection, as Istio validates it. A delay or abort without its type is valid for
+// Istio and injects nothing; weftd says so in a warning.
+std::optional<HttpRoute::Fault> decodeFault(const YAML::Node& n, const std::string& path, Errors& errs,
+                                            std::vector<std::string>& warnings) {
   if (!n || n.IsNull() || !expectMap(n, path, errs)) return std::nullopt;
   checkKeys(n, path, {"delay", "abort"}, errs);
   HttpRoute::Fault f;
+  if (!n["delay"] && !n["abort"]) {
+    errs.push_back(path + ": HTTP fault injection must have an abort and/or a delay");
+    return std::nullopt;
+  }
   if (YAML::Node d = n["delay"]; d && expectMap(d, path + ".delay", errs)) {
     checkKeys(d, path + ".delay", {"fixedDelay", "percentage", "percent"}, errs);
     HttpRoute::Fault::Delay delay;
-    auto ms = durationMs(d, "fixedDelay", path + ".delay", errs);
-    if (!ms)
-      errs.push_back(path + ".delay.fixedDelay: is required");
-    else if (*ms < 1)
-      errs.push_back(path + ".delay.fixedDelay: must be at least 1ms");
-    else
-      delay.fixed_ms = *ms;
+    auto ms = istioDurationMs(d, "fixedDelay", path + ".delay", errs);
     delay.percent = percentage(d, path + ".delay", errs);
-    f.delay = delay;
+    if (ms) {
+      delay.fixed_ms = *ms;
+      f.delay = delay;
+    } else if (!d["fixedDelay"]) {
+      warnings.push_back(path + ".delay: delay configured, but fixedDelay not set (no delay is injected)");
+    }
   }
   if (YAML::Node a = n["abort"]; a && expectMap(a, path + ".abort", errs)) {
     checkKeys(a, path + ".abort", {"httpStatus", "grpcStatus", "percentage", "percent"}, errs);
     HttpRoute::Fault::Abort abort;
     if (auto st = integer(a, "httpStatus", path + ".abort", errs)) {
-      if (*st < 200 || *st > 599) errs.push_back(path + ".abort.httpStatus: must be in [200, 599]");
+      if (*st < 200 || *st > 599)
+        errs.push_back(path + ".abort.httpStatus: HTTP status " + std::to_string(*st) + " is not in range 200-599");
       abort.http_status = static_cast<int>(*st);
     }
     std::string grpc = str(a, "grpcStatus", path + ".abort", errs);
     if (!grpc.empty()) abort.grpc_status = grpcStatusCode(grpc, path + ".abort.grpcStatus", errs);
-    if (!abort.http_status && !abort.grpc_status) errs.push_back(path + ".abort: httpStatus or grpcStatus is required");
     if (abort.http_status && abort.grpc_status) errs.push_back(path + ".abort: only one of httpStatus and grpcStatus");
     abort.percent = percentage(a, path + ".abort", errs);
-    f.abort = abort;
+    if (abort.http_status || abort.grpc_status)
+      f.abort = abort;
+    else
+      warnings.push_back(path + ".abort: abort configured, but error type not set (no abort is injected)");
   }
-  if (!f.delay && !f.abort) errs.push_back(path + ": delay or abort is required");
+  if (!f.delay && !f.abort) return std::nullopt;
   return f;
+}
+
+// RFC 7230's tchar, as Istio's character class writes it (which also lets ',' through).
+bool isHeaderToken(const std::string& name) {
+  static const std::string kExtra = "!#$%&'*+,-.^_`|~";
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && kExtra.find(c) == std::string::npos) return false;
+  return true;
+}
+
+// A header name in a match, as Istio's ValidateHTTPHeaderNameOrJwtClaimRoute: a token (RFC 7230
+// tchar; Istio's character class also lets ',' through), a pseudo header, or a JWT claim
+// (@request.auth.claims...), which only gateways may route on.
+void checkMatchHeaderName(const std::string& name, const std::string& path, const std::vector<std::string>& gateways,
+                          bool mesh_bound, Errors& errs) {
+  if (name.empty()) {
+    errs.push_back(path + ": header name cannot be empty");
+    return;
+  }
+  std::string lower = name;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.rfind("@request.auth.claims", 0) == 0) {
+    if (mesh_bound) {
+      std::string list = "[";
+      for (size_t i = 0; i < gateways.size(); ++i) list += (i ? " " : "") + gateways[i];
+      errs.push_back(path + ": JWT claim based routing (key: " + name +
+                     ") is only supported for gateway, found no gateways: " + list + "]");
+    }
+    return;
+  }
+  for (const char* pseudo : {":method", ":scheme", ":authority", ":path", ":status"})
+    if (name == pseudo) return;
+  if (!isHeaderToken(name)) errs.push_back(path + ": header name " + name + " is not a valid header name");
+}
+
+// headers / withoutHeaders of a match: a null value is an error; `withoutHeaders` regex "*"
+// means "present" (so: absent), not a regex.
+std::map<std::string, StringMatch> headerMatches(const YAML::Node& n, const std::string& path, bool without,
+                                                 const std::vector<std::string>& gateways, bool mesh_bound,
+                                                 Errors& errs) {
+  std::map<std::string, StringMatch> out;
+  if (!n || n.IsNull() || !expectMap(n, path, errs)) return out;
+  for (const auto& kv : n) {
+    std::string key = kv.first.as<std::string>();
+    checkMatchHeaderName(key, join(path, key), gateways, mesh_bound, errs);
+    if (!kv.second || kv.second.IsNull()) {
+      errs.push_back(join(path, key) + ": header match " + key + " cannot be null");
+      continue;
+    }
+    if (without && kv.second.IsMap() && kv.second.size() == 1 && kv.second["regex"] && kv.second["regex"].IsScalar() &&
+        kv.second["regex"].Scalar() == "*") {
+      out[key] = StringMatch{StringMatch::Kind::Present, ""};
+      continue;
+    }
+    if (auto m = stringMatch(kv.second, join(path, key), errs)) out[key] = *m;
+  }
+  return out;
 }
 
 // CorsPolicy, as Istio validates it.
@@ -272,15 +343,41 @@ std::optional<HttpRoute::Cors> decodeCors(const YAML::Node& n, const std::string
   YAML::Node origins = n["allowOrigins"];
   if (origins && !origins.IsSequence()) errs.push_back(path + ".allowOrigins: must be a list");
   for (size_t i = 0; origins && origins.IsSequence() && i < origins.size(); ++i) {
-    if (auto m = stringMatch(origins[i], idx(path + ".allowOrigins", i), errs)) c.allow_origins.push_back(*m);
+    auto m = stringMatch(origins[i], idx(path + ".allowOrigins", i), errs, true);
+    if (m && m->value.empty()) {
+      errs.push_back(idx(path + ".allowOrigins", i) + ": '' is not a valid match type for CORS allow origins");
+    } else if (m) {
+      c.allow_origins.push_back(*m);
+    }
   }
   for (const auto& o : strings(n, "allowOrigin", path, errs)) {  // deprecated: exact origins
     c.allow_origins.push_back(StringMatch{StringMatch::Kind::Exact, o});
   }
   c.allow_methods = strings(n, "allowMethods", path, errs);
+  for (const auto& m : c.allow_methods) {
+    static const std::set<std::string> kMethods = {"GET",    "HEAD",    "POST",    "PUT",   "PATCH",
+                                                   "DELETE", "CONNECT", "OPTIONS", "TRACE", "*"};
+    if (!kMethods.count(m)) errs.push_back(path + ".allowMethods: \"" + m + "\" is not a supported HTTP method");
+  }
   c.allow_headers = strings(n, "allowHeaders", path, errs);
   c.expose_headers = strings(n, "exposeHeaders", path, errs);
-  c.max_age_ms = durationMs(n, "maxAge", path, errs);
+  // Istio's ValidateCORSHTTPHeaderName: a token, or "*".
+  for (const auto* list : {&c.allow_headers, &c.expose_headers}) {
+    const std::string field = path + (list == &c.allow_headers ? ".allowHeaders" : ".exposeHeaders");
+    for (const auto& h : *list) {
+      if (h.empty()) {
+        errs.push_back(field + ": header name cannot be empty");
+      } else if (h != "*" && !isHeaderToken(h)) {
+        errs.push_back(field + ": header name " + h + " is not a valid header name");
+      }
+    }
+  }
+  if (n["maxAge"]) {
+    auto ns = goDurationNs(str(n, "maxAge", path, errs));
+    c.max_age_ms = istioDurationMs(n, "maxAge", path, errs);
+    if (c.max_age_ms && ns && *ns % 1000000000 != 0)
+      errs.push_back(path + ".maxAge: max_age duration is accurate only to seconds precision");
+  }
   std::string cred = str(n, "allowCredentials", path, errs);
   if (cred == "true" || cred == "false")
     c.allow_credentials = cred == "true";
@@ -347,11 +444,12 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
                 errs);
       HttpMatch hm;
       hm.name = str(m, "name", mp, errs);
-      hm.uri = stringMatch(m["uri"], mp + ".uri", errs);
+      hm.uri = stringMatch(m["uri"], mp + ".uri", errs, true);
       hm.method = stringMatch(m["method"], mp + ".method", errs);
       hm.authority = stringMatch(m["authority"], mp + ".authority", errs);
-      hm.headers = stringMatchMap(m["headers"], mp + ".headers", errs);
-      hm.without_headers = stringMatchMap(m["withoutHeaders"], mp + ".withoutHeaders", errs);
+      hm.headers = headerMatches(m["headers"], mp + ".headers", false, vs.gateways, mesh_bound, errs);
+      hm.without_headers =
+          headerMatches(m["withoutHeaders"], mp + ".withoutHeaders", true, vs.gateways, mesh_bound, errs);
       hm.query_params = stringMatchMap(m["queryParams"], mp + ".queryParams", errs);
       if (m["port"]) hm.port = port(m, "port", mp, errs, true);
       hm.source_labels = labels(m, "sourceLabels", mp, errs);
@@ -366,9 +464,18 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
       red.authority = str(rd, "authority", p + ".redirect", errs);
       if (rd["port"]) red.port = port(rd, "port", p + ".redirect", errs, true);
       red.scheme = str(rd, "scheme", p + ".redirect", errs);
+      // Istio's validateHTTPRedirect.
+      if (red.uri.empty() && red.authority.empty() && !red.port && red.scheme.empty())
+        errs.push_back(p + ".redirect: redirect must specify URI, authority, scheme, or port");
+      if (!red.scheme.empty() && red.scheme != "http" && red.scheme != "https")
+        errs.push_back(p + ".redirect.scheme: invalid redirect scheme, must be \"http\" or \"https\"");
       if (auto c = integer(rd, "redirectCode", p + ".redirect", errs)) {
-        if (*c != 301 && *c != 302 && *c != 303 && *c != 307 && *c != 308)
-          errs.push_back(p + ".redirect.redirectCode: must be 301, 302, 303, 307 or 308");
+        if (*c < 300 || *c > 399)
+          errs.push_back(p + ".redirect.redirectCode: " + std::to_string(*c) +
+                         " is not a valid redirect code, must be 3xx");
+        else if (*c != 301 && *c != 302 && *c != 303 && *c != 307 && *c != 308)
+          errs.push_back(p + ".redirect.redirectCode: " + std::to_string(*c) +
+                         " is not supported by weftd (Envoy's redirect codes: 301, 302, 303, 307, 308)");
         red.code = static_cast<int>(*c);
       }
       r.redirect = red;
@@ -380,29 +487,50 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
       if (!st)
         errs.push_back(p + ".directResponse.status: is required");
       else if (*st < 200 || *st > 599)
-        errs.push_back(p + ".directResponse.status: must be in [200, 599]");
+        errs.push_back(p + ".directResponse.status: HTTP status " + std::to_string(*st) + " is not in range 200-599");
       else
         d.status = static_cast<int>(*st);
       if (YAML::Node b = dr["body"]) {
         checkKeys(b, p + ".directResponse.body", {"string"}, errs);
         d.body = str(b, "string", p + ".directResponse.body", errs);
+        if (d.body.size() > (1u << 20))
+          errs.push_back(p +
+                         ".directResponse.body: large direct_responses may impact control plane performance, "
+                         "must be less than 1MB");
+        else if (d.body.size() > 100u * 1024)
+          vs.warnings.push_back(p +
+                                ".directResponse.body: large direct_responses may impact control plane performance");
       }
       r.direct_response = d;
     }
     if (YAML::Node rw = h["rewrite"]) {
       checkKeys(rw, p + ".rewrite", {"uri", "authority"}, errs);
       r.rewrite = HttpRoute::Rewrite{str(rw, "uri", p + ".rewrite", errs), str(rw, "authority", p + ".rewrite", errs)};
+      if (r.rewrite->uri.empty() && r.rewrite->authority.empty())
+        errs.push_back(p +
+                       ".rewrite: rewrite must specify at least one of URI, UriRegexRewrite, or authority. Only one "
+                       "of URI or UriRegexRewrite may be specified");
     }
-    r.timeout_ms = durationMs(h, "timeout", p, errs);
+    r.timeout_ms = istioDurationMs(h, "timeout", p, errs);
     r.retries = decodeRetries(h["retries"], p + ".retries", errs);
     headers(h["headers"], p + ".headers", r.request_headers, r.response_headers, errs);
-    r.fault = decodeFault(h["fault"], p + ".fault", errs);
+    r.fault = decodeFault(h["fault"], p + ".fault", errs, vs.warnings);
     r.cors = decodeCors(h["corsPolicy"], p + ".corsPolicy", errs);
-    r.mirrors = mirrors(h, p, errs);
-    int actions = (!r.route.empty()) + r.redirect.has_value() + r.direct_response.has_value();
-    if (actions != 1) errs.push_back(p + ": exactly one of route, redirect, directResponse is required");
-    if (r.rewrite && (r.redirect || r.direct_response))
-      errs.push_back(p + ".rewrite: cannot be used with redirect or directResponse");
+    r.mirrors = mirrors(h, p, errs, vs.warnings);
+    // Istio's validateHTTPRouteConflict, with its messages.
+    const bool has_route = h["route"] && !(h["route"].IsSequence() && h["route"].size() == 0);
+    if (h["redirect"]) {
+      if (has_route) errs.push_back(p + ": HTTP route cannot contain both route and redirect");
+      if (h["fault"]) errs.push_back(p + ": HTTP route cannot contain both fault and redirect");
+      if (h["rewrite"]) errs.push_back(p + ": HTTP route rule cannot contain both rewrite and redirect");
+      if (h["directResponse"]) errs.push_back(p + ": HTTP route rule cannot contain both direct_response and redirect");
+    } else if (h["directResponse"]) {
+      if (has_route) errs.push_back(p + ": HTTP route cannot contain both route and direct_response");
+      if (h["fault"]) errs.push_back(p + ": HTTP route cannot contain both fault and direct_response");
+      if (h["rewrite"]) errs.push_back(p + ": HTTP route rule cannot contain both rewrite and direct_response");
+    } else if (!has_route) {
+      errs.push_back(p + ": HTTP route, redirect or direct_response is required");
+    }
     if (r.rewrite && !r.rewrite->uri.empty()) {
       for (const auto& m : r.match) {
         if (m.uri && m.uri->kind == StringMatch::Kind::Regex) {

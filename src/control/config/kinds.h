@@ -70,9 +70,11 @@ struct Pod {
 struct Namespace {
   ObjectMeta meta;
 };
-// Only its labels matter: topology.kubernetes.io/region and zone, topology.istio.io/subzone.
+// Its labels (topology.kubernetes.io/region and zone, topology.istio.io/subzone: the locality of
+// its pods) and its kubelet's version (native sidecars need 1.33).
 struct Node {
   ObjectMeta meta;
+  std::string kubelet_version;  // status.nodeInfo.kubeletVersion, e.g. "v1.33.1"
 };
 
 // Only one ConfigMap means something to weftd: `istio` in istio-system, whose `mesh` is the
@@ -85,7 +87,8 @@ struct ConfigMap {
 
 // --- Istio networking ------------------------------------------------------------------------
 struct StringMatch {
-  enum class Kind { Exact, Prefix, Regex } kind = Kind::Exact;
+  // Present: `{}`, no match type (Istio's CRD allows it): the header or parameter is there.
+  enum class Kind { Exact, Prefix, Regex, Present } kind = Kind::Exact;
   std::string value;
 };
 struct HttpMatch {
@@ -196,6 +199,7 @@ struct VirtualService {
   std::vector<std::string> export_to;
   std::vector<HttpRoute> http;
   std::vector<TcpRoute> tcp;
+  std::vector<std::string> warnings;  // Istio's validation warnings ("path: message")
 };
 // LoadBalancerSettings.ConsistentHashLB: what to hash, and the ring or Maglev table.
 struct ConsistentHash {

@@ -28,13 +28,18 @@ void setStringMatcher(const StringMatch& m, envoy::type::matcher::v3::StringMatc
     case StringMatch::Kind::Regex:
       out->mutable_safe_regex()->set_regex(m.value);
       break;
+    case StringMatch::Kind::Present:  // callers use present_match
+      break;
   }
 }
 
 void addHeaderMatch(rv3::RouteMatch* rm, const std::string& name, const StringMatch& m, bool invert) {
   auto* h = rm->add_headers();
   h->set_name(name);
-  setStringMatcher(m, h->mutable_string_match());
+  if (m.kind == StringMatch::Kind::Present)
+    h->set_present_match(true);
+  else
+    setStringMatcher(m, h->mutable_string_match());
   h->set_invert_match(invert);
 }
 
@@ -310,6 +315,9 @@ void addRoutes(const MeshModel& model, const ProxyInfo& proxy, const VirtualServ
           case StringMatch::Kind::Regex:
             rm->mutable_safe_regex()->set_regex(m->uri->value);
             break;
+          case StringMatch::Kind::Present:  // `uri: {}`: every path
+            rm->set_prefix("/");
+            break;
         }
       } else {
         rm->set_prefix("/");
@@ -323,7 +331,10 @@ void addRoutes(const MeshModel& model, const ProxyInfo& proxy, const VirtualServ
         for (const auto& [name, sm] : m->query_params) {
           auto* q = rm->add_query_parameters();
           q->set_name(name);
-          setStringMatcher(sm, q->mutable_string_match());
+          if (sm.kind == StringMatch::Kind::Present)
+            q->set_present_match(true);
+          else
+            setStringMatcher(sm, q->mutable_string_match());
         }
       }
       setAction(model, proxy, hr, vs.meta.ns, port, m, r);

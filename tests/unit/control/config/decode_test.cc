@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "control/config/decode_util.h"
 #include "control/control_test_support.h"
 
 namespace weft::control {
@@ -90,9 +91,10 @@ TEST(DecodeTest, VirtualServiceFaultAndCorsErrorsNameTheField) {
       unmatchedPreflights: DROP
 )"));
   EXPECT_THAT(r.errors,
-              ElementsAre("spec.http[0].fault.delay.fixedDelay: is required",
-                          "spec.http[0].fault.delay.percentage.value: must be in [0, 100], got 120",
-                          "spec.http[0].fault.abort.grpcStatus: 'NOPE' is not a gRPC status name (e.g. UNAVAILABLE)",
+              ElementsAre("spec.http[0].fault.delay.percentage.value: must be in [0, 100], got 120",
+                          "spec.http[0].fault.abort.grpcStatus: gRPC status \"NOPE\" is not supported. See "
+                          "https://github.com/grpc/grpc/blob/master/doc/statuscodes.md for a list of supported "
+                          "codes, for example 'NOT_FOUND'",
                           "spec.http[0].corsPolicy.allowCredentials: must be true or false",
                           "spec.http[0].corsPolicy.unmatchedPreflights: must be FORWARD or IGNORE"));
   Rejected empty = rejectOne(vs(R"(
@@ -100,14 +102,28 @@ TEST(DecodeTest, VirtualServiceFaultAndCorsErrorsNameTheField) {
     - destination: {host: reviews}
     fault: {}
 )"));
-  EXPECT_THAT(empty.errors, ElementsAre("spec.http[0].fault: delay or abort is required"));
+  EXPECT_THAT(empty.errors, ElementsAre("spec.http[0].fault: HTTP fault injection must have an abort and/or a delay"));
   Rejected status = rejectOne(vs(R"(
   - route:
     - destination: {host: reviews}
     fault:
       abort: {httpStatus: 99}
 )"));
-  EXPECT_THAT(status.errors, ElementsAre("spec.http[0].fault.abort.httpStatus: must be in [200, 599]"));
+  EXPECT_THAT(status.errors,
+              ElementsAre("spec.http[0].fault.abort.httpStatus: HTTP status 99 is not in range 200-599"));
+  // As Istio: a delay or abort without its type is valid and injects nothing (weftd warns).
+  ConfigSnapshot untyped = snapshotFrom(vs(R"(
+  - route:
+    - destination: {host: reviews}
+    fault:
+      abort: {percentage: {value: 10}}
+      delay: {percentage: {value: 10}}
+)"));
+  ASSERT_EQ(untyped.virtual_services.size(), 1u) << rejectedText(untyped);
+  EXPECT_FALSE(untyped.virtual_services[0].http[0].fault);
+  EXPECT_THAT(untyped.virtual_services[0].warnings,
+              ElementsAre("spec.http[0].fault.delay: delay configured, but fixedDelay not set (no delay is injected)",
+                          "spec.http[0].fault.abort: abort configured, but error type not set (no abort is injected)"));
 }
 
 TEST(DecodeTest, VirtualServiceUnknownFieldIsRejectedNotIgnored) {
@@ -132,7 +148,7 @@ TEST(DecodeTest, VirtualServiceUnknownFieldIsRejectedNotIgnored) {
 )"));
   EXPECT_THAT(retries.errors, ::testing::UnorderedElementsAre(
                                   "spec.http[0].retries.tries: not supported by weftd",
-                                  "spec.http[0].retries.perTryTimeout: must be at least 1ms",
+                                  "spec.http[0].retries.perTryTimeout: duration must be greater than 1ms",
                                   "spec.http[0].retries.retryOn: \"sometimes\" is not a valid retryOn policy"));
 }
 
@@ -215,17 +231,35 @@ spec:
   EXPECT_THAT(r.errors,
               ::testing::UnorderedElementsAre(
                   "spec.trafficPolicy.connectionPool.tcp.maxConnections: must be >= 0, got -1",
-                  "spec.trafficPolicy.connectionPool.tcp.connectTimeout: must be at least 1ms",
-                  "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time: must be at least 1ms",
-                  "spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration: must be at least 1ms",
+                  "spec.trafficPolicy.connectionPool.tcp.connectTimeout: duration must be greater than 1ms",
+                  "spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time: duration must be greater than 1ms",
+                  "spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration: duration must be greater than 1ms",
                   "spec.trafficPolicy.connectionPool.tcp.maxConnectionsPerHost: not supported by weftd "
                   "(maxConnections, connectTimeout, tcpKeepalive, idleTimeout, maxConnectionDuration are)",
                   "spec.trafficPolicy.connectionPool.http.maxRetries: must be >= 0, got -2",
                   "spec.trafficPolicy.connectionPool.http.maxRequestsPerConnection: must be >= 0, got -1",
-                  "spec.trafficPolicy.connectionPool.http.idleTimeout: must be at least 1ms",
+                  "spec.trafficPolicy.connectionPool.http.idleTimeout: duration must be greater than 1ms",
                   "spec.trafficPolicy.connectionPool.http.h2UpgradePolicy: 'SOMETIMES' is not one of DEFAULT, "
                   "DO_NOT_UPGRADE, UPGRADE",
                   "spec.trafficPolicy.connectionPool.http.maxConcurrentStreams: must be >= 0, got -1"));
+}
+
+TEST(DecodeTest, DestinationRuleEmptyPoliciesAndUpgradeConflictAsIstio) {
+  EXPECT_THAT(rejectOne(dr("  trafficPolicy: {}\n")).errors,
+              ElementsAre("spec.trafficPolicy: traffic policy must have at least one field"));
+  EXPECT_THAT(
+      rejectOne(dr("  subsets:\n  - name: v1\n    labels: {version: v1}\n    trafficPolicy:\n"
+                   "      connectionPool: {}\n"))
+          .errors,
+      ElementsAre("spec.subsets[0].trafficPolicy.connectionPool: connection pool must have at least one field"));
+  EXPECT_THAT(rejectOne(dr("  trafficPolicy:\n    connectionPool:\n      http: {h2UpgradePolicy: UPGRADE, "
+                           "useClientProtocol: true}\n"))
+                  .errors,
+              ElementsAre("spec.trafficPolicy.connectionPool.http: use client protocol must not be true when "
+                          "H2UpgradePolicy is UPGRADE"));
+  EXPECT_THAT(rejectOne(dr("  trafficPolicy:\n    connectionPool:\n      tcp: {connectTimeout: 2.0000005s}\n")).errors,
+              ElementsAre("spec.trafficPolicy.connectionPool.tcp.connectTimeout: only durations to ms precision are "
+                          "supported"));
 }
 
 TEST(DecodeTest, DestinationRuleOutlierDetectionIsValidatedAsIstio) {
@@ -243,7 +277,7 @@ spec:
                   "spec.trafficPolicy.outlierDetection.consecutive5xxErrors: must be >= 0, got -1",
                   "spec.trafficPolicy.outlierDetection: outlier detection consecutive local origin failures is "
                   "specified, but split external local origin errors is set to false",
-                  "spec.trafficPolicy.outlierDetection.interval: must be at least 1ms",
+                  "spec.trafficPolicy.outlierDetection.interval: duration must be greater than 1ms",
                   "spec.trafficPolicy.outlierDetection.maxEjectionPercent: must be 0-100, got 101",
                   "spec.trafficPolicy.outlierDetection.minHealthPercent: must be 0-100, got -3",
                   "spec.trafficPolicy.outlierDetection.consecutiveErrors: deprecated and ignored by Istio (use "
@@ -321,16 +355,32 @@ TEST(DecodeTest, VirtualServiceRouteAndRedirectBothSet) {
     - destination: {host: reviews}
     redirect: {uri: /v2}
 )"));
-  EXPECT_THAT(r.errors, ElementsAre("spec.http[0]: exactly one of route, redirect, directResponse is required"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.http[0]: HTTP route cannot contain both route and redirect"));
 
   Rejected none = rejectOne(vs("  - name: nothing\n"));
-  EXPECT_THAT(none.errors, ElementsAre("spec.http[0]: exactly one of route, redirect, directResponse is required"));
+  EXPECT_THAT(none.errors, ElementsAre("spec.http[0]: HTTP route, redirect or direct_response is required"));
 
   Rejected rewrite = rejectOne(vs(R"(
   - redirect: {uri: /v2}
     rewrite: {uri: /v3}
+    fault: {abort: {httpStatus: 500}}
+    directResponse: {status: 200}
 )"));
-  EXPECT_THAT(rewrite.errors, ElementsAre("spec.http[0].rewrite: cannot be used with redirect or directResponse"));
+  EXPECT_THAT(rewrite.errors, ElementsAre("spec.http[0]: HTTP route cannot contain both fault and redirect",
+                                          "spec.http[0]: HTTP route rule cannot contain both rewrite and redirect",
+                                          "spec.http[0]: HTTP route rule cannot contain both direct_response and "
+                                          "redirect"));
+  Rejected direct = rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews}
+    directResponse: {status: 200}
+    rewrite: {}
+)"));
+  EXPECT_THAT(direct.errors,
+              ElementsAre("spec.http[0].rewrite: rewrite must specify at least one of URI, UriRegexRewrite, or "
+                          "authority. Only one of URI or UriRegexRewrite may be specified",
+                          "spec.http[0]: HTTP route cannot contain both route and direct_response",
+                          "spec.http[0]: HTTP route rule cannot contain both rewrite and direct_response"));
 }
 
 TEST(DecodeTest, VirtualServiceBadHosts) {
@@ -384,6 +434,124 @@ TEST(DecodeTest, VirtualServiceStringMatchNeedsExactlyOneKind) {
   EXPECT_THAT(r.errors, ElementsAre("spec.http[0].match[0].uri: exactly one of exact, prefix, regex is required"));
 }
 
+TEST(DecodeTest, VirtualServiceStringMatchesAsIstio) {
+  // `{}` (no match type) is a presence match; an empty uri prefix matches every path; an empty
+  // prefix elsewhere, an empty regex or a regex over 1024 bytes is an error.
+  ConfigSnapshot ok = snapshotFrom(vs(R"(
+  - match:
+    - uri: {prefix: ""}
+      headers: {x-canary: {}}
+      queryParams: {debug: {}}
+    route:
+    - destination: {host: reviews}
+)"));
+  ASSERT_EQ(ok.virtual_services.size(), 1u) << rejectedText(ok);
+  const HttpMatch& m = ok.virtual_services[0].http[0].match[0];
+  EXPECT_EQ(m.headers.at("x-canary").kind, StringMatch::Kind::Present);
+  EXPECT_EQ(m.query_params.at("debug").kind, StringMatch::Kind::Present);
+  Rejected r = rejectOne(vs(R"(
+  - match:
+    - headers: {x-a: {prefix: ""}, x-b: {regex: ""}}
+      authority: {regex: ")" +
+                            std::string(1025, 'a') + R"("}
+    route:
+    - destination: {host: reviews}
+    corsPolicy:
+      allowOrigins: [{exact: ""}, {}]
+)"));
+  EXPECT_THAT(
+      r.errors,
+      ElementsAre("spec.http[0].match[0].authority: regex is too large, max length allowed is 1024",
+                  "spec.http[0].match[0].headers.x-a: prefix string match should not be empty",
+                  "spec.http[0].match[0].headers.x-b: regex string match should not be empty",
+                  "spec.http[0].corsPolicy.allowOrigins[0]: '' is not a valid match type for CORS allow origins",
+                  "spec.http[0].corsPolicy.allowOrigins[1]: '' is not a valid match type for CORS allow "
+                  "origins"));
+}
+
+TEST(DecodeTest, VirtualServiceMatchHeaderNamesCorsAndMirrorsAsIstio) {
+  Rejected r = rejectOne(vs(R"(
+  - match:
+    - headers: {"x y": {exact: a}, ":method": {exact: GET}, "@request.auth.claims.group": {exact: admin}, x-null: null}
+      withoutHeaders: {x-debug: {regex: "*"}}
+    route:
+    - destination: {host: reviews}
+    mirrorPercentage: {value: 101}
+    corsPolicy:
+      allowMethods: [GET, PUTT]
+      exposeHeaders: [""]
+      allowHeaders: ["*", "x y"]
+)"));
+  EXPECT_THAT(r.errors,
+              ElementsAre("spec.http[0].match[0].headers.x y: header name x y is not a valid header name",
+                          "spec.http[0].match[0].headers.@request.auth.claims.group: JWT claim based routing (key: "
+                          "@request.auth.claims.group) is only supported for gateway, found no gateways: []",
+                          "spec.http[0].match[0].headers.x-null: header match x-null cannot be null",
+                          "spec.http[0].corsPolicy.allowMethods: \"PUTT\" is not a supported HTTP method",
+                          "spec.http[0].corsPolicy.allowHeaders: header name x y is not a valid header name",
+                          "spec.http[0].corsPolicy.exposeHeaders: header name cannot be empty",
+                          "spec.http[0].mirrorPercentage.value: must be in [0, 100], got 101"));
+  ConfigSnapshot ok = snapshotFrom(vs(R"(
+  - match:
+    - withoutHeaders: {x-debug: {regex: "*"}}
+    route:
+    - destination: {host: reviews}
+    mirrorPercent: 50
+)"));
+  ASSERT_EQ(ok.virtual_services.size(), 1u) << rejectedText(ok);
+  EXPECT_EQ(ok.virtual_services[0].http[0].match[0].without_headers.at("x-debug").kind, StringMatch::Kind::Present);
+  EXPECT_THAT(ok.virtual_services[0].warnings,
+              ElementsAre("spec.http[0].mirrorPercent: using deprecated setting \"mirrorPercent\", use "
+                          "\"mirrorPercentage\" instead"));
+}
+
+TEST(DecodeTest, VirtualServiceHeaderValuesFollowEnvoysGrammar) {
+  for (const char* good :
+       {"foo", "%HOSTNAME%", "100%%", "prefix %HOSTNAME% suffix", "%DOWNSTREAM_PEER_CERT_V_END(%b %d %H:%M:%S %Y %Z)%",
+        "%DYNAMIC_METADATA(com.test.my_filter)%", "%DYNAMIC_METADATA([\"a\", \"b\"])%"})
+    EXPECT_EQ(decode::headerValueGrammarError(good), std::nullopt) << good;
+  EXPECT_EQ(decode::headerValueGrammarError("%START_TIME%%"), "invalid header configuration. Un-escaped %");
+  EXPECT_EQ(decode::headerValueGrammarError("abc%123"),
+            "invalid header configuration. Un-terminated variable expression 'abc%123'");
+  EXPECT_EQ(decode::headerValueGrammarError("%X([\"a\" x])%"),
+            "invalid header configuration. Expecting ',', ']', or whitespace");
+  Rejected r = rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews}
+    headers:
+      request: {set: {x-a: "50%"}}
+)"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.http[0].headers.request.set[x-a]: header value configuration: invalid "
+                                    "header configuration. Un-escaped %"));
+}
+
+TEST(DecodeTest, VirtualServiceDurationsAsIstio) {
+  auto timeoutErrors = [](const std::string& t) {
+    ConfigSnapshot s = snapshotFrom(vs("  - route:\n    - destination: {host: reviews}\n    timeout: " + t + "\n"));
+    return s.rejected.empty() ? std::vector<std::string>{} : s.rejected[0].errors;
+  };
+  EXPECT_THAT(timeoutErrors("0s"), ElementsAre("spec.http[0].timeout: duration must be greater than 1ms"));
+  EXPECT_THAT(timeoutErrors("1500us"),
+              ElementsAre("spec.http[0].timeout: only durations to ms precision are supported"));
+  EXPECT_THAT(timeoutErrors("1h30m"), IsEmpty());
+  EXPECT_THAT(timeoutErrors(".5s"), IsEmpty());
+  EXPECT_THAT(timeoutErrors("5 s"),
+              ElementsAre("spec.http[0].timeout: '5 s' is not a duration (e.g. 500ms, 1.5s, 2m, 1h30m)"));
+  EXPECT_THAT(rejectOne(vs(R"(
+  - route:
+    - destination: {host: reviews}
+    corsPolicy: {maxAge: 1500ms}
+)"))
+                  .errors,
+              ElementsAre("spec.http[0].corsPolicy.maxAge: max_age duration is accurate only to seconds precision"));
+  EXPECT_EQ(decode::goDurationNs("1h2m3.5s"), int64_t{3723500000000});
+  EXPECT_EQ(decode::goDurationNs("-1.5ms"), int64_t{-1500000});
+  EXPECT_EQ(decode::goDurationNs("0"), int64_t{0});
+  EXPECT_EQ(decode::goDurationNs("1d"), std::nullopt);
+  EXPECT_EQ(decode::goDurationNs("."), std::nullopt);
+  EXPECT_EQ(decode::goDurationNs("s"), std::nullopt);
+}
+
 TEST(DecodeTest, VirtualServiceOtherFieldErrors) {
   EXPECT_THAT(rejectOne(vs(R"(
   - route:
@@ -391,17 +559,29 @@ TEST(DecodeTest, VirtualServiceOtherFieldErrors) {
     timeout: soon
 )"))
                   .errors,
-              ElementsAre("spec.http[0].timeout: 'soon' is not a duration (e.g. 500ms, 1.5s, 2m)"));
+              ElementsAre("spec.http[0].timeout: 'soon' is not a duration (e.g. 500ms, 1.5s, 2m, 1h30m)"));
   EXPECT_THAT(rejectOne(vs(R"(
   - redirect: {uri: /x, redirectCode: 304}
 )"))
                   .errors,
-              ElementsAre("spec.http[0].redirect.redirectCode: must be 301, 302, 303, 307 or 308"));
+              ElementsAre("spec.http[0].redirect.redirectCode: 304 is not supported by weftd (Envoy's redirect codes: "
+                          "301, 302, 303, 307, 308)"));
+  EXPECT_THAT(rejectOne(vs(R"(
+  - redirect: {redirectCode: 200, scheme: ftp}
+)"))
+                  .errors,
+              ElementsAre("spec.http[0].redirect.scheme: invalid redirect scheme, must be \"http\" or \"https\"",
+                          "spec.http[0].redirect.redirectCode: 200 is not a valid redirect code, must be 3xx"));
+  EXPECT_THAT(rejectOne(vs(R"(
+  - redirect: {redirectCode: 301}
+)"))
+                  .errors,
+              ElementsAre("spec.http[0].redirect: redirect must specify URI, authority, scheme, or port"));
   EXPECT_THAT(rejectOne(vs(R"(
   - directResponse: {status: 99}
 )"))
                   .errors,
-              ElementsAre("spec.http[0].directResponse.status: must be in [200, 599]"));
+              ElementsAre("spec.http[0].directResponse.status: HTTP status 99 is not in range 200-599"));
   EXPECT_THAT(rejectOne(vs(R"(
   - match: [{port: 70000}]
     route:
@@ -819,8 +999,31 @@ spec:
   egress:
   - hosts: ["./*", "reviews.default.svc.cluster.local"]
 )");
-  EXPECT_THAT(r.errors, ElementsAre("spec.egress[0].hosts: 'reviews.default.svc.cluster.local' must be of the form "
-                                    "namespace/host"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.egress[0].hosts[1]: host must be of form namespace/dnsName"));
+}
+
+TEST(DecodeTest, SidecarValidatedAsIstio) {
+  auto errors = [](const std::string& spec) {
+    ConfigSnapshot s = snapshotFrom(
+        "apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: bar}\nspec:\n" + spec);
+    return s.rejected.empty() ? std::vector<std::string>{} : s.rejected[0].errors;
+  };
+  EXPECT_THAT(errors("  egress: [{hosts: [\"*/*\", \"~ns1/*\", \"./foo.com\", \"~/*\"]}]\n"), IsEmpty());
+  EXPECT_THAT(errors("  workloadSelector: {labels: {app: a}}\n"),
+              ElementsAre("spec: sidecar: empty configuration provided"));
+  EXPECT_THAT(errors("  egress: [{hosts: [\"~Invalid_NS/*\", \"/\", \"ns/foo\", \"ns/*foo.com\"]}]\n"),
+              ElementsAre("spec.egress[0].hosts[0]: invalid namespace value \"Invalid_NS\" in sidecar",
+                          "spec.egress[0].hosts[1]: config namespace and dnsName in host entry cannot be empty",
+                          "spec.egress[0].hosts[2]: short names (non FQDN) are not allowed",
+                          "spec.egress[0].hosts[3]: partial wildcard \"*foo.com\" not allowed"));
+  EXPECT_THAT(errors("  egress: [{hosts: []}]\n"),
+              ElementsAre("spec.egress[0]: sidecar: egress listener must contain at least one host"));
+  EXPECT_THAT(errors("  egress: [{hosts: [\"*/foo.com\"]}, {hosts: [\"ns1/bar.com\"]}]\n"),
+              ElementsAre("spec.egress[0]: sidecar: the egress listener with empty port should be the last listener "
+                          "in the list",
+                          "spec.egress[1]: sidecar: egress can have only one listener with empty port"));
+  EXPECT_THAT(errors("  workloadSelector: {labels: {app: \"*\"}}\n  egress: [{hosts: [\"*/*\"]}]\n"),
+              ElementsAre("spec.workloadSelector: wildcard is not supported in selector: \"app=*\""));
 }
 
 TEST(DecodeTest, UnknownKind) {
