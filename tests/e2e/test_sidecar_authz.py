@@ -3,7 +3,8 @@ configures them: RequestAuthentication with keys weftd fetches (jwksUri over HTT
 issuer's OpenID discovery), a token in a cookie, AuthorizationPolicy on requestPrincipals and
 request.auth.claims (the JWT payload reaching RBAC), key rotation picked up by weftd's refresh,
 an unreachable key set refusing that issuer's tokens only; and the same policy enforced on TCP
-ports by network RBAC (a port the policy allows echoes, another is closed)."""
+ports by network RBAC (a port the policy allows echoes, another is closed); a dry-run DENY
+(istio.io/dry-run) only counted."""
 
 import base64
 import http.server
@@ -153,6 +154,16 @@ spec:
   - from: [{source: {requestPrincipals: ["*/carol"]}}]
     to: [{operation: {paths: [/cookie*]}}]
   - to: [{operation: {ports: ["9090"]}}]
+---
+# istio.io/dry-run: counted (shadow rules), not enforced.
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: dry-deny-public, namespace: default, annotations: {istio.io/dry-run: "true"}}
+spec:
+  selector: {matchLabels: {app: app}}
+  action: DENY
+  rules:
+  - to: [{operation: {paths: [/public*]}}]
 """ % {"ip": pod.ip, "issuer": ISSUER, "keys": keys_url}
 
 
@@ -258,3 +269,6 @@ def test_jwt_and_authorization_on_a_sidecar(env):
     assert env.tcp(9091) == b""
     stats = env.sidecar.stats()
     assert "tcp.rbac.allowed" in stats and "tcp.rbac.denied" in stats, stats[-2000:]
+    # The dry-run DENY on /public let every request through and counted each one it would deny.
+    shadow = [line for line in stats.splitlines() if "istio_dry_run_deny_shadow_denied" in line]
+    assert shadow and int(shadow[0].split()[-1]) >= 1, [line for line in stats.splitlines() if "rbac" in line]

@@ -141,8 +141,9 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
     errs.push_back("spec.action: CUSTOM (an external authorizer) is not supported by weftd");
   } else {
     errs.push_back("spec.action: '" + action + "' is not one of ALLOW, DENY, AUDIT, CUSTOM");
-  }  // istio.io/dry-run: Istio checks the value and the action, then only counts the policy
-  // (shadow rules). weftd refuses a dry-run policy rather than enforce it.
+  }
+  // istio.io/dry-run: Istio checks the value and the action, then only counts the policy
+  // (Envoy's shadow rules).
   if (auto it = ap.meta.annotations.find("istio.io/dry-run"); it != ap.meta.annotations.end()) {
     static const std::set<std::string> kTrue = {"1", "t", "T", "TRUE", "true", "True"};
     static const std::set<std::string> kFalse = {"0", "f", "F", "FALSE", "false", "False"};
@@ -154,8 +155,8 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
     } else if (action == "AUDIT" || action == "CUSTOM") {
       errs.push_back(p + "the annotation istio.io/dry-run currently only supports action ALLOW/DENY, found action " +
                      action + " in " + who);
-    } else if (kTrue.count(it->second)) {
-      errs.push_back(p + "dry-run policies (counted, not enforced) are not supported by weftd");
+    } else {
+      ap.dry_run = kTrue.count(it->second) != 0;
     }
   }
 

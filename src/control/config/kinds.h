@@ -402,6 +402,7 @@ struct AuthorizationPolicy {
   Labels selector;  // matchLabels; empty: the namespace (mesh-wide in the root namespace)
   enum class Action { Allow, Deny, Audit } action = Action::Allow;
   std::vector<AuthzRule> rules;
+  bool dry_run = false;  // istio.io/dry-run: counted (shadow rules), not enforced
 };
 
 // telemetry.istio.io Telemetry: the access logs and metrics of the workloads it selects.

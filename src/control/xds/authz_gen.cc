@@ -373,8 +373,9 @@ class RuleBuilder {
   bool skip_ = false;
 };
 
+// Per action, the enforced policies and the dry-run ones (istio.io/dry-run: shadow rules).
 struct Grouped {
-  std::vector<const AuthorizationPolicy*> audit, deny, allow;
+  std::vector<const AuthorizationPolicy*> audit, deny, allow, deny_dry_run, allow_dry_run;
 };
 
 Grouped grouped(const MeshModel& model, const ProxyInfo& proxy) {
@@ -382,10 +383,10 @@ Grouped grouped(const MeshModel& model, const ProxyInfo& proxy) {
   for (const auto* p : applicable(model, proxy)) {
     switch (p->action) {
       case AuthorizationPolicy::Action::Deny:
-        g.deny.push_back(p);
+        (p->dry_run ? g.deny_dry_run : g.deny).push_back(p);
         break;
       case AuthorizationPolicy::Action::Allow:
-        g.allow.push_back(p);
+        (p->dry_run ? g.allow_dry_run : g.allow).push_back(p);
         break;
       case AuthorizationPolicy::Action::Audit:
         g.audit.push_back(p);
@@ -408,22 +409,43 @@ rbacv3::RBAC rules(const std::vector<const AuthorizationPolicy*>& policies, rbac
   return out;
 }
 
-// AUDIT, DENY, ALLOW: each present group as (rules, shadow?).
+// One RBAC filter's rules: the enforced ones and the counted ones.
+struct FilterRules {
+  std::optional<rbacv3::RBAC> rules, shadow;
+  std::string shadow_prefix;
+  template <typename Config>
+  void into(Config& cfg) && {
+    if (rules) *cfg.mutable_rules() = std::move(*rules);
+    if (shadow) {
+      *cfg.mutable_shadow_rules() = std::move(*shadow);
+      cfg.set_shadow_rules_stat_prefix(shadow_prefix);
+    }
+  }
+};
+
+// AUDIT, DENY, ALLOW: one filter for each present group, with its dry-run policies as shadow
+// rules (Istio's istio_dry_run_deny_ / istio_dry_run_allow_ stat prefixes).
 template <typename F>
 void eachFilter(const Grouped& g, bool tcp, F emit) {
-  if (!g.audit.empty()) emit(rules(g.audit, rbacv3::RBAC::DENY, tcp), true);
-  if (!g.deny.empty()) emit(rules(g.deny, rbacv3::RBAC::DENY, tcp), false);
-  if (!g.allow.empty()) emit(rules(g.allow, rbacv3::RBAC::ALLOW, tcp), false);
+  auto optional = [&](const std::vector<const AuthorizationPolicy*>& list, rbacv3::RBAC::Action action) {
+    return list.empty() ? std::nullopt : std::optional<rbacv3::RBAC>(rules(list, action, tcp));
+  };
+  if (!g.audit.empty()) emit(FilterRules{std::nullopt, rules(g.audit, rbacv3::RBAC::DENY, tcp), "istio_audit_"});
+  if (!g.deny.empty() || !g.deny_dry_run.empty())
+    emit(FilterRules{optional(g.deny, rbacv3::RBAC::DENY), optional(g.deny_dry_run, rbacv3::RBAC::DENY),
+                     "istio_dry_run_deny_"});
+  if (!g.allow.empty() || !g.allow_dry_run.empty())
+    emit(FilterRules{optional(g.allow, rbacv3::RBAC::ALLOW), optional(g.allow_dry_run, rbacv3::RBAC::ALLOW),
+                     "istio_dry_run_allow_"});
 }
 
 }  // namespace
 
 std::vector<hcmv3::HttpFilter> authzHttpFilters(const MeshModel& model, const ProxyInfo& proxy) {
   std::vector<hcmv3::HttpFilter> out;
-  eachFilter(grouped(model, proxy), false, [&](rbacv3::RBAC r, bool shadow) {
+  eachFilter(grouped(model, proxy), false, [&](FilterRules r) {
     envoy::extensions::filters::http::rbac::v3::RBAC cfg;
-    *(shadow ? cfg.mutable_shadow_rules() : cfg.mutable_rules()) = std::move(r);
-    if (shadow) cfg.set_shadow_rules_stat_prefix("istio_audit_");
+    std::move(r).into(cfg);
     hcmv3::HttpFilter& f = out.emplace_back();
     f.set_name("envoy.filters.http.rbac");
     pack(*f.mutable_typed_config(), cfg);
@@ -433,11 +455,10 @@ std::vector<hcmv3::HttpFilter> authzHttpFilters(const MeshModel& model, const Pr
 
 std::vector<lv3::Filter> authzNetworkFilters(const MeshModel& model, const ProxyInfo& proxy) {
   std::vector<lv3::Filter> out;
-  eachFilter(grouped(model, proxy), true, [&](rbacv3::RBAC r, bool shadow) {
+  eachFilter(grouped(model, proxy), true, [&](FilterRules r) {
     envoy::extensions::filters::network::rbac::v3::RBAC cfg;
     cfg.set_stat_prefix("tcp.");  // Istio's: the stats are tcp.rbac.allowed, ...
-    *(shadow ? cfg.mutable_shadow_rules() : cfg.mutable_rules()) = std::move(r);
-    if (shadow) cfg.set_shadow_rules_stat_prefix("istio_audit_");
+    std::move(r).into(cfg);
     lv3::Filter& f = out.emplace_back();
     f.set_name("envoy.filters.network.rbac");
     pack(*f.mutable_typed_config(), cfg);

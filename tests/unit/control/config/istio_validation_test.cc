@@ -648,10 +648,7 @@ TEST(IstioValidationTest, DryRunAndInternalAnnotations) {
         .errors;
   };
   EXPECT_THAT(ap("false", "DENY"), IsEmpty());
-  // Valid for Istio; weftd will not enforce what is meant to be only counted.
-  EXPECT_THAT(ap("true", "ALLOW"), ElementsAre("metadata.annotations[istio.io/dry-run]: dry-run policies (counted, not "
-                                               "enforced) are not supported by weftd"));
-  EXPECT_TRUE(isWeftdLimitation(ap("true", "ALLOW")[0]));
+  EXPECT_THAT(ap("true", "ALLOW"), IsEmpty());  // counted, not enforced (authz_gen's shadow rules)
   EXPECT_THAT(ap("foo", "ALLOW"), ElementsAre("metadata.annotations[istio.io/dry-run]: ns/p has annotation "
                                               "istio.io/dry-run with invalid value (foo): strconv.ParseBool: parsing "
                                               "\"foo\": invalid syntax"));

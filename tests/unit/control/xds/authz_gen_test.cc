@@ -159,6 +159,34 @@ TEST(AuthorizationPolicyTest, TcpChainsGetNetworkRbac) {
   EXPECT_EQ(allow.rules().policies().count("ns[default]-policy[allow]-rule[1]"), 1u);
 }
 
+TEST(AuthorizationPolicyTest, DryRunPoliciesAreShadowRules) {
+  // Istio's istio.io/dry-run: the policy is counted (shadow rules, istio_dry_run_* stats) and
+  // not enforced; an enforced policy of the same action shares the filter.
+  const std::string dry =
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: dry-deny, "
+      "namespace: default, annotations: {istio.io/dry-run: 'true'}}\nspec:\n  action: DENY\n"
+      "  rules:\n  - to: [{operation: {methods: [DELETE]}}]\n";
+  const std::string dry_allow =
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: "
+      "dry-allow, namespace: default, annotations: {istio.io/dry-run: 'true'}}\nspec:\n"
+      "  rules:\n  - to: [{operation: {methods: [GET]}}]\n";
+  auto m = testing::modelFrom(testing::withBase(
+      dry + "---\n" + dry_allow + "---\n" +
+      ap("deny", "default", "  action: DENY\n  rules:\n  - to: [{operation: {methods: [PATCH]}}]\n")));
+  auto filters = authzHttpFilters(*m, testing::proxyIn("default"));
+  ASSERT_EQ(filters.size(), 2u);
+  auto deny = unpack(filters[0]);
+  EXPECT_EQ(deny.rules().policies().count("ns[default]-policy[deny]-rule[0]"), 1u);
+  EXPECT_EQ(deny.shadow_rules().action(), envoy::config::rbac::v3::RBAC::DENY);
+  EXPECT_EQ(deny.shadow_rules().policies().count("ns[default]-policy[dry-deny]-rule[0]"), 1u);
+  EXPECT_EQ(deny.shadow_rules_stat_prefix(), "istio_dry_run_deny_");
+  // A dry-run ALLOW alone enforces nothing: no rules, only shadow rules.
+  auto allow = unpack(filters[1]);
+  EXPECT_FALSE(allow.has_rules());
+  EXPECT_EQ(allow.shadow_rules().action(), envoy::config::rbac::v3::RBAC::ALLOW);
+  EXPECT_EQ(allow.shadow_rules_stat_prefix(), "istio_dry_run_allow_");
+}
+
 TEST(AuthorizationPolicyTest, AnEmptyPolicyAllowsNothing) {
   auto m = testing::modelFrom(testing::withBase(ap("nothing", "default", "")));
   auto filters = authzHttpFilters(*m, testing::proxyIn("default"));
