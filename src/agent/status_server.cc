@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent/grpc_health_probe.h"
 #include "common/http/http_client.h"
 
 namespace weft::agent {
@@ -61,8 +62,9 @@ AdminResponse StatusServer::metrics() {
   return {200, "text/plain; version=0.0.4; charset=utf-8", out};
 }
 
-// Istio's rewritten probes: {"httpGet": {"path", "port", "scheme", "httpHeaders"}, "timeoutSeconds"}
-// or {"tcpSocket": {"port"}}, checked against the application on this host.
+// Istio's rewritten probes: {"httpGet": {"path", "port", "scheme", "httpHeaders"}, "timeoutSeconds"},
+// {"tcpSocket": {"port"}} or {"grpc": {"port", "service"}}, checked against the application on
+// this host.
 AdminResponse StatusServer::appHealth(const std::string& path) {
   const auto& probe = options_.app_probers[path];
   int timeout_s = probe.value("timeoutSeconds", 1);
@@ -92,7 +94,14 @@ AdminResponse StatusServer::appHealth(const std::string& path) {
     return {ok ? 200 : 503, "text/plain; charset=UTF-8",
             ok ? "" : "probe " + path + ": port " + std::to_string(port) + " refused\n"};
   }
-  return {500, "text/plain; charset=UTF-8", "probe " + path + ": neither httpGet nor tcpSocket\n"};
+  if (probe.contains("grpc")) {
+    const auto& g = probe["grpc"];
+    std::string service = g.contains("service") && g["service"].is_string() ? g["service"].get<std::string>() : "";
+    std::string why = grpcHealthCheck(portOf(g), service, timeout);
+    return {why.empty() ? 200 : 503, "text/plain; charset=UTF-8",
+            why.empty() ? "" : "probe " + path + ": " + why + "\n"};
+  }
+  return {500, "text/plain; charset=UTF-8", "probe " + path + ": neither httpGet, tcpSocket nor grpc\n"};
 }
 
 }  // namespace weft::agent

@@ -279,7 +279,19 @@ int main(int argc, char** argv) {
   jwks_options.refresh_interval = std::chrono::seconds(jwks_refresh_s);
   jwks_options.fetch_timeout = std::chrono::milliseconds(jwks_timeout_ms);
   weft::control::authn::JwksResolver jwks(jwks_options, [&] { reload(); });
-  std::unique_ptr<weft::control::kube::KubeSource> kube;
+  // The directory's and Kubernetes' changes, debounced into reloads on one thread.
+  weft::control::Debouncer changes(std::chrono::milliseconds(quiet_ms), std::chrono::milliseconds(max_ms),
+                                   [&] { reload(); });
+  std::unique_ptr<weft::control::kube::KubeSource> kube;  // after `changes`, which it notifies
+  // On any way out: the watches stop, then the reloads (which read `kube`), then both go.
+  struct StopSources {
+    weft::control::Debouncer& changes;
+    std::unique_ptr<weft::control::kube::KubeSource>& kube;
+    ~StopSources() {
+      if (kube) kube->stop();
+      changes.stop();
+    }
+  } stop_sources{changes, kube};
   reload = [&] {
     std::lock_guard<std::mutex> lock(reload_mu);
     weft::control::ConfigSnapshot loaded;
@@ -324,9 +336,6 @@ int main(int argc, char** argv) {
     ads.setModel(weft::control::buildModel(config, effective));
     spdlog::info("config: {} accepted, {} rejected; pushed", config->accepted.size(), config->rejected.size());
   };
-  // The directory's and Kubernetes' changes, debounced into reloads on one thread.
-  weft::control::Debouncer changes(std::chrono::milliseconds(quiet_ms), std::chrono::milliseconds(max_ms),
-                                   [&] { reload(); });
   if (api_server) {
     try {
       kube = std::make_unique<weft::control::kube::KubeSource>(*api_server, weft::control::kube::ReflectorOptions{},
@@ -466,5 +475,6 @@ int main(int argc, char** argv) {
   reactor.run();
   spdlog::info("weftd shutting down");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
+  ca_bundle_patcher.reset();
   return 0;
 }

@@ -56,7 +56,7 @@ json resolvePort(const json& container, const json& port) {
 }
 
 // Istio's probe rewrite: the kubelet asks the agent (15020, /app-health/<container>/<kind>),
-// which asks the application as the original HTTP or TCP probe said (ISTIO_KUBE_APP_PROBERS).
+// which asks the application as the original HTTP, TCP or gRPC probe said (ISTIO_KUBE_APP_PROBERS).
 void rewriteProbes(json& container, json& probers) {
   static const std::pair<const char*, const char*> kProbes[] = {
       {"livenessProbe", "livez"}, {"readinessProbe", "readyz"}, {"startupProbe", "startupz"}};
@@ -64,8 +64,11 @@ void rewriteProbes(json& container, json& probers) {
   for (const auto& [field, kind] : kProbes) {
     if (!container.contains(field) || !container[field].is_object()) continue;
     json& probe = container[field];
-    const char* how = probe.contains("httpGet") ? "httpGet" : probe.contains("tcpSocket") ? "tcpSocket" : nullptr;
-    if (how == nullptr || !probe[how].is_object()) continue;  // exec, grpc: as they are
+    const char* how = probe.contains("httpGet")     ? "httpGet"
+                      : probe.contains("tcpSocket") ? "tcpSocket"
+                      : probe.contains("grpc")      ? "grpc"
+                                                    : nullptr;
+    if (how == nullptr || !probe[how].is_object()) continue;  // exec: as it is
     const std::string path = "/app-health/" + name + "/" + kind;
     json original = probe[how];
     original["port"] = resolvePort(container, original.value("port", json(80)));

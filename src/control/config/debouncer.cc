@@ -5,13 +5,15 @@ namespace weft::control {
 Debouncer::Debouncer(std::chrono::milliseconds quiet, std::chrono::milliseconds max_delay, std::function<void()> fn)
     : quiet_(quiet), max_delay_(max_delay), fn_(std::move(fn)), thread_([this] { run(); }) {}
 
-Debouncer::~Debouncer() {
+Debouncer::~Debouncer() { stop(); }
+
+void Debouncer::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
 }
 
 void Debouncer::notify() {

@@ -13,8 +13,9 @@ namespace weft::control {
 class Debouncer {
  public:
   Debouncer(std::chrono::milliseconds quiet, std::chrono::milliseconds max_delay, std::function<void()> fn);
-  ~Debouncer();   // waits for a running call to end
+  ~Debouncer();   // stop()
   void notify();  // any thread; cheap
+  void stop();    // no call after it; waits for a running call to end
 
  private:
   void run();

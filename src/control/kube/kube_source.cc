@@ -12,7 +12,9 @@ KubeSource::KubeSource(weft::kube::ApiServer server, ReflectorOptions options, s
       store_(std::move(on_change)),
       io_(std::make_unique<boost::asio::io_context>(1)) {}
 
-KubeSource::~KubeSource() {
+KubeSource::~KubeSource() { stop(); }
+
+void KubeSource::stop() {
   io_->stop();
   if (thread_.joinable()) thread_.join();
 }

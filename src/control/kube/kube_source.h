@@ -25,6 +25,7 @@ class KubeSource {
   KubeSource(weft::kube::ApiServer server, ReflectorOptions options, std::function<void()> on_change);
   ~KubeSource();
   void start();
+  void stop();  // ends the watches (on_change is not called after it); the store stays readable
   // True once every type has been listed (false when `timeout` passed first).
   bool waitForSync(std::chrono::milliseconds timeout) const;
   bool synced() const;
