@@ -127,7 +127,7 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
   if (!spec || spec.IsNull()) return ap;  // an empty spec: ALLOW nothing (deny all) for the scope
   if (!expectMap(spec, "spec", errs)) return ap;
   checkKeys(spec, "spec", {"selector", "action", "rules", "provider", "targetRef", "targetRefs"}, errs);
-  ap.selector = workloadSelector(spec, errs);
+  ap.selector = workloadSelector(spec, errs, ap.warnings);
   if (spec["targetRef"] || spec["targetRefs"])
     errs.push_back("spec.targetRef: not supported by weftd (gateways and waypoints come later); use selector");
   std::string action = str(spec, "action", "spec", errs);

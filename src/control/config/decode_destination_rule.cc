@@ -39,7 +39,10 @@ std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::str
     ConnectionPool::Tcp t;
     t.max_connections = count(tcp, "maxConnections", p, errs);
     t.connect_timeout_ms = atLeastOneMs(tcp, "connectTimeout", p, errs);
-    t.idle_timeout_ms = atLeastOneMs(tcp, "idleTimeout", p, errs);
+    // 0s turns the TCP idle timeout off (Istio accepts it here).
+    const bool off =
+        tcp["idleTimeout"] && tcp["idleTimeout"].IsScalar() && goDurationNs(tcp["idleTimeout"].Scalar()) == 0;
+    t.idle_timeout_ms = off ? std::optional<int64_t>(0) : atLeastOneMs(tcp, "idleTimeout", p, errs);
     t.max_connection_duration_ms = atLeastOneMs(tcp, "maxConnectionDuration", p, errs);
     if (YAML::Node ka = tcp["tcpKeepalive"]) {
       std::string kp = p + ".tcpKeepalive";

@@ -28,7 +28,7 @@ PeerAuthentication decodePeerAuthentication(const YAML::Node& doc, Errors& errs)
   if (!spec || spec.IsNull()) return pa;  // an empty spec: PERMISSIVE inherited, as Istio
   if (!expectMap(spec, "spec", errs)) return pa;
   checkKeys(spec, "spec", {"selector", "mtls", "portLevelMtls"}, errs);
-  pa.selector = workloadSelector(spec, errs);
+  pa.selector = workloadSelector(spec, errs, pa.warnings);
   pa.mode = mtlsMode(spec["mtls"], "spec.mtls", errs);
   YAML::Node ports = spec["portLevelMtls"];
   if (ports && !ports.IsNull()) {

@@ -36,7 +36,7 @@ RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors&
   if (!spec || spec.IsNull()) return ra;
   if (!expectMap(spec, "spec", errs)) return ra;
   checkKeys(spec, "spec", {"selector", "jwtRules", "targetRef", "targetRefs"}, errs);
-  ra.selector = workloadSelector(spec, errs);
+  ra.selector = workloadSelector(spec, errs, ra.warnings);
   if (spec["targetRef"] || spec["targetRefs"]) errs.push_back("spec.targetRef: not supported by weftd; use selector");
   YAML::Node rules = spec["jwtRules"];
   if (rules && !rules.IsSequence()) errs.push_back("spec.jwtRules: must be a list");
@@ -63,7 +63,7 @@ RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors&
       auto j = nlohmann::json::parse(jr.jwks, nullptr, false);
       if (j.is_discarded() || !j.is_object()) errs.push_back(rp + ".jwks: not a JSON Web Key Set");
     }
-    jr.fetch_timeout_ms = durationMs(r, "timeout", rp, errs);
+    jr.fetch_timeout_ms = istioDurationMs(r, "timeout", rp, errs);
     jr.from_cookies = strings(r, "fromCookies", rp, errs);
     for (const auto& c : jr.from_cookies)
       if (c.empty()) errs.push_back(rp + ".fromCookies: cookie name must be non-empty string");
@@ -93,6 +93,10 @@ RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors&
         checkKeys(oc[j], op, {"header", "claim"}, errs);
         std::string header = str(oc[j], "header", op, errs), claim = str(oc[j], "claim", op, errs);
         if (header.empty()) errs.push_back(op + ".header: outputClaimToHeaders header must be set");
+        // Istio's ValidateStrictHTTPHeaderName.
+        else if (header.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+                 std::string::npos)
+          errs.push_back(op + ".header: header name " + header + " is not a valid header name");
         if (claim.empty()) errs.push_back(op + ".claim: outputClaimToHeaders claim must be set");
         jr.output_claim_to_headers.emplace_back(header, claim);
       }

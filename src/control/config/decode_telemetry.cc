@@ -228,7 +228,7 @@ Telemetry decodeTelemetry(const YAML::Node& doc, Errors& errs) {
   if (!spec || spec.IsNull()) return t;
   if (!expectMap(spec, "spec", errs)) return t;
   checkKeys(spec, "spec", {"selector", "targetRef", "targetRefs", "tracing", "metrics", "accessLogging"}, errs);
-  t.selector = workloadSelector(spec, errs);
+  t.selector = workloadSelector(spec, errs, t.warnings);
   for (const char* k : {"targetRef", "targetRefs"})
     if (spec[k] && !spec[k].IsNull())
       errs.push_back(std::string("spec.") + k +

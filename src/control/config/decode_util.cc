@@ -20,11 +20,12 @@ void checkKeys(const YAML::Node& n, const std::string& path, std::initializer_li
   }
 }
 
-Labels workloadSelector(const YAML::Node& spec, Errors& errs) {
+Labels workloadSelector(const YAML::Node& spec, Errors& errs, std::vector<std::string>& warnings) {
   YAML::Node sel = spec["selector"];
   if (!expectMap(sel, "spec.selector", errs)) return {};
   checkKeys(sel, "spec.selector", {"matchLabels"}, errs);
   Labels l = labels(sel, "matchLabels", "spec.selector", errs);
+  if (l.empty()) warnings.push_back("spec.selector: workload selector specified without labels");
   // Istio's validateWorkloadSelector.
   for (const auto& [k, v] : l) {
     const std::string p = "spec.selector.matchLabels[" + k + "]: ";

@@ -48,7 +48,8 @@ std::optional<int64_t> istioDurationMs(const YAML::Node& n, const std::string& k
 // Envoy's grammar for %VAR% / %VAR(...)% in a header value, as Istio checks it; nullopt when fine.
 std::optional<std::string> headerValueGrammarError(const std::string& value);
 // spec.selector.matchLabels of a policy kind (empty: no selector, namespace- or mesh-wide).
-Labels workloadSelector(const YAML::Node& spec, Errors& errs);
+// Istio's warning for a selector without labels goes to `warnings`.
+Labels workloadSelector(const YAML::Node& spec, Errors& errs, std::vector<std::string>& warnings);
 // A kind's `spec`, which must be a map; false (with the error) when it is missing or not one.
 bool spec(const YAML::Node& doc, YAML::Node& out, Errors& errs);
 

@@ -349,6 +349,7 @@ struct PeerAuthentication {
   Labels selector;  // matchLabels; empty: namespace- or mesh-wide
   MtlsMode mode = MtlsMode::Unset;
   std::map<uint32_t, MtlsMode> port_modes;  // portLevelMtls, by workload (target) port
+  std::vector<std::string> warnings;        // Istio's validation warnings ("path: message")
 };
 
 // AuthorizationPolicy: who may do what to a workload. Values keep Istio's forms (exact,
@@ -395,6 +396,7 @@ struct RequestAuthentication {
   ObjectMeta meta;
   Labels selector;
   std::vector<JwtRule> jwt_rules;
+  std::vector<std::string> warnings;  // Istio's validation warnings ("path: message")
 };
 
 struct AuthorizationPolicy {
@@ -402,7 +404,8 @@ struct AuthorizationPolicy {
   Labels selector;  // matchLabels; empty: the namespace (mesh-wide in the root namespace)
   enum class Action { Allow, Deny, Audit } action = Action::Allow;
   std::vector<AuthzRule> rules;
-  bool dry_run = false;  // istio.io/dry-run: counted (shadow rules), not enforced
+  bool dry_run = false;               // istio.io/dry-run: counted (shadow rules), not enforced
+  std::vector<std::string> warnings;  // Istio's validation warnings ("path: message")
 };
 
 // telemetry.istio.io Telemetry: the access logs and metrics of the workloads it selects.
@@ -445,6 +448,7 @@ struct Telemetry {
   std::vector<TelemetryAccessLogging> access_logging;
   std::vector<TelemetryMetrics> metrics;
   std::vector<TelemetryTracing> tracing;
+  std::vector<std::string> warnings;  // Istio's validation warnings ("path: message")
 };
 
 }  // namespace weft::control

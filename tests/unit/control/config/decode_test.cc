@@ -257,6 +257,9 @@ TEST(DecodeTest, DestinationRuleEmptyPoliciesAndUpgradeConflictAsIstio) {
                   .errors,
               ElementsAre("spec.trafficPolicy.connectionPool.http: use client protocol must not be true when "
                           "H2UpgradePolicy is UPGRADE"));
+  ConfigSnapshot off = snapshotFrom(dr("  trafficPolicy:\n    connectionPool:\n      tcp: {idleTimeout: 0s}\n"));
+  ASSERT_EQ(off.destination_rules.size(), 1u) << rejectedText(off);  // 0s: no idle timeout, as Istio allows
+  EXPECT_EQ(off.destination_rules[0].traffic_policy->connection_pool->tcp->idle_timeout_ms, 0);
   EXPECT_THAT(rejectOne(dr("  trafficPolicy:\n    connectionPool:\n      tcp: {connectTimeout: 2.0000005s}\n")).errors,
               ElementsAre("spec.trafficPolicy.connectionPool.tcp.connectTimeout: only durations to ms precision are "
                           "supported"));

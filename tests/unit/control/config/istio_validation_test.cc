@@ -635,7 +635,31 @@ TEST(IstioValidationTest, PolicyWorkloadSelectors) {
     EXPECT_THAT(errors("{'': x}"),
                 ElementsAre("spec.selector.matchLabels[]: empty key is not supported in selector: \"=x\""))
         << kind;
+    // A selector without labels: valid, with Istio's warning.
+    Verdict empty = verdict("apiVersion: " + kind + "\nmetadata: {name: p, namespace: ns}\nspec:\n  selector: {}\n");
+    EXPECT_THAT(empty.errors, IsEmpty()) << kind;
+    EXPECT_THAT(empty.warnings, ElementsAre("spec.selector: workload selector specified without labels")) << kind;
   }
+}
+
+// RequestAuthentication's jwtRules: outputClaimToHeaders header names (ValidateStrictHTTPHeaderName)
+// and the fetch timeout (ValidateDuration).
+TEST(IstioValidationTest, RequestAuthenticationHeadersAndTimeout) {
+  auto errors = [](const std::string& rule) {
+    return verdict(
+               "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: r, namespace: "
+               "ns}\nspec:\n  jwtRules:\n  - {issuer: https://i.example, jwksUri: https://i.example/jwks, " +
+               rule + "}\n")
+        .errors;
+  };
+  EXPECT_THAT(errors("outputClaimToHeaders: [{header: x-sub, claim: sub}]"), IsEmpty());
+  EXPECT_THAT(errors("outputClaimToHeaders: [{header: 'abc%123', claim: sub}, {header: ':authority', claim: sub}]"),
+              ElementsAre("spec.jwtRules[0].outputClaimToHeaders[0].header: header name abc%123 is not a valid header "
+                          "name",
+                          "spec.jwtRules[0].outputClaimToHeaders[1].header: header name :authority is not a valid "
+                          "header name"));
+  EXPECT_THAT(errors("timeout: 0s"), ElementsAre("spec.jwtRules[0].timeout: duration must be greater than 1ms"));
+  EXPECT_THAT(errors("timeout: 1m30s"), IsEmpty());
 }
 
 // istio.io/dry-run (TestValidateAuthorizationPolicy's dry-run cases) and the annotations only
