@@ -193,7 +193,13 @@ int main(int argc, char** argv) {
     if (!kubeconfig.empty()) {
       api_server = weft::kube::kubeconfigApiServer(kubeconfig, kube_context);
     } else if (getenv("KUBERNETES_SERVICE_HOST")) {
-      api_server = weft::kube::inClusterApiServer();
+      try {
+        api_server = weft::kube::inClusterApiServer();
+      } catch (const weft::ConfigError& e) {
+        // In a pod without a service account token: the directory alone, if there is one.
+        if (config_dir.empty()) throw;
+        fprintf(stderr, "weftd: not watching Kubernetes (%s); serving --config-dir only\n", e.what());
+      }
     }
   } catch (const weft::ConfigError& e) {
     fprintf(stderr, "weftd: Kubernetes: %s\n", e.what());

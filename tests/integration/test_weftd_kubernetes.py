@@ -415,3 +415,33 @@ def test_native_sidecars_follow_the_nodes_kubelet_versions(api, tmp_path):
         assert wh.wait_for(lambda: "istio-proxy" in [c["name"] for c in injected()["spec"]["containers"]], 10)
     finally:
         weftd.stop()
+
+
+def test_in_a_pod_without_a_service_account_weftd_says_so(tmp_path):
+    import os
+    env = dict(os.environ, KUBERNETES_SERVICE_HOST="10.255.255.1", KUBERNETES_SERVICE_PORT="443")
+    # Without a directory: nothing to serve, and the reason named.
+    out = subprocess.run([str(wd.weftd_binary())], env=env, capture_output=True, text=True, timeout=10)
+    assert out.returncode == 1
+    assert "cannot read the service account token '/var/run/secrets/kubernetes.io/serviceaccount/token'" in \
+        out.stderr, out.stderr
+    # With one: the directory alone, said once at start.
+    (tmp_path / "mesh").mkdir()
+    http = wh.free_port()
+    proc = subprocess.Popen([str(wd.weftd_binary()), "--config-dir", str(tmp_path / "mesh"), "--grpc-addr",
+                             "127.0.0.1:%d" % wh.free_port(), "--secure-grpc-addr", "127.0.0.1:%d" % wh.free_port(),
+                             "--http-addr", "127.0.0.1:%d" % http], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        import urllib.request
+
+        def ready():
+            try:
+                return urllib.request.urlopen("http://127.0.0.1:%d/ready" % http, timeout=1).status == 200
+            except OSError:
+                return False
+        assert wh.wait_for(ready, 10)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert "not watching Kubernetes" in err and "serving --config-dir only" in err, err
