@@ -55,12 +55,14 @@ void checkCidrs(const AuthzField& f, const std::string& path, Errors& errs) {
   }
 }
 
+// Istio's ValidatePorts (strconv.ParseUint, at most 65535; 0 is accepted and matches nothing).
 void checkPorts(const AuthzField& f, const std::string& path, Errors& errs) {
   for (const auto& list : {&f.values, &f.not_values}) {
     for (const auto& v : *list) {
-      bool ok = !v.empty() && v.find_first_not_of("0123456789") == std::string::npos && v.size() <= 5 &&
-                std::stoi(v) >= 1 && std::stoi(v) <= 65535;
-      if (!ok) errs.push_back(path + ": port '" + v + "' must be in range 1..65535");
+      if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
+        errs.push_back(path + ": bad port (" + v + "): strconv.ParseUint: parsing \"" + v + "\": invalid syntax");
+      else if (v.size() > 5 || std::stoul(v) > 65535)
+        errs.push_back(path + ": bad port (" + v + "): <nil>");
     }
   }
 }
@@ -68,9 +70,7 @@ void checkPorts(const AuthzField& f, const std::string& path, Errors& errs) {
 void checkPaths(const AuthzField& f, const std::string& path, Errors& errs) {
   for (const auto& list : {&f.values, &f.not_values}) {
     for (const auto& v : *list) {
-      auto star = v.find('*');
-      if (star != std::string::npos && v != "*" && star != 0 && star != v.size() - 1)
-        errs.push_back(path + ": '" + v + "' may have '*' only at its start or end");
+      // A '*' inside a path is a literal character (an exact match), as in Istio.
       if (v.find('{') != std::string::npos)
         errs.push_back(path + ": path templates ('{*}', '{**}') are not supported by weftd");
     }
@@ -179,7 +179,8 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
     if (!expectMap(r, rp, errs)) continue;
     checkKeys(r, rp, {"from", "to", "when"}, errs);
     if (YAML::Node from = r["from"]) {
-      if (!from.IsSequence() || from.size() == 0) errs.push_back(rp + ".from: `from` must not be empty");
+      // An empty list reaches Istio's check as no list at all (protobuf): valid.
+      if (!from.IsSequence() && !from.IsNull()) errs.push_back(rp + ".from: must be a list");
       for (size_t j = 0; from.IsSequence() && j < from.size(); ++j) {
         std::string fp = idx(rp + ".from", j) + ".source";
         YAML::Node s = from[j]["source"];
@@ -208,7 +209,7 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
       }
     }
     if (YAML::Node to = r["to"]) {
-      if (!to.IsSequence() || to.size() == 0) errs.push_back(rp + ".to: `to` must not be empty");
+      if (!to.IsSequence() && !to.IsNull()) errs.push_back(rp + ".to: must be a list");
       for (size_t j = 0; to.IsSequence() && j < to.size(); ++j) {
         std::string tp = idx(rp + ".to", j) + ".operation";
         YAML::Node o = to[j]["operation"];
