@@ -275,6 +275,19 @@ std::optional<HttpRoute::Fault> decodeFault(const YAML::Node& n, const std::stri
   return f;
 }
 
+// Istio's host.Name.Matches: equal names, or a wildcard ("*.foo.com", "*") covering the other.
+bool hostsOverlap(const std::string& a, const std::string& b) {
+  auto wild = [](const std::string& h) { return !h.empty() && h[0] == '*'; };
+  auto endsWith = [](const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (wild(a) && wild(b))
+    return a.size() < b.size() ? endsWith(b.substr(1), a.substr(1)) : endsWith(a.substr(1), b.substr(1));
+  if (wild(a)) return endsWith(b, a.substr(1));
+  if (wild(b)) return endsWith(a, b.substr(1));
+  return a == b;
+}
+
 // RFC 7230's tchar, as Istio's character class writes it (which also lets ',' through).
 bool isHeaderToken(const std::string& name) {
   static const std::string kExtra = "!#$%&'*+,-.^_`|~";
@@ -404,9 +417,18 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
   checkKeys(spec, "spec", {"hosts", "gateways", "http", "tcp", "exportTo"}, errs);
   vs.hosts = strings(spec, "hosts", "spec", errs);
   if (vs.hosts.empty()) errs.push_back("spec.hosts: at least one host is required");
+  bool hosts_valid = true;
   for (size_t i = 0; i < vs.hosts.size(); ++i) {
-    if (!isValidHost(vs.hosts[i])) errs.push_back(idx("spec.hosts", i) + ": '" + vs.hosts[i] + "' is not a valid host");
+    if (!isValidHost(vs.hosts[i])) {
+      errs.push_back(idx("spec.hosts", i) + ": '" + vs.hosts[i] + "' is not a valid host");
+      hosts_valid = false;
+    }
   }
+  // Literal and wildcard duplicates (*.foo.com and *.com), as Istio checks them.
+  for (size_t i = 0; hosts_valid && i < vs.hosts.size(); ++i)
+    for (size_t j = i + 1; j < vs.hosts.size(); ++j)
+      if (hostsOverlap(vs.hosts[i], vs.hosts[j]))
+        errs.push_back("spec.hosts: duplicate hosts in virtual service: " + vs.hosts[i] + " & " + vs.hosts[j]);
   vs.gateways = strings(spec, "gateways", "spec", errs);
   const bool mesh_bound =
       vs.gateways.empty() || std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") != vs.gateways.end();

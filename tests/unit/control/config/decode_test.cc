@@ -399,6 +399,13 @@ TEST(DecodeTest, VirtualServiceBadHosts) {
   EXPECT_THAT(dest.errors,
               ElementsAre("spec.http[0].route[0].destination.host: '*.example.com' is not a valid host name"));
 
+  Rejected dup = rejectOne(
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
+      "spec:\n  hosts: ['*.foo.bar', a.com, '*.bar', a.com]\n  http:\n  - route:\n    - destination: {host: "
+      "reviews}\n");
+  EXPECT_THAT(dup.errors, ElementsAre("spec.hosts: duplicate hosts in virtual service: *.foo.bar & *.bar",
+                                      "spec.hosts: duplicate hosts in virtual service: a.com & a.com"));
+
   Rejected missing = rejectOne(
       "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
       "spec:\n  http:\n  - route:\n    - destination: {host: reviews}\n");
