@@ -55,7 +55,10 @@ def test_consecutive_5xx_errors_eject_the_failing_endpoint(mesh):
     # Without a DestinationRule the bad endpoint keeps its share (no outlier detection).
     assert wh.wait_for(lambda: flaky_cluster(mesh.proxy) is not None, 10)
     assert "outlier_detection" not in flaky_cluster(mesh.proxy)
-    assert [get(mesh) for _ in range(10)].count(503) >= 2
+    # LEAST_REQUEST picks at random between idle hosts: the bad one answers about half of them
+    # (fewer than 8 of 40 has a chance of about 1 in 100,000).
+    codes = [get(mesh) for _ in range(40)]
+    assert codes.count(503) >= 8, codes
     mesh.weftd.write("dr.yaml", DR)
     assert wh.wait_for(lambda: "outlier_detection" in (flaky_cluster(mesh.proxy) or {}), 10)
     c = flaky_cluster(mesh.proxy)
