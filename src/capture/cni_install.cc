@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/base64.h"
+#include "common/kube/api_server.h"
 
 namespace weft::capture {
 
@@ -126,28 +127,21 @@ InstallResult removeFromChain(const std::string& net_dir) {
 }
 
 std::string inClusterKubeconfig(const std::string& secrets_dir, std::string& error) {
-  const char* host = std::getenv("KUBERNETES_SERVICE_HOST");
-  const char* port = std::getenv("KUBERNETES_SERVICE_PORT");
-  if (!host || !port) {
-    error = "not in a Kubernetes pod: KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT are not set";
+  kube::ApiServer server;
+  try {
+    server = kube::inClusterApiServer(secrets_dir);
+  } catch (const ConfigError& e) {
+    error = e.what();
     return {};
   }
-  std::string token, ca;
-  if (!readFile(fs::path(secrets_dir) / "token", token) || !readFile(fs::path(secrets_dir) / "ca.crt", ca)) {
-    error = "cannot read the service account's token and ca.crt in " + secrets_dir;
-    return {};
-  }
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-  std::string h(host);
-  if (h.find(':') != std::string::npos) h = "[" + h + "]";
   // JSON is YAML: the kubeconfig is written as JSON.
   json cfg = {{"apiVersion", "v1"},
               {"kind", "Config"},
               {"current-context", "weft-cni"},
-              {"clusters", {{{"name", "local"}, {"cluster", {{"server", "https://" + h + ":" + port}}}}}},
-              {"users", {{{"name", "weft-cni"}, {"user", {{"token", token}}}}}},
+              {"clusters", {{{"name", "local"}, {"cluster", {{"server", server.url()}}}}}},
+              {"users", {{{"name", "weft-cni"}, {"user", {{"token", server.bearerToken()}}}}}},
               {"contexts", {{{"name", "weft-cni"}, {"context", {{"cluster", "local"}, {"user", "weft-cni"}}}}}}};
-  cfg["clusters"][0]["cluster"]["certificate-authority-data"] = base64Encode(ca);
+  cfg["clusters"][0]["cluster"]["certificate-authority-data"] = base64Encode(server.ca_pem);
   return cfg.dump(2) + "\n";
 }
 

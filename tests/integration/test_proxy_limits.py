@@ -89,7 +89,7 @@ class Watch:
         assert self.env.proxy.alive(), "%s: weft-proxy died%s" % (what, ctx)
         assert growth < RSS_BOUND_MB, "%s: RSS grew %.1f MB (bound %d MB)%s" % (what, growth, RSS_BOUND_MB, ctx)
         assert not failures, "%s: other clients failed: %r%s" % (what, failures[:5], ctx)
-        assert worst < 1.5, "%s: another client waited %.2f s%s" % (what, worst, ctx)
+        assert worst < 3.0, "%s: another client waited %.2f s%s" % (what, worst, ctx)
         return growth
 
 
@@ -226,6 +226,12 @@ def wait_held(env, n, timeout=5.0):
         "the upstream holds %d requests, expected %d%s" % (env.hold.requests, n, env.proxy.ctx())
 
 
+def wait_pending(env):
+    """The third request waits for a connection (max_pending_requests 1 is full)."""
+    assert wh.wait_for(lambda: env.proxy.stats().get("cluster.small.upstream_rq_pending_active", 0) == 1, 10), \
+        env.proxy.ctx()
+
+
 @pytest.mark.parametrize("protocol", ["http1", "http2"])
 def test_circuit_breakers_overflow_is_503_uo(env, protocol):
     # cluster "small": max_connections 2, max_pending_requests 1: two requests hold the
@@ -238,7 +244,7 @@ def test_circuit_breakers_overflow_is_503_uo(env, protocol):
             rc.request("GET", "/small/%d" % i)
             if i < 2:
                 wait_held(env, start + i + 1)
-        time.sleep(0.2)
+        wait_pending(env)
         r = wh.http_request(env.port, "/small/overflow")
         assert r.status == 503, r.describe()
         assert b"overflow" in r.body, r.body
@@ -256,7 +262,7 @@ def test_circuit_breakers_overflow_is_503_uo(env, protocol):
                 c.request(sid, "/small/%d" % i, authority="limits.test")
                 if i < 2:
                     wait_held(env, start + i + 1)
-            time.sleep(0.2)
+            wait_pending(env)
             c.request(7, "/small/overflow", authority="limits.test")
             c.read_until(lambda x: x.done(7))
             assert c.streams[7]["status"] not in (None, 200), c.streams[7]

@@ -38,7 +38,7 @@ def env(weft_module):
         bad[proto] = types.SimpleNamespace(failover=FailingServer(503), retry=FailingServer(503),
                                            noretry=FailingServer(503))
         b_ = bad[proto]
-        od = {"consecutive_5xx": 1, "interval": "0.2s", "base_ejection_time": "1s", "max_ejection_percent": 100}
+        od = {"consecutive_5xx": 1, "interval": "0.2s", "base_ejection_time": "5s", "max_ejection_percent": 100}
         clusters += [
             prioritized("failover_" + proto, [group([b_.failover.port], 0, "us", "a"), group([far.port], 1, "eu", "b")],
                         outlier_detection=od),
@@ -94,7 +94,7 @@ def test_an_ejected_priority_fails_over_and_comes_back(env, proto):
     assert bad.count == 1
     # Recovered: after the ejection time, P0 has the load again.
     bad.status = 200
-    assert env.proxy.wait_stat("cluster.%s.outlier_detection.ejections_active" % c, 0, timeout=6.0) == 0
+    assert env.proxy.wait_stat("cluster.%s.outlier_detection.ejections_active" % c, 0, timeout=10.0) == 0
     before = bad.count
     assert servers(env, proto, "/%s/failover" % proto, 10) == {200: 10}  # FailingServer's body is not JSON
     assert bad.count == before + 10

@@ -273,9 +273,8 @@ def _spread(env, path, total, connections=4):
 def test_weighted_clusters_80_20(env):
     counts = _spread(env, "/weighted", 1000)
     total = sum(counts.values())
-    share_a = counts["echo-a"] / total
-    assert total == 1000 and abs(share_a - 0.80) <= 0.05, (
-        "weighted_clusters 80/20: expected echo-a share 0.80 +- 0.05 over 1000 requests, got %r"
+    assert total == 1000 and 745 <= counts["echo-a"] <= 855, (  # 4.3 sd
+        "weighted_clusters 80/20: expected echo-a 800 +- 55 of 1000 requests, got %r"
         % dict(counts))
 
 

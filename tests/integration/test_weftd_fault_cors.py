@@ -64,6 +64,8 @@ def test_ratings_abort_for_jason(mesh):
 
 def test_ratings_delay_for_jason(mesh):
     apply(mesh, "virtual-service-ratings-test-delay.yaml")
+    # The previous test's abort route answers "someone" with 200 as well: wait for the delay itself.
+    assert wh.wait_for(lambda: "fixed_delay" in mesh.proxy.admin("/config_dump").text, 10)
     assert wh.wait_for(lambda: ratings(mesh, "http1", "someone").status == 200, 5)
     got = {}
 

@@ -49,9 +49,9 @@ SERVICE_PORT = 50051
 TARGET = "xds:///%s:%d" % (SERVICE_HOST, SERVICE_PORT)
 BACKENDS = {"v1": "127.0.0.2", "v2": "127.0.0.3"}
 
-INITIAL_CALLS = 400          # sd of the v1 share at p=0.8: 0.02, so +-0.08 is 4 sd
+INITIAL_CALLS = 400          # sd of the v1 share at p=0.8: 0.02, so +-0.09 is 4.5 sd
 INITIAL_SHARE = 0.8
-SHARE_TOLERANCE = 0.08
+SHARE_TOLERANCE = 0.09
 CONVERGE_TIMEOUT_S = 10
 CALL_DEADLINE_MS = 10000     # covers the first call, which waits for LDS/RDS/CDS/EDS
 WEFTD_READY_TIMEOUT_S = 20

@@ -69,7 +69,7 @@ def test_consecutive_5xx_errors_eject_the_failing_endpoint(mesh):
     name = c["name"]
     active = "cluster.%s.outlier_detection.ejections_active" % name
     codes = []
-    while len(codes) < 20 and mesh.proxy.stats().get(active, 0) == 0:
+    while len(codes) < 40 and mesh.proxy.stats().get(active, 0) == 0:
         codes.append(get(mesh))
     assert mesh.proxy.stats().get(active) == 1, codes
     assert [get(mesh) for _ in range(10)] == [200] * 10

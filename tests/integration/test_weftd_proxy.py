@@ -77,7 +77,7 @@ def test_weighted_split_follows_virtual_service(mesh):
     assert wh.wait_for(lambda: servers(mesh.port, 20)["web-v2"] > 0, 5), "the 80/20 edit never reached the proxy"
     counts = servers(mesh.port, 500)
     share = counts["web-v1"] / 500
-    assert abs(share - 0.8) <= 0.07 and sum(counts.values()) == 500, "expected 80/20, got %s" % dict(counts)
+    assert 360 <= counts["web-v1"] <= 440 and sum(counts.values()) == 500, "expected 80/20, got %s" % dict(counts)
 
 
 def test_header_match_routes_to_subset(mesh):
