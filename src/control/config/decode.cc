@@ -1,5 +1,7 @@
 #include "control/config/decode.h"
 
+#include <algorithm>
+
 #include "control/config/decode_util.h"
 #include "control/config/kind_table.h"
 
@@ -26,6 +28,48 @@ bool inGroup(ApiGroup group, const std::string& api) {
   return false;
 }
 
+// The path of the node a yaml-cpp exception points at (by its position in the text), or "".
+bool findPath(const YAML::Node& n, const YAML::Mark& mark, std::string& path) {
+  if (n.Mark().line == mark.line && n.Mark().column == mark.column && !n.Mark().is_null()) return true;
+  if (n.IsMap()) {
+    for (const auto& kv : n) {
+      std::string p = decode::join(path, kv.first.Scalar());
+      if (findPath(kv.second, mark, p)) {
+        path = p;
+        return true;
+      }
+    }
+  } else if (n.IsSequence()) {
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string p = decode::idx(path, i);
+      if (findPath(n[i], mark, p)) {
+        path = p;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// A decoder that reads a field of a scalar or a list without checking it first: the error
+// names the node, not a crash.
+void shapeError(const YAML::Node& doc, const YAML::Exception& e, Errors& errs) {
+  std::string path;
+  if (!e.mark.is_null() && findPath(doc, e.mark, path) && !path.empty()) {
+    errs.push_back(path + ": has the wrong shape (" + e.msg + ")");
+  } else {
+    errs.push_back("document: has the wrong shape (" + e.msg + ")");
+  }
+}
+
+void dropRepeats(std::vector<std::string>& v) {
+  std::vector<std::string> out;
+  for (auto& s : v) {
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
+  }
+  v = std::move(out);
+}
+
 }  // namespace
 
 bool isKnownKind(const std::string& api, const std::string& kind) {
@@ -50,12 +94,21 @@ DecodeResult decodeResource(const YAML::Node& doc) {
     return r;
   }
   std::optional<Resource> res;
-  std::apply(
-      [&](const auto&... row) {
-        ((!res && inGroup(row.group, api) && row.kind == r.kind ? (void)(res = row.decode(doc, errs)) : (void)0), ...);
-      },
-      kKinds);
-  if (!res) {
+  bool known = false;
+  try {
+    std::apply(
+        [&](const auto&... row) {
+          ((!known && inGroup(row.group, api) && row.kind == r.kind ? (void)(known = true, res = row.decode(doc, errs))
+                                                                    : (void)0),
+           ...);
+        },
+        kKinds);
+  } catch (const YAML::Exception& e) {
+    shapeError(doc, e, errs);
+    return r;
+  }
+  dropRepeats(errs);
+  if (!known) {
     errs.push_back("kind: " + api + " " + r.kind + " is not supported by weftd");
     return r;
   }

@@ -22,70 +22,6 @@ std::optional<int64_t> atLeastOneMs(const YAML::Node& n, const char* key, const 
   return istioDurationMs(n, key, path, errs);
 }
 
-std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::string& path, Errors& errs) {
-  if (!n || !expectMap(n, path, errs)) return std::nullopt;
-  checkKeys(n, path, {"tcp", "http"}, errs);
-  ConnectionPool cp;
-  if (!n["tcp"] && !n["http"]) {
-    errs.push_back(path + ": connection pool must have at least one field");
-    return std::nullopt;
-  }
-  if (YAML::Node tcp = n["tcp"]) {
-    std::string p = path + ".tcp";
-    checkKeys(tcp, p, {"maxConnections", "connectTimeout", "tcpKeepalive", "idleTimeout", "maxConnectionDuration"},
-              errs,
-              "not supported by weftd (maxConnections, connectTimeout, tcpKeepalive, idleTimeout, "
-              "maxConnectionDuration are)");
-    ConnectionPool::Tcp t;
-    t.max_connections = count(tcp, "maxConnections", p, errs);
-    t.connect_timeout_ms = atLeastOneMs(tcp, "connectTimeout", p, errs);
-    // 0s turns the TCP idle timeout off (Istio accepts it here).
-    const bool off =
-        tcp["idleTimeout"] && tcp["idleTimeout"].IsScalar() && goDurationNs(tcp["idleTimeout"].Scalar()) == 0;
-    t.idle_timeout_ms = off ? std::optional<int64_t>(0) : atLeastOneMs(tcp, "idleTimeout", p, errs);
-    t.max_connection_duration_ms = atLeastOneMs(tcp, "maxConnectionDuration", p, errs);
-    if (YAML::Node ka = tcp["tcpKeepalive"]) {
-      std::string kp = p + ".tcpKeepalive";
-      checkKeys(ka, kp, {"probes", "time", "interval"}, errs);
-      ConnectionPool::Tcp::Keepalive k;
-      k.probes = count(ka, "probes", kp, errs);
-      k.time_ms = atLeastOneMs(ka, "time", kp, errs);
-      k.interval_ms = atLeastOneMs(ka, "interval", kp, errs);
-      t.keepalive = k;
-    }
-    cp.tcp = t;
-  }
-  if (YAML::Node http = n["http"]) {
-    std::string p = path + ".http";
-    checkKeys(http, p,
-              {"http1MaxPendingRequests", "http2MaxRequests", "maxRetries", "maxRequestsPerConnection", "idleTimeout",
-               "h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams"},
-              errs,
-              "not supported by weftd (http1MaxPendingRequests, http2MaxRequests, maxRetries, "
-              "maxRequestsPerConnection, idleTimeout, h2UpgradePolicy, useClientProtocol, maxConcurrentStreams are)");
-    ConnectionPool::Http h;
-    h.http1_max_pending_requests = count(http, "http1MaxPendingRequests", p, errs);
-    h.http2_max_requests = count(http, "http2MaxRequests", p, errs);
-    h.max_retries = count(http, "maxRetries", p, errs);
-    h.max_requests_per_connection = count(http, "maxRequestsPerConnection", p, errs);
-    h.idle_timeout_ms = atLeastOneMs(http, "idleTimeout", p, errs);
-    h.max_concurrent_streams = count(http, "maxConcurrentStreams", p, errs);
-    h.use_client_protocol = boolean(http, "useClientProtocol", p, errs).value_or(false);
-    std::string upgrade = str(http, "h2UpgradePolicy", p, errs);
-    if (upgrade == "UPGRADE") {
-      h.h2_upgrade = ConnectionPool::Http::H2Upgrade::Upgrade;
-    } else if (upgrade == "DO_NOT_UPGRADE") {
-      h.h2_upgrade = ConnectionPool::Http::H2Upgrade::DoNotUpgrade;
-    } else if (!upgrade.empty() && upgrade != "DEFAULT") {
-      errs.push_back(p + ".h2UpgradePolicy: '" + upgrade + "' is not one of DEFAULT, DO_NOT_UPGRADE, UPGRADE");
-    }
-    if (h.h2_upgrade == ConnectionPool::Http::H2Upgrade::Upgrade && h.use_client_protocol)
-      errs.push_back(p + ": use client protocol must not be true when H2UpgradePolicy is UPGRADE");
-    cp.http = h;
-  }
-  return cp;
-}
-
 // As Istio's validateOutlierDetection: durations of at least 1 ms, percentages 0-100, and local
 // origin failures only with the split. The deprecated consecutiveErrors is refused: today's Istio
 // warns and ignores it, and weftd does not drop a setting silently.
@@ -176,8 +112,8 @@ LocalityLbSetting localityLbSetting(const YAML::Node& n, const std::string& path
   checkKeys(n, path, {"distribute", "failover", "failoverPriority", "enabled"}, errs);
   s.enabled = boolean(n, "enabled", path, errs);
   s.failover_priority = strings(n, "failoverPriority", path, errs);
-  YAML::Node dist = n["distribute"], fail = n["failover"];
-  for (size_t i = 0; dist && dist.IsSequence() && i < dist.size(); ++i) {
+  YAML::Node dist = seq(n, "distribute", path, errs), fail = seq(n, "failover", path, errs);
+  for (size_t i = 0; dist && i < dist.size(); ++i) {
     std::string p = idx(path + ".distribute", i);
     if (!expectMap(dist[i], p, errs)) continue;
     checkKeys(dist[i], p, {"from", "to"}, errs);
@@ -192,7 +128,7 @@ LocalityLbSetting localityLbSetting(const YAML::Node& n, const std::string& path
     }
     s.distribute.push_back(std::move(d));
   }
-  for (size_t i = 0; fail && fail.IsSequence() && i < fail.size(); ++i) {
+  for (size_t i = 0; fail && i < fail.size(); ++i) {
     std::string p = idx(path + ".failover", i);
     if (!expectMap(fail[i], p, errs)) continue;
     checkKeys(fail[i], p, {"from", "to"}, errs);
@@ -447,14 +383,75 @@ std::optional<TrafficPolicy> trafficPolicy(const YAML::Node& n, const std::strin
 
 }  // namespace
 
+std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::string& path, Errors& errs) {
+  if (!n || !expectMap(n, path, errs)) return std::nullopt;
+  checkKeys(n, path, {"tcp", "http"}, errs);
+  ConnectionPool cp;
+  if (!n["tcp"] && !n["http"]) {
+    errs.push_back(path + ": connection pool must have at least one field");
+    return std::nullopt;
+  }
+  if (YAML::Node tcp = n["tcp"]) {
+    std::string p = path + ".tcp";
+    checkKeys(tcp, p, {"maxConnections", "connectTimeout", "tcpKeepalive", "idleTimeout", "maxConnectionDuration"},
+              errs,
+              "not supported by weftd (maxConnections, connectTimeout, tcpKeepalive, idleTimeout, "
+              "maxConnectionDuration are)");
+    ConnectionPool::Tcp t;
+    t.max_connections = count(tcp, "maxConnections", p, errs);
+    t.connect_timeout_ms = atLeastOneMs(tcp, "connectTimeout", p, errs);
+    // 0s turns the TCP idle timeout off (Istio accepts it here).
+    const bool off =
+        tcp["idleTimeout"] && tcp["idleTimeout"].IsScalar() && goDurationNs(tcp["idleTimeout"].Scalar()) == 0;
+    t.idle_timeout_ms = off ? std::optional<int64_t>(0) : atLeastOneMs(tcp, "idleTimeout", p, errs);
+    t.max_connection_duration_ms = atLeastOneMs(tcp, "maxConnectionDuration", p, errs);
+    if (YAML::Node ka = tcp["tcpKeepalive"]) {
+      std::string kp = p + ".tcpKeepalive";
+      checkKeys(ka, kp, {"probes", "time", "interval"}, errs);
+      ConnectionPool::Tcp::Keepalive k;
+      k.probes = count(ka, "probes", kp, errs);
+      k.time_ms = atLeastOneMs(ka, "time", kp, errs);
+      k.interval_ms = atLeastOneMs(ka, "interval", kp, errs);
+      t.keepalive = k;
+    }
+    cp.tcp = t;
+  }
+  if (YAML::Node http = n["http"]) {
+    std::string p = path + ".http";
+    checkKeys(http, p,
+              {"http1MaxPendingRequests", "http2MaxRequests", "maxRetries", "maxRequestsPerConnection", "idleTimeout",
+               "h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams"},
+              errs,
+              "not supported by weftd (http1MaxPendingRequests, http2MaxRequests, maxRetries, "
+              "maxRequestsPerConnection, idleTimeout, h2UpgradePolicy, useClientProtocol, maxConcurrentStreams are)");
+    ConnectionPool::Http h;
+    h.http1_max_pending_requests = count(http, "http1MaxPendingRequests", p, errs);
+    h.http2_max_requests = count(http, "http2MaxRequests", p, errs);
+    h.max_retries = count(http, "maxRetries", p, errs);
+    h.max_requests_per_connection = count(http, "maxRequestsPerConnection", p, errs);
+    h.idle_timeout_ms = atLeastOneMs(http, "idleTimeout", p, errs);
+    h.max_concurrent_streams = count(http, "maxConcurrentStreams", p, errs);
+    h.use_client_protocol = boolean(http, "useClientProtocol", p, errs).value_or(false);
+    std::string upgrade = str(http, "h2UpgradePolicy", p, errs);
+    if (upgrade == "UPGRADE") {
+      h.h2_upgrade = ConnectionPool::Http::H2Upgrade::Upgrade;
+    } else if (upgrade == "DO_NOT_UPGRADE") {
+      h.h2_upgrade = ConnectionPool::Http::H2Upgrade::DoNotUpgrade;
+    } else if (!upgrade.empty() && upgrade != "DEFAULT") {
+      errs.push_back(p + ".h2UpgradePolicy: '" + upgrade + "' is not one of DEFAULT, DO_NOT_UPGRADE, UPGRADE");
+    }
+    if (h.h2_upgrade == ConnectionPool::Http::H2Upgrade::Upgrade && h.use_client_protocol)
+      errs.push_back(p + ": use client protocol must not be true when H2UpgradePolicy is UPGRADE");
+    cp.http = h;
+  }
+  return cp;
+}
+
 DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs) {
   DestinationRule dr;
   dr.meta = meta(doc, errs);
-  YAML::Node spec = doc["spec"];
-  if (!expectMap(spec, "spec", errs)) {
-    if (!spec) errs.push_back("spec: is required");
-    return dr;
-  }
+  YAML::Node spec;
+  if (!decode::spec(doc, spec, errs)) return dr;
   checkKeys(spec, "spec", {"host", "trafficPolicy", "subsets", "exportTo"}, errs);
   dr.host = str(spec, "host", "spec", errs);
   if (dr.host.empty())
@@ -465,8 +462,8 @@ DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs) {
   dr.export_to = strings(spec, "exportTo", "spec", errs);
   for (const auto& e : exportToErrors(dr.meta.ns, dr.export_to, false)) errs.push_back("spec.exportTo: " + e);
   std::set<std::string> names;
-  YAML::Node subsets = spec["subsets"];
-  for (size_t i = 0; subsets && subsets.IsSequence() && i < subsets.size(); ++i) {
+  YAML::Node subsets = seq(spec, "subsets", "spec", errs);
+  for (size_t i = 0; subsets && i < subsets.size(); ++i) {
     std::string p = idx("spec.subsets", i);
     const YAML::Node& s = subsets[i];
     if (!expectMap(s, p, errs)) continue;

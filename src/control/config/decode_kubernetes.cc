@@ -48,23 +48,25 @@ Service decodeService(const YAML::Node& doc, Errors& errs) {
 Endpoints decodeEndpoints(const YAML::Node& doc, Errors& errs) {
   Endpoints e;
   e.meta = meta(doc, errs);
-  YAML::Node subsets = doc["subsets"];
-  for (size_t i = 0; subsets && subsets.IsSequence() && i < subsets.size(); ++i) {
+  YAML::Node subsets = seq(doc, "subsets", "", errs);
+  for (size_t i = 0; subsets && i < subsets.size(); ++i) {
     std::string p = idx("subsets", i);
+    if (!expectMap(subsets[i], p, errs)) continue;
     EndpointSubset sub;
-    YAML::Node addrs = subsets[i]["addresses"];
-    for (size_t j = 0; addrs && addrs.IsSequence() && j < addrs.size(); ++j) {
+    YAML::Node addrs = seq(subsets[i], "addresses", p, errs);
+    for (size_t j = 0; addrs && j < addrs.size(); ++j) {
       std::string ap = idx(p + ".addresses", j);
+      if (!expectMap(addrs[j], ap, errs)) continue;
       EndpointAddress a;
       a.ip = str(addrs[j], "ip", ap, errs);
       if (a.ip.empty()) errs.push_back(ap + ".ip: is required");
-      if (YAML::Node ref = addrs[j]["targetRef"]) {
+      if (YAML::Node ref = mapField(addrs[j], "targetRef", ap, errs)) {
         if (str(ref, "kind", ap + ".targetRef", errs) == "Pod") a.pod = str(ref, "name", ap + ".targetRef", errs);
       }
       sub.addresses.push_back(std::move(a));
     }
-    YAML::Node ports = subsets[i]["ports"];
-    for (size_t j = 0; ports && ports.IsSequence() && j < ports.size(); ++j) {
+    YAML::Node ports = seq(subsets[i], "ports", p, errs);
+    for (size_t j = 0; ports && j < ports.size(); ++j) {
       std::string pp = idx(p + ".ports", j);
       sub.ports.push_back({str(ports[j], "name", pp, errs), port(ports[j], "port", pp, errs, true)});
     }
@@ -84,20 +86,23 @@ EndpointSlice decodeEndpointSlice(const YAML::Node& doc, Errors& errs) {
   std::string type = str(doc, "addressType", "", errs);
   if (type != "IPv4" && type != "IPv6")
     errs.push_back("addressType: '" + type + "' is not supported by weftd (IPv4, IPv6 are)");
-  YAML::Node eps = doc["endpoints"];
-  for (size_t i = 0; eps && eps.IsSequence() && i < eps.size(); ++i) {
+  YAML::Node eps = seq(doc, "endpoints", "", errs);
+  for (size_t i = 0; eps && i < eps.size(); ++i) {
     std::string p = idx("endpoints", i);
+    if (!expectMap(eps[i], p, errs)) continue;
     // Kubernetes: a missing `ready` condition means ready.
-    if (YAML::Node c = eps[i]["conditions"]; c && c["ready"] && c["ready"].IsScalar() && c["ready"].Scalar() == "false")
+    if (YAML::Node c = mapField(eps[i], "conditions", p, errs);
+        c && boolean(c, "ready", p + ".conditions", errs) == false)
       continue;
     std::string pod;
-    if (YAML::Node ref = eps[i]["targetRef"]; ref && str(ref, "kind", p + ".targetRef", errs) == "Pod") {
+    if (YAML::Node ref = mapField(eps[i], "targetRef", p, errs);
+        ref && str(ref, "kind", p + ".targetRef", errs) == "Pod") {
       pod = str(ref, "name", p + ".targetRef", errs);
     }
     for (const auto& ip : strings(eps[i], "addresses", p, errs)) es.endpoints.push_back({ip, pod});
   }
-  YAML::Node ports = doc["ports"];
-  for (size_t i = 0; ports && ports.IsSequence() && i < ports.size(); ++i) {
+  YAML::Node ports = seq(doc, "ports", "", errs);
+  for (size_t i = 0; ports && i < ports.size(); ++i) {
     std::string pp = idx("ports", i);
     es.ports.push_back({str(ports[i], "name", pp, errs), port(ports[i], "port", pp, errs, true)});
   }
@@ -107,24 +112,24 @@ EndpointSlice decodeEndpointSlice(const YAML::Node& doc, Errors& errs) {
 Pod decodePod(const YAML::Node& doc, Errors& errs) {
   Pod p;
   p.meta = meta(doc, errs);
-  if (YAML::Node status = doc["status"]) {
+  if (YAML::Node status = mapField(doc, "status", "", errs)) {
     p.ip = str(status, "podIP", "status", errs);
     std::string phase = str(status, "phase", "status", errs);
     if (phase == "Succeeded" || phase == "Failed") p.ready = false;
-    YAML::Node conds = status["conditions"];
-    for (size_t i = 0; conds && conds.IsSequence() && i < conds.size(); ++i) {
+    YAML::Node conds = seq(status, "conditions", "status", errs);
+    for (size_t i = 0; conds && i < conds.size(); ++i) {
       std::string cp = idx("status.conditions", i);
       if (str(conds[i], "type", cp, errs) == "Ready" && str(conds[i], "status", cp, errs) == "False") p.ready = false;
     }
   }
-  if (YAML::Node spec = doc["spec"]) {
+  if (YAML::Node spec = mapField(doc, "spec", "", errs)) {
     std::string sa = str(spec, "serviceAccountName", "spec", errs);
     if (!sa.empty()) p.service_account = sa;
     p.node_name = str(spec, "nodeName", "spec", errs);
-    YAML::Node containers = spec["containers"];
-    for (size_t i = 0; containers && containers.IsSequence() && i < containers.size(); ++i) {
-      YAML::Node ports = containers[i]["ports"];
-      for (size_t j = 0; ports && ports.IsSequence() && j < ports.size(); ++j) {
+    YAML::Node containers = seq(spec, "containers", "spec", errs);
+    for (size_t i = 0; containers && i < containers.size(); ++i) {
+      YAML::Node ports = seq(containers[i], "ports", idx("spec.containers", i), errs);
+      for (size_t j = 0; ports && j < ports.size(); ++j) {
         std::string pp = idx(idx("spec.containers", i) + ".ports", j);
         std::string name = str(ports[j], "name", pp, errs);
         uint32_t number = port(ports[j], "containerPort", pp, errs, true);
@@ -139,9 +144,8 @@ Namespace decodeNamespace(const YAML::Node& doc, Errors& errs) { return Namespac
 
 Node decodeNode(const YAML::Node& doc, Errors& errs) {
   Node n{meta(doc, errs), ""};
-  YAML::Node status = doc["status"];
-  YAML::Node info = status && status.IsMap() ? status["nodeInfo"] : YAML::Node();
-  if (info && info.IsMap()) n.kubelet_version = str(info, "kubeletVersion", "status.nodeInfo", errs);
+  YAML::Node info = mapField(mapField(doc, "status", "", errs), "nodeInfo", "status", errs);
+  if (info) n.kubelet_version = str(info, "kubeletVersion", "status.nodeInfo", errs);
   return n;
 }
 

@@ -72,9 +72,10 @@ RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors&
       if (c.empty()) errs.push_back(rp + ".spaceDelimitedClaims: claim name must be non-empty string");
     for (const auto& a : jr.audiences)
       if (a.empty()) errs.push_back(rp + ".audiences: audience must be non-empty string");
-    if (YAML::Node hs = r["fromHeaders"]) {
-      for (size_t j = 0; hs.IsSequence() && j < hs.size(); ++j) {
+    if (YAML::Node hs = seq(r, "fromHeaders", rp, errs)) {
+      for (size_t j = 0; j < hs.size(); ++j) {
         std::string hp = idx(rp + ".fromHeaders", j);
+        if (!expectMap(hs[j], hp, errs)) continue;
         checkKeys(hs[j], hp, {"name", "prefix"}, errs);
         std::string name = str(hs[j], "name", hp, errs);
         if (name.empty()) errs.push_back(hp + ".name: location header name must be non-empty");
@@ -84,12 +85,12 @@ RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors&
     jr.from_params = strings(r, "fromParams", rp, errs);
     for (const auto& p : jr.from_params)
       if (p.empty()) errs.push_back(rp + ".fromParams: location query must be non-empty");
-    if (YAML::Node f = r["forwardOriginalToken"])
-      jr.forward_original_token = f.IsScalar() && f.as<std::string>() == "true";
+    jr.forward_original_token = boolean(r, "forwardOriginalToken", rp, errs).value_or(false);
     jr.output_payload_to_header = str(r, "outputPayloadToHeader", rp, errs);
-    if (YAML::Node oc = r["outputClaimToHeaders"]) {
-      for (size_t j = 0; oc.IsSequence() && j < oc.size(); ++j) {
+    if (YAML::Node oc = seq(r, "outputClaimToHeaders", rp, errs)) {
+      for (size_t j = 0; j < oc.size(); ++j) {
         std::string op = idx(rp + ".outputClaimToHeaders", j);
+        if (!expectMap(oc[j], op, errs)) continue;
         checkKeys(oc[j], op, {"header", "claim"}, errs);
         std::string header = str(oc[j], "header", op, errs), claim = str(oc[j], "claim", op, errs);
         if (header.empty()) errs.push_back(op + ".header: outputClaimToHeaders header must be set");

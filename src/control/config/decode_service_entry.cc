@@ -101,8 +101,8 @@ void validateDnsEndpoint(const WorkloadEntrySpec& w, const std::string& path,
 ServiceEntry decodeServiceEntry(const YAML::Node& doc, Errors& errs) {
   ServiceEntry se;
   se.meta = meta(doc, errs);
-  YAML::Node spec = doc["spec"];
-  if (!expectMap(spec, "spec", errs)) return se;
+  YAML::Node spec;
+  if (!decode::spec(doc, spec, errs)) return se;
   checkKeys(spec, "spec",
             {"hosts", "addresses", "ports", "location", "resolution", "endpoints", "workloadSelector", "exportTo",
              "subjectAltNames"},

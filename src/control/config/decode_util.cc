@@ -47,8 +47,36 @@ bool expectMap(const YAML::Node& n, const std::string& path, Errors& errs) {
   return true;
 }
 
+YAML::Node child(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+  if (n.IsMap()) return n[key];
+  // A field of something that is not a map: the thing itself is in the wrong shape (reported
+  // once per path: decodeResource drops repeated errors).
+  if (n.IsDefined() && !n.IsNull()) errs.push_back((path.empty() ? std::string("document") : path) + ": must be a map");
+  return YAML::Node(YAML::NodeType::Undefined);
+}
+
+YAML::Node seq(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+  YAML::Node v = child(n, key, path, errs);
+  if (!v.IsDefined() || v.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
+  if (!v.IsSequence()) {
+    errs.push_back(join(path, key) + ": must be a list");
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  return v;
+}
+
+YAML::Node mapField(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+  YAML::Node v = child(n, key, path, errs);
+  if (!v.IsDefined() || v.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
+  if (!v.IsMap()) {
+    errs.push_back(join(path, key) + ": must be a map");
+    return YAML::Node(YAML::NodeType::Undefined);
+  }
+  return v;
+}
+
 std::string str(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
-  YAML::Node v = n[key];
+  YAML::Node v = child(n, key, path, errs);
   if (!v || v.IsNull()) return "";
   if (!v.IsScalar()) {
     errs.push_back(join(path, key) + ": must be a string");
@@ -58,7 +86,7 @@ std::string str(const YAML::Node& n, const std::string& key, const std::string& 
 }
 
 std::optional<int64_t> integer(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
-  YAML::Node v = n[key];
+  YAML::Node v = child(n, key, path, errs);
   if (!v || v.IsNull()) return std::nullopt;
   try {
     if (!v.IsScalar()) throw std::runtime_error("");
@@ -74,7 +102,7 @@ std::optional<int64_t> integer(const YAML::Node& n, const std::string& key, cons
 }
 
 std::optional<bool> boolean(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
-  YAML::Node v = n[key];
+  YAML::Node v = child(n, key, path, errs);
   if (!v || v.IsNull()) return std::nullopt;
   if (v.IsScalar() && (v.Scalar() == "true" || v.Scalar() == "false")) return v.Scalar() == "true";
   errs.push_back(join(path, key) + ": must be true or false, got '" + (v.IsScalar() ? v.Scalar() : "<non-scalar>") +
@@ -97,7 +125,7 @@ uint32_t port(const YAML::Node& n, const std::string& key, const std::string& pa
 
 std::vector<std::string> strings(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
   std::vector<std::string> out;
-  YAML::Node v = n[key];
+  YAML::Node v = child(n, key, path, errs);
   if (!v || v.IsNull()) return out;
   if (!v.IsSequence()) {
     errs.push_back(join(path, key) + ": must be a list of strings");
@@ -115,7 +143,7 @@ std::vector<std::string> strings(const YAML::Node& n, const std::string& key, co
 
 Labels labels(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
   Labels out;
-  YAML::Node v = n[key];
+  YAML::Node v = child(n, key, path, errs);
   if (!v || v.IsNull()) return out;
   if (!v.IsMap()) {
     errs.push_back(join(path, key) + ": must be a map of strings");
@@ -408,10 +436,13 @@ std::optional<int64_t> istioDurationMs(const YAML::Node& n, const std::string& k
 }
 
 bool spec(const YAML::Node& doc, YAML::Node& out, Errors& errs) {
-  out = doc["spec"];
-  if (expectMap(out, "spec", errs)) return true;
-  if (!out) errs.push_back("spec: is required");
-  return false;
+  YAML::Node s = doc["spec"];  // a missing key is an invalid node, which cannot be assigned
+  if (!s.IsDefined() || s.IsNull()) {
+    errs.push_back("spec: is required");
+    return false;
+  }
+  out.reset(s);
+  return expectMap(out, "spec", errs);
 }
 
 }  // namespace weft::control::decode

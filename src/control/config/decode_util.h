@@ -21,6 +21,14 @@ std::string idx(const std::string& path, size_t i);
 void checkKeys(const YAML::Node& n, const std::string& path, std::initializer_list<const char*> known, Errors& errs,
                const char* what = "not supported by weftd");
 bool expectMap(const YAML::Node& n, const std::string& path, Errors& errs);
+// n[key], when n is a map; otherwise an empty node, and "path: must be a map" unless n is
+// absent or null. Every typed read below goes through it, so a scalar where an object belongs
+// is an error at its path, never an exception.
+YAML::Node child(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
+// n[key] when it is a list (resp. a map); an undefined node (false in a condition) when absent
+// or null; an error otherwise.
+YAML::Node seq(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
+YAML::Node mapField(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
 std::string str(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
 std::optional<int64_t> integer(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);
 std::optional<bool> boolean(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs);

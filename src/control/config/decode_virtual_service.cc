@@ -409,11 +409,8 @@ std::optional<HttpRoute::Cors> decodeCors(const YAML::Node& n, const std::string
 VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
   VirtualService vs;
   vs.meta = meta(doc, errs);
-  YAML::Node spec = doc["spec"];
-  if (!expectMap(spec, "spec", errs)) {
-    if (!spec) errs.push_back("spec: is required");
-    return vs;
-  }
+  YAML::Node spec;
+  if (!decode::spec(doc, spec, errs)) return vs;
   checkKeys(spec, "spec", {"hosts", "gateways", "http", "tcp", "exportTo"}, errs);
   vs.hosts = strings(spec, "hosts", "spec", errs);
   if (vs.hosts.empty()) errs.push_back("spec.hosts: at least one host is required");
@@ -455,8 +452,8 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
               errs);
     HttpRoute r;
     r.name = str(h, "name", p, errs);
-    YAML::Node matches = h["match"];
-    for (size_t j = 0; matches && matches.IsSequence() && j < matches.size(); ++j) {
+    YAML::Node matches = seq(h, "match", p, errs);
+    for (size_t j = 0; matches && j < matches.size(); ++j) {
       std::string mp = idx(p + ".match", j);
       const YAML::Node& m = matches[j];
       if (!expectMap(m, mp, errs)) continue;
@@ -563,15 +560,16 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     }
     vs.http.push_back(std::move(r));
   }
-  YAML::Node tcp = spec["tcp"];
-  for (size_t i = 0; tcp && tcp.IsSequence() && i < tcp.size(); ++i) {
+  YAML::Node tcp = seq(spec, "tcp", "spec", errs);
+  for (size_t i = 0; tcp && i < tcp.size(); ++i) {
     std::string p = idx("spec.tcp", i);
     const YAML::Node& t = tcp[i];
     if (!expectMap(t, p, errs)) continue;
     checkKeys(t, p, {"match", "route"}, errs);
     TcpRoute r;
-    YAML::Node matches = t["match"];
-    for (size_t j = 0; matches && matches.IsSequence() && j < matches.size(); ++j) {
+    YAML::Node matches = seq(t, "match", p, errs);
+    for (size_t j = 0; matches && j < matches.size(); ++j) {
+      if (!expectMap(matches[j], idx(p + ".match", j), errs)) continue;
       checkKeys(matches[j], idx(p + ".match", j), {"port"}, errs);
       if (matches[j]["port"]) r.match_port = port(matches[j], "port", idx(p + ".match", j), errs, true);
     }

@@ -2,6 +2,7 @@
 // One decoder per kind (decode_<kind>.cc); kind_table.h says which handles which kind.
 #include <yaml-cpp/yaml.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,5 +28,9 @@ PeerAuthentication decodePeerAuthentication(const YAML::Node& doc, Errors& errs)
 AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& errs);
 RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors& errs);
 Telemetry decodeTelemetry(const YAML::Node& doc, Errors& errs);
+
+// Istio's ConnectionPoolSettings (validateConnectionPool): a DestinationRule's, and a Sidecar's
+// inbound pools. Absent: nullopt, no error.
+std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::string& path, Errors& errs);
 
 }  // namespace weft::control::decode

@@ -338,6 +338,7 @@ struct Sidecar {
   ObjectMeta meta;
   Labels workload_selector;
   std::vector<std::string> egress_hosts;  // "ns/host" forms, as Istio writes them
+  std::vector<std::string> warnings;      // Istio's validation warnings
 };
 
 // --- security.istio.io ----------------------------------------------------------------------

@@ -1028,10 +1028,15 @@ TEST(DecodeTest, SidecarValidatedAsIstio) {
                           "spec.egress[0].hosts[3]: partial wildcard \"*foo.com\" not allowed"));
   EXPECT_THAT(errors("  egress: [{hosts: []}]\n"),
               ElementsAre("spec.egress[0]: sidecar: egress listener must contain at least one host"));
+  // As Istio: the first port-less listener is out of place; the last one is the catch-all.
   EXPECT_THAT(errors("  egress: [{hosts: [\"*/foo.com\"]}, {hosts: [\"ns1/bar.com\"]}]\n"),
               ElementsAre("spec.egress[0]: sidecar: the egress listener with empty port should be the last listener "
+                          "in the list"));
+  EXPECT_THAT(errors("  egress: [{hosts: [\"*/foo.com\"]}, {hosts: [\"ns1/bar.com\"]}, {hosts: [\"ns1/b.com\"]}]\n"),
+              ElementsAre("spec.egress[0]: sidecar: the egress listener with empty port should be the last listener "
                           "in the list",
-                          "spec.egress[1]: sidecar: egress can have only one listener with empty port"));
+                          "spec.egress[1]: sidecar: the egress listener with empty port should be the last listener "
+                          "in the list"));
   EXPECT_THAT(errors("  workloadSelector: {labels: {app: \"*\"}}\n  egress: [{hosts: [\"*/*\"]}]\n"),
               ElementsAre("spec.workloadSelector: wildcard is not supported in selector: \"app=*\""));
 }

@@ -710,5 +710,78 @@ TEST(IstioValidationTest, HeaderOperations) {
                           "\":\" prefix"));
 }
 
+// Sidecar (TestValidateSidecar): every field checked as Istio checks it. weftd serves only the
+// catch-all egress listener; the rest is then refused as weftd's limit, which is not Istio's verdict.
+TEST(IstioValidationTest, SidecarsAsIstioJudgesThem) {
+  auto sidecar = [](const std::string& spec) {
+    return verdict("apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: ns}\nspec:\n" +
+                   spec);
+  };
+  struct Case {
+    const char* name;
+    const char* spec;
+    const char* error;  // Istio's message after the path; nullptr: valid
+  } cases[] = {
+      {"egress listeners on distinct ports",
+       "  egress:\n  - {port: {number: 90, protocol: http, name: foo}, hosts: [\"ns1/bar.com\"]}\n"
+       "  - {port: {number: 8080, protocol: http, name: bar}, hosts: [\"ns1/bar.com\"]}\n  - {hosts: [\"*/*\"]}\n",
+       nullptr},
+      {"ingress only",
+       "  ingress: [{port: {protocol: http, number: 90, name: foo}, defaultEndpoint: \"127.0.0.1:9999\"}]\n", nullptr},
+      {"outbound traffic policy only", "  outboundTrafficPolicy: {mode: ALLOW_ANY}\n", nullptr},
+      {"inbound connection pool only", "  inboundConnectionPool: {http: {http1MaxPendingRequests: 1024}}\n", nullptr},
+      {"uds egress",
+       "  egress:\n  - {port: {protocol: http, number: 0, name: uds}, bind: \"unix:///@foo/bar/com\", "
+       "hosts: [\"ns1/bar.com\"]}\n",
+       nullptr},
+      {"ingress without port", "  ingress: [{defaultEndpoint: \"127.0.0.1:110\"}]\n",
+       "spec.ingress[0]: sidecar: port is required for ingress listeners"},
+      {"ingress with duplicate ports",
+       "  ingress:\n  - {port: {protocol: http, number: 90, name: foo}, defaultEndpoint: \"127.0.0.1:110\"}\n"
+       "  - {port: {protocol: tcp, number: 90, name: bar}, defaultEndpoint: \"127.0.0.1:110\"}\n",
+       "spec.ingress[1]: sidecar: ports on IP bound listeners must be unique"},
+      {"ingress with a bad default endpoint port",
+       "  ingress: [{port: {protocol: http, number: 90, name: foo}, defaultEndpoint: \"1.1.1.1:hi\"}]\n",
+       "spec.ingress[0].defaultEndpoint: sidecar: defaultEndpoint must be of form 127.0.0.1:<port>,0.0.0.0:<port>,"
+       "[::1]:port,[::]:port,unix://filepath or unset"},
+      {"invalid egress port",
+       "  egress: [{port: {protocol: http, number: 1000000, name: foo}, hosts: [\"ns1/bar.com\"]}]\n",
+       "spec.egress[0].port.number: port number 1000000 must be in the range 1..65535"},
+      {"port 0 without a unix bind",
+       "  egress: [{port: {protocol: http, number: 0, name: foo}, bind: 1.1.1.1, hosts: [\"ns1/bar.com\"]}]\n",
+       "spec.egress[0]: sidecar: ports with 0 value must have a unix domain socket bind address"},
+      {"capture mode with a uds bind",
+       "  egress: [{port: {protocol: http, number: 0, name: uds}, bind: \"unix:///@foo\", captureMode: IPTABLES, "
+       "hosts: [\"ns1/bar.com\"]}]\n",
+       "spec.egress[0]: sidecar: captureMode must be DEFAULT/NONE for unix domain socket listeners"},
+      {"dynamic DNS mode", "  outboundTrafficPolicy: {mode: ALLOW_ANY_DYNAMIC_DNS}\n",
+       "spec.outboundTrafficPolicy: sidecar: ALLOW_ANY_DYNAMIC_DNS mode is only supported in MeshConfig, not in "
+       "Sidecar resource"},
+      {"egress proxy without ALLOW_ANY",
+       "  outboundTrafficPolicy: {egressProxy: {host: foo.bar, port: {number: 80}}}\n",
+       "spec.outboundTrafficPolicy: sidecar: egress_proxy must be set only with ALLOW_ANY outbound_traffic_policy "
+       "mode"},
+      {"egress proxy without a port", "  outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: foo.bar}}\n",
+       "spec.outboundTrafficPolicy.egressProxy: sidecar: egress_proxy port must be non-nil"},
+  };
+  for (const auto& c : cases) {
+    Verdict v = sidecar(c.spec);
+    if (c.error == nullptr) {
+      EXPECT_THAT(v.errors, IsEmpty()) << c.name;
+    } else {
+      EXPECT_THAT(v.errors, ::testing::Contains(std::string(c.error))) << c.name << "\n" << describe(v);
+    }
+  }
+  // Duplicated hosts are Istio's warnings.
+  EXPECT_THAT(sidecar("  egress: [{hosts: [\"ns1/a.com\", \"ns1/a.com\", \"*/*\"]}]\n").warnings,
+              ElementsAre("spec.egress[0].hosts: duplicated egress host: ns1/a.com",
+                          "spec.egress[0].hosts: `*/*` host select all resources, no other hosts can be added"));
+  // weftd serves the catch-all listener; the rest is its limit, named.
+  DecodeResult r = decodeResource(
+      YAML::Load("apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: s, namespace: ns}\nspec:\n"
+                 "  egress: [{port: {number: 90, protocol: http, name: foo}, hosts: [\"ns1/bar.com\"]}]\n"));
+  EXPECT_THAT(r.errors, ElementsAre("spec.egress: listeners with a port or a bind address are not supported by weftd"));
+}
+
 }  // namespace
 }  // namespace weft::control
