@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "common/config/yaml_typed.h"
+#include "common/json_shape.h"
 
 namespace weft::ctl {
 
@@ -23,6 +24,17 @@ json* podOf(json& doc, const std::string& kind) {
   if (kind == "CronJob" && doc.contains("spec") && doc["spec"].contains("jobTemplate"))
     return &doc["spec"]["jobTemplate"]["spec"]["template"];
   return nullptr;
+}
+
+// What is read of a document before its pod: the pod itself is checked by injectPod.
+const json& documentShape() {
+  static const json pod_template = {{"metadata", json::object()}, {"spec", json::object()}};
+  static const json shape = {
+      {"apiVersion", "string"},
+      {"kind", "string"},
+      {"metadata", {{"name", "string"}, {"namespace", "string"}}},
+      {"spec", {{"template", pod_template}, {"jobTemplate", {{"spec", {{"template", pod_template}}}}}}}};
+  return shape;
 }
 
 }  // namespace
@@ -43,6 +55,11 @@ int kubeInject(std::istream& in, std::ostream& out, std::ostream& err, const inj
   for (size_t i = 0; i < docs.size(); ++i) {
     if (!docs[i] || docs[i].IsNull()) continue;
     json doc = config::yamlToTypedJson(docs[i]);
+    if (auto e = doc.is_object() ? jsonShapeError(doc, documentShape(), "") : std::nullopt) {
+      err << "weftctl kube-inject: document " << i + 1 << ": " << *e << "\n";
+      rc = 1;
+      continue;
+    }
     const std::string kind = doc.is_object() ? doc.value("kind", "") : "";
     const std::string name = doc.is_object() && doc.contains("metadata") && doc["metadata"].is_object()
                                  ? doc["metadata"].value("name", "")

@@ -74,3 +74,19 @@ def test_errors_name_the_document(tmp_path):
     assert r.returncode == 1 and "YAML error at line" in r.stderr, r.stderr
     r = kube_inject("-f", str(tmp_path / "missing.yaml"))
     assert r.returncode == 1 and "cannot read" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("doc, error", [
+    ("kind: 7\n", "document 1: kind: must be a string"),
+    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: 7}\nspec: {}\n", "document 1: metadata.name: must be a string"),
+    ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: x\n", "document 1: spec: must be an object"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, ownerReferences: [{kind: ReplicaSet, controller: 'yes'}]}\n"
+     "spec: {containers: [{name: c}]}\n",
+     "document 1 (Pod p): metadata.ownerReferences[0].controller: must be true or false"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{containerPort: http}]}]}\n",
+     "document 1 (Pod p): spec.containers[0].ports[0].containerPort: must be an integer"),
+])
+def test_a_field_of_the_wrong_type_is_named_not_a_crash(tmp_path, doc, error):
+    r = kube_inject("-f", "-", stdin=doc)
+    assert r.returncode == 1, r
+    assert error in r.stderr, r.stderr

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "common/config/yaml_typed.h"
+#include "common/json_shape.h"
 
 namespace weft::inject {
 
@@ -94,8 +95,50 @@ std::string csvWithDefaults(const std::string& user, const std::string& defaults
 
 }  // namespace
 
+// What the injector reads of a pod, and the type each must have.
+static const json& podShape() {
+  static const json shape = [] {
+    json probe = {{"httpGet", {{"port", "port"}, {"path", "string"}, {"host", "string"}, {"scheme", "string"}}},
+                  {"tcpSocket", {{"port", "port"}}},
+                  {"grpc", {{"port", "integer"}, {"service", "string"}}},
+                  {"timeoutSeconds", "integer"}};
+    json container = {
+        {"name", "string"},        {"ports", json::array({{{"name", "string"}, {"containerPort", "integer"}}})},
+        {"readinessProbe", probe}, {"livenessProbe", probe},
+        {"startupProbe", probe},   {"securityContext", json::object()}};
+    return json{
+        {"metadata",
+         {{"name", "string"},
+          {"generateName", "string"},
+          {"namespace", "string"},
+          {"labels", {{"*", "string"}}},
+          {"annotations", {{"*", "string"}}},
+          {"ownerReferences",
+           json::array(
+               {{{"apiVersion", "string"}, {"kind", "string"}, {"name", "string"}, {"controller", "boolean"}}})}}},
+        {"spec",
+         {{"hostNetwork", "boolean"},
+          {"serviceAccountName", "string"},
+          {"securityContext", json::object()},
+          {"containers", json::array({container})},
+          {"initContainers", json::array({container})},
+          {"volumes", json::array({json::object()})}}}};
+  }();
+  return shape;
+}
+
+std::optional<std::string> podShapeError(json& meta, json& spec) {
+  if (auto e = jsonShapeError(meta, podShape()["metadata"], "metadata")) return e;
+  return jsonShapeError(spec, podShape()["spec"], "spec");
+}
+
+static bool hostNetwork(const json& spec) {
+  auto it = spec.find("hostNetwork");
+  return it != spec.end() && it->is_boolean() && it->get<bool>();
+}
+
 std::optional<std::string> skipReason(const json& meta, const json& spec) {
-  if (spec.value("hostNetwork", false)) return "hostNetwork pods are never injected";
+  if (hostNetwork(spec)) return "hostNetwork pods are never injected";
   if (!annotation(meta, "sidecar.istio.io/status").empty()) return "already injected (sidecar.istio.io/status)";
   // The label wins over the annotation, as in Istio 1.2x.
   std::string choice = label(meta, "sidecar.istio.io/inject");
@@ -108,6 +151,7 @@ std::optional<std::string> skipReason(const json& meta, const json& spec) {
 
 void injectPod(json& meta, json& spec, const Workload& workload, const InjectionConfig& config) {
   if (!meta.is_object()) meta = json::object();
+  if (auto e = podShapeError(meta, spec)) throw std::invalid_argument(*e);
   if (!meta.contains("annotations") || !meta["annotations"].is_object()) meta["annotations"] = json::object();
   if (!meta.contains("labels") || !meta["labels"].is_object()) meta["labels"] = json::object();
   if (!spec.contains("containers") || !spec["containers"].is_array() || spec["containers"].empty())

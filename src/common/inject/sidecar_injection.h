@@ -29,6 +29,11 @@ struct InjectionConfig {
   nlohmann::json mesh_proxy_config = nlohmann::json::object();
 };
 
+// The first field the injector reads that has the wrong type ("metadata.labels[app]: must be a
+// string"), or nullopt. kube-apiserver sends only well-formed pods; a file or a hostile client
+// may not. Null fields are removed (they read as absent).
+std::optional<std::string> podShapeError(nlohmann::json& pod_metadata, nlohmann::json& pod_spec);
+
 // Istio's injectRequired for one pod: nullopt when it is injected, else why not. The
 // namespace's choice (istio-injection=enabled, istio.io/rev) is the webhook's namespaceSelector;
 // `kube-inject` injects unless the pod says otherwise.

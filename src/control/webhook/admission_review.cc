@@ -1,5 +1,7 @@
 #include "control/webhook/admission_review.h"
 
+#include "common/json_shape.h"
+
 namespace weft::control::webhook {
 
 std::optional<AdmissionRequest> parseAdmissionReview(const std::string& body, WebhookReply& error) {
@@ -9,6 +11,17 @@ std::optional<AdmissionRequest> parseAdmissionReview(const std::string& body, We
   };
   nlohmann::json review = nlohmann::json::parse(body, nullptr, false);
   if (review.is_discarded() || !review.is_object()) return bad("the body is not a JSON object");
+  // What the webhooks read of the envelope, with the types kube-apiserver sends.
+  static const nlohmann::json shape = {
+      {"apiVersion", "string"},
+      {"kind", "string"},
+      {"request",
+       {{"uid", "string"},
+        {"namespace", "string"},
+        {"name", "string"},
+        {"operation", "string"},
+        {"object", {{"apiVersion", "string"}, {"kind", "string"}, {"metadata", nlohmann::json::object()}}}}}};
+  if (auto e = jsonShapeError(review, shape, "")) return bad(*e);
   AdmissionRequest out;
   out.api_version = review.value("apiVersion", "");
   if (out.api_version != "admission.k8s.io/v1" && out.api_version != "admission.k8s.io/v1beta1")

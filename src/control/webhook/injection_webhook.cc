@@ -51,6 +51,11 @@ WebhookReply injectAdmissionReview(const std::string& body, const inject::Inject
   if (!pod.contains("metadata") || !pod["metadata"].is_object()) pod["metadata"] = json::object();
   if (!pod.contains("spec") || !pod["spec"].is_object())
     return {400, "bad AdmissionReview: request.object.spec: is required\n"};
+  if (auto e = inject::podShapeError(pod["metadata"], pod["spec"])) {
+    response["allowed"] = false;
+    response["status"] = {{"status", "Failure"}, {"message", "injection failed: " + *e}, {"code", 400}};
+    return reply();
+  }
   if (inject::skipReason(pod["metadata"], pod["spec"])) return reply();
   std::string ns = req->value("namespace", "");
   if (ns.empty()) ns = pod["metadata"].value("namespace", "default");
