@@ -67,12 +67,65 @@ void checkPorts(const AuthzField& f, const std::string& path, Errors& errs) {
   }
 }
 
+// Istio's CheckValidPathTemplate: '{*}' and '{**}' as whole segments, '{**}' last, and with a
+// template, every other segment an RFC 3986 pchar literal. Returns whether `p` has a template.
+bool pathTemplate(const std::string& original, const char* key, const std::string& path, Errors& errs) {
+  const bool has = original.find("{*}") != std::string::npos || original.find("{**}") != std::string::npos;
+  std::string p = original;
+  while (!p.empty() && p.front() == '/') p.erase(0, 1);
+  while (!p.empty() && p.back() == '/') p.pop_back();
+  bool any = false;
+  size_t start = 0;
+  while (start <= p.size()) {
+    size_t end = p.find('/', start);
+    if (end == std::string::npos) end = p.size();
+    std::string glob = p.substr(start, end - start);
+    start = end + 1;
+    if ((glob == "{*}" || glob == "{**}") && any) {
+      errs.push_back(path + ": invalid or unsupported path " + p + ", found in " + key +
+                     ". {**} is not the last operator");
+      return has;
+    }
+    if (glob == "{*}") continue;
+    if (glob == "{**}") {
+      any = true;
+      continue;
+    }
+    if (glob.find_first_of("{}") != std::string::npos) {
+      errs.push_back(path + ": invalid or unsupported path " + p + ", found in " + key +
+                     ". Contains '{' or '}' beyond a supported path template");
+      return has;
+    }
+    static const std::string kPchar = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~%!$&'()+,;:@=";
+    if (has && (glob.empty() || glob.find_first_not_of(kPchar) != std::string::npos)) {
+      errs.push_back(path + ": invalid or unsupported path " + p + ", found in " + key + ". Contains segment " + glob +
+                     " with invalid string literal");
+      return has;
+    }
+  }
+  return has;
+}
+
 void checkPaths(const AuthzField& f, const std::string& path, Errors& errs) {
+  bool templates = false;
+  // A '*' inside a path is a literal character (an exact match), as in Istio.
+  for (const auto& v : f.values) templates |= pathTemplate(v, "Paths", path, errs);
+  for (const auto& v : f.not_values) templates |= pathTemplate(v, "NotPaths", path, errs);
+  if (templates) errs.push_back(path + ": path templates ('{*}', '{**}') are not supported by weftd");
+}
+
+// Istio's CheckWildcardValues / CheckTrustDomainValues.
+void checkWildcards(const AuthzField& f, const char* key, bool trust_domain, const std::string& path, Errors& errs) {
   for (const auto& list : {&f.values, &f.not_values}) {
     for (const auto& v : *list) {
-      // A '*' inside a path is a literal character (an exact match), as in Istio.
-      if (v.find('{') != std::string::npos)
-        errs.push_back(path + ": path templates ('{*}', '{**}') are not supported by weftd");
+      auto stars = std::count(v.begin(), v.end(), '*');
+      if (stars > 1) {
+        errs.push_back(path + ": at most one wildcard is allowed, found in " + key + ": \"" + v + "\"");
+      } else if (stars == 1 && v != "*" && v.front() != '*' && v.back() != '*') {
+        errs.push_back(path + ": wildcard is only allowed at the start or end, found in " + key + ": \"" + v + "\"");
+      } else if (trust_domain && v.find('/') != std::string::npos) {
+        errs.push_back(path + ": trust domain must not contain '/', found in " + key + ": \"" + v + "\"");
+      }
     }
   }
 }
@@ -83,10 +136,27 @@ void checkServiceAccounts(const AuthzSource& s, const std::string& path, Errors&
   if (!s.principals.empty() || !s.namespaces.empty())
     errs.push_back(path + ": cannot set serviceAccounts with namespaces or principals");
   for (const auto& list : {&s.service_accounts.values, &s.service_accounts.not_values}) {
+    // Istio's CheckServiceAccount; its limit keeps a policy's size bounded.
+    if (list->size() > 16) errs.push_back(path + ".serviceAccounts: may not have more than 16 values");
     for (const auto& v : *list) {
-      if (v.find('*') != std::string::npos) errs.push_back(path + ".serviceAccounts: '" + v + "' may not use '*'");
-      if (std::count(v.begin(), v.end(), '/') > 1)
+      auto slash = v.find('/');
+      if (v.find('*') != std::string::npos) {
+        errs.push_back(path + ".serviceAccounts: '" + v + "' may not use '*'");
+      } else if (std::count(v.begin(), v.end(), '/') > 1) {
         errs.push_back(path + ".serviceAccounts: '" + v + "' must be 'name' or 'namespace/name'");
+      } else if (v.size() > 320) {
+        errs.push_back(path + ".serviceAccounts: value cannot exceed 320 characters, found \"" + v + "\"");
+      } else if (slash == 0) {
+        errs.push_back(path +
+                       ".serviceAccounts: expected format 'serviceAccount' or 'namespace/serviceAccount', found "
+                       "empty namespace \"" +
+                       v + "\"");
+      } else if (v.empty() || slash == v.size() - 1) {
+        errs.push_back(path +
+                       ".serviceAccounts: expected format 'serviceAccount' or 'namespace/serviceAccount', found "
+                       "empty serviceAccount \"" +
+                       v + "\"");
+      }
     }
   }
 }
@@ -118,6 +188,47 @@ const std::vector<std::string> kConditionKeys = {"source.ip",
                                                  "destination.port",
                                                  "connection.sni"};
 
+// ValidateAuthorizationPolicy's rules for CUSTOM: a provider, rules, and no match on what the
+// external authorizer cannot see.
+void customAction(const YAML::Node& spec, Errors& errs) {
+  YAML::Node rules = seq(spec, "rules", "spec", errs);
+  if (!child(spec, "rules", "spec", errs).IsDefined()) {
+    errs.push_back(
+        "spec: CUSTOM action without `rules` is meaningless as it will never be triggered, add an empty rule `{}` if "
+        "you want it be triggered for every request");
+  } else if (str(mapField(spec, "provider", "spec", errs), "name", "spec.provider", errs).empty()) {
+    errs.push_back("spec.provider: `provider.name` must not be empty");
+  }
+  static const std::pair<const char*, const char*> kSource[] = {{"namespaces", "From.Namespaces"},
+                                                                {"notNamespaces", "From.NotNamespaces"},
+                                                                {"serviceAccounts", "From.ServiceAccounts"},
+                                                                {"notServiceAccounts", "From.NotServiceAccounts"},
+                                                                {"trustDomains", "From.TrustDomains"},
+                                                                {"notTrustDomains", "From.NotTrustDomains"},
+                                                                {"principals", "From.Principals"},
+                                                                {"notPrincipals", "From.NotPrincipals"},
+                                                                {"requestPrincipals", "From.RequestPrincipals"},
+                                                                {"notRequestPrincipals", "From.NotRequestPrincipals"}};
+  for (size_t i = 0; rules && i < rules.size(); ++i) {
+    const std::string rp = idx("spec.rules", i);
+    YAML::Node from = seq(rules[i], "from", rp, errs);
+    for (size_t j = 0; from && j < from.size(); ++j) {
+      const std::string sp = idx(rp + ".from", j) + ".source";
+      YAML::Node src = mapField(from[j], "source", idx(rp + ".from", j), errs);
+      for (const auto& [key, name] : kSource)
+        if (src && !strings(src, key, sp, errs).empty())
+          errs.push_back(sp + "." + key + ": " + name + " is currently not supported with CUSTOM action");
+    }
+    YAML::Node when = seq(rules[i], "when", rp, errs);
+    for (size_t j = 0; when && j < when.size(); ++j) {
+      std::string key = str(when[j], "key", idx(rp + ".when", j), errs);
+      if (key == "source.namespace" || key == "source.serviceAccount" || key == "source.trustDomain" ||
+          key == "source.principal" || key.rfind("request.auth.", 0) == 0)
+        errs.push_back(idx(rp + ".when", j) + ".key: " + key + " is currently not supported with CUSTOM action");
+    }
+  }
+}
+
 }  // namespace
 
 AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& errs) {
@@ -128,8 +239,7 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
   if (!expectMap(spec, "spec", errs)) return ap;
   checkKeys(spec, "spec", {"selector", "action", "rules", "provider", "targetRef", "targetRefs"}, errs);
   ap.selector = workloadSelector(spec, errs, ap.warnings);
-  if (spec["targetRef"] || spec["targetRefs"])
-    errs.push_back("spec.targetRef: not supported by weftd (gateways and waypoints come later); use selector");
+  policyTargetRefs(spec, errs);
   std::string action = str(spec, "action", "spec", errs);
   if (action.empty() || action == "ALLOW") {
     ap.action = AuthorizationPolicy::Action::Allow;
@@ -138,6 +248,7 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
   } else if (action == "AUDIT") {
     ap.action = AuthorizationPolicy::Action::Audit;
   } else if (action == "CUSTOM") {
+    customAction(spec, errs);
     errs.push_back("spec.action: CUSTOM (an external authorizer) is not supported by weftd");
   } else {
     errs.push_back("spec.action: '" + action + "' is not one of ALLOW, DENY, AUDIT, CUSTOM");
@@ -202,6 +313,7 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
         src.service_accounts = field(s, "serviceAccounts", "notServiceAccounts", fp, errs);
         src.trust_domains = field(s, "trustDomains", "notTrustDomains", fp, errs);
         checkServiceAccounts(src, fp, errs);
+        checkWildcards(src.trust_domains, "TrustDomains", true, fp + ".trustDomains", errs);
         checkCidrs(src.ip_blocks, fp + ".ipBlocks", errs);
         checkCidrs(src.remote_ip_blocks, fp + ".remoteIpBlocks", errs);
         if (s.size() == 0) errs.push_back(fp + ": `from.source` must not be empty");
@@ -253,15 +365,36 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
           errs.push_back(wp + ".key: attribute " + c.key + " is replaced by the workload selector");
         else if (c.key == "destination.name" || c.key == "destination.user")
           errs.push_back(wp + ".key: deprecated attribute " + c.key + ": only supported in v1alpha1");
-        else if (!known)
+        else if (c.key.rfind("experimental.envoy.filters.", 0) == 0) {
+          // Istio's validateMapKey: a[b]. Envoy filter metadata is not matched by weft-proxy.
+          auto open = c.key.find('[');
+          if (c.key.back() != ']' || open == std::string::npos || open == 0 || open >= c.key.size() - 2)
+            errs.push_back(wp + ".key: bad key (" + c.key + "): should have format a[b]");
+          else
+            errs.push_back(wp + ".key: " + c.key + ": filter metadata conditions are not supported by weftd");
+        } else if (!known)
           errs.push_back(wp + ".key: unknown attribute '" + c.key + "'");
         if (c.values.empty()) errs.push_back(wp + ": at least one of values or notValues must be set for key " + c.key);
         if (c.key == "destination.port") checkPorts(c.values, wp + ".values", errs);
+        if (c.key == "source.principal" || c.key == "source.trustDomain")
+          checkWildcards(c.values, c.key.c_str(), false, wp + ".values", errs);
         if (c.key == "source.ip" || c.key == "remote.ip" || c.key == "destination.ip")
           checkCidrs(c.values, wp + ".values", errs);
         rule.when.push_back(std::move(c));
       }
     }
+    // Istio's warning: a DENY rule of HTTP attributes only also denies every TCP connection.
+    bool tcp_from = false, tcp_to = false;
+    for (const auto& f : rule.from)
+      tcp_from |= !f.principals.empty() || !f.namespaces.empty() || !f.ip_blocks.empty() ||
+                  !f.remote_ip_blocks.empty() || !f.service_accounts.empty();
+    for (const auto& t : rule.to) tcp_to |= !t.ports.empty();
+    if (ap.action == AuthorizationPolicy::Action::Deny &&
+        ((!rule.from.empty() && rule.to.empty() && !tcp_from) || (!rule.to.empty() && !tcp_to)))
+      ap.warnings.push_back(rp +
+                            ": configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due "
+                            "to the use of only HTTP attributes in a DENY rule; it is recommended to explicitly "
+                            "specify the port");
     ap.rules.push_back(std::move(rule));
   }
   return ap;

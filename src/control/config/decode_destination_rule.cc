@@ -2,6 +2,7 @@
 #include "control/config/decoders.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "control/config/decode_util.h"
 #include "control/config/istio_names.h"
@@ -263,9 +264,29 @@ ConsistentHash consistentHash(const YAML::Node& n, const std::string& path, Erro
 
 std::optional<LoadBalancer> loadBalancer(const YAML::Node& lb, const std::string& p, Errors& errs) {
   if (!lb || !expectMap(lb, p, errs)) return std::nullopt;
-  checkKeys(lb, p, {"simple", "consistentHash", "localityLbSetting", "warmupDurationSecs", "warmup"}, errs);
+  checkKeys(lb, p,
+            {"simple", "consistentHash", "localityLbSetting", "zoneAwareLbSetting", "warmupDurationSecs", "warmup"},
+            errs);
+  if (lb["localityLbSetting"] && lb["zoneAwareLbSetting"])
+    errs.push_back(p + ": only one of localityLbSetting and zoneAwareLbSetting can be set");
+  if (lb["zoneAwareLbSetting"]) errs.push_back(p + ".zoneAwareLbSetting: not supported by weftd");
+  // validateLoadBalancer's warmup rules; slow start itself is weftd's limit.
+  if (YAML::Node warm = mapField(lb, "warmup", p, errs)) {
+    const std::string wp = p + ".warmup";
+    if (!child(warm, "duration", wp, errs).IsDefined()) {
+      errs.push_back(wp + ": duration is required");
+    } else {
+      istioDurationMs(warm, "duration", wp, errs);
+    }
+    YAML::Node min = mapField(warm, "minimumPercent", wp, errs), aggr = mapField(warm, "aggression", wp, errs);
+    if (min && min["value"] && min["value"].IsScalar() && std::atof(min["value"].Scalar().c_str()) > 100)
+      errs.push_back(wp + ".minimumPercent: minimumPercent value should be less than or equal to 100");
+    if (aggr && aggr["value"] && aggr["value"].IsScalar() && std::atof(aggr["value"].Scalar().c_str()) <= 0)
+      errs.push_back(wp + ".aggression: aggression should be greater than 0");
+  }
+  if (lb["warmupDurationSecs"]) istioDurationMs(lb, "warmupDurationSecs", p, errs);
   for (const char* k : {"warmupDurationSecs", "warmup"}) {
-    if (lb[k]) errs.push_back(join(p, k) + ": slow start is not supported by weft-proxy yet");
+    if (lb[k]) errs.push_back(join(p, k) + ": slow start is not supported by weftd");
   }
   LoadBalancer l;
   if (lb["consistentHash"]) {
@@ -316,17 +337,31 @@ std::optional<ClientTls> clientTls(const YAML::Node& n, const std::string& path,
     if (n[k] && t.mode == ClientTls::Mode::IstioMutual)
       errs.push_back(path + "." + k + ": must not be set with ISTIO_MUTUAL (the workload certificate is used)");
   }
-  if (n["credentialName"] && files)
+  // Istio's ValidateTLS.
+  const std::string credential = str(n, "credentialName", path, errs);
+  if (t.insecure_skip_verify && t.mode == ClientTls::Mode::Simple &&
+      (!t.ca_certificates.empty() || !credential.empty() || n["subjectAltNames"]))
+    errs.push_back(path +
+                   ": cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is "
+                   "set true");
+  if (t.insecure_skip_verify && t.mode == ClientTls::Mode::Mutual &&
+      (!t.ca_certificates.empty() || n["subjectAltNames"]))
+    errs.push_back(path + ": cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true");
+  if (files && !credential.empty()) {
+    // The credentials come from the named secret.
+    if (!t.client_certificate.empty() || !t.ca_certificates.empty() || !t.private_key.empty() || n["caCrl"])
+      errs.push_back(path +
+                     ": cannot specify client certificates or CA certificate or CA CRL If credentialName is set");
     errs.push_back(path +
                    ".credentialName: Kubernetes secrets are not supported by weftd yet; name the files "
                    "(clientCertificate, privateKey, caCertificates)");
+  } else {
+    if (t.mode == ClientTls::Mode::Mutual && t.client_certificate.empty())
+      errs.push_back(path + ".clientCertificate: client certificate required for mutual tls");
+    if (t.mode == ClientTls::Mode::Mutual && t.private_key.empty())
+      errs.push_back(path + ".privateKey: private key required for mutual tls");
+  }
   if (n["caCrl"] && files) errs.push_back(path + ".caCrl: certificate revocation lists are not supported by weftd");
-  if (t.insecure_skip_verify && (!t.ca_certificates.empty() || n["subjectAltNames"]))
-    errs.push_back(path + ": cannot specify CaCertificates or SubjectAltNames when InsecureSkipVerify is set true");
-  if (t.mode == ClientTls::Mode::Mutual && t.client_certificate.empty())
-    errs.push_back(path + ".clientCertificate: client certificate required for mutual tls");
-  if (t.mode == ClientTls::Mode::Mutual && t.private_key.empty())
-    errs.push_back(path + ".privateKey: private key required for mutual tls");
   for (const auto* f : {&t.client_certificate, &t.private_key, &t.ca_certificates})
     if (f->find('~') != std::string::npos)
       errs.push_back(path + ": '" + *f + "': a file name with '~' cannot be an SDS resource name");
@@ -420,7 +455,7 @@ std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::str
     std::string p = path + ".http";
     checkKeys(http, p,
               {"http1MaxPendingRequests", "http2MaxRequests", "maxRetries", "maxRequestsPerConnection", "idleTimeout",
-               "h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams"},
+               "h2UpgradePolicy", "useClientProtocol", "maxConcurrentStreams", "http2KeepAlive"},
               errs,
               "not supported by weftd (http1MaxPendingRequests, http2MaxRequests, maxRetries, "
               "maxRequestsPerConnection, idleTimeout, h2UpgradePolicy, useClientProtocol, maxConcurrentStreams are)");
@@ -442,6 +477,17 @@ std::optional<ConnectionPool> connectionPool(const YAML::Node& n, const std::str
     }
     if (h.h2_upgrade == ConnectionPool::Http::H2Upgrade::Upgrade && h.use_client_protocol)
       errs.push_back(p + ": use client protocol must not be true when H2UpgradePolicy is UPGRADE");
+    if (YAML::Node ka = mapField(http, "http2KeepAlive", p, errs)) {
+      // validateConnectionPool: both durations, each as ValidateDuration; then weftd's limit.
+      const std::string kp = p + ".http2KeepAlive";
+      for (const char* k : {"interval", "timeout"}) {
+        if (!child(ka, k, kp, errs).IsDefined())
+          errs.push_back(kp + ": http2 keepalive " + k + " is required");
+        else
+          istioDurationMs(ka, k, kp, errs);
+      }
+      errs.push_back(kp + ": not supported by weftd");
+    }
     cp.http = h;
   }
   return cp;

@@ -37,7 +37,7 @@ RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors&
   if (!expectMap(spec, "spec", errs)) return ra;
   checkKeys(spec, "spec", {"selector", "jwtRules", "targetRef", "targetRefs"}, errs);
   ra.selector = workloadSelector(spec, errs, ra.warnings);
-  if (spec["targetRef"] || spec["targetRefs"]) errs.push_back("spec.targetRef: not supported by weftd; use selector");
+  policyTargetRefs(spec, errs);
   YAML::Node rules = spec["jwtRules"];
   if (rules && !rules.IsSequence()) errs.push_back("spec.jwtRules: must be a list");
   for (size_t i = 0; rules && rules.IsSequence() && i < rules.size(); ++i) {
@@ -61,7 +61,23 @@ RequestAuthentication decodeRequestAuthentication(const YAML::Node& doc, Errors&
     jr.jwks = str(r, "jwks", rp, errs);
     if (!jr.jwks.empty()) {
       auto j = nlohmann::json::parse(jr.jwks, nullptr, false);
-      if (j.is_discarded() || !j.is_object()) errs.push_back(rp + ".jwks: not a JSON Web Key Set");
+      if (j.is_discarded() || !j.is_object()) {
+        errs.push_back(rp + ".jwks: not a JSON Web Key Set");
+      } else {
+        // Istio's warnPrivateJwksKeys: a set, or one key; private or symmetric material is a warning.
+        auto keys = j.contains("keys") ? j["keys"] : nlohmann::json::array({j});
+        for (size_t k = 0; keys.is_array() && k < keys.size(); ++k) {
+          if (keys[k].is_object() && (keys[k].contains("d") || (keys[k].contains("kty") && keys[k]["kty"] == "oct")))
+            ra.warnings.push_back(rp + ".jwks: jwks key at index " + std::to_string(k) +
+                                  " contains private key material; only public keys are used for verification");
+        }
+      }
+    }
+    if (YAML::Node presence = child(r, "presence", rp, errs); presence.IsDefined() && !presence.IsNull()) {
+      std::string v = str(r, "presence", rp, errs);
+      if (v != "OPTIONAL" && v != "REQUIRED")
+        errs.push_back(rp + ".presence: Unsupported value: \"" + v +
+                       "\": supported values: \"OPTIONAL\", \"REQUIRED\"");
     }
     jr.fetch_timeout_ms = istioDurationMs(r, "timeout", rp, errs);
     jr.from_cookies = strings(r, "fromCookies", rp, errs);

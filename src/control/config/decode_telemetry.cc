@@ -92,6 +92,8 @@ TelemetryMetricOverride metricOverride(const YAML::Node& n, const std::string& p
     checkKeys(m, mp, {"metric", "customMetric", "mode"}, errs);
     o.mode = mode(m, mp, errs);
     if (m["customMetric"]) {
+      if (str(m, "customMetric", mp, errs).empty())
+        errs.push_back(join(mp, "customMetric") + ": customMetric may not be empty");
       errs.push_back(join(mp, "customMetric") + ": custom metrics are not supported by weftd");
     } else if (std::string metric = str(m, "metric", mp, errs); !metric.empty() && metric != "ALL_METRICS") {
       bool known = false;
@@ -229,10 +231,7 @@ Telemetry decodeTelemetry(const YAML::Node& doc, Errors& errs) {
   if (!expectMap(spec, "spec", errs)) return t;
   checkKeys(spec, "spec", {"selector", "targetRef", "targetRefs", "tracing", "metrics", "accessLogging"}, errs);
   t.selector = workloadSelector(spec, errs, t.warnings);
-  for (const char* k : {"targetRef", "targetRefs"})
-    if (spec[k] && !spec[k].IsNull())
-      errs.push_back(std::string("spec.") + k +
-                     ": policy attachment to gateways and waypoints is not supported by weftd");
+  policyTargetRefs(spec, errs);
   auto each = [&](const char* key, auto&& one) {
     YAML::Node list = spec[key];
     if (!list || list.IsNull()) return;
@@ -247,6 +246,11 @@ Telemetry decodeTelemetry(const YAML::Node& doc, Errors& errs) {
        [&](const YAML::Node& n, const std::string& p) { t.access_logging.push_back(accessLogging(n, p, errs)); });
   each("metrics", [&](const YAML::Node& n, const std::string& p) { t.metrics.push_back(metrics(n, p, errs)); });
   each("tracing", [&](const YAML::Node& n, const std::string& p) { t.tracing.push_back(tracing(n, p, errs)); });
+  // Istio's validateTelemetryTracing warnings.
+  if (t.tracing.size() > 1) t.warnings.push_back("spec.tracing: multiple tracing is not currently supported");
+  for (size_t i = 0; i < t.tracing.size(); ++i)
+    if (t.tracing[i].providers.size() > 1)
+      t.warnings.push_back(idx("spec.tracing", i) + ".providers: multiple providers is not currently supported");
   return t;
 }
 

@@ -20,6 +20,41 @@ void checkKeys(const YAML::Node& n, const std::string& path, std::initializer_li
   }
 }
 
+namespace {
+
+void targetRef(const YAML::Node& ref, const std::string& p, Errors& errs) {
+  if (!expectMap(ref, p, errs)) return;
+  checkKeys(ref, p, {"group", "kind", "name", "namespace"}, errs);
+  std::string group = str(ref, "group", p, errs), kind = str(ref, "kind", p, errs);
+  if (str(ref, "name", p, errs).empty()) errs.push_back(p + ": targetRef name must be set");
+  if (!str(ref, "namespace", p, errs).empty())
+    errs.push_back(p + ": targetRef namespace must not be set; cross namespace referencing is not supported");
+  const std::string g = group.empty() ? "core" : group;
+  if (!((g == "core" && kind == "Service") || (g == "networking.istio.io" && kind == "ServiceEntry") ||
+        (g == "gateway.networking.k8s.io" && (kind == "Gateway" || kind == "GatewayClass"))))
+    errs.push_back(p +
+                   ": targetRef must be to one of [core/v1/Service networking.istio.io/v1/ServiceEntry "
+                   "gateway.networking.k8s.io/v1/Gateway gateway.networking.k8s.io/v1/GatewayClass] but was " +
+                   group + "/" + kind);
+}
+
+}  // namespace
+
+void policyTargetRefs(const YAML::Node& spec, Errors& errs) {
+  YAML::Node one = child(spec, "targetRef", "spec", errs);
+  YAML::Node many = seq(spec, "targetRefs", "spec", errs);
+  const bool has_one = one.IsDefined() && !one.IsNull(), has_many = many && many.size() > 0;
+  YAML::Node sel = child(spec, "selector", "spec", errs);
+  if ((sel.IsDefined() && !sel.IsNull()) + has_one + has_many > 1)
+    errs.push_back("spec: only one of targetRefs or workloadSelector can be set");
+  if (has_one) targetRef(one, "spec.targetRef", errs);
+  for (size_t i = 0; has_many && i < many.size(); ++i) targetRef(many[i], idx("spec.targetRefs", i), errs);
+  if (has_one || has_many)
+    errs.push_back(std::string("spec.") + (has_one ? "targetRef" : "targetRefs") +
+                   ": policy attachment to gateways and services is not supported by weftd (it attaches by "
+                   "selector)");
+}
+
 Labels workloadSelector(const YAML::Node& spec, Errors& errs, std::vector<std::string>& warnings) {
   YAML::Node sel = spec["selector"];
   if (!expectMap(sel, "spec.selector", errs)) return {};

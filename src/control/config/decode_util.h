@@ -58,6 +58,10 @@ std::optional<std::string> headerValueGrammarError(const std::string& value);
 // spec.selector.matchLabels of a policy kind (empty: no selector, namespace- or mesh-wide).
 // Istio's warning for a selector without labels goes to `warnings`.
 Labels workloadSelector(const YAML::Node& spec, Errors& errs, std::vector<std::string>& warnings);
+// spec.targetRef / spec.targetRefs of a policy kind, checked as Istio's validateOneOfSelectorType
+// and validatePolicyTargetReference; then refused as weftd's limit (it attaches policies by
+// selector only: gateways and waypoints come later).
+void policyTargetRefs(const YAML::Node& spec, Errors& errs);
 // A kind's `spec`, which must be a map; false (with the error) when it is missing or not one.
 bool spec(const YAML::Node& doc, YAML::Node& out, Errors& errs);
 

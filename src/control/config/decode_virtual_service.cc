@@ -5,6 +5,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "common/strings.h"
@@ -411,12 +412,33 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
   vs.meta = meta(doc, errs);
   YAML::Node spec;
   if (!decode::spec(doc, spec, errs)) return vs;
-  checkKeys(spec, "spec", {"hosts", "gateways", "http", "tcp", "exportTo"}, errs);
+  checkKeys(spec, "spec", {"hosts", "gateways", "http", "tcp", "tls", "exportTo"}, errs);
   vs.hosts = strings(spec, "hosts", "spec", errs);
-  if (vs.hosts.empty()) errs.push_back("spec.hosts: at least one host is required");
+  vs.gateways = strings(spec, "gateways", "spec", errs);
+  YAML::Node tls = seq(spec, "tls", "spec", errs), tcp_routes = seq(spec, "tcp", "spec", errs);
+  const size_t tls_count = tls ? tls.size() : 0;
+  if (vs.hosts.empty()) {
+    // Istio: a VirtualService without hosts is a delegate, for another one's http routes.
+    if (!vs.gateways.empty()) errs.push_back("spec.gateways: delegate virtual service must have no gateways specified");
+    if (tls_count > 0) errs.push_back("spec.tls: delegate virtual service must have no tls route specified");
+    if (tcp_routes && tcp_routes.size() > 0)
+      errs.push_back("spec.tcp: delegate virtual service must have no tcp route specified");
+    errs.push_back("spec.hosts: delegate VirtualServices (without hosts) are not supported by weftd");
+  }
+  // Bound to gateways only (no "mesh"), with SNI matches: Istio also takes its auto-generated
+  // "outbound_.<port>_.<subset>_.<host>" names.
+  const bool gateway_only =
+      !vs.gateways.empty() && std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") == vs.gateways.end();
+  bool sni = false;
+  for (size_t i = 0; i < tls_count; ++i) {
+    YAML::Node matches = seq(tls[i], "match", idx("spec.tls", i), errs);
+    for (size_t j = 0; matches && j < matches.size(); ++j)
+      sni |= !strings(matches[j], "sniHosts", idx(idx("spec.tls", i) + ".match", j), errs).empty();
+  }
   bool hosts_valid = true;
   for (size_t i = 0; i < vs.hosts.size(); ++i) {
-    if (!isValidHost(vs.hosts[i])) {
+    if (gateway_only && sni && vs.hosts[i].rfind("outbound_.", 0) == 0) continue;
+    if (!isValidHost(vs.hosts[i]) && !isIpAddress(vs.hosts[i])) {
       errs.push_back(idx("spec.hosts", i) + ": '" + vs.hosts[i] + "' is not a valid host");
       hosts_valid = false;
     }
@@ -426,7 +448,6 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     for (size_t j = i + 1; j < vs.hosts.size(); ++j)
       if (hostsOverlap(vs.hosts[i], vs.hosts[j]))
         errs.push_back("spec.hosts: duplicate hosts in virtual service: " + vs.hosts[i] + " & " + vs.hosts[j]);
-  vs.gateways = strings(spec, "gateways", "spec", errs);
   const bool mesh_bound =
       vs.gateways.empty() || std::find(vs.gateways.begin(), vs.gateways.end(), "mesh") != vs.gateways.end();
   for (size_t i = 0; i < vs.hosts.size(); ++i) {
@@ -434,9 +455,27 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
       errs.push_back(idx("spec.hosts", i) +
                      ": wildcard host * is not allowed for virtual services bound to the mesh gateway");
   }
-  for (const auto& g : vs.gateways) {
-    if (g != "mesh")
-      errs.push_back("spec.gateways: gateway '" + g + "': Gateways are not supported by weftd yet (only 'mesh')");
+  for (size_t i = 0; i < vs.gateways.size(); ++i) {
+    const std::string& g = vs.gateways[i];
+    if (g == "mesh") continue;
+    // Istio's validateGatewayNames.
+    const std::string gp = idx("spec.gateways", i);
+    auto slash = g.find('/');
+    if (slash == std::string::npos) {
+      if (auto e = fqdnError(g)) errs.push_back(gp + ": " + *e);
+      if (auto dot = g.find('.'); dot != std::string::npos) {
+        std::string rest = g.substr(dot + 1);
+        vs.warnings.push_back(gp + ": using legacy gatewayName format \"" + g +
+                              "\"; prefer the <namespace>/<name> format: \"" + rest.substr(0, rest.find('.')) + "/" +
+                              g.substr(0, dot) + "\"");
+      }
+    } else {
+      std::string ns = g.substr(0, slash), name = g.substr(slash + 1);
+      if (ns.empty() || name.empty()) errs.push_back(gp + ": config namespace and gateway name cannot be empty");
+      if (!isDnsLabel(ns)) errs.push_back(gp + ": invalid value for namespace: \"" + ns + "\"");
+      if (!isDnsLabel(name)) errs.push_back(gp + ": invalid value for gateway name: \"" + name + "\"");
+    }
+    errs.push_back(gp + ": gateway '" + g + "': Gateways are not supported by weftd yet (only 'mesh')");
   }
   vs.export_to = strings(spec, "exportTo", "spec", errs);
   for (const auto& e : exportToErrors(vs.meta.ns, vs.export_to, false)) errs.push_back("spec.exportTo: " + e);
@@ -477,14 +516,25 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     }
     r.route = routeDestinations(h["route"], p + ".route", errs);
     if (YAML::Node rd = h["redirect"]) {
-      checkKeys(rd, p + ".redirect", {"uri", "authority", "port", "scheme", "redirectCode"}, errs);
+      checkKeys(rd, p + ".redirect", {"uri", "authority", "port", "scheme", "redirectCode", "prefixRewrite"}, errs);
       HttpRoute::Redirect red;
       red.uri = str(rd, "uri", p + ".redirect", errs);
       red.authority = str(rd, "authority", p + ".redirect", errs);
       if (rd["port"]) red.port = port(rd, "port", p + ".redirect", errs, true);
       red.scheme = str(rd, "scheme", p + ".redirect", errs);
       // Istio's validateHTTPRedirect.
-      if (red.uri.empty() && red.authority.empty() && !red.port && red.scheme.empty())
+      const std::string prefix_rewrite = str(rd, "prefixRewrite", p + ".redirect", errs);
+      if (!red.uri.empty() && !prefix_rewrite.empty())
+        errs.push_back(p + ".redirect: redirect may only specify one of uri or prefix_rewrite");
+      if (!prefix_rewrite.empty()) {
+        for (const auto& m : r.match)
+          if (m.uri && m.uri->kind != StringMatch::Kind::Prefix) {
+            errs.push_back(p + ".redirect: redirect prefix_rewrite requires all URI matches to use prefix match type");
+            break;
+          }
+        errs.push_back(p + ".redirect.prefixRewrite: not supported by weftd");
+      }
+      if (red.uri.empty() && prefix_rewrite.empty() && red.authority.empty() && !red.port && red.scheme.empty())
         errs.push_back(p + ".redirect: redirect must specify URI, authority, scheme, or port");
       if (!red.scheme.empty() && red.scheme != "http" && red.scheme != "https")
         errs.push_back(p + ".redirect.scheme: invalid redirect scheme, must be \"http\" or \"https\"");
@@ -533,6 +583,23 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     r.timeout_ms = istioDurationMs(h, "timeout", p, errs);
     r.retries = decodeRetries(h["retries"], p + ".retries", errs);
     headers(h["headers"], p + ".headers", r.request_headers, r.response_headers, errs);
+    // Istio's validateAuthorityRewrite: one authority, from the rewrite or a request header.
+    {
+      std::string current = r.rewrite ? r.rewrite->authority : "";
+      for (const auto* ops : {&r.request_headers.set, &r.request_headers.add}) {
+        for (const auto& [k, v] : *ops) {
+          std::string lower = k;
+          for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          if (lower != ":authority" && lower != "host") continue;
+          if (!current.empty()) {
+            errs.push_back(p + ".headers: authority header cannot be set multiple times: have \"" + current +
+                           "\", attempting to set \"" + v + "\"");
+            break;
+          }
+          current = v;
+        }
+      }
+    }
     r.fault = decodeFault(h["fault"], p + ".fault", errs, vs.warnings);
     r.cors = decodeCors(h["corsPolicy"], p + ".corsPolicy", errs);
     r.mirrors = mirrors(h, p, errs, vs.warnings);
@@ -577,7 +644,9 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     if (r.route.empty()) errs.push_back(p + ".route: at least one destination is required");
     vs.tcp.push_back(std::move(r));
   }
-  if (vs.http.empty() && vs.tcp.empty()) errs.push_back("spec: http or tcp routes are required");
+  if (vs.http.empty() && vs.tcp.empty() && tls_count == 0)
+    errs.push_back("spec: http, tcp or tls must be provided in virtual service");
+  if (tls_count > 0) errs.push_back("spec.tls: TLS routes (by SNI) are not supported by weftd");
   return vs;
 }
 

@@ -138,8 +138,9 @@ TEST(DecodeTest, VirtualServiceUnknownFieldIsRejectedNotIgnored) {
 
   Rejected top = rejectOne(
       "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
-      "spec:\n  hosts: [reviews]\n  tls: []\n  http:\n  - route:\n    - destination: {host: reviews}\n");
-  EXPECT_THAT(top.errors, ElementsAre("spec.tls: not supported by weftd"));
+      "spec:\n  hosts: [reviews]\n  tls: [{match: [{sniHosts: [reviews]}], route: [{destination: {host: reviews}}]}]\n"
+      "  http:\n  - route:\n    - destination: {host: reviews}\n");
+  EXPECT_THAT(top.errors, ElementsAre("spec.tls: TLS routes (by SNI) are not supported by weftd"));
 
   Rejected retries = rejectOne(vs(R"(
   - route:
@@ -191,7 +192,7 @@ spec:
           "spec.subsets[0].trafficPolicy.loadBalancer.localityLbSetting.failoverPriority: can not simultaneously set "
           "'failover' and topology label 'topology.kubernetes.io/zone' in 'failover_priority'",
           "spec.subsets[0].trafficPolicy.portLevelSettings[0].loadBalancer.warmupDurationSecs: slow start is not "
-          "supported by weft-proxy yet",
+          "supported by weftd",
           "spec.subsets[0].trafficPolicy.portLevelSettings[1].port.number: port 9080 is set twice",
           "spec.subsets[0].trafficPolicy.portLevelSettings[2].port: portTrafficPolicy must have valid port"));
 
@@ -409,7 +410,8 @@ TEST(DecodeTest, VirtualServiceBadHosts) {
   Rejected missing = rejectOne(
       "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
       "spec:\n  http:\n  - route:\n    - destination: {host: reviews}\n");
-  EXPECT_THAT(missing.errors, ElementsAre("spec.hosts: at least one host is required"));
+  EXPECT_THAT(missing.errors,
+              ElementsAre("spec.hosts: delegate VirtualServices (without hosts) are not supported by weftd"));
 }
 
 TEST(DecodeTest, VirtualServiceBadRegex) {
@@ -620,7 +622,7 @@ TEST(DecodeTest, VirtualServiceGatewaysOtherThanMeshRejected) {
       "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: r}\n"
       "spec:\n  hosts: [reviews]\n  gateways: [mesh, istio-system/ingress]\n"
       "  http:\n  - route:\n    - destination: {host: reviews}\n");
-  EXPECT_THAT(r.errors, ElementsAre("spec.gateways: gateway 'istio-system/ingress': Gateways are not supported by "
+  EXPECT_THAT(r.errors, ElementsAre("spec.gateways[1]: gateway 'istio-system/ingress': Gateways are not supported by "
                                     "weftd yet (only 'mesh')"));
 }
 
@@ -748,7 +750,7 @@ spec:
   Rejected empty = rejectOne(
       "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: db}\n"
       "spec:\n  hosts: [db]\n");
-  EXPECT_THAT(empty.errors, ElementsAre("spec: http or tcp routes are required"));
+  EXPECT_THAT(empty.errors, ElementsAre("spec: http, tcp or tls must be provided in virtual service"));
 }
 
 TEST(DecodeTest, DestinationRuleDuplicateSubset) {
@@ -796,13 +798,14 @@ TEST(DecodeTest, DestinationRuleUnsupportedLoadBalancer) {
   trafficPolicy:
     tls: {mode: MUTUAL, caCertificates: /etc/ca.pem, credentialName: c, insecureSkipVerify: true}
 )"));
+  // Istio's ValidateTLS: with credentialName the certificates come from the secret (none required).
   EXPECT_THAT(tls.errors,
-              ElementsAre("spec.trafficPolicy.tls.credentialName: Kubernetes secrets are not supported by weftd yet; "
-                          "name the files (clientCertificate, privateKey, caCertificates)",
-                          "spec.trafficPolicy.tls: cannot specify CaCertificates or SubjectAltNames when "
+              ElementsAre("spec.trafficPolicy.tls: cannot specify CaCertificates or SubjectAltNames when "
                           "InsecureSkipVerify is set true",
-                          "spec.trafficPolicy.tls.clientCertificate: client certificate required for mutual tls",
-                          "spec.trafficPolicy.tls.privateKey: private key required for mutual tls"));
+                          "spec.trafficPolicy.tls: cannot specify client certificates or CA certificate or CA CRL If "
+                          "credentialName is set",
+                          "spec.trafficPolicy.tls.credentialName: Kubernetes secrets are not supported by weftd yet; "
+                          "name the files (clientCertificate, privateKey, caCertificates)"));
   Rejected mutual_files = rejectOne(dr(R"(
   trafficPolicy:
     tls: {mode: ISTIO_MUTUAL, clientCertificate: /c.pem}

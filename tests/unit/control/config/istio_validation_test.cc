@@ -783,5 +783,139 @@ TEST(IstioValidationTest, SidecarsAsIstioJudgesThem) {
   EXPECT_THAT(r.errors, ElementsAre("spec.egress: listeners with a port or a bind address are not supported by weftd"));
 }
 
+// TestValidateAuthorizationPolicy, TestValidateRequestAuthentication, TestValidateTelemetry,
+// TestValidateDestinationRule and TestValidateVirtualService cases weftd judged otherwise before
+// (Istio master 86c9f01): the verdict, and Istio's message after the path.
+TEST(IstioValidationTest, PolicyAndRoutingCasesAsIstioJudgesThem) {
+  const std::string ap =
+      "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: ns}\nspec:\n";
+  const std::string ra =
+      "apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: r, namespace: ns}\nspec:\n";
+  const std::string tm =
+      "apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t, namespace: ns}\nspec:\n";
+  const std::string dr =
+      "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: d, namespace: ns}\nspec:\n  host: "
+      "reviews\n";
+  const std::string vs =
+      "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v, namespace: ns}\nspec:\n";
+  struct Case {
+    std::string name, yaml;
+    const char* error;    // Istio's message (a substring of one error); nullptr: valid
+    const char* warning;  // a substring of one warning, or nullptr
+  } cases[] = {
+      {"experimental filter key",
+       ap + "  rules: [{when: [{key: \"experimental.envoy.filters.a.b[c]\", values: [x]}]}]\n", nullptr, nullptr},
+      {"experimental key without brackets",
+       ap + "  rules: [{when: [{key: experimental.envoy.filters.a, values: [x]}]}]\n",
+       "bad key (experimental.envoy.filters.a): should have format a[b]", nullptr},
+      {"CUSTOM without a provider", ap + "  action: CUSTOM\n  rules: [{}]\n", "`provider.name` must not be empty",
+       nullptr},
+      {"CUSTOM without rules", ap + "  action: CUSTOM\n  provider: {name: ext}\n",
+       "CUSTOM action without `rules` is meaningless", nullptr},
+      {"CUSTOM on source.principal",
+       ap + "  action: CUSTOM\n  provider: {name: ext}\n  rules: [{when: [{key: source.principal, values: [a]}]}]\n",
+       "source.principal is currently not supported with CUSTOM action", nullptr},
+      {"CUSTOM on principals",
+       ap + "  action: CUSTOM\n  provider: {name: ext}\n  rules: [{from: [{source: {principals: [a]}}]}]\n",
+       "From.Principals is currently not supported with CUSTOM action", nullptr},
+      {"targetRef with a namespace", ap + "  targetRef: {kind: Service, name: s, namespace: other}\n",
+       "targetRef namespace must not be set; cross namespace referencing is not supported", nullptr},
+      {"targetRef without a name", ap + "  targetRef: {kind: Service}\n", "targetRef name must be set", nullptr},
+      {"targetRef to a Pod", ap + "  targetRef: {kind: Pod, name: p}\n", "targetRef must be to one of", nullptr},
+      {"targetRefs and a selector",
+       ap + "  selector: {matchLabels: {a: b}}\n  targetRefs: [{kind: Service, name: s}]\n",
+       "only one of targetRefs or workloadSelector can be set", nullptr},
+      {"a Service targetRef", ap + "  targetRef: {kind: Service, name: s}\n", nullptr, nullptr},
+      {"path template in the middle", ap + "  rules: [{to: [{operation: {paths: [\"/a/{**}/b/{*}\"]}}]}]\n",
+       "{**} is not the last operator", nullptr},
+      {"path template with braces", ap + "  rules: [{to: [{operation: {paths: [\"/a/{x}\"]}}]}]\n",
+       "Contains '{' or '}' beyond a supported path template", nullptr},
+      {"valid path templates", ap + "  rules: [{to: [{operation: {paths: [\"/a/{*}/b/{**}\"]}}]}]\n", nullptr, nullptr},
+      {"trust domain wildcard in the middle", ap + "  rules: [{from: [{source: {trustDomains: [\"a*b\"]}}]}]\n",
+       "wildcard is only allowed at the start or end, found in TrustDomains: \"a*b\"", nullptr},
+      {"trust domain with a slash", ap + "  rules: [{from: [{source: {trustDomains: [\"a/b\"]}}]}]\n",
+       "trust domain must not contain '/'", nullptr},
+      {"DENY on paths only", ap + "  action: DENY\n  rules: [{to: [{operation: {paths: [/admin]}}]}]\n", nullptr,
+       "will deny all traffic to TCP ports under its scope"},
+      {"DENY on paths and ports",
+       ap + "  action: DENY\n  rules: [{to: [{operation: {paths: [/admin], ports: [\"80\"]}}]}]\n", nullptr, nullptr},
+      {"presence MANDATORY", ra + "  jwtRules: [{issuer: https://i.example, presence: MANDATORY}]\n",
+       "Unsupported value: \"MANDATORY\"", nullptr},
+      {"jwks with a private key",
+       ra + "  jwtRules: [{issuer: https://i.example, jwks: '{\"keys\": [{\"kty\": \"RSA\", \"n\": \"x\", \"e\": "
+            "\"AQAB\", \"d\": \"y\"}]}'}]\n",
+       nullptr, "jwks key at index 0 contains private key material"},
+      {"RA targetRef to a Pod", ra + "  targetRef: {kind: Pod, name: p}\n", "targetRef must be to one of", nullptr},
+      {"empty custom metric", tm + "  metrics: [{overrides: [{match: {customMetric: \"\"}}]}]\n",
+       "customMetric may not be empty", nullptr},
+      {"two tracings", tm + "  tracing: [{providers: [{name: a}]}, {providers: [{name: b}]}]\n", nullptr,
+       "multiple tracing is not currently supported"},
+      {"two tracing providers", tm + "  tracing: [{providers: [{name: a}, {name: b}]}]\n", nullptr,
+       "multiple providers is not currently supported"},
+      {"warmup", dr + "  trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN, warmup: {duration: 10s}}}\n", nullptr,
+       nullptr},
+      {"warmup without a duration", dr + "  trafficPolicy: {loadBalancer: {warmup: {aggression: {value: 0}}}}\n",
+       "duration is required", nullptr},
+      {"MUTUAL with a credentialName", dr + "  trafficPolicy: {tls: {mode: MUTUAL, credentialName: c}}\n", nullptr,
+       nullptr},
+      {"SIMPLE, insecureSkipVerify and a credentialName",
+       dr + "  trafficPolicy: {tls: {mode: SIMPLE, credentialName: c, insecureSkipVerify: true}}\n",
+       "cannot specify CaCertificates or CredentialName or SubjectAltNames when InsecureSkipVerify is set true",
+       nullptr},
+      {"credentialName and caCertificates",
+       dr + "  trafficPolicy: {tls: {mode: SIMPLE, credentialName: c, caCertificates: /ca}}\n",
+       "cannot specify client certificates or CA certificate or CA CRL If credentialName is set", nullptr},
+      {"http2 keepalive without an interval",
+       dr + "  trafficPolicy: {connectionPool: {http: {http2KeepAlive: {timeout: 1s}}}}\n",
+       "http2 keepalive interval is required", nullptr},
+      {"locality and zone-aware settings",
+       dr + "  trafficPolicy: {loadBalancer: {localityLbSetting: {enabled: true}, zoneAwareLbSetting: {}}}\n",
+       "only one of localityLbSetting and zoneAwareLbSetting can be set", nullptr},
+      {"delegate", vs + "  http: [{route: [{destination: {host: r}}]}]\n", nullptr, nullptr},
+      {"delegate with gateways", vs + "  gateways: [ns/g]\n  http: [{route: [{destination: {host: r}}]}]\n",
+       "delegate virtual service must have no gateways specified", nullptr},
+      {"tls routes only",
+       vs + "  hosts: [r.example.com]\n  tls: [{match: [{sniHosts: [r.example.com]}], route: [{destination: {host: "
+            "r}}]}]\n",
+       nullptr, nullptr},
+      {"SNI names of AUTO_PASSTHROUGH",
+       vs + "  hosts: [\"outbound_.15010_._.istiod.istio-system.svc.cluster.local\"]\n  gateways: [ns/g]\n"
+            "  tls: [{match: [{sniHosts: [\"outbound_.15010_._.istiod.istio-system.svc.cluster.local\"]}], route: "
+            "[{destination: {host: r}}]}]\n",
+       nullptr, nullptr},
+      {"an IP address as a host", vs + "  hosts: [1.1.1.1]\n  http: [{route: [{destination: {host: r}}]}]\n", nullptr,
+       nullptr},
+      {"a bad gateway name",
+       vs + "  hosts: [r]\n  gateways: [\"b@d\"]\n  http: [{route: [{destination: {host: r}}]}]\n",
+       "domain name \"b@d\" invalid", nullptr},
+      {"namespace/* gateway",
+       vs + "  hosts: [r]\n  gateways: [\"ns/*\"]\n  http: [{route: [{destination: {host: r}}]}]\n",
+       "invalid value for gateway name: \"*\"", nullptr},
+      {"authority set twice",
+       vs + "  hosts: [r]\n  http: [{rewrite: {authority: a}, headers: {request: {set: {\":authority\": b}}}, route: "
+            "[{destination: {host: r}}]}]\n",
+       "authority header cannot be set multiple times: have \"a\", attempting to set \"b\"", nullptr},
+      {"redirect prefixRewrite",
+       vs + "  hosts: [r]\n  http: [{match: [{uri: {prefix: /a}}], redirect: {prefixRewrite: /b}}]\n", nullptr,
+       nullptr},
+      {"redirect prefixRewrite on an exact match",
+       vs + "  hosts: [r]\n  http: [{match: [{uri: {exact: /a}}], redirect: {prefixRewrite: /b}}]\n",
+       "redirect prefix_rewrite requires all URI matches to use prefix match type", nullptr},
+  };
+  for (const auto& c : cases) {
+    Verdict v = verdict(c.yaml);
+    if (c.error == nullptr) {
+      EXPECT_THAT(v.errors, IsEmpty()) << c.name;
+    } else {
+      EXPECT_THAT(v.errors, ::testing::Contains(::testing::HasSubstr(c.error))) << c.name << "\n" << describe(v);
+    }
+    if (c.warning != nullptr) {
+      EXPECT_THAT(v.warnings, ::testing::Contains(::testing::HasSubstr(c.warning))) << c.name << "\n" << describe(v);
+    } else if (c.error == nullptr) {
+      EXPECT_THAT(v.warnings, IsEmpty()) << c.name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace weft::control

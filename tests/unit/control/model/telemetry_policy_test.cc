@@ -126,8 +126,14 @@ TEST(TelemetryDecodeTest, ValidatedAsIstioAndRefusedWhereWeftdCannot) {
                           "[0.0, 100.0]"));
   EXPECT_THAT(telemetryErrors("  tracing: [{customTags: {a: {literal: {}}}}]\n"),
               ElementsAre("spec.tracing[0].customTags[a].literal: literal tag value may not be empty"));
+  EXPECT_THAT(telemetryErrors("  targetRef: {group: gateway.networking.k8s.io, kind: Gateway, name: g}\n"),
+              ElementsAre("spec.targetRef: policy attachment to gateways and services is not supported by weftd (it "
+                          "attaches by selector)"));
+  // Istio's checks come first: a Gateway of the core group is no target.
   EXPECT_THAT(telemetryErrors("  targetRef: {kind: Gateway, name: g}\n"),
-              ElementsAre("spec.targetRef: policy attachment to gateways and waypoints is not supported by weftd"));
+              ::testing::Contains("spec.targetRef: targetRef must be to one of [core/v1/Service "
+                                  "networking.istio.io/v1/ServiceEntry gateway.networking.k8s.io/v1/Gateway "
+                                  "gateway.networking.k8s.io/v1/GatewayClass] but was /Gateway"));
 }
 
 // defaultConfig's ProxyConfig fields the injector gives every sidecar, in Istio's JSON names.
