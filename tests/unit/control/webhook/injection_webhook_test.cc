@@ -5,24 +5,12 @@
 #include <gtest/gtest.h>
 
 #include "common/base64.h"
+#include "control/webhook/pod_review.h"
 
 namespace weft::control::webhook {
 namespace {
 
 using nlohmann::json;
-
-json podReview(const json& pod) {
-  return {{"apiVersion", "admission.k8s.io/v1"},
-          {"kind", "AdmissionReview"},
-          {"request",
-           {{"uid", "a7d6c5b4-0000-4000-8000-000000000001"},
-            {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
-            {"resource", {{"group", ""}, {"version", "v1"}, {"resource", "pods"}}},
-            {"namespace", "shop"},
-            {"operation", "CREATE"},
-            {"object", pod},
-            {"dryRun", false}}}};
-}
 
 json deploymentPod() {
   return json::parse(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "reviews-v2-7d9c8b6f5-",

@@ -9,25 +9,13 @@
 #include <vector>
 
 #include "control/webhook/injection_webhook.h"
+#include "control/webhook/pod_review.h"
 #include "control/webhook/validation_webhook.h"
 
 namespace weft::control::webhook {
 namespace {
 
 using nlohmann::json;
-
-json review(const json& object) {
-  return {{"apiVersion", "admission.k8s.io/v1"},
-          {"kind", "AdmissionReview"},
-          {"request",
-           {{"uid", "a7d6c5b4-0000-4000-8000-000000000001"},
-            {"kind", {{"group", ""}, {"version", "v1"}, {"kind", "Pod"}}},
-            {"resource", {{"group", ""}, {"version", "v1"}, {"resource", "pods"}}},
-            {"namespace", "shop"},
-            {"operation", "CREATE"},
-            {"object", object},
-            {"dryRun", false}}}};
-}
 
 // A pod with what the injector reads: annotations of each family, probes of each kind, init
 // containers, volumes, security contexts, owner references.
@@ -86,7 +74,7 @@ void expectAnAnswer(const WebhookReply& r, const std::string& what) {
 }
 
 TEST(MalformedReviewsTest, InjectAnswersEveryShape) {
-  json base = review(richPod());
+  json base = podReview(richPod());
   std::vector<json::json_pointer> nodes;
   collect(base, json::json_pointer(), nodes);
   size_t tried = 0;
@@ -109,7 +97,7 @@ TEST(MalformedReviewsTest, ValidateAnswersEveryShape) {
   json object = json::parse(R"({"apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
     "metadata": {"name": "r", "namespace": "shop", "labels": {"a": "b"}, "annotations": {"c": "d"}},
     "spec": {"hosts": ["r"], "http": [{"route": [{"destination": {"host": "r"}}]}]}})");
-  json base = review(object);
+  json base = podReview(object);
   base["request"]["kind"] = {{"group", "networking.istio.io"}, {"version", "v1"}, {"kind", "VirtualService"}};
   std::vector<json::json_pointer> nodes;
   collect(base, json::json_pointer(), nodes);
