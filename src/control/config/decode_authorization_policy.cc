@@ -376,8 +376,8 @@ AuthorizationPolicy decodeAuthorizationPolicy(const YAML::Node& doc, Errors& err
           errs.push_back(wp + ".key: unknown attribute '" + c.key + "'");
         if (c.values.empty()) errs.push_back(wp + ": at least one of values or notValues must be set for key " + c.key);
         if (c.key == "destination.port") checkPorts(c.values, wp + ".values", errs);
-        if (c.key == "source.principal" || c.key == "source.trustDomain")
-          checkWildcards(c.values, c.key.c_str(), false, wp + ".values", errs);
+        // Istio's ValidateAttribute checks the wildcards of source.trustDomain only.
+        if (c.key == "source.trustDomain") checkWildcards(c.values, c.key.c_str(), false, wp + ".values", errs);
         if (c.key == "source.ip" || c.key == "remote.ip" || c.key == "destination.ip")
           checkCidrs(c.values, wp + ".values", errs);
         rule.when.push_back(std::move(c));

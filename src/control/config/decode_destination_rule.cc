@@ -278,10 +278,21 @@ std::optional<LoadBalancer> loadBalancer(const YAML::Node& lb, const std::string
     } else {
       istioDurationMs(warm, "duration", wp, errs);
     }
-    YAML::Node min = mapField(warm, "minimumPercent", wp, errs), aggr = mapField(warm, "aggression", wp, errs);
-    if (min && min["value"] && min["value"].IsScalar() && std::atof(min["value"].Scalar().c_str()) > 100)
+    // DoubleValues: plain numbers in YAML and JSON.
+    auto number = [&](const char* key) -> std::optional<double> {
+      YAML::Node v = child(warm, key, wp, errs);
+      if (!v.IsDefined() || v.IsNull()) return std::nullopt;
+      char* end = nullptr;
+      double d = v.IsScalar() ? std::strtod(v.Scalar().c_str(), &end) : 0;
+      if (!v.IsScalar() || v.Scalar().empty() || *end != '\0') {
+        errs.push_back(join(wp, key) + ": must be a number");
+        return std::nullopt;
+      }
+      return d;
+    };
+    if (auto min = number("minimumPercent"); min && *min > 100)
       errs.push_back(wp + ".minimumPercent: minimumPercent value should be less than or equal to 100");
-    if (aggr && aggr["value"] && aggr["value"].IsScalar() && std::atof(aggr["value"].Scalar().c_str()) <= 0)
+    if (auto aggr = number("aggression"); aggr && *aggr <= 0)
       errs.push_back(wp + ".aggression: aggression should be greater than 0");
   }
   if (lb["warmupDurationSecs"]) istioDurationMs(lb, "warmupDurationSecs", p, errs);
@@ -498,7 +509,7 @@ DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs) {
   dr.meta = meta(doc, errs);
   YAML::Node spec;
   if (!decode::spec(doc, spec, errs)) return dr;
-  checkKeys(spec, "spec", {"host", "trafficPolicy", "subsets", "exportTo"}, errs);
+  checkKeys(spec, "spec", {"host", "trafficPolicy", "subsets", "exportTo", "workloadSelector"}, errs);
   dr.host = str(spec, "host", "spec", errs);
   if (dr.host.empty())
     errs.push_back("spec.host: is required");
@@ -507,6 +518,25 @@ DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs) {
   dr.traffic_policy = trafficPolicy(spec["trafficPolicy"], "spec.trafficPolicy", errs);
   dr.export_to = strings(spec, "exportTo", "spec", errs);
   for (const auto& e : exportToErrors(dr.meta.ns, dr.export_to, false)) errs.push_back("spec.exportTo: " + e);
+  if (YAML::Node ws = mapField(spec, "workloadSelector", "spec", errs)) {
+    // validateWorkloadSelector, and validateExportTo's rule for a rule with a selector.
+    Labels sel = labels(ws, "matchLabels", "spec.workloadSelector", errs);
+    for (const auto& [k, v] : sel) {
+      if (k.empty())
+        errs.push_back("spec.workloadSelector: empty key is not supported in selector: \"" + k + "=" + v + "\"");
+      if (k.find('*') != std::string::npos || v.find('*') != std::string::npos)
+        errs.push_back("spec.workloadSelector: wildcard is not supported in selector: \"" + k + "=" + v + "\"");
+    }
+    if (sel.empty()) dr.warnings.push_back("spec.workloadSelector: workload selector specified without labels");
+    std::set<std::string> to;
+    for (const auto& e : dr.export_to) to.insert(e == "." ? dr.meta.ns : e);
+    if (!to.empty() && !to.count(dr.meta.ns))
+      errs.push_back(
+          "spec.exportTo: destination rule with workload selector cannot have exportTo beyond current namespace");
+    else if (to.size() > 1)
+      errs.push_back("spec.exportTo: destination rule with workload selector cannot have multiple entries in exportTo");
+    errs.push_back("spec.workloadSelector: not supported by weftd");
+  }
   std::set<std::string> names;
   YAML::Node subsets = seq(spec, "subsets", "spec", errs);
   for (size_t i = 0; subsets && i < subsets.size(); ++i) {

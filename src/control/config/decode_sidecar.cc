@@ -213,6 +213,12 @@ Sidecar decodeSidecar(const YAML::Node& doc, Errors& errs) {
     if (!ports.insert(number).second) errs.push_back(p + ": sidecar: ports on IP bound listeners must be unique");
     ingressEndpointAndTls(ingress[i], p, str(ingress[i]["port"], "protocol", p + ".port", errs), errs);
     connectionPool(ingress[i]["connectionPool"], p + ".connectionPool", errs);
+    YAML::Node pool_http = ingress[i]["connectionPool"] ? ingress[i]["connectionPool"]["http"] : YAML::Node();
+    const std::string proto = str(ingress[i]["port"], "protocol", p + ".port", errs);
+    if (pool_http && !pool_http.IsNull() && !isHttpProtocol(proto))
+      sc.warnings.push_back(p + ": sidecar: HTTP connection pool settings are configured for port " +
+                            std::to_string(number) + " (\"" + str(ingress[i]["port"], "name", p + ".port", errs) +
+                            "\") but its protocol is not HTTP (" + proto + "); only TCP settings will apply");
   }
   if (pool) connectionPool(pool, "spec.inboundConnectionPool", errs);
   ports.clear();

@@ -405,6 +405,66 @@ std::optional<HttpRoute::Cors> decodeCors(const YAML::Node& n, const std::string
   return c;
 }
 
+// host.Name.SubsetOf: every name `a` matches is matched by `b`.
+bool hostSubsetOf(const std::string& a, const std::string& b) {
+  if (!b.empty() && b[0] == '*') {
+    const std::string suffix = b.substr(1);
+    const std::string name = !a.empty() && a[0] == '*' ? a.substr(1) : a;
+    return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+  }
+  return !a.empty() && a[0] != '*' && a == b;
+}
+
+// Istio's validateTLSRoute / validateTLSMatch / validateSniHost.
+void tlsRoute(const YAML::Node& t, const std::string& tp, VirtualService& vs, bool gateway_only, Errors& errs) {
+  if (!expectMap(t, tp, errs)) return;
+  checkKeys(t, tp, {"match", "route"}, errs);
+  YAML::Node matches = seq(t, "match", tp, errs);
+  if (!matches || matches.size() == 0) errs.push_back(tp + ": TLS route must have at least one match condition");
+  for (size_t j = 0; matches && j < matches.size(); ++j) {
+    const std::string mp = idx(tp + ".match", j);
+    if (!matches[j] || matches[j].IsNull()) {
+      errs.push_back(mp + ": TLS match may not be null");
+      continue;
+    }
+    if (!expectMap(matches[j], mp, errs)) continue;
+    checkKeys(matches[j], mp, {"sniHosts", "destinationSubnets", "port", "sourceLabels", "gateways", "sourceNamespace"},
+              errs);
+    auto snis = strings(matches[j], "sniHosts", mp, errs);
+    if (snis.empty()) errs.push_back(mp + ": TLS match must have at least one SNI host");
+    for (size_t k = 0; k < snis.size(); ++k) {
+      const std::string& sni = snis[k];
+      const std::string sp = idx(mp + ".sniHosts", k);
+      auto bad = gateway_only && sni.rfind("outbound_.", 0) == 0 ? std::nullopt : wildcardDomainError(sni);
+      if (bad) {
+        if (isIpAddress(sni))
+          vs.warnings.push_back(sp + ": using an IP address (\"" + sni +
+                                "\") goes against SNI spec and most clients do not support this");
+        else
+          errs.push_back(sp + ": " + *bad);
+        continue;
+      }
+      bool subset = false;
+      for (const auto& h : vs.hosts) subset |= hostSubsetOf(sni, h);
+      if (!subset) {
+        std::string hosts;
+        for (const auto& h : vs.hosts) hosts += (hosts.empty() ? "" : ", ") + h;
+        errs.push_back(sp + ": SNI host \"" + sni +
+                       "\" is not a compatible subset of any of the virtual service hosts: [" + hosts + "]");
+      }
+    }
+    for (const auto& subnet : strings(matches[j], "destinationSubnets", mp, errs))
+      if (auto e = ipSubnetError(subnet)) errs.push_back(mp + ".destinationSubnets: " + *e);
+    if (auto portn = integer(matches[j], "port", mp, errs); portn && *portn != 0)
+      if (auto e = portNumberError(*portn)) errs.push_back(mp + ".port: " + *e);
+  }
+  YAML::Node route = seq(t, "route", tp, errs);
+  if (!route || route.size() == 0)
+    errs.push_back(tp + ": TLS route is required");
+  else
+    routeDestinations(route, tp + ".route", errs);
+}
+
 }  // namespace
 
 VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
@@ -646,6 +706,7 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
   }
   if (vs.http.empty() && vs.tcp.empty() && tls_count == 0)
     errs.push_back("spec: http, tcp or tls must be provided in virtual service");
+  for (size_t i = 0; i < tls_count; ++i) tlsRoute(tls[i], idx("spec.tls", i), vs, gateway_only, errs);
   if (tls_count > 0) errs.push_back("spec.tls: TLS routes (by SNI) are not supported by weftd");
   return vs;
 }

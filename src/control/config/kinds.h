@@ -298,6 +298,7 @@ struct DestinationRule {
   std::optional<TrafficPolicy> traffic_policy;
   std::vector<Subset> subsets;
   std::vector<std::string> export_to;
+  std::vector<std::string> warnings;  // Istio's validation warnings
 };
 struct ServiceEntryPort {
   uint32_t number = 0;
