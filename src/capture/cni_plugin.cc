@@ -1,5 +1,7 @@
 #include "capture/cni_plugin.h"
 
+#include "common/json_shape.h"
+
 #include <nlohmann/json.hpp>
 
 #include <set>
@@ -127,6 +129,19 @@ CniOutcome runCni(const CniCall& call, const CniActions& actions) {
   }
   if (!conf.is_object())
     return error(kDecodeFailure, "failed to decode the network configuration", "stdin is not a JSON object");
+  // The fields read below, with their types (the runtime, or whoever wrote the conflist, may
+  // send anything).
+  static const json shape = {{"cniVersion", "string"},
+                             {"name", "string"},
+                             {"type", "string"},
+                             {"prevResult", json::object()},
+                             {"exclude_namespaces", json::array({"string"})},
+                             {"kubernetes", {{"kubeconfig", "string"}}},
+                             {"args", {{"cni", {{"annotations", {{"*", "string"}}}}}}}};
+  if (auto e = jsonShapeError(conf, shape, ""))
+    return error(kInvalidConfig, "invalid network configuration", *e,
+                 conf.contains("cniVersion") && conf["cniVersion"].is_string() ? conf["cniVersion"].get<std::string>()
+                                                                               : std::string("1.0.0"));
   std::string version = conf.value("cniVersion", "");
   if (!kSupportedVersions.count(version)) {
     return error(kIncompatibleVersion, "incompatible CNI version",

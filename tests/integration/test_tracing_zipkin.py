@@ -149,8 +149,8 @@ def test_two_sidecars_one_trace(mesh, proto):
     assert trace_id and len(trace_id) == 32 and seen.get("x-b3-sampled") == "1", seen
     rid = seen["x-request-id"]
     assert rid[14] == "9", "the request id should carry Envoy's 'sampled' mark: %s" % rid
-    spans = mesh.collector.wait_for(lambda s: s["traceId"] == trace_id)
-    spans = mesh.collector.wait_for(lambda s: s["traceId"] == trace_id and len(spans) >= 2) or spans
+    # Both sidecars report (each on its own flush).
+    wh.wait_for(lambda: len([s for s in list(mesh.collector.spans) if s["traceId"] == trace_id]) >= 2, 12)
     by_kind = {s["kind"]: s for s in mesh.collector.spans if s["traceId"] == trace_id}
     assert set(by_kind) == {"CLIENT", "SERVER"}, "expected a CLIENT and a SERVER span, got %r%s%s" % (
         by_kind, mesh.client.ctx(), mesh.server.ctx())

@@ -57,6 +57,36 @@ TEST(CniPluginTest, AddAppliesIstioDefaultsAndPassesPrevResultThrough) {
   EXPECT_EQ(nlohmann::json::parse(out.stdout_json)["ips"][0]["address"], "10.88.0.2/16");
 }
 
+// Every field of the network configuration in every wrong type: an error naming it (code 7),
+// never an exception.
+TEST(CniPluginTest, AFieldOfTheWrongTypeIsCode7NamingIt) {
+  nlohmann::json base = conf({{"sidecar.istio.io/status", "{}"}});
+  base["exclude_namespaces"] = {"kube-system"};
+  base["kubernetes"] = {{"kubeconfig", "/k"}};
+  size_t tried = 0;
+  for (const auto& ptr : {"/cniVersion", "/name", "/type", "/prevResult", "/exclude_namespaces",
+                          "/exclude_namespaces/0", "/kubernetes", "/kubernetes/kubeconfig", "/args", "/args/cni",
+                          "/args/cni/annotations", "/args/cni/annotations/sidecar.istio.io~1status"}) {
+    const nlohmann::json::json_pointer at(ptr);
+    for (const nlohmann::json& shape : {nlohmann::json(7), nlohmann::json(true), nlohmann::json::array({1}),
+                                        nlohmann::json{{"a", 1}}, nlohmann::json("x")}) {
+      if (base.at(at).type() == shape.type()) continue;
+      nlohmann::json bad = base;
+      bad.at(at) = shape;
+      Recorder r;
+      CniOutcome out;
+      ++tried;
+      ASSERT_NO_THROW(out = runCni(call("ADD", bad), r.actions())) << ptr << " = " << shape.dump();
+      EXPECT_EQ(out.exit_code, 1) << ptr << " = " << shape.dump();
+      auto e = nlohmann::json::parse(out.stdout_json);
+      EXPECT_EQ(e["code"], 7) << out.stdout_json;
+      EXPECT_THAT(e["details"].get<std::string>(), HasSubstr(std::string(ptr).substr(1, 4))) << out.stdout_json;
+      EXPECT_EQ(r.applied, 0);
+    }
+  }
+  EXPECT_GT(tried, 40u);
+}
+
 TEST(CniPluginTest, NotInjectedPodsAreSkipped) {
   Recorder r;
   auto out = runCni(call("ADD", conf(nlohmann::json::object())), r.actions());
