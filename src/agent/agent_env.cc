@@ -1,5 +1,7 @@
 #include "agent/agent_env.h"
 
+#include "common/json_shape.h"
+
 #include <netdb.h>
 
 #include <algorithm>
@@ -94,6 +96,20 @@ std::optional<AgentEnv> readAgentEnv(const std::map<std::string, std::string>& e
       a.app_probers = json::parse(probers);
     } catch (const std::exception& e) {
       error = std::string("ISTIO_KUBE_APP_PROBERS is not JSON: ") + e.what();
+      return std::nullopt;
+    }
+    // Istio's prober map: "/app-health/<container>/<kind>" -> the probe's action and timeout.
+    static const json probe = {
+        {"httpGet", {{"port", "port"}, {"path", "string"}, {"scheme", "string"}, {"host", "string"}}},
+        {"tcpSocket", {{"port", "port"}}},
+        {"grpc", {{"port", "integer"}, {"service", "string"}}},
+        {"timeoutSeconds", "integer"}};
+    if (!a.app_probers.is_object()) {
+      error = "ISTIO_KUBE_APP_PROBERS must be a JSON object of path: probe";
+      return std::nullopt;
+    }
+    if (auto e = jsonShapeError(a.app_probers, json{{"*", probe}}, "ISTIO_KUBE_APP_PROBERS")) {
+      error = *e;
       return std::nullopt;
     }
   }

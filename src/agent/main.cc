@@ -22,6 +22,7 @@
 #include "agent/status_server.h"
 #include "agent/workload_secrets.h"
 #include "common/http/http_client.h"
+#include "common/json_shape.h"
 
 extern char** environ;
 
@@ -199,7 +200,10 @@ int runProxy(const std::string& proxy_bin, const std::string& config_path, int c
   // The application's metrics, as Istio's injector passes its prometheus.io/* annotations.
   if (const char* a = std::getenv("ISTIO_PROMETHEUS_ANNOTATIONS"); a && *a) {
     auto j = nlohmann::json::parse(a, nullptr, false);
-    if (j.is_object() && j.value("scrape", "false") == "true") {
+    static const nlohmann::json shape = {{"scrape", "string"}, {"port", "string"}, {"path", "string"}};
+    if (auto e = j.is_object() ? weft::jsonShapeError(j, shape, "ISTIO_PROMETHEUS_ANNOTATIONS") : std::nullopt) {
+      log(*e + "; application metrics are not merged");
+    } else if (j.is_object() && j.value("scrape", "false") == "true") {
       so.app_metrics_port = std::atoi(j.value("port", "80").c_str());
       so.app_metrics_path = j.value("path", "/metrics");
     } else if (!j.is_object()) {

@@ -85,6 +85,12 @@ def test_errors_name_the_document(tmp_path):
      "document 1 (Pod p): metadata.ownerReferences[0].controller: must be true or false"),
     ("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, ports: [{containerPort: http}]}]}\n",
      "document 1 (Pod p): spec.containers[0].ports[0].containerPort: must be an integer"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {proxy.istio.io/config: 'concurrency: x'}}\n"
+     "spec: {containers: [{name: c}]}\n",
+     "document 1 (Pod p): metadata.annotations[proxy.istio.io/config].concurrency: must be an integer"),
+    ("apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {proxy.istio.io/config: 'proxyMetadata: [1]'}}\n"
+     "spec: {containers: [{name: c}]}\n",
+     "document 1 (Pod p): metadata.annotations[proxy.istio.io/config].proxyMetadata: must be an object"),
 ])
 def test_a_field_of_the_wrong_type_is_named_not_a_crash(tmp_path, doc, error):
     r = kube_inject("-f", "-", stdin=doc)

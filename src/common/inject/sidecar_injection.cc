@@ -95,6 +95,16 @@ std::string csvWithDefaults(const std::string& user, const std::string& defaults
 
 }  // namespace
 
+// The ProxyConfig fields the injector and weft-agent read, with their types.
+static const json& proxyConfigShape() {
+  static const json shape = {{"discoveryAddress", "string"},
+                             {"drainDuration", "string"},
+                             {"concurrency", "integer"},
+                             {"holdApplicationUntilProxyStarts", "boolean"},
+                             {"proxyMetadata", {{"*", "string"}}}};
+  return shape;
+}
+
 // What the injector reads of a pod, and the type each must have.
 static const json& podShape() {
   static const json shape = [] {
@@ -188,6 +198,8 @@ void injectPod(json& meta, json& spec, const Workload& workload, const Injection
     }
     if (!pod_config.is_object())
       throw std::invalid_argument("metadata.annotations[proxy.istio.io/config]: must be a ProxyConfig map");
+    if (auto e = jsonShapeError(pod_config, proxyConfigShape(), "metadata.annotations[proxy.istio.io/config]"))
+      throw std::invalid_argument(*e);
     for (const auto& [k, v] : pod_config.items()) {
       if (k == "proxyMetadata" && v.is_object() && proxy_config.contains(k) && proxy_config[k].is_object()) {
         for (const auto& [mk, mv] : v.items()) proxy_config[k][mk] = mv;
@@ -196,6 +208,8 @@ void injectPod(json& meta, json& spec, const Workload& workload, const Injection
       }
     }
   }
+  if (auto e = jsonShapeError(proxy_config, proxyConfigShape(), "meshConfig.defaultConfig"))
+    throw std::invalid_argument(*e);
   std::string discovery = config.discovery_address;
   if (proxy_config.contains("discoveryAddress") && proxy_config["discoveryAddress"].is_string())
     discovery = proxy_config["discoveryAddress"];

@@ -112,6 +112,16 @@ TEST(AgentEnvTest, ErrorsNameTheVariable) {
   e["ISTIO_METAJSON_LABELS"] = "{not json";
   EXPECT_FALSE(readAgentEnv(e, err));
   EXPECT_THAT(err, HasSubstr("ISTIO_METAJSON_LABELS"));
+  // A prober of the wrong shape is named at start, not met when the kubelet probes.
+  e = injectorEnv();
+  e["ISTIO_KUBE_APP_PROBERS"] = R"({"/app-health/app/readyz": {"httpGet": {"path": "/r", "port": [8080]}}})";
+  EXPECT_FALSE(readAgentEnv(e, err));
+  EXPECT_EQ(err, "ISTIO_KUBE_APP_PROBERS[/app-health/app/readyz].httpGet.port: must be a port number or a port name");
+  e["ISTIO_KUBE_APP_PROBERS"] = R"(["x"])";
+  EXPECT_FALSE(readAgentEnv(e, err));
+  EXPECT_THAT(err, HasSubstr("must be a JSON object"));
+  e["ISTIO_KUBE_APP_PROBERS"] = R"({"/app-health/app/livez": {"tcpSocket": {"port": 8080}, "timeoutSeconds": 2}})";
+  EXPECT_TRUE(readAgentEnv(e, err)) << err;
 }
 
 // CA_ADDR in a cluster is a Service name (weftd.weft-system.svc:15012): resolved, IPv4 first.
