@@ -264,7 +264,13 @@ AdminResponse AdminServer::handle(const AdminRequest& req) const {
   if (it->second.mutates && req.method != "POST") {
     return {405, "text/plain; charset=UTF-8", "This endpoint requires POST: " + req.path + "\n"};
   }
-  return it->second.handler(req);
+  // A handler's bug answers this request with 500 and leaves the process serving: the admin and
+  // webhook ports read what any client sends.
+  try {
+    return it->second.handler(req);
+  } catch (const std::exception& e) {
+    return {500, "text/plain; charset=UTF-8", "internal error while handling " + req.path + ": " + e.what() + "\n"};
+  }
 }
 
 }  // namespace weft::http
