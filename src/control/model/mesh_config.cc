@@ -45,6 +45,7 @@ void providerEntry(const YAML::Node& n, const std::string& path, MeshConfig& mes
     if (key == "prometheus") {
       p.kind = ExtensionProvider::Kind::Prometheus;
       if (kv.second.IsMap() && kv.second.size() != 0) errs.push_back(kp + ": takes no fields");
+      if (!kv.second.IsMap() && !kv.second.IsNull()) errs.push_back(kp + ": must be a map");
     } else if (key == "envoyFileAccessLog") {
       p.kind = ExtensionProvider::Kind::EnvoyFileAccessLog;
       const YAML::Node& f = kv.second;
