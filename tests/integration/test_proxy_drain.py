@@ -40,7 +40,7 @@ def test_sigterm_drains_in_flight_request_and_exits_zero(weft):
 
     t = threading.Thread(target=slow_request)
     t.start()
-    time.sleep(0.4)  # the request is at the upstream now
+    assert proxy.wait_stat("http.ingress_http.downstream_rq_active", 1, timeout=5) == 1, proxy.ctx()
     t0 = time.monotonic()
     proxy.send_signal(signal.SIGTERM)
 

@@ -947,7 +947,7 @@ def test_goaway_on_drain_listeners(weft):
         c.request(1, "/before")
         assert c.read_until(lambda c: c.done(1)), c.frames
         c.request(3, "/in-flight", headers=[("x-echo-delay-ms", "1000")])
-        time.sleep(0.2)
+        assert proxy.wait_stat("http.ingress_http.downstream_rq_active", 1) == 1, proxy.ctx()
         expect_status(proxy.admin_post("/drain_listeners"), 200, "POST /drain_listeners", proxy)
         assert c.read_until(lambda c: c.goaways(), timeout=3), (
             "no GOAWAY after /drain_listeners: %r%s" % (c.frames, proxy.ctx()))
@@ -980,7 +980,7 @@ def test_goaway_seen_by_nghttp(weft):
                           "http://%s:%d/long" % (wh.LOOPBACK, port)],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        time.sleep(0.4)
+        assert proxy.wait_stat("http.ingress_http.downstream_rq_active", 1, timeout=5) == 1, proxy.ctx()
         expect_status(proxy.admin_post("/drain_listeners"), 200, "POST /drain_listeners", proxy)
         out, _ = p.communicate(timeout=10)
     finally:

@@ -175,7 +175,7 @@ def test_max_connections_circuit_breaker_closes_the_overflowing_connection(env):
     assert env.proxy.stats().get("cluster.limited.upstream_cx_overflow", 0) >= 1
     for s in held:
         s.close()
-    time.sleep(0.3)
+    assert env.proxy.wait_stat("cluster.limited.upstream_cx_active", 0) == 0, env.proxy.ctx()
     again = connect(env.ports["limited"])   # room again once they are gone
     again.sendall(b"again")
     assert recv_exact(again, 5, timeout=5) == b"again"

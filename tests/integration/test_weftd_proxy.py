@@ -203,8 +203,10 @@ def test_replaced_listener_drains_open_connections(mesh):
         assert second.status == 200 and not second.connection_close(), "an unchanged listener must not drain: %s" % second.describe()
         # Removing the port removes the listener: a request in flight is answered (with
         # connection: close), and the connection then closes.
-        c.request("GET", "/", [("Host", HOST), ("x-echo-delay-ms", "1500")])
-        time.sleep(0.2)
+        # The response waits 4 s upstream: room for weftd's debounce and push on a loaded machine.
+        c.request("GET", "/", [("Host", HOST), ("x-echo-delay-ms", "4000")])
+        assert wh.wait_for(lambda: any(k.endswith(".downstream_rq_active") and v >= 1
+                                       for k, v in mesh.proxy.stats().items()), 5), "the request never reached the proxy"
         mesh.weftd.write("web.yaml", text.replace("ports: [{name: http, port: %d}]" % mesh.port,
                                                   "ports: [{name: http-alt, port: %d}]" % wh.free_port()))
         third = c.read_response()
