@@ -363,13 +363,14 @@ def test_bidi_ping_pong(env):
 
 
 def test_server_stream_not_buffered(env):
-    """Replies 400 ms apart reach the client 400 ms apart, not all at the end of the stream."""
-    res = grpc_call(env.port, "server_stream", env.proxy, size=100, count=3, interval_ms=400,
-                    deadline_ms=10000)
+    """Replies 1 s apart reach the client about 1 s apart, not all at the end of the stream (the
+    bounds leave half a second for a loaded machine)."""
+    res = grpc_call(env.port, "server_stream", env.proxy, size=100, count=3, interval_ms=1000,
+                    deadline_ms=15000)
     expect_echoed(res, env.proxy)
     t = res["reply_ms"]
-    assert len(t) == 3 and t[0] < 300 and t[1] - t[0] >= 250 and t[2] - t[1] >= 250, (
-        "replies sent 400 ms apart arrived at %s ms (call took %.0f ms): the proxy held them back"
+    assert len(t) == 3 and t[0] < 800 and t[1] - t[0] >= 500 and t[2] - t[1] >= 500, (
+        "replies sent 1 s apart arrived at %s ms (call took %.0f ms): the proxy held them back"
         "\n%s%s" % (t, res["elapsed_ms"], describe(res), env.proxy.ctx()))
 
 
