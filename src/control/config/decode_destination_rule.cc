@@ -35,8 +35,8 @@ std::optional<OutlierDetection> outlierDetection(const YAML::Node& n, const std:
                    "consecutive5xxErrors); not supported by weftd");
   }
   if (n["outlierDetectionHttpErrorCodes"]) {
-    errs.push_back(path +
-                   ".outlierDetectionHttpErrorCodes: not supported by weft-proxy yet (no outlier error matcher)");
+    errs.push_back(
+        path + ".outlierDetectionHttpErrorCodes: not supported by weftd (weft-proxy has no outlier error matcher yet)");
   }
   checkKeys(n, path,
             {"consecutive5xxErrors", "consecutiveGatewayErrors", "consecutiveLocalOriginFailures",

@@ -75,7 +75,8 @@ std::optional<HttpRoute::Retries> decodeRetries(const YAML::Node& n, const std::
       continue;
     }
     for (auto k : kNotImplementedRetryOn) {
-      if (k == item) errs.push_back(p + ".retryOn: '" + item + "' is not supported by weft-proxy yet");
+      if (k == item)
+        errs.push_back(p + ".retryOn: '" + item + "' is not supported by weftd (weft-proxy does not retry on it yet)");
     }
   }
   r.retry_remote_localities = boolean(n, "retryRemoteLocalities", p, errs).value_or(false);
