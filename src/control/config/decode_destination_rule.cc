@@ -521,12 +521,8 @@ DestinationRule decodeDestinationRule(const YAML::Node& doc, Errors& errs) {
   if (YAML::Node ws = mapField(spec, "workloadSelector", "spec", errs)) {
     // validateWorkloadSelector, and validateExportTo's rule for a rule with a selector.
     Labels sel = labels(ws, "matchLabels", "spec.workloadSelector", errs);
-    for (const auto& [k, v] : sel) {
-      if (k.empty())
-        errs.push_back("spec.workloadSelector: empty key is not supported in selector: \"" + k + "=" + v + "\"");
-      if (k.find('*') != std::string::npos || v.find('*') != std::string::npos)
-        errs.push_back("spec.workloadSelector: wildcard is not supported in selector: \"" + k + "=" + v + "\"");
-    }
+    selectorLabelsValid(
+        sel, [](const std::string&) { return std::string("spec.workloadSelector: "); }, errs);
     if (sel.empty()) dr.warnings.push_back("spec.workloadSelector: workload selector specified without labels");
     std::set<std::string> to;
     for (const auto& e : dr.export_to) to.insert(e == "." ? dr.meta.ns : e);

@@ -116,18 +116,10 @@ ServiceEntry decodeServiceEntry(const YAML::Node& doc, Errors& errs) {
       checkKeys(ws, "spec.workloadSelector", {"labels"}, errs);
       se.workload_selector = labels(ws, "labels", "spec.workloadSelector", errs);
     }
-    bool bad = false;
-    for (const auto& [k, v] : se.workload_selector) {
-      const std::string p = "spec.workloadSelector.labels[" + k + "]: ";
-      if (k.empty()) {
-        errs.push_back(p + "empty key is not supported in selector: \"" + k + "=" + v + "\"");
-        bad = true;
-      } else if (k.find('*') != std::string::npos || v.find('*') != std::string::npos) {
-        errs.push_back(p + "wildcard is not supported in selector: \"" + k + "=" + v + "\"");
-        bad = true;
-      }
-    }
-    if (bad) return se;
+    if (!selectorLabelsValid(
+            se.workload_selector, [](const std::string& k) { return "spec.workloadSelector.labels[" + k + "]: "; },
+            errs))
+      return se;
     if (se.workload_selector.empty())
       warns.push_back(
           "spec.workloadSelector: service entry: workload selector specified without labels, will be applied to all "

@@ -178,12 +178,8 @@ Sidecar decodeSidecar(const YAML::Node& doc, Errors& errs) {
             errs);
   if (YAML::Node ws = mapField(spec, "workloadSelector", "spec", errs)) {
     sc.workload_selector = labels(ws, "labels", "spec.workloadSelector", errs);
-    for (const auto& [k, v] : sc.workload_selector) {
-      if (k.empty())
-        errs.push_back("spec.workloadSelector: empty key is not supported in selector: \"" + k + "=" + v + "\"");
-      if (k.find('*') != std::string::npos || v.find('*') != std::string::npos)
-        errs.push_back("spec.workloadSelector: wildcard is not supported in selector: \"" + k + "=" + v + "\"");
-    }
+    selectorLabelsValid(
+        sc.workload_selector, [](const std::string&) { return std::string("spec.workloadSelector: "); }, errs);
     if (sc.workload_selector.empty())
       sc.warnings.push_back(
           "spec.workloadSelector: sidecar: workload selector specified without labels, will be applied to all services "
@@ -211,10 +207,10 @@ Sidecar decodeSidecar(const YAML::Node& doc, Errors& errs) {
     }
     int64_t number = sidecarPort(ingress[i], p, false, errs);
     if (!ports.insert(number).second) errs.push_back(p + ": sidecar: ports on IP bound listeners must be unique");
-    ingressEndpointAndTls(ingress[i], p, str(ingress[i]["port"], "protocol", p + ".port", errs), errs);
+    const std::string proto = str(ingress[i]["port"], "protocol", p + ".port", errs);
+    ingressEndpointAndTls(ingress[i], p, proto, errs);
     connectionPool(ingress[i]["connectionPool"], p + ".connectionPool", errs);
     YAML::Node pool_http = ingress[i]["connectionPool"] ? ingress[i]["connectionPool"]["http"] : YAML::Node();
-    const std::string proto = str(ingress[i]["port"], "protocol", p + ".port", errs);
     if (pool_http && !pool_http.IsNull() && !isHttpProtocol(proto))
       sc.warnings.push_back(p + ": sidecar: HTTP connection pool settings are configured for port " +
                             std::to_string(number) + " (\"" + str(ingress[i]["port"], "name", p + ".port", errs) +

@@ -61,16 +61,20 @@ Labels workloadSelector(const YAML::Node& spec, Errors& errs, std::vector<std::s
   checkKeys(sel, "spec.selector", {"matchLabels"}, errs);
   Labels l = labels(sel, "matchLabels", "spec.selector", errs);
   if (l.empty()) warnings.push_back("spec.selector: workload selector specified without labels");
-  // Istio's validateWorkloadSelector.
-  for (const auto& [k, v] : l) {
-    const std::string p = "spec.selector.matchLabels[" + k + "]: ";
-    if (k.empty()) {
-      errs.push_back(p + "empty key is not supported in selector: \"" + k + "=" + v + "\"");
-    } else if (k.find('*') != std::string::npos || v.find('*') != std::string::npos) {
-      errs.push_back(p + "wildcard is not supported in selector: \"" + k + "=" + v + "\"");
-    }
-  }
+  selectorLabelsValid(
+      l, [](const std::string& k) { return "spec.selector.matchLabels[" + k + "]: "; }, errs);
   return l;
+}
+
+bool selectorLabelsValid(const Labels& labels, const std::function<std::string(const std::string&)>& where,
+                         Errors& errs) {
+  size_t before = errs.size();
+  for (const auto& [k, v] : labels) {
+    if (k.empty()) errs.push_back(where(k) + "empty key is not supported in selector: \"" + k + "=" + v + "\"");
+    if (k.find('*') != std::string::npos || v.find('*') != std::string::npos)
+      errs.push_back(where(k) + "wildcard is not supported in selector: \"" + k + "=" + v + "\"");
+  }
+  return errs.size() == before;
 }
 
 bool expectMap(const YAML::Node& n, const std::string& path, Errors& errs) {
@@ -90,24 +94,28 @@ YAML::Node child(const YAML::Node& n, const std::string& key, const std::string&
   return YAML::Node(YAML::NodeType::Undefined);
 }
 
-YAML::Node seq(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+namespace {
+
+// n[key] when it has the node type `type`; undefined when absent or null; else an error.
+YAML::Node typedChild(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs,
+                      YAML::NodeType::value type, const char* what) {
   YAML::Node v = child(n, key, path, errs);
   if (!v.IsDefined() || v.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
-  if (!v.IsSequence()) {
-    errs.push_back(join(path, key) + ": must be a list");
+  if (v.Type() != type) {
+    errs.push_back(join(path, key) + ": must be " + what);
     return YAML::Node(YAML::NodeType::Undefined);
   }
   return v;
 }
 
+}  // namespace
+
+YAML::Node seq(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
+  return typedChild(n, key, path, errs, YAML::NodeType::Sequence, "a list");
+}
+
 YAML::Node mapField(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {
-  YAML::Node v = child(n, key, path, errs);
-  if (!v.IsDefined() || v.IsNull()) return YAML::Node(YAML::NodeType::Undefined);
-  if (!v.IsMap()) {
-    errs.push_back(join(path, key) + ": must be a map");
-    return YAML::Node(YAML::NodeType::Undefined);
-  }
-  return v;
+  return typedChild(n, key, path, errs, YAML::NodeType::Map, "a map");
 }
 
 std::string str(const YAML::Node& n, const std::string& key, const std::string& path, Errors& errs) {

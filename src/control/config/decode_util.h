@@ -4,6 +4,7 @@
 // names, DNS labels, string matches, header operations, durations).
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -55,6 +56,10 @@ std::optional<int64_t> istioDurationMs(const YAML::Node& n, const std::string& k
                                        Errors& errs);
 // Envoy's grammar for %VAR% / %VAR(...)% in a header value, as Istio checks it; nullopt when fine.
 std::optional<std::string> headerValueGrammarError(const std::string& value);
+// Istio's checks of a selector's labels (validateWorkloadSelector): no empty key, no '*'.
+// `where(key)` is an error's prefix ("spec.selector.matchLabels[app]: "). False when one fails.
+bool selectorLabelsValid(const Labels& labels, const std::function<std::string(const std::string&)>& where,
+                         Errors& errs);
 // spec.selector.matchLabels of a policy kind (empty: no selector, namespace- or mesh-wide).
 // Istio's warning for a selector without labels goes to `warnings`.
 Labels workloadSelector(const YAML::Node& spec, Errors& errs, std::vector<std::string>& warnings);

@@ -688,7 +688,7 @@ VirtualService decodeVirtualService(const YAML::Node& doc, Errors& errs) {
     }
     vs.http.push_back(std::move(r));
   }
-  YAML::Node tcp = seq(spec, "tcp", "spec", errs);
+  const YAML::Node& tcp = tcp_routes;
   for (size_t i = 0; tcp && i < tcp.size(); ++i) {
     std::string p = idx("spec.tcp", i);
     const YAML::Node& t = tcp[i];
